@@ -1,0 +1,276 @@
+/*
+ * libinfer — GGUF inference engine in C11. The one public header.
+ *
+ * Conventions
+ * - Every handle is opaque and has a constructor/destructor pair; destructors accept NULL.
+ * - Functions that can fail return an infer_status. Constructors also fill an optional
+ *   caller-owned infer_error with a message naming the key, tensor or byte offset.
+ *   Calls on an existing handle keep a detailed message readable with *_last_error().
+ * - Strings returned by the library are owned by the handle they came from and stay
+ *   valid until that handle is freed (or, for last-error strings, until the next call
+ *   on that handle).
+ * - The library never exits or aborts on bad input.
+ *
+ * Thread safety
+ * - infer_gguf and infer_model are read-only after loading: any number of threads may
+ *   call const functions on them, and several contexts may share one model.
+ * - An infer_ctx, infer_sampler or infer_detok must be used by one thread at a time.
+ *   A context runs its own worker threads internally (n_threads).
+ */
+#ifndef INFER_H
+#define INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define INFER_API
+#else
+#define INFER_API __attribute__((visibility("default")))
+#endif
+
+#define INFER_VERSION_MAJOR 0
+#define INFER_VERSION_MINOR 1
+#define INFER_VERSION_PATCH 0
+#define INFER_VERSION_STRING "0.1.0"
+
+/* Returns INFER_VERSION_STRING of the library actually linked. */
+INFER_API const char *infer_version(void);
+
+/* ---------------------------------------------------------------- status codes */
+
+/* Stable integer values: never renumbered. */
+typedef enum infer_status {
+    INFER_OK = 0,
+    INFER_ERR_INVALID_ARG = 1,   /* a caller error: NULL handle, bad parameter */
+    INFER_ERR_IO = 2,            /* open/read/mmap failed */
+    INFER_ERR_FORMAT = 3,        /* malformed or hostile file */
+    INFER_ERR_UNSUPPORTED = 4,   /* valid but not supported: tensor type, architecture, version */
+    INFER_ERR_NOMEM = 5,         /* allocation failed */
+    INFER_ERR_NOT_FOUND = 6,     /* missing key, tensor or token */
+    INFER_ERR_TYPE = 7,          /* a key or tensor has the wrong type or shape */
+    INFER_ERR_CONTEXT_FULL = 8,  /* tokens would not fit in the context window */
+    INFER_ERR_BUFFER_SMALL = 9,  /* output buffer too small; the needed size is reported */
+    INFER_ERR_BACKEND = 10,      /* a compute backend (Vulkan) failed */
+    INFER_ERR_NO_DEVICE = 11,    /* the requested device/backend is not available */
+    INFER_ERR_CANCELLED = 12,    /* stopped by a callback */
+} infer_status;
+
+/* A short constant description of a status ("format error", ...). Never NULL. */
+INFER_API const char *infer_status_str(infer_status status);
+
+/* Caller-owned error detail filled by constructors (may be passed as NULL). */
+typedef struct infer_error {
+    infer_status status;
+    char message[512];
+} infer_error;
+
+/* ---------------------------------------------------------------- GGUF inspection */
+
+typedef struct infer_gguf infer_gguf;
+
+/* GGUF metadata value types (ids as stored in the file). */
+typedef enum infer_gguf_type {
+    INFER_GGUF_UINT8 = 0, INFER_GGUF_INT8 = 1, INFER_GGUF_UINT16 = 2, INFER_GGUF_INT16 = 3,
+    INFER_GGUF_UINT32 = 4, INFER_GGUF_INT32 = 5, INFER_GGUF_FLOAT32 = 6, INFER_GGUF_BOOL = 7,
+    INFER_GGUF_STRING = 8, INFER_GGUF_ARRAY = 9, INFER_GGUF_UINT64 = 10, INFER_GGUF_INT64 = 11,
+    INFER_GGUF_FLOAT64 = 12,
+} infer_gguf_type;
+
+/* Opens and fully validates a GGUF file; tensor data is mapped read-only, not copied. */
+INFER_API infer_status infer_gguf_open(const char *path, infer_gguf **out, infer_error *err);
+INFER_API void infer_gguf_close(infer_gguf *g);
+
+INFER_API uint32_t infer_gguf_version(const infer_gguf *g);
+INFER_API uint64_t infer_gguf_alignment(const infer_gguf *g);
+INFER_API uint64_t infer_gguf_file_size(const infer_gguf *g);
+INFER_API uint64_t infer_gguf_data_offset(const infer_gguf *g);   /* start of the tensor data section */
+
+/* Metadata, by index in file order. Keys are NUL-terminated copies owned by g. */
+INFER_API int64_t infer_gguf_n_kv(const infer_gguf *g);
+INFER_API const char *infer_gguf_kv_key(const infer_gguf *g, int64_t i);
+INFER_API int64_t infer_gguf_find_key(const infer_gguf *g, const char *key);  /* -1 if absent */
+INFER_API infer_gguf_type infer_gguf_kv_type(const infer_gguf *g, int64_t i);
+/* Scalars: integer kinds widen, FLOAT32/FLOAT64 are read as double; BOOL as 0/1. */
+INFER_API int64_t infer_gguf_kv_int(const infer_gguf *g, int64_t i);
+INFER_API uint64_t infer_gguf_kv_uint(const infer_gguf *g, int64_t i);
+INFER_API double infer_gguf_kv_float(const infer_gguf *g, int64_t i);
+/* STRING values: bytes (not NUL-terminated in general; use len). */
+INFER_API const char *infer_gguf_kv_str(const infer_gguf *g, int64_t i, uint64_t *len);
+/* ARRAY values: element type and count; elements read with the *_arr_* getters.
+ * Nested arrays: infer_gguf_kv_arr_type of the element is INFER_GGUF_ARRAY and the
+ * nested content is reported as its element count only. */
+INFER_API infer_gguf_type infer_gguf_kv_arr_type(const infer_gguf *g, int64_t i);
+INFER_API uint64_t infer_gguf_kv_arr_len(const infer_gguf *g, int64_t i);
+INFER_API int64_t infer_gguf_kv_arr_int(const infer_gguf *g, int64_t i, uint64_t j);
+INFER_API double infer_gguf_kv_arr_float(const infer_gguf *g, int64_t i, uint64_t j);
+INFER_API const char *infer_gguf_kv_arr_str(const infer_gguf *g, int64_t i, uint64_t j, uint64_t *len);
+
+/* Tensors, by index in file order. */
+INFER_API int64_t infer_gguf_n_tensors(const infer_gguf *g);
+INFER_API int64_t infer_gguf_find_tensor(const infer_gguf *g, const char *name); /* -1 if absent */
+INFER_API const char *infer_gguf_tensor_name(const infer_gguf *g, int64_t i);
+INFER_API uint32_t infer_gguf_tensor_type(const infer_gguf *g, int64_t i);     /* GGUF type id */
+INFER_API uint32_t infer_gguf_tensor_n_dims(const infer_gguf *g, int64_t i);
+INFER_API uint64_t infer_gguf_tensor_dim(const infer_gguf *g, int64_t i, uint32_t d); /* ggml order: d=0 innermost */
+INFER_API uint64_t infer_gguf_tensor_offset(const infer_gguf *g, int64_t i);  /* relative to the data section */
+INFER_API uint64_t infer_gguf_tensor_bytes(const infer_gguf *g, int64_t i);
+INFER_API const void *infer_gguf_tensor_data(const infer_gguf *g, int64_t i);
+
+/* Name of a GGUF tensor type id as GGUF spells it ("Q4_K", "MXFP4"), or NULL if unknown. */
+INFER_API const char *infer_type_name(uint32_t type);
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct infer_model infer_model;
+
+/* Progress in [0,1]; return nonzero to cancel the load (INFER_ERR_CANCELLED). */
+typedef int (*infer_progress_fn)(float progress, void *user);
+
+typedef struct infer_model_params {
+    int vocab_only;               /* load tokenizer metadata only (no tensors needed) */
+    infer_progress_fn progress;   /* may be NULL */
+    void *progress_user;
+} infer_model_params;
+
+INFER_API infer_model_params infer_model_default_params(void);
+INFER_API infer_status infer_model_load(const char *path, const infer_model_params *params,
+                                        infer_model **out, infer_error *err);
+INFER_API void infer_model_free(infer_model *m);
+
+INFER_API const char *infer_model_arch(const infer_model *m);   /* general.architecture */
+INFER_API const char *infer_model_name(const infer_model *m);   /* general.name or "" */
+INFER_API int32_t infer_model_n_vocab(const infer_model *m);
+INFER_API int32_t infer_model_n_ctx_train(const infer_model *m);
+INFER_API int32_t infer_model_n_embd(const infer_model *m);
+INFER_API int32_t infer_model_n_layer(const infer_model *m);
+INFER_API uint64_t infer_model_n_params(const infer_model *m);
+INFER_API uint64_t infer_model_size_bytes(const infer_model *m);  /* bytes of tensor data */
+
+/* ---------------------------------------------------------------- tokenizer */
+
+INFER_API int32_t infer_token_bos(const infer_model *m);   /* -1 if none */
+INFER_API int32_t infer_token_eos(const infer_model *m);   /* -1 if none */
+INFER_API int32_t infer_token_eot(const infer_model *m);   /* -1 if none */
+INFER_API int infer_token_is_eog(const infer_model *m, int32_t tok); /* ends generation */
+INFER_API int infer_model_add_bos(const infer_model *m);   /* tokenizer.ggml.add_bos_token */
+
+/* Tokenizes len bytes of text (invalid UTF-8 is encoded byte by byte, never rejected).
+ * add_bos: prepend BOS if the model has one. parse_special: special tokens written
+ * literally in the text become single tokens; otherwise they are plain text.
+ * On INFER_ERR_BUFFER_SMALL, *n_out holds the count needed. */
+INFER_API infer_status infer_tokenize(const infer_model *m, const char *text, size_t len,
+                                      int add_bos, int parse_special,
+                                      int32_t *tokens, size_t cap, size_t *n_out);
+
+/* The bytes a token stands for (byte-fallback and byte-level tokens decoded, the SPM
+ * space marker turned into a space). Not NUL-terminated; may be a partial UTF-8 char. */
+INFER_API infer_status infer_token_to_bytes(const infer_model *m, int32_t tok,
+                                            char *buf, size_t cap, size_t *n_out);
+/* The token's text as stored in the vocabulary (NUL-terminated, owned by m). */
+INFER_API const char *infer_token_text(const infer_model *m, int32_t tok);
+
+/* Streaming detokenizer: returns only complete UTF-8 characters, holding back the bytes
+ * of a character split across tokens. */
+typedef struct infer_detok infer_detok;
+INFER_API infer_detok *infer_detok_new(const infer_model *m);
+INFER_API void infer_detok_free(infer_detok *d);
+/* Appends the token; writes the now-complete text (NUL-terminated) to buf. */
+INFER_API infer_status infer_detok_push(infer_detok *d, int32_t tok, char *buf, size_t cap, size_t *n_out);
+/* Emits whatever is held back (invalid sequences as U+FFFD). */
+INFER_API infer_status infer_detok_flush(infer_detok *d, char *buf, size_t cap, size_t *n_out);
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct infer_ctx infer_ctx;
+
+typedef enum infer_backend_kind {
+    INFER_BACKEND_AUTO = 0,    /* Vulkan if a usable device exists, else CPU */
+    INFER_BACKEND_CPU = 1,
+    INFER_BACKEND_VULKAN = 2,
+} infer_backend_kind;
+
+typedef enum infer_kv_type { INFER_KV_F32 = 0, INFER_KV_F16 = 1 } infer_kv_type;
+
+typedef struct infer_ctx_params {
+    uint32_t n_ctx;            /* context window in tokens (0: model's training context, capped at 4096) */
+    uint32_t n_batch;          /* most tokens per internal forward step (0: 512) */
+    int32_t n_threads;         /* CPU worker threads (0: number of cores) */
+    infer_kv_type kv_type;
+    infer_backend_kind backend;
+    int32_t device_index;      /* Vulkan device (-1: INFER_VK_DEVICE or the first suitable one) */
+} infer_ctx_params;
+
+INFER_API infer_ctx_params infer_ctx_default_params(void);
+INFER_API infer_status infer_ctx_new(infer_model *m, const infer_ctx_params *params,
+                                     infer_ctx **out, infer_error *err);
+INFER_API void infer_ctx_free(infer_ctx *c);
+INFER_API const char *infer_ctx_last_error(const infer_ctx *c);
+INFER_API uint32_t infer_ctx_n_ctx(const infer_ctx *c);
+INFER_API const char *infer_ctx_backend_name(const infer_ctx *c);  /* "cpu" or "vulkan" */
+INFER_API const char *infer_ctx_device_name(const infer_ctx *c);   /* CPU model string or GPU name */
+
+/* Evaluates n tokens. pos[i] is each token's position (NULL: continue after the cache's
+ * last position). want_logits[i] nonzero keeps that token's logits (NULL: only the last).
+ * Positions must not exceed n_ctx: INFER_ERR_CONTEXT_FULL, the cache unchanged. */
+INFER_API infer_status infer_ctx_decode(infer_ctx *c, const int32_t *tokens, const int32_t *pos,
+                                        const int8_t *want_logits, int32_t n);
+/* Logits of the i-th token of the last decode call (n_vocab floats), or NULL if that
+ * token's logits were not requested. */
+INFER_API const float *infer_ctx_logits(const infer_ctx *c, int32_t i);
+/* Number of positions held in the KV cache (next position to fill). */
+INFER_API int32_t infer_ctx_n_past(const infer_ctx *c);
+INFER_API void infer_ctx_kv_clear(infer_ctx *c);
+/* Forgets every cached position >= pos (for chat edits and retries). */
+INFER_API void infer_ctx_kv_truncate(infer_ctx *c, int32_t pos);
+
+/* ---------------------------------------------------------------- sampling */
+
+typedef struct infer_sampler infer_sampler;
+
+typedef struct infer_sampler_params {
+    float temperature;        /* <= 0: greedy (argmax) */
+    int32_t top_k;            /* <= 0: off */
+    float top_p;              /* >= 1: off */
+    float min_p;              /* <= 0: off */
+    float repeat_penalty;     /* 1: off (llama.cpp's rule: divide positive logits, multiply negative) */
+    float presence_penalty;   /* 0: off */
+    float frequency_penalty;  /* 0: off */
+    int32_t penalty_last_n;   /* window of recent tokens the penalties see */
+    uint64_t seed;            /* same seed, same choices */
+} infer_sampler_params;
+
+INFER_API infer_sampler_params infer_sampler_default_params(void);
+INFER_API infer_sampler *infer_sampler_new(const infer_sampler_params *params, int32_t n_vocab);
+INFER_API void infer_sampler_free(infer_sampler *s);
+/* Picks a token from n_vocab logits (the array is not modified). */
+INFER_API int32_t infer_sampler_sample(infer_sampler *s, const float *logits);
+/* Records a token (prompt or generated) for the penalties. */
+INFER_API void infer_sampler_accept(infer_sampler *s, int32_t tok);
+INFER_API void infer_sampler_reset(infer_sampler *s);
+
+/* ---------------------------------------------------------------- chat */
+
+typedef struct infer_chat_msg {
+    const char *role;      /* "system", "user", "assistant" (NUL-terminated) */
+    const char *content;
+} infer_chat_msg;
+
+/* Template family detected from tokenizer.chat_template (and the architecture):
+ * "chatml", "llama3", "harmony"; unknown templates fall back to "chatml". */
+INFER_API const char *infer_chat_template_name(const infer_model *m);
+/* Renders messages to prompt text; add_generation_prompt appends the assistant header.
+ * On INFER_ERR_BUFFER_SMALL, *n_out holds the bytes needed (without the NUL). */
+INFER_API infer_status infer_chat_render(const infer_model *m, const infer_chat_msg *msgs, size_t n_msgs,
+                                         int add_generation_prompt, char *buf, size_t cap, size_t *n_out);
+/* Token ids that end an assistant turn for this model. Returns how many exist. */
+INFER_API size_t infer_model_stop_tokens(const infer_model *m, int32_t *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* INFER_H */

@@ -1,0 +1,136 @@
+/* The compute backend contract: a small table of operations with the same signatures
+ * for the CPU and Vulkan backends. The model code (src/models/) describes a forward
+ * pass as calls on this table; it knows nothing about the device. The CPU backend
+ * executes each call as it comes; the Vulkan backend records it into a command buffer
+ * and submits once at end().
+ *
+ * Memory: every tensor lives in a backend buffer. An infer_bview names a byte range of a
+ * buffer plus an element type; activation views are always F32 unless stated, rows are
+ * contiguous, and shapes are given to each op explicitly (ggml order: the innermost,
+ * contiguous dimension first).
+ *
+ * Errors: ops do not return a status. A failing op records a sticky error in the backend
+ * and later ops become no-ops; end() returns it (with the message in err).
+ */
+#ifndef INFER_KERNELS_BACKEND_H
+#define INFER_KERNELS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "infer.h"
+
+typedef struct infer_backend infer_backend;
+typedef struct infer_bbuf infer_bbuf;   /* backend-private buffer */
+
+typedef struct infer_bview {
+    infer_bbuf *buf;
+    size_t offset;      /* bytes from the start of buf */
+    uint32_t type;      /* infer_dtype of the elements */
+} infer_bview;
+
+static inline infer_bview infer_bview_at(infer_bview v, size_t byte_offset) {
+    v.offset += byte_offset;
+    return v;
+}
+
+typedef enum infer_rope_mode { INFER_ROPE_NORMAL = 0, INFER_ROPE_NEOX = 1 } infer_rope_mode;
+
+/* RoPE parameters (YaRN as in the GGUF/llama.cpp definition when yarn_factor > 1). */
+typedef struct infer_rope_params {
+    infer_rope_mode mode;   /* NORMAL: rotate pairs (2i, 2i+1); NEOX: rotate (i, i + n_rot/2) */
+    int32_t n_rot;          /* rotated dims per head (<= head_dim) */
+    float freq_base;
+    float freq_scale;       /* 1 / rope scaling factor for linear/YaRN */
+    float yarn_factor;      /* rope.scaling.factor, 1 = no YaRN */
+    int32_t yarn_orig_ctx;  /* rope.scaling.original_context_length */
+    float yarn_beta_fast;   /* 32 by default */
+    float yarn_beta_slow;   /* 1 by default */
+    float attn_factor;      /* multiplies cos/sin (YaRN magnitude scaling is folded in by the op) */
+} infer_rope_params;
+
+typedef struct infer_attn_params {
+    int32_t n_tokens;       /* query rows in this batch */
+    int32_t n_head;
+    int32_t n_head_kv;      /* GQA: query head h reads kv head h / (n_head / n_head_kv) */
+    int32_t head_dim;
+    int32_t n_kv;           /* cache positions [0, n_kv) are candidates */
+    float scale;            /* usually 1/sqrt(head_dim) */
+    int32_t window;         /* > 0: a query at p sees keys j with p - j < window; 0: no limit */
+} infer_attn_params;
+
+typedef enum infer_glu_kind {
+    INFER_GLU_SWIGLU = 0,      /* silu(gate) * up */
+    INFER_GLU_SWIGLU_OAI = 1,  /* gpt-oss: g=min(gate,limit), u=clamp(up,-limit,limit), g*sigmoid(alpha*g)*(u+1) */
+} infer_glu_kind;
+
+typedef struct infer_backend_ops {
+    const char *name;                                   /* "cpu", "vulkan" */
+    void (*destroy)(infer_backend *be);
+    const char *(*device_name)(infer_backend *be);
+
+    /* Memory. alloc: device memory for activations, KV cache, scratch (zeroed).
+     * weight: makes host bytes (a view of the mmap) usable as an op input; the CPU
+     * backend wraps them without a copy, Vulkan uploads once. */
+    infer_status (*alloc)(infer_backend *be, size_t bytes, infer_bbuf **out);
+    infer_status (*weight)(infer_backend *be, const void *host, size_t bytes, infer_bbuf **out);
+    void (*release)(infer_backend *be, infer_bbuf *buf);
+    /* Host <-> buffer copies; ordered with the ops recorded around them. read() into host
+     * memory is complete only after end(). */
+    void (*write)(infer_backend *be, infer_bview dst, const void *src, size_t bytes);
+    void (*read)(infer_backend *be, infer_bview src, void *dst, size_t bytes);
+
+    /* A forward pass: begin(), ops..., end() (Vulkan submits and waits here). */
+    void (*begin)(infer_backend *be);
+    infer_status (*end)(infer_backend *be, infer_error *err);
+
+    /* out[t] = table[ids[t]] as F32 rows of row_len (table of any supported type). */
+    void (*get_rows)(infer_backend *be, infer_bview table, int64_t row_len,
+                     infer_bview ids_i32, int64_t n, infer_bview out);
+    /* out = x / rms(x) * w, per row of row_len; w may have .buf == NULL (no weight). */
+    void (*rms_norm)(infer_backend *be, infer_bview x, infer_bview w, int64_t n_rows,
+                     int64_t row_len, float eps, infer_bview out);
+    /* y[t][r] = dot(W[r], x[t]) (+ bias[r] if bias.buf); W rows x cols of W.type. */
+    void (*matmul)(infer_backend *be, infer_bview W, int64_t rows, int64_t cols,
+                   infer_bview x, int64_t n, infer_bview bias, infer_bview y);
+    /* In place on x = n_tok rows of n_head heads of head_dim; positions as int32. */
+    void (*rope)(infer_backend *be, infer_bview x, infer_bview pos_i32, int64_t n_tok,
+                 int64_t n_head, int64_t head_dim, const infer_rope_params *p);
+    /* Copies n_tok rows of `row_len` F32 values into the cache (F32 or F16 by
+     * cache.type) at row positions pos[t]. */
+    void (*kv_store)(infer_backend *be, infer_bview src, infer_bview pos_i32, int64_t n_tok,
+                     int64_t row_len, infer_bview cache);
+    /* Causal attention of q (n_tokens x n_head x head_dim, F32) over the cache
+     * (k, v: positions x n_head_kv x head_dim, F32 or F16). Query t has position pos[t]
+     * and sees cache rows j <= pos[t] (and inside the window). sinks: one logit per head
+     * joining the softmax denominator (F32, .buf NULL if none). out like q. */
+    void (*attention)(infer_backend *be, infer_bview q, infer_bview k, infer_bview v,
+                      infer_bview pos_i32, infer_bview sinks, const infer_attn_params *p,
+                      infer_bview out);
+    /* out[i] = glu(gate[i], up[i]) over n values. */
+    void (*glu)(infer_backend *be, infer_glu_kind kind, infer_bview gate, infer_bview up,
+                int64_t n, float alpha, float limit, infer_bview out);
+    /* out[i] = a[i] + b[i] over n values (residual). */
+    void (*add)(infer_backend *be, infer_bview a, infer_bview b, int64_t n, infer_bview out);
+
+    /* Mixture of experts, whole block for a batch: router logits (n_tok x n_expert, F32,
+     * bias already added) -> top-k experts per token, weights = softmax over the chosen
+     * logits; each expert runs gate/up (+bias), glu, down (+bias) on the rows routed to
+     * it, once per batch; out[t] = sum_k w[t][k] * expert_k(x[t]).
+     * Expert weights are 3-D: n_expert x rows x cols (expert-major). */
+    void (*moe)(infer_backend *be, infer_bview x, infer_bview router_logits, int64_t n_tok,
+                int64_t n_embd, int64_t n_ff, int32_t n_expert, int32_t k,
+                infer_bview w_gate, infer_bview b_gate, infer_bview w_up, infer_bview b_up,
+                infer_bview w_down, infer_bview b_down, infer_glu_kind glu, float alpha,
+                float limit, infer_bview out);
+} infer_backend_ops;
+
+struct infer_backend {
+    const infer_backend_ops *ops;
+};
+
+/* Constructors (each backend in its own folder). n_threads for the CPU backend. */
+infer_status infer_backend_cpu_new(int n_threads, infer_backend **out, infer_error *err);
+/* Fails with INFER_ERR_NO_DEVICE (and a message) when no usable Vulkan device exists. */
+infer_status infer_backend_vulkan_new(int device_index, infer_backend **out, infer_error *err);
+
+#endif

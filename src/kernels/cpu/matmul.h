@@ -1,0 +1,32 @@
+/* Dequantizing matrix multiply on the CPU, dispatched at run time to the best ISA.
+ *
+ * W is rows x cols in GGUF layout (each row `cols` elements of type wtype, rows packed
+ * back to back, row stride = infer_dtype_row_bytes(wtype, cols)).
+ * x is n rows of cols floats; y is n rows of `rows` floats:  y[t][r] = dot(W[r], x[t]).
+ * Activations are converted once per call to the weight type's dot-product partner
+ * (Q8_0 for the _0/_1 formats, Q8_K for K-quants, ...), then rows are split across threads.
+ */
+#ifndef INFER_CPU_MATMUL_H
+#define INFER_CPU_MATMUL_H
+
+#include <stdint.h>
+#include "kernels/cpu/threadpool.h"
+
+typedef struct infer_cpu_scratch infer_cpu_scratch;   /* reusable buffer for converted activations */
+infer_cpu_scratch *infer_cpu_scratch_new(void);
+void infer_cpu_scratch_free(infer_cpu_scratch *s);
+
+/* Returns 0 on success, -1 if wtype is not supported (or out of memory). */
+int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
+                     const void *W, uint32_t wtype, int64_t rows, int64_t cols,
+                     const float *x, int64_t n, float *y);
+
+/* Same, but only for the weight rows [row_lo,row_hi) and writing y with row stride
+ * ldy; single-threaded building block for callers that split work themselves (MoE). */
+int infer_cpu_matmul_rows(const void *W, uint32_t wtype, int64_t cols, int64_t row_lo, int64_t row_hi,
+                          const float *x, int64_t n, float *y, int64_t ldy);
+
+/* Name of the ISA path chosen at run time ("avx512-vnni", "avx2", "neon", "scalar"). */
+const char *infer_cpu_isa_name(void);
+
+#endif

@@ -1,0 +1,23 @@
+/* A fixed pool of worker threads owned by a context (no global state).
+ * infer_threadpool_run() executes fn(arg, ith, nth) on every thread, the caller's own
+ * thread taking ith = 0, and returns when all have finished. */
+#ifndef INFER_CPU_THREADPOOL_H
+#define INFER_CPU_THREADPOOL_H
+
+typedef struct infer_threadpool infer_threadpool;
+typedef void (*infer_task_fn)(void *arg, int ith, int nth);
+
+infer_threadpool *infer_threadpool_new(int n_threads);   /* NULL on failure */
+void infer_threadpool_free(infer_threadpool *tp);
+int infer_threadpool_size(const infer_threadpool *tp);
+void infer_threadpool_run(infer_threadpool *tp, infer_task_fn fn, void *arg);
+
+/* Splits [0,n) into nth nearly equal parts; part ith is [*lo,*hi). */
+static inline void infer_split_range(long n, int ith, int nth, long *lo, long *hi) {
+    long per = (n + nth - 1) / nth;
+    *lo = per * ith;
+    *hi = *lo + per < n ? *lo + per : n;
+    if (*lo > n) *lo = n;
+}
+
+#endif

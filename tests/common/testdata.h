@@ -1,0 +1,19 @@
+/* Locating fixtures: tests/data first (what the project carries), then
+ * ../shared/testdata (reference data beside the checkout). */
+#ifndef INFER_TEST_TESTDATA_H
+#define INFER_TEST_TESTDATA_H
+
+#include <stddef.h>
+
+#define TEST_SKIP_EXIT 77
+
+/* malloc'd path of an existing fixture (relative name like "models/stories260K.gguf"),
+ * or NULL if neither location has it. */
+char *test_fixture(const char *rel);
+/* Like test_fixture, but exits the test program with TEST_SKIP_EXIT (ctest: Skipped)
+ * after printing why, when the fixture is absent. Use before any cmocka group runs. */
+char *test_fixture_or_skip(const char *rel);
+/* Reads a whole fixture file; NULL if absent. *len set. */
+void *test_read_all(const char *path, size_t *len);
+
+#endif

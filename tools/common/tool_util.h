@@ -1,0 +1,12 @@
+/* Small helpers shared by the command-line tools (not part of the library). */
+#ifndef INFER_TOOL_UTIL_H
+#define INFER_TOOL_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads a whole file into a NUL-terminated heap buffer; returns NULL on failure. */
+char *tool_read_file(const char *path, size_t *len_out);
+/* Wall-clock seconds from a monotonic clock. */
+double tool_now_s(void);
+
+#endif
