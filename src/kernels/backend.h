@@ -130,7 +130,10 @@ struct infer_backend {
 
 /* Constructors (each backend in its own folder). n_threads for the CPU backend. */
 infer_status infer_backend_cpu_new(int n_threads, infer_backend **out, infer_error *err);
-/* Fails with INFER_ERR_NO_DEVICE (and a message) when no usable Vulkan device exists. */
-infer_status infer_backend_vulkan_new(int device_index, infer_backend **out, infer_error *err);
+/* device_index < 0: INFER_VK_DEVICE or the first suitable device. require_gpu: skip
+ * CPU-type devices (lavapipe), used by INFER_BACKEND_AUTO so that AUTO never picks an
+ * emulated device. Fails with INFER_ERR_NO_DEVICE (and a message) when no usable Vulkan
+ * device exists, or when the library was built without Vulkan. */
+infer_status infer_backend_vulkan_new(int device_index, int require_gpu, infer_backend **out, infer_error *err);
 
 #endif
