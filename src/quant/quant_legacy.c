@@ -1,0 +1,204 @@
+/* The 32-weight "legacy" formats: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1.
+ * Quantizers are plain round-to-nearest with one scale (and min) per block, chosen so
+ * the largest-magnitude weight maps exactly onto an end of the integer range. */
+#include <math.h>
+#include <string.h>
+#include "quant/blocks.h"
+#include "quant/quant.h"
+#include "tensor/dtype.h"
+
+#define FP16(x) infer_fp16_to_f32(x)
+#define TO_FP16(x) infer_f32_to_fp16(x)
+
+/* Value with the largest magnitude (keeping its sign) and the min/max of a block. */
+static float signed_absmax(const float *x, int n) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < n; j++) {
+        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+    }
+    return max;
+}
+
+static void min_max(const float *x, int n, float *mn, float *mx) {
+    *mn = x[0]; *mx = x[0];
+    for (int j = 1; j < n; j++) {
+        if (x[j] < *mn) *mn = x[j];
+        if (x[j] > *mx) *mx = x[j];
+    }
+}
+
+static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* ---- Q4_0 */
+void infer_dequant_q4_0(const void *src, float *dst, int64_t n) {
+    const block_q4_0 *b = src;
+    for (int64_t i = 0; i < n / QK4_0; i++, b++, dst += QK4_0) {
+        const float d = FP16(b->d);
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            dst[j] = (float)((b->qs[j] & 0x0F) - 8) * d;
+            dst[j + QK4_0 / 2] = (float)((b->qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+void infer_quant_q4_0(const float *src, void *dst, int64_t n) {
+    block_q4_0 *b = dst;
+    for (int64_t i = 0; i < n / QK4_0; i++, b++, src += QK4_0) {
+        const float d = signed_absmax(src, QK4_0) / -8.0f;   /* the extreme maps to q = 0 */
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        b->d = TO_FP16(d);
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            int q0 = clampi((int)floorf(src[j] * id + 8.5f), 0, 15);
+            int q1 = clampi((int)floorf(src[j + QK4_0 / 2] * id + 8.5f), 0, 15);
+            b->qs[j] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
+/* ---- Q4_1 */
+void infer_dequant_q4_1(const void *src, float *dst, int64_t n) {
+    const block_q4_1 *b = src;
+    for (int64_t i = 0; i < n / QK4_1; i++, b++, dst += QK4_1) {
+        const float d = FP16(b->d), m = FP16(b->m);
+        for (int j = 0; j < QK4_1 / 2; j++) {
+            dst[j] = (float)(b->qs[j] & 0x0F) * d + m;
+            dst[j + QK4_1 / 2] = (float)(b->qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+void infer_quant_q4_1(const float *src, void *dst, int64_t n) {
+    block_q4_1 *b = dst;
+    for (int64_t i = 0; i < n / QK4_1; i++, b++, src += QK4_1) {
+        float mn, mx;
+        min_max(src, QK4_1, &mn, &mx);
+        const float d = (mx - mn) / 15.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        b->d = TO_FP16(d);
+        b->m = TO_FP16(mn);
+        for (int j = 0; j < QK4_1 / 2; j++) {
+            int q0 = clampi((int)floorf((src[j] - mn) * id + 0.5f), 0, 15);
+            int q1 = clampi((int)floorf((src[j + QK4_1 / 2] - mn) * id + 0.5f), 0, 15);
+            b->qs[j] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
+/* ---- Q5_0 / Q5_1: the fifth bits of the 32 weights form one little-endian uint32. */
+static inline uint32_t load_qh(const uint8_t qh[4]) {
+    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+}
+static inline void store_qh(uint8_t qh[4], uint32_t v) {
+    qh[0] = (uint8_t)v; qh[1] = (uint8_t)(v >> 8); qh[2] = (uint8_t)(v >> 16); qh[3] = (uint8_t)(v >> 24);
+}
+
+void infer_dequant_q5_0(const void *src, float *dst, int64_t n) {
+    const block_q5_0 *b = src;
+    for (int64_t i = 0; i < n / QK5_0; i++, b++, dst += QK5_0) {
+        const float d = FP16(b->d);
+        const uint32_t qh = load_qh(b->qh);
+        for (int j = 0; j < QK5_0 / 2; j++) {
+            int h0 = (qh >> j) & 1, h1 = (qh >> (j + 16)) & 1;
+            dst[j] = (float)(((b->qs[j] & 0x0F) | (h0 << 4)) - 16) * d;
+            dst[j + QK5_0 / 2] = (float)(((b->qs[j] >> 4) | (h1 << 4)) - 16) * d;
+        }
+    }
+}
+
+void infer_quant_q5_0(const float *src, void *dst, int64_t n) {
+    block_q5_0 *b = dst;
+    for (int64_t i = 0; i < n / QK5_0; i++, b++, src += QK5_0) {
+        const float d = signed_absmax(src, QK5_0) / -16.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint32_t qh = 0;
+        b->d = TO_FP16(d);
+        for (int j = 0; j < QK5_0 / 2; j++) {
+            int q0 = clampi((int)floorf(src[j] * id + 16.5f), 0, 31);
+            int q1 = clampi((int)floorf(src[j + QK5_0 / 2] * id + 16.5f), 0, 31);
+            b->qs[j] = (uint8_t)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+            qh |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
+        }
+        store_qh(b->qh, qh);
+    }
+}
+
+void infer_dequant_q5_1(const void *src, float *dst, int64_t n) {
+    const block_q5_1 *b = src;
+    for (int64_t i = 0; i < n / QK5_1; i++, b++, dst += QK5_1) {
+        const float d = FP16(b->d), m = FP16(b->m);
+        const uint32_t qh = load_qh(b->qh);
+        for (int j = 0; j < QK5_1 / 2; j++) {
+            int h0 = (qh >> j) & 1, h1 = (qh >> (j + 16)) & 1;
+            dst[j] = (float)((b->qs[j] & 0x0F) | (h0 << 4)) * d + m;
+            dst[j + QK5_1 / 2] = (float)((b->qs[j] >> 4) | (h1 << 4)) * d + m;
+        }
+    }
+}
+
+void infer_quant_q5_1(const float *src, void *dst, int64_t n) {
+    block_q5_1 *b = dst;
+    for (int64_t i = 0; i < n / QK5_1; i++, b++, src += QK5_1) {
+        float mn, mx;
+        min_max(src, QK5_1, &mn, &mx);
+        const float d = (mx - mn) / 31.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint32_t qh = 0;
+        b->d = TO_FP16(d);
+        b->m = TO_FP16(mn);
+        for (int j = 0; j < QK5_1 / 2; j++) {
+            int q0 = clampi((int)floorf((src[j] - mn) * id + 0.5f), 0, 31);
+            int q1 = clampi((int)floorf((src[j + QK5_1 / 2] - mn) * id + 0.5f), 0, 31);
+            b->qs[j] = (uint8_t)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+            qh |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
+        }
+        store_qh(b->qh, qh);
+    }
+}
+
+/* ---- Q8_0 / Q8_1 */
+void infer_dequant_q8_0(const void *src, float *dst, int64_t n) {
+    const block_q8_0 *b = src;
+    for (int64_t i = 0; i < n / QK8_0; i++, b++, dst += QK8_0) {
+        const float d = FP16(b->d);
+        for (int j = 0; j < QK8_0; j++) dst[j] = (float)b->qs[j] * d;
+    }
+}
+
+static float absmax(const float *x, int n) {
+    float a = 0.0f;
+    for (int j = 0; j < n; j++) a = fmaxf(a, fabsf(x[j]));
+    return a;
+}
+
+void infer_quant_q8_0(const float *src, void *dst, int64_t n) {
+    block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / QK8_0; i++, b++, src += QK8_0) {
+        const float d = absmax(src, QK8_0) / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        b->d = TO_FP16(d);
+        for (int j = 0; j < QK8_0; j++) b->qs[j] = (int8_t)clampi((int)roundf(src[j] * id), -127, 127);
+    }
+}
+
+void infer_dequant_q8_1(const void *src, float *dst, int64_t n) {
+    const block_q8_1 *b = src;
+    for (int64_t i = 0; i < n / QK8_1; i++, b++, dst += QK8_1) {
+        const float d = FP16(b->d);
+        for (int j = 0; j < QK8_1; j++) dst[j] = (float)b->qs[j] * d;
+    }
+}
+
+void infer_quant_q8_1(const float *src, void *dst, int64_t n) {
+    block_q8_1 *b = dst;
+    for (int64_t i = 0; i < n / QK8_1; i++, b++, src += QK8_1) {
+        const float d = absmax(src, QK8_1) / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < QK8_1; j++) {
+            b->qs[j] = (int8_t)clampi((int)roundf(src[j] * id), -127, 127);
+            sum += b->qs[j];
+        }
+        b->d = TO_FP16(d);
+        b->s = TO_FP16((float)sum * d);
+    }
+}
