@@ -1,0 +1,165 @@
+/* Causal multi-head attention over the KV cache: GQA, sliding window, sinks, F32/F16
+ * cache. The work is cut into tiles of query rows that share one KV head (the heads of a
+ * GQA group, times a few consecutive tokens for prompts), so each key and value row is
+ * loaded once per tile; tiles are handed to threads dynamically, largest first, because
+ * causal tiles late in a prompt see many more keys than early ones.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include "kernels/cpu/ops.h"
+#include "tensor/dtype.h"
+#include "core/error.h"
+
+/* ---- the portable tile kernel */
+static float vdot(const float *a, const float *b, int n) {
+    /* Eight partial sums: vectorizable without reassociation flags, and a shorter
+     * rounding chain than one running sum. */
+    float s[8] = { 0 };
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
+    float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i < n; i++) r += a[i] * b[i];
+    return r;
+}
+static void vaxpy(float *y, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+static void vscale(float *y, float a, int n) {
+    for (int i = 0; i < n; i++) y[i] *= a;
+}
+static void vf16row(const uint16_t *src, float *dst, int n) {
+    for (int i = 0; i < n; i++) dst[i] = infer_fp16_to_f32(src[i]);
+}
+#define ATTN_TILE_FN infer_cpu_attn_tile_generic
+#include "ops_attention_tile.inc"
+
+/* ---- driver */
+typedef void (*attn_tile_fn)(const attn_tile *t, float *scratch);
+
+static attn_tile_fn attn_pick_kernel(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    /* CPU feature bits are fixed for the life of the process: read-only detection. */
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        return infer_cpu_attn_tile_avx2;
+#endif
+    return infer_cpu_attn_tile_generic;
+}
+
+typedef struct {
+    const float *q;
+    const uint8_t *k, *v;
+    uint32_t kv_type;
+    size_t kv_elem;
+    const int32_t *pos;
+    const float *sinks;
+    const infer_attn_params *p;
+    float *out;
+    int tok_per_tile, heads_per_tile;   /* heads_per_tile divides the GQA group */
+    int64_t n_tok_tiles, n_head_tiles;
+    float *scratch;                     /* per thread */
+    size_t scratch_floats;
+    attn_tile_fn kernel;
+    atomic_long next;                   /* next tile index (dynamic scheduling) */
+} attn_task;
+
+static void attn_fill_tile(const attn_task *a, int64_t tok_tile, int64_t head_tile, attn_tile *t) {
+    const infer_attn_params *p = a->p;
+    const int group = p->n_head / p->n_head_kv;
+    const int64_t t0 = tok_tile * a->tok_per_tile;
+    const int64_t t1 = t0 + a->tok_per_tile < p->n_tokens ? t0 + a->tok_per_tile : p->n_tokens;
+    const int h0 = (int)head_tile * a->heads_per_tile;
+    const int kvh = h0 / group;
+    const size_t q_row = (size_t)p->n_head * p->head_dim;
+
+    t->head_dim = p->head_dim;
+    t->scale = p->scale;
+    t->kv_type = a->kv_type;
+    t->kv_row_stride = (size_t)p->n_head_kv * p->head_dim;
+    t->k = a->k + (size_t)kvh * p->head_dim * a->kv_elem;
+    t->v = a->v + (size_t)kvh * p->head_dim * a->kv_elem;
+    t->has_sink = a->sinks != NULL;
+    int r = 0;
+    for (int64_t tok = t0; tok < t1; tok++) {
+        const int64_t ps = a->pos[tok];
+        int64_t hi = ps < p->n_kv - 1 ? ps : p->n_kv - 1;
+        int64_t lo = 0;
+        if (p->window > 0 && ps - p->window + 1 > lo) lo = ps - p->window + 1;
+        for (int h = h0; h < h0 + a->heads_per_tile; h++, r++) {
+            t->q[r] = a->q + (size_t)tok * q_row + (size_t)h * p->head_dim;
+            t->out[r] = a->out + (size_t)tok * q_row + (size_t)h * p->head_dim;
+            t->lo[r] = lo;
+            t->hi[r] = hi;
+            t->sink[r] = a->sinks ? a->sinks[h] : 0.0f;
+        }
+    }
+    t->rows = r;
+}
+
+static void attn_worker(void *arg, int ith, int nth) {
+    attn_task *a = arg;
+    float *scratch = a->scratch + (size_t)ith * a->scratch_floats;
+    const int64_t n_tiles = a->n_tok_tiles * a->n_head_tiles;
+    attn_tile t;
+    for (;;) {
+        const long i = atomic_fetch_add_explicit(&a->next, 1, memory_order_relaxed);
+        if (i >= n_tiles) break;
+        /* Last token tiles first: they see the most keys. */
+        const int64_t tok_tile = a->n_tok_tiles - 1 - i / a->n_head_tiles;
+        attn_fill_tile(a, tok_tile, i % a->n_head_tiles, &t);
+        a->kernel(&t, scratch);
+    }
+}
+
+infer_status infer_cpu_attention(infer_threadpool *tp, infer_cpu_ws *ws, const float *q,
+                                 const void *k, const void *v, uint32_t kv_type,
+                                 const int32_t *pos, const float *sinks,
+                                 const infer_attn_params *p, float *out, infer_error *err) {
+    if (p->n_tokens < 0 || p->n_head <= 0 || p->n_head_kv <= 0 || p->head_dim <= 0 || p->n_kv < 0 ||
+        p->n_head % p->n_head_kv != 0 || p->window < 0)
+        return infer_err(err, INFER_ERR_INVALID_ARG,
+                         "attention: bad shape (n_tokens %d, n_head %d, n_head_kv %d, head_dim %d, n_kv %d, window %d)",
+                         p->n_tokens, p->n_head, p->n_head_kv, p->head_dim, p->n_kv, p->window);
+    if (kv_type != INFER_TYPE_F32 && kv_type != INFER_TYPE_F16)
+        return infer_err(err, INFER_ERR_UNSUPPORTED, "attention: cache type %u is not F32 or F16", kv_type);
+    if (p->n_tokens == 0) return INFER_OK;
+    for (int32_t t = 0; t < p->n_tokens; t++)
+        if (pos[t] < 0)
+            return infer_err(err, INFER_ERR_INVALID_ARG, "attention: negative position %d for token %d", pos[t], t);
+
+    const int nth = infer_threadpool_size(tp);
+    const int group = p->n_head / p->n_head_kv;
+    attn_task a = {
+        .q = q, .k = k, .v = v, .kv_type = kv_type,
+        .kv_elem = kv_type == INFER_TYPE_F16 ? 2 : 4,
+        .pos = pos, .sinks = sinks, .p = p, .out = out,
+        .kernel = attn_pick_kernel(),
+    };
+    /* Rows per tile: the whole GQA group (up to ATTN_MAX_ROWS), then as many tokens as
+     * fit; fall back to smaller tiles when there would be too few to keep threads busy. */
+    int hpt = group;
+    while (hpt > ATTN_MAX_ROWS || group % hpt != 0) hpt--;
+    int tpt = ATTN_MAX_ROWS / hpt;
+    if (tpt > 8) tpt = 8;
+    const int64_t want = 4 * (int64_t)nth;
+    while (tpt > 1 && ((p->n_tokens + tpt - 1) / tpt) * (p->n_head / hpt) < want) tpt /= 2;
+    while (hpt > 1 && (int64_t)p->n_tokens * (p->n_head / hpt) < want) {
+        int h = hpt / 2;
+        while (h > 1 && group % h != 0) h--;
+        hpt = h;
+    }
+    a.tok_per_tile = tpt;
+    a.heads_per_tile = hpt;
+    a.n_tok_tiles = (p->n_tokens + tpt - 1) / tpt;
+    a.n_head_tiles = p->n_head / hpt;
+    /* Round the per-thread scratch to a cache line so threads do not share lines. */
+    a.scratch_floats = (attn_tile_scratch_floats(tpt * hpt, p->head_dim) + 15) & ~(size_t)15;
+    a.scratch = infer_cpu_ws_get(ws, sizeof(float) * a.scratch_floats * (size_t)nth);
+    if (!a.scratch) return infer_err(err, INFER_ERR_NOMEM, "attention: out of memory for scratch");
+    atomic_init(&a.next, 0);
+    if (a.n_tok_tiles * a.n_head_tiles == 1) attn_worker(&a, 0, 1);
+    else infer_threadpool_run(tp, attn_worker, &a);
+    return INFER_OK;
+}

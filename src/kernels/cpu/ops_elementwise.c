@@ -1,0 +1,63 @@
+/* Elementwise ops: gated linear units and residual adds, split across the pool when
+ * the vectors are long enough to pay for the wake-up. */
+#include <math.h>
+#include "kernels/cpu/ops.h"
+
+#define PARALLEL_MIN 32768
+
+typedef struct {
+    infer_glu_kind kind;
+    const float *a, *b;
+    float *out;
+    int64_t n;
+    float alpha, limit;
+} ew_task;
+
+static void glu_range(const ew_task *t, int64_t lo, int64_t hi) {
+    if (t->kind == INFER_GLU_SWIGLU_OAI) {
+        const float limit = t->limit, alpha = t->alpha;
+        for (int64_t i = lo; i < hi; i++) {
+            const float g = t->a[i] < limit ? t->a[i] : limit;   /* min(): NaN-free inputs */
+            float u = t->b[i];
+            u = u < -limit ? -limit : (u > limit ? limit : u);
+            t->out[i] = g / (1.0f + expf(-alpha * g)) * (u + 1.0f);
+        }
+    } else {
+        for (int64_t i = lo; i < hi; i++) {
+            const float g = t->a[i];
+            t->out[i] = g / (1.0f + expf(-g)) * t->b[i];
+        }
+    }
+}
+
+static void glu_task(void *arg, int ith, int nth) {
+    const ew_task *t = arg;
+    long lo, hi;
+    infer_split_range((long)t->n, ith, nth, &lo, &hi);
+    glu_range(t, lo, hi);
+}
+
+void infer_cpu_glu(infer_threadpool *tp, infer_glu_kind kind, const float *gate, const float *up,
+                   int64_t n, float alpha, float limit, float *out) {
+    ew_task t = { kind, gate, up, out, n, alpha, limit };
+    if (n < PARALLEL_MIN) glu_range(&t, 0, n);
+    else infer_threadpool_run(tp, glu_task, &t);
+}
+
+static void add_task(void *arg, int ith, int nth) {
+    const ew_task *t = arg;
+    long lo, hi;
+    infer_split_range((long)t->n, ith, nth, &lo, &hi);
+    for (long i = lo; i < hi; i++) t->out[i] = t->a[i] + t->b[i];
+}
+
+void infer_cpu_add(infer_threadpool *tp, const float *a, const float *b, int64_t n, float *out) {
+    ew_task t = { INFER_GLU_SWIGLU, a, b, out, n, 0, 0 };
+    if (n < PARALLEL_MIN) add_task(&t, 0, 1);
+    else infer_threadpool_run(tp, add_task, &t);
+}
+
+void infer_cpu_add_bias_rows(float *y, const float *bias, int64_t n, int64_t cols) {
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t c = 0; c < cols; c++) y[t * cols + c] += bias[c];
+}
