@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# End-to-end checks on the real GGUF models fetched by scripts/fetch-models.sh.
+#
+#   scripts/test-real-models.sh [--quick] [NAME...]
+#
+# NAME: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, gemma3-270m (default: all).
+# Needs the tools built in $INFER_BUILD (default build/, see scripts/build.sh) and the
+# models in $INFER_MODELS (default ~/.cache/libinfer/models). It never downloads: run
+# scripts/fetch-models.sh first. Not part of scripts/test.sh (the default suite must pass
+# without network and in CI time).
+#
+# Checks, each printed as PASS/FAIL with the command that ran:
+#   every model      file verifies (fetch-models.sh --check: magic + recorded SHA-256)
+#   qwen2 models     infer-gguf reads it: architecture qwen2, tokenizer pre qwen2
+#                    infer-tokenize: all 46 strings of tests/data/tokenizer/qwen3.inp give
+#                      exactly the ids of qwen3.out (same pre-tokenizer and merges; the
+#                      ids used there exist in the Qwen2.5 vocabulary with the same meaning)
+#                    infer-chat (greedy, ChatML): three coding questions; each answer must
+#                      contain an expected word (e.g. "def" for a Python function)
+#                    infer-perplexity on tests/data/text/stories-public.txt, context 128:
+#                      finite and below a sanity bound (a broken model gives thousands)
+#                    infer-bench pp64/tg16 runs (speed is reported, not judged; the full
+#                      pp512/tg128 runs are in bench/README.md) -- skipped with --quick
+#   gemma3-270m      infer-cli must fail (nonzero exit, no crash) saying
+#                      "unsupported architecture: gemma3"
+#
+# Exit status (decided so that a missing file can never look like a pass):
+#   0   every requested model was present and every check passed
+#   1   a check failed (the FAIL lines say which)
+#   77  SKIPPED: none of the requested models is in the cache (the ctest/automake
+#       "skipped" code); a partial cache checks what is there and says SKIPPED for the
+#       rest, and then exits 77 too, unless something failed (1).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build="${INFER_BUILD:-$root/build}"
+cache="${INFER_MODELS:-$HOME/.cache/libinfer/models}"
+threads="${INFER_THREADS:-2}"
+quick=0
+names=()
+for a in "$@"; do
+  case "$a" in
+    --quick) quick=1 ;;
+    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) names+=("$a") ;;
+  esac
+done
+[ ${#names[@]} -eq 0 ] && names=(qwen2.5-coder-1.5b qwen2.5-coder-0.5b gemma3-270m)
+
+n_pass=0; n_fail=0; n_skip=0
+pass() { echo "PASS  $*"; n_pass=$((n_pass + 1)); }
+fail() { echo "FAIL  $*"; n_fail=$((n_fail + 1)); }
+skip() { echo "SKIP  $*"; n_skip=$((n_skip + 1)); }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+file_of() {
+  case "$1" in
+    qwen2.5-coder-1.5b) echo "$cache/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" ;;
+    qwen2.5-coder-0.5b) echo "$cache/qwen2.5-coder-0.5b-instruct-awq-q4_k_m.gguf" ;;
+    gemma3-270m) echo "$cache/gemma-3-270m-q4_k_m.gguf" ;;
+    *) return 1 ;;
+  esac
+}
+
+need_tool() {
+  [ -x "$build/$1" ] && return 0
+  fail "$1 not built in $build (run scripts/build.sh or set INFER_BUILD)"
+  return 1
+}
+
+check_gguf() {
+  local name="$1" m="$2" out
+  need_tool infer-gguf || return
+  if ! out=$("$build/infer-gguf" "$m" 2>&1); then
+    fail "$name: infer-gguf $m exited nonzero: $(echo "$out" | tail -n1)"; return
+  fi
+  if echo "$out" | grep -q 'general.architecture.*qwen2' && echo "$out" | grep -q 'tokenizer.ggml.pre.*qwen2'; then
+    pass "$name: infer-gguf $m (architecture qwen2, pre qwen2)"
+  else
+    fail "$name: infer-gguf $m does not show architecture/pre qwen2"
+  fi
+}
+
+# Each string of qwen3.inp, tokenized alone with specials parsed and no BOS, must give
+# the ids on the same line of qwen3.out.
+check_tokenizer() {
+  local name="$1" m="$2"
+  need_tool infer-tokenize || return
+  local inp="$root/tests/data/tokenizer/qwen3.inp" exp="$root/tests/data/tokenizer/qwen3.out"
+  python3 - "$inp" "$exp" "$tmp/tok" <<'EOF' || { fail "$name: cannot split $inp"; return; }
+import os, sys
+inp, exp, out = sys.argv[1:4]
+data = open(inp, "rb").read().split(b"\n__ggml_vocab_test__\n")
+lines = open(exp, "rb").read().split(b"\n")
+os.makedirs(out, exist_ok=True)
+n = 0
+for i, s in enumerate(data):
+    if i == len(data) - 1 and s == b"":
+        break   # the text after the last separator
+    open(os.path.join(out, "%03d.txt" % i), "wb").write(s)
+    open(os.path.join(out, "%03d.ids" % i), "wb").write(b" ".join(lines[i].split()))
+    n += 1
+print(n)
+EOF
+  local total=0 bad=0 f got want
+  for f in "$tmp"/tok/*.txt; do
+    total=$((total + 1))
+    got=$("$build/infer-tokenize" -m "$m" --parse-special --no-bos -f "$f" 2>/dev/null | tr -s ' \n\t' ' ' | sed 's/^ //; s/ $//')
+    want=$(cat "${f%.txt}.ids")
+    if [ "$got" != "$want" ]; then
+      bad=$((bad + 1))
+      [ $bad -le 3 ] && echo "      string $(basename "$f"): got [$got] want [$want]"
+    fi
+  done
+  if [ $bad -eq 0 ] && [ $total -gt 0 ]; then
+    pass "$name: infer-tokenize --parse-special --no-bos: $total/$total qwen3.out strings identical"
+  else
+    fail "$name: infer-tokenize: $bad of $total strings differ from qwen3.out"
+  fi
+}
+
+# Greedy answers to three coding questions; each must mention its keyword.
+check_chat() {
+  local name="$1" m="$2"
+  need_tool infer-chat || return
+  local q k out i=0
+  local questions=(
+    "Write a Python function is_prime(n) that returns True when n is a prime number. Reply with the code only."
+    "In C, how do I get the number of elements of a static array named values? One line of code."
+    "What does the SQL keyword JOIN do? Answer in one sentence."
+  )
+  local keywords=("def is_prime" "sizeof" "table")
+  for q in "${questions[@]}"; do
+    k=${keywords[$i]}; i=$((i + 1))
+    out=$(printf '%s\n' "$q" | "$build/infer-chat" -m "$m" --temp 0 -n 160 -t "$threads" 2>"$tmp/chat.err")
+    local rc=$?
+    if [ $rc -ne 0 ]; then
+      fail "$name: infer-chat exited $rc on question $i: $(tail -n1 "$tmp/chat.err")"; continue
+    fi
+    if echo "$out" | grep -qi -- "$k"; then
+      pass "$name: infer-chat question $i answer mentions '$k'"
+    else
+      fail "$name: infer-chat question $i answer lacks '$k': $(echo "$out" | head -c 300)"
+    fi
+  done
+}
+
+check_perplexity() {
+  local name="$1" m="$2" bound="$3" out ppl
+  need_tool infer-perplexity || return
+  out=$("$build/infer-perplexity" -m "$m" -f "$root/tests/data/text/stories-public.txt" -c 128 -t "$threads" 2>&1)
+  ppl=$(echo "$out" | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' | tail -n1)
+  if [ -z "$ppl" ]; then
+    fail "$name: infer-perplexity printed no final estimate: $(echo "$out" | tail -n1)"; return
+  fi
+  if python3 -c "import sys, math; p=float('$ppl'); sys.exit(0 if math.isfinite(p) and 1 < p < $bound else 1)"; then
+    pass "$name: infer-perplexity stories-public.txt -c 128: PPL = $ppl (bound $bound)"
+  else
+    fail "$name: infer-perplexity PPL = $ppl outside (1, $bound)"
+  fi
+}
+
+check_bench() {
+  local name="$1" m="$2" out
+  need_tool infer-bench || return
+  if out=$("$build/infer-bench" -m "$m" -p 64 -n 16 -r 1 -t "$threads" --backend cpu 2>&1); then
+    pass "$name: infer-bench -p 64 -n 16 -r 1 -t $threads"
+    echo "$out" | grep '^|' | sed 's/^/      /'
+  else
+    fail "$name: infer-bench failed: $(echo "$out" | tail -n1)"
+  fi
+}
+
+check_refused() {
+  local name="$1" m="$2" out rc
+  need_tool infer-cli || return
+  out=$("$build/infer-cli" -m "$m" -p "hello" -n 1 2>&1); rc=$?
+  if [ $rc -ge 128 ]; then
+    fail "$name: infer-cli crashed (exit $rc)"
+  elif [ $rc -ne 0 ] && echo "$out" | grep -q 'unsupported architecture: gemma3'; then
+    pass "$name: refused with exit $rc: $(echo "$out" | grep 'unsupported architecture' | head -n1)"
+  else
+    fail "$name: expected 'unsupported architecture: gemma3' and a nonzero exit; got exit $rc: $(echo "$out" | tail -n1)"
+  fi
+}
+
+for name in "${names[@]}"; do
+  m=$(file_of "$name") || { fail "unknown model '$name'"; continue; }
+  if [ ! -f "$m" ]; then
+    skip "$name: $m not present (run scripts/fetch-models.sh $name)"; continue
+  fi
+  echo "== $name ($m)"
+  if "$root/scripts/fetch-models.sh" --check "$name" >/dev/null 2>"$tmp/check.err"; then
+    pass "$name: fetch-models.sh --check (GGUF magic, recorded SHA-256)"
+  else
+    fail "$name: file does not verify: $(tail -n1 "$tmp/check.err")"; continue
+  fi
+  case "$name" in
+    gemma3-270m) check_refused "$name" "$m" ;;
+    *)
+      check_gguf "$name" "$m"
+      check_tokenizer "$name" "$m"
+      check_chat "$name" "$m"
+      check_perplexity "$name" "$m" 40
+      [ $quick -eq 1 ] || check_bench "$name" "$m"
+      ;;
+  esac
+done
+
+echo "== $n_pass passed, $n_fail failed, $n_skip skipped"
+if [ $n_fail -gt 0 ]; then exit 1; fi
+if [ $n_skip -gt 0 ]; then echo "SKIPPED: some models are not present (exit 77)"; exit 77; fi
+exit 0
