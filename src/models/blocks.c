@@ -1,0 +1,151 @@
+#include "models/blocks.h"
+
+#include "models/weights.h"
+
+#define BIND(out, flags, a, b, c, ...) \
+    do { \
+        infer_status st_ = infer_weight_bind(m, (out), (flags), (a), (b), (c), err, __VA_ARGS__); \
+        if (st_ != INFER_OK) return st_; \
+    } while (0)
+
+infer_status infer_bind_attention(infer_model *m, uint32_t il, unsigned flags, infer_error *err) {
+    const infer_hparams *hp = &m->hp;
+    infer_layer_weights *L = &m->layers[il];
+    const int64_t E = hp->n_embd;
+    const int64_t nq = (int64_t)hp->n_head * hp->head_dim;
+    const int64_t nk = (int64_t)hp->n_head_kv * hp->head_dim;
+    const int64_t nv = (int64_t)hp->n_head_kv * hp->head_dim_v;
+    const int64_t no = (int64_t)hp->n_head * hp->head_dim_v;
+
+    BIND(&L->attn_norm, INFER_BIND_F32, E, 1, 1, "blk.%u.attn_norm.weight", il);
+    BIND(&L->wq, 0, E, nq, 1, "blk.%u.attn_q.weight", il);
+    BIND(&L->wk, 0, E, nk, 1, "blk.%u.attn_k.weight", il);
+    BIND(&L->wv, 0, E, nv, 1, "blk.%u.attn_v.weight", il);
+    BIND(&L->wo, 0, no, E, 1, "blk.%u.attn_output.weight", il);
+
+    unsigned bias = INFER_BIND_F32;
+    if (flags & INFER_ATTN_QKV_BIAS_OPT) bias |= INFER_BIND_OPTIONAL;
+    if (flags & (INFER_ATTN_QKV_BIAS | INFER_ATTN_QKV_BIAS_OPT)) {
+        BIND(&L->bq, bias, nq, 1, 1, "blk.%u.attn_q.bias", il);
+        BIND(&L->bk, bias, nk, 1, 1, "blk.%u.attn_k.bias", il);
+        BIND(&L->bv, bias, nv, 1, 1, "blk.%u.attn_v.bias", il);
+    }
+    if (flags & (INFER_ATTN_OUT_BIAS | INFER_ATTN_QKV_BIAS_OPT)) {
+        unsigned ob = INFER_BIND_F32 | ((flags & INFER_ATTN_OUT_BIAS) ? 0 : INFER_BIND_OPTIONAL);
+        BIND(&L->bo, ob, E, 1, 1, "blk.%u.attn_output.bias", il);
+    }
+    if (flags & INFER_ATTN_QK_NORM) {
+        BIND(&L->q_norm, INFER_BIND_F32, hp->head_dim, 1, 1, "blk.%u.attn_q_norm.weight", il);
+        BIND(&L->k_norm, INFER_BIND_F32, hp->head_dim, 1, 1, "blk.%u.attn_k_norm.weight", il);
+    }
+    if (flags & INFER_ATTN_SINKS) BIND(&L->sinks, INFER_BIND_F32, hp->n_head, 1, 1, "blk.%u.attn_sinks.weight", il);
+    return INFER_OK;
+}
+
+infer_status infer_bind_ffn(infer_model *m, uint32_t il, const char *norm_name, infer_error *err) {
+    const infer_hparams *hp = &m->hp;
+    infer_layer_weights *L = &m->layers[il];
+    BIND(&L->ffn_norm, INFER_BIND_F32, hp->n_embd, 1, 1, "blk.%u.%s.weight", il, norm_name);
+    BIND(&L->ffn_gate, 0, hp->n_embd, hp->n_ff, 1, "blk.%u.ffn_gate.weight", il);
+    BIND(&L->ffn_up, 0, hp->n_embd, hp->n_ff, 1, "blk.%u.ffn_up.weight", il);
+    BIND(&L->ffn_down, 0, hp->n_ff, hp->n_embd, 1, "blk.%u.ffn_down.weight", il);
+    return INFER_OK;
+}
+
+infer_status infer_bind_moe(infer_model *m, uint32_t il, const char *norm_name, infer_error *err) {
+    const infer_hparams *hp = &m->hp;
+    infer_layer_weights *L = &m->layers[il];
+    const int64_t E = hp->n_embd, F = hp->n_ff_exp, X = hp->n_expert;
+    BIND(&L->ffn_norm, INFER_BIND_F32, E, 1, 1, "blk.%u.%s.weight", il, norm_name);
+    BIND(&L->gate_inp, INFER_BIND_F32, E, X, 1, "blk.%u.ffn_gate_inp.weight", il);
+    BIND(&L->gate_inp_b, INFER_BIND_F32 | INFER_BIND_OPTIONAL, X, 1, 1, "blk.%u.ffn_gate_inp.bias", il);
+    BIND(&L->gate_exps, 0, E, F, X, "blk.%u.ffn_gate_exps.weight", il);
+    BIND(&L->up_exps, 0, E, F, X, "blk.%u.ffn_up_exps.weight", il);
+    BIND(&L->down_exps, 0, F, E, X, "blk.%u.ffn_down_exps.weight", il);
+    BIND(&L->gate_exps_b, INFER_BIND_F32 | INFER_BIND_OPTIONAL, F, X, 1, "blk.%u.ffn_gate_exps.bias", il);
+    BIND(&L->up_exps_b, INFER_BIND_F32 | INFER_BIND_OPTIONAL, F, X, 1, "blk.%u.ffn_up_exps.bias", il);
+    BIND(&L->down_exps_b, INFER_BIND_F32 | INFER_BIND_OPTIONAL, E, X, 1, "blk.%u.ffn_down_exps.bias", il);
+    return INFER_OK;
+}
+
+void infer_block_attention(infer_fwd *f, uint32_t il) {
+    infer_backend *be = f->be;
+    const infer_backend_ops *o = be->ops;
+    const infer_hparams *hp = f->hp;
+    const infer_layer_weights *L = &f->m->layers[il];
+    const int64_t n = f->n, E = hp->n_embd, hd = hp->head_dim;
+    const int64_t nq = (int64_t)hp->n_head * hd, nk = (int64_t)hp->n_head_kv * hd;
+    const int64_t nv = (int64_t)hp->n_head_kv * hp->head_dim_v;
+
+    o->rms_norm(be, f->x, infer_fwd_w(f, L->attn_norm), n, E, hp->rms_eps, f->xn);
+    infer_fwd_dump(f, "attn_norm", (int)il, f->xn, E);
+
+    o->matmul(be, infer_fwd_w(f, L->wq), nq, E, f->xn, n, infer_fwd_w(f, L->bq), f->q);
+    o->matmul(be, infer_fwd_w(f, L->wk), nk, E, f->xn, n, infer_fwd_w(f, L->bk), f->k);
+    o->matmul(be, infer_fwd_w(f, L->wv), nv, E, f->xn, n, infer_fwd_w(f, L->bv), f->v);
+
+    /* Qwen3: RMSNorm over each head of Q and K, before RoPE. */
+    infer_bview q = f->q, k = f->k, out = f->qn;
+    if (L->q_norm != INFER_NO_WEIGHT) {
+        o->rms_norm(be, f->q, infer_fwd_w(f, L->q_norm), n * hp->n_head, hd, hp->rms_eps, f->qn);
+        o->rms_norm(be, f->k, infer_fwd_w(f, L->k_norm), n * hp->n_head_kv, hd, hp->rms_eps, f->kn);
+        q = f->qn;
+        k = f->kn;
+        out = f->q;
+    }
+    o->rope(be, q, f->pos, n, hp->n_head, hd, &hp->rope);
+    o->rope(be, k, f->pos, n, hp->n_head_kv, hd, &hp->rope);
+
+    o->kv_store(be, k, f->pos, n, nk, f->k_cache[il]);
+    o->kv_store(be, f->v, f->pos, n, nv, f->v_cache[il]);
+
+    infer_attn_params ap = {
+        .n_tokens = (int32_t)n,
+        .n_head = (int32_t)hp->n_head,
+        .n_head_kv = (int32_t)hp->n_head_kv,
+        .head_dim = (int32_t)hd,
+        .n_kv = f->n_kv,
+        .scale = hp->attn_scale,
+        .window = infer_hparams_window(hp, il),
+    };
+    o->attention(be, q, f->k_cache[il], f->v_cache[il], f->pos, infer_fwd_w(f, L->sinks), &ap, out);
+
+    o->matmul(be, infer_fwd_w(f, L->wo), E, (int64_t)hp->n_head * hp->head_dim_v, out, n, infer_fwd_w(f, L->bo),
+              f->tmp);
+    infer_fwd_dump(f, "attn_out", (int)il, f->tmp, E);
+    o->add(be, f->x, f->tmp, n * E, f->x);
+}
+
+void infer_block_ffn(infer_fwd *f, uint32_t il) {
+    infer_backend *be = f->be;
+    const infer_backend_ops *o = be->ops;
+    const infer_hparams *hp = f->hp;
+    const infer_layer_weights *L = &f->m->layers[il];
+    const int64_t n = f->n, E = hp->n_embd, F = hp->n_ff;
+    const infer_bview none = {0};
+
+    o->rms_norm(be, f->x, infer_fwd_w(f, L->ffn_norm), n, E, hp->rms_eps, f->xn);
+    o->matmul(be, infer_fwd_w(f, L->ffn_gate), F, E, f->xn, n, none, f->gate);
+    o->matmul(be, infer_fwd_w(f, L->ffn_up), F, E, f->xn, n, none, f->up);
+    o->glu(be, INFER_GLU_SWIGLU, f->gate, f->up, n * F, 0.0f, 0.0f, f->gate);
+    o->matmul(be, infer_fwd_w(f, L->ffn_down), E, F, f->gate, n, none, f->tmp);
+    infer_fwd_dump(f, "ffn_out", (int)il, f->tmp, E);
+    o->add(be, f->x, f->tmp, n * E, f->x);
+}
+
+void infer_block_moe(infer_fwd *f, uint32_t il) {
+    infer_backend *be = f->be;
+    const infer_backend_ops *o = be->ops;
+    const infer_hparams *hp = f->hp;
+    const infer_layer_weights *L = &f->m->layers[il];
+    const int64_t n = f->n, E = hp->n_embd;
+
+    o->rms_norm(be, f->x, infer_fwd_w(f, L->ffn_norm), n, E, hp->rms_eps, f->xn);
+    o->matmul(be, infer_fwd_w(f, L->gate_inp), hp->n_expert, E, f->xn, n, infer_fwd_w(f, L->gate_inp_b), f->router);
+    o->moe(be, f->xn, f->router, n, E, hp->n_ff_exp, (int32_t)hp->n_expert, (int32_t)hp->n_expert_used,
+           infer_fwd_w(f, L->gate_exps), infer_fwd_w(f, L->gate_exps_b), infer_fwd_w(f, L->up_exps),
+           infer_fwd_w(f, L->up_exps_b), infer_fwd_w(f, L->down_exps), infer_fwd_w(f, L->down_exps_b),
+           hp->moe_glu, hp->glu_alpha, hp->glu_limit, f->tmp);
+    infer_fwd_dump(f, "ffn_moe_out", (int)il, f->tmp, E);
+    o->add(be, f->x, f->tmp, n * E, f->x);
+}

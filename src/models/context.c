@@ -1,0 +1,255 @@
+/* Context creation (backend choice, weights bound on the backend, KV cache, scratch)
+ * and the decode API: batches split into n_batch steps, positions checked against the
+ * window before anything runs, logits kept only for the rows asked for. */
+#include "models/context.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "models/arch.h"
+
+infer_ctx_params infer_ctx_default_params(void) {
+    infer_ctx_params p = {
+        .n_ctx = 0,
+        .n_batch = 0,
+        .n_threads = 0,
+        .kv_type = INFER_KV_F32,
+        .backend = INFER_BACKEND_AUTO,
+        .device_index = -1,
+    };
+    return p;
+}
+
+static infer_status open_backend(infer_ctx *c, infer_error *err) {
+    const infer_ctx_params *p = &c->p;
+    switch (p->backend) {
+    case INFER_BACKEND_AUTO:
+        /* A real GPU if there is one (never an emulated one), else the CPU. */
+        if (infer_backend_vulkan_new(p->device_index, 1, &c->be, NULL) == INFER_OK) return INFER_OK;
+        c->be = NULL;
+        return infer_backend_cpu_new(p->n_threads, &c->be, err);
+    case INFER_BACKEND_CPU:
+        return infer_backend_cpu_new(p->n_threads, &c->be, err);
+    case INFER_BACKEND_VULKAN:
+        return infer_backend_vulkan_new(p->device_index, 0, &c->be, err);
+    }
+    return infer_err(err, INFER_ERR_INVALID_ARG, "unknown backend kind %d", (int)p->backend);
+}
+
+/* Makes every weight usable on the backend (CPU: wrapped in place; Vulkan: uploaded). */
+static infer_status bind_weights(infer_ctx *c, infer_error *err) {
+    const infer_model *m = c->m;
+    c->wbufs = calloc((size_t)m->n_weights, sizeof *c->wbufs);
+    c->wviews = calloc((size_t)m->n_weights, sizeof *c->wviews);
+    if (!c->wbufs || !c->wviews) return infer_err(err, INFER_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < m->n_weights; i++) {
+        const infer_weight *w = &m->weights[i];
+        infer_status st = c->be->ops->weight(c->be, w->data, w->bytes, &c->wbufs[i]);
+        if (st != INFER_OK)
+            return infer_err(err, st, "cannot bind tensor '%s' (%zu bytes) on the %s backend", w->name, w->bytes,
+                             c->be->ops->name);
+        c->wviews[i] = (infer_bview){.buf = c->wbufs[i], .offset = 0, .type = w->type};
+    }
+    return INFER_OK;
+}
+
+static infer_status alloc_activations(infer_ctx *c, infer_error *err) {
+    const infer_hparams *hp = &c->m->hp;
+    const size_t B = c->p.n_batch, f = sizeof(float);
+    const size_t nq = (size_t)hp->n_head * hp->head_dim, nk = (size_t)hp->n_head_kv * hp->head_dim;
+    size_t bytes[INFER_ACT_COUNT] = {
+        [INFER_ACT_IDS] = B * sizeof(int32_t),
+        [INFER_ACT_POS] = B * sizeof(int32_t),
+        [INFER_ACT_OUT_IDS] = B * sizeof(int32_t),
+        [INFER_ACT_X] = B * hp->n_embd * f,
+        [INFER_ACT_XN] = B * hp->n_embd * f,
+        [INFER_ACT_TMP] = B * hp->n_embd * f,
+        [INFER_ACT_Q] = B * nq * f,
+        [INFER_ACT_QN] = B * nq * f,
+        [INFER_ACT_K] = B * nk * f,
+        [INFER_ACT_KN] = B * nk * f,
+        [INFER_ACT_V] = B * nk * f,
+        [INFER_ACT_GATE] = B * hp->n_ff * f,
+        [INFER_ACT_UP] = B * hp->n_ff * f,
+        [INFER_ACT_ROUTER] = B * hp->n_expert * f,
+    };
+    for (int i = 0; i < INFER_ACT_COUNT; i++) {
+        size_t n = bytes[i] ? bytes[i] : 16;   /* unused by this arch: a token buffer */
+        infer_status st = c->be->ops->alloc(c->be, n, &c->act[i]);
+        if (st != INFER_OK) return infer_err(err, st, "cannot allocate %zu bytes of activations", n);
+    }
+    return INFER_OK;
+}
+
+static infer_status create(infer_ctx *c, infer_error *err) {
+    const infer_model *m = c->m;
+    infer_ctx_params *p = &c->p;
+    if (p->n_ctx == 0) p->n_ctx = m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096;
+    if (p->n_ctx == 0 || p->n_ctx > (1u << 30))
+        return infer_err(err, INFER_ERR_INVALID_ARG, "n_ctx %u out of range", p->n_ctx);
+    if (p->n_batch == 0) p->n_batch = 512;
+    if (p->n_batch > p->n_ctx) p->n_batch = p->n_ctx;
+    if (p->n_threads <= 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        p->n_threads = ncpu > 0 ? (int32_t)ncpu : 1;
+    }
+    if (p->kv_type != INFER_KV_F32 && p->kv_type != INFER_KV_F16)
+        return infer_err(err, INFER_ERR_INVALID_ARG, "unknown KV cache type %d", (int)p->kv_type);
+
+    infer_status st = open_backend(c, err);
+    if (st != INFER_OK) return st;
+    if ((st = bind_weights(c, err)) != INFER_OK) return st;
+    if ((st = infer_kv_cache_init(&c->kv, c->be, &m->hp, p->n_ctx, p->kv_type, err)) != INFER_OK) return st;
+    if ((st = alloc_activations(c, err)) != INFER_OK) return st;
+
+    const char *dump = getenv("INFER_DUMP_DIR");
+    if (dump && *dump && !(c->dump_dir = strdup(dump))) return infer_err(err, INFER_ERR_NOMEM, "out of memory");
+    return INFER_OK;
+}
+
+infer_status infer_ctx_new(infer_model *m, const infer_ctx_params *params, infer_ctx **out, infer_error *err) {
+    if (!out) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_ctx_new: out is NULL");
+    *out = NULL;
+    if (!m) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_ctx_new: model is NULL");
+    if (m->vocab_only || !m->arch)
+        return infer_err(err, INFER_ERR_INVALID_ARG, "infer_ctx_new: the model was loaded vocab-only");
+    infer_ctx *c = calloc(1, sizeof *c);
+    if (!c) return infer_err(err, INFER_ERR_NOMEM, "out of memory");
+    c->m = m;
+    c->p = params ? *params : infer_ctx_default_params();
+    infer_status st = create(c, err);
+    if (st != INFER_OK) {
+        infer_ctx_free(c);
+        return st;
+    }
+    if (err) {
+        err->status = INFER_OK;
+        err->message[0] = 0;
+    }
+    *out = c;
+    return INFER_OK;
+}
+
+void infer_ctx_free(infer_ctx *c) {
+    if (!c) return;
+    infer_backend *be = c->be;
+    if (be) {
+        for (int i = 0; i < INFER_ACT_COUNT; i++)
+            if (c->act[i]) be->ops->release(be, c->act[i]);
+        if (c->logits_buf) be->ops->release(be, c->logits_buf);
+        infer_kv_cache_free(&c->kv, be);
+        if (c->wbufs)
+            for (int32_t i = 0; i < c->m->n_weights; i++)
+                if (c->wbufs[i]) be->ops->release(be, c->wbufs[i]);
+        be->ops->destroy(be);
+    }
+    free(c->wbufs);
+    free(c->wviews);
+    free(c->logits);
+    free(c->logit_row);
+    free(c->pos);
+    free(c->out_ids);
+    free(c->dump_dir);
+    free(c);
+}
+
+const char *infer_ctx_last_error(const infer_ctx *c) { return c ? c->last_error : ""; }
+uint32_t infer_ctx_n_ctx(const infer_ctx *c) { return c ? c->p.n_ctx : 0; }
+const char *infer_ctx_backend_name(const infer_ctx *c) { return c && c->be ? c->be->ops->name : ""; }
+const char *infer_ctx_device_name(const infer_ctx *c) {
+    return c && c->be && c->be->ops->device_name ? c->be->ops->device_name(c->be) : "";
+}
+int32_t infer_ctx_n_past(const infer_ctx *c) { return c ? c->kv.n_past : 0; }
+void infer_ctx_kv_clear(infer_ctx *c) {
+    if (c) c->kv.n_past = 0;
+}
+void infer_ctx_kv_truncate(infer_ctx *c, int32_t pos) {
+    if (c && pos >= 0 && pos < c->kv.n_past) c->kv.n_past = pos;
+}
+
+static infer_status fail(infer_ctx *c, infer_status st, const infer_error *e) {
+    infer_err_copy(c->last_error, sizeof c->last_error, e);
+    return st;
+}
+
+/* Host arrays grow to the largest call seen, never shrink. */
+static int reserve_host(infer_ctx *c, int32_t n, int32_t n_rows) {
+    if (n > c->tok_cap) {
+        int32_t *a = realloc(c->logit_row, (size_t)n * sizeof *a);
+        if (!a) return -1;
+        c->logit_row = a;
+        if (!(a = realloc(c->pos, (size_t)n * sizeof *a))) return -1;
+        c->pos = a;
+        if (!(a = realloc(c->out_ids, (size_t)n * sizeof *a))) return -1;
+        c->out_ids = a;
+        c->tok_cap = n;
+    }
+    if (n_rows > c->logits_cap_rows) {
+        float *l = realloc(c->logits, (size_t)n_rows * c->m->hp.n_vocab * sizeof *l);
+        if (!l) return -1;
+        c->logits = l;
+        c->logits_cap_rows = n_rows;
+    }
+    return 0;
+}
+
+infer_status infer_ctx_decode(infer_ctx *c, const int32_t *tokens, const int32_t *pos, const int8_t *want_logits,
+                              int32_t n) {
+    if (!c) return INFER_ERR_INVALID_ARG;
+    infer_error e = {0};
+    if (!tokens || n <= 0)
+        return fail(c, infer_err(&e, INFER_ERR_INVALID_ARG, "decode: no tokens (n = %d)", (int)n), &e);
+    const int32_t n_vocab = (int32_t)c->m->hp.n_vocab;
+
+    int32_t n_rows = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            return fail(c, infer_err(&e, INFER_ERR_INVALID_ARG, "decode: token %d at index %d outside [0, %d)",
+                                     (int)tokens[i], (int)i, (int)n_vocab), &e);
+        if (want_logits ? want_logits[i] != 0 : i == n - 1) n_rows++;
+    }
+    if (reserve_host(c, n, n_rows) != 0)
+        return fail(c, infer_err(&e, INFER_ERR_NOMEM, "decode: out of memory for %d tokens", (int)n), &e);
+
+    /* Every position is checked before anything runs, so a failure leaves the cache as it was. */
+    for (int32_t i = 0; i < n; i++) {
+        int64_t p = pos ? pos[i] : (int64_t)c->kv.n_past + i;
+        if (p < 0)
+            return fail(c, infer_err(&e, INFER_ERR_INVALID_ARG, "decode: negative position at index %d", (int)i), &e);
+        if (p >= c->p.n_ctx)
+            return fail(c, infer_err(&e, INFER_ERR_CONTEXT_FULL,
+                                     "decode: position %lld does not fit in the context window of %u tokens",
+                                     (long long)p, c->p.n_ctx), &e);
+        c->pos[i] = (int32_t)p;
+    }
+    int32_t row = 0;
+    for (int32_t i = 0; i < n; i++)
+        c->logit_row[i] = (want_logits ? want_logits[i] != 0 : i == n - 1) ? row++ : -1;
+    c->n_last = 0;
+
+    for (int32_t s = 0; s < n; s += (int32_t)c->p.n_batch) {
+        int32_t len = n - s < (int32_t)c->p.n_batch ? n - s : (int32_t)c->p.n_batch;
+        int32_t n_out = 0, first_row = -1, max_pos = -1;
+        for (int32_t t = 0; t < len; t++) {
+            if (c->pos[s + t] > max_pos) max_pos = c->pos[s + t];
+            if (c->logit_row[s + t] < 0) continue;
+            if (first_row < 0) first_row = c->logit_row[s + t];
+            c->out_ids[n_out++] = t;
+        }
+        float *dst = n_out ? c->logits + (size_t)first_row * n_vocab : NULL;
+        infer_status st = infer_forward_step(c, tokens + s, c->pos + s, len, c->out_ids, n_out, dst, &e);
+        if (st != INFER_OK) return fail(c, st, &e);
+        if (max_pos + 1 > c->kv.n_past) c->kv.n_past = max_pos + 1;
+    }
+    c->n_last = n;
+    c->last_error[0] = 0;
+    return INFER_OK;
+}
+
+const float *infer_ctx_logits(const infer_ctx *c, int32_t i) {
+    if (!c || i < 0 || i >= c->n_last || c->logit_row[i] < 0) return NULL;
+    return c->logits + (size_t)c->logit_row[i] * c->m->hp.n_vocab;
+}

@@ -1,0 +1,59 @@
+/* The inference context: a backend, the model's weights bound on it, the KV cache, the
+ * scratch activations of one forward step, and the logits of the last decode call.
+ * Everything is sized once at creation (the logits buffers grow to the largest request
+ * seen), so decoding a token allocates nothing. */
+#ifndef INFER_MODELS_CONTEXT_H
+#define INFER_MODELS_CONTEXT_H
+
+#include <stdint.h>
+#include "infer.h"
+#include "kernels/backend.h"
+#include "models/kv_cache.h"
+#include "models/model.h"
+
+/* Scratch activation buffers (backend), each sized for n_batch rows. */
+enum {
+    INFER_ACT_IDS,     /* (n_batch) int32 token ids */
+    INFER_ACT_POS,     /* (n_batch) int32 positions */
+    INFER_ACT_OUT_IDS, /* (n_batch) int32 rows whose logits are wanted */
+    INFER_ACT_X, INFER_ACT_XN, INFER_ACT_TMP,   /* (n_batch, n_embd) */
+    INFER_ACT_Q, INFER_ACT_QN,                  /* (n_batch, n_head * head_dim) */
+    INFER_ACT_K, INFER_ACT_KN, INFER_ACT_V,     /* (n_batch, n_head_kv * head_dim) */
+    INFER_ACT_GATE, INFER_ACT_UP,               /* (n_batch, n_ff) */
+    INFER_ACT_ROUTER,                           /* (n_batch, n_expert) */
+    INFER_ACT_COUNT
+};
+
+struct infer_ctx {
+    infer_model *m;
+    infer_ctx_params p;          /* resolved: n_ctx, n_batch, n_threads filled in */
+    infer_backend *be;
+
+    infer_bbuf **wbufs;          /* per weight id */
+    infer_bview *wviews;
+
+    infer_kv_cache kv;
+    infer_bbuf *act[INFER_ACT_COUNT];
+
+    infer_bbuf *logits_buf;      /* (logits_rows_cap, n_vocab) on the backend */
+    int32_t logits_buf_rows;
+
+    /* Host side of the last decode call. */
+    float *logits;               /* (rows, n_vocab) rows in token order */
+    int64_t logits_cap_rows;
+    int32_t *logit_row;          /* per token of the last call: row in logits or -1 */
+    int32_t *pos;                /* per token of the last call: its position */
+    int32_t *out_ids;            /* per step: wanted rows */
+    int64_t tok_cap;
+    int32_t n_last;              /* tokens in the last decode call */
+
+    char *dump_dir;              /* INFER_DUMP_DIR (debugging) or NULL */
+    char last_error[512];
+};
+
+/* One forward step of n <= n_batch tokens: runs every layer, stores K/V at pos, and
+ * writes the logits of rows out_ids[0..n_out) to logits_out (n_out x n_vocab). */
+infer_status infer_forward_step(infer_ctx *c, const int32_t *tokens, const int32_t *pos, int32_t n,
+                                const int32_t *out_ids, int32_t n_out, float *logits_out, infer_error *err);
+
+#endif

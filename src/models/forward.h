@@ -1,0 +1,52 @@
+/* State of one forward step (a batch of up to n_batch tokens) as the shared blocks and
+ * the per-architecture layer functions see it. Everything here is owned by the context;
+ * the blocks only record backend ops on these views. */
+#ifndef INFER_MODELS_FORWARD_H
+#define INFER_MODELS_FORWARD_H
+
+#include <stdint.h>
+#include "kernels/backend.h"
+#include "models/model.h"
+
+typedef struct infer_fwd {
+    infer_backend *be;
+    const infer_model *m;
+    const infer_hparams *hp;
+    const infer_bview *w;        /* backend view of each weight id (see infer_fwd_w) */
+
+    int32_t n;                   /* tokens in this step */
+    int32_t n_kv;                /* cache rows [0, n_kv) may be attended to */
+    infer_bview pos;             /* (n) int32 positions */
+
+    /* Activations, F32, rows of the given length, capacity n_batch rows. */
+    infer_bview x;               /* (n, n_embd) residual stream */
+    infer_bview xn;              /* (n, n_embd) normed input of a block */
+    infer_bview q;               /* (n, n_head * head_dim) */
+    infer_bview qn;              /* (n, n_head * head_dim) normed queries / attention output */
+    infer_bview k, kn;           /* (n, n_head_kv * head_dim) */
+    infer_bview v;               /* (n, n_head_kv * head_dim) */
+    infer_bview tmp;             /* (n, n_embd) block output before the residual add */
+    infer_bview gate, up;        /* (n, n_ff) (dense) */
+    infer_bview router;          /* (n, n_expert) */
+
+    const infer_bview *k_cache;  /* per layer: (n_ctx, n_head_kv * head_dim) F32 or F16 */
+    const infer_bview *v_cache;
+
+    /* Debugging: when set, intermediate rows are written under this folder. */
+    struct infer_ctx *dump_ctx;
+} infer_fwd;
+
+/* View of weight id (a view with .buf NULL for INFER_NO_WEIGHT). */
+static inline infer_bview infer_fwd_w(const infer_fwd *f, infer_wid id) {
+    if (id == INFER_NO_WEIGHT) {
+        infer_bview none = {0};
+        return none;
+    }
+    return f->w[id];
+}
+
+/* Debug hook (no-op unless INFER_DUMP_DIR is set at context creation): writes the
+ * first n_rows x row_len floats of v to <dir>/<name>-<il>.f32 (il < 0: no suffix). */
+void infer_fwd_dump(infer_fwd *f, const char *name, int il, infer_bview v, int64_t row_len);
+
+#endif

@@ -1,0 +1,163 @@
+/* Model loading: metadata -> hparams, vocabulary, weights bound by name (in place). */
+#include "models/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "gguf/gguf.h"
+#include "models/arch.h"
+#include "models/model_internal.h"
+#include "models/weights.h"
+#include "tokenizer/vocab.h"
+
+infer_model_params infer_model_default_params(void) {
+    infer_model_params p = {0};
+    return p;
+}
+
+static char *dup_n(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+/* Optional string key copied to a NUL-terminated heap string (def when absent). */
+static infer_status opt_str(const infer_gguf *g, const char *key, const char *def, char **out, infer_error *err) {
+    *out = NULL;
+    const char *s = def;
+    uint64_t len = def ? strlen(def) : 0;
+    if (infer_gguf_find_key(g, key) >= 0) {
+        infer_status st = infer_gguf_get_str(g, key, &s, &len, err);
+        if (st != INFER_OK) return st;
+    }
+    if (!s) return INFER_OK;
+    *out = dup_n(s, (size_t)len);
+    return *out ? INFER_OK : infer_err(err, INFER_ERR_NOMEM, "out of memory reading '%s'", key);
+}
+
+static void clear_layer(infer_layer_weights *L) {
+    infer_wid *ids = (infer_wid *)L;
+    for (size_t i = 0; i < sizeof *L / sizeof(infer_wid); i++) ids[i] = INFER_NO_WEIGHT;
+}
+
+static infer_status bind_weights(infer_model *m, const infer_model_params *p, infer_error *err) {
+    infer_hparams *hp = &m->hp;
+    const infer_gguf *g = m->gguf;
+
+    /* The vocabulary size is whatever token_embd has rows for. */
+    int64_t ti = infer_gguf_find_tensor(g, "token_embd.weight");
+    if (ti < 0) return infer_err(err, INFER_ERR_NOT_FOUND, "missing tensor 'token_embd.weight'");
+    if (infer_gguf_tensor_n_dims(g, ti) != 2)
+        return infer_err(err, INFER_ERR_TYPE, "tensor 'token_embd.weight': expected 2 dims, has %u",
+                         infer_gguf_tensor_n_dims(g, ti));
+    uint64_t n_vocab = infer_gguf_tensor_dim(g, ti, 1);
+    if (n_vocab == 0 || n_vocab > INT32_MAX)
+        return infer_err(err, INFER_ERR_FORMAT, "tensor 'token_embd.weight': vocabulary of %llu rows",
+                         (unsigned long long)n_vocab);
+    hp->n_vocab = (uint32_t)n_vocab;
+
+    infer_status st = infer_weight_bind(m, &m->tok_embd, 0, hp->n_embd, hp->n_vocab, 1, err, "token_embd.weight");
+    if (st != INFER_OK) return st;
+    st = infer_weight_bind(m, &m->output_norm, INFER_BIND_F32, hp->n_embd, 1, 1, err, "output_norm.weight");
+    if (st != INFER_OK) return st;
+    st = infer_weight_bind(m, &m->output, INFER_BIND_OPTIONAL, hp->n_embd, hp->n_vocab, 1, err, "output.weight");
+    if (st != INFER_OK) return st;
+    if (m->output == INFER_NO_WEIGHT) m->output = m->tok_embd;   /* tied embeddings */
+
+    m->layers = malloc(hp->n_layer * sizeof *m->layers);
+    if (!m->layers) return infer_err(err, INFER_ERR_NOMEM, "out of memory for %u layers", hp->n_layer);
+    for (uint32_t il = 0; il < hp->n_layer; il++) clear_layer(&m->layers[il]);
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        st = m->arch->bind_layer(m, il, err);
+        if (st != INFER_OK) return st;
+        if (p->progress && p->progress((float)(il + 1) / (float)hp->n_layer, p->progress_user))
+            return infer_err(err, INFER_ERR_CANCELLED, "model load cancelled by the progress callback");
+    }
+    return INFER_OK;
+}
+
+static infer_status load(infer_model *m, const char *path, const infer_model_params *p, infer_error *err) {
+    infer_status st = infer_gguf_open(path, &m->gguf, err);
+    if (st != INFER_OK) return st;
+    const infer_gguf *g = m->gguf;
+
+    const char *arch;
+    uint64_t arch_len;
+    st = infer_gguf_get_str(g, "general.architecture", &arch, &arch_len, err);
+    if (st != INFER_OK) return st;
+    m->arch_name = dup_n(arch, (size_t)arch_len);
+    if (!m->arch_name) return infer_err(err, INFER_ERR_NOMEM, "out of memory");
+    if ((st = opt_str(g, "general.name", "", &m->name, err)) != INFER_OK) return st;
+    if ((st = opt_str(g, "tokenizer.chat_template", NULL, &m->chat_template, err)) != INFER_OK) return st;
+
+    m->vocab_only = p->vocab_only != 0;
+    st = infer_vocab_load(g, &m->vocab, err);
+    if (st != INFER_OK) return st;
+    m->arch = infer_arch_find(arch, (size_t)arch_len);
+    if (m->vocab_only) return INFER_OK;   /* any architecture: only the tokenizer is used */
+
+    if (!m->arch) return infer_err(err, INFER_ERR_UNSUPPORTED, "unsupported architecture: %s", m->arch_name);
+    st = infer_hparams_load(&m->hp, g, m->arch, err);
+    if (st != INFER_OK) return st;
+    return bind_weights(m, p, err);
+}
+
+infer_status infer_model_load(const char *path, const infer_model_params *params, infer_model **out,
+                              infer_error *err) {
+    if (!out) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_model_load: out is NULL");
+    *out = NULL;
+    if (!path) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_model_load: path is NULL");
+    infer_model_params defaults = infer_model_default_params();
+    if (!params) params = &defaults;
+
+    infer_model *m = calloc(1, sizeof *m);
+    if (!m) return infer_err(err, INFER_ERR_NOMEM, "out of memory");
+    m->tok_embd = m->output_norm = m->output = INFER_NO_WEIGHT;
+    infer_status st = load(m, path, params, err);
+    if (st != INFER_OK) {
+        infer_model_free(m);
+        return st;
+    }
+    if (err) {
+        err->status = INFER_OK;
+        err->message[0] = 0;
+    }
+    *out = m;
+    return INFER_OK;
+}
+
+void infer_model_free(infer_model *m) {
+    if (!m) return;
+    if (m->vocab) infer_vocab_free(m->vocab);
+    free(m->layers);
+    free(m->weights);
+    free(m->arch_name);
+    free(m->name);
+    free(m->chat_template);
+    infer_gguf_close(m->gguf);
+    free(m);
+}
+
+const char *infer_model_arch(const infer_model *m) { return m ? m->arch_name : ""; }
+const char *infer_model_name(const infer_model *m) { return m && m->name ? m->name : ""; }
+int32_t infer_model_n_ctx_train(const infer_model *m) { return m ? (int32_t)m->hp.n_ctx_train : 0; }
+int32_t infer_model_n_embd(const infer_model *m) { return m ? (int32_t)m->hp.n_embd : 0; }
+int32_t infer_model_n_layer(const infer_model *m) { return m ? (int32_t)m->hp.n_layer : 0; }
+uint64_t infer_model_n_params(const infer_model *m) { return m ? m->n_params : 0; }
+uint64_t infer_model_size_bytes(const infer_model *m) { return m ? m->size_bytes : 0; }
+
+int32_t infer_model_n_vocab(const infer_model *m) {
+    if (!m) return 0;
+    if (!m->vocab_only) return (int32_t)m->hp.n_vocab;
+    int64_t i = infer_gguf_find_key(m->gguf, "tokenizer.ggml.tokens");
+    return i >= 0 && infer_gguf_kv_type(m->gguf, i) == INFER_GGUF_ARRAY ? (int32_t)infer_gguf_kv_arr_len(m->gguf, i)
+                                                                       : 0;
+}
+
+const struct infer_vocab *infer_model_vocab(const infer_model *m) { return m ? m->vocab : NULL; }
+const infer_gguf *infer_model_gguf(const infer_model *m) { return m ? m->gguf : NULL; }
+const char *infer_model_chat_template(const infer_model *m) { return m ? m->chat_template : NULL; }

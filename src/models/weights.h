@@ -1,0 +1,20 @@
+/* Binding weights by printf-style name, with the dtype and the shape checked. */
+#ifndef INFER_MODELS_WEIGHTS_H
+#define INFER_MODELS_WEIGHTS_H
+
+#include "models/model.h"
+
+enum {
+    INFER_BIND_OPTIONAL = 1 << 0,   /* absent -> INFER_NO_WEIGHT instead of an error */
+    INFER_BIND_F32 = 1 << 1,        /* must be F32 (norms, biases, sinks, router) */
+};
+
+/* Looks up the tensor named by fmt, checks that its shape is exactly (ne0, ne1, ne2)
+ * (pass 1 for unused trailing dims) and that its type is supported, and records it.
+ * Fails with the tensor's name: INFER_ERR_NOT_FOUND, INFER_ERR_TYPE (shape or F32
+ * requirement) or INFER_ERR_UNSUPPORTED (type name given). */
+infer_status infer_weight_bind(infer_model *m, infer_wid *out, unsigned flags, int64_t ne0, int64_t ne1,
+                               int64_t ne2, infer_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+
+#endif

@@ -1,0 +1,279 @@
+/* infer-cli: generate text from a prompt, or (with --tokens-file) dump the logits of a
+ * token batch and its greedy continuation, the way the golden reference files were made.
+ *
+ *   infer-cli -m MODEL -p PROMPT [-n N] [--temp T --top-k K --top-p P --min-p M
+ *             --repeat-penalty R --seed S] [-t THREADS] [-c CTX] [-b BATCH]
+ *             [--backend auto|cpu|vulkan] [--device I] [--kv-f16]
+ *   infer-cli -m MODEL --tokens-file IDS.txt --logits-out OUT.f32 [--greedy N]
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer.h"
+#include "tool_util.h"
+
+typedef struct cli_args {
+    const char *model, *prompt, *tokens_file, *logits_out;
+    int n_predict, greedy, n_threads, n_ctx, n_batch, device, kv_f16;
+    infer_backend_kind backend;
+    infer_sampler_params sp;
+} cli_args;
+
+static void usage(const char *argv0) {
+    fprintf(stderr,
+            "usage: %s -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p M]\n"
+            "          [--repeat-penalty R] [--seed S] [-t THREADS] [-c CTX] [-b BATCH]\n"
+            "          [--backend auto|cpu|vulkan] [--device I] [--kv-f16]\n"
+            "       %s -m MODEL --tokens-file IDS.txt --logits-out OUT.f32 [--greedy N]\n",
+            argv0, argv0);
+}
+
+static int parse_args(int argc, char **argv, cli_args *a) {
+    memset(a, 0, sizeof *a);
+    a->n_predict = 128;
+    a->device = -1;
+    a->backend = INFER_BACKEND_AUTO;
+    a->sp = infer_sampler_default_params();
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define OPT(name) (strcmp(o, name) == 0 && v && (i++, 1))
+        if (OPT("-m") || OPT("--model")) a->model = v;
+        else if (OPT("-p") || OPT("--prompt")) a->prompt = v;
+        else if (OPT("-n") || OPT("--n-predict")) a->n_predict = atoi(v);
+        else if (OPT("--temp")) a->sp.temperature = strtof(v, NULL);
+        else if (OPT("--top-k")) a->sp.top_k = atoi(v);
+        else if (OPT("--top-p")) a->sp.top_p = strtof(v, NULL);
+        else if (OPT("--min-p")) a->sp.min_p = strtof(v, NULL);
+        else if (OPT("--repeat-penalty")) a->sp.repeat_penalty = strtof(v, NULL);
+        else if (OPT("--seed")) a->sp.seed = strtoull(v, NULL, 10);
+        else if (OPT("-t") || OPT("--threads")) a->n_threads = atoi(v);
+        else if (OPT("-c") || OPT("--ctx-size")) a->n_ctx = atoi(v);
+        else if (OPT("-b") || OPT("--batch-size")) a->n_batch = atoi(v);
+        else if (OPT("--device")) a->device = atoi(v);
+        else if (OPT("--tokens-file")) a->tokens_file = v;
+        else if (OPT("--logits-out")) a->logits_out = v;
+        else if (OPT("--greedy")) a->greedy = atoi(v);
+        else if (OPT("--backend")) {
+            if (strcmp(v, "auto") == 0) a->backend = INFER_BACKEND_AUTO;
+            else if (strcmp(v, "cpu") == 0) a->backend = INFER_BACKEND_CPU;
+            else if (strcmp(v, "vulkan") == 0) a->backend = INFER_BACKEND_VULKAN;
+            else {
+                fprintf(stderr, "unknown backend '%s'\n", v);
+                return -1;
+            }
+        } else if (strcmp(o, "--kv-f16") == 0) a->kv_f16 = 1;
+        else {
+            fprintf(stderr, "unknown or incomplete option '%s'\n", o);
+            return -1;
+        }
+#undef OPT
+    }
+    if (!a->model || (!a->prompt && !a->tokens_file) || (a->tokens_file && !a->logits_out)) return -1;
+    return 0;
+}
+
+static int32_t argmax(const float *x, int32_t n) {
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+/* Whitespace-separated ids from a file into a growing array. */
+static int32_t *read_ids(const char *path, int32_t *n_out) {
+    size_t len;
+    char *text = tool_read_file(path, &len);
+    if (!text) return NULL;
+    int32_t *ids = NULL, n = 0, cap = 0;
+    char *p = text;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            int32_t *g = realloc(ids, (size_t)cap * sizeof *g);
+            if (!g) {
+                free(ids);
+                free(text);
+                return NULL;
+            }
+            ids = g;
+        }
+        ids[n++] = (int32_t)v;
+        p = end;
+    }
+    free(text);
+    *n_out = n;
+    return ids;
+}
+
+static int run_tokens_file(const cli_args *a, infer_model *m, infer_ctx *c) {
+    int32_t n = 0;
+    int32_t *ids = read_ids(a->tokens_file, &n);
+    if (!ids || n == 0) {
+        fprintf(stderr, "error: no token ids read from %s\n", a->tokens_file);
+        free(ids);
+        return 1;
+    }
+    const int32_t n_vocab = infer_model_n_vocab(m);
+    int8_t *want = malloc((size_t)n);
+    if (!want) return 1;
+    memset(want, 1, (size_t)n);
+    infer_status st = infer_ctx_decode(c, ids, NULL, want, n);
+    free(want);
+    if (st != INFER_OK) {
+        fprintf(stderr, "error: decode: %s\n", infer_ctx_last_error(c));
+        free(ids);
+        return 1;
+    }
+    FILE *f = fopen(a->logits_out, "wb");
+    if (!f) {
+        fprintf(stderr, "error: cannot write %s\n", a->logits_out);
+        free(ids);
+        return 1;
+    }
+    for (int32_t i = 0; i < n; i++) fwrite(infer_ctx_logits(c, i), sizeof(float), (size_t)n_vocab, f);
+    fclose(f);
+
+    int32_t tok = argmax(infer_ctx_logits(c, n - 1), n_vocab);
+    for (int i = 0; i < a->greedy; i++) {
+        printf(i ? " %d" : "%d", tok);
+        if (i + 1 == a->greedy) break;
+        if ((st = infer_ctx_decode(c, &tok, NULL, NULL, 1)) != INFER_OK) {
+            fprintf(stderr, "\nerror: decode: %s\n", infer_ctx_last_error(c));
+            free(ids);
+            return 1;
+        }
+        tok = argmax(infer_ctx_logits(c, 0), n_vocab);
+    }
+    if (a->greedy > 0) printf("\n");
+    free(ids);
+    return 0;
+}
+
+static void emit(infer_detok *d, int32_t tok) {
+    char buf[256];
+    size_t n = 0;
+    if (infer_detok_push(d, tok, buf, sizeof buf, &n) == INFER_OK && n) {
+        fwrite(buf, 1, n, stdout);
+        fflush(stdout);
+    }
+}
+
+static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
+    size_t len = strlen(a->prompt), n = 0;
+    size_t cap = len + 8;
+    int32_t *toks = malloc(cap * sizeof *toks);
+    if (!toks) return 1;
+    infer_status st = infer_tokenize(m, a->prompt, len, infer_model_add_bos(m), 0, toks, cap, &n);
+    if (st == INFER_ERR_BUFFER_SMALL) {
+        int32_t *g = realloc(toks, n * sizeof *toks);
+        if (!g) {
+            free(toks);
+            return 1;
+        }
+        toks = g;
+        st = infer_tokenize(m, a->prompt, len, infer_model_add_bos(m), 0, toks, n, &n);
+    }
+    if (st != INFER_OK || n == 0) {
+        fprintf(stderr, "error: cannot tokenize the prompt (%s)\n", infer_status_str(st));
+        free(toks);
+        return 1;
+    }
+    const int32_t n_vocab = infer_model_n_vocab(m);
+    infer_sampler *s = infer_sampler_new(&a->sp, n_vocab);
+    infer_detok *d = infer_detok_new(m);
+    if (!s || !d) {
+        fprintf(stderr, "error: out of memory\n");
+        free(toks);
+        infer_sampler_free(s);
+        infer_detok_free(d);
+        return 1;
+    }
+    fputs(a->prompt, stdout);
+    fflush(stdout);
+
+    double t0 = tool_now_s();
+    st = infer_ctx_decode(c, toks, NULL, NULL, (int32_t)n);
+    double t_prompt = tool_now_s() - t0;
+    int rc = 0, n_gen = 0;
+    if (st != INFER_OK) {
+        fprintf(stderr, "\nerror: prompt: %s\n", infer_ctx_last_error(c));
+        rc = 1;
+    }
+    for (size_t i = 0; i < n; i++) infer_sampler_accept(s, toks[i]);
+
+    double t1 = tool_now_s();
+    for (int i = 0; rc == 0 && i < a->n_predict; i++) {
+        int32_t tok = infer_sampler_sample(s, infer_ctx_logits(c, 0));
+        if (infer_token_is_eog(m, tok)) break;
+        infer_sampler_accept(s, tok);
+        emit(d, tok);
+        n_gen++;
+        if (i + 1 == a->n_predict) break;
+        st = infer_ctx_decode(c, &tok, NULL, NULL, 1);
+        if (st == INFER_ERR_CONTEXT_FULL) {
+            fprintf(stderr, "\n[context full after %d tokens]\n", infer_ctx_n_past(c));
+            break;
+        }
+        if (st != INFER_OK) {
+            fprintf(stderr, "\nerror: decode: %s\n", infer_ctx_last_error(c));
+            rc = 1;
+        }
+    }
+    double t_gen = tool_now_s() - t1;
+    char tail[64];
+    size_t nt = 0;
+    if (infer_detok_flush(d, tail, sizeof tail, &nt) == INFER_OK && nt) fwrite(tail, 1, nt, stdout);
+    printf("\n");
+    fprintf(stderr, "prompt: %zu tokens in %.3f s (%.1f tok/s)\n", n, t_prompt, (double)n / t_prompt);
+    if (n_gen > 1)
+        fprintf(stderr, "generation: %d tokens in %.3f s (%.1f tok/s)\n", n_gen, t_gen, (double)(n_gen - 1) / t_gen);
+    infer_sampler_free(s);
+    infer_detok_free(d);
+    free(toks);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    cli_args a;
+    if (parse_args(argc, argv, &a) != 0) {
+        usage(argv[0]);
+        return 2;
+    }
+    if (a.tokens_file) a.sp.temperature = 0.0f;
+
+    infer_error err = {0};
+    infer_model *m = NULL;
+    double t0 = tool_now_s();
+    if (infer_model_load(a.model, NULL, &m, &err) != INFER_OK) {
+        fprintf(stderr, "error: %s\n", err.message);
+        return 1;
+    }
+    infer_ctx_params cp = infer_ctx_default_params();
+    cp.n_ctx = (uint32_t)(a.n_ctx > 0 ? a.n_ctx : 0);
+    cp.n_batch = (uint32_t)(a.n_batch > 0 ? a.n_batch : 0);
+    cp.n_threads = a.n_threads;
+    cp.kv_type = a.kv_f16 ? INFER_KV_F16 : INFER_KV_F32;
+    cp.backend = a.backend;
+    cp.device_index = a.device;
+    infer_ctx *c = NULL;
+    if (infer_ctx_new(m, &cp, &c, &err) != INFER_OK) {
+        fprintf(stderr, "error: %s\n", err.message);
+        infer_model_free(m);
+        return 1;
+    }
+    fprintf(stderr, "loaded %s (%s, %d layers) in %.3f s on %s (%s), context %u\n", a.model, infer_model_arch(m),
+            infer_model_n_layer(m), tool_now_s() - t0, infer_ctx_backend_name(c), infer_ctx_device_name(c),
+            infer_ctx_n_ctx(c));
+
+    int rc = a.tokens_file ? run_tokens_file(&a, m, c) : run_prompt(&a, m, c);
+    infer_ctx_free(c);
+    infer_model_free(m);
+    return rc;
+}
