@@ -70,18 +70,21 @@ static void put_u64(bytebuf *b, uint64_t v) {
     put_u32(b, (uint32_t)v);
     put_u32(b, (uint32_t)(v >> 32));
 }
-/* One fixed-size scalar from its host representation, written little-endian. */
-static void put_scalar(bytebuf *b, const uint8_t *host, uint64_t size) {
-    uint64_t v = 0;
-    switch (size) {
-    case 1: v = host[0]; break;
-    case 2: { uint16_t x; memcpy(&x, host, 2); v = x; break; }
-    case 4: { uint32_t x; memcpy(&x, host, 4); v = x; break; }
-    default: memcpy(&v, host, 8); break;
-    }
+/* The low `size` bytes of v, little-endian. */
+static void put_le(bytebuf *b, uint64_t v, uint64_t size) {
     for (uint64_t i = 0; i < size; i++) {
         uint8_t byte = (uint8_t)(v >> (8 * i));
         put_bytes(b, &byte, 1);
+    }
+}
+
+/* A fixed-size element in host representation, as raw bits. */
+static uint64_t host_bits(const uint8_t *host, uint64_t size) {
+    switch (size) {
+    case 1: return host[0];
+    case 2: { uint16_t x; memcpy(&x, host, 2); return x; }
+    case 4: { uint32_t x; memcpy(&x, host, 4); return x; }
+    default: { uint64_t x; memcpy(&x, host, 8); return x; }
     }
 }
 
@@ -136,26 +139,33 @@ static infer_status begin_kv(infer_gguf_writer *w, const char *key, infer_gguf_t
     return INFER_OK;
 }
 
-static infer_status set_scalar(infer_gguf_writer *w, const char *key, infer_gguf_type type, const void *v) {
+static infer_status set_scalar(infer_gguf_writer *w, const char *key, infer_gguf_type type, uint64_t bits) {
     uint64_t size = gguf_type_fixed_size(type);
     infer_status st = begin_kv(w, key, type, size);
-    if (!st) put_scalar(&w->kv, v, size);
+    if (!st) put_le(&w->kv, bits, size);
     return st;
 }
 
-infer_status infer_gguf_writer_set_u8(infer_gguf_writer *w, const char *k, uint8_t v) { return set_scalar(w, k, INFER_GGUF_UINT8, &v); }
-infer_status infer_gguf_writer_set_i8(infer_gguf_writer *w, const char *k, int8_t v) { return set_scalar(w, k, INFER_GGUF_INT8, &v); }
-infer_status infer_gguf_writer_set_u16(infer_gguf_writer *w, const char *k, uint16_t v) { return set_scalar(w, k, INFER_GGUF_UINT16, &v); }
-infer_status infer_gguf_writer_set_i16(infer_gguf_writer *w, const char *k, int16_t v) { return set_scalar(w, k, INFER_GGUF_INT16, &v); }
-infer_status infer_gguf_writer_set_u32(infer_gguf_writer *w, const char *k, uint32_t v) { return set_scalar(w, k, INFER_GGUF_UINT32, &v); }
-infer_status infer_gguf_writer_set_i32(infer_gguf_writer *w, const char *k, int32_t v) { return set_scalar(w, k, INFER_GGUF_INT32, &v); }
-infer_status infer_gguf_writer_set_u64(infer_gguf_writer *w, const char *k, uint64_t v) { return set_scalar(w, k, INFER_GGUF_UINT64, &v); }
-infer_status infer_gguf_writer_set_i64(infer_gguf_writer *w, const char *k, int64_t v) { return set_scalar(w, k, INFER_GGUF_INT64, &v); }
-infer_status infer_gguf_writer_set_f32(infer_gguf_writer *w, const char *k, float v) { return set_scalar(w, k, INFER_GGUF_FLOAT32, &v); }
-infer_status infer_gguf_writer_set_f64(infer_gguf_writer *w, const char *k, double v) { return set_scalar(w, k, INFER_GGUF_FLOAT64, &v); }
+infer_status infer_gguf_writer_set_u8(infer_gguf_writer *w, const char *k, uint8_t v) { return set_scalar(w, k, INFER_GGUF_UINT8, v); }
+infer_status infer_gguf_writer_set_i8(infer_gguf_writer *w, const char *k, int8_t v) { return set_scalar(w, k, INFER_GGUF_INT8, (uint8_t)v); }
+infer_status infer_gguf_writer_set_u16(infer_gguf_writer *w, const char *k, uint16_t v) { return set_scalar(w, k, INFER_GGUF_UINT16, v); }
+infer_status infer_gguf_writer_set_i16(infer_gguf_writer *w, const char *k, int16_t v) { return set_scalar(w, k, INFER_GGUF_INT16, (uint16_t)v); }
+infer_status infer_gguf_writer_set_u32(infer_gguf_writer *w, const char *k, uint32_t v) { return set_scalar(w, k, INFER_GGUF_UINT32, v); }
+infer_status infer_gguf_writer_set_i32(infer_gguf_writer *w, const char *k, int32_t v) { return set_scalar(w, k, INFER_GGUF_INT32, (uint32_t)v); }
+infer_status infer_gguf_writer_set_u64(infer_gguf_writer *w, const char *k, uint64_t v) { return set_scalar(w, k, INFER_GGUF_UINT64, v); }
+infer_status infer_gguf_writer_set_i64(infer_gguf_writer *w, const char *k, int64_t v) { return set_scalar(w, k, INFER_GGUF_INT64, (uint64_t)v); }
+infer_status infer_gguf_writer_set_f32(infer_gguf_writer *w, const char *k, float v) {
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    return set_scalar(w, k, INFER_GGUF_FLOAT32, bits);
+}
+infer_status infer_gguf_writer_set_f64(infer_gguf_writer *w, const char *k, double v) {
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    return set_scalar(w, k, INFER_GGUF_FLOAT64, bits);
+}
 infer_status infer_gguf_writer_set_bool(infer_gguf_writer *w, const char *k, bool v) {
-    uint8_t b = v ? 1 : 0;
-    return set_scalar(w, k, INFER_GGUF_BOOL, &b);
+    return set_scalar(w, k, INFER_GGUF_BOOL, v ? 1 : 0);
 }
 
 infer_status infer_gguf_writer_set_alignment(infer_gguf_writer *w, uint32_t alignment) {
@@ -195,7 +205,7 @@ infer_status infer_gguf_writer_set_arr(infer_gguf_writer *w, const char *key, in
     if (st) return st;
     put_u32(&w->kv, (uint32_t)elem_type);
     put_u64(&w->kv, n);
-    for (uint64_t i = 0; i < n; i++) put_scalar(&w->kv, (const uint8_t *)values + i * size, size);
+    for (uint64_t i = 0; i < n; i++) put_le(&w->kv, host_bits((const uint8_t *)values + i * size, size), size);
     return INFER_OK;
 }
 
