@@ -1,0 +1,306 @@
+/*
+ * infer-bench: prompt-processing and generation speed, llama-bench style.
+ *
+ *   infer-bench -m MODEL [-p 512] [-n 128] [-t 1,2] [-r 5] [--backend auto|cpu|vulkan]
+ *               [--device I] [--kv-f16] [-c CTX]
+ *
+ * For every thread count a fresh context is made; each test runs once to warm up and
+ * then REPS times:
+ *   ppP = P tokens in one batch from an empty cache (only the last token's logits kept);
+ *   tgN = N tokens one per decode call from an empty cache (logits of every token).
+ * Token ids are drawn from a fixed-seed generator (speed does not depend on them).
+ * t/s is the mean over the repetitions, +/- the sample standard deviation.
+ * GB/s (tg only) = weight bytes one generated token reads x t/s; the bytes are summed
+ * from the GGUF tensor table: all weights except the token embedding table (one row is
+ * read, unless it doubles as the output head), and only expert_used/expert_count of the
+ * MoE expert tensors.
+ * Only the public API (infer.h) is used.
+ */
+#include "infer.h"
+#include "tool_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BENCH_MAX_LIST 16
+
+typedef struct bench_opts {
+    const char *model_path;
+    int n_prompt[BENCH_MAX_LIST];   /* pp sizes; 0 entries are skipped */
+    int n_prompt_count;
+    int n_gen[BENCH_MAX_LIST];      /* tg sizes */
+    int n_gen_count;
+    int threads[BENCH_MAX_LIST];
+    int threads_count;
+    int reps;
+    int n_ctx;                      /* 0: largest p + largest n */
+    infer_backend_kind backend;
+    int device;
+    int kv_f16;
+} bench_opts;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: infer-bench -m MODEL [options]\n"
+            "  -p N[,N...]        prompt sizes, one batch each (default 512; 0 = none)\n"
+            "  -n N[,N...]        generated tokens, one per call (default 128; 0 = none)\n"
+            "  -t T[,T...]        thread counts (default: number of cores online)\n"
+            "  -r REPS            repetitions after one warm-up (default 5)\n"
+            "  -c CTX             context size (default: largest p + largest n)\n"
+            "  --backend B        auto | cpu | vulkan (default auto)\n"
+            "  --device I         Vulkan device index (default: INFER_VK_DEVICE or first)\n"
+            "  --kv-f16           F16 KV cache (default F32)\n");
+}
+
+/* Parses "a,b,c" of non-negative ints into out; returns the count or -1. */
+static int parse_int_list(const char *s, int *out, int cap) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 0 || v > 1000000 || n == cap) return -1;
+        out[n++] = (int)v;
+        if (*end == ',') end++;
+        else if (*end) return -1;
+        s = end;
+    }
+    return n > 0 ? n : -1;
+}
+
+static int parse_args(int argc, char **argv, bench_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->n_prompt[0] = 512; o->n_prompt_count = 1;
+    o->n_gen[0] = 128; o->n_gen_count = 1;
+    o->reps = 5;
+    o->backend = INFER_BACKEND_AUTO;
+    o->device = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int ok = 1;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
+        else if (!strcmp(a, "--kv-f16")) { o->kv_f16 = 1; continue; }
+        if (!v) { fprintf(stderr, "infer-bench: %s needs a value\n", a); return -1; }
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model_path = v;
+        else if (!strcmp(a, "-p")) ok = (o->n_prompt_count = parse_int_list(v, o->n_prompt, BENCH_MAX_LIST)) > 0;
+        else if (!strcmp(a, "-n")) ok = (o->n_gen_count = parse_int_list(v, o->n_gen, BENCH_MAX_LIST)) > 0;
+        else if (!strcmp(a, "-t")) ok = (o->threads_count = parse_int_list(v, o->threads, BENCH_MAX_LIST)) > 0;
+        else if (!strcmp(a, "-r")) { o->reps = atoi(v); ok = o->reps > 0; }
+        else if (!strcmp(a, "-c")) { o->n_ctx = atoi(v); ok = o->n_ctx > 0; }
+        else if (!strcmp(a, "--device")) o->device = atoi(v);
+        else if (!strcmp(a, "--backend")) {
+            if (!strcmp(v, "auto")) o->backend = INFER_BACKEND_AUTO;
+            else if (!strcmp(v, "cpu")) o->backend = INFER_BACKEND_CPU;
+            else if (!strcmp(v, "vulkan")) o->backend = INFER_BACKEND_VULKAN;
+            else ok = 0;
+        } else { fprintf(stderr, "infer-bench: unknown option %s\n", a); return -1; }
+        if (!ok) { fprintf(stderr, "infer-bench: bad value for %s: %s\n", a, v); return -1; }
+        i++;
+    }
+    if (!o->model_path) { usage(stderr); return -1; }
+    if (o->threads_count == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        o->threads[0] = cores > 0 ? (int)cores : 1;
+        o->threads_count = 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- weight bytes per token */
+
+static int key_int(const infer_gguf *g, const char *arch, const char *suffix, int64_t dflt) {
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    int64_t i = infer_gguf_find_key(g, key);
+    return i < 0 ? (int)dflt : (int)infer_gguf_kv_int(g, i);
+}
+
+/* Bytes of weights one generated token reads (see the header comment); 0 if unknown. */
+static double weight_bytes_per_token(const char *path) {
+    infer_gguf *g = NULL;
+    if (infer_gguf_open(path, &g, NULL) != INFER_OK) return 0;
+    char arch[64] = "";
+    int64_t ai = infer_gguf_find_key(g, "general.architecture");
+    if (ai >= 0) {
+        uint64_t len = 0;
+        const char *s = infer_gguf_kv_str(g, ai, &len);
+        if (s && len < sizeof arch) { memcpy(arch, s, len); arch[len] = '\0'; }
+    }
+    int n_expert = key_int(g, arch, "expert_count", 0);
+    int n_used = key_int(g, arch, "expert_used_count", 0);
+    int tied = infer_gguf_find_tensor(g, "output.weight") < 0;
+    double bytes = 0;
+    for (int64_t i = 0; i < infer_gguf_n_tensors(g); i++) {
+        const char *name = infer_gguf_tensor_name(g, i);
+        double b = (double)infer_gguf_tensor_bytes(g, i);
+        if (!strcmp(name, "token_embd.weight") && !tied) continue;
+        if (n_expert > 0 && n_used > 0 && strstr(name, "_exps")) b = b * n_used / n_expert;
+        bytes += b;
+    }
+    infer_gguf_close(g);
+    return bytes;
+}
+
+/* ---------------------------------------------------------------- timing */
+
+typedef struct bench_stats { double mean, stddev; } bench_stats;
+
+static bench_stats stats_of(const double *v, int n) {
+    bench_stats s = {0, 0};
+    for (int i = 0; i < n; i++) s.mean += v[i];
+    s.mean /= n;
+    if (n > 1) {
+        double ss = 0;
+        for (int i = 0; i < n; i++) ss += (v[i] - s.mean) * (v[i] - s.mean);
+        s.stddev = sqrt(ss / (n - 1));
+    }
+    return s;
+}
+
+/* Fixed-seed xorshift: the same ids every run, any valid id. */
+static void fill_tokens(int32_t *tok, int n, int32_t n_vocab, uint64_t seed) {
+    uint64_t x = seed * 2654435761u + 88172645463325252ull;
+    for (int i = 0; i < n; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        tok[i] = (int32_t)(x % (uint64_t)n_vocab);
+    }
+}
+
+/* One prompt of n tokens in a single decode from an empty cache; seconds or <0. */
+static double run_pp(infer_ctx *c, const int32_t *tok, int n) {
+    infer_ctx_kv_clear(c);
+    double t0 = tool_now_s();
+    if (infer_ctx_decode(c, tok, NULL, NULL, n) != INFER_OK) return -1;
+    return tool_now_s() - t0;
+}
+
+/* n tokens, one decode call each, from an empty cache; seconds or <0. */
+static double run_tg(infer_ctx *c, const int32_t *tok, int n) {
+    infer_ctx_kv_clear(c);
+    double t0 = tool_now_s();
+    for (int i = 0; i < n; i++) {
+        if (infer_ctx_decode(c, &tok[i], NULL, NULL, 1) != INFER_OK) return -1;
+        /* Touch the logits as a real generation loop would. */
+        volatile float sink = infer_ctx_logits(c, 0)[0];
+        (void)sink;
+    }
+    return tool_now_s() - t0;
+}
+
+static void print_size(char *buf, size_t cap, double bytes) {
+    if (bytes >= 1024.0 * 1024 * 1024) snprintf(buf, cap, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+    else snprintf(buf, cap, "%.2f MiB", bytes / (1024.0 * 1024));
+}
+
+static void print_params(char *buf, size_t cap, double n) {
+    if (n >= 1e9) snprintf(buf, cap, "%.2f B", n / 1e9);
+    else if (n >= 1e6) snprintf(buf, cap, "%.2f M", n / 1e6);
+    else snprintf(buf, cap, "%.2f K", n / 1e3);
+}
+
+typedef struct bench_row {
+    const char *model, *backend, *device;
+    char size[32], params[32];
+    int threads;
+} bench_row;
+
+/* Runs warm-up + reps of one test and prints its table row; returns 0 or -1. */
+static int bench_test(infer_ctx *c, const bench_row *row, int is_pp, int n, const int32_t *tok,
+                      int reps, double bytes_per_token) {
+    double *tps = calloc((size_t)reps, sizeof *tps);
+    if (!tps) return -1;
+    /* Warm-up like llama-bench: the whole prompt for pp, a single token for tg. */
+    double t = is_pp ? run_pp(c, tok, n) : run_tg(c, tok, 1);
+    for (int r = 0; t >= 0 && r < reps; r++) {
+        t = is_pp ? run_pp(c, tok, n) : run_tg(c, tok, n);
+        if (t > 0) tps[r] = n / t;
+    }
+    if (t < 0) {
+        fprintf(stderr, "infer-bench: decode failed: %s\n", infer_ctx_last_error(c));
+        free(tps);
+        return -1;
+    }
+    bench_stats s = stats_of(tps, reps);
+    char test[32], gbs[32] = "";
+    snprintf(test, sizeof test, "%s%d", is_pp ? "pp" : "tg", n);
+    if (!is_pp && bytes_per_token > 0) snprintf(gbs, sizeof gbs, "%.2f", s.mean * bytes_per_token / 1e9);
+    printf("| %s | %s | %s | %s | %s | %d | %s | %.2f +/- %.2f | %s |\n", row->model, row->size,
+           row->params, row->backend, row->device, row->threads, test, s.mean, s.stddev, gbs);
+    fflush(stdout);
+    free(tps);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    bench_opts o;
+    if (parse_args(argc, argv, &o) != 0) return 1;
+
+    int max_p = 0, max_n = 0;
+    for (int i = 0; i < o.n_prompt_count; i++) max_p = o.n_prompt[i] > max_p ? o.n_prompt[i] : max_p;
+    for (int i = 0; i < o.n_gen_count; i++) max_n = o.n_gen[i] > max_n ? o.n_gen[i] : max_n;
+    int n_ctx = o.n_ctx > 0 ? o.n_ctx : max_p + max_n;
+    if (n_ctx < max_p || n_ctx < max_n || n_ctx == 0) {
+        fprintf(stderr, "infer-bench: context %d too small for p=%d / n=%d\n", n_ctx, max_p, max_n);
+        return 1;
+    }
+
+    infer_error err = {0};
+    infer_model *m = NULL;
+    infer_model_params mp = infer_model_default_params();
+    double t_load = tool_now_s();
+    if (infer_model_load(o.model_path, &mp, &m, &err) != INFER_OK) {
+        fprintf(stderr, "infer-bench: %s: %s\n", o.model_path, err.message);
+        return 1;
+    }
+    t_load = tool_now_s() - t_load;
+    double bytes_per_token = weight_bytes_per_token(o.model_path);
+
+    int n_tok = max_p > max_n ? max_p : max_n;
+    int32_t *tok = malloc(sizeof *tok * (size_t)(n_tok > 0 ? n_tok : 1));
+    if (!tok) { infer_model_free(m); return 1; }
+    fill_tokens(tok, n_tok, infer_model_n_vocab(m), 42);
+
+    bench_row row = {0};
+    const char *base = strrchr(o.model_path, '/');
+    row.model = base ? base + 1 : o.model_path;
+    print_size(row.size, sizeof row.size, (double)infer_model_size_bytes(m));
+    print_params(row.params, sizeof row.params, (double)infer_model_n_params(m));
+
+    fprintf(stderr, "infer-bench: %s (%s, %d layers) loaded in %.2f s; %d reps after 1 warm-up\n",
+            infer_model_arch(m), row.model, infer_model_n_layer(m), t_load, o.reps);
+    printf("| model | size | params | backend | device | threads | test | t/s | GB/s |\n");
+    printf("| --- | ---: | ---: | --- | --- | ---: | --- | ---: | ---: |\n");
+
+    int status = 0;
+    for (int ti = 0; ti < o.threads_count && status == 0; ti++) {
+        infer_ctx_params cp = infer_ctx_default_params();
+        cp.n_ctx = (uint32_t)n_ctx;
+        cp.n_batch = (uint32_t)(max_p > 0 ? max_p : 1);   /* a prompt is one forward step */
+        cp.n_threads = o.threads[ti];
+        cp.kv_type = o.kv_f16 ? INFER_KV_F16 : INFER_KV_F32;
+        cp.backend = o.backend;
+        cp.device_index = o.device;
+        infer_ctx *c = NULL;
+        if (infer_ctx_new(m, &cp, &c, &err) != INFER_OK) {
+            fprintf(stderr, "infer-bench: context: %s\n", err.message);
+            status = 1;
+            break;
+        }
+        row.backend = infer_ctx_backend_name(c);
+        row.device = infer_ctx_device_name(c);
+        row.threads = o.threads[ti];
+        for (int i = 0; i < o.n_prompt_count && status == 0; i++)
+            if (o.n_prompt[i] > 0 && bench_test(c, &row, 1, o.n_prompt[i], tok, o.reps, bytes_per_token) != 0)
+                status = 1;
+        for (int i = 0; i < o.n_gen_count && status == 0; i++)
+            if (o.n_gen[i] > 0 && bench_test(c, &row, 0, o.n_gen[i], tok, o.reps, bytes_per_token) != 0)
+                status = 1;
+        infer_ctx_free(c);
+    }
+    free(tok);
+    infer_model_free(m);
+    return status;
+}
