@@ -323,9 +323,9 @@ static infer_status check_tensor_data(infer_gguf *g, infer_error *err) {
             st = infer_err(err, INFER_ERR_FORMAT, "tensor '%s': data offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
                            t->name, t->offset, g->alignment);
         else if (t->offset > data_size || t->bytes > data_size - t->offset)
-            st = infer_err(err, INFER_ERR_FORMAT, "tensor '%s': data [%" PRIu64 ", +%" PRIu64 ") at file offset %" PRIu64
-                           " runs past the end of the file (data section holds %" PRIu64 " bytes)",
-                           t->name, t->offset, t->bytes, g->data_offset + t->offset, data_size);
+            st = infer_err(err, INFER_ERR_FORMAT, "tensor '%s': data at offset %" PRIu64 " (+%" PRIu64 " bytes) runs past"
+                           " the end of the file (the data section starts at file offset %" PRIu64 " and holds %" PRIu64 " bytes)",
+                           t->name, t->offset, t->bytes, g->data_offset, data_size);
         ex[i] = (extent){t->offset, t->offset + t->bytes, i};
     }
     if (!st) {
