@@ -263,6 +263,9 @@ typedef struct infer_chat_msg {
 /* Template family detected from tokenizer.chat_template (and the architecture):
  * "chatml", "llama3", "harmony"; unknown templates fall back to "chatml". */
 INFER_API const char *infer_chat_template_name(const infer_model *m);
+/* 1 when the model's template was not recognized (or is absent and the architecture
+ * gives no hint) and ChatML is used as a guess: callers should warn the user. */
+INFER_API int infer_chat_template_is_fallback(const infer_model *m);
 /* Renders messages to prompt text; add_generation_prompt appends the assistant header.
  * On INFER_ERR_BUFFER_SMALL, *n_out holds the bytes needed (without the NUL). */
 INFER_API infer_status infer_chat_render(const infer_model *m, const infer_chat_msg *msgs, size_t n_msgs,

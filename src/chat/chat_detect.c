@@ -1,0 +1,69 @@
+/* Template family detection from tokenizer.chat_template and the architecture. */
+#include "chat/chat_style.h"
+
+#include <string.h>
+
+const char *infer_chat_family_name(infer_chat_family f) {
+    switch (f) {
+    case INFER_CHAT_LLAMA3: return "llama3";
+    case INFER_CHAT_HARMONY: return "harmony";
+    case INFER_CHAT_CHATML: break;
+    }
+    return "chatml";
+}
+
+/* Qwen2/2.5 templates print a fixed system turn when the conversation has none:
+ *   '<|im_start|>system\nYou are Qwen, ...<|im_end|>\n'
+ * i.e. a string literal in which the header is followed directly by text and the end
+ * tag. Templates that build the system turn from messages[0] have a quote or a `+`
+ * right after the header instead, and are not matched. */
+static void find_default_system(const char *tmpl, infer_chat_style *st) {
+    static const char *const headers[] = {"<|im_start|>system\\n", "<|im_start|>system\n"};
+    for (size_t h = 0; h < 2; h++) {
+        for (const char *p = strstr(tmpl, headers[h]); p; p = strstr(p + 1, headers[h])) {
+            const char *text = p + strlen(headers[h]);
+            const char *end = strstr(text, "<|im_end|>");
+            if (!end || end == text) continue;
+            if (memchr(text, '\'', (size_t)(end - text)) || memchr(text, '"', (size_t)(end - text)) ||
+                memchr(text, '{', (size_t)(end - text)) || memchr(text, '+', (size_t)(end - text)))
+                continue;
+            st->default_system = text;
+            st->default_system_len = (size_t)(end - text);
+            return;
+        }
+    }
+}
+
+static void detect_from_arch(const char *arch, infer_chat_style *st) {
+    if (arch && strcmp(arch, "gpt-oss") == 0) {
+        st->family = INFER_CHAT_HARMONY;
+    } else if (arch && strncmp(arch, "qwen", 4) == 0) {
+        st->family = INFER_CHAT_CHATML;   /* every Qwen chat model speaks ChatML */
+    } else {
+        st->family = INFER_CHAT_CHATML;
+        st->fallback = 1;
+    }
+}
+
+void infer_chat_style_detect(const char *tmpl, const char *arch, infer_chat_style *st) {
+    memset(st, 0, sizeof *st);
+    if (!tmpl || !*tmpl) {
+        detect_from_arch(arch, st);
+        return;
+    }
+    if (strstr(tmpl, "<|start|>") && strstr(tmpl, "<|message|>")) {
+        st->family = INFER_CHAT_HARMONY;
+    } else if (strstr(tmpl, "<|start_header_id|>")) {
+        st->family = INFER_CHAT_LLAMA3;
+        st->llama3_always_gen = strstr(tmpl, "add_generation_prompt") == NULL;
+        st->llama3_date_header = strstr(tmpl, "Cutting Knowledge Date") != NULL;
+        st->llama3_date_today = strstr(tmpl, "strftime_now") != NULL;
+    } else if (strstr(tmpl, "<|im_start|>")) {
+        st->family = INFER_CHAT_CHATML;
+        st->qwen3_think = strstr(tmpl, "reasoning_content") != NULL && strstr(tmpl, "</think>") != NULL;
+        if (!st->qwen3_think) find_default_system(tmpl, st);
+    } else {
+        st->family = INFER_CHAT_CHATML;
+        st->fallback = 1;
+    }
+}
