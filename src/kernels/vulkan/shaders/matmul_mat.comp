@@ -1,0 +1,105 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Prompt-sized matmul: a workgroup computes a BM x BN tile of y (weight rows x activation
+// rows), stepping through the shared dimension BK at a time with both operands decoded
+// into shared memory. Each invocation owns 4 weight rows of one activation row.
+// With MOE, workgroup z is an expert and its activation rows are the assignments routed
+// to it: list[e * list_stride + j] for j < counts[e].
+#define BM 32u
+#define BN 32u
+#define BK 32u
+layout(local_size_x = 256) in;
+layout(std430, binding = 0) readonly buffer A { uint a_words[]; };
+layout(std430, binding = 1) readonly buffer X { float x[]; };
+layout(std430, binding = 2) readonly buffer B { float bias[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+#ifdef MOE
+layout(std430, binding = 4) readonly buffer S { int route[]; };
+#endif
+layout(push_constant) uniform PC {
+    uint a_off, row_bytes, rows, cols;   // rows: all weight rows (the row stride of y)
+    uint x_off, b_off, has_bias, y_off;  // offsets in elements, a_off in bytes
+    uint n;
+    uint r_base, win_rows;   // this dispatch serves rows [r_base, r_base + win_rows); W starts there
+    uint expert_bytes;
+    uint x_div;
+    uint e_base, e_count;    // MOE: workgroup z serves expert e_base + z
+    uint list_off;      // MOE: start of the lists in route[]
+    uint cnt_off;       // MOE: start of the counts in route[]
+    uint list_stride;
+} pc;
+#include "common.glsl"
+#include "dequant.glsl"
+shared float ws[BM][BK + 1u];
+shared float xs[BN][BK + 1u];
+
+void main() {
+    uint tid = gl_LocalInvocationID.x;
+    uint r0 = gl_WorkGroupID.x * BM, t0 = gl_WorkGroupID.y * BN;   // r0: row in the window
+    uint arow0 = pc.a_off, b0 = pc.b_off + pc.r_base;
+    uint n = pc.n;
+#ifdef MOE
+    uint e = pc.e_base + gl_WorkGroupID.z;
+    n = uint(route[pc.cnt_off + e]);
+    if (t0 >= n) return;     // uniform for the workgroup
+    arow0 += gl_WorkGroupID.z * pc.expert_bytes;
+    b0 += e * pc.rows;
+#endif
+    // Loader roles: invocations 0..127 decode 8 weights each, all load 4 activations.
+    uint lr = tid >> 2, lu = (tid & 3u) * 8u;
+    uint xt = tid >> 3, xk = (tid & 7u) * 4u;
+    uint xrow = 0xFFFFFFFFu;
+    if (t0 + xt < n) {
+#ifdef MOE
+        uint a = uint(route[pc.list_off + e * pc.list_stride + t0 + xt]);
+        xrow = pc.x_off + (a / pc.x_div) * pc.cols;
+#else
+        xrow = pc.x_off + (t0 + xt) * pc.cols;
+#endif
+    }
+    uint tx = tid & 31u, ty = tid >> 5;
+    float acc[4] = float[4](0.0, 0.0, 0.0, 0.0);
+    for (uint k0 = 0u; k0 < pc.cols; k0 += BK) {
+        if (tid < 128u) {
+            uint r = r0 + lr, c = k0 + lu;
+            vec4 lo = vec4(0.0), hi = vec4(0.0);
+            if (r < pc.win_rows && c < pc.cols) {
+                uint arow = arow0 + r * pc.row_bytes;
+#ifdef A_PLAIN
+                if (c + 8u > pc.cols) {
+                    for (uint i = 0u; i < 8u; i++) {
+                        float v = c + i < pc.cols ? dq1(arow, c + i) : 0.0;
+                        if (i < 4u) lo[i] = v; else hi[i - 4u] = v;
+                    }
+                } else
+#endif
+                dq8(arow, c, lo, hi);
+            }
+            for (uint i = 0u; i < 4u; i++) { ws[lr][lu + i] = lo[i]; ws[lr][lu + 4u + i] = hi[i]; }
+        }
+        for (uint i = 0u; i < 4u; i++) {
+            uint c = k0 + xk + i;
+            xs[xt][xk + i] = (xrow != 0xFFFFFFFFu && c < pc.cols) ? x[xrow + c] : 0.0;
+        }
+        barrier();
+        for (uint k = 0u; k < BK; k++) {
+            float xv = xs[tx][k];
+            for (uint i = 0u; i < 4u; i++) acc[i] += ws[ty * 4u + i][k] * xv;
+        }
+        barrier();
+    }
+    uint t = t0 + tx;
+    if (t >= n) return;
+#ifdef MOE
+    uint yrow = uint(route[pc.list_off + e * pc.list_stride + t]);
+#else
+    uint yrow = t;
+#endif
+    for (uint i = 0u; i < 4u; i++) {
+        uint r = r0 + ty * 4u + i;
+        if (r >= pc.win_rows) continue;
+        float v = acc[i];
+        if (pc.has_bias != 0u) v += bias[b0 + r];
+        y[pc.y_off + yrow * pc.rows + pc.r_base + r] = v;
+    }
+}

@@ -1,0 +1,35 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// out = x / sqrt(mean(x^2) + eps) * w, one workgroup per row. In place is allowed:
+// every invocation writes only the elements it read.
+#define WG 128u
+layout(local_size_x = 128) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer W { float w[]; };
+layout(std430, binding = 2) buffer O { float o[]; };
+layout(push_constant) uniform PC {
+    uint x_off, w_off, o_off, row_len, n_rows, has_w;
+    float eps;
+} pc;
+#include "common.glsl"
+shared float red[WG];
+
+void main() {
+    uint row = flat_wg();
+    if (row >= pc.n_rows) return;
+    uint tid = gl_LocalInvocationID.x;
+    uint xb = pc.x_off + row * pc.row_len, ob = pc.o_off + row * pc.row_len;
+    float s = 0.0;
+    for (uint i = tid; i < pc.row_len; i += WG) s += x[xb + i] * x[xb + i];
+    red[tid] = s;
+    barrier();
+    for (uint h = WG / 2u; h > 0u; h >>= 1) {
+        if (tid < h) red[tid] += red[tid + h];
+        barrier();
+    }
+    float scale = 1.0 / sqrt(red[0] / float(pc.row_len) + pc.eps);
+    for (uint i = tid; i < pc.row_len; i += WG) {
+        float v = x[xb + i] * scale;
+        o[ob + i] = pc.has_w != 0u ? v * w[pc.w_off + i] : v;
+    }
+}

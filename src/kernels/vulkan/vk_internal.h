@@ -1,0 +1,173 @@
+/* Vulkan backend internals shared by its files:
+ *   vk_device.c    instance, device choice, feature probing, queue
+ *   vk_memory.c    buffers, weight upload, host arenas, scratch
+ *   vk_pipeline.c  compute pipelines built lazily from the embedded SPIR-V
+ *   vk_record.c    the pass: command buffer, descriptor sets, barriers, submit
+ *   vk_ops.c       one function per backend op (push constants + dispatch)
+ *   vk_backend.c   the ops table and the constructor
+ */
+#ifndef INFER_VK_INTERNAL_H
+#define INFER_VK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <vulkan/vulkan.h>
+
+#include "kernels/backend.h"
+
+#define VK_MAX_BINDINGS 8
+#define VK_PUSH_WORDS 32          /* 128 bytes: the minimum every device guarantees */
+
+/* One device allocation with its buffer. mapped != NULL when host-visible. */
+struct infer_bbuf {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    VkDeviceSize size;
+    void *mapped;
+};
+
+/* What the device offers, probed once at creation. */
+typedef struct vk_caps {
+    char device_name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+    VkPhysicalDeviceType type;
+    uint32_t api_version;
+    uint32_t subgroup_size;
+    bool subgroup_arith;          /* subgroupAdd/Max in compute */
+    bool storage16;               /* storageBuffer16BitAccess */
+    bool float16;                 /* shaderFloat16 */
+    bool int_dot;                 /* shaderIntegerDotProduct */
+    VkDeviceSize max_storage_range;   /* maxStorageBufferRange */
+    VkDeviceSize max_alloc;           /* maxMemoryAllocationSize */
+    VkDeviceSize offset_align;        /* minStorageBufferOffsetAlignment */
+    VkDeviceSize budget;              /* device-local heap size or budget */
+    uint32_t max_groups_x;            /* maxComputeWorkGroupCount[0] */
+    uint32_t max_groups_yz;
+    uint32_t mem_device;              /* memory type for device-local buffers */
+    uint32_t mem_host;                /* memory type for host-visible coherent buffers */
+    bool device_is_host_visible;      /* mem_device can be mapped (UMA, lavapipe) */
+} vk_caps;
+
+typedef struct vk_pipeline {
+    VkPipeline pipeline;
+    VkPipelineLayout layout;
+    uint32_t n_bindings;
+} vk_pipeline;
+
+/* A host-visible buffer filled front to back during a pass (uploads, readbacks). */
+typedef struct vk_arena {
+    infer_bbuf *buf;
+    VkDeviceSize used;
+} vk_arena;
+
+typedef struct vk_readback {
+    void *dst;
+    infer_bbuf *src;      /* host-visible */
+    VkDeviceSize offset;
+    size_t bytes;
+} vk_readback;
+
+typedef struct vk_backend {
+    infer_backend base;
+    VkInstance instance;
+    VkPhysicalDevice phys;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    vk_caps caps;
+
+    VkCommandPool cmd_pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    VkDescriptorSetLayout set_layouts[VK_MAX_BINDINGS + 1];   /* by binding count */
+    VkDescriptorPool *pools;      /* reset at each begin(); more added when one fills */
+    int n_pools, cur_pool;
+
+    vk_pipeline *pipelines;       /* one slot per embedded shader variant, built lazily */
+
+    /* Pass state. */
+    bool recording;
+    vk_arena upload, readback;
+    infer_bbuf **retired;         /* buffers outgrown mid-pass, freed after the pass */
+    int n_retired, cap_retired;
+    vk_readback *reads;
+    int n_reads, cap_reads;
+    infer_bbuf *scratch;          /* device-local scratch for MoE intermediates */
+
+    /* Sticky error of the pass (ops return void). */
+    infer_status status;
+    infer_error err;
+} vk_backend;
+
+static inline vk_backend *vk_of(infer_backend *be) { return (vk_backend *)be; }
+
+/* Records the first error of a pass (later ones are consequences). */
+void vk_fail(vk_backend *vk, infer_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *vk_result_str(VkResult r);
+/* VK_ERROR_OUT_OF_*_MEMORY -> INFER_ERR_NOMEM, everything else INFER_ERR_BACKEND. */
+infer_status vk_status_of(VkResult r);
+
+/* vk_device.c */
+infer_status vk_device_open(vk_backend *vk, int device_index, int require_gpu, infer_error *err);
+void vk_device_close(vk_backend *vk);
+
+/* vk_memory.c */
+infer_status vk_buffer_new(vk_backend *vk, VkDeviceSize size, bool host, infer_bbuf **out, infer_error *err);
+void vk_buffer_free(vk_backend *vk, infer_bbuf *b);
+/* Runs a one-off command buffer now (used outside a pass): fn records into cmd. */
+infer_status vk_run_now(vk_backend *vk, void (*fn)(VkCommandBuffer cmd, void *u), void *u, infer_error *err);
+infer_status vk_weight_upload(vk_backend *vk, const void *host, size_t bytes, infer_bbuf **out, infer_error *err);
+/* Copies bytes into the pass's upload arena; returns the arena buffer and offset. */
+bool vk_arena_push(vk_backend *vk, vk_arena *a, const void *src, size_t bytes, infer_bbuf **buf, VkDeviceSize *off);
+/* Scratch of at least `bytes` for the current op (contents not preserved across ops). */
+infer_bbuf *vk_scratch(vk_backend *vk, size_t bytes);
+void vk_retire(vk_backend *vk, infer_bbuf *b);
+void vk_free_retired(vk_backend *vk);
+
+/* vk_pipeline.c */
+/* The pipeline of a shader variant by name, created on first use; NULL (and a sticky
+ * error) if no such variant or creation fails. */
+vk_pipeline *vk_pipeline_get(vk_backend *vk, const char *name);
+infer_status vk_pipelines_init(vk_backend *vk, infer_error *err);
+void vk_pipelines_free(vk_backend *vk);
+
+/* vk_record.c */
+/* A storage-buffer binding: a window of a buffer plus where the view starts in it. */
+typedef struct vk_binding {
+    infer_bbuf *buf;
+    VkDeviceSize offset;      /* aligned to minStorageBufferOffsetAlignment */
+    VkDeviceSize range;
+    uint32_t rem;             /* bytes from the window start to the view */
+} vk_binding;
+
+/* Window over [view.offset, view.offset + bytes); fails (sticky) if it cannot be bound. */
+bool vk_bind(vk_backend *vk, infer_bview v, size_t bytes, vk_binding *out, const char *what);
+/* Records pipeline + bindings + push constants + dispatch of n_groups workgroups along
+ * x (folded into y when above the device limit) and gz along z, then a barrier. */
+void vk_dispatch(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t nb,
+                 const void *push, uint32_t push_bytes, uint64_t n_groups, uint32_t gz);
+/* Grid with an explicit x/y/z (x already within limits). */
+void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t nb,
+                  const void *push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
+void vk_barrier(vk_backend *vk);
+/* Starts an implicit pass when an op arrives outside begin()/end(). */
+bool vk_ensure_recording(vk_backend *vk);
+void vk_pass_begin(vk_backend *vk);
+infer_status vk_pass_end(vk_backend *vk, infer_error *err);
+
+/* vk_ops.c: the op entries of the table. */
+void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t bytes);
+void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes);
+void vk_op_get_rows(infer_backend *be, infer_bview table, int64_t row_len, infer_bview ids, int64_t n, infer_bview out);
+void vk_op_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_t n_rows, int64_t row_len, float eps, infer_bview out);
+void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias, infer_bview y);
+void vk_op_rope(infer_backend *be, infer_bview x, infer_bview pos, int64_t n_tok, int64_t n_head, int64_t head_dim, const infer_rope_params *p);
+void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t n_tok, int64_t row_len, infer_bview cache);
+void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks, const infer_attn_params *p, infer_bview out);
+void vk_op_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, infer_bview up, int64_t n, float alpha, float limit, infer_bview out);
+void vk_op_add(infer_backend *be, infer_bview a, infer_bview b, int64_t n, infer_bview out);
+void vk_op_moe(infer_backend *be, infer_bview x, infer_bview logits, int64_t n_tok, int64_t n_embd, int64_t n_ff, int32_t n_expert, int32_t k,
+               infer_bview w_gate, infer_bview b_gate, infer_bview w_up, infer_bview b_up, infer_bview w_down, infer_bview b_down,
+               infer_glu_kind glu, float alpha, float limit, infer_bview out);
+
+#endif

@@ -1,0 +1,500 @@
+/* The backend ops on Vulkan: each checks its arguments, binds its views (windows of
+ * device buffers; the part of an offset below the binding alignment goes to the shader
+ * in push constants), and records one or more dispatches. Nothing runs until end(). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/vulkan/vk_internal.h"
+#include "tensor/dtype.h"
+
+#define MATMUL_VEC_MAX_N 8      /* below this many activation rows, one workgroup per weight row */
+
+/* Push-constant blocks, word for word as the shaders declare them. */
+typedef struct { uint32_t a_off, row_bytes, row_len, ids_off, o_off, n; int32_t row_lo, row_hi; } pc_get_rows;
+typedef struct { uint32_t x_off, w_off, o_off, row_len, n_rows, has_w; float eps; } pc_rms_norm;
+typedef struct {
+    uint32_t a_off, row_bytes, rows, cols, x_off, b_off, has_bias, y_off, n, r_base, win_rows;
+    uint32_t expert_bytes, x_div, e_base, e_count, list_off, cnt_off, list_stride;
+} pc_matmul;
+typedef struct { uint32_t x_off, pos_off, freq_off, n_tok, n_head, head_dim, n_rot, neox; float mscale; } pc_rope;
+typedef struct { uint32_t src_off, pos_off, c_off, n_tok, row_len; } pc_kv_store;
+typedef struct {
+    uint32_t q_off, k_off, v_off, pos_off, sink_off, has_sink, o_off, n_tokens, n_head, n_head_kv, head_dim, n_kv;
+    float scale;
+    int32_t window;
+} pc_attention;
+typedef struct { uint32_t g_off, u_off, o_off, n, oai; float alpha, limit; } pc_glu;
+typedef struct { uint32_t a_off, b_off, o_off, n; } pc_add;
+typedef struct { uint32_t l_off, n_tok, n_expert, k, sel_off, cnt_off, list_off, w_off; } pc_moe_route;
+typedef struct { uint32_t d_off, w_off, o_off, n_tok, n_embd, k; } pc_moe_combine;
+
+_Static_assert(sizeof(pc_matmul) <= VK_PUSH_WORDS * 4, "push constants fit the guaranteed 128 bytes");
+_Static_assert(sizeof(pc_attention) <= VK_PUSH_WORDS * 4, "push constants fit the guaranteed 128 bytes");
+
+static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+/* The op may start: a pass is open and no earlier op failed. */
+static bool ready(vk_backend *vk) { return vk_ensure_recording(vk); }
+
+/* Shader index math is 32-bit: every element count must fit. */
+static bool fits(vk_backend *vk, const char *op, uint64_t v) {
+    if (v <= UINT32_MAX) return true;
+    vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: %s: size %llu exceeds 32-bit shader indexing", op, (unsigned long long)v);
+    return false;
+}
+
+static bool f32_view(vk_backend *vk, infer_bview v, const char *op, const char *what) {
+    if (v.type == INFER_TYPE_F32) return true;
+    vk_fail(vk, INFER_ERR_TYPE, "vulkan: %s: %s must be F32 (got type %u)", op, what, v.type);
+    return false;
+}
+
+/* Shader variant "<base>_<type name lowercased>" for a weight type, or NULL (sticky). */
+static vk_pipeline *typed_pipeline(vk_backend *vk, const char *base, uint32_t type) {
+    const infer_dtype_traits *tr = infer_dtype_traits_get(type);
+    if (!tr || !tr->name) {
+        vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: %s: unknown tensor type %u", base, type);
+        return NULL;
+    }
+    char name[64];
+    int n = snprintf(name, sizeof name, "%s_", base);
+    for (const char *c = tr->name; *c && n < (int)sizeof name - 1; c++) name[n++] = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+    name[n] = 0;
+    vk_pipeline *p = vk_pipeline_get(vk, name);
+    if (!p) {
+        /* Replace the generic "no variant" message with one naming the type. */
+        vk->status = INFER_OK;
+        vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: %s: tensor type %s has no Vulkan shader", base, tr->name);
+    }
+    return p;
+}
+
+/* Bytes from v.offset to the end of its buffer, capped at what one binding can reach. */
+static size_t bindable_rest(vk_backend *vk, infer_bview v) {
+    if (!v.buf || v.offset >= v.buf->size) return 0;
+    VkDeviceSize rest = v.buf->size - v.offset;
+    VkDeviceSize cap = (vk->caps.max_storage_range & ~(VkDeviceSize)3) - (vk->caps.offset_align < 4 ? 4 : vk->caps.offset_align);
+    return (size_t)(rest < cap ? rest : cap);
+}
+
+/* ------------------------------------------------------------------ transfers */
+
+typedef struct copy_job {
+    VkBuffer src, dst;
+    VkDeviceSize src_off, dst_off, bytes;
+} copy_job;
+
+static void record_copy(VkCommandBuffer cmd, void *u) {
+    copy_job *j = u;
+    VkBufferCopy c = {.srcOffset = j->src_off, .dstOffset = j->dst_off, .size = j->bytes};
+    vkCmdCopyBuffer(cmd, j->src, j->dst, 1, &c);
+}
+
+static bool view_in_range(vk_backend *vk, infer_bview v, size_t bytes, const char *op) {
+    if (v.buf && v.offset <= v.buf->size && bytes <= v.buf->size - v.offset) return true;
+    vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: %s of %zu bytes at offset %zu is outside the buffer", op, bytes, v.offset);
+    return false;
+}
+
+void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t bytes) {
+    vk_backend *vk = vk_of(be);
+    if (vk->status || bytes == 0 || !view_in_range(vk, dst, bytes, "write")) return;
+    if (!vk->recording) {   /* outside a pass: the device is idle, copy now */
+        if (dst.buf->mapped) {
+            memcpy((char *)dst.buf->mapped + dst.offset, src, bytes);
+            return;
+        }
+        infer_bbuf *staging;
+        infer_error e;
+        if (vk_buffer_new(vk, bytes, true, &staging, &e)) { vk_fail(vk, e.status, "%s", e.message); return; }
+        memcpy(staging->mapped, src, bytes);
+        copy_job j = {staging->buffer, dst.buf->buffer, 0, dst.offset, bytes};
+        if (vk_run_now(vk, record_copy, &j, &e)) vk_fail(vk, e.status, "%s", e.message);
+        vk_buffer_free(vk, staging);
+        return;
+    }
+    infer_bbuf *ab;
+    VkDeviceSize off;
+    if (!vk_arena_push(vk, &vk->upload, src, bytes, &ab, &off)) return;
+    VkBufferCopy c = {.srcOffset = off, .dstOffset = dst.offset, .size = bytes};
+    vkCmdCopyBuffer(vk->cmd, ab->buffer, dst.buf->buffer, 1, &c);
+    vk_barrier(vk);
+}
+
+void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes) {
+    vk_backend *vk = vk_of(be);
+    if (vk->status || bytes == 0 || !view_in_range(vk, src, bytes, "read")) return;
+    if (!vk->recording) {
+        if (src.buf->mapped) {
+            memcpy(dst, (const char *)src.buf->mapped + src.offset, bytes);
+            return;
+        }
+        infer_bbuf *staging;
+        infer_error e;
+        if (vk_buffer_new(vk, bytes, true, &staging, &e)) { vk_fail(vk, e.status, "%s", e.message); return; }
+        copy_job j = {src.buf->buffer, staging->buffer, src.offset, 0, bytes};
+        if (vk_run_now(vk, record_copy, &j, &e)) vk_fail(vk, e.status, "%s", e.message);
+        else memcpy(dst, staging->mapped, bytes);
+        vk_buffer_free(vk, staging);
+        return;
+    }
+    if (vk->n_reads == vk->cap_reads) {
+        int cap = vk->cap_reads ? 2 * vk->cap_reads : 8;
+        vk_readback *r = realloc(vk->reads, (size_t)cap * sizeof *r);
+        if (!r) { vk_fail(vk, INFER_ERR_NOMEM, "vulkan: out of memory (readback list)"); return; }
+        vk->reads = r;
+        vk->cap_reads = cap;
+    }
+    infer_bbuf *ab;
+    VkDeviceSize off;
+    if (!vk_arena_push(vk, &vk->readback, NULL, bytes, &ab, &off)) return;
+    VkBufferCopy c = {.srcOffset = src.offset, .dstOffset = off, .size = bytes};
+    vkCmdCopyBuffer(vk->cmd, src.buf->buffer, ab->buffer, 1, &c);
+    vk_barrier(vk);
+    vk->reads[vk->n_reads++] = (vk_readback){.dst = dst, .src = ab, .offset = off, .bytes = bytes};
+}
+
+/* ------------------------------------------------------------------ ops */
+
+void vk_op_get_rows(infer_backend *be, infer_bview table, int64_t row_len, infer_bview ids, int64_t n, infer_bview out) {
+    vk_backend *vk = vk_of(be);
+    if (!ready(vk) || n <= 0) return;
+    const infer_dtype_traits *tr = infer_dtype_traits_get(table.type);
+    if (!tr || !tr->supported || row_len <= 0 || row_len % tr->block_size) {
+        vk_fail(vk, INFER_ERR_TYPE, "vulkan: get_rows: row of %lld is not whole blocks of type %u", (long long)row_len, table.type);
+        return;
+    }
+    if (!f32_view(vk, out, "get_rows", "out") || !fits(vk, "get_rows", (uint64_t)n * (uint64_t)row_len)) return;
+    vk_pipeline *p = typed_pipeline(vk, "get_rows", table.type);
+    size_t row_bytes = infer_dtype_row_bytes(table.type, row_len);
+    vk_binding b[3];
+    if (!p || !vk_bind(vk, ids, (size_t)n * 4, &b[1], "get_rows ids") ||
+        !vk_bind(vk, out, (size_t)(n * row_len) * 4, &b[2], "get_rows out"))
+        return;
+    /* The table's row count is not part of the op: every whole row of the buffer is a
+     * candidate, served window by window when it exceeds one binding. */
+    if (!table.buf || table.offset >= table.buf->size) { vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: get_rows: empty table"); return; }
+    uint64_t total_rows = (table.buf->size - table.offset) / row_bytes;
+    uint64_t win_rows = bindable_rest(vk, table) / row_bytes;
+    if (win_rows == 0) { vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: get_rows: one row exceeds a binding"); return; }
+    for (uint64_t lo = 0; lo < total_rows && !vk->status; lo += win_rows) {
+        uint64_t cnt = total_rows - lo < win_rows ? total_rows - lo : win_rows;
+        if (!vk_bind(vk, infer_bview_at(table, (size_t)(lo * row_bytes)), (size_t)(cnt * row_bytes), &b[0], "get_rows table")) return;
+        pc_get_rows pc = {b[0].rem, (uint32_t)row_bytes, (uint32_t)row_len, b[1].rem / 4, b[2].rem / 4, (uint32_t)n,
+                          (int32_t)(lo > INT32_MAX ? INT32_MAX : lo), (int32_t)(lo + cnt > INT32_MAX ? INT32_MAX : lo + cnt)};
+        vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)n * ceil_div((uint64_t)row_len, 8), 64), 1);
+    }
+}
+
+void vk_op_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_t n_rows, int64_t row_len, float eps, infer_bview out) {
+    vk_backend *vk = vk_of(be);
+    if (!ready(vk) || n_rows <= 0 || row_len <= 0) return;
+    if (!f32_view(vk, x, "rms_norm", "x") || !f32_view(vk, out, "rms_norm", "out") ||
+        (w.buf && !f32_view(vk, w, "rms_norm", "weight")) || !fits(vk, "rms_norm", (uint64_t)(n_rows * row_len)))
+        return;
+    vk_pipeline *p = vk_pipeline_get(vk, "rms_norm");
+    vk_binding b[3];
+    size_t bytes = (size_t)(n_rows * row_len) * 4;
+    if (!p || !vk_bind(vk, x, bytes, &b[0], "rms_norm x") || !vk_bind(vk, w.buf ? w : x, (size_t)row_len * 4, &b[1], "rms_norm weight") ||
+        !vk_bind(vk, out, bytes, &b[2], "rms_norm out"))
+        return;
+    pc_rms_norm pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)row_len, (uint32_t)n_rows, w.buf != NULL, eps};
+    vk_dispatch(vk, p, b, 3, &pc, sizeof pc, (uint64_t)n_rows, 1);
+}
+
+/* One matmul dispatch over the W window [r_base, r_base + win_rows) (or, for MoE, over
+ * the experts [e_base, e_base + e_count)). */
+typedef struct mm_args {
+    vk_pipeline *p;
+    bool vec, moe;
+    vk_binding x, bias, y, route;   /* route: MoE only */
+    uint64_t n_groups_x;
+    uint32_t gz;
+} mm_args;
+
+void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias, infer_bview y) {
+    vk_backend *vk = vk_of(be);
+    if (!ready(vk) || rows <= 0 || n <= 0) return;
+    const infer_dtype_traits *tr = infer_dtype_traits_get(W.type);
+    if (!tr || !tr->supported || cols <= 0 || cols % tr->block_size) {
+        vk_fail(vk, INFER_ERR_TYPE, "vulkan: matmul: %lld columns are not whole blocks of type %u", (long long)cols, W.type);
+        return;
+    }
+    if (!f32_view(vk, x, "matmul", "x") || !f32_view(vk, y, "matmul", "y") || (bias.buf && !f32_view(vk, bias, "matmul", "bias")) ||
+        !fits(vk, "matmul", (uint64_t)(n * cols)) || !fits(vk, "matmul", (uint64_t)(n * rows)))
+        return;
+    bool vec = n < MATMUL_VEC_MAX_N;
+    vk_pipeline *p = typed_pipeline(vk, vec ? "matmul_vec" : "matmul_mat", W.type);
+    size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
+    vk_binding b[4];
+    if (!p || !vk_bind(vk, x, (size_t)(n * cols) * 4, &b[1], "matmul x") ||
+        !vk_bind(vk, bias.buf ? bias : y, bias.buf ? (size_t)rows * 4 : 4, &b[2], "matmul bias") ||
+        !vk_bind(vk, y, (size_t)(n * rows) * 4, &b[3], "matmul y"))
+        return;
+    uint64_t win = bindable_rest(vk, W) / row_bytes;
+    if (win == 0) { vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: matmul: one weight row exceeds a binding"); return; }
+    if (vec && win > vk->caps.max_groups_x * (uint64_t)vk->caps.max_groups_yz) win = vk->caps.max_groups_x;
+    for (uint64_t r0 = 0; r0 < (uint64_t)rows && !vk->status; r0 += win) {
+        uint64_t cnt = (uint64_t)rows - r0 < win ? (uint64_t)rows - r0 : win;
+        if (!vk_bind(vk, infer_bview_at(W, (size_t)(r0 * row_bytes)), (size_t)(cnt * row_bytes), &b[0], "matmul W")) return;
+        pc_matmul pc = {.a_off = b[0].rem, .row_bytes = (uint32_t)row_bytes, .rows = (uint32_t)rows, .cols = (uint32_t)cols,
+                        .x_off = b[1].rem / 4, .b_off = b[2].rem / 4, .has_bias = bias.buf != NULL, .y_off = b[3].rem / 4,
+                        .n = (uint32_t)n, .r_base = (uint32_t)r0, .win_rows = (uint32_t)cnt, .x_div = 1, .e_count = 1};
+        if (vec)
+            vk_dispatch(vk, p, b, 4, &pc, sizeof pc, cnt, (uint32_t)ceil_div((uint64_t)n, 4));
+        else
+            vk_dispatch3(vk, p, b, 4, &pc, sizeof pc, (uint32_t)ceil_div(cnt, 32), (uint32_t)ceil_div((uint64_t)n, 32), 1);
+    }
+}
+
+/* Angle per position of each rotated pair, with YaRN's blend of interpolated and
+ * extrapolated frequencies (ggml's rope_yarn): pairs rotating slower than the original
+ * context (below corr_dims[0]) are interpolated by freq_scale, faster ones kept. */
+static void rope_table(const infer_rope_params *p, float *freq, float *mscale) {
+    int n_dims = p->n_rot;
+    float theta_scale = powf(p->freq_base, -2.0f / (float)n_dims);
+    bool yarn = p->yarn_factor > 1.0f;
+    float low = 0, high = 0;
+    if (yarn) {
+        float denom = 2.0f * logf(p->freq_base);
+        float lo = (float)n_dims * logf((float)p->yarn_orig_ctx / (p->yarn_beta_fast * 2.0f * (float)M_PI)) / denom;
+        float hi = (float)n_dims * logf((float)p->yarn_orig_ctx / (p->yarn_beta_slow * 2.0f * (float)M_PI)) / denom;
+        low = fmaxf(0.0f, floorf(lo));
+        high = fminf((float)(n_dims - 1), ceilf(hi));
+    }
+    float theta = 1.0f;
+    for (int i = 0; i < n_dims / 2; i++) {
+        float f = theta * p->freq_scale;
+        if (yarn) {
+            float y = ((float)i - low) / fmaxf(0.001f, high - low);
+            float ramp = 1.0f - fminf(1.0f, fmaxf(0.0f, y));
+            f = f * (1.0f - ramp) + theta * ramp;
+        }
+        freq[i] = f;
+        theta *= theta_scale;
+    }
+    *mscale = p->attn_factor;
+    if (yarn) *mscale *= 1.0f + 0.1f * logf(1.0f / p->freq_scale);
+}
+
+void vk_op_rope(infer_backend *be, infer_bview x, infer_bview pos, int64_t n_tok, int64_t n_head, int64_t head_dim,
+                const infer_rope_params *rp) {
+    vk_backend *vk = vk_of(be);
+    if (!ready(vk) || n_tok <= 0 || n_head <= 0) return;
+    if (!f32_view(vk, x, "rope", "x") || !fits(vk, "rope", (uint64_t)(n_tok * n_head * head_dim))) return;
+    if (rp->n_rot <= 0 || rp->n_rot > head_dim || rp->n_rot % 2) {
+        vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: rope: n_rot %d invalid for head_dim %lld", rp->n_rot, (long long)head_dim);
+        return;
+    }
+    float *freq = malloc((size_t)rp->n_rot / 2 * sizeof *freq);
+    if (!freq) { vk_fail(vk, INFER_ERR_NOMEM, "vulkan: rope: out of memory"); return; }
+    float mscale;
+    rope_table(rp, freq, &mscale);
+    infer_bbuf *tb;
+    VkDeviceSize toff;
+    bool ok = vk_arena_push(vk, &vk->upload, freq, (size_t)rp->n_rot / 2 * sizeof *freq, &tb, &toff);
+    free(freq);
+    vk_pipeline *p = vk_pipeline_get(vk, "rope");
+    vk_binding b[3];
+    if (!ok || !p || !vk_bind(vk, x, (size_t)(n_tok * n_head * head_dim) * 4, &b[0], "rope x") ||
+        !vk_bind(vk, pos, (size_t)n_tok * 4, &b[1], "rope positions") ||
+        !vk_bind(vk, (infer_bview){tb, toff, INFER_TYPE_F32}, (size_t)rp->n_rot / 2 * 4, &b[2], "rope table"))
+        return;
+    pc_rope pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n_tok, (uint32_t)n_head, (uint32_t)head_dim,
+                  (uint32_t)rp->n_rot, rp->mode == INFER_ROPE_NEOX, mscale};
+    vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)(n_tok * n_head) * (uint64_t)(rp->n_rot / 2), 64), 1);
+}
+
+void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t n_tok, int64_t row_len, infer_bview cache) {
+    vk_backend *vk = vk_of(be);
+    if (!ready(vk) || n_tok <= 0 || row_len <= 0) return;
+    if (cache.type != INFER_TYPE_F32 && cache.type != INFER_TYPE_F16) {
+        vk_fail(vk, INFER_ERR_TYPE, "vulkan: kv_store: cache type %u is neither F32 nor F16", cache.type);
+        return;
+    }
+    bool f16 = cache.type == INFER_TYPE_F16;
+    if (!f32_view(vk, src, "kv_store", "src") || !fits(vk, "kv_store", (uint64_t)(n_tok * row_len))) return;
+    vk_pipeline *p = vk_pipeline_get(vk, f16 ? "kv_store_f16" : "kv_store_f32");
+    vk_binding b[3];
+    /* Positions are on the device, so the cache is bound from the view to the end. */
+    if (!p || !vk_bind(vk, src, (size_t)(n_tok * row_len) * 4, &b[0], "kv_store src") ||
+        !vk_bind(vk, pos, (size_t)n_tok * 4, &b[1], "kv_store positions") ||
+        !vk_bind(vk, cache, bindable_rest(vk, cache), &b[2], "kv_store cache"))
+        return;
+    pc_kv_store pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / (f16 ? 2 : 4), (uint32_t)n_tok, (uint32_t)row_len};
+    vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)(n_tok * row_len), 64), 1);
+}
+
+void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks,
+                     const infer_attn_params *ap, infer_bview out) {
+    vk_backend *vk = vk_of(be);
+    if (!ready(vk) || ap->n_tokens <= 0) return;
+    if (k.type != v.type || (k.type != INFER_TYPE_F32 && k.type != INFER_TYPE_F16)) {
+        vk_fail(vk, INFER_ERR_TYPE, "vulkan: attention: K/V cache types %u/%u unsupported", k.type, v.type);
+        return;
+    }
+    if (ap->n_head <= 0 || ap->n_head_kv <= 0 || ap->n_head % ap->n_head_kv || ap->head_dim <= 0 || ap->head_dim > 512 ||
+        ap->n_kv <= 0) {
+        vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: attention: heads %d/%d, head_dim %d (max 512), n_kv %d unsupported", ap->n_head,
+                ap->n_head_kv, ap->head_dim, ap->n_kv);
+        return;
+    }
+    if (!f32_view(vk, q, "attention", "q") || !f32_view(vk, out, "attention", "out")) return;
+    bool f16 = k.type == INFER_TYPE_F16;
+    size_t es = f16 ? 2 : 4;
+    size_t qbytes = (size_t)ap->n_tokens * (size_t)ap->n_head * (size_t)ap->head_dim * 4;
+    size_t kvbytes = (size_t)ap->n_kv * (size_t)ap->n_head_kv * (size_t)ap->head_dim * es;
+    vk_pipeline *p = vk_pipeline_get(vk, f16 ? "attention_f16" : "attention_f32");
+    vk_binding b[6];
+    if (!p || !vk_bind(vk, q, qbytes, &b[0], "attention q") || !vk_bind(vk, k, kvbytes, &b[1], "attention k") ||
+        !vk_bind(vk, v, kvbytes, &b[2], "attention v") || !vk_bind(vk, pos, (size_t)ap->n_tokens * 4, &b[3], "attention positions") ||
+        !vk_bind(vk, sinks.buf ? sinks : q, sinks.buf ? (size_t)ap->n_head * 4 : 4, &b[4], "attention sinks") ||
+        !vk_bind(vk, out, qbytes, &b[5], "attention out"))
+        return;
+    pc_attention pc = {b[0].rem / 4, (uint32_t)(b[1].rem / es), (uint32_t)(b[2].rem / es), b[3].rem / 4, b[4].rem / 4,
+                       sinks.buf != NULL, b[5].rem / 4, (uint32_t)ap->n_tokens, (uint32_t)ap->n_head, (uint32_t)ap->n_head_kv,
+                       (uint32_t)ap->head_dim, (uint32_t)ap->n_kv, ap->scale, ap->window};
+    vk_dispatch(vk, p, b, 6, &pc, sizeof pc, (uint64_t)ap->n_tokens * (uint64_t)ap->n_head, 1);
+}
+
+static void glu_rec(vk_backend *vk, infer_glu_kind kind, infer_bview gate, infer_bview up, int64_t n, float alpha, float limit,
+                    infer_bview out) {
+    vk_pipeline *p = vk_pipeline_get(vk, "glu");
+    vk_binding b[3];
+    size_t bytes = (size_t)n * 4;
+    if (!p || !vk_bind(vk, gate, bytes, &b[0], "glu gate") || !vk_bind(vk, up, bytes, &b[1], "glu up") ||
+        !vk_bind(vk, out, bytes, &b[2], "glu out"))
+        return;
+    pc_glu pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n, kind == INFER_GLU_SWIGLU_OAI, alpha, limit};
+    vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)n, 64), 1);
+}
+
+void vk_op_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, infer_bview up, int64_t n, float alpha, float limit,
+               infer_bview out) {
+    vk_backend *vk = vk_of(be);
+    if (!ready(vk) || n <= 0 || !fits(vk, "glu", (uint64_t)n)) return;
+    if (!f32_view(vk, gate, "glu", "gate") || !f32_view(vk, up, "glu", "up") || !f32_view(vk, out, "glu", "out")) return;
+    glu_rec(vk, kind, gate, up, n, alpha, limit, out);
+}
+
+void vk_op_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n, infer_bview out) {
+    vk_backend *vk = vk_of(be);
+    if (!ready(vk) || n <= 0 || !fits(vk, "add", (uint64_t)n)) return;
+    if (!f32_view(vk, a, "add", "a") || !f32_view(vk, bb, "add", "b") || !f32_view(vk, out, "add", "out")) return;
+    vk_pipeline *p = vk_pipeline_get(vk, "add");
+    vk_binding b[3];
+    size_t bytes = (size_t)n * 4;
+    if (!p || !vk_bind(vk, a, bytes, &b[0], "add a") || !vk_bind(vk, bb, bytes, &b[1], "add b") || !vk_bind(vk, out, bytes, &b[2], "add out"))
+        return;
+    pc_add pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n};
+    vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)n, 64), 1);
+}
+
+/* ------------------------------------------------------------------ mixture of experts */
+
+/* Expert matmul over the assignments: y[a] = W[sel[a]] * x[a / x_div] (+ bias[sel[a]]).
+ * Small batches: one workgroup per (weight row, assignment). Larger: per expert, a tiled
+ * matmul over the list of assignments routed to it. Experts beyond one binding are
+ * served window by window. */
+static void moe_matmul(vk_backend *vk, infer_bview W, infer_bview bias, int64_t rows, int64_t cols, int32_t n_expert,
+                       int64_t n_tok, int32_t k, infer_bview x, uint32_t x_div, infer_bview route, uint32_t sel_off,
+                       uint32_t cnt_off, uint32_t list_off, infer_bview y) {
+    const infer_dtype_traits *tr = infer_dtype_traits_get(W.type);
+    if (!tr || !tr->supported || cols % tr->block_size) {
+        vk_fail(vk, INFER_ERR_TYPE, "vulkan: moe: %lld columns are not whole blocks of type %u", (long long)cols, W.type);
+        return;
+    }
+    int64_t n_assign = n_tok * k;
+    bool vec = n_tok < MATMUL_VEC_MAX_N;
+    vk_pipeline *p = typed_pipeline(vk, vec ? "matmul_vec_moe" : "matmul_mat_moe", W.type);
+    size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
+    size_t expert_bytes = row_bytes * (size_t)rows;
+    uint64_t x_rows = x_div == 1 ? (uint64_t)n_assign : (uint64_t)n_tok;
+    vk_binding b[5];
+    if (!p || !vk_bind(vk, x, (size_t)x_rows * (size_t)cols * 4, &b[1], "moe x") ||
+        !vk_bind(vk, bias.buf ? bias : y, bias.buf ? (size_t)n_expert * (size_t)rows * 4 : 4, &b[2], "moe bias") ||
+        !vk_bind(vk, y, (size_t)n_assign * (size_t)rows * 4, &b[3], "moe y") ||
+        !vk_bind(vk, route, ((size_t)n_assign + (size_t)n_expert * (1 + (size_t)n_tok)) * 4, &b[4], "moe routing"))
+        return;
+    uint64_t win = bindable_rest(vk, W) / expert_bytes;
+    if (win == 0) { vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: moe: one expert matrix exceeds a binding"); return; }
+    for (uint64_t e0 = 0; e0 < (uint64_t)n_expert && !vk->status; e0 += win) {
+        uint64_t cnt = (uint64_t)n_expert - e0 < win ? (uint64_t)n_expert - e0 : win;
+        if (!vk_bind(vk, infer_bview_at(W, (size_t)(e0 * expert_bytes)), (size_t)(cnt * expert_bytes), &b[0], "moe W")) return;
+        pc_matmul pc = {.a_off = b[0].rem, .row_bytes = (uint32_t)row_bytes, .rows = (uint32_t)rows, .cols = (uint32_t)cols,
+                        .x_off = b[1].rem / 4, .b_off = b[2].rem / 4, .has_bias = bias.buf != NULL, .y_off = b[3].rem / 4,
+                        .n = (uint32_t)n_assign, .r_base = 0, .win_rows = (uint32_t)rows, .expert_bytes = (uint32_t)expert_bytes,
+                        .x_div = x_div, .e_base = (uint32_t)e0, .e_count = (uint32_t)cnt};
+        if (vec) {
+            /* matmul_vec's MOE form reads sel[] at sel_off, sharing the list_off slot. */
+            pc.list_off = b[4].rem / 4 + sel_off;
+            vk_dispatch(vk, p, b, 5, &pc, sizeof pc, (uint64_t)rows, (uint32_t)n_assign);
+        } else {
+            pc.list_off = b[4].rem / 4 + list_off;
+            pc.cnt_off = b[4].rem / 4 + cnt_off;
+            pc.list_stride = (uint32_t)n_tok;
+            vk_dispatch3(vk, p, b, 5, &pc, sizeof pc, (uint32_t)ceil_div((uint64_t)rows, 32), (uint32_t)ceil_div((uint64_t)n_tok, 32),
+                         (uint32_t)cnt);
+        }
+    }
+}
+
+static size_t align256(size_t v) { return (v + 255) & ~(size_t)255; }
+
+void vk_op_moe(infer_backend *be, infer_bview x, infer_bview logits, int64_t n_tok, int64_t n_embd, int64_t n_ff, int32_t n_expert,
+               int32_t k, infer_bview w_gate, infer_bview b_gate, infer_bview w_up, infer_bview b_up, infer_bview w_down,
+               infer_bview b_down, infer_glu_kind glu, float alpha, float limit, infer_bview out) {
+    vk_backend *vk = vk_of(be);
+    if (!ready(vk) || n_tok <= 0) return;
+    if (n_expert <= 0 || k <= 0 || k > n_expert || n_embd <= 0 || n_ff <= 0) {
+        vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: moe: %d experts, top-%d, n_embd %lld, n_ff %lld", n_expert, k, (long long)n_embd,
+                (long long)n_ff);
+        return;
+    }
+    int64_t n_assign = n_tok * k;
+    if (!f32_view(vk, x, "moe", "x") || !f32_view(vk, logits, "moe", "router logits") || !f32_view(vk, out, "moe", "out") ||
+        !fits(vk, "moe", (uint64_t)n_assign * (uint64_t)(n_ff > n_embd ? n_ff : n_embd)) || n_assign > 65535) {
+        if (!vk->status) vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: moe: %lld routed rows exceed one dispatch", (long long)n_assign);
+        return;
+    }
+    /* Scratch: route ints (sel | counts | lists), weights, gate/up (glu in place), down. */
+    size_t sel_off = 0, cnt_off = (size_t)n_assign, list_off = cnt_off + (size_t)n_expert;
+    size_t route_bytes = align256((list_off + (size_t)n_expert * (size_t)n_tok) * 4);
+    size_t w_at = route_bytes, g_at = w_at + align256((size_t)n_assign * 4);
+    size_t u_at = g_at + align256((size_t)n_assign * (size_t)n_ff * 4);
+    size_t d_at = u_at + align256((size_t)n_assign * (size_t)n_ff * 4);
+    size_t total = d_at + align256((size_t)n_assign * (size_t)n_embd * 4);
+    infer_bbuf *s = vk_scratch(vk, total);
+    if (!s) return;
+    infer_bview route = {s, 0, INFER_TYPE_I32}, wts = {s, w_at, INFER_TYPE_F32}, G = {s, g_at, INFER_TYPE_F32},
+                U = {s, u_at, INFER_TYPE_F32}, D = {s, d_at, INFER_TYPE_F32};
+
+    vk_pipeline *pr = vk_pipeline_get(vk, "moe_route");
+    vk_binding b[3];
+    if (!pr || !vk_bind(vk, logits, (size_t)(n_tok * n_expert) * 4, &b[0], "moe router logits") ||
+        !vk_bind(vk, route, route_bytes, &b[1], "moe routing") || !vk_bind(vk, wts, (size_t)n_assign * 4, &b[2], "moe weights"))
+        return;
+    pc_moe_route pcr = {b[0].rem / 4, (uint32_t)n_tok, (uint32_t)n_expert, (uint32_t)k, (uint32_t)sel_off, (uint32_t)cnt_off,
+                        (uint32_t)list_off, b[2].rem / 4};
+    vk_dispatch(vk, pr, b, 3, &pcr, sizeof pcr, 1, 1);
+
+    moe_matmul(vk, w_gate, b_gate, n_ff, n_embd, n_expert, n_tok, k, x, (uint32_t)k, route, (uint32_t)sel_off, (uint32_t)cnt_off,
+               (uint32_t)list_off, G);
+    moe_matmul(vk, w_up, b_up, n_ff, n_embd, n_expert, n_tok, k, x, (uint32_t)k, route, (uint32_t)sel_off, (uint32_t)cnt_off,
+               (uint32_t)list_off, U);
+    if (vk->status) return;
+    glu_rec(vk, glu, G, U, n_assign * n_ff, alpha, limit, G);
+    moe_matmul(vk, w_down, b_down, n_embd, n_ff, n_expert, n_tok, k, G, 1, route, (uint32_t)sel_off, (uint32_t)cnt_off,
+               (uint32_t)list_off, D);
+    if (vk->status) return;
+
+    vk_pipeline *pc2 = vk_pipeline_get(vk, "moe_combine");
+    if (!pc2 || !vk_bind(vk, D, (size_t)n_assign * (size_t)n_embd * 4, &b[0], "moe expert outputs") ||
+        !vk_bind(vk, wts, (size_t)n_assign * 4, &b[1], "moe weights") || !vk_bind(vk, out, (size_t)(n_tok * n_embd) * 4, &b[2], "moe out"))
+        return;
+    pc_moe_combine pcc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n_tok, (uint32_t)n_embd, (uint32_t)k};
+    vk_dispatch(vk, pc2, b, 3, &pcc, sizeof pcc, ceil_div((uint64_t)(n_tok * n_embd), 64), 1);
+}

@@ -1,0 +1,222 @@
+/* The pass: one primary command buffer recorded between begin() and end(), submitted
+ * once. Each dispatch gets a descriptor set from pools that are reset at begin() (more
+ * pools are added when a long pass fills one), and is followed by a full compute/transfer
+ * barrier, so ops see the results of every op recorded before them. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/vulkan/vk_internal.h"
+
+#define SETS_PER_POOL 512
+
+const char *vk_result_str(VkResult r) {
+    switch (r) {
+    case VK_SUCCESS: return "VK_SUCCESS";
+    case VK_NOT_READY: return "VK_NOT_READY";
+    case VK_TIMEOUT: return "VK_TIMEOUT";
+    case VK_INCOMPLETE: return "VK_INCOMPLETE";
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
+    case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
+    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_INCOMPATIBLE_DRIVER: return "VK_ERROR_INCOMPATIBLE_DRIVER";
+    case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
+    case VK_ERROR_FORMAT_NOT_SUPPORTED: return "VK_ERROR_FORMAT_NOT_SUPPORTED";
+    case VK_ERROR_FRAGMENTED_POOL: return "VK_ERROR_FRAGMENTED_POOL";
+    case VK_ERROR_OUT_OF_POOL_MEMORY: return "VK_ERROR_OUT_OF_POOL_MEMORY";
+    default: return "VkResult error";
+    }
+}
+
+infer_status vk_status_of(VkResult r) {
+    return (r == VK_ERROR_OUT_OF_HOST_MEMORY || r == VK_ERROR_OUT_OF_DEVICE_MEMORY) ? INFER_ERR_NOMEM : INFER_ERR_BACKEND;
+}
+
+void vk_fail(vk_backend *vk, infer_status st, const char *fmt, ...) {
+    if (vk->status) return;
+    vk->status = st;
+    vk->err.status = st;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(vk->err.message, sizeof vk->err.message, fmt, ap);
+    va_end(ap);
+}
+
+bool vk_bind(vk_backend *vk, infer_bview v, size_t bytes, vk_binding *out, const char *what) {
+    if (!v.buf) {
+        vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: %s: no buffer", what);
+        return false;
+    }
+    if (v.offset > v.buf->size || bytes > v.buf->size - v.offset) {
+        vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: %s: view [%zu, +%zu) outside its buffer of %llu bytes", what, v.offset, bytes,
+                (unsigned long long)v.buf->size);
+        return false;
+    }
+    VkDeviceSize align = vk->caps.offset_align < 4 ? 4 : vk->caps.offset_align;
+    VkDeviceSize start = v.offset / align * align;
+    VkDeviceSize range = v.buf->size - start;
+    VkDeviceSize max_range = vk->caps.max_storage_range & ~(VkDeviceSize)3;
+    if (range > max_range) range = max_range;
+    if (v.offset - start + bytes > range) {
+        vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: %s: %zu bytes exceed maxStorageBufferRange (%llu) of '%s'", what, bytes,
+                (unsigned long long)vk->caps.max_storage_range, vk->caps.device_name);
+        return false;
+    }
+    *out = (vk_binding){.buf = v.buf, .offset = start, .range = range, .rem = (uint32_t)(v.offset - start)};
+    return true;
+}
+
+static VkDescriptorSet alloc_set(vk_backend *vk, uint32_t nb) {
+    for (;;) {
+        if (vk->cur_pool == vk->n_pools) {
+            VkDescriptorPool *p = realloc(vk->pools, (size_t)(vk->n_pools + 1) * sizeof *p);
+            if (!p) {
+                vk_fail(vk, INFER_ERR_NOMEM, "vulkan: out of memory (descriptor pools)");
+                return VK_NULL_HANDLE;
+            }
+            vk->pools = p;
+            VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = SETS_PER_POOL * VK_MAX_BINDINGS};
+            VkDescriptorPoolCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = SETS_PER_POOL,
+                                             .poolSizeCount = 1, .pPoolSizes = &ps};
+            VkResult r = vkCreateDescriptorPool(vk->device, &ci, NULL, &vk->pools[vk->n_pools]);
+            if (r != VK_SUCCESS) {
+                vk_fail(vk, vk_status_of(r), "vulkan: vkCreateDescriptorPool failed: %s", vk_result_str(r));
+                return VK_NULL_HANDLE;
+            }
+            vk->n_pools++;
+        }
+        VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                          .descriptorPool = vk->pools[vk->cur_pool], .descriptorSetCount = 1,
+                                          .pSetLayouts = &vk->set_layouts[nb]};
+        VkDescriptorSet set;
+        VkResult r = vkAllocateDescriptorSets(vk->device, &ai, &set);
+        if (r == VK_SUCCESS) return set;
+        if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL) {
+            vk_fail(vk, vk_status_of(r), "vulkan: vkAllocateDescriptorSets failed: %s", vk_result_str(r));
+            return VK_NULL_HANDLE;
+        }
+        vk->cur_pool++;
+    }
+}
+
+void vk_barrier(vk_backend *vk) {
+    VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                         VK_ACCESS_TRANSFER_WRITE_BIT,
+    };
+    VkPipelineStageFlags st = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    vkCmdPipelineBarrier(vk->cmd, st, st, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t nb, const void *push, uint32_t push_bytes,
+                  uint32_t gx, uint32_t gy, uint32_t gz) {
+    if (vk->status || !p) return;
+    if (nb != p->n_bindings) {
+        vk_fail(vk, INFER_ERR_BACKEND, "vulkan: internal: %u bindings given, pipeline has %u", nb, p->n_bindings);
+        return;
+    }
+    if (gy > vk->caps.max_groups_yz || gz > vk->caps.max_groups_yz) {
+        vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: dispatch of %u x %u x %u workgroups exceeds the device limits", gx, gy, gz);
+        return;
+    }
+    if (gx == 0 || gy == 0 || gz == 0) return;
+    VkDescriptorSet set = alloc_set(vk, nb);
+    if (!set) return;
+    VkDescriptorBufferInfo bi[VK_MAX_BINDINGS];
+    VkWriteDescriptorSet w[VK_MAX_BINDINGS];
+    for (uint32_t i = 0; i < nb; i++) {
+        bi[i] = (VkDescriptorBufferInfo){.buffer = b[i].buf->buffer, .offset = b[i].offset, .range = b[i].range};
+        w[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set, .dstBinding = i,
+                                      .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                      .pBufferInfo = &bi[i]};
+    }
+    vkUpdateDescriptorSets(vk->device, nb, w, 0, NULL);
+    vkCmdBindPipeline(vk->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+    vkCmdBindDescriptorSets(vk->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
+    vkCmdPushConstants(vk->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
+    vkCmdDispatch(vk->cmd, gx, gy, gz);
+    vk_barrier(vk);
+}
+
+void vk_dispatch(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t nb, const void *push, uint32_t push_bytes,
+                 uint64_t n_groups, uint32_t gz) {
+    if (n_groups == 0) return;
+    uint64_t gx = n_groups < vk->caps.max_groups_x ? n_groups : vk->caps.max_groups_x;
+    uint64_t gy = (n_groups + gx - 1) / gx;
+    if (gy > UINT32_MAX) {
+        vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: %llu workgroups are too many", (unsigned long long)n_groups);
+        return;
+    }
+    vk_dispatch3(vk, p, b, nb, push, push_bytes, (uint32_t)gx, (uint32_t)gy, gz);
+}
+
+void vk_pass_begin(vk_backend *vk) {
+    if (vk->recording) return;
+    vk->status = INFER_OK;
+    vk->err.message[0] = 0;
+    for (int i = 0; i < vk->n_pools; i++) vkResetDescriptorPool(vk->device, vk->pools[i], 0);
+    vk->cur_pool = 0;
+    vk->upload.used = 0;
+    vk->readback.used = 0;
+    vk->n_reads = 0;
+    VkResult r = vkResetCommandBuffer(vk->cmd, 0);
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    if (r == VK_SUCCESS) r = vkBeginCommandBuffer(vk->cmd, &bi);
+    if (r != VK_SUCCESS) {
+        vk_fail(vk, vk_status_of(r), "vulkan: vkBeginCommandBuffer failed: %s", vk_result_str(r));
+        return;
+    }
+    vk->recording = true;
+}
+
+bool vk_ensure_recording(vk_backend *vk) {
+    if (!vk->recording) vk_pass_begin(vk);
+    return vk->recording && !vk->status;
+}
+
+infer_status vk_pass_end(vk_backend *vk, infer_error *err) {
+    if (!vk->recording) {
+        infer_status st = vk->status;
+        if (st && err) *err = vk->err;
+        vk->status = INFER_OK;
+        return st;
+    }
+    vk->recording = false;
+    /* Make transfer results visible to the host reads below. */
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    vkCmdPipelineBarrier(vk->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    VkResult r = vkEndCommandBuffer(vk->cmd);
+    if (r != VK_SUCCESS) vk_fail(vk, vk_status_of(r), "vulkan: vkEndCommandBuffer failed: %s", vk_result_str(r));
+    if (!vk->status) {
+        VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &vk->cmd};
+        r = vkQueueSubmit(vk->queue, 1, &si, vk->fence);
+        if (r == VK_SUCCESS) {
+            r = vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+            vkResetFences(vk->device, 1, &vk->fence);
+            if (r != VK_SUCCESS) vk_fail(vk, vk_status_of(r), "vulkan: vkWaitForFences failed: %s", vk_result_str(r));
+        } else {
+            vk_fail(vk, vk_status_of(r), "vulkan: vkQueueSubmit failed: %s", vk_result_str(r));
+        }
+    }
+    if (!vk->status)
+        for (int i = 0; i < vk->n_reads; i++)
+            memcpy(vk->reads[i].dst, (const char *)vk->reads[i].src->mapped + vk->reads[i].offset, vk->reads[i].bytes);
+    vk->n_reads = 0;
+    vk_free_retired(vk);
+    infer_status st = vk->status;
+    if (st && err) *err = vk->err;
+    vk->status = INFER_OK;
+    return st;
+}
