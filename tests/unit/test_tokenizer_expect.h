@@ -14,7 +14,7 @@
 
 #define VOCAB_TEST_SEP "\n__ggml_vocab_test__\n"
 
-static struct infer_vocab *load_vocab_fixture(const char *path, infer_gguf **g_out) {
+static inline struct infer_vocab *load_vocab_fixture(const char *path, infer_gguf **g_out) {
     infer_error err = {0};
     infer_gguf *g = NULL;
     infer_status st = infer_gguf_open(path, &g, &err);
@@ -30,7 +30,7 @@ static struct infer_vocab *load_vocab_fixture(const char *path, infer_gguf **g_o
 
 /* Compares every .inp string with its .out line; returns the number of mismatches
  * (each one printed with both id lists). */
-static int check_expectations(const struct infer_vocab *v, const char *inp_path, const char *out_path) {
+static inline int check_expectations(const struct infer_vocab *v, const char *inp_path, const char *out_path) {
     size_t inp_len = 0, out_len = 0;
     char *inp = test_read_all(inp_path, &inp_len);
     char *out = test_read_all(out_path, &out_len);
@@ -72,7 +72,7 @@ static int check_expectations(const struct infer_vocab *v, const char *inp_path,
 }
 
 /* One vocabulary's .inp/.out check: gguf_path is the vocab file, name the .inp stem. */
-static void check_vocab(const char *gguf_path, const char *name) {
+static inline void check_vocab(const char *gguf_path, const char *name) {
     infer_gguf *g = NULL;
     struct infer_vocab *v = load_vocab_fixture(gguf_path, &g);
     char rel_inp[128], rel_out[128];
