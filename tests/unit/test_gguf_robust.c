@@ -66,12 +66,12 @@ static unsigned walk(const infer_gguf *g) {
         const char *k = infer_gguf_kv_key(g, i);
         assert_non_null(k);
         assert_int_equal(infer_gguf_find_key(g, k), i);
-        sum += (unsigned)infer_gguf_kv_int(g, i) + (unsigned)infer_gguf_kv_uint(g, i) + (unsigned)infer_gguf_kv_float(g, i);
+        sum += (unsigned)infer_gguf_kv_int(g, i) + (unsigned)infer_gguf_kv_uint(g, i) + (infer_gguf_kv_float(g, i) > 0);
         uint64_t len = 0;
         const char *s = infer_gguf_kv_str(g, i, &len);
         for (uint64_t j = 0; s && j < len; j++) sum += (uint8_t)s[j];
         for (uint64_t j = 0; j < infer_gguf_kv_arr_len(g, i); j++) {
-            sum += (unsigned)infer_gguf_kv_arr_int(g, i, j) + (unsigned)infer_gguf_kv_arr_float(g, i, j);
+            sum += (unsigned)infer_gguf_kv_arr_int(g, i, j) + (infer_gguf_kv_arr_float(g, i, j) > 0);
             s = infer_gguf_kv_arr_str(g, i, j, &len);
             for (uint64_t c = 0; s && c < len; c++) sum += (uint8_t)s[c];
         }
