@@ -1,0 +1,627 @@
+/* Every Vulkan op and weight-format variant against references computed here in double
+ * precision, on small, awkward shapes (row lengths that are not multiples of 8 or of the
+ * workgroup size, views at offsets that are not binding-aligned). Quantized weights are
+ * the shared dequant fixtures: <TYPE>.raw blocks whose exact values are <TYPE>.f32, so
+ * decoding is checked bit for bit and matmuls against the reference engine's values.
+ *
+ *   test_vulkan_ops              the op tests (needs a Vulkan device, lavapipe is fine)
+ *   test_vulkan_ops --no-device  run with VK_ICD_FILENAMES pointing nowhere: the
+ *                                constructor must fail cleanly with INFER_ERR_NO_DEVICE
+ *
+ * Without a usable device the op tests FAIL, except on a machine with no Vulkan driver
+ * installed at all (no ICD manifest), where they exit 77 (Skipped). */
+#include <dirent.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "infer.h"
+#include "kernels/backend.h"
+#include "tensor/dtype.h"
+#include "testdata.h"
+
+static infer_backend *g_be;
+
+/* ------------------------------------------------------------------ helpers */
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static float frand(void) {   /* uniform in [-1, 1) */
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (float)((double)(g_rng >> 11) / (double)(1ull << 53) * 2.0 - 1.0);
+}
+static float *rand_vec(size_t n, float scale) {
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = frand() * scale;
+    return v;
+}
+
+/* A device buffer holding `bytes` at an offset that is deliberately not a multiple of
+ * the binding alignment (the ops must pass the remainder to the shaders). */
+#define ODD_OFFSET 20
+typedef struct dev {
+    infer_bbuf *buf;
+    infer_bview v;
+} dev;
+
+static dev dev_new(const void *host, size_t bytes, uint32_t type) {
+    dev d;
+    assert_int_equal(g_be->ops->alloc(g_be, bytes + ODD_OFFSET + 64, &d.buf), INFER_OK);
+    d.v = (infer_bview){d.buf, ODD_OFFSET, type};
+    if (host) g_be->ops->write(g_be, d.v, host, bytes);
+    return d;
+}
+static void dev_free(dev d) { g_be->ops->release(g_be, d.buf); }
+static infer_bview none(void) { return (infer_bview){NULL, 0, INFER_TYPE_F32}; }
+
+static void end_ok(void) {
+    infer_error err = {0};
+    infer_status st = g_be->ops->end(g_be, &err);
+    if (st != INFER_OK) fail_msg("end() failed: %s", err.message);
+}
+
+static void check_close(const char *what, const float *got, const double *want, size_t n, double atol, double rtol) {
+    for (size_t i = 0; i < n; i++) {
+        double tol = atol + rtol * fabs(want[i]);
+        if (!(fabs((double)got[i] - want[i]) <= tol))
+            fail_msg("%s[%zu]: got %.9g want %.9g (tol %.3g)", what, i, (double)got[i], want[i], tol);
+    }
+}
+
+typedef struct fixture {
+    uint32_t type;
+    const char *name;
+    uint8_t *raw;
+    float *val;       /* 4096 decoded values */
+    size_t raw_bytes;
+} fixture;
+
+static const struct { uint32_t type; const char *name; } k_types[] = {
+    {INFER_TYPE_F32, "F32"},   {INFER_TYPE_F16, "F16"},   {INFER_TYPE_BF16, "BF16"}, {INFER_TYPE_Q4_0, "Q4_0"},
+    {INFER_TYPE_Q4_1, "Q4_1"}, {INFER_TYPE_Q5_0, "Q5_0"}, {INFER_TYPE_Q5_1, "Q5_1"}, {INFER_TYPE_Q8_0, "Q8_0"},
+    {INFER_TYPE_Q4_K, "Q4_K"}, {INFER_TYPE_Q5_K, "Q5_K"}, {INFER_TYPE_Q6_K, "Q6_K"}, {INFER_TYPE_MXFP4, "MXFP4"},
+};
+#define N_TYPES (sizeof k_types / sizeof k_types[0])
+
+/* F32 has no .raw fixture: the decoded values of another fixture serve as F32 weights. */
+static fixture load_fixture(uint32_t type, const char *name) {
+    fixture f = {.type = type, .name = name};
+    char rel[64];
+    size_t len;
+    snprintf(rel, sizeof rel, "dequant/%s.f32", type == INFER_TYPE_F32 ? "Q8_0" : name);
+    char *p = test_fixture(rel);
+    assert_non_null(p);
+    f.val = test_read_all(p, &len);
+    assert_int_equal(len, 4096 * 4);
+    free(p);
+    if (type == INFER_TYPE_F32) {
+        f.raw = malloc(len);
+        memcpy(f.raw, f.val, len);
+        f.raw_bytes = len;
+        return f;
+    }
+    snprintf(rel, sizeof rel, "dequant/%s.raw", name);
+    p = test_fixture(rel);
+    assert_non_null(p);
+    f.raw = test_read_all(p, &f.raw_bytes);
+    assert_int_equal(f.raw_bytes, infer_dtype_row_bytes(type, 4096));
+    free(p);
+    return f;
+}
+static void free_fixture(fixture *f) {
+    free(f->raw);
+    free(f->val);
+}
+
+/* ------------------------------------------------------------------ get_rows */
+
+/* Rows of 256 (one K-quant block) picked from the fixture, compared bit for bit. */
+static void test_get_rows_all_types(void **state) {
+    (void)state;
+    const int32_t ids[] = {3, 0, 15, 7, 3, 12};
+    const int n = 6, row_len = 256;
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
+        dev table = dev_new(f.raw, f.raw_bytes, f.type);
+        dev did = dev_new(ids, sizeof ids, INFER_TYPE_I32);
+        dev out = dev_new(NULL, (size_t)n * row_len * 4, INFER_TYPE_F32);
+        float *got = malloc((size_t)n * row_len * 4);
+        g_be->ops->begin(g_be);
+        g_be->ops->get_rows(g_be, table.v, row_len, did.v, n, out.v);
+        g_be->ops->read(g_be, out.v, got, (size_t)n * row_len * 4);
+        end_ok();
+        for (int t = 0; t < n; t++)
+            for (int i = 0; i < row_len; i++) {
+                float want = f.val[ids[t] * row_len + i];
+                if (memcmp(&got[t * row_len + i], &want, 4) != 0)
+                    fail_msg("get_rows %s: row %d [%d]: got %.9g want %.9g", f.name, ids[t], i, (double)got[t * row_len + i], (double)want);
+            }
+        free(got);
+        dev_free(table);
+        dev_free(did);
+        dev_free(out);
+        free_fixture(&f);
+    }
+}
+
+/* Plain types with a row length that is not a multiple of 8. */
+static void test_get_rows_awkward_plain(void **state) {
+    (void)state;
+    const uint32_t types[] = {INFER_TYPE_F32, INFER_TYPE_F16, INFER_TYPE_BF16};
+    const char *names[] = {"F32", "F16", "BF16"};
+    const int row_len = 67, n_rows = 61;
+    const int32_t ids[] = {60, 0, 33, 1};
+    for (int ti = 0; ti < 3; ti++) {
+        fixture f = load_fixture(types[ti], names[ti]);
+        size_t es = types[ti] == INFER_TYPE_F32 ? 4 : 2;
+        dev table = dev_new(f.raw, (size_t)n_rows * row_len * es, f.type);
+        dev did = dev_new(ids, sizeof ids, INFER_TYPE_I32);
+        dev out = dev_new(NULL, 4 * row_len * 4, INFER_TYPE_F32);
+        float got[4 * 67];
+        g_be->ops->begin(g_be);
+        g_be->ops->get_rows(g_be, table.v, row_len, did.v, 4, out.v);
+        g_be->ops->read(g_be, out.v, got, sizeof got);
+        end_ok();
+        for (int t = 0; t < 4; t++)
+            for (int i = 0; i < row_len; i++)
+                if (memcmp(&got[t * row_len + i], &f.val[ids[t] * row_len + i], 4) != 0)
+                    fail_msg("get_rows %s awkward: row %d [%d]", names[ti], ids[t], i);
+        dev_free(table);
+        dev_free(did);
+        dev_free(out);
+        free_fixture(&f);
+    }
+}
+
+/* ------------------------------------------------------------------ matmul */
+
+/* W: `rows` rows of `cols` taken from the fixture (row r is fixture row perm(r), so there
+ * are more rows than the fixture has and tiles are partial); x random; optional bias. */
+static void run_matmul(const fixture *f, int rows, int cols, int n, bool with_bias) {
+    int fix_rows = 4096 / cols;
+    size_t rb = infer_dtype_row_bytes(f->type, cols);
+    uint8_t *w = malloc(rb * (size_t)rows);
+    double *wv = malloc(sizeof(double) * (size_t)rows * (size_t)cols);
+    for (int r = 0; r < rows; r++) {
+        int src = (r * 7 + 3) % fix_rows;
+        memcpy(w + rb * (size_t)r, f->raw + rb * (size_t)src, rb);
+        for (int c = 0; c < cols; c++) wv[(size_t)r * cols + c] = f->val[(size_t)src * cols + c];
+    }
+    float *x = rand_vec((size_t)n * cols, 1.0f);
+    float *bias = rand_vec((size_t)rows, 0.5f);
+    double *want = malloc(sizeof(double) * (size_t)n * rows);
+    double *mag = malloc(sizeof(double) * (size_t)n * rows);
+    for (int t = 0; t < n; t++)
+        for (int r = 0; r < rows; r++) {
+            double s = with_bias ? bias[r] : 0.0, m = with_bias ? fabs(bias[r]) : 0.0;
+            for (int c = 0; c < cols; c++) {
+                s += wv[(size_t)r * cols + c] * x[(size_t)t * cols + c];
+                m += fabs(wv[(size_t)r * cols + c] * x[(size_t)t * cols + c]);
+            }
+            want[(size_t)t * rows + r] = s;
+            mag[(size_t)t * rows + r] = m;
+        }
+    infer_bbuf *wb;
+    assert_int_equal(g_be->ops->weight(g_be, w, rb * (size_t)rows, &wb), INFER_OK);
+    dev dx = dev_new(x, (size_t)n * cols * 4, INFER_TYPE_F32);
+    dev db = dev_new(bias, (size_t)rows * 4, INFER_TYPE_F32);
+    dev dy = dev_new(NULL, (size_t)n * rows * 4, INFER_TYPE_F32);
+    float *got = malloc((size_t)n * rows * 4);
+    g_be->ops->begin(g_be);
+    g_be->ops->matmul(g_be, (infer_bview){wb, 0, f->type}, rows, cols, dx.v, n, with_bias ? db.v : none(), dy.v);
+    g_be->ops->read(g_be, dy.v, got, (size_t)n * rows * 4);
+    end_ok();
+    for (size_t i = 0; i < (size_t)n * rows; i++)
+        if (!(fabs(got[i] - want[i]) <= 1e-5 * mag[i] + 1e-6))
+            fail_msg("matmul %s %dx%d n=%d: y[%zu] got %.9g want %.9g", f->name, rows, cols, n, i, (double)got[i], want[i]);
+    g_be->ops->release(g_be, wb);
+    dev_free(dx);
+    dev_free(db);
+    dev_free(dy);
+    free(w);
+    free(wv);
+    free(x);
+    free(bias);
+    free(want);
+    free(mag);
+    free(got);
+}
+
+static void test_matmul_all_types(void **state) {
+    (void)state;
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
+        run_matmul(&f, 40, 256, 1, false);    /* decode: one workgroup per row */
+        run_matmul(&f, 40, 256, 5, true);     /* several rows at once, bias */
+        run_matmul(&f, 40, 256, 37, true);    /* tiled: partial row and token tiles */
+        if (f.type == INFER_TYPE_F32 || f.type == INFER_TYPE_F16 || f.type == INFER_TYPE_BF16) {
+            run_matmul(&f, 37, 67, 3, true);   /* columns not a multiple of 8 */
+            run_matmul(&f, 37, 67, 11, false);
+        }
+        free_fixture(&f);
+    }
+}
+
+/* ------------------------------------------------------------------ norms, glu, add */
+
+static void test_rms_norm(void **state) {
+    (void)state;
+    const int n_rows = 5, row_len = 67;
+    float *x = rand_vec((size_t)n_rows * row_len, 3.0f);
+    float *w = rand_vec((size_t)row_len, 1.0f);
+    const float eps = 1e-5f;
+    for (int with_w = 0; with_w < 2; with_w++) {
+        dev dx = dev_new(x, sizeof(float) * n_rows * row_len, INFER_TYPE_F32);
+        dev dw = dev_new(w, sizeof(float) * row_len, INFER_TYPE_F32);
+        dev dout = dev_new(NULL, sizeof(float) * n_rows * row_len, INFER_TYPE_F32);
+        float got[5 * 67], got_inplace[5 * 67];
+        g_be->ops->begin(g_be);
+        g_be->ops->rms_norm(g_be, dx.v, with_w ? dw.v : none(), n_rows, row_len, eps, dout.v);
+        g_be->ops->rms_norm(g_be, dx.v, with_w ? dw.v : none(), n_rows, row_len, eps, dx.v);   /* in place */
+        g_be->ops->read(g_be, dout.v, got, sizeof got);
+        g_be->ops->read(g_be, dx.v, got_inplace, sizeof got_inplace);
+        end_ok();
+        double want[5 * 67];
+        for (int r = 0; r < n_rows; r++) {
+            double ss = 0;
+            for (int i = 0; i < row_len; i++) ss += (double)x[r * row_len + i] * x[r * row_len + i];
+            double s = 1.0 / sqrt(ss / row_len + eps);
+            for (int i = 0; i < row_len; i++) want[r * row_len + i] = x[r * row_len + i] * s * (with_w ? w[i] : 1.0);
+        }
+        check_close("rms_norm", got, want, (size_t)n_rows * row_len, 1e-6, 1e-5);
+        check_close("rms_norm in place", got_inplace, want, (size_t)n_rows * row_len, 1e-6, 1e-5);
+        dev_free(dx);
+        dev_free(dw);
+        dev_free(dout);
+    }
+    free(x);
+    free(w);
+}
+
+static void test_glu_add(void **state) {
+    (void)state;
+    const int n = 1000;
+    float *g = rand_vec(n, 12.0f), *u = rand_vec(n, 12.0f);
+    dev dg = dev_new(g, n * 4, INFER_TYPE_F32), du = dev_new(u, n * 4, INFER_TYPE_F32);
+    dev o1 = dev_new(NULL, n * 4, INFER_TYPE_F32), o2 = dev_new(NULL, n * 4, INFER_TYPE_F32), o3 = dev_new(NULL, n * 4, INFER_TYPE_F32);
+    float *r1 = malloc(n * 4), *r2 = malloc(n * 4), *r3 = malloc(n * 4);
+    const float alpha = 1.702f, limit = 7.0f;
+    g_be->ops->begin(g_be);
+    g_be->ops->glu(g_be, INFER_GLU_SWIGLU, dg.v, du.v, n, 0, 0, o1.v);
+    g_be->ops->glu(g_be, INFER_GLU_SWIGLU_OAI, dg.v, du.v, n, alpha, limit, o2.v);
+    g_be->ops->add(g_be, dg.v, du.v, n, o3.v);
+    g_be->ops->read(g_be, o1.v, r1, n * 4);
+    g_be->ops->read(g_be, o2.v, r2, n * 4);
+    g_be->ops->read(g_be, o3.v, r3, n * 4);
+    end_ok();
+    double *w1 = malloc(n * 8), *w2 = malloc(n * 8), *w3 = malloc(n * 8);
+    for (int i = 0; i < n; i++) {
+        double a = g[i], b = u[i];
+        w1[i] = a / (1 + exp(-a)) * b;
+        double gc = fmin(a, limit), uc = fmax(-limit, fmin(b, limit));
+        w2[i] = gc / (1 + exp(-alpha * gc)) * (uc + 1);
+        w3[i] = a + b;
+    }
+    check_close("swiglu", r1, w1, n, 1e-5, 1e-5);
+    check_close("swiglu_oai", r2, w2, n, 1e-5, 1e-5);
+    check_close("add", r3, w3, n, 0, 1e-7);
+    dev_free(dg); dev_free(du); dev_free(o1); dev_free(o2); dev_free(o3);
+    free(g); free(u); free(r1); free(r2); free(r3); free(w1); free(w2); free(w3);
+}
+
+/* ------------------------------------------------------------------ rope */
+
+/* ggml's definition, in double: theta_i = pos * base^(-2i/n_rot); YaRN mixes the
+ * interpolated angle (times freq_scale) and the extrapolated one with a ramp over the
+ * pair index between the corrected dims, and scales cos/sin by 1 + 0.1 ln(1/freq_scale). */
+static void rope_ref(double *x, int n_tok, int n_head, int head_dim, const int32_t *pos, const infer_rope_params *p) {
+    double low = 0, high = 0;
+    bool yarn = p->yarn_factor > 1;
+    if (yarn) {
+        double d = 2 * log(p->freq_base);
+        low = fmax(0, floor(p->n_rot * log(p->yarn_orig_ctx / (p->yarn_beta_fast * 2 * M_PI)) / d));
+        high = fmin(p->n_rot - 1, ceil(p->n_rot * log(p->yarn_orig_ctx / (p->yarn_beta_slow * 2 * M_PI)) / d));
+    }
+    double ms = p->attn_factor * (yarn ? 1 + 0.1 * log(1.0 / p->freq_scale) : 1);
+    for (int t = 0; t < n_tok; t++)
+        for (int h = 0; h < n_head; h++)
+            for (int i = 0; i < p->n_rot / 2; i++) {
+                double te = pos[t] * pow(p->freq_base, -2.0 * i / p->n_rot), th = te * p->freq_scale;
+                if (yarn) {
+                    double ramp = 1 - fmin(1, fmax(0, (i - low) / fmax(0.001, high - low)));
+                    th = th * (1 - ramp) + te * ramp;
+                }
+                double *v = x + ((size_t)t * n_head + h) * head_dim;
+                int i0 = p->mode == INFER_ROPE_NEOX ? i : 2 * i, i1 = p->mode == INFER_ROPE_NEOX ? i + p->n_rot / 2 : 2 * i + 1;
+                double a = v[i0], b = v[i1], c = cos(th) * ms, s = sin(th) * ms;
+                v[i0] = a * c - b * s;
+                v[i1] = a * s + b * c;
+            }
+}
+
+static void test_rope(void **state) {
+    (void)state;
+    const int n_tok = 3, n_head = 4, head_dim = 20;
+    const int32_t pos[] = {0, 7, 300};
+    infer_rope_params ps[3] = {
+        {.mode = INFER_ROPE_NORMAL, .n_rot = 16, .freq_base = 10000, .freq_scale = 1, .yarn_factor = 1, .attn_factor = 1},
+        {.mode = INFER_ROPE_NEOX, .n_rot = 20, .freq_base = 1000000, .freq_scale = 1, .yarn_factor = 1, .attn_factor = 1},
+        {.mode = INFER_ROPE_NEOX, .n_rot = 20, .freq_base = 150000, .freq_scale = 1.0f / 32, .yarn_factor = 32,
+         .yarn_orig_ctx = 4096, .yarn_beta_fast = 32, .yarn_beta_slow = 1, .attn_factor = 1},
+    };
+    size_t n = (size_t)n_tok * n_head * head_dim;
+    float *x = rand_vec(n, 1.0f);
+    for (int k = 0; k < 3; k++) {
+        dev dx = dev_new(x, n * 4, INFER_TYPE_F32), dp = dev_new(pos, sizeof pos, INFER_TYPE_I32);
+        float *got = malloc(n * 4);
+        g_be->ops->begin(g_be);
+        g_be->ops->rope(g_be, dx.v, dp.v, n_tok, n_head, head_dim, &ps[k]);
+        g_be->ops->read(g_be, dx.v, got, n * 4);
+        end_ok();
+        double *want = malloc(n * 8);
+        for (size_t i = 0; i < n; i++) want[i] = x[i];
+        rope_ref(want, n_tok, n_head, head_dim, pos, &ps[k]);
+        check_close(k == 0 ? "rope normal" : k == 1 ? "rope neox" : "rope yarn", got, want, n, 2e-4, 1e-4);
+        free(got);
+        free(want);
+        dev_free(dx);
+        dev_free(dp);
+    }
+    free(x);
+}
+
+/* ------------------------------------------------------------------ KV cache + attention */
+
+static void run_attention(uint32_t cache_type, int window, bool sinks) {
+    const int n_head = 6, n_head_kv = 2, head_dim = 72, n_kv = 150, n_tok = 3;
+    const int32_t pos[] = {97, 140, 149};
+    const int row = n_head_kv * head_dim;
+    bool f16 = cache_type == INFER_TYPE_F16;
+    size_t es = f16 ? 2 : 4;
+    float *kall = rand_vec((size_t)n_kv * row, 1.0f), *vall = rand_vec((size_t)n_kv * row, 1.0f);
+    float *q = rand_vec((size_t)n_tok * n_head * head_dim, 1.0f);
+    float *snk = rand_vec(n_head, 2.0f);
+    /* The cache is filled by kv_store: all rows in one call with positions 0..n_kv-1 in
+     * a shuffled order, so row placement is checked too. */
+    int32_t *perm = malloc(sizeof(int32_t) * n_kv);
+    float *ks = malloc(sizeof(float) * (size_t)n_kv * row), *vs = malloc(sizeof(float) * (size_t)n_kv * row);
+    for (int j = 0; j < n_kv; j++) perm[j] = (j * 37 + 11) % n_kv;   /* 37 is coprime with 150 */
+    for (int j = 0; j < n_kv; j++) {
+        memcpy(ks + (size_t)j * row, kall + (size_t)perm[j] * row, sizeof(float) * row);
+        memcpy(vs + (size_t)j * row, vall + (size_t)perm[j] * row, sizeof(float) * row);
+    }
+    dev dk = dev_new(NULL, (size_t)n_kv * row * es, cache_type), dv = dev_new(NULL, (size_t)n_kv * row * es, cache_type);
+    dev dks = dev_new(ks, sizeof(float) * (size_t)n_kv * row, INFER_TYPE_F32);
+    dev dvs = dev_new(vs, sizeof(float) * (size_t)n_kv * row, INFER_TYPE_F32);
+    dev dperm = dev_new(perm, sizeof(int32_t) * n_kv, INFER_TYPE_I32);
+    dev dq = dev_new(q, sizeof(float) * (size_t)n_tok * n_head * head_dim, INFER_TYPE_F32);
+    dev dpos = dev_new(pos, sizeof pos, INFER_TYPE_I32);
+    dev dsnk = dev_new(snk, sizeof(float) * n_head, INFER_TYPE_F32);
+    dev dout = dev_new(NULL, sizeof(float) * (size_t)n_tok * n_head * head_dim, INFER_TYPE_F32);
+    infer_attn_params ap = {.n_tokens = n_tok, .n_head = n_head, .n_head_kv = n_head_kv, .head_dim = head_dim, .n_kv = n_kv,
+                            .scale = 1.0f / sqrtf((float)head_dim), .window = window};
+    float *got = malloc(sizeof(float) * (size_t)n_tok * n_head * head_dim);
+    void *kback = malloc((size_t)n_kv * row * es);
+    g_be->ops->begin(g_be);
+    g_be->ops->kv_store(g_be, dks.v, dperm.v, n_kv, row, dk.v);
+    g_be->ops->kv_store(g_be, dvs.v, dperm.v, n_kv, row, dv.v);
+    g_be->ops->attention(g_be, dq.v, dk.v, dv.v, dpos.v, sinks ? dsnk.v : none(), &ap, dout.v);
+    g_be->ops->read(g_be, dout.v, got, sizeof(float) * (size_t)n_tok * n_head * head_dim);
+    g_be->ops->read(g_be, dk.v, kback, (size_t)n_kv * row * es);
+    end_ok();
+
+    /* The stored cache row p is kall[p] (F16: within binary16 rounding). */
+    for (size_t i = 0; i < (size_t)n_kv * row; i++) {
+        float v = f16 ? infer_fp16_to_f32(((uint16_t *)kback)[i]) : ((float *)kback)[i];
+        double tol = f16 ? fabs(kall[i]) / 1024.0 + 1e-7 : 0;
+        if (!(fabs(v - kall[i]) <= tol)) fail_msg("kv_store %s: element %zu got %g want %g", f16 ? "F16" : "F32", i, (double)v, (double)kall[i]);
+    }
+    double *want = malloc(sizeof(double) * (size_t)n_tok * n_head * head_dim);
+    for (int t = 0; t < n_tok; t++)
+        for (int h = 0; h < n_head; h++) {
+            int kh = h / (n_head / n_head_kv);
+            const float *qv = q + ((size_t)t * n_head + h) * head_dim;
+            double sc[150], m = sinks ? snk[h] : -INFINITY, l = 0;
+            int lo = window > 0 ? (pos[t] - window + 1 > 0 ? pos[t] - window + 1 : 0) : 0;
+            for (int j = lo; j <= pos[t]; j++) {
+                double s = 0;
+                for (int d = 0; d < head_dim; d++) s += (double)qv[d] * kall[(size_t)j * row + kh * head_dim + d];
+                sc[j] = s / sqrt((double)head_dim);
+                if (sc[j] > m) m = sc[j];
+            }
+            if (sinks) l += exp(snk[h] - m);
+            for (int j = lo; j <= pos[t]; j++) l += exp(sc[j] - m);
+            for (int d = 0; d < head_dim; d++) {
+                double o = 0;
+                for (int j = lo; j <= pos[t]; j++) o += exp(sc[j] - m) * vall[(size_t)j * row + kh * head_dim + d];
+                want[((size_t)t * n_head + h) * head_dim + d] = o / l;
+            }
+        }
+    char what[64];
+    snprintf(what, sizeof what, "attention %s window %d sinks %d", f16 ? "F16" : "F32", window, sinks);
+    check_close(what, got, want, (size_t)n_tok * n_head * head_dim, f16 ? 2e-3 : 2e-6, f16 ? 2e-3 : 1e-5);
+    dev_free(dk); dev_free(dv); dev_free(dks); dev_free(dvs); dev_free(dperm); dev_free(dq); dev_free(dpos); dev_free(dsnk); dev_free(dout);
+    free(kall); free(vall); free(q); free(snk); free(perm); free(ks); free(vs); free(got); free(kback); free(want);
+}
+
+static void test_attention(void **state) {
+    (void)state;
+    run_attention(INFER_TYPE_F32, 0, false);
+    run_attention(INFER_TYPE_F32, 16, true);
+    run_attention(INFER_TYPE_F16, 0, true);
+    run_attention(INFER_TYPE_F16, 100, false);
+}
+
+/* ------------------------------------------------------------------ MoE */
+
+static void run_moe(int n_tok, infer_glu_kind glu) {
+    const int n_expert = 5, k = 2, n_embd = 40, n_ff = 24;
+    const float alpha = 1.702f, limit = 7.0f;
+    float *x = rand_vec((size_t)n_tok * n_embd, 1.0f), *lg = rand_vec((size_t)n_tok * n_expert, 3.0f);
+    float *wg = rand_vec((size_t)n_expert * n_ff * n_embd, 0.3f), *wu = rand_vec((size_t)n_expert * n_ff * n_embd, 0.3f);
+    float *wd = rand_vec((size_t)n_expert * n_embd * n_ff, 0.3f);
+    float *bg = rand_vec((size_t)n_expert * n_ff, 0.2f), *bu = rand_vec((size_t)n_expert * n_ff, 0.2f), *bd = rand_vec((size_t)n_expert * n_embd, 0.2f);
+    dev dx = dev_new(x, sizeof(float) * n_tok * n_embd, INFER_TYPE_F32), dl = dev_new(lg, sizeof(float) * n_tok * n_expert, INFER_TYPE_F32);
+    dev dwg = dev_new(wg, sizeof(float) * n_expert * n_ff * n_embd, INFER_TYPE_F32), dwu = dev_new(wu, sizeof(float) * n_expert * n_ff * n_embd, INFER_TYPE_F32);
+    dev dwd = dev_new(wd, sizeof(float) * n_expert * n_ff * n_embd, INFER_TYPE_F32);
+    dev dbg = dev_new(bg, sizeof(float) * n_expert * n_ff, INFER_TYPE_F32), dbu = dev_new(bu, sizeof(float) * n_expert * n_ff, INFER_TYPE_F32);
+    dev dbd = dev_new(bd, sizeof(float) * n_expert * n_embd, INFER_TYPE_F32);
+    dev dout = dev_new(NULL, sizeof(float) * n_tok * n_embd, INFER_TYPE_F32);
+    float *got = malloc(sizeof(float) * n_tok * n_embd);
+    g_be->ops->begin(g_be);
+    g_be->ops->moe(g_be, dx.v, dl.v, n_tok, n_embd, n_ff, n_expert, k, dwg.v, dbg.v, dwu.v, dbu.v, dwd.v, dbd.v, glu, alpha, limit, dout.v);
+    g_be->ops->read(g_be, dout.v, got, sizeof(float) * n_tok * n_embd);
+    end_ok();
+    double *want = calloc((size_t)n_tok * n_embd, sizeof(double));
+    for (int t = 0; t < n_tok; t++) {
+        int sel[2];
+        double w[2], sum = 0;
+        for (int s = 0; s < k; s++) {
+            int best = -1;
+            for (int e = 0; e < n_expert; e++) {
+                if (s == 1 && e == sel[0]) continue;
+                if (best < 0 || lg[t * n_expert + e] > lg[t * n_expert + best]) best = e;
+            }
+            sel[s] = best;
+        }
+        for (int s = 0; s < k; s++) sum += w[s] = exp(lg[t * n_expert + sel[s]] - lg[t * n_expert + sel[0]]);
+        for (int s = 0; s < k; s++) {
+            int e = sel[s];
+            double h[24];
+            for (int f = 0; f < n_ff; f++) {
+                double a = bg[e * n_ff + f], b = bu[e * n_ff + f];
+                for (int c = 0; c < n_embd; c++) {
+                    a += (double)wg[((size_t)e * n_ff + f) * n_embd + c] * x[t * n_embd + c];
+                    b += (double)wu[((size_t)e * n_ff + f) * n_embd + c] * x[t * n_embd + c];
+                }
+                if (glu == INFER_GLU_SWIGLU) h[f] = a / (1 + exp(-a)) * b;
+                else {
+                    double gc = fmin(a, limit), uc = fmax(-limit, fmin(b, limit));
+                    h[f] = gc / (1 + exp(-alpha * gc)) * (uc + 1);
+                }
+            }
+            for (int o = 0; o < n_embd; o++) {
+                double d = bd[e * n_embd + o];
+                for (int f = 0; f < n_ff; f++) d += (double)wd[((size_t)e * n_embd + o) * n_ff + f] * h[f];
+                want[t * n_embd + o] += w[s] / sum * d;
+            }
+        }
+    }
+    char what[64];
+    snprintf(what, sizeof what, "moe n_tok %d glu %d", n_tok, glu);
+    check_close(what, got, want, (size_t)n_tok * n_embd, 1e-5, 1e-4);
+    dev_free(dx); dev_free(dl); dev_free(dwg); dev_free(dwu); dev_free(dwd); dev_free(dbg); dev_free(dbu); dev_free(dbd); dev_free(dout);
+    free(x); free(lg); free(wg); free(wu); free(wd); free(bg); free(bu); free(bd); free(got); free(want);
+}
+
+static void test_moe(void **state) {
+    (void)state;
+    run_moe(1, INFER_GLU_SWIGLU_OAI);   /* decode path */
+    run_moe(3, INFER_GLU_SWIGLU);
+    run_moe(19, INFER_GLU_SWIGLU_OAI);  /* per-expert tiled path */
+}
+
+/* ------------------------------------------------------------------ errors */
+
+static void test_errors_are_sticky_and_reported(void **state) {
+    (void)state;
+    dev a = dev_new(NULL, 64, INFER_TYPE_F32);
+    infer_bview ids = {a.buf, 0, INFER_TYPE_I32};
+    infer_bview q2k = {a.buf, 0, INFER_TYPE_Q2_K};   /* a format without a shader */
+    g_be->ops->begin(g_be);
+    g_be->ops->get_rows(g_be, q2k, 256, ids, 1, a.v);
+    g_be->ops->add(g_be, a.v, a.v, 4, a.v);
+    infer_error err = {0};
+    infer_status st = g_be->ops->end(g_be, &err);
+    assert_int_not_equal(st, INFER_OK);
+    assert_non_null(strstr(err.message, "get_rows"));
+    /* A view past the end of its buffer. */
+    g_be->ops->begin(g_be);
+    g_be->ops->add(g_be, a.v, a.v, 1000, a.v);
+    st = g_be->ops->end(g_be, &err);
+    assert_int_equal(st, INFER_ERR_INVALID_ARG);
+    /* The next pass is clean. */
+    g_be->ops->begin(g_be);
+    g_be->ops->add(g_be, a.v, a.v, 4, a.v);
+    end_ok();
+    dev_free(a);
+}
+
+/* ------------------------------------------------------------------ main */
+
+/* True when no Vulkan driver is installed (or the loader is pointed at none). */
+static bool no_icd_installed(void) {
+    const char *env[] = {"VK_ICD_FILENAMES", "VK_DRIVER_FILES"};
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(env[i]);
+        if (v && *v) {
+            FILE *f = fopen(v, "r");
+            if (f) { fclose(f); return false; }
+            return true;
+        }
+    }
+    const char *dirs[] = {"/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"};
+    for (int i = 0; i < 3; i++) {
+        DIR *d = opendir(dirs[i]);
+        if (!d) continue;
+        struct dirent *e;
+        bool any = false;
+        while ((e = readdir(d)))
+            if (strstr(e->d_name, ".json")) any = true;
+        closedir(d);
+        if (any) return false;
+    }
+    return true;
+}
+
+static int no_device_mode(void) {
+    infer_backend *be = (infer_backend *)1;
+    infer_error err = {0};
+    infer_status st = infer_backend_vulkan_new(-1, 0, &be, &err);
+    printf("status %d: %s\n", st, err.message);
+    if (st != INFER_ERR_NO_DEVICE || be != NULL || err.message[0] == 0) {
+        printf("FAIL: expected INFER_ERR_NO_DEVICE with a message and no backend\n");
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--no-device") == 0) return no_device_mode();
+#ifndef INFER_TEST_HAVE_VULKAN
+    printf("SKIPPED: built without the Vulkan backend\n");
+    return TEST_SKIP_EXIT;
+#endif
+    infer_error err = {0};
+    infer_status st = infer_backend_vulkan_new(-1, 0, &g_be, &err);
+    if (st != INFER_OK) {
+        if (st == INFER_ERR_NO_DEVICE && no_icd_installed()) {
+            printf("SKIPPED: no Vulkan driver installed: %s\n", err.message);
+            return TEST_SKIP_EXIT;
+        }
+        printf("FAIL: Vulkan was built in but no device opened: %s\n", err.message);
+        return 1;
+    }
+    printf("device: %s\n", g_be->ops->device_name(g_be));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_get_rows_all_types),
+        cmocka_unit_test(test_get_rows_awkward_plain),
+        cmocka_unit_test(test_matmul_all_types),
+        cmocka_unit_test(test_rms_norm),
+        cmocka_unit_test(test_glu_add),
+        cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_moe),
+        cmocka_unit_test(test_errors_are_sticky_and_reported),
+    };
+    int rc = cmocka_run_group_tests_name("vulkan_ops", tests, NULL, NULL);
+    g_be->ops->destroy(g_be);
+    return rc;
+}
