@@ -3,13 +3,20 @@
 
 The tables drive the hand-written pre-tokenizers (the regex classes \\p{L}, \\p{Lu},
 \\p{N}, \\p{M}, \\s ...) and the NFC normalizer some vocabularies ask for (Qwen2).
-Unicode version: whatever this Python ships (3.11 -> 14.0, the version of the
-Oniguruma build inside the Hugging Face tokenizers our expectations come from).
+
+Unicode version: the tokenizers we must agree with are the Hugging Face ones, whose
+regex engine (Oniguruma, as bundled by tokenizers 0.23) knows Unicode 16.0. Python's
+own unicodedata lags (3.11 ships 14.0), so the PyPI package unicodedata2 pinned to
+16.0.0 is used when installed:  pip install unicodedata2==16.0.0
 
 usage: scripts/gen-unicode-tables.py > src/tokenizer/unicode_tables.c
 """
 import sys
-import unicodedata as ud
+
+try:
+    import unicodedata2 as ud
+except ImportError:
+    import unicodedata as ud
 
 MAX_CP = 0x110000
 
