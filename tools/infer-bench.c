@@ -184,7 +184,9 @@ static double run_tg(infer_ctx *c, const int32_t *tok, int n) {
     for (int i = 0; i < n; i++) {
         if (infer_ctx_decode(c, &tok[i], NULL, NULL, 1) != INFER_OK) return -1;
         /* Touch the logits as a real generation loop would. */
-        volatile float sink = infer_ctx_logits(c, 0)[0];
+        const float *logits = infer_ctx_logits(c, 0);
+        if (!logits) return -1;
+        volatile float sink = logits[0];
         (void)sink;
     }
     return tool_now_s() - t0;
