@@ -31,7 +31,7 @@ static uint64_t rng(void) {          /* xorshift64*: fixed seed, same run every 
 
 static int setup(void **state) {
     infer_gguf_writer *w = infer_gguf_writer_new();
-    static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "b", "cd"};
+    static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81\x61", "b", "cd"};
     static const float scores[] = {0, 0, 0, -1.5f, -2, -3};
     static const int32_t types[] = {2, 3, 3, 1, 1, 1};
     infer_gguf_writer_set_str(w, "general.architecture", "llama");
