@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end checks on the real GGUF models fetched by scripts/fetch-models.sh.
 #
-#   scripts/test-real-models.sh [--quick] [NAME...]
+#   scripts/test-real-models.sh [--quick] [--only LIST] [NAME...]
 #
+# --quick leaves out infer-bench; --only gguf,tok,chat,ppl,bench runs just those checks
+# (the file check and the gemma3 refusal always run).
 # NAME: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, gemma3-270m (default: all).
 # Needs the tools built in $INFER_BUILD (default build/, see scripts/build.sh) and the
 # models in $INFER_MODELS (default ~/.cache/libinfer/models). It never downloads: run
@@ -37,14 +39,18 @@ build="${INFER_BUILD:-$root/build}"
 cache="${INFER_MODELS:-$HOME/.cache/libinfer/models}"
 threads="${INFER_THREADS:-2}"
 quick=0
+only="gguf,tok,chat,ppl,bench"
 names=()
-for a in "$@"; do
+while [ $# -gt 0 ]; do
+  a="$1"; shift
   case "$a" in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --only) only="${1:-}"; shift ;;
+    -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) names+=("$a") ;;
   esac
 done
+wanted() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
 [ ${#names[@]} -eq 0 ] && names=(qwen2.5-coder-1.5b qwen2.5-coder-0.5b gemma3-270m)
 
 n_pass=0; n_fail=0; n_skip=0
@@ -89,7 +95,7 @@ check_tokenizer() {
   local name="$1" m="$2"
   need_tool infer-tokenize || return
   local inp="$root/tests/data/tokenizer/qwen3.inp" exp="$root/tests/data/tokenizer/qwen3.out"
-  python3 - "$inp" "$exp" "$tmp/tok" <<'EOF' || { fail "$name: cannot split $inp"; return; }
+  python3 - "$inp" "$exp" "$tmp/tok" >/dev/null <<'EOF' || { fail "$name: cannot split $inp"; return; }
 import os, sys
 inp, exp, out = sys.argv[1:4]
 data = open(inp, "rb").read().split(b"\n__ggml_vocab_test__\n")
@@ -200,11 +206,11 @@ for name in "${names[@]}"; do
   case "$name" in
     gemma3-270m) check_refused "$name" "$m" ;;
     *)
-      check_gguf "$name" "$m"
-      check_tokenizer "$name" "$m"
-      check_chat "$name" "$m"
-      check_perplexity "$name" "$m" 40
-      [ $quick -eq 1 ] || check_bench "$name" "$m"
+      wanted gguf && check_gguf "$name" "$m"
+      wanted tok && check_tokenizer "$name" "$m"
+      wanted chat && check_chat "$name" "$m"
+      wanted ppl && check_perplexity "$name" "$m" 40
+      [ $quick -eq 0 ] && wanted bench && check_bench "$name" "$m"
       ;;
   esac
 done
