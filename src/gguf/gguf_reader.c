@@ -139,7 +139,15 @@ static infer_status take_array(cursor *c, unsigned depth, const char *key, infer
     for (uint64_t j = 0; j < *count; j++) {
         if (offs) offs[j] = c->pos;
         infer_status st = skip_value(c, *elem_type, depth + 1, key, err);
-        if (st) { free(offs); return st; }
+        if (st) {
+            free(offs);
+            if (err) {   /* say which element: "... (array element 52 of 512)" */
+                char msg[sizeof err->message];
+                snprintf(msg, sizeof msg, "%s", err->message);
+                infer_err(err, st, "%s (array element %" PRIu64 " of %" PRIu64 ")", msg, j, *count);
+            }
+            return st;
+        }
     }
     if (elem_off) *elem_off = offs;
     return INFER_OK;
