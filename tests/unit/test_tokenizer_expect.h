@@ -1,6 +1,8 @@
 /* Shared by the tokenizer tests: runs every string of a vocabulary's .inp file through
  * the tokenizer and compares with the reference ids of its .out file (made with the
- * model's own Hugging Face / llama.cpp tokenizer). Include after cmocka.h. */
+ * model's own Hugging Face / llama.cpp tokenizer; the edge/ set with the Hugging Face
+ * tokenizers and sentencepiece libraries, see tests/data/tokenizer/edge/gen.py).
+ * Include after cmocka.h. */
 #ifndef TEST_TOKENIZER_EXPECT_H
 #define TEST_TOKENIZER_EXPECT_H
 
@@ -42,7 +44,8 @@ static inline int check_expectations(const struct infer_vocab *v, const char *in
     int32_t *toks = malloc((1 << 16) * sizeof *toks);
     assert_non_null(toks);
     for (;;) {
-        char *end = strstr(s, VOCAB_TEST_SEP);
+        /* memmem, not strstr: a test string may hold a NUL byte. */
+        char *end = memmem(s, (size_t)(inp + inp_len - s), VOCAB_TEST_SEP, sep_len);
         if (!end) break;
         char *eol = strchr(line, '\n');
         assert_non_null(eol);
@@ -71,14 +74,12 @@ static inline int check_expectations(const struct infer_vocab *v, const char *in
     return bad;
 }
 
-/* One vocabulary's .inp/.out check: gguf_path is the vocab file, name the .inp stem. */
-static inline void check_vocab(const char *gguf_path, const char *name) {
+/* One vocabulary checked against a fixture pair: gguf_path is the vocab file, inp_rel
+ * and out_rel the strings and expected ids (fixture-relative paths). */
+static inline void check_vocab_files(const char *gguf_path, const char *inp_rel, const char *out_rel) {
     infer_gguf *g = NULL;
     struct infer_vocab *v = load_vocab_fixture(gguf_path, &g);
-    char rel_inp[128], rel_out[128];
-    snprintf(rel_inp, sizeof rel_inp, "tokenizer/%s.inp", name);
-    snprintf(rel_out, sizeof rel_out, "tokenizer/%s.out", name);
-    char *inp = test_fixture(rel_inp), *out = test_fixture(rel_out);
+    char *inp = test_fixture(inp_rel), *out = test_fixture(out_rel);
     assert_non_null(inp);
     assert_non_null(out);
     assert_int_equal(check_expectations(v, inp, out), 0);
@@ -86,6 +87,17 @@ static inline void check_vocab(const char *gguf_path, const char *name) {
     free(out);
     infer_vocab_free(v);
     infer_gguf_close(g);
+}
+
+/* The reference lists tokenizer/<name>.inp/.out and the edge cases
+ * tokenizer/edge/edge.inp with tokenizer/edge/<name>.out. */
+static inline void check_vocab(const char *gguf_path, const char *name) {
+    char rel_inp[128], rel_out[128];
+    snprintf(rel_inp, sizeof rel_inp, "tokenizer/%s.inp", name);
+    snprintf(rel_out, sizeof rel_out, "tokenizer/%s.out", name);
+    check_vocab_files(gguf_path, rel_inp, rel_out);
+    snprintf(rel_out, sizeof rel_out, "tokenizer/edge/%s.out", name);
+    check_vocab_files(gguf_path, "tokenizer/edge/edge.inp", rel_out);
 }
 
 #endif
