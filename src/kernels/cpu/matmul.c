@@ -1,0 +1,177 @@
+/* infer_cpu_matmul: picks the kernel for (weight type, ISA), converts the activations
+ * once into the kernel's partner format, then splits weight rows across threads.
+ *
+ * Work order inside a thread (n > 1 tokens): tokens are taken TOKEN_BLOCK at a time
+ * (their converted activations stay in L2), and for each weight row in the thread's
+ * range the kernel is called on tiles of up to INFER_DOT_MAX_NT tokens, decoding each
+ * weight block once per tile. The row itself stays in L1 across the token tiles, so
+ * weights are streamed from memory n / TOKEN_BLOCK times instead of n times. */
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/vec_dot.h"
+#include "tensor/dtype.h"
+
+#define TOKEN_BLOCK 32
+#define ROW_ALIGN 16   /* thread row ranges start on a multiple of this (cache lines of y) */
+
+struct infer_cpu_scratch {
+    void *buf;
+    size_t cap;
+};
+
+infer_cpu_scratch *infer_cpu_scratch_new(void) { return calloc(1, sizeof(infer_cpu_scratch)); }
+
+void infer_cpu_scratch_free(infer_cpu_scratch *s) {
+    if (!s) return;
+    free(s->buf);
+    free(s);
+}
+
+static void *scratch_reserve(infer_cpu_scratch *s, size_t bytes) {
+    if (s->cap >= bytes) return s->buf;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
+    free(s->buf);
+    s->buf = p;
+    s->cap = bytes;
+    return p;
+}
+
+/* The best available kernel for a weight type, and the matching activation converter. */
+typedef struct {
+    const infer_vec_dot_kernel *k;
+    infer_quantize_act_fn quantize;
+} kernel_choice;
+
+static kernel_choice choose_kernel(uint32_t wtype) {
+    kernel_choice c = {NULL, NULL};
+    const infer_cpu_isa isa = infer_cpu_isa_active();
+    if (isa >= INFER_ISA_AVX512 && (c.k = infer_vec_dot_avx512(wtype)))
+        c.quantize = infer_quantize_act_avx512(c.k->act);
+    if (!c.k && isa >= INFER_ISA_AVX2 && (c.k = infer_vec_dot_avx2(wtype)))
+        c.quantize = infer_quantize_act_avx2(c.k->act);
+    if (!c.k && isa == INFER_ISA_NEON) c.k = infer_vec_dot_neon(wtype);
+    if (!c.k) c.k = infer_vec_dot_scalar(wtype);
+    if (c.k && !c.quantize) {
+        if (isa >= INFER_ISA_AVX512) c.quantize = infer_quantize_act_avx512(c.k->act);
+        if (!c.quantize && isa >= INFER_ISA_AVX2) c.quantize = infer_quantize_act_avx2(c.k->act);
+        if (!c.quantize) c.quantize = infer_quantize_act_scalar(c.k->act);
+    }
+    return c;
+}
+
+/* Rows [row_lo,row_hi) x all n tokens; xq holds n activation rows of xs bytes. */
+static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t row_bytes, int64_t nb,
+                         int64_t row_lo, int64_t row_hi, const char *xq, size_t xs, int64_t n,
+                         float *y, int64_t ldy) {
+    float out[INFER_DOT_MAX_NT];
+    if (n == 1) {
+        for (int64_t r = row_lo; r < row_hi; r++) k->dot(nb, W + (size_t)r * row_bytes, xq, xs, 1, &y[r]);
+        return;
+    }
+    for (int64_t t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
+        const int64_t t1 = t0 + TOKEN_BLOCK < n ? t0 + TOKEN_BLOCK : n;
+        for (int64_t r = row_lo; r < row_hi; r++) {
+            const char *wr = W + (size_t)r * row_bytes;
+            for (int64_t t = t0; t < t1; t += INFER_DOT_MAX_NT) {
+                const int nt = (int)(t1 - t < INFER_DOT_MAX_NT ? t1 - t : INFER_DOT_MAX_NT);
+                k->dot(nb, wr, xq + (size_t)t * xs, xs, nt, out);
+                for (int j = 0; j < nt; j++) y[(t + j) * ldy + r] = out[j];
+            }
+        }
+    }
+}
+
+typedef struct {
+    const infer_vec_dot_kernel *k;
+    infer_quantize_act_fn quantize;
+    const char *W;
+    size_t row_bytes;
+    int64_t nb, rows, cols, n;
+    const float *x;
+    char *xq;
+    size_t xs;
+    float *y;
+} matmul_job;
+
+static void quantize_task(void *arg, int ith, int nth) {
+    matmul_job *j = arg;
+    long lo, hi;
+    infer_split_range((long)j->n, ith, nth, &lo, &hi);
+    for (long t = lo; t < hi; t++) j->quantize(j->x + t * j->cols, j->xq + (size_t)t * j->xs, j->cols);
+}
+
+static void matmul_task(void *arg, int ith, int nth) {
+    matmul_job *j = arg;
+    /* split rows in units of ROW_ALIGN so threads do not share output cache lines */
+    const long units = (long)((j->rows + ROW_ALIGN - 1) / ROW_ALIGN);
+    long lo, hi;
+    infer_split_range(units, ith, nth, &lo, &hi);
+    int64_t r0 = (int64_t)lo * ROW_ALIGN, r1 = (int64_t)hi * ROW_ALIGN;
+    if (r1 > j->rows) r1 = j->rows;
+    if (r0 >= r1) return;
+    matmul_range(j->k, j->W, j->row_bytes, j->nb, r0, r1, j->xq, j->xs, j->n, j->y, j->rows);
+}
+
+/* Checks the type and shape; fills the job's kernel fields. */
+static int prepare(matmul_job *j, uint32_t wtype, int64_t cols) {
+    const infer_dtype_traits *tr = infer_dtype_traits_get(wtype);
+    if (!tr || !tr->supported || cols <= 0 || cols % tr->block_size != 0) return -1;
+    kernel_choice c = choose_kernel(wtype);
+    if (!c.k) return -1;
+    if (cols % infer_act_block(c.k->act) != 0) {
+        /* e.g. a K-quant row would always be a multiple of 256; anything else is not a
+         * valid tensor */
+        return -1;
+    }
+    j->k = c.k;
+    j->quantize = c.quantize;
+    j->row_bytes = infer_dtype_row_bytes(wtype, cols);
+    j->nb = cols / tr->block_size;
+    j->xs = infer_act_row_bytes(c.k->act, cols);
+    return 0;
+}
+
+int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
+                     const void *W, uint32_t wtype, int64_t rows, int64_t cols,
+                     const float *x, int64_t n, float *y) {
+    matmul_job j = {0};
+    if (prepare(&j, wtype, cols) != 0 || rows < 0 || n < 0) return -1;
+    if (rows == 0 || n == 0) return 0;
+    j.W = W; j.rows = rows; j.cols = cols; j.n = n; j.x = x; j.y = y;
+    if (j.k->act == INFER_ACT_F32) {
+        j.xq = (char *)x;   /* read-only use; float weights take the activations as they are */
+    } else {
+        infer_cpu_scratch local = {0};
+        infer_cpu_scratch *s = scratch ? scratch : &local;
+        j.xq = scratch_reserve(s, j.xs * (size_t)n);
+        if (!j.xq) return -1;
+        if (n >= 4) infer_threadpool_run(tp, quantize_task, &j);
+        else quantize_task(&j, 0, 1);
+        infer_threadpool_run(tp, matmul_task, &j);
+        if (!scratch) free(local.buf);
+        return 0;
+    }
+    infer_threadpool_run(tp, matmul_task, &j);
+    return 0;
+}
+
+int infer_cpu_matmul_rows(const void *W, uint32_t wtype, int64_t cols, int64_t row_lo, int64_t row_hi,
+                          const float *x, int64_t n, float *y, int64_t ldy) {
+    matmul_job j = {0};
+    if (prepare(&j, wtype, cols) != 0 || row_lo < 0 || row_hi < row_lo || n < 0) return -1;
+    if (row_hi == row_lo || n == 0) return 0;
+    char *xq = (char *)x;
+    if (j.k->act != INFER_ACT_F32) {
+        xq = malloc(j.xs * (size_t)n);
+        if (!xq) return -1;
+        for (int64_t t = 0; t < n; t++) j.quantize(x + t * cols, xq + (size_t)t * j.xs, cols);
+    }
+    matmul_range(j.k, W, j.row_bytes, j.nb, row_lo, row_hi, xq, j.xs, n, y, ldy);
+    if (xq != (const char *)x) free(xq);
+    return 0;
+}
+
+const char *infer_cpu_isa_name(void) { return infer_cpu_isa_str(infer_cpu_isa_active()); }

@@ -1,0 +1,53 @@
+/* Per-type dot-product kernels behind infer_cpu_matmul, one table per ISA.
+ *
+ * A weight row is multiplied with activations converted once per matmul call into the
+ * row type's partner format (the "act" format): F32 for float weights, infer_act_q8
+ * blocks for the 32-weight formats, Q8_K blocks for K-quants. Integer sums are exact in
+ * every ISA; only the float accumulation order differs between them. */
+#ifndef INFER_CPU_VEC_DOT_H
+#define INFER_CPU_VEC_DOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum infer_act_format {
+    INFER_ACT_F32 = 0,   /* plain floats, 1 per "block" */
+    INFER_ACT_Q8,        /* infer_act_q8, 32 per block */
+    INFER_ACT_Q8K,       /* block_q8_k, 256 per block */
+} infer_act_format;
+
+/* 32 activations: x ~= d * qs[i], qs in [-127,127]; s = d * sum(qs) so that formats with
+ * an offset (Q4_0's -8, Q4_1's min, ...) correct the integer dot with one multiply. */
+typedef struct { float d; float s; int8_t qs[32]; } infer_act_q8;
+
+/* Converts one row of `cols` floats into `cols / block` act blocks. */
+typedef void (*infer_quantize_act_fn)(const float *x, void *dst, int64_t cols);
+
+/* Dot of one weight row (nb blocks) with nt activation rows (1 <= nt <= INFER_DOT_MAX_NT),
+ * the first at x, the next at x + xs bytes, ...; writes out[0..nt). Kernels decode each
+ * weight block once and reuse it for all nt rows. */
+#define INFER_DOT_MAX_NT 4
+typedef void (*infer_dot_tile_fn)(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
+
+typedef struct infer_vec_dot_kernel {
+    infer_act_format act;
+    infer_dot_tile_fn dot;
+} infer_vec_dot_kernel;
+
+/* Bytes of one activation row of `cols` values in format f. */
+size_t infer_act_row_bytes(infer_act_format f, int64_t cols);
+/* Elements per act block. */
+int64_t infer_act_block(infer_act_format f);
+
+/* Kernel tables: NULL when the type has no kernel for that ISA (or the ISA was not
+ * compiled in); the scalar table covers every supported type. */
+const infer_vec_dot_kernel *infer_vec_dot_scalar(uint32_t type);
+const infer_vec_dot_kernel *infer_vec_dot_avx2(uint32_t type);
+const infer_vec_dot_kernel *infer_vec_dot_avx512(uint32_t type);
+const infer_vec_dot_kernel *infer_vec_dot_neon(uint32_t type);
+
+infer_quantize_act_fn infer_quantize_act_scalar(infer_act_format f);
+infer_quantize_act_fn infer_quantize_act_avx2(infer_act_format f);   /* NULL if absent */
+infer_quantize_act_fn infer_quantize_act_avx512(infer_act_format f);
+
+#endif

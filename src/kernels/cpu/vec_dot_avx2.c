@@ -1,0 +1,4 @@
+/* placeholder until the SIMD kernels land */
+#include "kernels/cpu/vec_dot.h"
+const infer_vec_dot_kernel *infer_vec_dot_avx2(uint32_t type) { return NULL; }
+infer_quantize_act_fn infer_quantize_act_avx2(infer_act_format f) { return NULL; }

@@ -1,0 +1,288 @@
+/* Scalar reference dot products for every supported weight type. SIMD kernels are
+ * tested against these; they favour obviousness over speed. */
+#include <math.h>
+#include <string.h>
+#include "kernels/cpu/vec_dot.h"
+#include "quant/blocks.h"
+#include "quant/quant.h"
+#include "tensor/dtype.h"
+
+#define FP16(x) infer_fp16_to_f32(x)
+
+size_t infer_act_row_bytes(infer_act_format f, int64_t cols) {
+    switch (f) {
+    case INFER_ACT_Q8: return (size_t)(cols / 32) * sizeof(infer_act_q8);
+    case INFER_ACT_Q8K: return (size_t)(cols / QK_K) * sizeof(block_q8_k);
+    default: return (size_t)cols * sizeof(float);
+    }
+}
+
+int64_t infer_act_block(infer_act_format f) {
+    return f == INFER_ACT_Q8 ? 32 : f == INFER_ACT_Q8K ? QK_K : 1;
+}
+
+/* ---------------------------------------------------------------- activations */
+
+static void quantize_act_f32(const float *x, void *dst, int64_t cols) { memcpy(dst, x, (size_t)cols * sizeof(float)); }
+
+static void quantize_act_q8(const float *x, void *dst, int64_t cols) {
+    infer_act_q8 *b = dst;
+    for (int64_t i = 0; i < cols / 32; i++, b++, x += 32) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.0f, id = d > 0 ? 127.0f / amax : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            /* ties to even, as the SIMD conversions round */
+            int q = (int)nearbyintf(x[j] * id);
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            b->qs[j] = (int8_t)q;
+            sum += q;
+        }
+        b->d = d;
+        b->s = d * (float)sum;
+    }
+}
+
+static void quantize_act_q8k(const float *x, void *dst, int64_t cols) { infer_quant_q8_k(x, dst, cols); }
+
+infer_quantize_act_fn infer_quantize_act_scalar(infer_act_format f) {
+    switch (f) {
+    case INFER_ACT_Q8: return quantize_act_q8;
+    case INFER_ACT_Q8K: return quantize_act_q8k;
+    default: return quantize_act_f32;
+    }
+}
+
+/* ---------------------------------------------------------------- float weights */
+
+#define TILE_LOOP(body_fn) \
+    for (int t = 0; t < nt; t++) out[t] = body_fn(nb, w, (const char *)x + (size_t)t * xs)
+
+static float dot_f32_1(int64_t n, const void *w, const void *x) {
+    const float *a = w, *b = x;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return (float)s;
+}
+static float dot_f16_1(int64_t n, const void *w, const void *x) {
+    const uint16_t *a = w; const float *b = x;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)FP16(a[i]) * b[i];
+    return (float)s;
+}
+static float dot_bf16_1(int64_t n, const void *w, const void *x) {
+    const uint16_t *a = w; const float *b = x;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)infer_bf16_to_f32(a[i]) * b[i];
+    return (float)s;
+}
+
+/* ---------------------------------------------------------------- 32-weight formats */
+
+static float dot_q4_0_1(int64_t nb, const void *w, const void *x) {
+    const block_q4_0 *a = w; const infer_act_q8 *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int isum = 0;
+        for (int j = 0; j < 16; j++)
+            isum += ((a[i].qs[j] & 0xF) - 8) * b[i].qs[j] + ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + 16];
+        s += FP16(a[i].d) * b[i].d * (float)isum;
+    }
+    return s;
+}
+static float dot_q4_1_1(int64_t nb, const void *w, const void *x) {
+    const block_q4_1 *a = w; const infer_act_q8 *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int isum = 0;
+        for (int j = 0; j < 16; j++) isum += (a[i].qs[j] & 0xF) * b[i].qs[j] + (a[i].qs[j] >> 4) * b[i].qs[j + 16];
+        s += FP16(a[i].d) * b[i].d * (float)isum + FP16(a[i].m) * b[i].s;
+    }
+    return s;
+}
+static inline uint32_t qh32(const uint8_t q[4]) {
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+}
+static float dot_q5_0_1(int64_t nb, const void *w, const void *x) {
+    const block_q5_0 *a = w; const infer_act_q8 *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint32_t qh = qh32(a[i].qh);
+        int isum = 0;
+        for (int j = 0; j < 16; j++) {
+            int q0 = (a[i].qs[j] & 0xF) | (int)((qh >> j) & 1) << 4;
+            int q1 = (a[i].qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+            isum += (q0 - 16) * b[i].qs[j] + (q1 - 16) * b[i].qs[j + 16];
+        }
+        s += FP16(a[i].d) * b[i].d * (float)isum;
+    }
+    return s;
+}
+static float dot_q5_1_1(int64_t nb, const void *w, const void *x) {
+    const block_q5_1 *a = w; const infer_act_q8 *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint32_t qh = qh32(a[i].qh);
+        int isum = 0;
+        for (int j = 0; j < 16; j++) {
+            int q0 = (a[i].qs[j] & 0xF) | (int)((qh >> j) & 1) << 4;
+            int q1 = (a[i].qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+            isum += q0 * b[i].qs[j] + q1 * b[i].qs[j + 16];
+        }
+        s += FP16(a[i].d) * b[i].d * (float)isum + FP16(a[i].m) * b[i].s;
+    }
+    return s;
+}
+static float dot_q8_0_1(int64_t nb, const void *w, const void *x) {
+    const block_q8_0 *a = w; const infer_act_q8 *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int isum = 0;
+        for (int j = 0; j < 32; j++) isum += a[i].qs[j] * b[i].qs[j];
+        s += FP16(a[i].d) * b[i].d * (float)isum;
+    }
+    return s;
+}
+static float dot_mxfp4_1(int64_t nb, const void *w, const void *x) {
+    const block_mxfp4 *a = w; const infer_act_q8 *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int isum = 0;
+        for (int j = 0; j < 16; j++)
+            isum += infer_mxfp4_values[a[i].qs[j] & 0xF] * b[i].qs[j] + infer_mxfp4_values[a[i].qs[j] >> 4] * b[i].qs[j + 16];
+        s += infer_e8m0_to_f32_half(a[i].e) * b[i].d * (float)isum;
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------- K-quants */
+
+static float dot_q4_k_1(int64_t nb, const void *w, const void *x) {
+    const block_q4_k *a = w; const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int isum = 0, msum = 0;
+        for (int g = 0; g < 4; g++) {
+            const uint8_t *q = a[i].qs + 32 * g;
+            const int8_t *y = b[i].qs + 64 * g;
+            uint8_t sc1, m1, sc2, m2;
+            infer_q4k_scale_min(2 * g, a[i].scales, &sc1, &m1);
+            infer_q4k_scale_min(2 * g + 1, a[i].scales, &sc2, &m2);
+            int s1 = 0, s2 = 0;
+            for (int l = 0; l < 32; l++) { s1 += (q[l] & 0xF) * y[l]; s2 += (q[l] >> 4) * y[l + 32]; }
+            isum += sc1 * s1 + sc2 * s2;
+            msum += m1 * (b[i].bsums[4 * g] + b[i].bsums[4 * g + 1]) + m2 * (b[i].bsums[4 * g + 2] + b[i].bsums[4 * g + 3]);
+        }
+        s += b[i].d * (FP16(a[i].d) * (float)isum - FP16(a[i].dmin) * (float)msum);
+    }
+    return s;
+}
+static float dot_q5_k_1(int64_t nb, const void *w, const void *x) {
+    const block_q5_k *a = w; const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int isum = 0, msum = 0;
+        for (int g = 0; g < 4; g++) {
+            const uint8_t *q = a[i].qs + 32 * g;
+            const int8_t *y = b[i].qs + 64 * g;
+            uint8_t sc1, m1, sc2, m2;
+            infer_q4k_scale_min(2 * g, a[i].scales, &sc1, &m1);
+            infer_q4k_scale_min(2 * g + 1, a[i].scales, &sc2, &m2);
+            int s1 = 0, s2 = 0;
+            for (int l = 0; l < 32; l++) {
+                const int h1 = (a[i].qh[l] >> (2 * g)) & 1, h2 = (a[i].qh[l] >> (2 * g + 1)) & 1;
+                s1 += ((q[l] & 0xF) | h1 << 4) * y[l];
+                s2 += ((q[l] >> 4) | h2 << 4) * y[l + 32];
+            }
+            isum += sc1 * s1 + sc2 * s2;
+            msum += m1 * (b[i].bsums[4 * g] + b[i].bsums[4 * g + 1]) + m2 * (b[i].bsums[4 * g + 2] + b[i].bsums[4 * g + 3]);
+        }
+        s += b[i].d * (FP16(a[i].d) * (float)isum - FP16(a[i].dmin) * (float)msum);
+    }
+    return s;
+}
+static float dot_q6_k_1(int64_t nb, const void *w, const void *x) {
+    const block_q6_k *a = w; const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int isum = 0;
+        for (int half = 0; half < 2; half++) {
+            const uint8_t *ql = a[i].ql + 64 * half, *qh = a[i].qh + 32 * half;
+            const int8_t *sc = a[i].scales + 8 * half, *y = b[i].qs + 128 * half;
+            int sub[8] = {0};
+            for (int l = 0; l < 32; l++) {
+                const int q1 = ((ql[l] & 0xF) | ((qh[l] >> 0 & 3) << 4)) - 32;
+                const int q2 = ((ql[l + 32] & 0xF) | ((qh[l] >> 2 & 3) << 4)) - 32;
+                const int q3 = ((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32;
+                const int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32;
+                const int is = l / 16;
+                sub[is] += q1 * y[l];
+                sub[is + 2] += q2 * y[l + 32];
+                sub[is + 4] += q3 * y[l + 64];
+                sub[is + 6] += q4 * y[l + 96];
+            }
+            for (int j = 0; j < 8; j++) isum += sc[j] * sub[j];
+        }
+        s += b[i].d * FP16(a[i].d) * (float)isum;
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------- any other type:
+ * dequantize a block and dot it with float activations */
+#define GENERIC_TILE(T, bs)                                                               \
+    static void tile_generic_##T(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out) { \
+        const infer_dtype_traits *tr = infer_dtype_traits_get(INFER_TYPE_##T);            \
+        float tmp[bs];                                                                    \
+        double acc[INFER_DOT_MAX_NT] = {0};                                               \
+        for (int64_t i = 0; i < nb; i++) {                                                \
+            tr->to_float((const char *)w + (size_t)i * tr->block_bytes, tmp, bs);         \
+            for (int t = 0; t < nt; t++) {                                                \
+                const float *xf = (const float *)((const char *)x + (size_t)t * xs) + i * (bs); \
+                for (int j = 0; j < (bs); j++) acc[t] += (double)tmp[j] * xf[j];          \
+            }                                                                             \
+        }                                                                                 \
+        for (int t = 0; t < nt; t++) out[t] = (float)acc[t];                              \
+    }
+GENERIC_TILE(Q8_1, 32)
+GENERIC_TILE(Q8_K, 256)
+
+#define TILE_OF(name)                                                                     \
+    static void tile_##name(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out) { \
+        for (int t = 0; t < nt; t++) out[t] = dot_##name##_1(nb, w, (const char *)x + (size_t)t * xs); \
+    }
+TILE_OF(f32)
+TILE_OF(f16)
+TILE_OF(bf16)
+TILE_OF(q4_0)
+TILE_OF(q4_1)
+TILE_OF(q5_0)
+TILE_OF(q5_1)
+TILE_OF(q8_0)
+TILE_OF(mxfp4)
+TILE_OF(q4_k)
+TILE_OF(q5_k)
+TILE_OF(q6_k)
+
+static const infer_vec_dot_kernel scalar_kernels[INFER_TYPE_COUNT] = {
+    [INFER_TYPE_F32] = {INFER_ACT_F32, tile_f32},
+    [INFER_TYPE_F16] = {INFER_ACT_F32, tile_f16},
+    [INFER_TYPE_BF16] = {INFER_ACT_F32, tile_bf16},
+    [INFER_TYPE_Q4_0] = {INFER_ACT_Q8, tile_q4_0},
+    [INFER_TYPE_Q4_1] = {INFER_ACT_Q8, tile_q4_1},
+    [INFER_TYPE_Q5_0] = {INFER_ACT_Q8, tile_q5_0},
+    [INFER_TYPE_Q5_1] = {INFER_ACT_Q8, tile_q5_1},
+    [INFER_TYPE_Q8_0] = {INFER_ACT_Q8, tile_q8_0},
+    [INFER_TYPE_Q8_1] = {INFER_ACT_F32, tile_generic_Q8_1},
+    [INFER_TYPE_Q4_K] = {INFER_ACT_Q8K, tile_q4_k},
+    [INFER_TYPE_Q5_K] = {INFER_ACT_Q8K, tile_q5_k},
+    [INFER_TYPE_Q6_K] = {INFER_ACT_Q8K, tile_q6_k},
+    [INFER_TYPE_Q8_K] = {INFER_ACT_F32, tile_generic_Q8_K},
+    [INFER_TYPE_MXFP4] = {INFER_ACT_Q8, tile_mxfp4},
+};
+
+const infer_vec_dot_kernel *infer_vec_dot_scalar(uint32_t type) {
+    if (type >= INFER_TYPE_COUNT || !scalar_kernels[type].dot) return NULL;
+    return &scalar_kernels[type];
+}
