@@ -8,7 +8,7 @@ static uint64_t hash_bytes(const char *s, size_t n) {
     /* FNV-1a, 64-bit: short keys, good enough spread. */
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h ^ (h >> 29);
+    return h ^ (h >> 31);
 }
 
 static uint64_t hash_u64(uint64_t x) {
@@ -25,6 +25,11 @@ static uint32_t table_size(size_t n) {
     return cap;
 }
 
+#define EMPTY_SLOT UINT64_MAX
+
+static uint64_t make_slot(uint64_t h, int32_t id) { return (h >> 32) << 32 | (uint32_t)id; }
+static int32_t slot_id(uint64_t s) { return (int32_t)(uint32_t)s; }
+
 bool infer_token_map_build(infer_token_map *m, char *const *text, const uint32_t *len, int32_t n) {
     uint32_t cap = table_size((size_t)n);
     m->slots = malloc((size_t)cap * sizeof *m->slots);
@@ -34,11 +39,16 @@ bool infer_token_map_build(infer_token_map *m, char *const *text, const uint32_t
     m->text = text;
     m->len = len;
     for (int32_t id = 0; id < n; id++) {
-        uint32_t i = (uint32_t)hash_bytes(text[id], len[id]) & m->mask;
-        for (;; i = (i + 1) & m->mask) {
-            int32_t t = m->slots[i];
-            if (t < 0) { m->slots[i] = id; break; }
-            if (len[t] == len[id] && memcmp(text[t], text[id], len[id]) == 0) { m->slots[i] = id; break; }
+        uint64_t h = hash_bytes(text[id], len[id]);
+        uint64_t slot = make_slot(h, id);
+        for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
+            uint64_t s = m->slots[i];
+            if (s == EMPTY_SLOT) { m->slots[i] = slot; break; }
+            int32_t t = slot_id(s);
+            if ((s >> 32) == (slot >> 32) && len[t] == len[id] && memcmp(text[t], text[id], len[id]) == 0) {
+                m->slots[i] = slot;
+                break;
+            }
         }
     }
     return true;
@@ -51,11 +61,13 @@ void infer_token_map_free(infer_token_map *m) {
 
 int32_t infer_token_map_find(const infer_token_map *m, const char *s, size_t n) {
     if (!m->slots) return -1;
-    uint32_t i = (uint32_t)hash_bytes(s, n) & m->mask;
-    for (;; i = (i + 1) & m->mask) {
-        int32_t t = m->slots[i];
-        if (t < 0) return -1;
-        if (m->len[t] == n && memcmp(m->text[t], s, n) == 0) return t;
+    uint64_t h = hash_bytes(s, n);
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
+        uint64_t slot = m->slots[i];
+        if (slot == EMPTY_SLOT) return -1;
+        int32_t t = slot_id(slot);
+        if ((uint32_t)(slot >> 32) == tag && m->len[t] == n && memcmp(m->text[t], s, n) == 0) return t;
     }
 }
 

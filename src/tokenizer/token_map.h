@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 typedef struct infer_token_map {
-    int32_t *slots;             /* [mask + 1] token ids, -1 = empty */
+    uint64_t *slots;            /* [mask + 1] (hash tag << 32 | id), UINT64_MAX = empty; the
+                                 * tag spares a text compare on most non-matching probes */
     uint32_t mask;
     char *const *text;          /* the vocabulary's texts and lengths (not owned) */
     const uint32_t *len;
