@@ -510,7 +510,9 @@ static void test_moe(void **state) {
     float *x = rand_vec(T * E, 1.5), *router = rand_vec(T * NE, 3.0);
     float *wg = rand_vec(NE * F * E, 0.5), *wu = rand_vec(NE * F * E, 0.5), *wd = rand_vec(NE * E * F, 0.5);
     float *bg = rand_vec(NE * F, 0.5), *bu = rand_vec(NE * F, 0.5), *bd = rand_vec(NE * E, 0.5);
-    router[0 * NE + 3] = router[0 * NE + 1] = 9.0f;   /* a tie: the lower index ranks first */
+    /* A tie for the last slot: the lower expert index is chosen. */
+    router[0 * NE + 0] = 12.0f;
+    router[0 * NE + 3] = router[0 * NE + 1] = 9.0f;
 
     double *ref = calloc((size_t)(T * E), sizeof(double));
     double h[32];
