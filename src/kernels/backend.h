@@ -46,6 +46,9 @@ typedef struct infer_rope_params {
     float yarn_beta_fast;   /* 32 by default */
     float yarn_beta_slow;   /* 1 by default */
     float attn_factor;      /* multiplies cos/sin (YaRN magnitude scaling is folded in by the op) */
+    /* With yarn_factor > 1 the op multiplies cos/sin by attn_factor * (1 + 0.1 ln(1/freq_scale)):
+     * pass rope.scaling.attn_factor (1 when absent), NOT llama.cpp's cparams value, which
+     * has that factor divided out because ggml multiplies it back (net: the same). */
 } infer_rope_params;
 
 typedef struct infer_attn_params {
@@ -83,7 +86,8 @@ typedef struct infer_backend_ops {
     void (*begin)(infer_backend *be);
     infer_status (*end)(infer_backend *be, infer_error *err);
 
-    /* out[t] = table[ids[t]] as F32 rows of row_len (table of any supported type). */
+    /* out[t] = table[ids[t]] as F32 rows of row_len (table of any supported type). An id
+     * outside the table (its buffer's extent from the view) is an error, not a read. */
     void (*get_rows)(infer_backend *be, infer_bview table, int64_t row_len,
                      infer_bview ids_i32, int64_t n, infer_bview out);
     /* out = x / rms(x) * w, per row of row_len; w may have .buf == NULL (no weight). */
@@ -101,7 +105,8 @@ typedef struct infer_backend_ops {
                      int64_t row_len, infer_bview cache);
     /* Causal attention of q (n_tokens x n_head x head_dim, F32) over the cache
      * (k, v: positions x n_head_kv x head_dim, F32 or F16). Query t has position pos[t]
-     * and sees cache rows j <= pos[t] (and inside the window). sinks: one logit per head
+     * and sees cache rows j <= pos[t] (and inside the window; a row that sees nothing and
+     * has no sink gets zeros). sinks: one logit per head
      * joining the softmax denominator (F32, .buf NULL if none). out like q. */
     void (*attention)(infer_backend *be, infer_bview q, infer_bview k, infer_bview v,
                       infer_bview pos_i32, infer_bview sinks, const infer_attn_params *p,
@@ -128,7 +133,8 @@ struct infer_backend {
     const infer_backend_ops *ops;
 };
 
-/* Constructors (each backend in its own folder). n_threads for the CPU backend. */
+/* Constructors (each backend in its own folder). n_threads for the CPU backend (<= 0:
+ * every online CPU); the thread pool belongs to the backend instance. */
 infer_status infer_backend_cpu_new(int n_threads, infer_backend **out, infer_error *err);
 /* device_index < 0: INFER_VK_DEVICE or the first suitable device. require_gpu: skip
  * CPU-type devices (lavapipe), used by INFER_BACKEND_AUTO so that AUTO never picks an
