@@ -168,7 +168,8 @@ INFER_API infer_status infer_tokenize(const infer_model *m, const char *text, si
                                       int32_t *tokens, size_t cap, size_t *n_out);
 
 /* The bytes a token stands for (byte-fallback and byte-level tokens decoded, the SPM
- * space marker turned into a space). Not NUL-terminated; may be a partial UTF-8 char. */
+ * space marker turned into a space). Not NUL-terminated; may be a partial UTF-8 char.
+ * Control and user-defined tokens give their literal text ("<|im_end|>"). */
 INFER_API infer_status infer_token_to_bytes(const infer_model *m, int32_t tok,
                                             char *buf, size_t cap, size_t *n_out);
 /* The token's text as stored in the vocabulary (NUL-terminated, owned by m). */
