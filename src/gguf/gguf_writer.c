@@ -6,6 +6,7 @@
 #include "tensor/dtype.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +38,17 @@ struct infer_gguf_writer {
     infer_error error;
 };
 
-static infer_status fail(infer_gguf_writer *w, infer_status st, const char *fmt, const char *name) {
-    if (w->status == INFER_OK) {
+/* Records the first error (later ones are consequences) and returns st. */
+static infer_status fail(infer_gguf_writer *w, infer_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static infer_status fail(infer_gguf_writer *w, infer_status st, const char *fmt, ...) {
+    if (w && w->status == INFER_OK) {
         w->status = st;
-        infer_err(&w->error, st, fmt, name);
+        w->error.status = st;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(w->error.message, sizeof w->error.message, fmt, ap);
+        va_end(ap);
     }
     return st;
 }
@@ -112,7 +120,7 @@ void infer_gguf_writer_free(infer_gguf_writer *w) {
 
 infer_status infer_gguf_writer_set_version(infer_gguf_writer *w, uint32_t version) {
     if (!w) return INFER_ERR_INVALID_ARG;
-    if (version != 2 && version != 3) return fail(w, INFER_ERR_INVALID_ARG, "GGUF version %s must be 2 or 3", "");
+    if (version != 2 && version != 3) return fail(w, INFER_ERR_INVALID_ARG, "GGUF version %" PRIu32 " cannot be written (2 or 3)", version);
     w->version = version;
     return INFER_OK;
 }
@@ -121,7 +129,7 @@ infer_status infer_gguf_writer_set_version(infer_gguf_writer *w, uint32_t versio
 static infer_status begin_kv(infer_gguf_writer *w, const char *key, infer_gguf_type type, size_t value_bytes) {
     if (!w) return INFER_ERR_INVALID_ARG;
     if (w->status) return w->status;
-    if (!key || !*key) return fail(w, INFER_ERR_INVALID_ARG, "metadata key %s is NULL or empty", "");
+    if (!key || !*key) return fail(w, INFER_ERR_INVALID_ARG, "metadata key is NULL or empty");
     for (uint64_t i = 0; i < w->n_kv; i++)
         if (strcmp(w->keys[i], key) == 0) return fail(w, INFER_ERR_INVALID_ARG, "duplicate metadata key '%s'", key);
     size_t klen = strlen(key);
@@ -171,7 +179,7 @@ infer_status infer_gguf_writer_set_bool(infer_gguf_writer *w, const char *k, boo
 infer_status infer_gguf_writer_set_alignment(infer_gguf_writer *w, uint32_t alignment) {
     if (!w) return INFER_ERR_INVALID_ARG;
     if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > (1u << 30))
-        return fail(w, INFER_ERR_INVALID_ARG, "alignment must be a power of two up to 2^30%s", "");
+        return fail(w, INFER_ERR_INVALID_ARG, "alignment %" PRIu32 " is not a power of two up to 2^30", alignment);
     infer_status st = INFER_OK;
     if (alignment != GGUF_DEFAULT_ALIGNMENT) st = infer_gguf_writer_set_u32(w, "general.alignment", alignment);
     if (!st) w->alignment = alignment;
@@ -237,11 +245,11 @@ infer_status infer_gguf_writer_add_tensor(infer_gguf_writer *w, const char *name
                                           uint32_t n_dims, const uint64_t *ne, const void *data) {
     if (!w) return INFER_ERR_INVALID_ARG;
     if (w->status) return w->status;
-    if (!name || !*name) return fail(w, INFER_ERR_INVALID_ARG, "tensor name %s is NULL or empty", "");
+    if (!name || !*name) return fail(w, INFER_ERR_INVALID_ARG, "tensor name is NULL or empty");
     for (uint64_t i = 0; i < w->n_tensors; i++)
         if (strcmp(w->tensors[i].name, name) == 0) return fail(w, INFER_ERR_INVALID_ARG, "duplicate tensor name '%s'", name);
     const infer_dtype_traits *tr = infer_dtype_traits_get(type);
-    if (!tr) return fail(w, INFER_ERR_INVALID_ARG, "tensor '%s': unknown type id", name);
+    if (!tr) return fail(w, INFER_ERR_INVALID_ARG, "tensor '%s': unknown type id %" PRIu32, name, type);
     if (n_dims < 1 || n_dims > GGUF_MAX_DIMS || !ne) return fail(w, INFER_ERR_INVALID_ARG, "tensor '%s': needs 1 to 4 dims", name);
     writer_tensor t = {.type = type, .n_dims = n_dims, .ne = {1, 1, 1, 1}};
     uint64_t rows = 1;
