@@ -95,12 +95,13 @@ static infer_status load(infer_model *m, const char *path, const infer_model_par
     if ((st = opt_str(g, "tokenizer.chat_template", NULL, &m->chat_template, err)) != INFER_OK) return st;
 
     m->vocab_only = p->vocab_only != 0;
-    st = infer_vocab_load(g, &m->vocab, err);
-    if (st != INFER_OK) return st;
     m->arch = infer_arch_find(arch, (size_t)arch_len);
-    if (m->vocab_only) return INFER_OK;   /* any architecture: only the tokenizer is used */
+    /* Vocab-only loads accept any architecture: only the tokenizer is used. */
+    if (!m->arch && !m->vocab_only)
+        return infer_err(err, INFER_ERR_UNSUPPORTED, "unsupported architecture: %s", m->arch_name);
+    st = infer_vocab_load(g, &m->vocab, err);
+    if (st != INFER_OK || m->vocab_only) return st;
 
-    if (!m->arch) return infer_err(err, INFER_ERR_UNSUPPORTED, "unsupported architecture: %s", m->arch_name);
     st = infer_hparams_load(&m->hp, g, m->arch, err);
     if (st != INFER_OK) return st;
     return bind_weights(m, p, err);
