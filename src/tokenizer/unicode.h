@@ -47,7 +47,7 @@ extern const size_t infer_uc_compositions_len;
  * sequences consume one byte and return INFER_UC_INVALID_BASE + that byte. */
 uint32_t infer_utf8_decode(const uint8_t *s, size_t len, size_t *n);
 /* Length of the valid UTF-8 character at s, or 0 if the bytes there are not one
- * (a truncated but so far valid prefix also gives 0; see infer_utf8_prefix_len). */
+ * (a truncated but so far valid prefix also gives 0; see infer_utf8_incomplete_need). */
 size_t infer_utf8_valid_len(const uint8_t *s, size_t len);
 /* For a sequence that may continue in later bytes: how many bytes the character at s
  * needs in all if s[0..len) is a valid but incomplete prefix of one, else 0. */

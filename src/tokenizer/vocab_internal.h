@@ -62,6 +62,12 @@ struct infer_vocab {
     uint32_t special_start[257];
 };
 
+/* Fills v->eog (and v->eot when the metadata named none) from the metadata ids and
+ * the turn-end tokens of well-known chat formats. eom: tokenizer.ggml.eom_token_id or -1. */
+infer_status infer_vocab_find_eog(struct infer_vocab *v, int32_t eom, infer_error *err);
+/* Builds v->special / v->special_start. */
+infer_status infer_vocab_index_special(struct infer_vocab *v, infer_error *err);
+
 /* A growable token list. */
 typedef struct infer_tokvec {
     int32_t *data;
