@@ -80,15 +80,23 @@ static void problem_make(problem *p, uint32_t type, int64_t rows, int64_t cols, 
                 s += (double)w[c] * xt[c];
                 sabs += fabs((double)w[c] * xt[c]);
             }
+            double var = 0;
             if (ab > 1) {
                 for (int64_t c0 = 0; c0 < cols; c0 += ab) {
-                    double amax = 0, wabs = 0;
-                    for (int64_t c = c0; c < c0 + ab; c++) { amax = fmax(amax, fabs(xt[c])); wabs += fabs(w[c]); }
-                    q += wabs * amax / 254.0;
+                    double amax = 0, wabs = 0, w2 = 0;
+                    for (int64_t c = c0; c < c0 + ab; c++) {
+                        amax = fmax(amax, fabs(xt[c]));
+                        wabs += fabs(w[c]);
+                        w2 += (double)w[c] * w[c];
+                    }
+                    const double step = amax / 127.0;    /* rounding error uniform in +-step/2 */
+                    q += wabs * step / 2;
+                    var += w2 * step * step / 12;
                 }
             }
+            /* worst case, or 6 standard deviations of independent rounding errors */
             p->ref[t * rows + r] = s;
-            p->tol[t * rows + r] = 1.01 * q + 2e-5 * sabs + 1e-6;
+            p->tol[t * rows + r] = fmin(1.01 * q, 6 * sqrt(var)) + 2e-5 * sabs + 1e-6;
         }
     }
     free(tmp);
