@@ -1,0 +1,626 @@
+/* infer-chat: an interactive terminal chat with a GGUF model.
+ *
+ *   infer-chat -m MODEL [--system TEXT] [-n MAX_REPLY] [-c CTX] [-t THREADS] [-b BATCH]
+ *              [--temp T --top-k K --top-p P --min-p M --repeat-penalty R
+ *               --presence-penalty P --frequency-penalty F --repeat-last-n N --seed S]
+ *              [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--show-reasoning]
+ *              [--verbose-prompt]
+ *
+ * Each turn renders the whole conversation with the model's chat template, tokenizes it,
+ * keeps the part of the KV cache that matches the new tokens (infer_ctx_kv_truncate) and
+ * evaluates only the rest, so a turn costs its own tokens, not the whole history.
+ * Replies stream to stdout; prompt and generation speeds go to stderr after each reply.
+ * Commands: /reset, /system TEXT, /quit. Ctrl-C stops the current reply. When stdin is
+ * not a terminal every line is one user turn and only the replies are printed.
+ *
+ * Reasoning: gpt-oss (Harmony) replies carry an `analysis` channel before the `final`
+ * one, Qwen3 replies a <think> block; both are hidden unless --show-reasoning. History
+ * keeps what the template keeps (Harmony: the final channel only). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "infer.h"
+#include "tool_util.h"
+
+/* ---------------------------------------------------------------- arguments */
+
+typedef struct chat_args {
+    const char *model, *system;
+    int n_reply, n_threads, n_ctx, n_batch, device, kv_f16, show_reasoning, seed_given;
+    int verbose_prompt;   /* print each turn's rendered conversation to stderr */
+    infer_backend_kind backend;
+    infer_sampler_params sp;
+} chat_args;
+
+static void usage(const char *argv0) {
+    fprintf(stderr,
+            "usage: %s -m MODEL [--system TEXT] [-n MAX_REPLY] [-c CTX] [-t THREADS] [-b BATCH]\n"
+            "          [--temp T] [--top-k K] [--top-p P] [--min-p M] [--repeat-penalty R]\n"
+            "          [--presence-penalty P] [--frequency-penalty F] [--repeat-last-n N] [--seed S]\n"
+            "          [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--show-reasoning]\n"
+            "          [--verbose-prompt]\n",
+            argv0);
+}
+
+static int parse_args(int argc, char **argv, chat_args *a) {
+    memset(a, 0, sizeof *a);
+    a->n_reply = 1024;
+    a->device = -1;
+    a->backend = INFER_BACKEND_AUTO;
+    a->sp = infer_sampler_default_params();
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define OPT(name) (strcmp(o, name) == 0 && v && (i++, 1))
+        if (OPT("-m") || OPT("--model")) a->model = v;
+        else if (OPT("--system") || OPT("-sys")) a->system = v;
+        else if (OPT("-n") || OPT("--n-predict")) a->n_reply = atoi(v);
+        else if (OPT("--temp")) a->sp.temperature = strtof(v, NULL);
+        else if (OPT("--top-k")) a->sp.top_k = atoi(v);
+        else if (OPT("--top-p")) a->sp.top_p = strtof(v, NULL);
+        else if (OPT("--min-p")) a->sp.min_p = strtof(v, NULL);
+        else if (OPT("--repeat-penalty")) a->sp.repeat_penalty = strtof(v, NULL);
+        else if (OPT("--presence-penalty")) a->sp.presence_penalty = strtof(v, NULL);
+        else if (OPT("--frequency-penalty")) a->sp.frequency_penalty = strtof(v, NULL);
+        else if (OPT("--repeat-last-n")) a->sp.penalty_last_n = atoi(v);
+        else if (OPT("--seed")) a->sp.seed = strtoull(v, NULL, 10), a->seed_given = 1;
+        else if (OPT("-t") || OPT("--threads")) a->n_threads = atoi(v);
+        else if (OPT("-c") || OPT("--ctx-size")) a->n_ctx = atoi(v);
+        else if (OPT("-b") || OPT("--batch-size")) a->n_batch = atoi(v);
+        else if (OPT("--device")) a->device = atoi(v);
+        else if (OPT("--backend")) {
+            if (strcmp(v, "auto") == 0) a->backend = INFER_BACKEND_AUTO;
+            else if (strcmp(v, "cpu") == 0) a->backend = INFER_BACKEND_CPU;
+            else if (strcmp(v, "vulkan") == 0) a->backend = INFER_BACKEND_VULKAN;
+            else {
+                fprintf(stderr, "unknown backend '%s'\n", v);
+                return -1;
+            }
+        } else if (strcmp(o, "--kv-f16") == 0) a->kv_f16 = 1;
+        else if (strcmp(o, "--show-reasoning") == 0) a->show_reasoning = 1;
+        else if (strcmp(o, "--verbose-prompt") == 0) a->verbose_prompt = 1;
+        else {
+            fprintf(stderr, "unknown or incomplete option '%s'\n", o);
+            return -1;
+        }
+#undef OPT
+    }
+    return a->model ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- Ctrl-C */
+
+static volatile sig_atomic_t g_interrupted;   /* set by SIGINT, cleared by the loop */
+
+static void on_sigint(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
+/* No SA_RESTART: a blocking read returns EINTR, so Ctrl-C at the prompt is noticed. */
+static void install_sigint(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* ---------------------------------------------------------------- conversation */
+
+typedef struct conversation {
+    infer_chat_msg *msgs;   /* roles are string literals, contents are owned */
+    size_t n, cap;
+} conversation;
+
+static int conv_push(conversation *c, const char *role, const char *content, size_t len) {
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        infer_chat_msg *g = realloc(c->msgs, cap * sizeof *g);
+        if (!g) return -1;
+        c->msgs = g;
+        c->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) return -1;
+    memcpy(copy, content, len);
+    copy[len] = '\0';
+    c->msgs[c->n].role = role;
+    c->msgs[c->n].content = copy;
+    c->n++;
+    return 0;
+}
+
+static void conv_pop(conversation *c) {
+    if (c->n) free((char *)c->msgs[--c->n].content);
+}
+
+/* Drops everything but the system message. */
+static void conv_clear(conversation *c) {
+    size_t keep = c->n && strcmp(c->msgs[0].role, "system") == 0;
+    while (c->n > keep) conv_pop(c);
+}
+
+static int conv_set_system(conversation *c, const char *text) {
+    if (c->n && strcmp(c->msgs[0].role, "system") == 0) {
+        char *copy = strdup(text);
+        if (!copy) return -1;
+        free((char *)c->msgs[0].content);
+        c->msgs[0].content = copy;
+        return 0;
+    }
+    if (conv_push(c, "system", text, strlen(text)) != 0) return -1;
+    infer_chat_msg sys = c->msgs[c->n - 1];   /* move it to the front */
+    memmove(c->msgs + 1, c->msgs, (c->n - 1) * sizeof *c->msgs);
+    c->msgs[0] = sys;
+    return 0;
+}
+
+static void conv_free(conversation *c) {
+    while (c->n) conv_pop(c);
+    free(c->msgs);
+}
+
+/* ---------------------------------------------------------------- growable buffers */
+
+typedef struct text_buf {
+    char *p;
+    size_t n, cap;
+} text_buf;
+
+static int text_put(text_buf *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *g = realloc(b->p, cap);
+        if (!g) return -1;
+        b->p = g;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+    return 0;
+}
+
+typedef struct token_buf {
+    int32_t *p;
+    size_t n, cap;
+} token_buf;
+
+static int tokens_reserve(token_buf *t, size_t n) {
+    if (n <= t->cap) return 0;
+    size_t cap = t->cap ? t->cap : 1024;
+    while (cap < n) cap *= 2;
+    int32_t *g = realloc(t->p, cap * sizeof *g);
+    if (!g) return -1;
+    t->p = g;
+    t->cap = cap;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- session */
+
+typedef struct chat_session {
+    const chat_args *a;
+    infer_model *m;
+    infer_ctx *ctx;
+    infer_sampler *smp;
+    int interactive;           /* stdin is a terminal */
+    int color;                 /* stdout is a terminal: reasoning shown dimmed */
+    int harmony;               /* template family is Harmony (channels) */
+    int32_t stop[16];
+    size_t n_stop;
+    conversation conv;
+    token_buf cached;          /* tokens held in the KV cache, positions 0..n-1 */
+    token_buf prompt;          /* scratch: the rendered conversation, tokenized */
+    text_buf rendered;         /* scratch: the rendered conversation */
+} chat_session;
+
+static int is_stop(const chat_session *s, int32_t tok) {
+    for (size_t i = 0; i < s->n_stop; i++)
+        if (s->stop[i] == tok) return 1;
+    return 0;
+}
+
+static int token_is(const infer_model *m, int32_t tok, const char *text) {
+    const char *t = infer_token_text(m, tok);
+    return t && strcmp(t, text) == 0;
+}
+
+/* Renders the conversation with the generation prompt into s->rendered. */
+static infer_status render_conversation(chat_session *s) {
+    size_t need = 0;
+    infer_status st = infer_chat_render(s->m, s->conv.msgs, s->conv.n, 1, s->rendered.p, s->rendered.cap, &need);
+    if (st == INFER_ERR_BUFFER_SMALL) {
+        char *g = realloc(s->rendered.p, need + 1);
+        if (!g) return INFER_ERR_NOMEM;
+        s->rendered.p = g;
+        s->rendered.cap = need + 1;
+        st = infer_chat_render(s->m, s->conv.msgs, s->conv.n, 1, s->rendered.p, s->rendered.cap, &need);
+    }
+    s->rendered.n = st == INFER_OK ? need : 0;
+    return st;
+}
+
+/* Tokenizes s->rendered into s->prompt. Special tokens written by the template are
+ * parsed; BOS is added only if the model wants one and the template did not write it. */
+static infer_status tokenize_rendered(chat_session *s) {
+    int32_t bos = infer_token_bos(s->m);
+    const char *bos_text = bos >= 0 ? infer_token_text(s->m, bos) : NULL;
+    int add_bos = infer_model_add_bos(s->m) &&
+                  !(bos_text && *bos_text && strncmp(s->rendered.p, bos_text, strlen(bos_text)) == 0);
+    size_t n = 0;
+    if (tokens_reserve(&s->prompt, s->rendered.n + 8) != 0) return INFER_ERR_NOMEM;
+    infer_status st = infer_tokenize(s->m, s->rendered.p, s->rendered.n, add_bos, 1, s->prompt.p, s->prompt.cap, &n);
+    if (st == INFER_ERR_BUFFER_SMALL) {
+        if (tokens_reserve(&s->prompt, n) != 0) return INFER_ERR_NOMEM;
+        st = infer_tokenize(s->m, s->rendered.p, s->rendered.n, add_bos, 1, s->prompt.p, s->prompt.cap, &n);
+    }
+    s->prompt.n = st == INFER_OK ? n : 0;
+    return st;
+}
+
+/* Where streamed text goes: the visible answer, reasoning (maybe hidden), or nowhere. */
+typedef enum { OUT_ANSWER, OUT_REASONING, OUT_NONE } out_kind;
+
+typedef struct reply_state {
+    infer_detok *detok;
+    out_kind out;             /* where the current tokens go */
+    int dim_open;             /* an ANSI dim sequence is open on stdout */
+    int reasoning_shown;      /* reasoning was printed since the last answer text */
+    int answer_started;       /* answer text was printed (leading newlines skipped before) */
+    text_buf answer;          /* what history keeps for this turn */
+    /* Harmony: header text between <|start|>/<|channel|> and <|message|> */
+    int in_header;
+    text_buf header;
+} reply_state;
+
+static void flush_detok(chat_session *s, reply_state *r);
+
+static void write_text(chat_session *s, reply_state *r, const char *text, size_t n) {
+    if (n == 0) return;
+    if (r->out == OUT_ANSWER) {
+        if (!r->answer_started) {   /* "</think>\n\n" or a channel switch: no blank lines */
+            while (n && (*text == '\n' || *text == ' ')) text++, n--;
+            if (n == 0) return;
+            r->answer_started = 1;
+        }
+        if (r->dim_open) {
+            fputs("\033[0m", stdout);
+            r->dim_open = 0;
+        }
+        if (r->reasoning_shown) {
+            fputs("\n", stdout);
+            r->reasoning_shown = 0;
+        }
+        fwrite(text, 1, n, stdout);
+    } else if (r->out == OUT_REASONING && s->a->show_reasoning) {
+        if (s->color && !r->dim_open) {
+            fputs("\033[2m", stdout);
+            r->dim_open = 1;
+        }
+        fwrite(text, 1, n, stdout);
+        r->reasoning_shown = 1;
+    }
+    fflush(stdout);
+}
+
+/* Changes destination, emitting what the detokenizer held for the previous one. */
+static void switch_output(chat_session *s, reply_state *r, out_kind out) {
+    if (out == r->out) return;
+    flush_detok(s, r);
+    r->out = out;
+}
+
+static void flush_detok(chat_session *s, reply_state *r) {
+    char tail[64];
+    size_t n = 0;
+    if (infer_detok_flush(r->detok, tail, sizeof tail, &n) == INFER_OK && n) {
+        write_text(s, r, tail, n);
+        if (r->out == OUT_ANSWER || !s->harmony) text_put(&r->answer, tail, n);
+    }
+}
+
+/* Routes one generated token (not a stop token) to the screen and to history. */
+static void handle_token(chat_session *s, reply_state *r, int32_t tok) {
+    const infer_model *m = s->m;
+    if (s->harmony) {
+        /* <|channel|>NAME<|message|>TEXT<|end|><|start|>assistant<|channel|>... */
+        if (token_is(m, tok, "<|start|>") || token_is(m, tok, "<|channel|>")) {
+            switch_output(s, r, OUT_NONE);
+            if (token_is(m, tok, "<|start|>")) r->header.n = 0;
+            r->in_header = 1;
+            return;
+        }
+        if (token_is(m, tok, "<|message|>")) {
+            out_kind out = OUT_NONE;
+            if (r->header.p && strstr(r->header.p, "final")) out = OUT_ANSWER;
+            else if (r->header.p && strstr(r->header.p, "analysis")) out = OUT_REASONING;
+            switch_output(s, r, out);
+            r->in_header = 0;
+            r->header.n = 0;
+            return;
+        }
+        if (token_is(m, tok, "<|end|>")) {
+            switch_output(s, r, OUT_NONE);
+            return;
+        }
+        if (r->in_header) {
+            char piece[128];
+            size_t n = 0;
+            if (infer_token_to_bytes(m, tok, piece, sizeof piece, &n) == INFER_OK) text_put(&r->header, piece, n);
+            return;
+        }
+    } else {
+        /* Qwen3-style <think>...</think> blocks count as reasoning. */
+        if (token_is(m, tok, "<think>")) {
+            switch_output(s, r, OUT_REASONING);
+            text_put(&r->answer, "<think>", 7);
+            return;
+        }
+        if (token_is(m, tok, "</think>")) {
+            switch_output(s, r, OUT_ANSWER);
+            text_put(&r->answer, "</think>", 8);
+            return;
+        }
+    }
+    char buf[256];
+    size_t n = 0;
+    if (infer_detok_push(r->detok, tok, buf, sizeof buf, &n) == INFER_OK && n) {
+        write_text(s, r, buf, n);
+        /* History: everything for ChatML/Llama 3 (the template strips <think> itself),
+         * the final channel for Harmony. */
+        if (r->out == OUT_ANSWER || !s->harmony) text_put(&r->answer, buf, n);
+    }
+}
+
+static void report_context_full(const chat_session *s, size_t need) {
+    fprintf(stderr,
+            "\n[context full: the conversation needs %zu tokens, the context holds %u. "
+            "Type /reset to start over (or restart with a larger -c).]\n",
+            need, infer_ctx_n_ctx(s->ctx));
+}
+
+/* One user turn: evaluate the new part of the prompt, then stream the reply. */
+static void chat_turn(chat_session *s, const char *user, size_t len) {
+    if (conv_push(&s->conv, "user", user, len) != 0) {
+        fprintf(stderr, "error: out of memory\n");
+        return;
+    }
+    infer_status st = render_conversation(s);
+    if (st == INFER_OK) st = tokenize_rendered(s);
+    if (st != INFER_OK || s->prompt.n == 0) {
+        fprintf(stderr, "error: cannot render/tokenize the conversation (%s)\n", infer_status_str(st));
+        conv_pop(&s->conv);
+        return;
+    }
+    if (s->a->verbose_prompt)
+        fprintf(stderr, "[rendered prompt, %zu tokens]\n%s\n[end of prompt]\n", s->prompt.n, s->rendered.p);
+    const size_t n = s->prompt.n;
+    if (n >= infer_ctx_n_ctx(s->ctx)) {   /* leave room for at least one reply token */
+        report_context_full(s, n);
+        conv_pop(&s->conv);
+        return;
+    }
+
+    /* Reuse the cached prefix; at least the last prompt token is evaluated, for its logits. */
+    size_t keep = 0;
+    while (keep < s->cached.n && keep < n && s->cached.p[keep] == s->prompt.p[keep]) keep++;
+    if (keep == n) keep = n - 1;
+    infer_ctx_kv_truncate(s->ctx, (int32_t)keep);
+    s->cached.n = keep;
+
+    double t0 = tool_now_s();
+    st = infer_ctx_decode(s->ctx, s->prompt.p + keep, NULL, NULL, (int32_t)(n - keep));
+    double t_prompt = tool_now_s() - t0;
+    if (st != INFER_OK) {
+        if (st == INFER_ERR_CONTEXT_FULL) report_context_full(s, n);
+        else fprintf(stderr, "error: decode: %s\n", infer_ctx_last_error(s->ctx));
+        /* The cache may hold part of the batch: forget it all beyond what we know. */
+        infer_ctx_kv_truncate(s->ctx, (int32_t)keep);
+        conv_pop(&s->conv);
+        return;
+    }
+    if (tokens_reserve(&s->cached, n + (size_t)s->a->n_reply + 1) != 0) {
+        fprintf(stderr, "error: out of memory\n");
+        conv_pop(&s->conv);
+        return;
+    }
+    memcpy(s->cached.p + keep, s->prompt.p + keep, (n - keep) * sizeof *s->prompt.p);
+    s->cached.n = n;
+    for (size_t i = keep; i < n; i++) infer_sampler_accept(s->smp, s->prompt.p[i]);
+
+    reply_state r = {0};
+    r.detok = infer_detok_new(s->m);
+    r.out = s->harmony ? OUT_NONE : OUT_ANSWER;
+    r.in_header = s->harmony;   /* the generation prompt stops right after <|start|>assistant */
+    if (!r.detok) {
+        fprintf(stderr, "error: out of memory\n");
+        conv_pop(&s->conv);
+        return;
+    }
+
+    g_interrupted = 0;
+    int32_t logits_row = (int32_t)(n - keep) - 1;   /* the last token of the last decode */
+    int n_gen = 0, stopped_by_user = 0, context_full = 0;
+    double t1 = tool_now_s();
+    for (; n_gen < s->a->n_reply; n_gen++) {
+        if (g_interrupted) {
+            stopped_by_user = 1;
+            break;
+        }
+        const float *logits = infer_ctx_logits(s->ctx, logits_row);
+        if (!logits) break;
+        int32_t tok = infer_sampler_sample(s->smp, logits);
+        if (tok < 0 || is_stop(s, tok)) break;
+        infer_sampler_accept(s->smp, tok);
+        handle_token(s, &r, tok);
+        if (s->cached.n >= infer_ctx_n_ctx(s->ctx)) {
+            context_full = 1;
+            break;
+        }
+        st = infer_ctx_decode(s->ctx, &tok, NULL, NULL, 1);
+        if (st == INFER_ERR_CONTEXT_FULL) {
+            context_full = 1;
+            break;
+        }
+        if (st != INFER_OK) {
+            fprintf(stderr, "\nerror: decode: %s\n", infer_ctx_last_error(s->ctx));
+            break;
+        }
+        s->cached.p[s->cached.n++] = tok;
+        logits_row = 0;
+    }
+    double t_gen = tool_now_s() - t1;
+    flush_detok(s, &r);
+    if (r.dim_open) fputs("\033[0m", stdout);
+    fputs("\n", stdout);
+    fflush(stdout);
+    if (stopped_by_user) fprintf(stderr, "[reply stopped]\n");
+    if (context_full)
+        fprintf(stderr, "[context full (%u tokens): reply cut. Type /reset to start over.]\n", infer_ctx_n_ctx(s->ctx));
+
+    if (conv_push(&s->conv, "assistant", r.answer.p ? r.answer.p : "", r.answer.n) != 0)
+        fprintf(stderr, "error: out of memory\n");
+    size_t n_eval = n - keep;
+    fprintf(stderr, "[prompt: %zu new tokens (%zu reused) in %.3f s, %.1f tok/s | reply: %d tokens in %.3f s, %.1f tok/s]\n",
+            n_eval, keep, t_prompt, t_prompt > 0 ? (double)n_eval / t_prompt : 0.0, n_gen, t_gen,
+            t_gen > 0 ? (double)n_gen / t_gen : 0.0);
+    infer_detok_free(r.detok);
+    free(r.answer.p);
+    free(r.header.p);
+}
+
+static void reset_session(chat_session *s) {
+    conv_clear(&s->conv);
+    infer_ctx_kv_clear(s->ctx);
+    s->cached.n = 0;
+    infer_sampler_reset(s->smp);
+}
+
+/* Handles a /command; returns 1 to quit. */
+static int run_command(chat_session *s, char *line) {
+    if (strcmp(line, "/quit") == 0 || strcmp(line, "/exit") == 0) return 1;
+    if (strcmp(line, "/reset") == 0) {
+        reset_session(s);
+        fprintf(stderr, "[conversation reset]\n");
+    } else if (strncmp(line, "/system", 7) == 0 && (line[7] == ' ' || line[7] == '\0')) {
+        const char *text = line[7] ? line + 8 : "";
+        if (conv_set_system(&s->conv, text) != 0) fprintf(stderr, "error: out of memory\n");
+        else fprintf(stderr, "[system message set; it applies from the next reply]\n");
+    } else {
+        fprintf(stderr, "commands: /reset (forget the conversation), /system TEXT, /quit\n");
+    }
+    return 0;
+}
+
+/* Reads one line (without its newline). Returns -1 at end of input, -2 on Ctrl-C. */
+static ssize_t read_line(chat_session *s, char **line, size_t *cap) {
+    if (s->interactive) {
+        fputs("\n> ", stdout);
+        fflush(stdout);
+    }
+    errno = 0;
+    ssize_t n = getline(line, cap, stdin);
+    if (n < 0) {
+        if (errno == EINTR || g_interrupted) {
+            clearerr(stdin);
+            g_interrupted = 0;
+            return -2;
+        }
+        return -1;
+    }
+    while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r')) (*line)[--n] = '\0';
+    return n;
+}
+
+static void chat_loop(chat_session *s) {
+    char *line = NULL;
+    size_t cap = 0;
+    for (;;) {
+        ssize_t n = read_line(s, &line, &cap);
+        if (n == -1) break;
+        if (n == -2) {
+            fprintf(stderr, "\n(type /quit or press Ctrl-D to leave)\n");
+            continue;
+        }
+        if (n == 0) continue;
+        if (line[0] == '/') {
+            if (run_command(s, line)) break;
+            continue;
+        }
+        chat_turn(s, line, (size_t)n);
+    }
+    free(line);
+}
+
+int main(int argc, char **argv) {
+    chat_args a;
+    if (parse_args(argc, argv, &a) != 0) {
+        usage(argv[0]);
+        return 2;
+    }
+    if (!a.seed_given) a.sp.seed = (uint64_t)time(NULL);
+
+    infer_error err = {0};
+    infer_model *m = NULL;
+    double t0 = tool_now_s();
+    if (infer_model_load(a.model, NULL, &m, &err) != INFER_OK) {
+        fprintf(stderr, "error: %s\n", err.message);
+        return 1;
+    }
+    infer_ctx_params cp = infer_ctx_default_params();
+    cp.n_ctx = (uint32_t)(a.n_ctx > 0 ? a.n_ctx : 0);
+    cp.n_batch = (uint32_t)(a.n_batch > 0 ? a.n_batch : 0);
+    cp.n_threads = a.n_threads;
+    cp.kv_type = a.kv_f16 ? INFER_KV_F16 : INFER_KV_F32;
+    cp.backend = a.backend;
+    cp.device_index = a.device;
+    chat_session s = {.a = &a, .m = m};
+    if (infer_ctx_new(m, &cp, &s.ctx, &err) != INFER_OK) {
+        fprintf(stderr, "error: %s\n", err.message);
+        infer_model_free(m);
+        return 1;
+    }
+    s.smp = infer_sampler_new(&a.sp, infer_model_n_vocab(m));
+    if (!s.smp) {
+        fprintf(stderr, "error: cannot create the sampler\n");
+        infer_ctx_free(s.ctx);
+        infer_model_free(m);
+        return 1;
+    }
+    s.interactive = isatty(STDIN_FILENO);
+    s.color = isatty(STDOUT_FILENO);
+    const char *family = infer_chat_template_name(m);
+    s.harmony = strcmp(family, "harmony") == 0;
+    s.n_stop = infer_model_stop_tokens(m, s.stop, sizeof s.stop / sizeof s.stop[0]);
+    if (s.n_stop > sizeof s.stop / sizeof s.stop[0]) s.n_stop = sizeof s.stop / sizeof s.stop[0];
+
+    fprintf(stderr, "loaded %s (%s) in %.3f s on %s (%s), context %u, template %s, seed %llu\n", a.model,
+            infer_model_arch(m), tool_now_s() - t0, infer_ctx_backend_name(s.ctx), infer_ctx_device_name(s.ctx),
+            infer_ctx_n_ctx(s.ctx), family, (unsigned long long)a.sp.seed);
+    if (infer_chat_template_is_fallback(m))
+        fprintf(stderr, "warning: the model's chat template is missing or not recognized; using ChatML\n");
+    if (s.n_stop == 0) fprintf(stderr, "warning: no stop token found; replies end after -n tokens\n");
+    if (s.interactive)
+        fprintf(stderr, "commands: /reset, /system TEXT, /quit; Ctrl-C stops a reply\n");
+
+    if (a.system && conv_set_system(&s.conv, a.system) != 0) fprintf(stderr, "error: out of memory\n");
+    install_sigint();
+    chat_loop(&s);
+
+    conv_free(&s.conv);
+    free(s.cached.p);
+    free(s.prompt.p);
+    free(s.rendered.p);
+    infer_sampler_free(s.smp);
+    infer_ctx_free(s.ctx);
+    infer_model_free(m);
+    return 0;
+}
