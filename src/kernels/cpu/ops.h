@@ -116,7 +116,7 @@ typedef struct attn_tile {
 
 /* Scratch floats a tile kernel needs for `rows` rows of head_dim. */
 static inline size_t attn_tile_scratch_floats(int rows, int head_dim) {
-    return (size_t)rows * ATTN_KEY_BLOCK + (size_t)rows * head_dim + 2 * (size_t)head_dim;
+    return (size_t)rows * ATTN_KEY_BLOCK + (size_t)rows * head_dim + 2 * (size_t)ATTN_KEY_BLOCK * head_dim;
 }
 void infer_cpu_attn_tile_generic(const attn_tile *t, float *scratch);
 void infer_cpu_attn_tile_avx2(const attn_tile *t, float *scratch);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/cpu_features.h"
 #include "tensor/dtype.h"
 #include "core/error.h"
 
@@ -24,14 +25,29 @@ static float vdot(const float *a, const float *b, int n) {
     for (; i < n; i++) r += a[i] * b[i];
     return r;
 }
-static void vaxpy(float *y, float a, const float *x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
-}
 static void vscale(float *y, float a, int n) {
     for (int i = 0; i < n; i++) y[i] *= a;
 }
 static void vf16row(const uint16_t *src, float *dst, int n) {
     for (int i = 0; i < n; i++) dst[i] = infer_fp16_to_f32(src[i]);
+}
+static void kblock_scores(const float *q, const float *K, size_t ks, int jn, int D, float scale, float *s) {
+    for (int j = 0; j < jn; j++) s[j] = vdot(q, K + (size_t)j * ks, D) * scale;
+}
+static float vexp_sum(float *s, int n, float m) {
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) {
+        s[j] = s[j] == -INFINITY ? 0.0f : expf(s[j] - m);
+        sum += s[j];
+    }
+    return sum;
+}
+static void vblock_accum(float *acc, const float *p, const float *V, size_t vs, int jn, int D) {
+    for (int j = 0; j < jn; j++) {
+        if (p[j] == 0.0f) continue;
+        const float *v = V + (size_t)j * vs;
+        for (int i = 0; i < D; i++) acc[i] += p[j] * v[i];
+    }
 }
 #define ATTN_TILE_FN infer_cpu_attn_tile_generic
 #include "ops_attention_tile.inc"
@@ -40,11 +56,9 @@ static void vf16row(const uint16_t *src, float *dst, int n) {
 typedef void (*attn_tile_fn)(const attn_tile *t, float *scratch);
 
 static attn_tile_fn attn_pick_kernel(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    /* CPU feature bits are fixed for the life of the process: read-only detection. */
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return infer_cpu_attn_tile_avx2;
-#endif
+    /* The shared ISA choice (INFER_CPU_ISA can force the portable path for tests). */
+    const infer_cpu_isa isa = infer_cpu_isa_active();
+    if (isa == INFER_ISA_AVX2 || isa == INFER_ISA_AVX512) return infer_cpu_attn_tile_avx2;
     return infer_cpu_attn_tile_generic;
 }
 
@@ -138,12 +152,13 @@ infer_status infer_cpu_attention(infer_threadpool *tp, infer_cpu_ws *ws, const f
         .kernel = attn_pick_kernel(),
     };
     /* Rows per tile: the whole GQA group (up to ATTN_MAX_ROWS), then as many tokens as
-     * fit; fall back to smaller tiles when there would be too few to keep threads busy. */
+     * fit; fall back to smaller tiles only when there would be fewer tiles than threads
+     * (splitting a group re-reads its keys once per part: for decode that is the cost). */
     int hpt = group;
     while (hpt > ATTN_MAX_ROWS || group % hpt != 0) hpt--;
     int tpt = ATTN_MAX_ROWS / hpt;
     if (tpt > 8) tpt = 8;
-    const int64_t want = 4 * (int64_t)nth;
+    const int64_t want = nth;
     while (tpt > 1 && ((p->n_tokens + tpt - 1) / tpt) * (p->n_head / hpt) < want) tpt /= 2;
     while (hpt > 1 && (int64_t)p->n_tokens * (p->n_head / hpt) < want) {
         int h = hpt / 2;
