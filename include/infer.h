@@ -274,6 +274,24 @@ INFER_API infer_status infer_chat_render(const infer_model *m, const infer_chat_
 /* Token ids that end an assistant turn for this model. Returns how many exist. */
 INFER_API size_t infer_model_stop_tokens(const infer_model *m, int32_t *out, size_t cap);
 
+/* Where a generated token of an assistant reply belongs. */
+typedef enum infer_chat_part {
+    INFER_CHAT_PART_MARKUP = 0,     /* template structure (channel headers, <think> tags): not text */
+    INFER_CHAT_PART_ANSWER = 1,     /* the reply shown to the user (Harmony: the final channel) */
+    INFER_CHAT_PART_REASONING = 2,  /* Harmony analysis channel, Qwen3 <think> block */
+    INFER_CHAT_PART_OTHER = 3,      /* other Harmony channels (commentary: tool calls) */
+} infer_chat_part;
+
+/* Classifies the tokens of one streamed assistant reply, following the model's template
+ * family: Harmony `<|channel|>NAME<|message|>TEXT<|end|><|start|>assistant...` and
+ * `<think>...</think>` blocks. Feed every generated token (stop tokens excluded) in order. */
+typedef struct infer_chat_stream infer_chat_stream;
+INFER_API infer_chat_stream *infer_chat_stream_new(const infer_model *m);
+INFER_API void infer_chat_stream_free(infer_chat_stream *s);
+INFER_API infer_chat_part infer_chat_stream_push(infer_chat_stream *s, int32_t tok);
+/* Starts a new reply (the state right after the generation prompt). */
+INFER_API void infer_chat_stream_reset(infer_chat_stream *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -214,6 +214,7 @@ typedef struct chat_session {
     int interactive;           /* stdin is a terminal */
     int color;                 /* stdout is a terminal: reasoning shown dimmed */
     int harmony;               /* template family is Harmony (channels) */
+    infer_chat_stream *stream; /* splits replies into answer / reasoning / markup */
     int32_t stop[16];
     size_t n_stop;
     conversation conv;
@@ -226,11 +227,6 @@ static int is_stop(const chat_session *s, int32_t tok) {
     for (size_t i = 0; i < s->n_stop; i++)
         if (s->stop[i] == tok) return 1;
     return 0;
-}
-
-static int token_is(const infer_model *m, int32_t tok, const char *text) {
-    const char *t = infer_token_text(m, tok);
-    return t && strcmp(t, text) == 0;
 }
 
 /* Renders the conversation with the generation prompt into s->rendered. */
@@ -266,27 +262,26 @@ static infer_status tokenize_rendered(chat_session *s) {
     return st;
 }
 
-/* Where streamed text goes: the visible answer, reasoning (maybe hidden), or nowhere. */
-typedef enum { OUT_ANSWER, OUT_REASONING, OUT_NONE } out_kind;
-
 typedef struct reply_state {
     infer_detok *detok;
-    out_kind out;             /* where the current tokens go */
+    infer_chat_part out;      /* where the detokenizer's text goes now */
     int dim_open;             /* an ANSI dim sequence is open on stdout */
     int reasoning_shown;      /* reasoning was printed since the last answer text */
     int answer_started;       /* answer text was printed (leading newlines skipped before) */
-    text_buf answer;          /* what history keeps for this turn */
-    /* Harmony: header text between <|start|>/<|channel|> and <|message|> */
-    int in_header;
-    text_buf header;
+    text_buf history;         /* what the conversation keeps for this turn */
 } reply_state;
 
-static void flush_detok(chat_session *s, reply_state *r);
+/* History keeps what the template would re-render: Harmony's final channel only;
+ * otherwise the whole reply, <think> block included (the template strips it). */
+static int keeps_in_history(const chat_session *s, infer_chat_part part) {
+    return part == INFER_CHAT_PART_ANSWER || (!s->harmony && part == INFER_CHAT_PART_REASONING);
+}
 
 static void write_text(chat_session *s, reply_state *r, const char *text, size_t n) {
     if (n == 0) return;
-    if (r->out == OUT_ANSWER) {
-        if (!r->answer_started) {   /* "</think>\n\n" or a channel switch: no blank lines */
+    if (keeps_in_history(s, r->out)) text_put(&r->history, text, n);
+    if (r->out == INFER_CHAT_PART_ANSWER) {
+        if (!r->answer_started) {   /* after "</think>\n\n" or a channel switch: no blank lines */
             while (n && (*text == '\n' || *text == ' ')) text++, n--;
             if (n == 0) return;
             r->answer_started = 1;
@@ -300,7 +295,7 @@ static void write_text(chat_session *s, reply_state *r, const char *text, size_t
             r->reasoning_shown = 0;
         }
         fwrite(text, 1, n, stdout);
-    } else if (r->out == OUT_REASONING && s->a->show_reasoning) {
+    } else if (r->out == INFER_CHAT_PART_REASONING && s->a->show_reasoning) {
         if (s->color && !r->dim_open) {
             fputs("\033[2m", stdout);
             r->dim_open = 1;
@@ -311,73 +306,31 @@ static void write_text(chat_session *s, reply_state *r, const char *text, size_t
     fflush(stdout);
 }
 
-/* Changes destination, emitting what the detokenizer held for the previous one. */
-static void switch_output(chat_session *s, reply_state *r, out_kind out) {
-    if (out == r->out) return;
-    flush_detok(s, r);
-    r->out = out;
-}
-
+/* Emits what the detokenizer held back (to the current destination). */
 static void flush_detok(chat_session *s, reply_state *r) {
     char tail[64];
     size_t n = 0;
-    if (infer_detok_flush(r->detok, tail, sizeof tail, &n) == INFER_OK && n) {
-        write_text(s, r, tail, n);
-        if (r->out == OUT_ANSWER || !s->harmony) text_put(&r->answer, tail, n);
-    }
+    if (infer_detok_flush(r->detok, tail, sizeof tail, &n) == INFER_OK) write_text(s, r, tail, n);
 }
 
 /* Routes one generated token (not a stop token) to the screen and to history. */
 static void handle_token(chat_session *s, reply_state *r, int32_t tok) {
-    const infer_model *m = s->m;
-    if (s->harmony) {
-        /* <|channel|>NAME<|message|>TEXT<|end|><|start|>assistant<|channel|>... */
-        if (token_is(m, tok, "<|start|>") || token_is(m, tok, "<|channel|>")) {
-            switch_output(s, r, OUT_NONE);
-            if (token_is(m, tok, "<|start|>")) r->header.n = 0;
-            r->in_header = 1;
-            return;
+    infer_chat_part part = infer_chat_stream_push(s->stream, tok);
+    if (part == INFER_CHAT_PART_MARKUP) {
+        flush_detok(s, r);
+        if (!s->harmony) {   /* <think> tags stay in history for the template to strip */
+            const char *t = infer_token_text(s->m, tok);
+            if (t) text_put(&r->history, t, strlen(t));
         }
-        if (token_is(m, tok, "<|message|>")) {
-            out_kind out = OUT_NONE;
-            if (r->header.p && strstr(r->header.p, "final")) out = OUT_ANSWER;
-            else if (r->header.p && strstr(r->header.p, "analysis")) out = OUT_REASONING;
-            switch_output(s, r, out);
-            r->in_header = 0;
-            r->header.n = 0;
-            return;
-        }
-        if (token_is(m, tok, "<|end|>")) {
-            switch_output(s, r, OUT_NONE);
-            return;
-        }
-        if (r->in_header) {
-            char piece[128];
-            size_t n = 0;
-            if (infer_token_to_bytes(m, tok, piece, sizeof piece, &n) == INFER_OK) text_put(&r->header, piece, n);
-            return;
-        }
-    } else {
-        /* Qwen3-style <think>...</think> blocks count as reasoning. */
-        if (token_is(m, tok, "<think>")) {
-            switch_output(s, r, OUT_REASONING);
-            text_put(&r->answer, "<think>", 7);
-            return;
-        }
-        if (token_is(m, tok, "</think>")) {
-            switch_output(s, r, OUT_ANSWER);
-            text_put(&r->answer, "</think>", 8);
-            return;
-        }
+        return;
+    }
+    if (part != r->out) {
+        flush_detok(s, r);
+        r->out = part;
     }
     char buf[256];
     size_t n = 0;
-    if (infer_detok_push(r->detok, tok, buf, sizeof buf, &n) == INFER_OK && n) {
-        write_text(s, r, buf, n);
-        /* History: everything for ChatML/Llama 3 (the template strips <think> itself),
-         * the final channel for Harmony. */
-        if (r->out == OUT_ANSWER || !s->harmony) text_put(&r->answer, buf, n);
-    }
+    if (infer_detok_push(r->detok, tok, buf, sizeof buf, &n) == INFER_OK) write_text(s, r, buf, n);
 }
 
 static void report_context_full(const chat_session *s, size_t need) {
@@ -438,8 +391,8 @@ static void chat_turn(chat_session *s, const char *user, size_t len) {
 
     reply_state r = {0};
     r.detok = infer_detok_new(s->m);
-    r.out = s->harmony ? OUT_NONE : OUT_ANSWER;
-    r.in_header = s->harmony;   /* the generation prompt stops right after <|start|>assistant */
+    r.out = INFER_CHAT_PART_ANSWER;
+    infer_chat_stream_reset(s->stream);
     if (!r.detok) {
         fprintf(stderr, "error: out of memory\n");
         conv_pop(&s->conv);
@@ -486,15 +439,14 @@ static void chat_turn(chat_session *s, const char *user, size_t len) {
     if (context_full)
         fprintf(stderr, "[context full (%u tokens): reply cut. Type /reset to start over.]\n", infer_ctx_n_ctx(s->ctx));
 
-    if (conv_push(&s->conv, "assistant", r.answer.p ? r.answer.p : "", r.answer.n) != 0)
+    if (conv_push(&s->conv, "assistant", r.history.p ? r.history.p : "", r.history.n) != 0)
         fprintf(stderr, "error: out of memory\n");
     size_t n_eval = n - keep;
     fprintf(stderr, "[prompt: %zu new tokens (%zu reused) in %.3f s, %.1f tok/s | reply: %d tokens in %.3f s, %.1f tok/s]\n",
             n_eval, keep, t_prompt, t_prompt > 0 ? (double)n_eval / t_prompt : 0.0, n_gen, t_gen,
             t_gen > 0 ? (double)n_gen / t_gen : 0.0);
     infer_detok_free(r.detok);
-    free(r.answer.p);
-    free(r.header.p);
+    free(r.history.p);
 }
 
 static void reset_session(chat_session *s) {
@@ -599,6 +551,14 @@ int main(int argc, char **argv) {
     s.color = isatty(STDOUT_FILENO);
     const char *family = infer_chat_template_name(m);
     s.harmony = strcmp(family, "harmony") == 0;
+    s.stream = infer_chat_stream_new(m);
+    if (!s.stream) {
+        fprintf(stderr, "error: out of memory\n");
+        infer_sampler_free(s.smp);
+        infer_ctx_free(s.ctx);
+        infer_model_free(m);
+        return 1;
+    }
     s.n_stop = infer_model_stop_tokens(m, s.stop, sizeof s.stop / sizeof s.stop[0]);
     if (s.n_stop > sizeof s.stop / sizeof s.stop[0]) s.n_stop = sizeof s.stop / sizeof s.stop[0];
 
@@ -619,6 +579,7 @@ int main(int argc, char **argv) {
     free(s.cached.p);
     free(s.prompt.p);
     free(s.rendered.p);
+    infer_chat_stream_free(s.stream);
     infer_sampler_free(s.smp);
     infer_ctx_free(s.ctx);
     infer_model_free(m);

@@ -164,7 +164,73 @@ static void test_unknown_template_falls_back(void **state) {
     infer_model_free(m);
 }
 
+/* Tokenizes a reply (special tokens parsed), streams it through infer_chat_stream and
+ * collects the text of each part. */
+typedef struct parts {
+    char text[4][256];
+} parts;
+
+static void stream_reply(const infer_model *m, const char *reply, parts *out) {
+    memset(out, 0, sizeof *out);
+    int32_t toks[128];
+    size_t n = 0;
+    assert_int_equal(infer_tokenize(m, reply, strlen(reply), 0, 1, toks, 128, &n), INFER_OK);
+    infer_chat_stream *s = infer_chat_stream_new(m);
+    assert_non_null(s);
+    for (int round = 0; round < 2; round++) {   /* reset gives the same result again */
+        memset(out, 0, sizeof *out);
+        infer_chat_stream_reset(s);
+        for (size_t i = 0; i < n; i++) {
+            infer_chat_part p = infer_chat_stream_push(s, toks[i]);
+            assert_true(p >= INFER_CHAT_PART_MARKUP && p <= INFER_CHAT_PART_OTHER);
+            if (p == INFER_CHAT_PART_MARKUP) continue;
+            char piece[64];
+            size_t len = 0;
+            assert_int_equal(infer_token_to_bytes(m, toks[i], piece, sizeof piece, &len), INFER_OK);
+            strncat(out->text[p], piece, len);
+        }
+    }
+    infer_chat_stream_free(s);
+}
+
+static void test_harmony_reply_channels(void **state) {
+    infer_model *m = load_vocab("tokenizer/gptoss.gguf");
+    parts p;
+    /* The generation prompt ended with "<|start|>assistant": the reply opens a channel. */
+    stream_reply(m,
+                 "<|channel|>analysis<|message|>User asks 2+2. Easy.<|end|>"
+                 "<|start|>assistant<|channel|>final<|message|>It is 4.",
+                 &p);
+    assert_string_equal(p.text[INFER_CHAT_PART_REASONING], "User asks 2+2. Easy.");
+    assert_string_equal(p.text[INFER_CHAT_PART_ANSWER], "It is 4.");
+    assert_string_equal(p.text[INFER_CHAT_PART_OTHER], "");
+    stream_reply(m, "<|channel|>commentary to=functions.get_time json<|message|>{\"tz\":\"UTC\"}", &p);
+    assert_string_equal(p.text[INFER_CHAT_PART_OTHER], "{\"tz\":\"UTC\"}");
+    assert_string_equal(p.text[INFER_CHAT_PART_ANSWER], "");
+    infer_model_free(m);
+}
+
+static void test_think_reply(void **state) {
+    infer_model *m = load_vocab("tokenizer/qwen3.gguf");
+    parts p;
+    stream_reply(m, "<think>\nadd them\n</think>\n\nFour.", &p);
+    assert_string_equal(p.text[INFER_CHAT_PART_REASONING], "\nadd them\n");
+    assert_string_equal(p.text[INFER_CHAT_PART_ANSWER], "\n\nFour.");
+    stream_reply(m, "No thinking here.", &p);
+    assert_string_equal(p.text[INFER_CHAT_PART_ANSWER], "No thinking here.");
+    infer_model_free(m);
+    /* Llama 3: everything is answer, <|...|> text included. */
+    m = load_vocab("tokenizer/llama3.gguf");
+    stream_reply(m, "Plain <think> text", &p);
+    assert_string_equal(p.text[INFER_CHAT_PART_ANSWER], "Plain <think> text");
+    infer_model_free(m);
+}
+
 static void test_null_model(void **state) {
+    assert_null(infer_chat_stream_new(NULL));
+    assert_int_equal(infer_chat_stream_push(NULL, 3), INFER_CHAT_PART_MARKUP);
+    infer_chat_stream_reset(NULL);
+    infer_chat_stream_free(NULL);
     assert_string_equal(infer_chat_template_name(NULL), "chatml");
     assert_int_equal(infer_model_stop_tokens(NULL, NULL, 0), 0);
     size_t n = 5;
@@ -178,6 +244,8 @@ int main(void) {
         cmocka_unit_test(test_llama3_vocab),
         cmocka_unit_test(test_gptoss_vocab),
         cmocka_unit_test(test_unknown_template_falls_back),
+        cmocka_unit_test(test_harmony_reply_channels),
+        cmocka_unit_test(test_think_reply),
         cmocka_unit_test(test_null_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
