@@ -127,7 +127,7 @@ static int run_tokens_file(const cli_args *a, infer_model *m, infer_ctx *c) {
     infer_status st = infer_ctx_decode(c, ids, NULL, want, n);
     free(want);
     if (st != INFER_OK) {
-        fprintf(stderr, "error: decode: %s\n", infer_ctx_last_error(c));
+        fprintf(stderr, "error: %s\n", infer_ctx_last_error(c));
         free(ids);
         return 1;
     }
@@ -145,7 +145,7 @@ static int run_tokens_file(const cli_args *a, infer_model *m, infer_ctx *c) {
         printf(i ? " %d" : "%d", tok);
         if (i + 1 == a->greedy) break;
         if ((st = infer_ctx_decode(c, &tok, NULL, NULL, 1)) != INFER_OK) {
-            fprintf(stderr, "\nerror: decode: %s\n", infer_ctx_last_error(c));
+            fprintf(stderr, "\nerror: %s\n", infer_ctx_last_error(c));
             free(ids);
             return 1;
         }
@@ -203,14 +203,16 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
     double t_prompt = tool_now_s() - t0;
     int rc = 0, n_gen = 0;
     if (st != INFER_OK) {
-        fprintf(stderr, "\nerror: prompt: %s\n", infer_ctx_last_error(c));
+        fprintf(stderr, "\nerror: %s\n", infer_ctx_last_error(c));
         rc = 1;
     }
     for (size_t i = 0; i < n; i++) infer_sampler_accept(s, toks[i]);
 
     double t1 = tool_now_s();
+    int32_t last = (int32_t)n - 1;   /* row of the logits to sample from */
     for (int i = 0; rc == 0 && i < a->n_predict; i++) {
-        int32_t tok = infer_sampler_sample(s, infer_ctx_logits(c, 0));
+        int32_t tok = infer_sampler_sample(s, infer_ctx_logits(c, last));
+        last = 0;
         if (infer_token_is_eog(m, tok)) break;
         infer_sampler_accept(s, tok);
         emit(d, tok);
@@ -222,7 +224,7 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
             break;
         }
         if (st != INFER_OK) {
-            fprintf(stderr, "\nerror: decode: %s\n", infer_ctx_last_error(c));
+            fprintf(stderr, "\nerror: %s\n", infer_ctx_last_error(c));
             rc = 1;
         }
     }
