@@ -119,7 +119,8 @@ infer_status infer_cpu_rope(infer_threadpool *tp, infer_cpu_ws *ws, float *x, co
     float *cs = infer_cpu_ws_get(ws, sizeof(float) * (size_t)p->n_rot * (size_t)nth);
     if (!cs) return infer_err(err, INFER_ERR_NOMEM, "rope: out of memory for the angle table");
     rope_task t = { x, pos, n_tok, n_head, head_dim, p, cs };
-    if (n_tok * n_head < 64) rope_rows(&t, 0, 1);
+    /* A decoded token's few thousand values cost less than waking the workers. */
+    if (n_tok * n_head * head_dim < 32768) rope_rows(&t, 0, 1);
     else infer_threadpool_run(tp, rope_rows, &t);
     return INFER_OK;
 }
