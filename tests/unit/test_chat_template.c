@@ -117,6 +117,19 @@ static void test_qwen3_template(void **state) {
     free(tmpl);
 }
 
+static void test_qwen25_template(void **state) {
+    /* A real Qwen2.5 GGUF template: default system turn when the conversation has none. */
+    char *tmpl = read_fixture("chat/templates/qwen2.5.jinja", NULL);
+    infer_chat_style st;
+    infer_chat_style_detect(tmpl, "qwen2", &st);
+    assert_int_equal(st.family, INFER_CHAT_CHATML);
+    assert_false(st.qwen3_think);
+    assert_false(st.fallback);
+    assert_non_null(st.default_system);
+    check_family_against_reference(&st, "qwen2.5", "");
+    free(tmpl);
+}
+
 static void test_llama3_template(void **state) {
     char *tmpl = read_fixture("chat/templates/llama3.jinja", NULL);
     infer_chat_style st;
@@ -236,6 +249,7 @@ static void test_bad_arguments(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_qwen3_template),
+        cmocka_unit_test(test_qwen25_template),
         cmocka_unit_test(test_llama3_template),
         cmocka_unit_test(test_harmony_from_architecture),
         cmocka_unit_test(test_detection_fallbacks),

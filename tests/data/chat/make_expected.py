@@ -7,6 +7,8 @@ templates (Python jinja2, as Hugging Face's apply_chat_template does).
 Templates:
   qwen3   tokenizer.chat_template of SHARED/tokenizer/qwen3.gguf
   llama3  tokenizer.chat_template of SHARED/tokenizer/llama3.gguf (bos_token from its vocab)
+  qwen2.5 templates/qwen2.5.jinja: tokenizer.chat_template of the real
+          qwen2.5-coder-0.5b-instruct GGUF (see docs/models.md)
   harmony gpt-oss's chat_template.jinja (SHARED/tokenizer/gptoss.gguf carries none), given
           on the command line. Fixed variables: strftime_now() returns DATE_SENTINEL (the
           test puts today's date in its place), reasoning_effort and model_identity are left
@@ -120,6 +122,8 @@ def main():
         "llama3": (llama3["tokenizer.chat_template"],
                    {"bos_token": llama3["tokenizer.ggml.tokens"][llama3["tokenizer.ggml.bos_token_id"]]}),
         "harmony": (open(gptoss_template, encoding="utf-8").read(), {}),
+        # Qwen2.5-Coder-0.5B-Instruct's GGUF template (docs/models.md), kept in templates/
+        "qwen2.5": (open(os.path.join(here, "templates/qwen2.5.jinja"), encoding="utf-8").read(), {}),
     }
     os.makedirs(os.path.join(here, "templates"), exist_ok=True)
     for tname in ("qwen3", "llama3"):
