@@ -245,6 +245,10 @@ typedef struct infer_sampler_params {
     uint64_t seed;            /* same seed, same choices */
 } infer_sampler_params;
 
+/* Chain order: penalties -> (temperature <= 0: argmax) -> top-k -> top-p -> min-p ->
+ * temperature -> draw. Truncation sees the untempered distribution (llama.cpp's order).
+ * Defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, penalties off, window 64,
+ * seed 0 (the library never seeds from the clock). */
 INFER_API infer_sampler_params infer_sampler_default_params(void);
 INFER_API infer_sampler *infer_sampler_new(const infer_sampler_params *params, int32_t n_vocab);
 INFER_API void infer_sampler_free(infer_sampler *s);
@@ -252,6 +256,7 @@ INFER_API void infer_sampler_free(infer_sampler *s);
 INFER_API int32_t infer_sampler_sample(infer_sampler *s, const float *logits);
 /* Records a token (prompt or generated) for the penalties. */
 INFER_API void infer_sampler_accept(infer_sampler *s, int32_t tok);
+/* Forgets the penalty window and restarts the RNG from the seed. */
 INFER_API void infer_sampler_reset(infer_sampler *s);
 
 /* ---------------------------------------------------------------- chat */
@@ -268,6 +273,9 @@ INFER_API const char *infer_chat_template_name(const infer_model *m);
  * gives no hint) and ChatML is used as a guess: callers should warn the user. */
 INFER_API int infer_chat_template_is_fallback(const infer_model *m);
 /* Renders messages to prompt text; add_generation_prompt appends the assistant header.
+ * The text is what the model's own template prints for plain {role, content} turns
+ * (Harmony and Llama 3.2 print today's local date, as their templates do). Tokenize it
+ * with parse_special so the template's special tokens become single tokens.
  * On INFER_ERR_BUFFER_SMALL, *n_out holds the bytes needed (without the NUL). */
 INFER_API infer_status infer_chat_render(const infer_model *m, const infer_chat_msg *msgs, size_t n_msgs,
                                          int add_generation_prompt, char *buf, size_t cap, size_t *n_out);
