@@ -76,6 +76,7 @@ size_t infer_model_stop_tokens(const infer_model *m, int32_t *out, size_t cap) {
     case INFER_CHAT_HARMONY:
         texts[0] = "<|return|>";
         texts[1] = "<|call|>";
+        texts[2] = "<|endoftext|>";   /* never part of a valid reply: stop rather than run on */
         use_eos_eot = 0;
         break;
     }

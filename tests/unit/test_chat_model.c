@@ -122,9 +122,10 @@ static void test_gptoss_vocab(void **state) {
     assert_false(infer_chat_template_is_fallback(m));
     int32_t s[8];
     size_t n = stops_of(m, s);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_true(contains(s, n, 200002));   /* <|return|> */
     assert_true(contains(s, n, 200012));   /* <|call|> */
+    assert_true(contains(s, n, 199999));   /* <|endoftext|> */
     assert_false(contains(s, n, 200007));  /* <|end|> closes the analysis message too */
     char today[16];
     time_t t = time(NULL);
