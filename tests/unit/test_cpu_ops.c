@@ -428,6 +428,7 @@ static void test_attention_portable(void **state) {
     check_attention((attn_case){ 13, 8, 2, 64, 70, 16, true, INFER_TYPE_F16 });
     check_attention((attn_case){ 1, 12, 2, 128, 300, 0, false, INFER_TYPE_F32 });
     check_attention((attn_case){ 6, 4, 4, 40, 2, 0, true, INFER_TYPE_F32 });
+    check_attention((attn_case){ 1, 6, 2, 64, 1300, 0, true, INFER_TYPE_F16 });    /* key split */
     unsetenv("INFER_CPU_ISA");
 }
 
@@ -437,6 +438,10 @@ static void test_attention_decode(void **state) {
     check_attention((attn_case){ 1, 16, 2, 64, 420, 128, true, INFER_TYPE_F16 });
     check_attention((attn_case){ 1, 12, 2, 128, 1000, 0, true, INFER_TYPE_F32 });
     check_attention((attn_case){ 3, 64, 8, 64, 300, 0, true, INFER_TYPE_F16 });    /* gpt-oss layout */
+    /* Fewer tiles than the 3 threads over long key ranges: the keys are split and merged. */
+    check_attention((attn_case){ 1, 16, 2, 64, 2000, 0, true, INFER_TYPE_F16 });
+    check_attention((attn_case){ 1, 8, 1, 128, 3000, 1500, true, INFER_TYPE_F32 });
+    check_attention((attn_case){ 1, 4, 1, 64, 900, 0, false, INFER_TYPE_F32 });
 }
 
 /* ---- glu, add */

@@ -112,6 +112,10 @@ typedef struct attn_tile {
     size_t kv_row_stride;       /* elements between cache rows (n_head_kv * head_dim) */
     uint32_t kv_type;           /* F32 or F16 */
     float scale;
+    /* NULL: write normalized rows to out[r]. Otherwise (one key range of a split): write
+     * each row's running state, partial + r * (head_dim + 2) = { max, sum, acc[head_dim] },
+     * unnormalized, for the caller to merge. */
+    float *partial;
 } attn_tile;
 
 /* Scratch floats a tile kernel needs for `rows` rows of head_dim. */

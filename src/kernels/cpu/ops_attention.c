@@ -76,7 +76,11 @@ typedef struct {
     float *scratch;                     /* per thread */
     size_t scratch_floats;
     attn_tile_fn kernel;
-    atomic_long next;                   /* next tile index (dynamic scheduling) */
+    /* Key split (decode with fewer tiles than threads): each tile's key range is cut
+     * into n_split chunks whose running states land in `partial` and are merged after. */
+    int n_split;
+    float *partial;                     /* tiles x n_split x rows x (head_dim + 2) */
+    atomic_long next;                   /* next task index (dynamic scheduling) */
 } attn_task;
 
 static void attn_fill_tile(const attn_task *a, int64_t tok_tile, int64_t head_tile, attn_tile *t) {
@@ -110,20 +114,92 @@ static void attn_fill_tile(const attn_task *a, int64_t tok_tile, int64_t head_ti
         }
     }
     t->rows = r;
+    t->partial = NULL;
+}
+
+/* Union [lo, hi] of the key ranges of a tile's rows (lo > hi when none). */
+static void attn_tile_range(const attn_tile *t, int64_t *lo, int64_t *hi) {
+    *lo = INT64_MAX;
+    *hi = -1;
+    for (int r = 0; r < t->rows; r++) {
+        if (t->lo[r] > t->hi[r]) continue;
+        if (t->lo[r] < *lo) *lo = t->lo[r];
+        if (t->hi[r] > *hi) *hi = t->hi[r];
+    }
+}
+
+/* State of row r of chunk c of a tile (slots sized for a full tile). */
+static float *attn_partial(const attn_task *a, int64_t tile, int c, int r) {
+    const size_t rows = (size_t)a->tok_per_tile * a->heads_per_tile;
+    return a->partial + (((size_t)tile * a->n_split + c) * rows + r) * (size_t)(a->p->head_dim + 2);
+}
+
+/* Restricts a tile to chunk c of n of its key range and points it at its partial slot.
+ * The sink joins once, at the merge. */
+static void attn_tile_chunk(const attn_task *a, attn_tile *t, int64_t tile, int c) {
+    int64_t lo, hi;
+    attn_tile_range(t, &lo, &hi);
+    const int64_t len = hi >= lo ? hi - lo + 1 : 0;
+    const int64_t c0 = lo + len * c / a->n_split, c1 = lo + len * (c + 1) / a->n_split - 1;
+    for (int r = 0; r < t->rows; r++) {
+        if (t->lo[r] < c0) t->lo[r] = c0;
+        if (t->hi[r] > c1) t->hi[r] = c1;
+    }
+    t->has_sink = 0;
+    t->partial = attn_partial(a, tile, c, 0);
+}
+
+/* out = merge of the chunk states (and the sink) of every row of a tile. */
+static void attn_merge(const attn_task *a, int64_t tile, const attn_tile *t) {
+    const int D = a->p->head_dim;
+    for (int r = 0; r < t->rows; r++) {
+        float m = t->has_sink ? t->sink[r] : -INFINITY;
+        for (int c = 0; c < a->n_split; c++) {
+            const float *st = attn_partial(a, tile, c, r);
+            if (st[1] > 0.0f && st[0] > m) m = st[0];
+        }
+        float *o = t->out[r];
+        for (int i = 0; i < D; i++) o[i] = 0.0f;
+        float l = t->has_sink && m != -INFINITY ? expf(t->sink[r] - m) : 0.0f;
+        for (int c = 0; c < a->n_split; c++) {
+            const float *st = attn_partial(a, tile, c, r);
+            if (!(st[1] > 0.0f)) continue;
+            const float f = expf(st[0] - m);
+            l += st[1] * f;
+            for (int i = 0; i < D; i++) o[i] += st[2 + i] * f;
+        }
+        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+        for (int i = 0; i < D; i++) o[i] *= inv;
+    }
 }
 
 static void attn_worker(void *arg, int ith, int nth) {
     attn_task *a = arg;
     float *scratch = a->scratch + (size_t)ith * a->scratch_floats;
-    const int64_t n_tiles = a->n_tok_tiles * a->n_head_tiles;
+    const int64_t n_tasks = a->n_tok_tiles * a->n_head_tiles * a->n_split;
     attn_tile t;
     for (;;) {
         const long i = atomic_fetch_add_explicit(&a->next, 1, memory_order_relaxed);
-        if (i >= n_tiles) break;
+        if (i >= n_tasks) break;
+        const int64_t tile = i / a->n_split;
         /* Last token tiles first: they see the most keys. */
-        const int64_t tok_tile = a->n_tok_tiles - 1 - i / a->n_head_tiles;
-        attn_fill_tile(a, tok_tile, i % a->n_head_tiles, &t);
+        const int64_t tok_tile = a->n_tok_tiles - 1 - tile / a->n_head_tiles;
+        attn_fill_tile(a, tok_tile, tile % a->n_head_tiles, &t);
+        if (a->n_split > 1) attn_tile_chunk(a, &t, tile, (int)(i % a->n_split));
         a->kernel(&t, scratch);
+    }
+    (void)nth;
+}
+
+static void attn_merge_worker(void *arg, int ith, int nth) {
+    attn_task *a = arg;
+    const int64_t n_tiles = a->n_tok_tiles * a->n_head_tiles;
+    long lo, hi;
+    infer_split_range((long)n_tiles, ith, nth, &lo, &hi);
+    attn_tile t;
+    for (long tile = lo; tile < hi; tile++) {
+        attn_fill_tile(a, a->n_tok_tiles - 1 - tile / a->n_head_tiles, tile % a->n_head_tiles, &t);
+        attn_merge(a, tile, &t);
     }
 }
 
@@ -160,7 +236,17 @@ infer_status infer_cpu_attention(infer_threadpool *tp, infer_cpu_ws *ws, const f
     if (tpt > 8) tpt = 8;
     const int64_t want = nth;
     while (tpt > 1 && ((p->n_tokens + tpt - 1) / tpt) * (p->n_head / hpt) < want) tpt /= 2;
-    while (hpt > 1 && (int64_t)p->n_tokens * (p->n_head / hpt) < want) {
+    /* Still too few tiles with a long key range (decode deep into a context): split the
+     * keys instead of the group, so each key is still read once. Short ranges are not
+     * worth the merge; there, split the group. */
+    const int64_t max_keys = p->window > 0 && p->window < p->n_kv ? p->window : p->n_kv;
+    const int64_t tiles = ((p->n_tokens + tpt - 1) / tpt) * (p->n_head / hpt);
+    a.n_split = 1;
+    if (tiles < want && max_keys >= 512) {
+        a.n_split = (int)((want + tiles - 1) / tiles);
+        if (a.n_split > max_keys / 256) a.n_split = (int)(max_keys / 256);
+    }
+    while (a.n_split == 1 && hpt > 1 && (int64_t)p->n_tokens * (p->n_head / hpt) < want) {
         int h = hpt / 2;
         while (h > 1 && group % h != 0) h--;
         hpt = h;
@@ -171,10 +257,14 @@ infer_status infer_cpu_attention(infer_threadpool *tp, infer_cpu_ws *ws, const f
     a.n_head_tiles = p->n_head / hpt;
     /* Round the per-thread scratch to a cache line so threads do not share lines. */
     a.scratch_floats = (attn_tile_scratch_floats(tpt * hpt, p->head_dim) + 15) & ~(size_t)15;
-    a.scratch = infer_cpu_ws_get(ws, sizeof(float) * a.scratch_floats * (size_t)nth);
+    const size_t partial_floats = a.n_split > 1
+        ? (size_t)(a.n_tok_tiles * a.n_head_tiles) * a.n_split * (size_t)(tpt * hpt) * (p->head_dim + 2) : 0;
+    a.scratch = infer_cpu_ws_get(ws, sizeof(float) * (a.scratch_floats * (size_t)nth + partial_floats));
     if (!a.scratch) return infer_err(err, INFER_ERR_NOMEM, "attention: out of memory for scratch");
+    a.partial = a.n_split > 1 ? a.scratch + a.scratch_floats * (size_t)nth : NULL;
     atomic_init(&a.next, 0);
-    if (a.n_tok_tiles * a.n_head_tiles == 1) attn_worker(&a, 0, 1);
+    if (a.n_tok_tiles * a.n_head_tiles * a.n_split == 1) attn_worker(&a, 0, 1);
     else infer_threadpool_run(tp, attn_worker, &a);
+    if (a.n_split > 1) attn_merge_worker(&a, 0, 1);   /* a few rows: not worth the pool */
     return INFER_OK;
 }
