@@ -1,5 +1,5 @@
 /* infer-perplexity: perplexity of a text file, computed the way llama.cpp's perplexity
- * tool does it: the text is tokenized with BOS and cut into non-overlapping chunks of
+ * tool does it: the text is tokenized (with BOS when the model adds one) and cut into non-overlapping chunks of
  * n_ctx tokens; each chunk (its first token replaced by BOS) is evaluated from an empty
  * cache, and only the second half is scored (logits at positions n_ctx/2 .. n_ctx-2
  * predicting the next token). PPL = exp(mean negative log-likelihood).
@@ -78,10 +78,13 @@ int main(int argc, char **argv) {
         free(text);
         return 1;
     }
+    /* As the reference: BOS added (and put at the start of every chunk) when the model's
+     * tokenizer adds one. */
+    const int add_bos = infer_model_add_bos(m);
     size_t n_tok = 0;
-    infer_tokenize(m, text, len, 1, 0, NULL, 0, &n_tok);
+    infer_tokenize(m, text, len, add_bos, 0, NULL, 0, &n_tok);
     int32_t *toks = malloc((n_tok + 1) * sizeof *toks);
-    if (!toks || infer_tokenize(m, text, len, 1, 0, toks, n_tok + 1, &n_tok) != INFER_OK) {
+    if (!toks || infer_tokenize(m, text, len, add_bos, 0, toks, n_tok + 1, &n_tok) != INFER_OK) {
         fprintf(stderr, "error: cannot tokenize %s\n", file);
         return 1;
     }
@@ -122,7 +125,7 @@ int main(int argc, char **argv) {
     for (int ch = 0; ch < n_chunk; ch++) {
         const int32_t *chunk = toks + (size_t)ch * n_ctx;
         memcpy(batch, chunk, (size_t)n_ctx * sizeof *batch);
-        if (bos >= 0) batch[0] = bos;
+        if (add_bos && bos >= 0) batch[0] = bos;
         infer_ctx_kv_clear(c);
         if (infer_ctx_decode(c, batch, NULL, want, n_ctx) != INFER_OK) {
             fprintf(stderr, "error: chunk %d: %s\n", ch, infer_ctx_last_error(c));
