@@ -9,9 +9,16 @@
 #   chat_commands         stories260K (no template: ChatML with a warning): /reset,
 #                         /system, an unknown command, /quit ends the session early
 #   chat_context_full     a 64-token context: overflow is reported, /reset offered, exit 0
+#   chat_interrupt        SIGINT during a long reply stops that reply only; the next turn
+#                         is answered and the session ends normally (needs sh and mkfifo)
 if(NOT CMAKE_SCRIPT_MODE_FILE)
   set(_chat_models ${CMAKE_CURRENT_SOURCE_DIR}/data/models)
-  foreach(t two_turns harmony_prompt commands context_full)
+  set(_chat_cases two_turns harmony_prompt commands context_full)
+  find_program(INFER_MKFIFO mkfifo)
+  if(INFER_MKFIFO AND UNIX)
+    list(APPEND _chat_cases interrupt)
+  endif()
+  foreach(t ${_chat_cases})
     add_test(NAME chat_${t}
       COMMAND ${CMAKE_COMMAND} -DCHAT_CASE=${t} -DCHAT_TOOL=$<TARGET_FILE:infer-chat>
               -DCHAT_MODELS=${_chat_models} -DCHAT_WORK=${CMAKE_CURRENT_BINARY_DIR}/chat_${t}
@@ -122,6 +129,44 @@ elseif(CHAT_CASE STREQUAL "context_full")
   chat_stats("${err}" n)
   if(NOT n EQUAL 2)
     message(FATAL_ERROR "expected 2 replies (the overflowing turn refused), found ${n}")
+  endif()
+elseif(CHAT_CASE STREQUAL "interrupt")
+  # A fifo feeds stdin so the script decides when each line arrives: the first turn asks
+  # for an endless story, SIGINT is sent once its text starts streaming, then a second
+  # turn and /quit follow.
+  file(REMOVE_RECURSE ${CHAT_WORK})
+  file(MAKE_DIRECTORY ${CHAT_WORK})
+  set(script [=[
+w="$1"; tool="$2"; model="$3"
+mkfifo "$w/in" || exit 90
+"$tool" -m "$model" -t 2 -c 512 -n 100000 --temp 1 --seed 11 --backend cpu <"$w/in" >"$w/out" 2>"$w/err" &
+pid=$!
+exec 3>"$w/in"
+i=0; until grep -q '^loaded' "$w/err"; do i=$((i+1)); [ $i -gt 600 ] && exit 91; sleep 0.1; done
+echo "Once upon a time" >&3
+i=0; until [ -s "$w/out" ]; do i=$((i+1)); [ $i -gt 600 ] && exit 92; sleep 0.05; done
+kill -INT $pid
+i=0; until grep -q 'reply stopped' "$w/err"; do i=$((i+1)); [ $i -gt 600 ] && exit 93; sleep 0.05; done
+echo "The cat" >&3
+echo "/quit" >&3
+exec 3>&-
+wait $pid
+]=])
+  execute_process(COMMAND sh -c "${script}" sh ${CHAT_WORK} ${CHAT_TOOL} ${CHAT_MODELS}/stories260K.gguf
+    RESULT_VARIABLE rc TIMEOUT 240)
+  file(READ ${CHAT_WORK}/err err)
+  file(READ ${CHAT_WORK}/out out)
+  message(STATUS "---- stdout ----\n${out}\n---- stderr ----\n${err}")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "session script ended with ${rc} (90-93: a step timed out)")
+  endif()
+  chat_expect("${err}" "[reply stopped]")
+  chat_stats("${err}" n)
+  if(NOT n EQUAL 2)
+    message(FATAL_ERROR "expected 2 replies (the interrupted one and the next), found ${n}")
+  endif()
+  if(NOT reply_0 LESS 400)   # unstopped, it would run to the 512-token context
+    message(FATAL_ERROR "the interrupted reply ran to ${reply_0} tokens")
   endif()
 else()
   message(FATAL_ERROR "unknown CHAT_CASE '${CHAT_CASE}'")

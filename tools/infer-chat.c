@@ -342,6 +342,7 @@ static void report_context_full(const chat_session *s, size_t need) {
 
 /* One user turn: evaluate the new part of the prompt, then stream the reply. */
 static void chat_turn(chat_session *s, const char *user, size_t len) {
+    g_interrupted = 0;   /* from here on, Ctrl-C (even during the prompt) ends this reply */
     if (conv_push(&s->conv, "user", user, len) != 0) {
         fprintf(stderr, "error: out of memory\n");
         return;
@@ -399,11 +400,10 @@ static void chat_turn(chat_session *s, const char *user, size_t len) {
         return;
     }
 
-    g_interrupted = 0;
     int32_t logits_row = (int32_t)(n - keep) - 1;   /* the last token of the last decode */
     int n_gen = 0, stopped_by_user = 0, context_full = 0;
     double t1 = tool_now_s();
-    for (; n_gen < s->a->n_reply; n_gen++) {
+    while (n_gen < s->a->n_reply) {
         if (g_interrupted) {
             stopped_by_user = 1;
             break;
@@ -414,6 +414,7 @@ static void chat_turn(chat_session *s, const char *user, size_t len) {
         if (tok < 0 || is_stop(s, tok)) break;
         infer_sampler_accept(s->smp, tok);
         handle_token(s, &r, tok);
+        n_gen++;
         if (s->cached.n >= infer_ctx_n_ctx(s->ctx)) {
             context_full = 1;
             break;
@@ -562,6 +563,7 @@ int main(int argc, char **argv) {
     s.n_stop = infer_model_stop_tokens(m, s.stop, sizeof s.stop / sizeof s.stop[0]);
     if (s.n_stop > sizeof s.stop / sizeof s.stop[0]) s.n_stop = sizeof s.stop / sizeof s.stop[0];
 
+    install_sigint();   /* before the banner: once it shows, Ctrl-C is ours */
     fprintf(stderr, "loaded %s (%s) in %.3f s on %s (%s), context %u, template %s, seed %llu\n", a.model,
             infer_model_arch(m), tool_now_s() - t0, infer_ctx_backend_name(s.ctx), infer_ctx_device_name(s.ctx),
             infer_ctx_n_ctx(s.ctx), family, (unsigned long long)a.sp.seed);
@@ -572,7 +574,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "commands: /reset, /system TEXT, /quit; Ctrl-C stops a reply\n");
 
     if (a.system && conv_set_system(&s.conv, a.system) != 0) fprintf(stderr, "error: out of memory\n");
-    install_sigint();
     chat_loop(&s);
 
     conv_free(&s.conv);
