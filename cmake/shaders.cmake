@@ -52,11 +52,15 @@ foreach(s kv_store attention)
   infer_vk_variant(${s}_f16 ${s}.comp KV_F16)
 endforeach()
 
+# Activation rounding to the reference's 8-bit dot-product partners.
+infer_vk_variant(quantize_act_q8 quantize_act.comp QB=32)
+infer_vk_variant(quantize_act_q8k quantize_act.comp QB=256)
+
 # Every other .comp is one plain variant named after its file.
 foreach(src ${_vk_sources})
   get_filename_component(s ${src} NAME_WE)
   list(FIND _vk_typed ${s} typed)
-  if(typed EQUAL -1 AND NOT s STREQUAL "kv_store" AND NOT s STREQUAL "attention")
+  if(typed EQUAL -1 AND NOT s MATCHES "^(kv_store|attention|quantize_act)$")
     infer_vk_variant(${s} ${s}.comp)
   endif()
 endforeach()

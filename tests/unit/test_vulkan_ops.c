@@ -182,6 +182,28 @@ static void test_get_rows_awkward_plain(void **state) {
 
 /* ------------------------------------------------------------------ matmul */
 
+/* The reference engine's activation rounding for quantized weights: per block of 32
+ * (the 32-value formats; Q8_0) or 256 (K-quants; Q8_K), d = amax/127 and
+ * x' = d * round_half_even(x/d), clamped to +-127. Float weights use x as is. */
+static void round_act(uint32_t type, float *x, size_t n) {
+    int qb = 0;
+    switch (type) {
+    case INFER_TYPE_F32: case INFER_TYPE_F16: case INFER_TYPE_BF16: return;
+    case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K: qb = 256; break;
+    default: qb = 32;
+    }
+    for (size_t b = 0; b < n; b += (size_t)qb) {
+        float amax = 0;
+        for (int j = 0; j < qb; j++) amax = fmaxf(amax, fabsf(x[b + j]));
+        /* the reciprocal exactly as the reference forms it for each format */
+        float d = amax / 127.0f, id = qb == 32 ? (amax > 0 ? 127.0f / amax : 0) : (d > 0 ? 1.0f / d : 0);
+        for (int j = 0; j < qb; j++) {
+            float q = nearbyintf(x[b + j] * id);
+            x[b + j] = fminf(127, fmaxf(-127, q)) * d;
+        }
+    }
+}
+
 /* W: `rows` rows of `cols` taken from the fixture (row r is fixture row perm(r), so there
  * are more rows than the fixture has and tiles are partial); x random; optional bias. */
 static void run_matmul(const fixture *f, int rows, int cols, int n, bool with_bias) {
@@ -195,6 +217,9 @@ static void run_matmul(const fixture *f, int rows, int cols, int n, bool with_bi
         for (int c = 0; c < cols; c++) wv[(size_t)r * cols + c] = f->val[(size_t)src * cols + c];
     }
     float *x = rand_vec((size_t)n * cols, 1.0f);
+    float *xr = malloc(sizeof(float) * (size_t)n * cols);
+    memcpy(xr, x, sizeof(float) * (size_t)n * cols);
+    round_act(f->type, xr, (size_t)n * cols);
     float *bias = rand_vec((size_t)rows, 0.5f);
     double *want = malloc(sizeof(double) * (size_t)n * rows);
     double *mag = malloc(sizeof(double) * (size_t)n * rows);
@@ -202,8 +227,8 @@ static void run_matmul(const fixture *f, int rows, int cols, int n, bool with_bi
         for (int r = 0; r < rows; r++) {
             double s = with_bias ? bias[r] : 0.0, m = with_bias ? fabs(bias[r]) : 0.0;
             for (int c = 0; c < cols; c++) {
-                s += wv[(size_t)r * cols + c] * x[(size_t)t * cols + c];
-                m += fabs(wv[(size_t)r * cols + c] * x[(size_t)t * cols + c]);
+                s += wv[(size_t)r * cols + c] * xr[(size_t)t * cols + c];
+                m += fabs(wv[(size_t)r * cols + c] * xr[(size_t)t * cols + c]);
             }
             want[(size_t)t * rows + r] = s;
             mag[(size_t)t * rows + r] = m;
@@ -228,6 +253,7 @@ static void run_matmul(const fixture *f, int rows, int cols, int n, bool with_bi
     free(w);
     free(wv);
     free(x);
+    free(xr);
     free(bias);
     free(want);
     free(mag);

@@ -93,6 +93,7 @@ typedef struct vk_backend {
     vk_readback *reads;
     int n_reads, cap_reads;
     infer_bbuf *scratch;          /* device-local scratch for MoE intermediates */
+    infer_bbuf *act_scratch;      /* activations rounded for quantized matmuls */
 
     /* Sticky error of the pass (ops return void). */
     infer_status status;
@@ -119,8 +120,9 @@ infer_status vk_run_now(vk_backend *vk, void (*fn)(VkCommandBuffer cmd, void *u)
 infer_status vk_weight_upload(vk_backend *vk, const void *host, size_t bytes, infer_bbuf **out, infer_error *err);
 /* Copies bytes into the pass's upload arena; returns the arena buffer and offset. */
 bool vk_arena_push(vk_backend *vk, vk_arena *a, const void *src, size_t bytes, infer_bbuf **buf, VkDeviceSize *off);
-/* Scratch of at least `bytes` for the current op (contents not preserved across ops). */
-infer_bbuf *vk_scratch(vk_backend *vk, size_t bytes);
+/* Scratch of at least `bytes` in *slot (vk->scratch, vk->act_scratch) for the current op
+ * (contents not preserved across ops); a slot outgrown mid-pass is retired. */
+infer_bbuf *vk_scratch(vk_backend *vk, infer_bbuf **slot, size_t bytes);
 void vk_retire(vk_backend *vk, infer_bbuf *b);
 void vk_free_retired(vk_backend *vk);
 

@@ -187,9 +187,9 @@ bool vk_arena_push(vk_backend *vk, vk_arena *a, const void *src, size_t bytes, i
     return true;
 }
 
-infer_bbuf *vk_scratch(vk_backend *vk, size_t bytes) {
-    if (vk->scratch && vk->scratch->size >= bytes) return vk->scratch;
-    VkDeviceSize size = vk->scratch ? vk->scratch->size : ((VkDeviceSize)1 << 20);
+infer_bbuf *vk_scratch(vk_backend *vk, infer_bbuf **slot, size_t bytes) {
+    if (*slot && (*slot)->size >= bytes) return *slot;
+    VkDeviceSize size = *slot ? (*slot)->size : ((VkDeviceSize)1 << 20);
     while (size < bytes) size *= 2;
     infer_bbuf *nb;
     infer_error e;
@@ -197,7 +197,7 @@ infer_bbuf *vk_scratch(vk_backend *vk, size_t bytes) {
         vk_fail(vk, e.status, "%s", e.message);
         return NULL;
     }
-    vk_retire(vk, vk->scratch);
-    vk->scratch = nb;
+    vk_retire(vk, *slot);
+    *slot = nb;
     return nb;
 }

@@ -205,15 +205,28 @@ void vk_op_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_t n_r
     vk_dispatch(vk, p, b, 3, &pc, sizeof pc, (uint64_t)n_rows, 1);
 }
 
-/* One matmul dispatch over the W window [r_base, r_base + win_rows) (or, for MoE, over
- * the experts [e_base, e_base + e_count)). */
-typedef struct mm_args {
-    vk_pipeline *p;
-    bool vec, moe;
-    vk_binding x, bias, y, route;   /* route: MoE only */
-    uint64_t n_groups_x;
-    uint32_t gz;
-} mm_args;
+/* The reference engine multiplies quantized weights with activations rounded to an
+ * 8-bit format (blocks of 32 for the 32-value formats, of 256 for the K-quants); doing
+ * the same keeps our logits next to its. Returns the view to multiply with: x itself
+ * for float weights, else the rounded copy in act_scratch. */
+static infer_bview act_for(vk_backend *vk, uint32_t wtype, infer_bview x, uint64_t n_values) {
+    uint32_t qb;
+    switch (wtype) {
+    case INFER_TYPE_Q4_0: case INFER_TYPE_Q4_1: case INFER_TYPE_Q5_0: case INFER_TYPE_Q5_1:
+    case INFER_TYPE_Q8_0: case INFER_TYPE_MXFP4: qb = 32; break;
+    case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K: qb = 256; break;
+    default: return x;
+    }
+    infer_bbuf *s = vk_scratch(vk, &vk->act_scratch, (size_t)n_values * 4);
+    vk_pipeline *p = vk_pipeline_get(vk, qb == 32 ? "quantize_act_q8" : "quantize_act_q8k");
+    infer_bview out = {s, 0, INFER_TYPE_F32};
+    vk_binding b[2];
+    if (!s || !p || !vk_bind(vk, x, (size_t)n_values * 4, &b[0], "matmul x") || !vk_bind(vk, out, (size_t)n_values * 4, &b[1], "rounded x"))
+        return x;
+    struct { uint32_t x_off, o_off, n_blocks; } pc = {b[0].rem / 4, 0, (uint32_t)(n_values / qb)};
+    vk_dispatch(vk, p, b, 2, &pc, sizeof pc, ceil_div(n_values / qb, 64), 1);
+    return out;
+}
 
 void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias, infer_bview y) {
     vk_backend *vk = vk_of(be);
@@ -227,6 +240,7 @@ void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, 
         !fits(vk, "matmul", (uint64_t)(n * cols)) || !fits(vk, "matmul", (uint64_t)(n * rows)))
         return;
     bool vec = n < MATMUL_VEC_MAX_N;
+    x = act_for(vk, W.type, x, (uint64_t)(n * cols));
     vk_pipeline *p = typed_pipeline(vk, vec ? "matmul_vec" : "matmul_mat", W.type);
     size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
     vk_binding b[4];
@@ -413,6 +427,7 @@ static void moe_matmul(vk_backend *vk, infer_bview W, infer_bview bias, int64_t 
     size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
     size_t expert_bytes = row_bytes * (size_t)rows;
     uint64_t x_rows = x_div == 1 ? (uint64_t)n_assign : (uint64_t)n_tok;
+    x = act_for(vk, W.type, x, x_rows * (uint64_t)cols);
     vk_binding b[5];
     if (!p || !vk_bind(vk, x, (size_t)x_rows * (size_t)cols * 4, &b[1], "moe x") ||
         !vk_bind(vk, bias.buf ? bias : y, bias.buf ? (size_t)n_expert * (size_t)rows * 4 : 4, &b[2], "moe bias") ||
@@ -467,7 +482,7 @@ void vk_op_moe(infer_backend *be, infer_bview x, infer_bview logits, int64_t n_t
     size_t u_at = g_at + align256((size_t)n_assign * (size_t)n_ff * 4);
     size_t d_at = u_at + align256((size_t)n_assign * (size_t)n_ff * 4);
     size_t total = d_at + align256((size_t)n_assign * (size_t)n_embd * 4);
-    infer_bbuf *s = vk_scratch(vk, total);
+    infer_bbuf *s = vk_scratch(vk, &vk->scratch, total);
     if (!s) return;
     infer_bview route = {s, 0, INFER_TYPE_I32}, wts = {s, w_at, INFER_TYPE_F32}, G = {s, g_at, INFER_TYPE_F32},
                 U = {s, u_at, INFER_TYPE_F32}, D = {s, d_at, INFER_TYPE_F32};
