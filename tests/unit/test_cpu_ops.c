@@ -618,6 +618,12 @@ static void test_errors_sticky(void **state) {
     assert_int_equal(be->ops->end(be, &err), INFER_ERR_INVALID_ARG);
     assert_non_null(strstr(err.message, "position 3"));
 
+    /* An activation operand that is not F32 (here a cache-typed view) is refused. */
+    be->ops->begin(be);
+    be->ops->add(be, cache, vo, 8, vo);
+    assert_int_equal(be->ops->end(be, &err), INFER_ERR_TYPE);
+    assert_non_null(strstr(err.message, "add: operand 'a' must be F32"));
+
     /* The next pass starts clean. */
     be->ops->begin(be);
     be->ops->add(be, vo, vo, 8, vo);

@@ -95,6 +95,11 @@ static bool check_f32(cpu_backend *b, infer_bview v, const char *op, const char 
     return true;
 }
 
+/* view_ptr for an activation operand, which the contract makes F32. */
+static float *view_f32(cpu_backend *b, infer_bview v, size_t bytes, const char *op, const char *what) {
+    return check_f32(b, v, op, what) ? view_ptr(b, v, bytes, op, what) : NULL;
+}
+
 /* Elements of `row_bytes` available from the view to the end of its buffer. */
 static int64_t rows_available(infer_bview v, size_t row_bytes) {
     if (!v.buf || v.offset > v.buf->size || row_bytes == 0) return 0;
@@ -184,7 +189,7 @@ static void cpu_get_rows(infer_backend *be, infer_bview table, int64_t row_len, 
     const int64_t table_rows = rows_available(table, row_bytes);
     const void *t = view_ptr(b, table, row_bytes * (size_t)(table_rows > 0 ? table_rows : 0), "get_rows", "table");
     const int32_t *ids = view_ptr(b, ids_i32, nbytes3(n, 1, 4), "get_rows", "ids");
-    float *o = check_f32(b, out, "get_rows", "out") ? view_ptr(b, out, nbytes3(n, row_len, 4), "get_rows", "out") : NULL;
+    float *o = view_f32(b, out, nbytes3(n, row_len, 4), "get_rows", "out");
     if (!t || !ids || !o) return;
     infer_error e;
     if (infer_cpu_get_rows(b->tp, t, table.type, table_rows, row_len, ids, n, o, &e) != INFER_OK) fail_with(b, &e);
@@ -194,9 +199,9 @@ static void cpu_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_
                          float eps, infer_bview out) {
     cpu_backend *b = cpu(be);
     const size_t bytes = nbytes3(n_rows, row_len, 4);
-    const float *xp = view_ptr(b, x, bytes, "rms_norm", "x");
-    const float *wp = w.buf ? view_ptr(b, w, nbytes3(row_len, 1, 4), "rms_norm", "w") : NULL;
-    float *op = view_ptr(b, out, bytes, "rms_norm", "out");
+    const float *xp = view_f32(b, x, bytes, "rms_norm", "x");
+    const float *wp = w.buf ? view_f32(b, w, nbytes3(row_len, 1, 4), "rms_norm", "w") : NULL;
+    float *op = view_f32(b, out, bytes, "rms_norm", "out");
     if (!xp || !op || (w.buf && !wp)) return;
     if (row_len <= 0) { FAIL(b, INFER_ERR_INVALID_ARG, "rms_norm: row_len %lld", (long long)row_len); return; }
     infer_cpu_rms_norm(b->tp, xp, wp, n_rows, row_len, eps, op);
@@ -212,9 +217,9 @@ static void cpu_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t c
         return;
     }
     const void *wp = view_ptr(b, W, nbytes3(rows, 1, row_bytes), "matmul", "W");
-    const float *xp = view_ptr(b, x, nbytes3(n, cols, 4), "matmul", "x");
-    const float *bp = bias.buf ? view_ptr(b, bias, nbytes3(rows, 1, 4), "matmul", "bias") : NULL;
-    float *yp = view_ptr(b, y, nbytes3(n, rows, 4), "matmul", "y");
+    const float *xp = view_f32(b, x, nbytes3(n, cols, 4), "matmul", "x");
+    const float *bp = bias.buf ? view_f32(b, bias, nbytes3(rows, 1, 4), "matmul", "bias") : NULL;
+    float *yp = view_f32(b, y, nbytes3(n, rows, 4), "matmul", "y");
     if (!wp || !xp || !yp || (bias.buf && !bp)) return;
     if (n == 0) return;
     if (infer_cpu_matmul(b->tp, b->scratch, wp, W.type, rows, cols, xp, n, yp) != 0) {
@@ -228,7 +233,7 @@ static void cpu_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t c
 static void cpu_rope(infer_backend *be, infer_bview x, infer_bview pos_i32, int64_t n_tok, int64_t n_head,
                      int64_t head_dim, const infer_rope_params *p) {
     cpu_backend *b = cpu(be);
-    float *xp = view_ptr(b, x, nbytes3(n_tok, n_head * head_dim, 4), "rope", "x");
+    float *xp = view_f32(b, x, nbytes3(n_tok, n_head * head_dim, 4), "rope", "x");
     const int32_t *pp = view_ptr(b, pos_i32, nbytes3(n_tok, 1, 4), "rope", "pos");
     if (!xp || !pp) return;
     infer_error e;
@@ -248,7 +253,7 @@ static void cpu_kv_store(infer_backend *be, infer_bview src, infer_bview pos_i32
         return;
     }
     const int64_t cache_rows = rows_available(cache, (size_t)row_len * elem);
-    const float *sp = view_ptr(b, src, nbytes3(n_tok, row_len, 4), "kv_store", "src");
+    const float *sp = view_f32(b, src, nbytes3(n_tok, row_len, 4), "kv_store", "src");
     const int32_t *pp = view_ptr(b, pos_i32, nbytes3(n_tok, 1, 4), "kv_store", "pos");
     void *cp = view_ptr(b, cache, 0, "kv_store", "cache");
     if (!sp || !pp || !cp) return;
@@ -267,12 +272,12 @@ static void cpu_attention(infer_backend *be, infer_bview q, infer_bview k, infer
     }
     const size_t q_bytes = nbytes3(p->n_tokens, (int64_t)p->n_head * p->head_dim, 4);
     const size_t kv_bytes = nbytes3(p->n_kv, (int64_t)p->n_head_kv * p->head_dim, elem);
-    const float *qp = view_ptr(b, q, q_bytes, "attention", "q");
+    const float *qp = view_f32(b, q, q_bytes, "attention", "q");
     const void *kp = view_ptr(b, k, kv_bytes, "attention", "k");
     const void *vp = view_ptr(b, v, kv_bytes, "attention", "v");
     const int32_t *pp = view_ptr(b, pos_i32, nbytes3(p->n_tokens, 1, 4), "attention", "pos");
-    const float *sp = sinks.buf ? view_ptr(b, sinks, nbytes3(p->n_head, 1, 4), "attention", "sinks") : NULL;
-    float *op = view_ptr(b, out, q_bytes, "attention", "out");
+    const float *sp = sinks.buf ? view_f32(b, sinks, nbytes3(p->n_head, 1, 4), "attention", "sinks") : NULL;
+    float *op = view_f32(b, out, q_bytes, "attention", "out");
     if (!qp || !kp || !vp || !pp || !op || (sinks.buf && !sp)) return;
     infer_error e;
     if (infer_cpu_attention(b->tp, &b->ws, qp, kp, vp, k.type, pp, sp, p, op, &e) != INFER_OK) fail_with(b, &e);
@@ -282,9 +287,9 @@ static void cpu_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, in
                     float alpha, float limit, infer_bview out) {
     cpu_backend *b = cpu(be);
     const size_t bytes = nbytes3(n, 1, 4);
-    const float *g = view_ptr(b, gate, bytes, "glu", "gate");
-    const float *u = view_ptr(b, up, bytes, "glu", "up");
-    float *o = view_ptr(b, out, bytes, "glu", "out");
+    const float *g = view_f32(b, gate, bytes, "glu", "gate");
+    const float *u = view_f32(b, up, bytes, "glu", "up");
+    float *o = view_f32(b, out, bytes, "glu", "out");
     if (!g || !u || !o) return;
     if (kind != INFER_GLU_SWIGLU && kind != INFER_GLU_SWIGLU_OAI) {
         FAIL(b, INFER_ERR_INVALID_ARG, "glu: unknown kind %d", (int)kind);
@@ -296,9 +301,9 @@ static void cpu_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, in
 static void cpu_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n, infer_bview out) {
     cpu_backend *b = cpu(be);
     const size_t bytes = nbytes3(n, 1, 4);
-    const float *ap = view_ptr(b, a, bytes, "add", "a");
-    const float *bp = view_ptr(b, bb, bytes, "add", "b");
-    float *o = view_ptr(b, out, bytes, "add", "out");
+    const float *ap = view_f32(b, a, bytes, "add", "a");
+    const float *bp = view_f32(b, bb, bytes, "add", "b");
+    float *o = view_f32(b, out, bytes, "add", "out");
     if (!ap || !bp || !o) return;
     infer_cpu_add(b->tp, ap, bp, n, o);
 }
@@ -322,15 +327,15 @@ static void cpu_moe(infer_backend *be, infer_bview x, infer_bview router_logits,
         .w_gate_type = w_gate.type, .w_up_type = w_up.type, .w_down_type = w_down.type,
         .glu = glu, .alpha = alpha, .limit = limit,
     };
-    a.x = view_ptr(b, x, nbytes3(n_tok, n_embd, 4), "moe", "x");
-    a.router = view_ptr(b, router_logits, nbytes3(n_tok, n_expert, 4), "moe", "router_logits");
+    a.x = view_f32(b, x, nbytes3(n_tok, n_embd, 4), "moe", "x");
+    a.router = view_f32(b, router_logits, nbytes3(n_tok, n_expert, 4), "moe", "router_logits");
     a.w_gate = view_ptr(b, w_gate, nbytes3(n_expert, n_ff, rb_gate), "moe", "w_gate");
     a.w_up = view_ptr(b, w_up, nbytes3(n_expert, n_ff, rb_up), "moe", "w_up");
     a.w_down = view_ptr(b, w_down, nbytes3(n_expert, n_embd, rb_down), "moe", "w_down");
-    a.b_gate = b_gate.buf ? view_ptr(b, b_gate, nbytes3(n_expert, n_ff, 4), "moe", "b_gate") : NULL;
-    a.b_up = b_up.buf ? view_ptr(b, b_up, nbytes3(n_expert, n_ff, 4), "moe", "b_up") : NULL;
-    a.b_down = b_down.buf ? view_ptr(b, b_down, nbytes3(n_expert, n_embd, 4), "moe", "b_down") : NULL;
-    a.out = view_ptr(b, out, nbytes3(n_tok, n_embd, 4), "moe", "out");
+    a.b_gate = b_gate.buf ? view_f32(b, b_gate, nbytes3(n_expert, n_ff, 4), "moe", "b_gate") : NULL;
+    a.b_up = b_up.buf ? view_f32(b, b_up, nbytes3(n_expert, n_ff, 4), "moe", "b_up") : NULL;
+    a.b_down = b_down.buf ? view_f32(b, b_down, nbytes3(n_expert, n_embd, 4), "moe", "b_down") : NULL;
+    a.out = view_f32(b, out, nbytes3(n_tok, n_embd, 4), "moe", "out");
     if (failed(b)) return;
     infer_error e;
     if (infer_cpu_moe(b->tp, b->scratch, &b->ws, &a, &e) != INFER_OK) fail_with(b, &e);
