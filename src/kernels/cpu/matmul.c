@@ -1,11 +1,10 @@
 /* infer_cpu_matmul: picks the kernel for (weight type, ISA), converts the activations
  * once into the kernel's partner format, then splits weight rows across threads.
  *
- * Work order inside a thread (n > 1 tokens): tokens are taken TOKEN_BLOCK at a time
- * (their converted activations stay in L2), and for each weight row in the thread's
- * range the kernel is called on tiles of up to INFER_DOT_MAX_NT tokens, decoding each
- * weight block once per tile. The row itself stays in L1 across the token tiles, so
- * weights are streamed from memory n / TOKEN_BLOCK times instead of n times. */
+ * Work order inside a thread (n > 1 tokens): the thread's rows are cut into blocks of
+ * about ROW_BLOCK_BYTES of weights (they stay in L2 and are streamed from memory once
+ * per call); for each block, tiles of INFER_DOT_MAX_NT tokens walk all its rows, so a
+ * tile's activations stay in L1 while every weight block is decoded once per tile. */
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_features.h"
@@ -13,7 +12,7 @@
 #include "kernels/cpu/vec_dot.h"
 #include "tensor/dtype.h"
 
-#define TOKEN_BLOCK 32
+#define ROW_BLOCK_BYTES (192 * 1024)
 #define ROW_ALIGN 16   /* thread row ranges start on a multiple of this (cache lines of y) */
 
 struct infer_cpu_scratch {
@@ -71,13 +70,15 @@ static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t ro
         for (int64_t r = row_lo; r < row_hi; r++) k->dot(nb, W + (size_t)r * row_bytes, xq, xs, 1, &y[r]);
         return;
     }
-    for (int64_t t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
-        const int64_t t1 = t0 + TOKEN_BLOCK < n ? t0 + TOKEN_BLOCK : n;
-        for (int64_t r = row_lo; r < row_hi; r++) {
-            const char *wr = W + (size_t)r * row_bytes;
-            for (int64_t t = t0; t < t1; t += INFER_DOT_MAX_NT) {
-                const int nt = (int)(t1 - t < INFER_DOT_MAX_NT ? t1 - t : INFER_DOT_MAX_NT);
-                k->dot(nb, wr, xq + (size_t)t * xs, xs, nt, out);
+    int64_t rb = (int64_t)(ROW_BLOCK_BYTES / (row_bytes ? row_bytes : 1));
+    if (rb < 1) rb = 1;
+    for (int64_t r0 = row_lo; r0 < row_hi; r0 += rb) {
+        const int64_t r1 = r0 + rb < row_hi ? r0 + rb : row_hi;
+        for (int64_t t = 0; t < n; t += INFER_DOT_MAX_NT) {
+            const int nt = (int)(n - t < INFER_DOT_MAX_NT ? n - t : INFER_DOT_MAX_NT);
+            const char *xt = xq + (size_t)t * xs;
+            for (int64_t r = r0; r < r1; r++) {
+                k->dot(nb, W + (size_t)r * row_bytes, xt, xs, nt, out);
                 for (int j = 0; j < nt; j++) y[(t + j) * ldy + r] = out[j];
             }
         }
