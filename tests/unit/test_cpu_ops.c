@@ -14,6 +14,7 @@
 
 #include "infer.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/ops.h"
 #include "tensor/dtype.h"
 #include "testdata.h"
 
@@ -292,6 +293,13 @@ static void test_rope_yarn(void **state) {
     p.mode = INFER_ROPE_NORMAL;
     p.attn_factor = 0.5f;
     check_rope(p, 3, 2, 80, 900, 2e-6);
+
+    /* The YaRN correction range for gpt-oss (n_rot 64, base 150000, original context 4096,
+     * beta 32/1): 64 ln(4096 / (2 pi b)) / (2 ln 150000) = 8.09 and 17.40 -> [8, 18]. */
+    float corr[2];
+    infer_rope_params gp = rope_gptoss();
+    infer_cpu_rope_yarn_corr_dims(&gp, corr);
+    assert_true(corr[0] == 8.0f && corr[1] == 18.0f);
 
     /* Facts independent of the formula above: at position 0 nothing rotates and every
      * rotated value is scaled by 1 + 0.1 ln 32 = 1.3465736; the tail dims are untouched. */
