@@ -43,6 +43,8 @@ foreach(t ${INFER_VK_TYPES})
     infer_vk_variant(${s}_${tl} ${s}.comp DATA_A_${t})
   endforeach()
   infer_vk_variant(matmul_vec_moe_${tl} matmul_vec.comp DATA_A_${t} MOE)
+  # Devices with subgroup arithmetic reduce decode dot products without shared memory.
+  infer_vk_variant(matmul_vec_sg_${tl} matmul_vec.comp DATA_A_${t} USE_SUBGROUP)
   infer_vk_variant(matmul_mat_moe_${tl} matmul_mat.comp DATA_A_${t} MOE)
 endforeach()
 

@@ -275,6 +275,26 @@ static void test_matmul_all_types(void **state) {
     }
 }
 
+/* The plain 32-bit decode variants, which devices without subgroup arithmetic use. */
+static void test_matmul_portable_variants(void **state) {
+    (void)state;
+    setenv("INFER_VK_PORTABLE", "1", 1);
+    infer_backend *saved = g_be, *portable = NULL;
+    infer_error err = {0};
+    infer_status st = infer_backend_vulkan_new(-1, 0, &portable, &err);
+    unsetenv("INFER_VK_PORTABLE");
+    if (st != INFER_OK) fail_msg("second backend: %s", err.message);
+    g_be = portable;
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
+        run_matmul(&f, 40, 256, 1, false);
+        run_matmul(&f, 40, 256, 6, true);
+        free_fixture(&f);
+    }
+    g_be = saved;
+    portable->ops->destroy(portable);
+}
+
 /* ------------------------------------------------------------------ norms, glu, add */
 
 static void test_rms_norm(void **state) {
@@ -640,6 +660,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_get_rows_all_types),
         cmocka_unit_test(test_get_rows_awkward_plain),
         cmocka_unit_test(test_matmul_all_types),
+        cmocka_unit_test(test_matmul_portable_variants),
         cmocka_unit_test(test_rms_norm),
         cmocka_unit_test(test_glu_add),
         cmocka_unit_test(test_rope),

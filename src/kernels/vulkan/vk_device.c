@@ -156,6 +156,10 @@ static void probe(vk_backend *vk) {
     c->subgroup_size = sub.subgroupSize;
     c->subgroup_arith = (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                         (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    /* INFER_VK_PORTABLE=1: use only the plain 32-bit shader variants (tests the
+     * fallback on devices that have the optional features). */
+    const char *portable = getenv("INFER_VK_PORTABLE");
+    if (portable && *portable && strcmp(portable, "0") != 0) c->subgroup_arith = false;
     c->max_storage_range = p->limits.maxStorageBufferRange;
     c->offset_align = p->limits.minStorageBufferOffsetAlignment ? p->limits.minStorageBufferOffsetAlignment : 1;
     c->max_groups_x = p->limits.maxComputeWorkGroupCount[0];

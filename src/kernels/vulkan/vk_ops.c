@@ -241,7 +241,8 @@ void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, 
         return;
     bool vec = n < MATMUL_VEC_MAX_N;
     x = act_for(vk, W.type, x, (uint64_t)(n * cols));
-    vk_pipeline *p = typed_pipeline(vk, vec ? "matmul_vec" : "matmul_mat", W.type);
+    const char *shader = !vec ? "matmul_mat" : vk->caps.subgroup_arith ? "matmul_vec_sg" : "matmul_vec";
+    vk_pipeline *p = typed_pipeline(vk, shader, W.type);
     size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
     vk_binding b[4];
     if (!p || !vk_bind(vk, x, (size_t)(n * cols) * 4, &b[1], "matmul x") ||

@@ -1,9 +1,14 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#ifdef USE_SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 // Decode-sized matmul: y[t][r] = dot(W[r], x[t]) (+ bias[r]). One workgroup per weight
 // row, for up to NT activation rows at once (the row is decoded once for all of them).
 // With MOE, each workgroup serves one routed assignment a (token a / x_div, expert
 // sel[a]) and the weight/bias windows move to that expert.
+// USE_SUBGROUP (devices with subgroup arithmetic): partial sums are reduced with
+// subgroupAdd and only one value per subgroup goes through shared memory.
 #define WG 64u
 #ifdef MOE
 #define NT 1u
@@ -68,6 +73,16 @@ void main() {
         for (uint t = 0u; t < NT; t++) acc[t] += wv * x[xrow[t] + c];
     }
 #endif
+#ifdef USE_SUBGROUP
+    for (uint t = 0u; t < NT; t++) {
+        float s = subgroupAdd(acc[t]);
+        if (subgroupElect()) red[t][gl_SubgroupID] = s;
+    }
+    barrier();
+    if (tid < NT && t0 + tid < pc.n) {
+        float v = 0.0;
+        for (uint i = 0u; i < gl_NumSubgroups; i++) v += red[tid][i];
+#else
     for (uint t = 0u; t < NT; t++) red[t][tid] = acc[t];
     barrier();
     for (uint h = WG / 2u; h > 0u; h >>= 1) {
@@ -77,6 +92,7 @@ void main() {
     }
     if (tid < NT && t0 + tid < pc.n) {
         float v = red[tid][0];
+#endif
         if (pc.has_bias != 0u) v += bias[brow];
         y[pc.y_off + (t0 + tid) * pc.rows + r] = v;
     }
