@@ -282,6 +282,11 @@ int main(int argc, char **argv) {
         cp.backend = g_backend;
         infer_ctx *c = NULL;
         if (infer_ctx_new(g_model, &cp, &c, &err) != INFER_OK) {
+            if (err.status != INFER_ERR_NO_DEVICE) {   /* a device that fails is a failure */
+                printf("FAIL: vulkan context: %s\n", err.message);
+                infer_model_free(g_model);
+                return 1;
+            }
             printf("SKIPPED: vulkan backend unavailable: %s\n", err.message);
             infer_model_free(g_model);
             return TEST_SKIP_EXIT;
