@@ -483,6 +483,10 @@ static void test_glu_add(void **state) {
     check_glu(INFER_GLU_SWIGLU, 70001);      /* threaded */
     check_glu(INFER_GLU_SWIGLU_OAI, 999);
     check_glu(INFER_GLU_SWIGLU_OAI, 65537);
+    setenv("INFER_CPU_ISA", "scalar", 1);    /* the portable loops too */
+    check_glu(INFER_GLU_SWIGLU, 1001);
+    check_glu(INFER_GLU_SWIGLU_OAI, 999);
+    unsetenv("INFER_CPU_ISA");
 
     const int64_t n = 40003;
     float *a = rand_vec(n, 5), *b = rand_vec(n, 5), *got = malloc(sizeof(float) * n);

@@ -58,6 +58,9 @@ infer_status infer_cpu_attention(infer_threadpool *tp, infer_cpu_ws *ws, const f
 /* ---- elementwise (ops_elementwise.c) */
 void infer_cpu_glu(infer_threadpool *tp, infer_glu_kind kind, const float *gate, const float *up,
                    int64_t n, float alpha, float limit, float *out);
+/* The AVX2 part of glu: handles a prefix of n and returns its length. */
+int64_t infer_cpu_glu_avx2(infer_glu_kind kind, const float *gate, const float *up, int64_t n, float alpha,
+                           float limit, float *out);
 void infer_cpu_add(infer_threadpool *tp, const float *a, const float *b, int64_t n, float *out);
 /* y[t][r] += bias[r] for n rows of `cols` values (single-threaded: it is cheap). */
 void infer_cpu_add_bias_rows(float *y, const float *bias, int64_t n, int64_t cols);

@@ -2,6 +2,7 @@
  * the vectors are long enough to pay for the wake-up. */
 #include <math.h>
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/cpu_features.h"
 
 #define PARALLEL_MIN 32768
 
@@ -14,6 +15,9 @@ typedef struct {
 } ew_task;
 
 static void glu_range(const ew_task *t, int64_t lo, int64_t hi) {
+    const infer_cpu_isa isa = infer_cpu_isa_active();
+    if (isa == INFER_ISA_AVX2 || isa == INFER_ISA_AVX512)
+        lo += infer_cpu_glu_avx2(t->kind, t->a + lo, t->b + lo, hi - lo, t->alpha, t->limit, t->out + lo);
     if (t->kind == INFER_GLU_SWIGLU_OAI) {
         const float limit = t->limit, alpha = t->alpha;
         for (int64_t i = lo; i < hi; i++) {
