@@ -1,6 +1,7 @@
 /* Micro-benchmarks of the CPU backend ops through the ops table, on the shapes of the
  * models we run (Qwen2.5 1.5B: 12/2 heads of 128; gpt-oss-20b: 64/8 heads of 64, MoE).
  *   bench-bench_ops [-t THREADS] [-r REPS]
+ * INFER_CPU_ISA=scalar runs the portable kernels, for comparison.
  * Prints the best and mean time per call; decode attention also as GB/s of KV read. */
 #define _GNU_SOURCE 1   /* clock_gettime under -std=c11 */
 #include <stdio.h>
@@ -147,6 +148,25 @@ static void bench_rope_norm(void) {
     free(pos);
 }
 
+/* ---- glu */
+typedef struct { infer_bview g, u, o; int64_t n; infer_glu_kind kind; } glu_ctx;
+static void run_glu(void *c) {
+    glu_ctx *g = c;
+    be->ops->glu(be, g->kind, g->g, g->u, g->n, 1.702f, 7.0f, g->o);
+}
+static void bench_glu(void) {
+    glu_ctx g = { .n = 512 * 8960, .kind = INFER_GLU_SWIGLU };
+    g.g = buf(sizeof(float) * g.n, INFER_TYPE_F32, 1);
+    g.u = buf(sizeof(float) * g.n, INFER_TYPE_F32, 1);
+    g.o = buf(sizeof(float) * g.n, INFER_TYPE_F32, 0);
+    timeit("glu swiglu T=512 x 8960", run_glu, &g, 0);
+    g.kind = INFER_GLU_SWIGLU_OAI;
+    timeit("glu swiglu_oai T=512 x 8960", run_glu, &g, 0);
+    g.n = 2880;
+    timeit("glu swiglu_oai T=1 x 2880", run_glu, &g, 0);
+    be->ops->release(be, g.g.buf); be->ops->release(be, g.u.buf); be->ops->release(be, g.o.buf);
+}
+
 /* ---- moe (gpt-oss expert shapes, fewer experts to keep memory small) */
 typedef struct {
     infer_bview x, router, wg, wu, wd, bg, bu, bd, out;
@@ -215,6 +235,7 @@ int main(int argc, char **argv) {
     bench_attention("gpt-oss 64/8x64", 64, 8, 64, 512, 512, 0, 1, INFER_TYPE_F32);
     bench_attention("gpt-oss 64/8x64", 64, 8, 64, 512, 512, 128, 1, INFER_TYPE_F32);
     bench_rope_norm();
+    bench_glu();
     bench_moe(1);
     bench_moe(64);
     be->ops->destroy(be);
