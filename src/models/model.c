@@ -68,6 +68,11 @@ static infer_status bind_weights(infer_model *m, const infer_model_params *p, in
     if (st != INFER_OK) return st;
     if (m->output == INFER_NO_WEIGHT) m->output = m->tok_embd;   /* tied embeddings */
 
+    /* Every layer has several tensors: a larger block_count is a hostile or broken file,
+     * caught here before it sizes any allocation. */
+    if ((int64_t)hp->n_layer > infer_gguf_n_tensors(g))
+        return infer_err(err, INFER_ERR_FORMAT, "%s.block_count = %u but the file has only %lld tensors",
+                         m->arch->name, hp->n_layer, (long long)infer_gguf_n_tensors(g));
     m->layers = malloc(hp->n_layer * sizeof *m->layers);
     if (!m->layers) return infer_err(err, INFER_ERR_NOMEM, "out of memory for %u layers", hp->n_layer);
     for (uint32_t il = 0; il < hp->n_layer; il++) clear_layer(&m->layers[il]);

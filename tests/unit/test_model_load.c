@@ -240,6 +240,33 @@ static void test_missing_key(void **s) {
     expect_failure("nokey.gguf", &d, INFER_ERR_NOT_FOUND, "llama.block_count");
 }
 
+/* A huge block_count must fail cleanly, not size allocations by it. */
+static void test_hostile_block_count(void **s) {
+    (void)s;
+    char path[512];
+    snprintf(path, sizeof path, "%s/hostile.gguf", g_dir);
+    infer_error err;
+    infer_gguf_writer *w = infer_gguf_writer_new();
+    infer_gguf_writer_set_str(w, "general.architecture", "llama");
+    infer_gguf_writer_set_u32(w, "llama.block_count", 2000000000u);
+    infer_gguf_writer_set_u32(w, "llama.embedding_length", E);
+    infer_gguf_writer_set_u32(w, "llama.feed_forward_length", FF);
+    infer_gguf_writer_set_u32(w, "llama.attention.head_count", H);
+    const char *toks[2] = {"<unk>", "<s>"};
+    infer_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+    infer_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, NULL, 2);
+    float emb[E * 2] = {0}, norm[E] = {0};
+    uint64_t ne[2] = {E, 2}, ne1[1] = {E};
+    infer_gguf_writer_add_tensor(w, "token_embd.weight", INFER_TYPE_F32, 2, ne, emb);
+    infer_gguf_writer_add_tensor(w, "output_norm.weight", INFER_TYPE_F32, 1, ne1, norm);
+    assert_int_equal(infer_gguf_writer_save(w, path, &err), INFER_OK);
+    infer_gguf_writer_free(w);
+    infer_model *m = NULL;
+    assert_int_equal(infer_model_load(path, NULL, &m, &err), INFER_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "block_count"));
+    unlink(path);
+}
+
 static void test_vocab_only(void **s) {
     (void)s;
     char *path = test_fixture("tokenizer/llama-spm.gguf");
@@ -300,6 +327,7 @@ int main(void) {
         cmocka_unit_test(test_bad_shape),
         cmocka_unit_test(test_unsupported_type),
         cmocka_unit_test(test_missing_key),
+        cmocka_unit_test(test_hostile_block_count),
         cmocka_unit_test(test_vocab_only),
         cmocka_unit_test(test_bad_calls),
         cmocka_unit_test(test_shared_hparams),
