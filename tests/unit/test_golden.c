@@ -9,7 +9,8 @@
  * the file's weight types (all F32 / 16-bit floats / quantized), the gpt-oss bounds from
  * its architecture. For stories260K also: the greedy continuation (one decode per token)
  * must equal golden/<name>.greedy.txt and the perplexity of text/stories-public.txt at
- * context 128 must be within 0.5% of golden/<name>.ppl.txt. Fixtures absent -> exit 77. */
+ * context 128 must be within 0.5% of golden/<name>.ppl.txt, and infer-cli --tokens-file /
+ * infer-perplexity must reproduce the same. Fixtures absent -> exit 77. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "infer.h"
@@ -261,6 +263,92 @@ static void test_perplexity(void **state) {
     infer_ctx_free(c);
 }
 
+/* The tools the reference files were made with: infer-cli --tokens-file must write the
+ * same logits and print the greedy continuation, infer-perplexity must end with the
+ * reference's perplexity. Run for stories260K only (they are tested through the library
+ * for every model above). Skipped when the tools are not built. */
+static char *run_tool(const char *cmd) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *out = calloc(1, cap);
+    size_t got;
+    while (len + 1 < cap && (got = fread(out + len, 1, cap - 1 - len, p)) > 0) len += got;
+    if (pclose(p) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void test_tools(void **state) {
+    (void)state;
+    if (strcmp(g_name, "stories260K") != 0) skip();
+    char cli[512], ppl_tool[512];
+    snprintf(cli, sizeof cli, "%s/infer-cli", INFER_TOOLS_DIR);
+    snprintf(ppl_tool, sizeof ppl_tool, "%s/infer-perplexity", INFER_TOOLS_DIR);
+    if (access(cli, X_OK) != 0 || access(ppl_tool, X_OK) != 0) skip();
+    char *prompt_path = fixture("golden/%s.prompt.txt", g_name);
+    char *greedy_path = fixture("golden/%s.greedy.txt", g_name);
+    char *logits_path = fixture("golden/%s.logits.f32", g_name);
+    char *text_path = fixture("%s", "text/stories-public.txt");
+    char *ppl_path = fixture("golden/%s.ppl.txt", g_name);
+    char out_path[] = "/tmp/infer_test_golden_XXXXXX";
+    int fd = mkstemp(out_path);
+    assert_true(fd >= 0);
+    close(fd);
+
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' -m '%s' --tokens-file '%s' --logits-out '%s' --greedy 32 -t %d --backend %s 2>/dev/null",
+             cli, g_model_path, prompt_path, out_path, N_THREADS, g_backend == INFER_BACKEND_VULKAN ? "vulkan" : "cpu");
+    char *out = run_tool(cmd);
+    assert_non_null(out);
+    char *ref_greedy = test_read_all(greedy_path, NULL);
+    int32_t n_ours = 0, n_ref = 0;
+    FILE *a = fmemopen(out, strlen(out), "r"), *b = fmemopen(ref_greedy, strlen(ref_greedy), "r");
+    int x, y;
+    while (fscanf(b, "%d", &y) == 1) {
+        n_ref++;
+        if (fscanf(a, "%d", &x) != 1 || x != y) fail_msg("infer-cli greedy token %d differs", n_ref);
+        n_ours++;
+    }
+    fclose(a);
+    fclose(b);
+    assert_int_equal(n_ours, 32);
+
+    size_t na = 0, nb = 0;
+    float *ours = test_read_all(out_path, &na), *ref = test_read_all(logits_path, &nb);
+    assert_int_equal(na, nb);
+    const int32_t V = infer_model_n_vocab(g_model);
+    double kl = 0;
+    for (size_t i = 0; i < na / sizeof(float) / (size_t)V; i++) kl += kl_row(ref + i * V, ours + i * V, V);
+    assert_true(kl / (na / sizeof(float) / (size_t)V) <= 1e-5);
+    unlink(out_path);
+
+    snprintf(cmd, sizeof cmd, "'%s' -m '%s' -f '%s' -c 128 -t %d --backend %s 2>/dev/null", ppl_tool, g_model_path,
+             text_path, N_THREADS, g_backend == INFER_BACKEND_VULKAN ? "vulkan" : "cpu");
+    char *ppl_out = run_tool(cmd);
+    assert_non_null(ppl_out);
+    const char *line = strstr(ppl_out, "Final estimate: PPL = ");
+    assert_non_null(line);
+    char *ppl_text = test_read_all(ppl_path, NULL);
+    const double ppl = strtod(line + strlen("Final estimate: PPL = "), NULL), ref_ppl = strtod(ppl_text, NULL);
+    printf("  infer-perplexity: %s", line);
+    assert_true(fabs(ppl - ref_ppl) <= 0.005 * ref_ppl);
+
+    free(out);
+    free(ref_greedy);
+    free(ours);
+    free(ref);
+    free(ppl_out);
+    free(ppl_text);
+    free(prompt_path);
+    free(greedy_path);
+    free(logits_path);
+    free(text_path);
+    free(ppl_path);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) g_name = argv[1];
     if (argc > 2) {
@@ -297,6 +385,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_logits),
         cmocka_unit_test(test_greedy),
         cmocka_unit_test(test_perplexity),
+        cmocka_unit_test(test_tools),
     };
     int rc = cmocka_run_group_tests_name(g_name, tests, NULL, NULL);
     infer_model_free(g_model);
