@@ -430,6 +430,60 @@ static void test_attention_prompt(void **state) {
     check_attention((attn_case){ 5, 2, 2, 40, 0, 1, true, INFER_TYPE_F32 });       /* window 1: self only */
 }
 
+/* A query row's output must not depend on the rows it was batched with: the prompt as
+ * one batch equals the same rows one at a time, bit for bit (the models rely on this for
+ * batch == token-by-token decoding). Key ranges stay under the decode key-split size. */
+static void check_batch_invariance(int n_tok, int n_head, int n_head_kv, int hd, int window, bool sinks,
+                                   uint32_t kv_type) {
+    const int n_kv = n_tok + 137;
+    const int64_t q_row = (int64_t)n_head * hd, kv_row = (int64_t)n_head_kv * hd;
+    float *q = rand_vec((size_t)n_tok * q_row, 2.5), *k = rand_vec((size_t)n_kv * kv_row, 1.0);
+    float *v = rand_vec((size_t)n_kv * kv_row, 1.0), *sk = rand_vec((size_t)n_head, 2.0);
+    int32_t *pos = malloc(sizeof(int32_t) * n_kv);
+    for (int i = 0; i < n_kv; i++) pos[i] = i;
+    const size_t elem = kv_type == INFER_TYPE_F16 ? 2 : 4;
+    be->ops->begin(be);
+    infer_bview vk = buf_new(k, sizeof(float) * n_kv * kv_row, INFER_TYPE_F32);
+    infer_bview vv = buf_new(v, sizeof(float) * n_kv * kv_row, INFER_TYPE_F32);
+    infer_bview vpos = buf_new(pos, sizeof(int32_t) * n_kv, INFER_TYPE_I32);
+    infer_bview kc = buf_new(NULL, elem * n_kv * kv_row, kv_type), vc = buf_new(NULL, elem * n_kv * kv_row, kv_type);
+    be->ops->kv_store(be, vk, vpos, n_kv, kv_row, kc);
+    be->ops->kv_store(be, vv, vpos, n_kv, kv_row, vc);
+    infer_bview vq = buf_new(q, sizeof(float) * n_tok * q_row, INFER_TYPE_F32);
+    infer_bview vs = sinks ? buf_new(sk, sizeof(float) * n_head, INFER_TYPE_F32) : no_view();
+    infer_bview batch = buf_new(NULL, sizeof(float) * n_tok * q_row, INFER_TYPE_F32);
+    infer_bview single = buf_new(NULL, sizeof(float) * n_tok * q_row, INFER_TYPE_F32);
+    const int32_t first = n_kv - n_tok;   /* the batch continues a 137-token prefix */
+    infer_attn_params p = { .n_tokens = n_tok, .n_head = n_head, .n_head_kv = n_head_kv, .head_dim = hd,
+                            .n_kv = n_kv, .scale = 0.125f, .window = window };
+    be->ops->attention(be, vq, kc, vc, infer_bview_at(vpos, sizeof(int32_t) * first), vs, &p, batch);
+    for (int t = 0; t < n_tok; t++) {
+        infer_attn_params p1 = p;
+        p1.n_tokens = 1;
+        p1.n_kv = first + t + 1;   /* what a token-by-token decode has cached */
+        const size_t off = sizeof(float) * t * q_row;
+        be->ops->attention(be, infer_bview_at(vq, off), kc, vc, infer_bview_at(vpos, sizeof(int32_t) * (first + t)),
+                           vs, &p1, infer_bview_at(single, off));
+    }
+    float *a = malloc(sizeof(float) * n_tok * q_row), *b = malloc(sizeof(float) * n_tok * q_row);
+    be->ops->read(be, batch, a, sizeof(float) * n_tok * q_row);
+    be->ops->read(be, single, b, sizeof(float) * n_tok * q_row);
+    end_ok();
+    assert_memory_equal(a, b, sizeof(float) * n_tok * q_row);
+    bufs_release();
+    free(q); free(k); free(v); free(sk); free(pos); free(a); free(b);
+}
+
+static void test_attention_batch_invariance(void **state) {
+    check_batch_invariance(41, 8, 2, 64, 0, false, INFER_TYPE_F32);
+    check_batch_invariance(29, 16, 2, 64, 16, true, INFER_TYPE_F16);
+    check_batch_invariance(31, 8, 1, 64, 100, true, INFER_TYPE_F32);   /* ranges straddle key blocks */
+    check_batch_invariance(70, 12, 2, 128, 0, true, INFER_TYPE_F32);
+    setenv("INFER_CPU_ISA", "scalar", 1);
+    check_batch_invariance(23, 8, 2, 64, 16, true, INFER_TYPE_F16);
+    unsetenv("INFER_CPU_ISA");
+}
+
 /* The portable tile kernel (what non-AVX2 machines run), forced through INFER_CPU_ISA. */
 static void test_attention_portable(void **state) {
     setenv("INFER_CPU_ISA", "scalar", 1);
@@ -658,6 +712,7 @@ int main(void) {
         cmocka_unit_test(test_attention_prompt),
         cmocka_unit_test(test_attention_decode),
         cmocka_unit_test(test_attention_portable),
+        cmocka_unit_test(test_attention_batch_invariance),
         cmocka_unit_test(test_glu_add),
         cmocka_unit_test(test_matmul_bias),
         cmocka_unit_test(test_moe),

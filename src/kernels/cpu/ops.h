@@ -58,7 +58,9 @@ infer_status infer_cpu_attention(infer_threadpool *tp, infer_cpu_ws *ws, const f
 /* ---- elementwise (ops_elementwise.c) */
 void infer_cpu_glu(infer_threadpool *tp, infer_glu_kind kind, const float *gate, const float *up,
                    int64_t n, float alpha, float limit, float *out);
-/* The AVX2 part of glu: handles a prefix of n and returns its length. */
+/* glu with AVX2: handles a prefix of n and returns its length (all of n when built with
+ * AVX2, 0 otherwise). Every element goes through the same vector formula, so results do
+ * not depend on how the work was split. */
 int64_t infer_cpu_glu_avx2(infer_glu_kind kind, const float *gate, const float *up, int64_t n, float alpha,
                            float limit, float *out);
 void infer_cpu_add(infer_threadpool *tp, const float *a, const float *b, int64_t n, float *out);

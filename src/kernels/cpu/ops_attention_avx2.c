@@ -82,12 +82,16 @@ static float vexp_sum(float *s, int n, float m) {
         _mm256_storeu_ps(s + j, e);
         sum = _mm256_add_ps(sum, e);
     }
-    float r = hsum256(sum);
-    for (; j < n; j++) {
-        s[j] = s[j] == -INFINITY ? 0.0f : expf(s[j] - m);
-        r += s[j];
+    if (j < n) {
+        /* Tail padded with -inf (exp = 0): every element takes the same vector path. */
+        float tmp[8];
+        for (int i = 0; i < 8; i++) tmp[i] = j + i < n ? s[j + i] : -INFINITY;
+        const __m256 e = infer_exp256(_mm256_sub_ps(_mm256_loadu_ps(tmp), vm));
+        _mm256_storeu_ps(tmp, e);
+        sum = _mm256_add_ps(sum, e);
+        for (int i = 0; j + i < n; i++) s[j + i] = tmp[i];
     }
-    return r;
+    return hsum256(sum);
 }
 
 /* acc += sum_j p[j] * V[j]; the accumulator stays in registers 64 floats at a time. */
