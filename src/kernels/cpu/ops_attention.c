@@ -3,6 +3,11 @@
  * GQA group, times a few consecutive tokens for prompts), so each key and value row is
  * loaded once per tile; tiles are handed to threads dynamically, largest first, because
  * causal tiles late in a prompt see many more keys than early ones.
+ *
+ * A row's result does not depend on its tile mates (see ops_attention_tile.inc), so a
+ * batch equals token-by-token decoding bit for bit, except where decode splits a long
+ * key range across threads (more threads than tiles, >= 512 keys): the merge of the
+ * partial softmax states rounds differently (relative differences ~1e-7).
  */
 #include <math.h>
 #include <stdatomic.h>
