@@ -185,13 +185,14 @@ static void test_get_rows_awkward_plain(void **state) {
 /* The reference engine's activation rounding for quantized weights: per block of 32
  * (the 32-value formats; Q8_0) or 256 (K-quants; Q8_K), d = amax/127 and
  * x' = d * round_half_even(x/d), clamped to +-127. Float weights use x as is. */
-static void round_act(uint32_t type, float *x, size_t n) {
+static float round_act(uint32_t type, float *x, size_t n) {
     int qb = 0;
     switch (type) {
-    case INFER_TYPE_F32: case INFER_TYPE_F16: case INFER_TYPE_BF16: return;
+    case INFER_TYPE_F32: case INFER_TYPE_F16: case INFER_TYPE_BF16: return 0;
     case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K: qb = 256; break;
     default: qb = 32;
     }
+    float d_max = 0;
     for (size_t b = 0; b < n; b += (size_t)qb) {
         float amax = 0;
         for (int j = 0; j < qb; j++) amax = fmaxf(amax, fabsf(x[b + j]));
@@ -201,7 +202,10 @@ static void round_act(uint32_t type, float *x, size_t n) {
             float q = nearbyintf(x[b + j] * id);
             x[b + j] = fminf(127, fmaxf(-127, q)) * d;
         }
+        d_max = fmaxf(d_max, d);
     }
+    return d_max;   /* a device whose division is not correctly rounded may land a
+                       value exactly between two steps on the other one */
 }
 
 /* W: `rows` rows of `cols` taken from the fixture (row r is fixture row perm(r), so there
@@ -219,7 +223,7 @@ static void run_matmul(const fixture *f, int rows, int cols, int n, bool with_bi
     float *x = rand_vec((size_t)n * cols, 1.0f);
     float *xr = malloc(sizeof(float) * (size_t)n * cols);
     memcpy(xr, x, sizeof(float) * (size_t)n * cols);
-    round_act(f->type, xr, (size_t)n * cols);
+    float step = round_act(f->type, xr, (size_t)n * cols);
     float *bias = rand_vec((size_t)rows, 0.5f);
     double *want = malloc(sizeof(double) * (size_t)n * rows);
     double *mag = malloc(sizeof(double) * (size_t)n * rows);
@@ -230,8 +234,10 @@ static void run_matmul(const fixture *f, int rows, int cols, int n, bool with_bi
                 s += wv[(size_t)r * cols + c] * xr[(size_t)t * cols + c];
                 m += fabs(wv[(size_t)r * cols + c] * xr[(size_t)t * cols + c]);
             }
+            double wmax = 0;
+            for (int c = 0; c < cols; c++) wmax = fmax(wmax, fabs(wv[(size_t)r * cols + c]));
             want[(size_t)t * rows + r] = s;
-            mag[(size_t)t * rows + r] = m;
+            mag[(size_t)t * rows + r] = m + 1e5 * 2 * wmax * step;   /* allows two flipped roundings */
         }
     infer_bbuf *wb;
     assert_int_equal(g_be->ops->weight(g_be, w, rb * (size_t)rows, &wb), INFER_OK);
@@ -267,6 +273,7 @@ static void test_matmul_all_types(void **state) {
         run_matmul(&f, 40, 256, 1, false);    /* decode: one workgroup per row */
         run_matmul(&f, 40, 256, 5, true);     /* several rows at once, bias */
         run_matmul(&f, 40, 256, 37, true);    /* tiled: partial row and token tiles */
+        run_matmul(&f, 100, 256, 70, false);  /* tiled: several row and token tiles */
         if (f.type == INFER_TYPE_F32 || f.type == INFER_TYPE_F16 || f.type == INFER_TYPE_BF16) {
             run_matmul(&f, 37, 67, 3, true);   /* columns not a multiple of 8 */
             run_matmul(&f, 37, 67, 11, false);

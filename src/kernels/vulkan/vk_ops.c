@@ -11,6 +11,7 @@
 #include "tensor/dtype.h"
 
 #define MATMUL_VEC_MAX_N 8      /* below this many activation rows, one workgroup per weight row */
+#define MAT_TILE 64             /* matmul_mat.comp's BM = BN */
 
 /* Push-constant blocks, word for word as the shaders declare them. */
 typedef struct { uint32_t a_off, row_bytes, row_len, ids_off, o_off, n; int32_t row_lo, row_hi; } pc_get_rows;
@@ -224,7 +225,7 @@ static infer_bview act_for(vk_backend *vk, uint32_t wtype, infer_bview x, uint64
     if (!s || !p || !vk_bind(vk, x, (size_t)n_values * 4, &b[0], "matmul x") || !vk_bind(vk, out, (size_t)n_values * 4, &b[1], "rounded x"))
         return x;
     struct { uint32_t x_off, o_off, n_blocks; } pc = {b[0].rem / 4, 0, (uint32_t)(n_values / qb)};
-    vk_dispatch(vk, p, b, 2, &pc, sizeof pc, ceil_div(n_values / qb, 64), 1);
+    vk_dispatch(vk, p, b, 2, &pc, sizeof pc, n_values / qb, 1);
     return out;
 }
 
@@ -261,7 +262,7 @@ void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, 
         if (vec)
             vk_dispatch(vk, p, b, 4, &pc, sizeof pc, cnt, (uint32_t)ceil_div((uint64_t)n, 4));
         else
-            vk_dispatch3(vk, p, b, 4, &pc, sizeof pc, (uint32_t)ceil_div(cnt, 32), (uint32_t)ceil_div((uint64_t)n, 32), 1);
+            vk_dispatch3(vk, p, b, 4, &pc, sizeof pc, (uint32_t)ceil_div(cnt, MAT_TILE), (uint32_t)ceil_div((uint64_t)n, MAT_TILE), 1);
     }
 }
 
@@ -452,7 +453,7 @@ static void moe_matmul(vk_backend *vk, infer_bview W, infer_bview bias, int64_t 
             pc.list_off = b[4].rem / 4 + list_off;
             pc.cnt_off = b[4].rem / 4 + cnt_off;
             pc.list_stride = (uint32_t)n_tok;
-            vk_dispatch3(vk, p, b, 5, &pc, sizeof pc, (uint32_t)ceil_div((uint64_t)rows, 32), (uint32_t)ceil_div((uint64_t)n_tok, 32),
+            vk_dispatch3(vk, p, b, 5, &pc, sizeof pc, (uint32_t)ceil_div((uint64_t)rows, MAT_TILE), (uint32_t)ceil_div((uint64_t)n_tok, MAT_TILE),
                          (uint32_t)cnt);
         }
     }
