@@ -53,6 +53,7 @@ static void vk_destroy(infer_backend *be) {
     if (!vk) return;
     if (vk->device) {
         vkDeviceWaitIdle(vk->device);
+        vk_profile_report(vk);
         vk_free_retired(vk);
         vk_buffer_free(vk, vk->upload.buf);
         vk_buffer_free(vk, vk->readback.buf);
@@ -117,6 +118,7 @@ infer_status infer_backend_vulkan_new(int device_index, int require_gpu, infer_b
             st = infer_err(err, vk_status_of(r), "vulkan: command pool/buffer/fence creation failed: %s", vk_result_str(r));
     }
     if (!st) st = vk_pipelines_init(vk, err);
+    if (!st) vk_profile_init(vk);
     if (st) {
         vk_destroy(&vk->base);
         return st;

@@ -95,6 +95,15 @@ typedef struct vk_backend {
     infer_bbuf *scratch;          /* device-local scratch for MoE intermediates */
     infer_bbuf *act_scratch;      /* activations rounded for quantized matmuls */
 
+    /* INFER_VK_PROFILE=1: GPU time per shader variant, printed to stderr at destroy. */
+    bool profile;
+    float ts_period_ns;
+    VkQueryPool queries;
+    uint32_t n_queries;
+    int32_t *query_shader;        /* pipeline index of each timestamp after the first */
+    double *prof_ms;              /* per pipeline index */
+    uint64_t *prof_calls;
+
     /* Sticky error of the pass (ops return void). */
     infer_status status;
     infer_error err;
@@ -152,6 +161,9 @@ void vk_dispatch(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t n
 void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t nb,
                   const void *push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
 void vk_barrier(vk_backend *vk);
+/* Profiling (vk_record.c): setup at creation, report at destroy. */
+void vk_profile_init(vk_backend *vk);
+void vk_profile_report(vk_backend *vk);
 /* Starts an implicit pass when an op arrives outside begin()/end(). */
 bool vk_ensure_recording(vk_backend *vk);
 void vk_pass_begin(vk_backend *vk);

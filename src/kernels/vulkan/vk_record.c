@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "infer_shaders.h"
 #include "kernels/vulkan/vk_internal.h"
 
 #define SETS_PER_POOL 512
+#define MAX_QUERIES 8192
 
 const char *vk_result_str(VkResult r) {
     switch (r) {
@@ -144,7 +146,62 @@ void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t 
     vkCmdBindDescriptorSets(vk->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
     vkCmdPushConstants(vk->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
     vkCmdDispatch(vk->cmd, gx, gy, gz);
+    if (vk->profile && vk->n_queries < MAX_QUERIES) {
+        vkCmdWriteTimestamp(vk->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->queries, vk->n_queries);
+        vk->query_shader[vk->n_queries++] = (int32_t)(p - vk->pipelines);
+    }
     vk_barrier(vk);
+}
+
+void vk_profile_init(vk_backend *vk) {
+    const char *env = getenv("INFER_VK_PROFILE");
+    if (!env || !*env || strcmp(env, "0") == 0) return;
+    VkPhysicalDeviceProperties p;
+    vkGetPhysicalDeviceProperties(vk->phys, &p);
+    VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                .queryCount = MAX_QUERIES};
+    vk->query_shader = calloc(MAX_QUERIES, sizeof *vk->query_shader);
+    vk->prof_ms = calloc((size_t)infer_shader_blob_count, sizeof *vk->prof_ms);
+    vk->prof_calls = calloc((size_t)infer_shader_blob_count, sizeof *vk->prof_calls);
+    if (!vk->query_shader || !vk->prof_ms || !vk->prof_calls || p.limits.timestampComputeAndGraphics == VK_FALSE ||
+        vkCreateQueryPool(vk->device, &qi, NULL, &vk->queries) != VK_SUCCESS)
+        return;
+    vk->ts_period_ns = p.limits.timestampPeriod;
+    vk->profile = true;
+}
+
+/* Adds the pass's timestamps (each dispatch's end minus the previous one's) per shader. */
+static void profile_collect(vk_backend *vk) {
+    if (!vk->profile || vk->n_queries < 2) return;
+    uint64_t *ts = malloc(sizeof *ts * vk->n_queries);
+    if (ts && vkGetQueryPoolResults(vk->device, vk->queries, 0, vk->n_queries, sizeof *ts * vk->n_queries, ts, sizeof *ts,
+                                    VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
+        for (uint32_t i = 1; i < vk->n_queries; i++) {
+            vk->prof_ms[vk->query_shader[i]] += (double)(ts[i] - ts[i - 1]) * vk->ts_period_ns * 1e-6;
+            vk->prof_calls[vk->query_shader[i]]++;
+        }
+    }
+    free(ts);
+}
+
+void vk_profile_report(vk_backend *vk) {
+    if (!vk->profile) return;
+    double total = 0;
+    for (int i = 0; i < infer_shader_blob_count; i++) total += vk->prof_ms[i];
+    fprintf(stderr, "vulkan profile (GPU time between consecutive dispatch ends; first dispatch of each pass not counted):\n");
+    for (;;) {
+        int best = -1;
+        for (int i = 0; i < infer_shader_blob_count; i++)
+            if (vk->prof_calls[i] && (best < 0 || vk->prof_ms[i] > vk->prof_ms[best])) best = i;
+        if (best < 0) break;
+        fprintf(stderr, "  %-28s %8llu calls %10.3f ms %5.1f%%\n", infer_shader_blobs[best].name,
+                (unsigned long long)vk->prof_calls[best], vk->prof_ms[best], total > 0 ? 100 * vk->prof_ms[best] / total : 0);
+        vk->prof_calls[best] = 0;
+    }
+    vkDestroyQueryPool(vk->device, vk->queries, NULL);
+    free(vk->query_shader);
+    free(vk->prof_ms);
+    free(vk->prof_calls);
 }
 
 void vk_dispatch(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t nb, const void *push, uint32_t push_bytes,
@@ -176,6 +233,11 @@ void vk_pass_begin(vk_backend *vk) {
         return;
     }
     vk->recording = true;
+    if (vk->profile) {
+        vkCmdResetQueryPool(vk->cmd, vk->queries, 0, MAX_QUERIES);
+        vkCmdWriteTimestamp(vk->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->queries, 0);
+        vk->n_queries = 1;
+    }
 }
 
 bool vk_ensure_recording(vk_backend *vk) {
@@ -210,6 +272,7 @@ infer_status vk_pass_end(vk_backend *vk, infer_error *err) {
             vk_fail(vk, vk_status_of(r), "vulkan: vkQueueSubmit failed: %s", vk_result_str(r));
         }
     }
+    if (!vk->status) profile_collect(vk);
     if (!vk->status)
         for (int i = 0; i < vk->n_reads; i++)
             memcpy(vk->reads[i].dst, (const char *)vk->reads[i].src->mapped + vk->reads[i].offset, vk->reads[i].bytes);
