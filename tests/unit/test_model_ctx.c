@@ -5,6 +5,7 @@
  * positions beyond the window fail with INFER_ERR_CONTEXT_FULL leaving the cache as it
  * was, and logits exist exactly for the rows that asked for them. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -311,6 +312,50 @@ static void test_invalid_args(void **s) {
     infer_ctx_free(c);
 }
 
+/* Several contexts may share one model, each used from its own thread. */
+typedef struct share_job {
+    const fixture *f;
+    double kl;
+    infer_status st;
+} share_job;
+
+static void *share_worker(void *arg) {
+    share_job *j = arg;
+    infer_ctx_params p = infer_ctx_default_params();
+    p.n_ctx = 128;
+    p.n_threads = 1;
+    p.backend = INFER_BACKEND_CPU;
+    infer_ctx *c = NULL;
+    j->st = infer_ctx_new(j->f->m, &p, &c, NULL);
+    if (j->st != INFER_OK) return NULL;
+    int8_t want[64];
+    memset(want, 1, sizeof want);
+    j->kl = 0;
+    for (int rep = 0; rep < 3 && j->st == INFER_OK; rep++) {
+        infer_ctx_kv_clear(c);
+        j->st = infer_ctx_decode(c, j->f->prompt, NULL, want, 64);
+        for (int32_t i = 0; j->st == INFER_OK && i < 64; i++)
+            j->kl += kl_row(j->f->ref + (size_t)i * j->f->V, infer_ctx_logits(c, i), j->f->V) / 192.0;
+    }
+    infer_ctx_free(c);
+    return NULL;
+}
+
+static void test_contexts_share_model(void **s) {
+    (void)s;
+    pthread_t th[3];
+    share_job jobs[3];
+    for (int i = 0; i < 3; i++) {
+        jobs[i] = (share_job){.f = &g_llama, .st = INFER_ERR_INVALID_ARG};
+        assert_int_equal(pthread_create(&th[i], NULL, share_worker, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].st, INFER_OK);
+        assert_true(jobs[i].kl <= 1e-5);
+    }
+}
+
 int main(void) {
     load_fixture(&g_llama);
     load_fixture(&g_gptoss);
@@ -322,6 +367,7 @@ int main(void) {
         cmocka_unit_test(test_context_full),
         cmocka_unit_test(test_logit_rows),
         cmocka_unit_test(test_invalid_args),
+        cmocka_unit_test(test_contexts_share_model),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free_fixture(&g_llama);
