@@ -1,6 +1,7 @@
 /* Template family detection from tokenizer.chat_template and the architecture. */
 #include "chat/chat_style.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 const char *infer_chat_family_name(infer_chat_family f) {
@@ -17,16 +18,24 @@ const char *infer_chat_family_name(infer_chat_family f) {
  * i.e. a string literal in which the header is followed directly by text and the end
  * tag. Templates that build the system turn from messages[0] have a quote or a `+`
  * right after the header instead, and are not matched. */
+static bool forbidden_in_default(char c) { return c == '\'' || c == '"' || c == '{' || c == '+'; }
+
 static void find_default_system(const char *tmpl, infer_chat_style *st) {
     static const char *const headers[] = {"<|im_start|>system\\n", "<|im_start|>system\n"};
     for (size_t h = 0; h < 2; h++) {
+        /* One scan per end tag (the first after the header) and per end tag the last
+         * forbidden character before it, so a hostile template stays linear. */
+        const char *end = NULL, *last_bad = NULL;
         for (const char *p = strstr(tmpl, headers[h]); p; p = strstr(p + 1, headers[h])) {
             const char *text = p + strlen(headers[h]);
-            const char *end = strstr(text, "<|im_end|>");
-            if (!end || end == text) continue;
-            if (memchr(text, '\'', (size_t)(end - text)) || memchr(text, '"', (size_t)(end - text)) ||
-                memchr(text, '{', (size_t)(end - text)) || memchr(text, '+', (size_t)(end - text)))
-                continue;
+            if (!end || end < text) {
+                end = strstr(text, "<|im_end|>");
+                if (!end) break;   /* no later header has an end tag either */
+                last_bad = NULL;
+                for (const char *q = end; q > text && !last_bad;)
+                    if (forbidden_in_default(*--q)) last_bad = q;
+            }
+            if (end == text || (last_bad && last_bad >= text)) continue;
             st->default_system = text;
             st->default_system_len = (size_t)(end - text);
             return;

@@ -25,6 +25,15 @@ static const char *key(char *buf, size_t cap, const infer_arch *a, const char *s
         if (st != INFER_OK) return st; \
     } while (0)
 
+/* An optional float key that must hold a finite value (NaN or inf would turn every
+ * activation into NaN without an error). */
+static infer_status opt_finite(const infer_gguf *g, const char *k, float def, float *out, infer_error *err) {
+    infer_status st = infer_gguf_opt_f32(g, k, def, out, err);
+    if (st != INFER_OK) return st;
+    if (!isfinite(*out)) return infer_err(err, INFER_ERR_FORMAT, "%s: invalid value %g", k, *out);
+    return INFER_OK;
+}
+
 /* YaRN magnitude helper as the reference engine defines it: 0.1 * mul * ln(scale) + 1. */
 static float yarn_mscale(float scale, float mul) {
     return scale <= 1.0f ? 1.0f : 0.1f * mul * logf(scale) + 1.0f;
@@ -41,8 +50,9 @@ static infer_status load_rope(infer_hparams *hp, const infer_gguf *g, const infe
         return infer_err(err, INFER_ERR_FORMAT, "%s: %u invalid for head_dim %u", k, n_rot, hp->head_dim);
     r->mode = a->rope_mode;
     r->n_rot = (int32_t)n_rot;
-    st = infer_gguf_opt_f32(g, key(k, sizeof k, a, "rope.freq_base"), 10000.0f, &r->freq_base, err);
+    st = opt_finite(g, key(k, sizeof k, a, "rope.freq_base"), 10000.0f, &r->freq_base, err);
     if (st != INFER_OK) return st;
+    if (!(r->freq_base > 0.0f)) return infer_err(err, INFER_ERR_FORMAT, "%s: invalid value %g", k, r->freq_base);
 
     /* Scaling: none, linear (positions divided by factor) or yarn. */
     char type[16] = "none";
@@ -84,14 +94,14 @@ static infer_status load_rope(infer_hparams *hp, const infer_gguf *g, const infe
                                 &orig, err);
         if (st != INFER_OK) return st;
         r->yarn_orig_ctx = (int32_t)orig;
-        st = infer_gguf_opt_f32(g, key(k, sizeof k, a, "rope.scaling.yarn_beta_fast"), 32.0f, &r->yarn_beta_fast, err);
+        st = opt_finite(g, key(k, sizeof k, a, "rope.scaling.yarn_beta_fast"), 32.0f, &r->yarn_beta_fast, err);
         if (st != INFER_OK) return st;
-        st = infer_gguf_opt_f32(g, key(k, sizeof k, a, "rope.scaling.yarn_beta_slow"), 1.0f, &r->yarn_beta_slow, err);
+        st = opt_finite(g, key(k, sizeof k, a, "rope.scaling.yarn_beta_slow"), 1.0f, &r->yarn_beta_slow, err);
         if (st != INFER_OK) return st;
         /* The rope op multiplies by 0.1 ln(factor) + 1 itself; a yarn_log_multiplier
          * (DeepSeek-style mscale_all_dim) replaces that magnitude by mscale(1)/mscale(mul). */
         float log_mul;
-        st = infer_gguf_opt_f32(g, key(k, sizeof k, a, "rope.scaling.yarn_log_multiplier"), 0.0f, &log_mul, err);
+        st = opt_finite(g, key(k, sizeof k, a, "rope.scaling.yarn_log_multiplier"), 0.0f, &log_mul, err);
         if (st != INFER_OK) return st;
         if (log_mul != 0.0f)
             r->attn_factor = yarn_mscale(factor, 1.0f) / yarn_mscale(factor, log_mul) / yarn_mscale(factor, 1.0f);
@@ -99,7 +109,7 @@ static infer_status load_rope(infer_hparams *hp, const infer_gguf *g, const infe
         return infer_err(err, INFER_ERR_UNSUPPORTED, "%s.rope.scaling.type: unsupported value '%s'", a->name, type);
     }
     float attn_factor;
-    st = infer_gguf_opt_f32(g, key(k, sizeof k, a, "rope.scaling.attn_factor"), 1.0f, &attn_factor, err);
+    st = opt_finite(g, key(k, sizeof k, a, "rope.scaling.attn_factor"), 1.0f, &attn_factor, err);
     if (st != INFER_OK) return st;
     r->attn_factor *= attn_factor;
     return INFER_OK;
@@ -125,11 +135,15 @@ infer_status infer_hparams_load(infer_hparams *hp, const infer_gguf *g, const in
                          a->name, hp->n_head_kv, hp->n_head);
     OPT_U32(head_dim, "attention.key_length", hp->n_embd / hp->n_head);
     OPT_U32(head_dim_v, "attention.value_length", hp->head_dim);
-    if (hp->head_dim == 0 || hp->head_dim_v != hp->head_dim)
+    if (hp->head_dim == 0 || hp->head_dim_v == 0)
+        return infer_err(err, INFER_ERR_FORMAT, "%s: key_length %u / value_length %u (must be > 0)", a->name,
+                         hp->head_dim, hp->head_dim_v);
+    if (hp->head_dim_v != hp->head_dim)
         return infer_err(err, INFER_ERR_UNSUPPORTED, "%s: key_length %u / value_length %u (must be equal and > 0)",
                          a->name, hp->head_dim, hp->head_dim_v);
-    st = infer_gguf_opt_f32(g, key(k, sizeof k, a, "attention.layer_norm_rms_epsilon"), 1e-5f, &hp->rms_eps, err);
+    st = opt_finite(g, key(k, sizeof k, a, "attention.layer_norm_rms_epsilon"), 1e-5f, &hp->rms_eps, err);
     if (st != INFER_OK) return st;
+    if (hp->rms_eps < 0.0f) return infer_err(err, INFER_ERR_FORMAT, "%s: invalid value %g", k, hp->rms_eps);
 
     st = load_rope(hp, g, a, err);
     if (st != INFER_OK) return st;
@@ -144,6 +158,8 @@ infer_status infer_hparams_load(infer_hparams *hp, const infer_gguf *g, const in
     }
     if (a->swa_pattern) {
         OPT_U32(sliding_window, "attention.sliding_window", 0);
+        if (hp->sliding_window > INT32_MAX)   /* the attention op takes the window as int32 */
+            return infer_err(err, INFER_ERR_FORMAT, "%s: window %u too large", k, hp->sliding_window);
         hp->swa_pattern = a->swa_pattern;
     }
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);

@@ -59,6 +59,12 @@ static infer_status bind_weights(infer_model *m, const infer_model_params *p, in
         return infer_err(err, INFER_ERR_FORMAT, "tensor 'token_embd.weight': vocabulary of %llu rows",
                          (unsigned long long)n_vocab);
     hp->n_vocab = (uint32_t)n_vocab;
+    /* Every row must be a token the tokenizer can print, and every token a row the model
+     * can embed (the reference engine requires the same). */
+    int32_t n_tokens = infer_vocab_n_tokens(m->vocab);
+    if (n_vocab != (uint64_t)n_tokens)
+        return infer_err(err, INFER_ERR_FORMAT, "tensor 'token_embd.weight' has %llu rows but the vocabulary has %d tokens",
+                         (unsigned long long)n_vocab, (int)n_tokens);
 
     infer_status st = infer_weight_bind(m, &m->tok_embd, 0, hp->n_embd, hp->n_vocab, 1, err, "token_embd.weight");
     if (st != INFER_OK) return st;
