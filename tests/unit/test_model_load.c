@@ -28,6 +28,9 @@ typedef struct defect {
     const char *bad_shape;       /* give this tensor one extra row */
     const char *q2k_tensor;      /* store this tensor as Q2_K (unsupported) */
     int with_output;             /* write output.weight (else tied) */
+    const char *set_key;         /* write this u32 key with set_val (replacing or adding) */
+    uint32_t set_val;
+    const char *rope_scaling;    /* llama.rope.scaling.type, if set */
 } defect;
 
 static char g_dir[256];
@@ -62,9 +65,12 @@ static void add(infer_gguf_writer *w, const defect *d, const char *name, uint64_
     free(data);
 }
 
-static void key_u32(infer_gguf_writer *w, const defect *d, const char *key, uint32_t v) {
-    if (d->skip_key && strcmp(d->skip_key, key) == 0) return;
-    infer_gguf_writer_set_u32(w, key, v);
+/* Writes key = v unless the defect skips or replaces it; returns 1 when it replaced. */
+static int key_u32(infer_gguf_writer *w, const defect *d, const char *key, uint32_t v) {
+    if (d->skip_key && strcmp(d->skip_key, key) == 0) return 0;
+    int replaced = d->set_key && strcmp(d->set_key, key) == 0;
+    infer_gguf_writer_set_u32(w, key, replaced ? d->set_val : v);
+    return replaced;
 }
 
 /* Writes the tiny model to <g_dir>/<file> and returns its malloc'd path. */
@@ -74,7 +80,8 @@ static char *write_model(const char *file, const defect *d) {
     char k[128];
     infer_gguf_writer_set_str(w, "general.architecture", arch);
     infer_gguf_writer_set_str(w, "general.name", "tiny");
-#define KEY(suffix, v) (snprintf(k, sizeof k, "%s." suffix, arch), key_u32(w, d, k, (v)))
+    int replaced = 0;
+#define KEY(suffix, v) (snprintf(k, sizeof k, "%s." suffix, arch), replaced += key_u32(w, d, k, (v)))
     KEY("context_length", 64);
     KEY("embedding_length", E);
     KEY("block_count", L);
@@ -83,6 +90,11 @@ static char *write_model(const char *file, const defect *d) {
     KEY("attention.head_count_kv", HKV);
     snprintf(k, sizeof k, "%s.attention.layer_norm_rms_epsilon", arch);
     infer_gguf_writer_set_f32(w, k, 1e-5f);
+    if (d->set_key && !replaced) infer_gguf_writer_set_u32(w, d->set_key, d->set_val);   /* an extra key */
+    if (d->rope_scaling) {
+        snprintf(k, sizeof k, "%s.rope.scaling.type", arch);
+        infer_gguf_writer_set_str(w, k, d->rope_scaling);
+    }
 #undef KEY
     const char *toks[V] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "b", "c", "d", "e"};
     float scores[V] = {0, 0, 0, -1, -2, -3, -4, -5};
@@ -267,6 +279,24 @@ static void test_hostile_block_count(void **s) {
     unlink(path);
 }
 
+/* Hyperparameters that cannot describe a model fail naming their key (or, when only the
+ * weights can tell, the first tensor whose shape disagrees). */
+static void test_bad_hparams(void **s) {
+    (void)s;
+    defect kv = {.set_key = "llama.attention.head_count_kv", .set_val = 3};
+    expect_failure("kv.gguf", &kv, INFER_ERR_FORMAT, "head_count_kv");
+    defect h0 = {.set_key = "llama.attention.head_count", .set_val = 0};
+    expect_failure("h0.gguf", &h0, INFER_ERR_FORMAT, "head_count");
+    defect rot = {.set_key = "llama.rope.dimension_count", .set_val = 7};
+    expect_failure("rot.gguf", &rot, INFER_ERR_FORMAT, "rope.dimension_count");
+    defect kl = {.set_key = "llama.attention.key_length", .set_val = 16};
+    expect_failure("keylen.gguf", &kl, INFER_ERR_TYPE, "blk.0.attn_q.weight");
+    defect rs = {.rope_scaling = "weird"};
+    expect_failure("scaling.gguf", &rs, INFER_ERR_UNSUPPORTED, "rope.scaling.type");
+    defect ff = {.set_key = "llama.feed_forward_length", .set_val = 65};
+    expect_failure("ff.gguf", &ff, INFER_ERR_TYPE, "blk.0.ffn_gate.weight");
+}
+
 static void test_vocab_only(void **s) {
     (void)s;
     char *path = test_fixture("tokenizer/llama-spm.gguf");
@@ -328,6 +358,7 @@ int main(void) {
         cmocka_unit_test(test_unsupported_type),
         cmocka_unit_test(test_missing_key),
         cmocka_unit_test(test_hostile_block_count),
+        cmocka_unit_test(test_bad_hparams),
         cmocka_unit_test(test_vocab_only),
         cmocka_unit_test(test_bad_calls),
         cmocka_unit_test(test_shared_hparams),
