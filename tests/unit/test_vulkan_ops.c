@@ -303,6 +303,47 @@ static void test_matmul_portable_variants(void **state) {
     portable->ops->destroy(portable);
 }
 
+/* Weights above the allocation limit are split into overlapping parts; the ops serve them
+ * window by window. The limit is lowered so that small tensors split into many parts. */
+static void test_split_weights(void **state) {
+    (void)state;
+    setenv("INFER_VK_WEIGHT_SPLIT", "8192", 1);
+    infer_backend *saved = g_be, *split = NULL;
+    infer_error err = {0};
+    infer_status st = infer_backend_vulkan_new(-1, 0, &split, &err);
+    unsetenv("INFER_VK_WEIGHT_SPLIT");
+    if (st != INFER_OK) fail_msg("second backend: %s", err.message);
+    g_be = split;
+    const uint32_t types[] = {INFER_TYPE_F32, INFER_TYPE_Q4_K, INFER_TYPE_Q6_K, INFER_TYPE_MXFP4};
+    const char *names[] = {"F32", "Q4_K", "Q6_K", "MXFP4"};
+    for (int ti = 0; ti < 4; ti++) {
+        fixture f = load_fixture(types[ti], names[ti]);
+        run_matmul(&f, 100, 256, 1, true);
+        run_matmul(&f, 100, 256, 20, false);
+        /* every row of a split table, in reverse */
+        infer_bbuf *tb;
+        assert_int_equal(g_be->ops->weight(g_be, f.raw, f.raw_bytes, &tb), INFER_OK);
+        int32_t ids[16];
+        for (int i = 0; i < 16; i++) ids[i] = 15 - i;
+        dev did = dev_new(ids, sizeof ids, INFER_TYPE_I32);
+        dev out = dev_new(NULL, 4096 * 4, INFER_TYPE_F32);
+        float *got = malloc(4096 * 4);
+        g_be->ops->begin(g_be);
+        g_be->ops->get_rows(g_be, (infer_bview){tb, 0, f.type}, 256, did.v, 16, out.v);
+        g_be->ops->read(g_be, out.v, got, 4096 * 4);
+        end_ok();
+        for (int t = 0; t < 16; t++)
+            if (memcmp(got + t * 256, f.val + ids[t] * 256, 256 * 4) != 0) fail_msg("split get_rows %s: row %d", f.name, ids[t]);
+        free(got);
+        dev_free(did);
+        dev_free(out);
+        g_be->ops->release(g_be, tb);
+        free_fixture(&f);
+    }
+    g_be = saved;
+    split->ops->destroy(split);
+}
+
 /* ------------------------------------------------------------------ norms, glu, add */
 
 static void test_rms_norm(void **state) {
@@ -703,6 +744,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_get_rows_awkward_plain),
         cmocka_unit_test(test_matmul_all_types),
         cmocka_unit_test(test_matmul_portable_variants),
+        cmocka_unit_test(test_split_weights),
         cmocka_unit_test(test_rms_norm),
         cmocka_unit_test(test_glu_add),
         cmocka_unit_test(test_rope),

@@ -170,6 +170,14 @@ static void probe(vk_backend *vk) {
     VkPhysicalDeviceProperties2 p3 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3};
     vkGetPhysicalDeviceProperties2(vk->phys, &p3);
     c->max_alloc = m3.maxMemoryAllocationSize ? m3.maxMemoryAllocationSize : ((VkDeviceSize)1 << 30);
+    /* INFER_VK_WEIGHT_SPLIT=BYTES lowers the size above which a weight is split across
+     * allocations (tests exercise the split on small tensors). */
+    c->weight_split = c->max_alloc;
+    const char *split = getenv("INFER_VK_WEIGHT_SPLIT");
+    if (split && *split) {
+        unsigned long long v = strtoull(split, NULL, 10);
+        if (v >= 4096 && v < c->weight_split) c->weight_split = v & ~3ull;
+    }
 
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &s16};

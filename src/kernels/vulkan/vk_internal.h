@@ -19,13 +19,30 @@
 #define VK_MAX_BINDINGS 8
 #define VK_PUSH_WORDS 32          /* 128 bytes: the minimum every device guarantees */
 
-/* One device allocation with its buffer. mapped != NULL when host-visible. */
+/* One device allocation with its buffer. mapped != NULL when host-visible.
+ * A weight larger than one allocation may hold is split: then buffer is null and
+ * parts[i] (plain buffers) holds bytes [i*part_stride, i*part_stride + parts[i]->size),
+ * consecutive parts overlapping by part_overlap bytes so that any row or expert up to
+ * that size lies whole inside the part where it starts. */
 struct infer_bbuf {
     VkBuffer buffer;
     VkDeviceMemory memory;
-    VkDeviceSize size;
+    VkDeviceSize size;            /* logical size (all parts) */
     void *mapped;
+    bool counted;                 /* device-local: counted against the memory budget */
+    struct infer_bbuf **parts;
+    int n_parts;
+    VkDeviceSize part_stride, part_overlap;
 };
+
+/* The part of a split buffer where a view starts, with the offset made local. */
+static inline infer_bview vk_part_view(infer_bview v) {
+    size_t i = (size_t)(v.offset / v.buf->part_stride);
+    if (i >= (size_t)v.buf->n_parts) i = (size_t)v.buf->n_parts - 1;
+    v.offset -= i * v.buf->part_stride;
+    v.buf = v.buf->parts[i];
+    return v;
+}
 
 /* What the device offers, probed once at creation. */
 typedef struct vk_caps {
@@ -45,6 +62,8 @@ typedef struct vk_caps {
     uint32_t max_groups_yz;
     uint32_t mem_device;              /* memory type for device-local buffers */
     uint32_t mem_host;                /* memory type for host-visible coherent buffers */
+    VkDeviceSize weight_split;        /* weights above this are split (maxMemoryAllocationSize) */
+    VkDeviceSize allocated;           /* bytes of device-local memory we hold */
     bool device_is_host_visible;      /* mem_device can be mapped (UMA, lavapipe) */
 } vk_caps;
 

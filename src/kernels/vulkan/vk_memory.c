@@ -27,6 +27,10 @@ infer_status vk_buffer_new(vk_backend *vk, VkDeviceSize size, bool host, infer_b
     if (size > vk->caps.max_alloc)
         return infer_err(err, INFER_ERR_NOMEM, "vulkan: buffer of %llu bytes exceeds maxMemoryAllocationSize (%llu) of '%s'",
                          (unsigned long long)size, (unsigned long long)vk->caps.max_alloc, vk->caps.device_name);
+    if (!host && vk->caps.allocated + size > vk->caps.budget)
+        return infer_err(err, INFER_ERR_NOMEM, "vulkan: %llu more bytes would exceed the memory budget of '%s' (%llu bytes, %llu in use)",
+                         (unsigned long long)size, vk->caps.device_name, (unsigned long long)vk->caps.budget,
+                         (unsigned long long)vk->caps.allocated);
     infer_bbuf *b = calloc(1, sizeof *b);
     if (!b) return infer_err(err, INFER_ERR_NOMEM, "vulkan: out of memory (buffer handle)");
     b->size = size;
@@ -65,12 +69,19 @@ infer_status vk_buffer_new(vk_backend *vk, VkDeviceSize size, bool host, infer_b
         vk_buffer_free(vk, b);
         return infer_err(err, vk_status_of(r), "vulkan: vkBindBufferMemory/vkMapMemory failed: %s", vk_result_str(r));
     }
+    if (!host) {
+        vk->caps.allocated += b->size;
+        b->counted = true;
+    }
     *out = b;
     return INFER_OK;
 }
 
 void vk_buffer_free(vk_backend *vk, infer_bbuf *b) {
     if (!b) return;
+    for (int i = 0; i < b->n_parts; i++) vk_buffer_free(vk, b->parts[i]);
+    free(b->parts);
+    if (b->counted) vk->caps.allocated -= b->size;
     if (b->buffer) vkDestroyBuffer(vk->device, b->buffer, NULL);
     if (b->memory) vkFreeMemory(vk->device, b->memory, NULL);
     free(b);
@@ -117,7 +128,7 @@ static void record_copy(VkCommandBuffer cmd, void *u) {
     vkCmdCopyBuffer(cmd, j->src, j->dst, 1, &c);
 }
 
-infer_status vk_weight_upload(vk_backend *vk, const void *host, size_t bytes, infer_bbuf **out, infer_error *err) {
+static infer_status upload_one(vk_backend *vk, const void *host, size_t bytes, infer_bbuf **out, infer_error *err) {
     infer_bbuf *b;
     infer_status st = vk_buffer_new(vk, bytes, false, &b, err);
     if (st) return st;
@@ -139,6 +150,38 @@ infer_status vk_weight_upload(vk_backend *vk, const void *host, size_t bytes, in
     }
     vk_buffer_free(vk, staging);
     if (st) { vk_buffer_free(vk, b); return st; }
+    *out = b;
+    return INFER_OK;
+}
+
+/* Weights up to weight_split bytes get one allocation; larger ones are split into parts
+ * of at most weight_split bytes that overlap by a quarter (at most 256 MiB), so every
+ * row or expert matrix up to the overlap is whole in the part where it starts. */
+infer_status vk_weight_upload(vk_backend *vk, const void *host, size_t bytes, infer_bbuf **out, infer_error *err) {
+    VkDeviceSize limit = vk->caps.weight_split;
+    if (bytes <= limit) return upload_one(vk, host, bytes, out, err);
+    VkDeviceSize overlap = limit / 4 < ((VkDeviceSize)256 << 20) ? limit / 4 : ((VkDeviceSize)256 << 20);
+    overlap &= ~(VkDeviceSize)255;
+    VkDeviceSize stride = (limit - overlap) & ~(VkDeviceSize)255;
+    size_t n = (size_t)((bytes - overlap + stride - 1) / stride);
+    infer_bbuf *b = calloc(1, sizeof *b);
+    if (b) b->parts = calloc(n, sizeof *b->parts);
+    if (!b || !b->parts) {
+        free(b);
+        return infer_err(err, INFER_ERR_NOMEM, "vulkan: out of memory (split weight)");
+    }
+    b->size = bytes;
+    b->part_stride = stride;
+    b->part_overlap = overlap;
+    for (size_t i = 0; i < n; i++) {
+        size_t start = (size_t)(i * stride), len = bytes - start < limit ? bytes - start : (size_t)limit;
+        infer_status st = upload_one(vk, (const char *)host + start, len, &b->parts[i], err);
+        if (st) {
+            vk_buffer_free(vk, b);
+            return st;
+        }
+        b->n_parts = (int)i + 1;
+    }
     *out = b;
     return INFER_OK;
 }

@@ -73,12 +73,25 @@ static vk_pipeline *typed_pipeline(vk_backend *vk, const char *base, uint32_t ty
     return p;
 }
 
-/* Bytes from v.offset to the end of its buffer, capped at what one binding can reach. */
+/* Bytes from v.offset to the end of its buffer (of its part, for a split weight),
+ * capped at what one binding can reach. */
 static size_t bindable_rest(vk_backend *vk, infer_bview v) {
     if (!v.buf || v.offset >= v.buf->size) return 0;
+    if (v.buf->n_parts) {
+        v = vk_part_view(v);
+        if (!v.buf) return 0;
+    }
     VkDeviceSize rest = v.buf->size - v.offset;
     VkDeviceSize cap = (vk->caps.max_storage_range & ~(VkDeviceSize)3) - (vk->caps.offset_align < 4 ? 4 : vk->caps.offset_align);
     return (size_t)(rest < cap ? rest : cap);
+}
+
+/* How many `unit`-byte items (rows, experts) from v.offset one binding serves, at most
+ * `left`; 0 (and a sticky error) if not even one fits. */
+static uint64_t window_items(vk_backend *vk, infer_bview v, size_t unit, uint64_t left, const char *op) {
+    uint64_t n = bindable_rest(vk, v) / unit;
+    if (n == 0) vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: %s: one row of %zu bytes exceeds a binding window", op, unit);
+    return n < left ? n : left;
 }
 
 /* ------------------------------------------------------------------ transfers */
@@ -95,6 +108,10 @@ static void record_copy(VkCommandBuffer cmd, void *u) {
 }
 
 static bool view_in_range(vk_backend *vk, infer_bview v, size_t bytes, const char *op) {
+    if (v.buf && v.buf->n_parts) {
+        vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: %s: weights split across allocations are read-only", op);
+        return false;
+    }
     if (v.buf && v.offset <= v.buf->size && bytes <= v.buf->size - v.offset) return true;
     vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: %s of %zu bytes at offset %zu is outside the buffer", op, bytes, v.offset);
     return false;
@@ -179,10 +196,9 @@ void vk_op_get_rows(infer_backend *be, infer_bview table, int64_t row_len, infer
      * candidate, served window by window when it exceeds one binding. */
     if (!table.buf || table.offset >= table.buf->size) { vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: get_rows: empty table"); return; }
     uint64_t total_rows = (table.buf->size - table.offset) / row_bytes;
-    uint64_t win_rows = bindable_rest(vk, table) / row_bytes;
-    if (win_rows == 0) { vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: get_rows: one row exceeds a binding"); return; }
-    for (uint64_t lo = 0; lo < total_rows && !vk->status; lo += win_rows) {
-        uint64_t cnt = total_rows - lo < win_rows ? total_rows - lo : win_rows;
+    for (uint64_t lo = 0, cnt; lo < total_rows && !vk->status; lo += cnt) {
+        cnt = window_items(vk, infer_bview_at(table, (size_t)(lo * row_bytes)), row_bytes, total_rows - lo, "get_rows");
+        if (!cnt) return;
         if (!vk_bind(vk, infer_bview_at(table, (size_t)(lo * row_bytes)), (size_t)(cnt * row_bytes), &b[0], "get_rows table")) return;
         pc_get_rows pc = {b[0].rem, (uint32_t)row_bytes, (uint32_t)row_len, b[1].rem / 4, b[2].rem / 4, (uint32_t)n,
                           (int32_t)(lo > INT32_MAX ? INT32_MAX : lo), (int32_t)(lo + cnt > INT32_MAX ? INT32_MAX : lo + cnt)};
@@ -250,11 +266,9 @@ void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, 
         !vk_bind(vk, bias.buf ? bias : y, bias.buf ? (size_t)rows * 4 : 4, &b[2], "matmul bias") ||
         !vk_bind(vk, y, (size_t)(n * rows) * 4, &b[3], "matmul y"))
         return;
-    uint64_t win = bindable_rest(vk, W) / row_bytes;
-    if (win == 0) { vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: matmul: one weight row exceeds a binding"); return; }
-    if (vec && win > vk->caps.max_groups_x * (uint64_t)vk->caps.max_groups_yz) win = vk->caps.max_groups_x;
-    for (uint64_t r0 = 0; r0 < (uint64_t)rows && !vk->status; r0 += win) {
-        uint64_t cnt = (uint64_t)rows - r0 < win ? (uint64_t)rows - r0 : win;
+    for (uint64_t r0 = 0, cnt; r0 < (uint64_t)rows && !vk->status; r0 += cnt) {
+        cnt = window_items(vk, infer_bview_at(W, (size_t)(r0 * row_bytes)), row_bytes, (uint64_t)rows - r0, "matmul");
+        if (!cnt) return;
         if (!vk_bind(vk, infer_bview_at(W, (size_t)(r0 * row_bytes)), (size_t)(cnt * row_bytes), &b[0], "matmul W")) return;
         pc_matmul pc = {.a_off = b[0].rem, .row_bytes = (uint32_t)row_bytes, .rows = (uint32_t)rows, .cols = (uint32_t)cols,
                         .x_off = b[1].rem / 4, .b_off = b[2].rem / 4, .has_bias = bias.buf != NULL, .y_off = b[3].rem / 4,
@@ -436,10 +450,9 @@ static void moe_matmul(vk_backend *vk, infer_bview W, infer_bview bias, int64_t 
         !vk_bind(vk, y, (size_t)n_assign * (size_t)rows * 4, &b[3], "moe y") ||
         !vk_bind(vk, route, ((size_t)n_assign + (size_t)n_expert * (1 + (size_t)n_tok)) * 4, &b[4], "moe routing"))
         return;
-    uint64_t win = bindable_rest(vk, W) / expert_bytes;
-    if (win == 0) { vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: moe: one expert matrix exceeds a binding"); return; }
-    for (uint64_t e0 = 0; e0 < (uint64_t)n_expert && !vk->status; e0 += win) {
-        uint64_t cnt = (uint64_t)n_expert - e0 < win ? (uint64_t)n_expert - e0 : win;
+    for (uint64_t e0 = 0, cnt; e0 < (uint64_t)n_expert && !vk->status; e0 += cnt) {
+        cnt = window_items(vk, infer_bview_at(W, (size_t)(e0 * expert_bytes)), expert_bytes, (uint64_t)n_expert - e0, "moe");
+        if (!cnt) return;
         if (!vk_bind(vk, infer_bview_at(W, (size_t)(e0 * expert_bytes)), (size_t)(cnt * expert_bytes), &b[0], "moe W")) return;
         pc_matmul pc = {.a_off = b[0].rem, .row_bytes = (uint32_t)row_bytes, .rows = (uint32_t)rows, .cols = (uint32_t)cols,
                         .x_off = b[1].rem / 4, .b_off = b[2].rem / 4, .has_bias = bias.buf != NULL, .y_off = b[3].rem / 4,

@@ -56,6 +56,14 @@ bool vk_bind(vk_backend *vk, infer_bview v, size_t bytes, vk_binding *out, const
         vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: %s: no buffer", what);
         return false;
     }
+    if (v.buf->n_parts) {
+        if (v.offset > v.buf->size || bytes > v.buf->size - v.offset) {
+            vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: %s: view [%zu, +%zu) outside its buffer of %llu bytes", what, v.offset, bytes,
+                    (unsigned long long)v.buf->size);
+            return false;
+        }
+        v = vk_part_view(v);
+    }
     if (v.offset > v.buf->size || bytes > v.buf->size - v.offset) {
         vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: %s: view [%zu, +%zu) outside its buffer of %llu bytes", what, v.offset, bytes,
                 (unsigned long long)v.buf->size);
