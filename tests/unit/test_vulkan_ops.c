@@ -649,6 +649,26 @@ static void test_errors_are_sticky_and_reported(void **state) {
     dev_free(a);
 }
 
+/* Positions outside the cache are dropped on the device, never written out of bounds. */
+static void test_kv_store_out_of_range_positions(void **state) {
+    (void)state;
+    const int row = 8;
+    float src[3 * 8], cache[4 * 8];
+    for (int i = 0; i < 3 * row; i++) src[i] = (float)(i + 1);
+    int32_t pos[3] = {2, 1000000, -5};
+    dev ds = dev_new(src, sizeof src, INFER_TYPE_F32), dp = dev_new(pos, sizeof pos, INFER_TYPE_I32);
+    dev dc = dev_new(NULL, sizeof cache, INFER_TYPE_F32);
+    g_be->ops->begin(g_be);
+    g_be->ops->kv_store(g_be, ds.v, dp.v, 3, row, dc.v);
+    g_be->ops->read(g_be, dc.v, cache, sizeof cache);
+    end_ok();
+    for (int r = 0; r < 4; r++)
+        for (int i = 0; i < row; i++) assert_true(cache[r * row + i] == (r == 2 ? src[i] : 0.0f));
+    dev_free(ds);
+    dev_free(dp);
+    dev_free(dc);
+}
+
 /* ------------------------------------------------------------------ main */
 
 /* True when no Vulkan driver is installed (or the loader is pointed at none). */
@@ -751,6 +771,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_moe),
         cmocka_unit_test(test_errors_are_sticky_and_reported),
+        cmocka_unit_test(test_kv_store_out_of_range_positions),
     };
     int rc = cmocka_run_group_tests_name("vulkan_ops", tests, NULL, NULL);
     g_be->ops->destroy(g_be);

@@ -21,7 +21,7 @@ typedef struct {
     uint32_t expert_bytes, x_div, e_base, e_count, list_off, cnt_off, list_stride;
 } pc_matmul;
 typedef struct { uint32_t x_off, pos_off, freq_off, n_tok, n_head, head_dim, n_rot, neox; float mscale; } pc_rope;
-typedef struct { uint32_t src_off, pos_off, c_off, n_tok, row_len; } pc_kv_store;
+typedef struct { uint32_t src_off, pos_off, c_off, n_tok, row_len, c_len; } pc_kv_store;
 typedef struct {
     uint32_t q_off, k_off, v_off, pos_off, sink_off, has_sink, o_off, n_tokens, n_head, n_head_kv, head_dim, n_kv;
     float scale;
@@ -354,7 +354,9 @@ void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t
         !vk_bind(vk, pos, (size_t)n_tok * 4, &b[1], "kv_store positions") ||
         !vk_bind(vk, cache, bindable_rest(vk, cache), &b[2], "kv_store cache"))
         return;
-    pc_kv_store pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / (f16 ? 2 : 4), (uint32_t)n_tok, (uint32_t)row_len};
+    uint64_t c_len = b[2].range / (f16 ? 2 : 4);
+    pc_kv_store pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / (f16 ? 2 : 4), (uint32_t)n_tok, (uint32_t)row_len,
+                      (uint32_t)(c_len > UINT32_MAX ? UINT32_MAX : c_len)};
     vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)(n_tok * row_len), 64), 1);
 }
 

@@ -11,6 +11,7 @@ layout(push_constant) uniform PC {
     uint src_off, pos_off;
     uint c_off;      // elements of the cache type
     uint n_tok, row_len;
+    uint c_len;      // elements the cache binding holds: rows beyond it are not written
 } pc;
 #include "common.glsl"
 
@@ -18,7 +19,9 @@ void main() {
     uint g = flat_gid();
     if (g >= pc.n_tok * pc.row_len) return;
     uint t = g / pc.row_len, i = g % pc.row_len;
-    uint e = pc.c_off + uint(pos[pc.pos_off + t]) * pc.row_len + i;
+    int p = pos[pc.pos_off + t];
+    if (p < 0 || uint(p) >= (pc.c_len - pc.c_off) / pc.row_len) return;
+    uint e = pc.c_off + uint(p) * pc.row_len + i;
     float v = src[pc.src_off + g];
 #ifdef KV_F16
     uint h = packHalf2x16(vec2(v, 0.0)) & 0xFFFFu;
