@@ -152,6 +152,7 @@ infer_status infer_hparams_load(infer_hparams *hp, const infer_gguf *g, const in
         REQ_U32(n_expert, "expert_count");
         REQ_U32(n_expert_used, "expert_used_count");
         OPT_U32(n_ff_exp, "expert_feed_forward_length", hp->n_ff);
+        hp->n_ff = 0;   /* no dense FFN: nothing may be sized by a value no tensor checks */
         if (hp->n_expert == 0 || hp->n_expert_used == 0 || hp->n_expert_used > hp->n_expert || hp->n_ff_exp == 0)
             return infer_err(err, INFER_ERR_FORMAT, "%s: expert_count %u, expert_used_count %u, expert ffn %u invalid",
                              a->name, hp->n_expert, hp->n_expert_used, hp->n_ff_exp);
