@@ -312,6 +312,37 @@ static void test_invalid_args(void **s) {
     infer_ctx_free(c);
 }
 
+/* AUTO picks a real GPU or the CPU and computes the same logits; an impossible Vulkan
+ * device fails the context with the backend's message. */
+static void test_backend_choice(void **s) {
+    (void)s;
+    const fixture *f = &g_llama;
+    infer_ctx_params p = infer_ctx_default_params();
+    p.n_ctx = 64;
+    p.n_threads = N_THREADS;
+    p.backend = INFER_BACKEND_AUTO;
+    infer_ctx *c = NULL;
+    infer_error err;
+    assert_int_equal(infer_ctx_new(f->m, &p, &c, &err), INFER_OK);
+    const char *name = infer_ctx_backend_name(c);
+    assert_true(strcmp(name, "cpu") == 0 || strcmp(name, "vulkan") == 0);
+    assert_true(strlen(infer_ctx_device_name(c)) > 0);
+    float *l = batch_logits(f, c);
+    assert_true(mean_kl(f, f->ref, l, f->n) <= 1e-5);
+    free(l);
+    infer_ctx_free(c);
+
+    p.backend = INFER_BACKEND_VULKAN;
+    p.device_index = 999;
+    c = (infer_ctx *)1;
+    err.message[0] = 0;
+    infer_status st = infer_ctx_new(f->m, &p, &c, &err);
+    printf("  vulkan device 999: %s: %s\n", infer_status_str(st), err.message);
+    assert_int_not_equal(st, INFER_OK);
+    assert_null(c);
+    assert_true(strlen(err.message) > 0);
+}
+
 /* Several contexts may share one model, each used from its own thread. */
 typedef struct share_job {
     const fixture *f;
@@ -368,6 +399,7 @@ int main(void) {
         cmocka_unit_test(test_logit_rows),
         cmocka_unit_test(test_invalid_args),
         cmocka_unit_test(test_contexts_share_model),
+        cmocka_unit_test(test_backend_choice),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free_fixture(&g_llama);
