@@ -129,11 +129,11 @@ infer_status infer_vocab_detok_push(struct infer_detok *d, int32_t tok, char *bu
     infer_status st = infer_vocab_token_to_bytes(d->v, tok, NULL, 0, &n_tok);
     if (st != INFER_OK && st != INFER_ERR_BUFFER_SMALL) return st;
     size_t need = d->n_held + n_tok;
-    if (need > d->tmp_cap) {
-        char *t = realloc(d->tmp, need);
+    if (need > d->tmp_cap || !d->tmp) {   /* never NULL: an empty token still gets a buffer */
+        char *t = realloc(d->tmp, need ? need : 1);
         if (!t) return INFER_ERR_NOMEM;
         d->tmp = t;
-        d->tmp_cap = need;
+        d->tmp_cap = need ? need : 1;
     }
     memcpy(d->tmp, d->held, d->n_held);
     infer_vocab_token_to_bytes(d->v, tok, d->tmp + d->n_held, n_tok, &n_tok);

@@ -1,7 +1,7 @@
 /* Shared helpers of the hostile-model tests: a real model file is copied key by key
  * and tensor by tensor into a GGUF writer, minus the keys/tensors a case replaces, so
  * each hostile file differs from a file that loads and runs in exactly one thing.
- * Everything is static: each test program includes this once. */
+ * Everything is static inline: each test program includes this once and uses what it needs. */
 #ifndef TEST_HOSTILE_MODEL_H
 #define TEST_HOSTILE_MODEL_H
 
@@ -23,7 +23,7 @@
 
 static char hm_dir[256];
 
-static void hm_make_dir(const char *tag) {
+static inline void hm_make_dir(const char *tag) {
     snprintf(hm_dir, sizeof hm_dir, "/tmp/infer_%s_XXXXXX", tag);
     if (!mkdtemp(hm_dir)) {
         fprintf(stderr, "cannot create a temp folder\n");
@@ -32,7 +32,7 @@ static void hm_make_dir(const char *tag) {
 }
 
 /* Opens a fixture as a GGUF handle (the copy source), exiting 77 if it is absent. */
-static infer_gguf *hm_open_fixture(const char *rel) {
+static inline infer_gguf *hm_open_fixture(const char *rel) {
     char *path = test_fixture_or_skip(rel);
     infer_gguf *g = NULL;
     infer_error err = {0};
@@ -44,14 +44,14 @@ static infer_gguf *hm_open_fixture(const char *rel) {
     return g;
 }
 
-static bool hm_listed(const char *const *list, const char *s) {
+static inline bool hm_listed(const char *const *list, const char *s) {
     for (; list && *list; list++)
         if (strcmp(*list, s) == 0) return true;
     return false;
 }
 
 /* Host-order element i of a fixed-size array value, stored at dst. */
-static void hm_put_elem(infer_gguf_type t, const infer_gguf *g, int64_t k, uint64_t j, uint8_t *dst) {
+static inline void hm_put_elem(infer_gguf_type t, const infer_gguf *g, int64_t k, uint64_t j, uint8_t *dst) {
     int64_t iv = (t == INFER_GGUF_FLOAT32 || t == INFER_GGUF_FLOAT64) ? 0 : infer_gguf_kv_arr_int(g, k, j);
     double fv = (t == INFER_GGUF_FLOAT32 || t == INFER_GGUF_FLOAT64) ? infer_gguf_kv_arr_float(g, k, j) : 0;
     switch (t) {
@@ -65,7 +65,7 @@ static void hm_put_elem(infer_gguf_type t, const infer_gguf *g, int64_t k, uint6
     }
 }
 
-static uint64_t hm_fixed_size(infer_gguf_type t) {
+static inline uint64_t hm_fixed_size(infer_gguf_type t) {
     switch (t) {
     case INFER_GGUF_UINT8: case INFER_GGUF_INT8: case INFER_GGUF_BOOL: return 1;
     case INFER_GGUF_UINT16: case INFER_GGUF_INT16: return 2;
@@ -75,7 +75,7 @@ static uint64_t hm_fixed_size(infer_gguf_type t) {
 }
 
 /* Copies metadata entry k of g into w unchanged. */
-static void hm_copy_kv(infer_gguf_writer *w, const infer_gguf *g, int64_t k) {
+static inline void hm_copy_kv(infer_gguf_writer *w, const infer_gguf *g, int64_t k) {
     const char *key = infer_gguf_kv_key(g, k);
     infer_gguf_type t = infer_gguf_kv_type(g, k);
     switch (t) {
@@ -122,7 +122,7 @@ static void hm_copy_kv(infer_gguf_writer *w, const infer_gguf *g, int64_t k) {
     }
 }
 
-static void hm_copy_tensor(infer_gguf_writer *w, const infer_gguf *g, int64_t i) {
+static inline void hm_copy_tensor(infer_gguf_writer *w, const infer_gguf *g, int64_t i) {
     uint64_t ne[4] = {1, 1, 1, 1};
     uint32_t nd = infer_gguf_tensor_n_dims(g, i);
     for (uint32_t d = 0; d < nd; d++) ne[d] = infer_gguf_tensor_dim(g, i, d);
@@ -132,7 +132,7 @@ static void hm_copy_tensor(infer_gguf_writer *w, const infer_gguf *g, int64_t i)
 
 /* A writer holding everything of g except the keys and tensors listed (NULL-terminated
  * lists, either may be NULL). */
-static infer_gguf_writer *hm_clone(const infer_gguf *g, const char *const *skip_keys, const char *const *skip_tensors) {
+static inline infer_gguf_writer *hm_clone(const infer_gguf *g, const char *const *skip_keys, const char *const *skip_tensors) {
     infer_gguf_writer *w = infer_gguf_writer_new();
     assert_non_null(w);
     for (int64_t k = 0; k < infer_gguf_n_kv(g); k++)
@@ -143,7 +143,7 @@ static infer_gguf_writer *hm_clone(const infer_gguf *g, const char *const *skip_
 }
 
 /* The tensor of g named `name` with a new type, shape and data (zeros when data is NULL). */
-static void hm_add_tensor(infer_gguf_writer *w, const char *name, uint32_t type, uint32_t nd, const uint64_t *ne,
+static inline void hm_add_tensor(infer_gguf_writer *w, const char *name, uint32_t type, uint32_t nd, const uint64_t *ne,
                           const void *data) {
     size_t rows = 1;
     for (uint32_t d = 1; d < nd; d++) rows *= (size_t)ne[d];
@@ -154,7 +154,7 @@ static void hm_add_tensor(infer_gguf_writer *w, const char *name, uint32_t type,
 }
 
 /* Saves w under the temp folder (frees w); returns the malloc'd path. */
-static char *hm_save(infer_gguf_writer *w, const char *file) {
+static inline char *hm_save(infer_gguf_writer *w, const char *file) {
     char *path = malloc(512);
     assert_non_null(path);
     snprintf(path, 512, "%s/%s", hm_dir, file);
@@ -166,7 +166,7 @@ static char *hm_save(infer_gguf_writer *w, const char *file) {
 }
 
 /* Loads w's file: expects `want` and a message holding both needles (needle2 may be NULL). */
-static void hm_expect_refused(infer_gguf_writer *w, const char *file, int vocab_only, infer_status want,
+static inline void hm_expect_refused(infer_gguf_writer *w, const char *file, int vocab_only, infer_status want,
                               const char *needle, const char *needle2) {
     char *path = hm_save(w, file);
     infer_model_params mp = infer_model_default_params();
@@ -185,7 +185,7 @@ static void hm_expect_refused(infer_gguf_writer *w, const char *file, int vocab_
 }
 
 /* Loads w's file, which must load; the caller frees the model. */
-static infer_model *hm_expect_loads(infer_gguf_writer *w, const char *file, int vocab_only) {
+static inline infer_model *hm_expect_loads(infer_gguf_writer *w, const char *file, int vocab_only) {
     char *path = hm_save(w, file);
     infer_model_params mp = infer_model_default_params();
     mp.vocab_only = vocab_only;

@@ -404,15 +404,24 @@ static void test_vocab_odd_tokens(void **s) {
     load_and_exercise(w, "allcontrol.gguf", 0);
 }
 
+/* Big templates catch a quadratic scan (2 MB: a minute instead of milliseconds).
+ * Under ASan every strstr call costs a strlen of the haystack, so even a linear search
+ * made of many strstr calls is quadratic there: the sanitizer build uses less. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEMPLATE_BYTES 65536
+#else
+#define TEMPLATE_BYTES 2000000
+#endif
+
 /* Chat templates of odd bytes: still a family (chatml fallback), rendering works. */
 static void test_chat_template_bytes(void **s) {
     (void)s;
     const char *skip[] = {"tokenizer.chat_template", NULL};
-    static char big[2000000];   /* quadratic template scans would take minutes */
+    static char big[TEMPLATE_BYTES];
     const char unit[] = "<|im_start|>system\n";
     for (size_t i = 0; i + sizeof unit - 1 < sizeof big; i += sizeof unit - 1) memcpy(big + i, unit, sizeof unit - 1);
     /* many headers sharing one far end tag, with a quote right after each or only at the end */
-    static char quoted[2000000], late_quote[2000000];
+    static char quoted[TEMPLATE_BYTES], late_quote[TEMPLATE_BYTES];
     const char unit_q[] = "<|im_start|>system\n'";
     size_t nq = 0, nl = 0;
     while (nq + sizeof unit_q + 16 < sizeof quoted) { memcpy(quoted + nq, unit_q, sizeof unit_q - 1); nq += sizeof unit_q - 1; }
