@@ -23,3 +23,16 @@ if(INFER_VULKAN AND INFER_SANITIZE)
     endif()
   endforeach()
 endif()
+
+# The command-line contract with no driver reachable: --backend vulkan exits 1 naming the
+# cause, --backend auto falls back to the CPU.
+if(INFER_VULKAN AND TARGET infer-cli)
+  set(_vk_model ${CMAKE_CURRENT_SOURCE_DIR}/data/models/stories260K.gguf)
+  set(_vk_nodev "VK_ICD_FILENAMES=/nonexistent/icd.json;VK_DRIVER_FILES=/nonexistent/icd.json")
+  add_test(NAME vulkan_cli_no_device COMMAND sh -c
+    "out=$(\"$0\" -m \"$1\" -p Once -n 2 --backend vulkan 2>&1); rc=$?; echo \"$out\"; test $rc -eq 1 && echo \"$out\" | grep -q 'no Vulkan driver found'"
+    $<TARGET_FILE:infer-cli> ${_vk_model})
+  add_test(NAME vulkan_cli_auto_fallback COMMAND $<TARGET_FILE:infer-cli> -m ${_vk_model} -p Once -n 2 --backend auto)
+  set_tests_properties(vulkan_cli_no_device vulkan_cli_auto_fallback PROPERTIES LABELS vulkan ENVIRONMENT "${_vk_nodev}")
+  set_tests_properties(vulkan_cli_auto_fallback PROPERTIES PASS_REGULAR_EXPRESSION " on cpu ")
+endif()
