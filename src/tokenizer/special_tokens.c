@@ -25,7 +25,8 @@ static void add_eog(struct infer_vocab *v, int32_t id) {
  * <|return|> or <|call|>; there <|end|> only closes a message inside the turn. */
 static const char *const EOG_TEXTS[] = {
     "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<end_of_turn>", "<|endoftext|>",
-    "<|return|>", "<|call|>", "<EOT>", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    "<|return|>", "<|call|>", "<EOT>",
+    "<\xef\xbd\x9c\x65nd\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",   /* DeepSeek; \x65 = 'e' (one literal: clang warns on a split) */
 };
 static const char *const EOT_TEXTS[] = {
     "<|eot_id|>", "<|im_end|>", "<|return|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",

@@ -311,6 +311,13 @@ static void test_poisoned_weights(void **s) {
     decode_with_poisoned(llama, norm, 3e38f, "huge_norm.gguf");
     infer_gguf_close(llama);
 
+    /* NaN activations into quantized matmuls (activation quantization sees NaN) */
+    infer_gguf *q4 = hm_open_fixture("models/synth-llama-Q4_K_M.gguf");
+    const char *q4_norm[] = {"blk.0.attn_norm.weight", "blk.1.ffn_norm.weight", NULL};
+    decode_with_poisoned(q4, q4_norm, NAN, "nan_q4.gguf");
+    decode_with_poisoned(q4, q4_norm, INFINITY, "inf_q4.gguf");
+    infer_gguf_close(q4);
+
     /* NaN router logits must not select an expert outside [0, n_expert) */
     infer_gguf *moe = hm_open_fixture("models/synth-gptoss-MXFP4_MOE.gguf");
     const char *router[] = {"blk.0.ffn_gate_inp.weight", "blk.1.ffn_gate_inp.weight", NULL};
@@ -319,6 +326,74 @@ static void test_poisoned_weights(void **s) {
     const char *sinks[] = {"blk.0.attn_sinks.weight", "blk.1.attn_sinks.weight", NULL};
     decode_with_poisoned(moe, sinks, INFINITY, "inf_sinks.gguf");
     decode_with_poisoned(moe, sinks, NAN, "nan_sinks.gguf");
+    infer_gguf_close(moe);
+}
+
+/* Odd values that are still a model: each loads, decodes and samples inside the
+ * vocabulary (the logits may be poor; nothing may crash or read out of bounds). */
+typedef struct odd_key { const char *key; int is_float; double value; } odd_key;
+
+static void decode_with_key(const infer_gguf *g, const odd_key *k, const char *file) {
+    const char *skip[] = {k->key, NULL};
+    infer_gguf_writer *w = hm_clone(g, skip, NULL);
+    if (k->is_float) infer_gguf_writer_set_f32(w, k->key, (float)k->value);
+    else infer_gguf_writer_set_u32(w, k->key, (uint32_t)k->value);
+    infer_model *m = hm_expect_loads(w, file, 0);
+    infer_ctx *c = new_ctx(m, 32);
+    int32_t toks[8] = {1, 20, 30, 40, 50, 60, 70, 80};
+    const int8_t all[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    infer_status st = infer_ctx_decode(c, toks, NULL, all, 8);
+    if (st != INFER_OK) fail_msg("%s = %g: decode %s: %s", k->key, k->value, infer_status_str(st), infer_ctx_last_error(c));
+    int32_t nv = infer_model_n_vocab(m);
+    infer_sampler *sm = infer_sampler_new(NULL, nv);
+    for (int32_t i = 0; i < 8; i++) {
+        int32_t t = infer_sampler_sample(sm, infer_ctx_logits(c, i));
+        assert_true(t >= 0 && t < nv);
+    }
+    infer_sampler_free(sm);
+    infer_ctx_free(c);
+    infer_model_free(m);
+}
+
+static void test_odd_but_valid_hparams(void **s) {
+    (void)s;
+    infer_gguf *llama = hm_open_fixture("models/stories260K.gguf");
+    const odd_key llama_keys[] = {
+        {"llama.attention.layer_norm_rms_epsilon", 1, 0.0},
+        {"llama.rope.dimension_count", 0, 2},
+        {"llama.rope.freq_base", 1, 1e-30},
+        {"llama.rope.freq_base", 1, 1e30},
+        {"llama.context_length", 0, 4294967295.0},
+        {"llama.rope.scale_linear", 1, 1e-30},
+    };
+    for (size_t i = 0; i < sizeof llama_keys / sizeof llama_keys[0]; i++) {
+        char file[32];
+        snprintf(file, sizeof file, "oddl%zu.gguf", i);
+        decode_with_key(llama, &llama_keys[i], file);
+    }
+    infer_gguf_close(llama);
+    infer_gguf *moe = hm_open_fixture("models/synth-gptoss-MXFP4_MOE.gguf");
+    const odd_key moe_keys[] = {
+        {"gpt-oss.expert_used_count", 0, 8},
+        {"gpt-oss.expert_used_count", 0, 1},
+        {"gpt-oss.attention.sliding_window", 0, 1},
+        {"gpt-oss.attention.sliding_window", 0, 2147483647.0},
+        {"gpt-oss.rope.scaling.original_context_length", 0, 0},
+        {"gpt-oss.rope.scaling.original_context_length", 0, 4294967295.0},
+        {"gpt-oss.rope.scaling.factor", 1, 1e30},
+        {"gpt-oss.rope.scaling.factor", 1, 1e-30},
+        {"gpt-oss.rope.scaling.yarn_beta_fast", 1, 0.0},
+        {"gpt-oss.rope.scaling.yarn_beta_fast", 1, -5.0},
+        {"gpt-oss.rope.scaling.yarn_beta_slow", 1, 1e30},
+        {"gpt-oss.rope.scaling.yarn_log_multiplier", 1, 1e30},
+        {"gpt-oss.rope.scaling.attn_factor", 1, 0.0},
+        {"gpt-oss.rope.freq_base", 1, 1.0},
+    };
+    for (size_t i = 0; i < sizeof moe_keys / sizeof moe_keys[0]; i++) {
+        char file[32];
+        snprintf(file, sizeof file, "oddm%zu.gguf", i);
+        decode_with_key(moe, &moe_keys[i], file);
+    }
     infer_gguf_close(moe);
 }
 
@@ -432,6 +507,7 @@ int main(void) {
         cmocka_unit_test(test_invalid_utf8_prompts),
         cmocka_unit_test(test_sampler_nan_inf),
         cmocka_unit_test(test_poisoned_weights),
+        cmocka_unit_test(test_odd_but_valid_hparams),
         cmocka_unit_test(test_every_type_in_every_slot),
         cmocka_unit_test(test_bad_ctx_params),
     };
