@@ -1,5 +1,5 @@
-/* Thread pool: every part runs exactly once per job, on distinct threads, across many
- * back-to-back jobs (the spinning fast path) and after workers fell asleep (futex). */
+/* Thread pool: every part runs exactly once per job, across many back-to-back jobs (the
+ * spinning fast path), after workers fell asleep (futex), and when workers start late. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -57,6 +57,21 @@ static void test_split_range(void **state) {
         }
 }
 
+/* Workers may start after jobs (or the shutdown) were published: the caller can run
+ * every part alone, and nothing may hang. */
+static void test_create_free_races(void **state) {
+    for (int k = 0; k < 50; k++) {
+        infer_threadpool *tp = infer_threadpool_new(3);
+        assert_non_null(tp);
+        if (k % 2) {
+            job j = {0};
+            infer_threadpool_run(tp, task, &j);
+            for (int i = 0; i < 3; i++) assert_int_equal(atomic_load(&j.hits[i]), 1);
+        }
+        infer_threadpool_free(tp);
+    }
+}
+
 static void test_free_null(void **state) {
     infer_threadpool_free(NULL);
     assert_int_equal(infer_threadpool_size(NULL), 1);
@@ -67,6 +82,7 @@ int main(void) {
         cmocka_unit_test(test_back_to_back),
         cmocka_unit_test(test_after_sleep),
         cmocka_unit_test(test_split_range),
+        cmocka_unit_test(test_create_free_races),
         cmocka_unit_test(test_free_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,20 @@
 /* Persistent worker threads with low-latency dispatch.
  *
- * A job is published by bumping `generation`; workers spin on it for a short while
- * (jobs arrive hundreds of times per token, so sleeping every time would cost tens of
- * microseconds of wake-up latency), then sleep on a futex. The caller runs part 0 itself
- * and waits for `pending` to reach zero, spinning (its own part is about as long as
- * the workers'). */
-#include <errno.h>
+ * A job has n_threads parts. Parts are claimed, not assigned: the caller and every
+ * awake worker take the next unclaimed part until none is left. The caller returns
+ * once all parts are complete, so it never waits for a worker that was descheduled
+ * before claiming anything (on a loaded or oversubscribed machine it simply runs those
+ * parts itself; a pool that assigned part i to thread i would stall the whole forward
+ * pass on every preempted worker).
+ *
+ * Claiming goes through one 64-bit word, `state` = (job generation << 32) | next part,
+ * so a worker that wakes late cannot claim a part of a job that has already finished:
+ * its compare-and-swap fails once the caller publishes the next generation. fn/arg are
+ * read only after a successful claim, and the caller does not publish a new job before
+ * every claimed part is complete, so they are stable while read.
+ *
+ * Workers spin on `wake` for a short while (jobs arrive hundreds of times per token,
+ * a sleep/wake-up costs tens of microseconds), then sleep on it with a futex. */
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -29,17 +38,17 @@
 #define WAIT_SPINS 1000    /* caller: ~20 us of polling, then yield the core each round */
 
 struct infer_threadpool {
-    int n_threads;                 /* including the caller */
-    pthread_t *workers;            /* n_threads - 1 */
-    _Alignas(64) atomic_uint generation;  /* futex word: bumped per job and on shutdown */
-    _Alignas(64) atomic_int pending;      /* workers still running the current job */
-    atomic_int sleepers;           /* workers blocked (or about to block) in futex_wait */
+    int n_threads;                        /* including the caller */
+    pthread_t *workers;                   /* n_threads - 1 */
+    _Alignas(64) atomic_uint wake;        /* futex word: bumped per job and on shutdown */
+    _Alignas(64) atomic_ullong state;     /* (generation << 32) | next unclaimed part */
+    _Alignas(64) atomic_int completed;    /* parts of the current job finished */
+    atomic_int sleepers;                  /* workers blocked (or about to block) in futex_wait */
     atomic_int stop;
+    uint32_t generation;                  /* caller-side copy of the current job generation */
     infer_task_fn fn;
     void *arg;
 };
-
-typedef struct { infer_threadpool *tp; int ith; } worker_arg;
 
 static void futex_wait(atomic_uint *addr, unsigned val) {
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
@@ -48,29 +57,43 @@ static void futex_wake_all(atomic_uint *addr) {
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
+/* Claims and runs parts of the current job until none is left. */
+static void run_parts(infer_threadpool *tp) {
+    const unsigned long long n = (unsigned long long)tp->n_threads;
+    unsigned long long s = atomic_load_explicit(&tp->state, memory_order_acquire);
+    for (;;) {
+        const unsigned long long part = s & 0xFFFFFFFFull;
+        if (part >= n) return;
+        if (!atomic_compare_exchange_weak_explicit(&tp->state, &s, s + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;   /* s reloaded: someone else claimed, or a new job started */
+        tp->fn(tp->arg, (int)part, tp->n_threads);
+        atomic_fetch_add_explicit(&tp->completed, 1, memory_order_release);
+        s = atomic_load_explicit(&tp->state, memory_order_acquire);
+    }
+}
+
 static void *worker_main(void *p) {
-    worker_arg wa = *(worker_arg *)p;
-    free(p);
-    infer_threadpool *tp = wa.tp;
-    /* 0, not a fresh load: a job published before this thread got scheduled would
-     * otherwise count as already seen, and run() would wait for it forever. */
+    infer_threadpool *tp = p;
+    /* `wake` starts at 0 when the pool is made; a worker that starts late (the caller
+     * may have run every part of many jobs alone by then, or even begun shutting down)
+     * must still notice that it moved, so it starts from 0 rather than the current value */
     unsigned seen = 0;
     for (;;) {
-        unsigned gen;
+        unsigned w;
         int spins = 0;
-        while ((gen = atomic_load_explicit(&tp->generation, memory_order_acquire)) == seen) {
+        while ((w = atomic_load_explicit(&tp->wake, memory_order_acquire)) == seen) {
             if (++spins < SPIN_ITERS) { CPU_RELAX(); continue; }
+            if (atomic_load(&tp->stop)) return NULL;
             atomic_fetch_add(&tp->sleepers, 1);
-            /* re-check after announcing ourselves, so a publish in between is not lost:
-             * futex_wait returns at once if the word already changed */
-            futex_wait(&tp->generation, seen);
+            /* returns at once if `wake` already moved past `seen` */
+            futex_wait(&tp->wake, seen);
             atomic_fetch_sub(&tp->sleepers, 1);
             spins = 0;
         }
-        seen = gen;
+        seen = w;
         if (atomic_load_explicit(&tp->stop, memory_order_acquire)) break;
-        tp->fn(tp->arg, wa.ith, tp->n_threads);
-        atomic_fetch_sub_explicit(&tp->pending, 1, memory_order_release);
+        run_parts(tp);
     }
     return NULL;
 }
@@ -80,18 +103,17 @@ infer_threadpool *infer_threadpool_new(int n_threads) {
     infer_threadpool *tp = calloc(1, sizeof *tp);
     if (!tp) return NULL;
     tp->n_threads = n_threads;
-    atomic_init(&tp->generation, 0);
-    atomic_init(&tp->pending, 0);
+    atomic_init(&tp->wake, 0);
+    /* no job yet: "next part" already past the end */
+    atomic_init(&tp->state, (unsigned long long)n_threads);
+    atomic_init(&tp->completed, 0);
     atomic_init(&tp->sleepers, 0);
     atomic_init(&tp->stop, 0);
     if (n_threads > 1) {
         tp->workers = calloc((size_t)n_threads - 1, sizeof(pthread_t));
         if (!tp->workers) { free(tp); return NULL; }
         for (int i = 1; i < n_threads; i++) {
-            worker_arg *wa = malloc(sizeof *wa);
-            if (wa) { wa->tp = tp; wa->ith = i; }
-            if (!wa || pthread_create(&tp->workers[i - 1], NULL, worker_main, wa) != 0) {
-                free(wa);
+            if (pthread_create(&tp->workers[i - 1], NULL, worker_main, tp) != 0) {
                 tp->n_threads = i;   /* shut down only those that started */
                 infer_threadpool_free(tp);
                 return NULL;
@@ -104,8 +126,8 @@ infer_threadpool *infer_threadpool_new(int n_threads) {
 void infer_threadpool_free(infer_threadpool *tp) {
     if (!tp) return;
     atomic_store(&tp->stop, 1);
-    atomic_fetch_add_explicit(&tp->generation, 1, memory_order_release);
-    futex_wake_all(&tp->generation);
+    atomic_fetch_add(&tp->wake, 1);
+    futex_wake_all(&tp->wake);
     for (int i = 1; i < tp->n_threads; i++) pthread_join(tp->workers[i - 1], NULL);
     free(tp->workers);
     free(tp);
@@ -117,15 +139,18 @@ void infer_threadpool_run(infer_threadpool *tp, infer_task_fn fn, void *arg) {
     if (!tp || tp->n_threads == 1) { fn(arg, 0, 1); return; }
     tp->fn = fn;
     tp->arg = arg;
-    atomic_store_explicit(&tp->pending, tp->n_threads - 1, memory_order_relaxed);
+    tp->generation++;
+    atomic_store_explicit(&tp->completed, 0, memory_order_relaxed);
+    /* release: fn/arg/completed are visible to whoever claims a part of this job */
+    atomic_store_explicit(&tp->state, (unsigned long long)tp->generation << 32, memory_order_release);
     /* seq_cst pairs with the worker's sleepers++ then futex re-check: either we see
-     * the sleeper and wake it, or its futex_wait sees the new generation */
-    atomic_fetch_add(&tp->generation, 1);
-    if (atomic_load(&tp->sleepers) > 0) futex_wake_all(&tp->generation);
-    fn(arg, 0, tp->n_threads);
+     * the sleeper and wake it, or its futex_wait sees the new value */
+    atomic_fetch_add(&tp->wake, 1);
+    if (atomic_load(&tp->sleepers) > 0) futex_wake_all(&tp->wake);
+    run_parts(tp);
     int spins = 0;
-    while (atomic_load_explicit(&tp->pending, memory_order_acquire) > 0) {
-        /* a worker may have been descheduled (more threads than cores): stop hogging */
+    while (atomic_load_explicit(&tp->completed, memory_order_acquire) < tp->n_threads) {
+        /* a worker holding a part may have been preempted: stop hogging its core */
         if (++spins > WAIT_SPINS) sched_yield();
         else CPU_RELAX();
     }

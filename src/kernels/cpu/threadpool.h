@@ -1,6 +1,8 @@
 /* A fixed pool of worker threads owned by a context (no global state).
- * infer_threadpool_run() executes fn(arg, ith, nth) on every thread, the caller's own
- * thread taking ith = 0, and returns when all have finished. */
+ * infer_threadpool_run() executes fn(arg, ith, nth) once for every ith in [0, nth)
+ * (nth = pool size) and returns when all have finished. Parts are claimed by whichever
+ * pool thread is running (the caller included), so one thread may run several parts
+ * one after another: state indexed by ith is private to that part, never to a thread. */
 #ifndef INFER_CPU_THREADPOOL_H
 #define INFER_CPU_THREADPOOL_H
 
