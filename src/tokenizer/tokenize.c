@@ -104,7 +104,7 @@ infer_status infer_vocab_tokenize(const struct infer_vocab *v, const char *text,
         i += v->text_len[id];
         start = i;
     }
-    encode_fragment(v, text + start, len - start, after_special, &c);
+    if (len > start) encode_fragment(v, text + start, len - start, after_special, &c);   /* text may be NULL when len is 0 */
     infer_bpe_scratch_free(c.scratch);
 
     infer_status st = INFER_OK;
