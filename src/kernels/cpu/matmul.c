@@ -5,6 +5,7 @@
  * about ROW_BLOCK_BYTES of weights (they stay in L2 and are streamed from memory once
  * per call); for each block, tiles of INFER_DOT_MAX_NT tokens walk all its rows, so a
  * tile's activations stay in L1 while every weight block is decoded once per tile. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_features.h"
@@ -13,7 +14,8 @@
 #include "tensor/dtype.h"
 
 #define ROW_BLOCK_BYTES (192 * 1024)
-#define ROW_ALIGN 16   /* thread row ranges start on a multiple of this (cache lines of y) */
+#define ROW_ALIGN 16          /* chunks start on a multiple of this (cache lines of y) */
+#define CHUNKS_PER_THREAD 4
 
 struct infer_cpu_scratch {
     void *buf;
@@ -95,6 +97,8 @@ typedef struct {
     char *xq;
     size_t xs;
     float *y;
+    int64_t chunk_rows;           /* rows per claimed chunk */
+    atomic_llong next_chunk;      /* next chunk index to claim */
 } matmul_job;
 
 static void quantize_task(void *arg, int ith, int nth) {
@@ -104,16 +108,26 @@ static void quantize_task(void *arg, int ith, int nth) {
     for (long t = lo; t < hi; t++) j->quantize(j->x + t * j->cols, j->xq + (size_t)t * j->xs, j->cols);
 }
 
+/* Rows are handed out in chunks from a shared counter rather than split statically:
+ * on a shared machine one thread is often preempted, and the others then take over
+ * its chunks instead of waiting for it. */
 static void matmul_task(void *arg, int ith, int nth) {
     matmul_job *j = arg;
-    /* split rows in units of ROW_ALIGN so threads do not share output cache lines */
-    const long units = (long)((j->rows + ROW_ALIGN - 1) / ROW_ALIGN);
-    long lo, hi;
-    infer_split_range(units, ith, nth, &lo, &hi);
-    int64_t r0 = (int64_t)lo * ROW_ALIGN, r1 = (int64_t)hi * ROW_ALIGN;
-    if (r1 > j->rows) r1 = j->rows;
-    if (r0 >= r1) return;
-    matmul_range(j->k, j->W, j->row_bytes, j->nb, r0, r1, j->xq, j->xs, j->n, j->y, j->rows);
+    for (;;) {
+        const int64_t c = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
+        const int64_t r0 = c * j->chunk_rows;
+        if (r0 >= j->rows) break;
+        const int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
+        matmul_range(j->k, j->W, j->row_bytes, j->nb, r0, r1, j->xq, j->xs, j->n, j->y, j->rows);
+    }
+}
+
+/* About CHUNKS_PER_THREAD chunks per thread, each a multiple of ROW_ALIGN rows. */
+static void plan_chunks(matmul_job *j, int nth) {
+    int64_t per = (j->rows + (int64_t)nth * CHUNKS_PER_THREAD - 1) / ((int64_t)nth * CHUNKS_PER_THREAD);
+    per = (per + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
+    j->chunk_rows = per > 0 ? per : ROW_ALIGN;
+    atomic_init(&j->next_chunk, 0);
 }
 
 /* Checks the type and shape; fills the job's kernel fields. */
@@ -151,10 +165,12 @@ int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
         if (!j.xq) return -1;
         if (n >= 4) infer_threadpool_run(tp, quantize_task, &j);
         else quantize_task(&j, 0, 1);
+        plan_chunks(&j, infer_threadpool_size(tp));
         infer_threadpool_run(tp, matmul_task, &j);
         if (!scratch) free(local.buf);
         return 0;
     }
+    plan_chunks(&j, infer_threadpool_size(tp));
     infer_threadpool_run(tp, matmul_task, &j);
     return 0;
 }
