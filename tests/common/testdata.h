@@ -16,4 +16,9 @@ char *test_fixture_or_skip(const char *rel);
 /* Reads a whole fixture file; NULL if absent. *len set. */
 void *test_read_all(const char *path, size_t *len);
 
+/* Keeps installed Vulkan drivers mapped after the loader unloads them, so LeakSanitizer
+ * can name (and does not misreport) the driver's own globals. Call first in main() of a
+ * test that may open a Vulkan device. */
+void test_pin_vulkan_drivers(void);
+
 #endif

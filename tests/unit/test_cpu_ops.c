@@ -252,7 +252,7 @@ static void check_rope(infer_rope_params p, int64_t n_tok, int64_t n_head, int64
     be->ops->begin(be);
     infer_bview vx = buf_new(x, sizeof(float) * n, INFER_TYPE_F32);
     infer_bview vp = buf_new(pos, sizeof(int32_t) * n_tok, INFER_TYPE_I32);
-    be->ops->rope(be, vx, vp, n_tok, n_head, hd, &p);
+    be->ops->rope(be, vx, vp, n_tok, n_head, hd, (infer_bview){0}, &p);
     float *got = malloc(sizeof(float) * n);
     be->ops->read(be, vx, got, sizeof(float) * n);
     end_ok();
@@ -311,7 +311,7 @@ static void test_rope_yarn(void **state) {
     be->ops->begin(be);
     infer_bview vx = buf_new(x, sizeof x, INFER_TYPE_F32);
     infer_bview vp = buf_new(&pos, sizeof pos, INFER_TYPE_I32);
-    be->ops->rope(be, vx, vp, 1, 1, hd, &g);
+    be->ops->rope(be, vx, vp, 1, 1, hd, (infer_bview){0}, &g);
     be->ops->read(be, vx, got, sizeof got);
     end_ok();
     for (int i = 0; i < hd; i++) {
@@ -703,6 +703,7 @@ static void test_errors_sticky(void **state) {
 }
 
 int main(void) {
+    test_pin_vulkan_drivers();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rms_norm),
         cmocka_unit_test(test_get_rows_every_type),

@@ -388,6 +388,7 @@ static void test_contexts_share_model(void **s) {
 }
 
 int main(void) {
+    test_pin_vulkan_drivers();
     load_fixture(&g_llama);
     load_fixture(&g_gptoss);
     const struct CMUnitTest tests[] = {
