@@ -114,7 +114,7 @@ static void bench_attention(const char *layout, int n_head, int n_head_kv, int h
 typedef struct { infer_bview x, pos, w; int64_t n_tok, n_head, head_dim; infer_rope_params p; } rope_ctx;
 static void run_rope(void *c) {
     rope_ctx *r = c;
-    be->ops->rope(be, r->x, r->pos, r->n_tok, r->n_head, r->head_dim, &r->p);
+    be->ops->rope(be, r->x, r->pos, r->n_tok, r->n_head, r->head_dim, (infer_bview){0}, &r->p);
 }
 static void run_norm(void *c) {
     rope_ctx *r = c;

@@ -43,5 +43,6 @@ else
   failed=$((failed + 1)); status=1
 fi
 
-echo "release + sanitizer ctest runs and the fuzz run: $passed passed, $failed failed, $skipped skipped"
+echo "(tests of the Release and the ASan+UBSan runs, plus the fuzz run as one)"
+echo "summary: $passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -96,9 +96,13 @@ typedef struct infer_backend_ops {
     /* y[t][r] = dot(W[r], x[t]) (+ bias[r] if bias.buf); W rows x cols of W.type. */
     void (*matmul)(infer_backend *be, infer_bview W, int64_t rows, int64_t cols,
                    infer_bview x, int64_t n, infer_bview bias, infer_bview y);
-    /* In place on x = n_tok rows of n_head heads of head_dim; positions as int32. */
+    /* In place on x = n_tok rows of n_head heads of head_dim; positions as int32.
+     * freq_factors: F32, n_rot/2 values, .buf NULL for none (Llama 3.1+ rope_freqs):
+     * pair i's base angle pos * base^(-2i/n_rot) is divided by freq_factors[i] before
+     * the linear/YaRN scaling (as ggml_rope_ext's third source), the same in both modes. */
     void (*rope)(infer_backend *be, infer_bview x, infer_bview pos_i32, int64_t n_tok,
-                 int64_t n_head, int64_t head_dim, const infer_rope_params *p);
+                 int64_t n_head, int64_t head_dim, infer_bview freq_factors,
+                 const infer_rope_params *p);
     /* Copies n_tok rows of `row_len` F32 values into the cache (F32 or F16 by
      * cache.type) at row positions pos[t]. */
     void (*kv_store)(infer_backend *be, infer_bview src, infer_bview pos_i32, int64_t n_tok,

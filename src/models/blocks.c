@@ -93,8 +93,9 @@ void infer_block_attention(infer_fwd *f, uint32_t il) {
         k = f->kn;
         out = f->q;
     }
-    o->rope(be, q, f->pos, n, hp->n_head, hd, &hp->rope);
-    o->rope(be, k, f->pos, n, hp->n_head_kv, hd, &hp->rope);
+    const infer_bview freq_factors = infer_fwd_w(f, f->m->rope_freqs);   /* .buf NULL when absent */
+    o->rope(be, q, f->pos, n, hp->n_head, hd, freq_factors, &hp->rope);
+    o->rope(be, k, f->pos, n, hp->n_head_kv, hd, freq_factors, &hp->rope);
 
     o->kv_store(be, k, f->pos, n, nk, f->k_cache[il]);
     o->kv_store(be, f->v, f->pos, n, nv, f->v_cache[il]);

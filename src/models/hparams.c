@@ -82,8 +82,8 @@ static infer_status load_rope(infer_hparams *hp, const infer_gguf *g, const infe
     r->yarn_beta_fast = 32.0f;
     r->yarn_beta_slow = 1.0f;
     r->attn_factor = 1.0f;
-    if (strcmp(type, "none") == 0) {
-        /* no scaling */
+    if (strcmp(type, "none") == 0 || strcmp(type, "llama3") == 0) {
+        /* no scaling; "llama3" scaling is carried by the rope_freqs tensor (model.c) */
     } else if (strcmp(type, "linear") == 0) {
         r->freq_scale = 1.0f / factor;
     } else if (strcmp(type, "yarn") == 0) {

@@ -1,6 +1,7 @@
 /* Model loading: metadata -> hparams, vocabulary, weights bound by name (in place). */
 #include "models/model.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,25 @@ static void clear_layer(infer_layer_weights *L) {
     for (size_t i = 0; i < sizeof *L / sizeof(infer_wid); i++) ids[i] = INFER_NO_WEIGHT;
 }
 
+/* Llama 3.1+ files carry the "llama3" RoPE scaling as this tensor: one divisor per
+ * rotated pair, used by every layer. A divisor that is not a positive finite number
+ * would turn every angle into NaN, so it is refused here by index. */
+static infer_status bind_rope_freqs(infer_model *m, infer_error *err) {
+    const int64_t n_pairs = m->hp.rope.n_rot / 2;
+    infer_status st = infer_weight_bind(m, &m->rope_freqs, INFER_BIND_OPTIONAL | INFER_BIND_F32, n_pairs, 1, 1, err,
+                                        "rope_freqs.weight");
+    if (st != INFER_OK || m->rope_freqs == INFER_NO_WEIGHT) return st;
+    const infer_weight *w = &m->weights[m->rope_freqs];
+    for (int64_t i = 0; i < n_pairs; i++) {
+        float v;
+        memcpy(&v, (const char *)w->data + 4 * i, sizeof v);   /* the mapping promises no alignment */
+        if (!(v > 0.0f) || !isfinite(v))
+            return infer_err(err, INFER_ERR_FORMAT, "tensor 'rope_freqs.weight': value %g at index %lld is not a positive finite factor",
+                             (double)v, (long long)i);
+    }
+    return INFER_OK;
+}
+
 static infer_status bind_weights(infer_model *m, const infer_model_params *p, infer_error *err) {
     infer_hparams *hp = &m->hp;
     const infer_gguf *g = m->gguf;
@@ -73,6 +93,8 @@ static infer_status bind_weights(infer_model *m, const infer_model_params *p, in
     st = infer_weight_bind(m, &m->output, INFER_BIND_OPTIONAL, hp->n_embd, hp->n_vocab, 1, err, "output.weight");
     if (st != INFER_OK) return st;
     if (m->output == INFER_NO_WEIGHT) m->output = m->tok_embd;   /* tied embeddings */
+    st = bind_rope_freqs(m, err);
+    if (st != INFER_OK) return st;
 
     /* Every layer has several tensors: a larger block_count is a hostile or broken file,
      * caught here before it sizes any allocation. */
@@ -128,7 +150,7 @@ infer_status infer_model_load(const char *path, const infer_model_params *params
 
     infer_model *m = calloc(1, sizeof *m);
     if (!m) return infer_err(err, INFER_ERR_NOMEM, "out of memory");
-    m->tok_embd = m->output_norm = m->output = INFER_NO_WEIGHT;
+    m->tok_embd = m->output_norm = m->output = m->rope_freqs = INFER_NO_WEIGHT;
     infer_status st = load(m, path, params, err);
     if (st != INFER_OK) {
         infer_model_free(m);

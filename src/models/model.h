@@ -67,6 +67,8 @@ struct infer_model {
     infer_wid tok_embd;               /* (n_embd, n_vocab) */
     infer_wid output_norm;            /* (n_embd) */
     infer_wid output;                 /* (n_embd, n_vocab); token_embd when tied */
+    infer_wid rope_freqs;             /* (n_rot/2) F32, optional: per-pair RoPE frequency
+                                       * divisors (Llama 3.1+), shared by every layer */
     infer_layer_weights *layers;      /* n_layer */
 
     uint64_t n_params;

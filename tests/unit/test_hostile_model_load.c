@@ -334,6 +334,19 @@ static void exercise_vocab(const infer_model *m) {
     size_t n_stop = infer_model_stop_tokens(m, stops, 8);
     for (size_t i = 0; i < n_stop && i < 8; i++) assert_true(stops[i] >= 0 && stops[i] < n_vocab);
     assert_non_null(infer_chat_template_name(m));
+    (void)infer_model_stop_tokens(m, NULL, 0);
+
+    /* the reply classifier, fed every id (and some outside the vocabulary) */
+    infer_chat_stream *cs = infer_chat_stream_new(m);
+    assert_non_null(cs);
+    for (int32_t t = -2; t < n_vocab + 2; t += n_vocab > 4096 ? 37 : 1) {
+        infer_chat_part part = infer_chat_stream_push(cs, t);
+        assert_true(part >= INFER_CHAT_PART_MARKUP && part <= INFER_CHAT_PART_OTHER);
+    }
+    infer_chat_stream_reset(cs);
+    (void)infer_chat_stream_push(cs, INT32_MIN);
+    (void)infer_chat_stream_push(cs, INT32_MAX);
+    infer_chat_stream_free(cs);
 }
 
 static void load_and_exercise(infer_gguf_writer *w, const char *file, int vocab_only) {

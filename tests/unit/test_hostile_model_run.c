@@ -18,9 +18,16 @@ static void assert_finite_row(const float *l, int32_t n) {
         if (!isfinite(l[i])) fail_msg("logit %d is %g", (int)i, l[i]);
 }
 
+/* INFER_HOSTILE_BACKEND=vulkan runs the same cases on the GPU backend (on a machine
+ * that has one); the default is the CPU. */
+static infer_backend_kind test_backend(void) {
+    const char *b = getenv("INFER_HOSTILE_BACKEND");
+    return b && strcmp(b, "vulkan") == 0 ? INFER_BACKEND_VULKAN : INFER_BACKEND_CPU;
+}
+
 static infer_ctx *new_ctx(infer_model *m, uint32_t n_ctx) {
     infer_ctx_params p = infer_ctx_default_params();
-    p.backend = INFER_BACKEND_CPU;
+    p.backend = test_backend();
     p.n_threads = 1;
     p.n_ctx = n_ctx;
     infer_ctx *c = NULL;
@@ -447,7 +454,7 @@ static void test_every_type_in_every_slot(void **s) {
 static void test_bad_ctx_params(void **s) {
     (void)s;
     infer_ctx_params p = infer_ctx_default_params();
-    p.backend = INFER_BACKEND_CPU;
+    p.backend = test_backend();
     p.n_threads = 1;
     infer_ctx *c = (infer_ctx *)&p;
     infer_error err = {0};
@@ -457,7 +464,7 @@ static void test_bad_ctx_params(void **s) {
     p.kv_type = INFER_KV_F16;
     p.backend = (infer_backend_kind)99;
     assert_int_equal(infer_ctx_new(g_model, &p, &c, &err), INFER_ERR_INVALID_ARG);
-    p.backend = INFER_BACKEND_CPU;
+    p.backend = test_backend();
     p.n_ctx = 0xFFFFFFFFu;
     assert_int_equal(infer_ctx_new(g_model, &p, &c, &err), INFER_ERR_INVALID_ARG);
     assert_non_null(strstr(err.message, "n_ctx"));
@@ -480,7 +487,7 @@ static void test_bad_ctx_params(void **s) {
     infer_gguf_writer_set_u32(w, "llama.context_length", 0);
     infer_model *m = hm_expect_loads(w, "ctx0.gguf", 0);
     p = infer_ctx_default_params();
-    p.backend = INFER_BACKEND_CPU;
+    p.backend = test_backend();
     p.n_threads = 1;
     c = NULL;
     assert_int_equal(infer_ctx_new(m, &p, &c, &err), INFER_ERR_INVALID_ARG);

@@ -416,7 +416,7 @@ static void test_glu_add(void **state) {
 /* ggml's definition, in double: theta_i = pos * base^(-2i/n_rot); YaRN mixes the
  * interpolated angle (times freq_scale) and the extrapolated one with a ramp over the
  * pair index between the corrected dims, and scales cos/sin by 1 + 0.1 ln(1/freq_scale). */
-static void rope_ref(double *x, int n_tok, int n_head, int head_dim, const int32_t *pos, const infer_rope_params *p) {
+static void rope_ref(double *x, int n_tok, int n_head, int head_dim, const int32_t *pos, const float *ff, const infer_rope_params *p) {
     double low = 0, high = 0;
     bool yarn = p->yarn_factor > 1;
     if (yarn) {
@@ -428,7 +428,7 @@ static void rope_ref(double *x, int n_tok, int n_head, int head_dim, const int32
     for (int t = 0; t < n_tok; t++)
         for (int h = 0; h < n_head; h++)
             for (int i = 0; i < p->n_rot / 2; i++) {
-                double te = pos[t] * pow(p->freq_base, -2.0 * i / p->n_rot), th = te * p->freq_scale;
+                double te = pos[t] * pow(p->freq_base, -2.0 * i / p->n_rot) / (ff ? ff[i] : 1.0), th = te * p->freq_scale;
                 if (yarn) {
                     double ramp = 1 - fmin(1, fmax(0, (i - low) / fmax(0.001, high - low)));
                     th = th * (1 - ramp) + te * ramp;
@@ -453,22 +453,29 @@ static void test_rope(void **state) {
     };
     size_t n = (size_t)n_tok * n_head * head_dim;
     float *x = rand_vec(n, 1.0f);
-    for (int k = 0; k < 3; k++) {
+    float ff[10];   /* Llama 3.1-style per-pair divisors */
+    for (int i = 0; i < 10; i++) ff[i] = 1.0f + (float)i * 0.75f;
+    dev dff = dev_new(ff, sizeof ff, INFER_TYPE_F32);
+    for (int k = 0; k < 5; k++) {
+        const infer_rope_params *rp = &ps[k % 3];
+        bool with_ff = k >= 3;
         dev dx = dev_new(x, n * 4, INFER_TYPE_F32), dp = dev_new(pos, sizeof pos, INFER_TYPE_I32);
         float *got = malloc(n * 4);
         g_be->ops->begin(g_be);
-        g_be->ops->rope(g_be, dx.v, dp.v, n_tok, n_head, head_dim, &ps[k]);
+        g_be->ops->rope(g_be, dx.v, dp.v, n_tok, n_head, head_dim, with_ff ? dff.v : none(), rp);
         g_be->ops->read(g_be, dx.v, got, n * 4);
         end_ok();
         double *want = malloc(n * 8);
         for (size_t i = 0; i < n; i++) want[i] = x[i];
-        rope_ref(want, n_tok, n_head, head_dim, pos, &ps[k]);
-        check_close(k == 0 ? "rope normal" : k == 1 ? "rope neox" : "rope yarn", got, want, n, 2e-4, 1e-4);
+        rope_ref(want, n_tok, n_head, head_dim, pos, with_ff ? ff : NULL, rp);
+        const char *what[] = {"rope normal", "rope neox", "rope yarn", "rope normal freq_factors", "rope neox freq_factors"};
+        check_close(what[k], got, want, n, 2e-4, 1e-4);
         free(got);
         free(want);
         dev_free(dx);
         dev_free(dp);
     }
+    dev_free(dff);
     free(x);
 }
 
@@ -642,6 +649,24 @@ static void test_errors_are_sticky_and_reported(void **state) {
     g_be->ops->add(g_be, a.v, a.v, 1000, a.v);
     st = g_be->ops->end(g_be, &err);
     assert_int_equal(st, INFER_ERR_INVALID_ARG);
+    /* A row id outside the table: reported by end(), never read. */
+    {
+        float tab[4 * 8] = {0};
+        int32_t bad[2] = {1, 4};
+        dev dt = dev_new(tab, sizeof tab, INFER_TYPE_F32), di = dev_new(bad, sizeof bad, INFER_TYPE_I32);
+        dev dout = dev_new(NULL, 2 * 8 * 4, INFER_TYPE_F32);
+        /* the table view ends where its buffer does: 4 rows from ODD_OFFSET with the slack cut */
+        infer_bview tv = dt.v;
+        tv.offset = dt.v.offset + 64;   /* fewer than the buffer's slack rows remain beyond */
+        g_be->ops->begin(g_be);
+        g_be->ops->get_rows(g_be, tv, 8, di.v, 2, dout.v);
+        st = g_be->ops->end(g_be, &err);
+        assert_int_equal(st, INFER_ERR_INVALID_ARG);
+        assert_non_null(strstr(err.message, "outside its table"));
+        dev_free(dt);
+        dev_free(di);
+        dev_free(dout);
+    }
     /* The next pass is clean. */
     g_be->ops->begin(g_be);
     g_be->ops->add(g_be, a.v, a.v, 4, a.v);

@@ -231,13 +231,16 @@ static void cpu_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t c
 }
 
 static void cpu_rope(infer_backend *be, infer_bview x, infer_bview pos_i32, int64_t n_tok, int64_t n_head,
-                     int64_t head_dim, const infer_rope_params *p) {
+                     int64_t head_dim, infer_bview freq_factors, const infer_rope_params *p) {
     cpu_backend *b = cpu(be);
     float *xp = view_f32(b, x, nbytes3(n_tok, n_head * head_dim, 4), "rope", "x");
     const int32_t *pp = view_ptr(b, pos_i32, nbytes3(n_tok, 1, 4), "rope", "pos");
-    if (!xp || !pp) return;
+    /* n_rot itself is validated by infer_cpu_rope; a negative one sizes nothing here. */
+    const float *ff = freq_factors.buf
+        ? view_f32(b, freq_factors, nbytes3(p->n_rot > 0 ? p->n_rot / 2 : 0, 1, 4), "rope", "freq_factors") : NULL;
+    if (!xp || !pp || (freq_factors.buf && !ff)) return;
     infer_error e;
-    if (infer_cpu_rope(b->tp, &b->ws, xp, pp, n_tok, n_head, head_dim, p, &e) != INFER_OK) fail_with(b, &e);
+    if (infer_cpu_rope(b->tp, &b->ws, xp, pp, n_tok, n_head, head_dim, ff, p, &e) != INFER_OK) fail_with(b, &e);
 }
 
 static size_t kv_elem_bytes(uint32_t type) {

@@ -37,13 +37,15 @@ void infer_cpu_rms_norm(infer_threadpool *tp, const float *x, const float *w, in
 /* The YaRN correction range [lo, hi] in rotated-pair units (as ggml computes it). */
 void infer_cpu_rope_yarn_corr_dims(const infer_rope_params *p, float dims[2]);
 /* cos/sin of the n_rot/2 rotation angles for one position, magnitude scaling included:
- * cs[2i] = cos(theta_i) * mscale, cs[2i+1] = sin(theta_i) * mscale. Exposed so the YaRN
+ * cs[2i] = cos(theta_i) * mscale, cs[2i+1] = sin(theta_i) * mscale. freq_factors (n_rot/2
+ * values, or NULL) divide each pair's base angle before scaling. Exposed so the YaRN
  * maths can be checked in isolation. */
-void infer_cpu_rope_cos_sin(const infer_rope_params *p, int32_t pos, float *cs);
-/* In place on x: n_tok rows, each n_head heads of head_dim; pos[t] per row.
+void infer_cpu_rope_cos_sin(const infer_rope_params *p, const float *freq_factors, int32_t pos, float *cs);
+/* In place on x: n_tok rows, each n_head heads of head_dim; pos[t] per row;
+ * freq_factors as above (NULL: none).
  * Returns INFER_ERR_INVALID_ARG (message in err) for an impossible n_rot. */
 infer_status infer_cpu_rope(infer_threadpool *tp, infer_cpu_ws *ws, float *x, const int32_t *pos,
-                            int64_t n_tok, int64_t n_head, int64_t head_dim,
+                            int64_t n_tok, int64_t n_head, int64_t head_dim, const float *freq_factors,
                             const infer_rope_params *p, infer_error *err);
 
 /* ---- attention (ops_attention.c) */

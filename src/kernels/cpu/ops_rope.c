@@ -8,6 +8,8 @@
  *   theta  = interp * (1 - ramp) + extrap * ramp,
  *   mscale = attn_factor * (1 + 0.1 ln(1 / freq_scale)).
  * Without YaRN: theta = freq_scale * theta_i and mscale = attn_factor.
+ * Frequency factors (Llama 3.1+ rope_freqs, one per pair) divide theta_i before either
+ * rule, as ggml_rope_ext does with its third source; the YaRN ramp still depends on i only.
  * Angles are computed in double: ggml accumulates them in float, which only matters at
  * positions far beyond what our tolerances see.
  */
@@ -32,7 +34,7 @@ void infer_cpu_rope_yarn_corr_dims(const infer_rope_params *p, float dims[2]) {
     dims[1] = (float)(hi < p->n_rot - 1 ? hi : p->n_rot - 1);
 }
 
-void infer_cpu_rope_cos_sin(const infer_rope_params *p, int32_t pos, float *cs) {
+void infer_cpu_rope_cos_sin(const infer_rope_params *p, const float *freq_factors, int32_t pos, float *cs) {
     const int half = p->n_rot / 2;
     const bool yarn = rope_uses_yarn(p);
     float corr[2] = { 0, 0 };
@@ -43,7 +45,8 @@ void infer_cpu_rope_cos_sin(const infer_rope_params *p, int32_t pos, float *cs) 
     }
     const double log_base = log((double)p->freq_base);
     for (int i = 0; i < half; i++) {
-        const double extrap = (double)pos * exp(-2.0 * i / p->n_rot * log_base);
+        double extrap = (double)pos * exp(-2.0 * i / p->n_rot * log_base);
+        if (freq_factors) extrap /= freq_factors[i];
         const double interp = p->freq_scale * extrap;
         double theta = interp;
         if (yarn) {
@@ -63,6 +66,7 @@ typedef struct {
     float *x;
     const int32_t *pos;
     int64_t n_tok, n_head, head_dim;
+    const float *freq_factors;  /* n_rot/2 or NULL */
     const infer_rope_params *p;
     float *cs_all;      /* per thread: n_rot floats */
 } rope_task;
@@ -97,7 +101,7 @@ static void rope_rows(void *arg, int ith, int nth) {
     for (long it = lo; it < hi; it++) {
         const int64_t tok = it / t->n_head;
         if (tok != cached_tok) {
-            infer_cpu_rope_cos_sin(t->p, t->pos[tok], cs);
+            infer_cpu_rope_cos_sin(t->p, t->freq_factors, t->pos[tok], cs);
             cached_tok = tok;
         }
         rope_apply_head(t->x + it * t->head_dim, cs, t->p->n_rot, t->p->mode);
@@ -105,7 +109,7 @@ static void rope_rows(void *arg, int ith, int nth) {
 }
 
 infer_status infer_cpu_rope(infer_threadpool *tp, infer_cpu_ws *ws, float *x, const int32_t *pos,
-                            int64_t n_tok, int64_t n_head, int64_t head_dim,
+                            int64_t n_tok, int64_t n_head, int64_t head_dim, const float *freq_factors,
                             const infer_rope_params *p, infer_error *err) {
     if (p->n_rot <= 0 || p->n_rot > head_dim || p->n_rot % 2 != 0)
         return infer_err(err, INFER_ERR_INVALID_ARG, "rope: n_rot %d invalid for head_dim %lld",
@@ -118,7 +122,7 @@ infer_status infer_cpu_rope(infer_threadpool *tp, infer_cpu_ws *ws, float *x, co
     const int nth = infer_threadpool_size(tp);
     float *cs = infer_cpu_ws_get(ws, sizeof(float) * (size_t)p->n_rot * (size_t)nth);
     if (!cs) return infer_err(err, INFER_ERR_NOMEM, "rope: out of memory for the angle table");
-    rope_task t = { x, pos, n_tok, n_head, head_dim, p, cs };
+    rope_task t = { x, pos, n_tok, n_head, head_dim, freq_factors, p, cs };
     /* A decoded token's few thousand values cost less than waking the workers. */
     if (n_tok * n_head * head_dim < 32768) rope_rows(&t, 0, 1);
     else infer_threadpool_run(tp, rope_rows, &t);

@@ -59,6 +59,7 @@ static void vk_destroy(infer_backend *be) {
         vk_buffer_free(vk, vk->readback.buf);
         vk_buffer_free(vk, vk->scratch);
         vk_buffer_free(vk, vk->act_scratch);
+        vk_buffer_free(vk, vk->check_buf);
         for (int i = 0; i < vk->n_pools; i++) vkDestroyDescriptorPool(vk->device, vk->pools[i], NULL);
         vk_pipelines_free(vk);
         if (vk->fence) vkDestroyFence(vk->device, vk->fence, NULL);

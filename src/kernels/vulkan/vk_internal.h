@@ -63,7 +63,6 @@ typedef struct vk_caps {
     uint32_t mem_device;              /* memory type for device-local buffers */
     uint32_t mem_host;                /* memory type for host-visible coherent buffers */
     VkDeviceSize weight_split;        /* weights above this are split (maxMemoryAllocationSize) */
-    VkDeviceSize allocated;           /* bytes of device-local memory we hold */
     bool device_is_host_visible;      /* mem_device can be mapped (UMA, lavapipe) */
 } vk_caps;
 
@@ -113,6 +112,10 @@ typedef struct vk_backend {
     int n_reads, cap_reads;
     infer_bbuf *scratch;          /* device-local scratch for MoE intermediates */
     infer_bbuf *act_scratch;      /* activations rounded for quantized matmuls */
+    infer_bbuf *check_buf;        /* device-side argument checks (bad ids), zeroed per pass */
+    bool check_used;              /* this pass wrote check_buf: read it back at end() */
+    uint32_t check_result;
+    VkDeviceSize allocated;       /* device-local bytes held, checked against caps.budget */
 
     /* INFER_VK_PROFILE=1: GPU time per shader variant, printed to stderr at destroy. */
     bool profile;
@@ -183,6 +186,10 @@ void vk_barrier(vk_backend *vk);
 /* Profiling (vk_record.c): setup at creation, report at destroy. */
 void vk_profile_init(vk_backend *vk);
 void vk_profile_report(vk_backend *vk);
+/* Queues a copy-out done at end() after the wait. */
+bool vk_push_read(vk_backend *vk, vk_readback r);
+/* check_buf for the current pass (zeroed on first use in a pass), or NULL (sticky). */
+infer_bbuf *vk_check_buffer(vk_backend *vk);
 /* Starts an implicit pass when an op arrives outside begin()/end(). */
 bool vk_ensure_recording(vk_backend *vk);
 void vk_pass_begin(vk_backend *vk);
@@ -194,7 +201,8 @@ void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes);
 void vk_op_get_rows(infer_backend *be, infer_bview table, int64_t row_len, infer_bview ids, int64_t n, infer_bview out);
 void vk_op_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_t n_rows, int64_t row_len, float eps, infer_bview out);
 void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias, infer_bview y);
-void vk_op_rope(infer_backend *be, infer_bview x, infer_bview pos, int64_t n_tok, int64_t n_head, int64_t head_dim, const infer_rope_params *p);
+void vk_op_rope(infer_backend *be, infer_bview x, infer_bview pos, int64_t n_tok, int64_t n_head, int64_t head_dim,
+                infer_bview freq_factors, const infer_rope_params *p);
 void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t n_tok, int64_t row_len, infer_bview cache);
 void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks, const infer_attn_params *p, infer_bview out);
 void vk_op_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, infer_bview up, int64_t n, float alpha, float limit, infer_bview out);

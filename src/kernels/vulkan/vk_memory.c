@@ -27,10 +27,10 @@ infer_status vk_buffer_new(vk_backend *vk, VkDeviceSize size, bool host, infer_b
     if (size > vk->caps.max_alloc)
         return infer_err(err, INFER_ERR_NOMEM, "vulkan: buffer of %llu bytes exceeds maxMemoryAllocationSize (%llu) of '%s'",
                          (unsigned long long)size, (unsigned long long)vk->caps.max_alloc, vk->caps.device_name);
-    if (!host && vk->caps.allocated + size > vk->caps.budget)
+    if (!host && vk->allocated + size > vk->caps.budget)
         return infer_err(err, INFER_ERR_NOMEM, "vulkan: %llu more bytes would exceed the memory budget of '%s' (%llu bytes, %llu in use)",
                          (unsigned long long)size, vk->caps.device_name, (unsigned long long)vk->caps.budget,
-                         (unsigned long long)vk->caps.allocated);
+                         (unsigned long long)vk->allocated);
     infer_bbuf *b = calloc(1, sizeof *b);
     if (!b) return infer_err(err, INFER_ERR_NOMEM, "vulkan: out of memory (buffer handle)");
     b->size = size;
@@ -70,7 +70,7 @@ infer_status vk_buffer_new(vk_backend *vk, VkDeviceSize size, bool host, infer_b
         return infer_err(err, vk_status_of(r), "vulkan: vkBindBufferMemory/vkMapMemory failed: %s", vk_result_str(r));
     }
     if (!host) {
-        vk->caps.allocated += b->size;
+        vk->allocated += b->size;
         b->counted = true;
     }
     *out = b;
@@ -81,7 +81,7 @@ void vk_buffer_free(vk_backend *vk, infer_bbuf *b) {
     if (!b) return;
     for (int i = 0; i < b->n_parts; i++) vk_buffer_free(vk, b->parts[i]);
     free(b->parts);
-    if (b->counted) vk->caps.allocated -= b->size;
+    if (b->counted) vk->allocated -= b->size;
     if (b->buffer) vkDestroyBuffer(vk->device, b->buffer, NULL);
     if (b->memory) vkFreeMemory(vk->device, b->memory, NULL);
     free(b);

@@ -14,13 +14,13 @@
 #define MAT_TILE 64             /* matmul_mat.comp's BM = BN */
 
 /* Push-constant blocks, word for word as the shaders declare them. */
-typedef struct { uint32_t a_off, row_bytes, row_len, ids_off, o_off, n; int32_t row_lo, row_hi; } pc_get_rows;
+typedef struct { uint32_t a_off, row_bytes, row_len, ids_off, o_off, n; int32_t row_lo, row_hi, n_rows; } pc_get_rows;
 typedef struct { uint32_t x_off, w_off, o_off, row_len, n_rows, has_w; float eps; } pc_rms_norm;
 typedef struct {
     uint32_t a_off, row_bytes, rows, cols, x_off, b_off, has_bias, y_off, n, r_base, win_rows;
     uint32_t expert_bytes, x_div, e_base, e_count, list_off, cnt_off, list_stride;
 } pc_matmul;
-typedef struct { uint32_t x_off, pos_off, freq_off, n_tok, n_head, head_dim, n_rot, neox; float mscale; } pc_rope;
+typedef struct { uint32_t x_off, pos_off, freq_off, n_tok, n_head, head_dim, n_rot, neox; float mscale; uint32_t ff_off, has_ff; } pc_rope;
 typedef struct { uint32_t src_off, pos_off, c_off, n_tok, row_len, c_len; } pc_kv_store;
 typedef struct {
     uint32_t q_off, k_off, v_off, pos_off, sink_off, has_sink, o_off, n_tokens, n_head, n_head_kv, head_dim, n_kv;
@@ -159,20 +159,13 @@ void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes) {
         vk_buffer_free(vk, staging);
         return;
     }
-    if (vk->n_reads == vk->cap_reads) {
-        int cap = vk->cap_reads ? 2 * vk->cap_reads : 8;
-        vk_readback *r = realloc(vk->reads, (size_t)cap * sizeof *r);
-        if (!r) { vk_fail(vk, INFER_ERR_NOMEM, "vulkan: out of memory (readback list)"); return; }
-        vk->reads = r;
-        vk->cap_reads = cap;
-    }
     infer_bbuf *ab;
     VkDeviceSize off;
     if (!vk_arena_push(vk, &vk->readback, NULL, bytes, &ab, &off)) return;
     VkBufferCopy c = {.srcOffset = src.offset, .dstOffset = off, .size = bytes};
     vkCmdCopyBuffer(vk->cmd, src.buf->buffer, ab->buffer, 1, &c);
     vk_barrier(vk);
-    vk->reads[vk->n_reads++] = (vk_readback){.dst = dst, .src = ab, .offset = off, .bytes = bytes};
+    vk_push_read(vk, (vk_readback){.dst = dst, .src = ab, .offset = off, .bytes = bytes});
 }
 
 /* ------------------------------------------------------------------ ops */
@@ -188,9 +181,11 @@ void vk_op_get_rows(infer_backend *be, infer_bview table, int64_t row_len, infer
     if (!f32_view(vk, out, "get_rows", "out") || !fits(vk, "get_rows", (uint64_t)n * (uint64_t)row_len)) return;
     vk_pipeline *p = typed_pipeline(vk, "get_rows", table.type);
     size_t row_bytes = infer_dtype_row_bytes(table.type, row_len);
-    vk_binding b[3];
-    if (!p || !vk_bind(vk, ids, (size_t)n * 4, &b[1], "get_rows ids") ||
-        !vk_bind(vk, out, (size_t)(n * row_len) * 4, &b[2], "get_rows out"))
+    vk_binding b[4];
+    infer_bbuf *check = vk_check_buffer(vk);
+    if (!p || !check || !vk_bind(vk, ids, (size_t)n * 4, &b[1], "get_rows ids") ||
+        !vk_bind(vk, out, (size_t)(n * row_len) * 4, &b[2], "get_rows out") ||
+        !vk_bind(vk, (infer_bview){check, 0, INFER_TYPE_I32}, 4, &b[3], "get_rows check"))
         return;
     /* The table's row count is not part of the op: every whole row of the buffer is a
      * candidate, served window by window when it exceeds one binding. */
@@ -201,8 +196,9 @@ void vk_op_get_rows(infer_backend *be, infer_bview table, int64_t row_len, infer
         if (!cnt) return;
         if (!vk_bind(vk, infer_bview_at(table, (size_t)(lo * row_bytes)), (size_t)(cnt * row_bytes), &b[0], "get_rows table")) return;
         pc_get_rows pc = {b[0].rem, (uint32_t)row_bytes, (uint32_t)row_len, b[1].rem / 4, b[2].rem / 4, (uint32_t)n,
-                          (int32_t)(lo > INT32_MAX ? INT32_MAX : lo), (int32_t)(lo + cnt > INT32_MAX ? INT32_MAX : lo + cnt)};
-        vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)n * ceil_div((uint64_t)row_len, 8), 64), 1);
+                          (int32_t)(lo > INT32_MAX ? INT32_MAX : lo), (int32_t)(lo + cnt > INT32_MAX ? INT32_MAX : lo + cnt),
+                          (int32_t)(total_rows > INT32_MAX ? INT32_MAX : total_rows)};
+        vk_dispatch(vk, p, b, 4, &pc, sizeof pc, ceil_div((uint64_t)n * ceil_div((uint64_t)row_len, 8), 64), 1);
     }
 }
 
@@ -311,7 +307,7 @@ static void rope_table(const infer_rope_params *p, float *freq, float *mscale) {
 }
 
 void vk_op_rope(infer_backend *be, infer_bview x, infer_bview pos, int64_t n_tok, int64_t n_head, int64_t head_dim,
-                const infer_rope_params *rp) {
+                infer_bview freq_factors, const infer_rope_params *rp) {
     vk_backend *vk = vk_of(be);
     if (!ready(vk) || n_tok <= 0 || n_head <= 0) return;
     if (!f32_view(vk, x, "rope", "x") || !fits(vk, "rope", (uint64_t)(n_tok * n_head * head_dim))) return;
@@ -328,14 +324,17 @@ void vk_op_rope(infer_backend *be, infer_bview x, infer_bview pos, int64_t n_tok
     bool ok = vk_arena_push(vk, &vk->upload, freq, (size_t)rp->n_rot / 2 * sizeof *freq, &tb, &toff);
     free(freq);
     vk_pipeline *p = vk_pipeline_get(vk, "rope");
-    vk_binding b[3];
+    vk_binding b[4];
+    infer_bview table = {tb, toff, INFER_TYPE_F32};
     if (!ok || !p || !vk_bind(vk, x, (size_t)(n_tok * n_head * head_dim) * 4, &b[0], "rope x") ||
         !vk_bind(vk, pos, (size_t)n_tok * 4, &b[1], "rope positions") ||
-        !vk_bind(vk, (infer_bview){tb, toff, INFER_TYPE_F32}, (size_t)rp->n_rot / 2 * 4, &b[2], "rope table"))
+        !vk_bind(vk, table, (size_t)rp->n_rot / 2 * 4, &b[2], "rope table") ||
+        (freq_factors.buf && !f32_view(vk, freq_factors, "rope", "freq_factors")) ||
+        !vk_bind(vk, freq_factors.buf ? freq_factors : table, (size_t)rp->n_rot / 2 * 4, &b[3], "rope freq_factors"))
         return;
     pc_rope pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n_tok, (uint32_t)n_head, (uint32_t)head_dim,
-                  (uint32_t)rp->n_rot, rp->mode == INFER_ROPE_NEOX, mscale};
-    vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)(n_tok * n_head) * (uint64_t)(rp->n_rot / 2), 64), 1);
+                  (uint32_t)rp->n_rot, rp->mode == INFER_ROPE_NEOX, mscale, b[3].rem / 4, freq_factors.buf != NULL};
+    vk_dispatch(vk, p, b, 4, &pc, sizeof pc, ceil_div((uint64_t)(n_tok * n_head) * (uint64_t)(rp->n_rot / 2), 64), 1);
 }
 
 void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t n_tok, int64_t row_len, infer_bview cache) {

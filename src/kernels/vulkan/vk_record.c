@@ -224,8 +224,40 @@ void vk_dispatch(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t n
     vk_dispatch3(vk, p, b, nb, push, push_bytes, (uint32_t)gx, (uint32_t)gy, gz);
 }
 
+bool vk_push_read(vk_backend *vk, vk_readback r) {
+    if (vk->n_reads == vk->cap_reads) {
+        int cap = vk->cap_reads ? 2 * vk->cap_reads : 8;
+        vk_readback *p = realloc(vk->reads, (size_t)cap * sizeof *p);
+        if (!p) {
+            vk_fail(vk, INFER_ERR_NOMEM, "vulkan: out of memory (readback list)");
+            return false;
+        }
+        vk->reads = p;
+        vk->cap_reads = cap;
+    }
+    vk->reads[vk->n_reads++] = r;
+    return true;
+}
+
+infer_bbuf *vk_check_buffer(vk_backend *vk) {
+    if (!vk->check_buf) {
+        infer_error e;
+        if (vk_buffer_new(vk, 16, false, &vk->check_buf, &e)) {
+            vk_fail(vk, e.status, "%s", e.message);
+            return NULL;
+        }
+    }
+    if (!vk->check_used) {
+        vkCmdFillBuffer(vk->cmd, vk->check_buf->buffer, 0, VK_WHOLE_SIZE, 0);
+        vk_barrier(vk);
+        vk->check_used = true;
+    }
+    return vk->check_buf;
+}
+
 void vk_pass_begin(vk_backend *vk) {
     if (vk->recording) return;
+    vk->check_used = false;
     vk->status = INFER_OK;
     vk->err.message[0] = 0;
     for (int i = 0; i < vk->n_pools; i++) vkResetDescriptorPool(vk->device, vk->pools[i], 0);
@@ -260,6 +292,16 @@ infer_status vk_pass_end(vk_backend *vk, infer_error *err) {
         vk->status = INFER_OK;
         return st;
     }
+    if (vk->check_used && !vk->status) {
+        infer_bbuf *ab;
+        VkDeviceSize off;
+        if (vk_arena_push(vk, &vk->readback, NULL, 4, &ab, &off)) {
+            VkBufferCopy c = {.srcOffset = 0, .dstOffset = off, .size = 4};
+            vkCmdCopyBuffer(vk->cmd, vk->check_buf->buffer, ab->buffer, 1, &c);
+            vk->check_result = 0;
+            vk_push_read(vk, (vk_readback){.dst = &vk->check_result, .src = ab, .offset = off, .bytes = 4});
+        }
+    }
     vk->recording = false;
     /* Make transfer results visible to the host reads below. */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
@@ -285,6 +327,8 @@ infer_status vk_pass_end(vk_backend *vk, infer_error *err) {
         for (int i = 0; i < vk->n_reads; i++)
             memcpy(vk->reads[i].dst, (const char *)vk->reads[i].src->mapped + vk->reads[i].offset, vk->reads[i].bytes);
     vk->n_reads = 0;
+    if (!vk->status && vk->check_used && vk->check_result)
+        vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: get_rows: a row id is outside its table");
     vk_free_retired(vk);
     infer_status st = vk->status;
     if (st && err) *err = vk->err;
