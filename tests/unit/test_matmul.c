@@ -35,8 +35,16 @@ static const uint32_t all_types[] = {
     INFER_TYPE_Q8_K, INFER_TYPE_MXFP4,
 };
 
-static const char *isa_env[] = {"scalar", "avx2", "avx512"};
-static const infer_cpu_isa isa_val[] = {INFER_ISA_SCALAR, INFER_ISA_AVX2, INFER_ISA_AVX512};
+static const char *isa_env[] = {"scalar", "avx2", "avx512", "neon"};
+static const infer_cpu_isa isa_val[] = {INFER_ISA_SCALAR, INFER_ISA_AVX2, INFER_ISA_AVX512, INFER_ISA_NEON};
+#define N_ISA 4
+
+/* Paths this machine can run: x86 levels up to the detected one; NEON only on ARM. */
+static int isa_runnable(int i) {
+    const infer_cpu_isa have = infer_cpu_isa_detect();
+    if (isa_val[i] == INFER_ISA_NEON || have == INFER_ISA_NEON) return isa_val[i] == have || isa_val[i] == INFER_ISA_SCALAR;
+    return isa_val[i] <= have;
+}
 
 typedef struct {
     uint32_t type;
@@ -121,8 +129,8 @@ static void check_against_ref(const problem *p, const float *y, const char *what
 static void run_all_isas(infer_threadpool *tp, infer_cpu_scratch *sc, const problem *p) {
     float *y = malloc(sizeof(float) * (size_t)(p->n * p->rows));
     float *y_scalar = malloc(sizeof(float) * (size_t)(p->n * p->rows));
-    for (int i = 0; i < 3; i++) {
-        if (isa_val[i] > infer_cpu_isa_detect()) continue;
+    for (int i = 0; i < N_ISA; i++) {
+        if (!isa_runnable(i)) continue;
         setenv("INFER_CPU_ISA", isa_env[i], 1);
         memset(y, 0xFF, sizeof(float) * (size_t)(p->n * p->rows));   /* NaN: every output must be written */
         assert_int_equal(infer_cpu_matmul(tp, sc, p->W, p->type, p->rows, p->cols, p->x, p->n, y), 0);
