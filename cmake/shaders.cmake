@@ -52,6 +52,8 @@ endforeach()
 foreach(s kv_store attention)
   infer_vk_variant(${s}_f32 ${s}.comp)
   infer_vk_variant(${s}_f16 ${s}.comp KV_F16)
+  # Devices with 16-bit storage read and write the F16 cache directly.
+  infer_vk_variant(${s}_f16s ${s}.comp KV_F16 KV_F16_STORAGE)
 endforeach()
 
 # Activation rounding to the reference's 8-bit dot-product partners.

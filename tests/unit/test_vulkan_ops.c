@@ -283,7 +283,10 @@ static void test_matmul_all_types(void **state) {
     }
 }
 
-/* The plain 32-bit decode variants, which devices without subgroup arithmetic use. */
+static void run_attention(uint32_t cache_type, int window, bool sinks);
+
+/* The plain 32-bit variants (decode matmul without subgroups, F16 cache through 32-bit
+ * words), which devices without those features use. */
 static void test_matmul_portable_variants(void **state) {
     (void)state;
     setenv("INFER_VK_PORTABLE", "1", 1);
@@ -299,6 +302,8 @@ static void test_matmul_portable_variants(void **state) {
         run_matmul(&f, 40, 256, 6, true);
         free_fixture(&f);
     }
+    run_attention(INFER_TYPE_F16, 0, true);
+    run_attention(INFER_TYPE_F16, 100, false);
     g_be = saved;
     portable->ops->destroy(portable);
 }

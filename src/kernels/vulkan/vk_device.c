@@ -159,7 +159,8 @@ static void probe(vk_backend *vk) {
     /* INFER_VK_PORTABLE=1: use only the plain 32-bit shader variants (tests the
      * fallback on devices that have the optional features). */
     const char *portable = getenv("INFER_VK_PORTABLE");
-    if (portable && *portable && strcmp(portable, "0") != 0) c->subgroup_arith = false;
+    c->portable = portable && *portable && strcmp(portable, "0") != 0;
+    if (c->portable) c->subgroup_arith = false;
     c->max_storage_range = p->limits.maxStorageBufferRange;
     c->offset_align = p->limits.minStorageBufferOffsetAlignment ? p->limits.minStorageBufferOffsetAlignment : 1;
     c->max_groups_x = p->limits.maxComputeWorkGroupCount[0];
@@ -186,7 +187,7 @@ static void probe(vk_backend *vk) {
     if (p->apiVersion >= VK_API_VERSION_1_2) s16.pNext = &f16;
     if (p->apiVersion >= VK_API_VERSION_1_3) f16.pNext = &idot;
     vkGetPhysicalDeviceFeatures2(vk->phys, &f2);
-    c->storage16 = s16.storageBuffer16BitAccess;
+    c->storage16 = s16.storageBuffer16BitAccess && !c->portable;
     c->float16 = f16.shaderFloat16;
     c->int_dot = idot.shaderIntegerDotProduct;
 
@@ -256,8 +257,12 @@ infer_status vk_device_open(vk_backend *vk, int device_index, int require_gpu, i
     const char *exts[1];
     uint32_t n_exts = 0;
     if (budget_ext) exts[n_exts++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
+    /* The only optional feature we turn on; variants that need it are chosen only then. */
+    VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+                                                .storageBuffer16BitAccess = vk->caps.storage16};
     VkDeviceCreateInfo dci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+        .pNext = &s16,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qci,
         .enabledExtensionCount = n_exts,

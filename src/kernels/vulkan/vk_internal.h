@@ -51,7 +51,8 @@ typedef struct vk_caps {
     uint32_t api_version;
     uint32_t subgroup_size;
     bool subgroup_arith;          /* subgroupAdd/Max in compute */
-    bool storage16;               /* storageBuffer16BitAccess */
+    bool storage16;               /* storageBuffer16BitAccess (enabled at device creation) */
+    bool portable;                /* INFER_VK_PORTABLE: plain 32-bit variants only */
     bool float16;                 /* shaderFloat16 */
     bool int_dot;                 /* shaderIntegerDotProduct */
     VkDeviceSize max_storage_range;   /* maxStorageBufferRange */

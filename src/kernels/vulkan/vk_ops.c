@@ -346,7 +346,7 @@ void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t
     }
     bool f16 = cache.type == INFER_TYPE_F16;
     if (!f32_view(vk, src, "kv_store", "src") || !fits(vk, "kv_store", (uint64_t)(n_tok * row_len))) return;
-    vk_pipeline *p = vk_pipeline_get(vk, f16 ? "kv_store_f16" : "kv_store_f32");
+    vk_pipeline *p = vk_pipeline_get(vk, !f16 ? "kv_store_f32" : vk->caps.storage16 ? "kv_store_f16s" : "kv_store_f16");
     vk_binding b[3];
     /* Positions are on the device, so the cache is bound from the view to the end. */
     if (!p || !vk_bind(vk, src, (size_t)(n_tok * row_len) * 4, &b[0], "kv_store src") ||
@@ -378,7 +378,7 @@ void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bvie
     size_t es = f16 ? 2 : 4;
     size_t qbytes = (size_t)ap->n_tokens * (size_t)ap->n_head * (size_t)ap->head_dim * 4;
     size_t kvbytes = (size_t)ap->n_kv * (size_t)ap->n_head_kv * (size_t)ap->head_dim * es;
-    vk_pipeline *p = vk_pipeline_get(vk, f16 ? "attention_f16" : "attention_f32");
+    vk_pipeline *p = vk_pipeline_get(vk, !f16 ? "attention_f32" : vk->caps.storage16 ? "attention_f16s" : "attention_f16");
     vk_binding b[6];
     if (!p || !vk_bind(vk, q, qbytes, &b[0], "attention q") || !vk_bind(vk, k, kvbytes, &b[1], "attention k") ||
         !vk_bind(vk, v, kvbytes, &b[2], "attention v") || !vk_bind(vk, pos, (size_t)ap->n_tokens * 4, &b[3], "attention positions") ||

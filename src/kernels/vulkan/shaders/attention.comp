@@ -1,17 +1,26 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#ifdef KV_F16_STORAGE
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 // Causal attention, one workgroup per (query row, head), online softmax over the cache
 // in chunks of WG keys: each invocation scores one key of the chunk, then every
 // invocation folds the chunk into the output dimensions it owns (d = tid + WG*i).
 // GQA: head h reads kv head h / (n_head / n_head_kv). A sink logit, when present,
-// starts the running max and denominator. KV_F16: cache values are binary16 pairs.
+// starts the running max and denominator. KV_F16: cache values are binary16 pairs in
+// 32-bit words; KV_F16_STORAGE: the same read as float16_t (16-bit storage devices).
 #define WG 64u
 #define MAX_HD 512u
 #define DPT (MAX_HD / WG)
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
+#ifdef KV_F16_STORAGE
+layout(std430, binding = 1) readonly buffer K { float16_t k16[]; };
+layout(std430, binding = 2) readonly buffer V { float16_t v16[]; };
+#else
 layout(std430, binding = 1) readonly buffer K { uint k_words[]; };
 layout(std430, binding = 2) readonly buffer V { uint v_words[]; };
+#endif
 layout(std430, binding = 3) readonly buffer P { int pos[]; };
 layout(std430, binding = 4) readonly buffer SK { float sinks[]; };
 layout(std430, binding = 5) writeonly buffer O { float o[]; };
@@ -24,7 +33,9 @@ layout(push_constant) uniform PC {
 } pc;
 #include "common.glsl"
 
-#ifdef KV_F16
+#if defined(KV_F16_STORAGE)
+float kv_at(uint e, bool is_v) { return float(is_v ? v16[e] : k16[e]); }
+#elif defined(KV_F16)
 float kv_at(uint e, bool is_v) {
     uint w = is_v ? v_words[e >> 1] : k_words[e >> 1];
     return unpackHalf2x16(w >> ((e & 1u) * 16u)).x;
