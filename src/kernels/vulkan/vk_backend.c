@@ -12,6 +12,7 @@ static void fill_zero(VkCommandBuffer cmd, void *u) {
 
 static infer_status vk_alloc(infer_backend *be, size_t bytes, infer_bbuf **out) {
     vk_backend *vk = vk_of(be);
+    vk->act_cached.valid = false;   /* a new buffer may reuse a freed one's address */
     infer_error e;
     infer_bbuf *b;
     infer_status st = vk_buffer_new(vk, bytes, false, &b, &e);
@@ -40,7 +41,10 @@ static infer_status vk_weight(infer_backend *be, const void *host, size_t bytes,
     return st;
 }
 
-static void vk_release(infer_backend *be, infer_bbuf *buf) { vk_retire(vk_of(be), buf); }
+static void vk_release(infer_backend *be, infer_bbuf *buf) {
+    vk_of(be)->act_cached.valid = false;
+    vk_retire(vk_of(be), buf);
+}
 
 static void vk_begin(infer_backend *be) { vk_pass_begin(vk_of(be)); }
 

@@ -113,6 +113,9 @@ typedef struct vk_backend {
     int n_reads, cap_reads;
     infer_bbuf *scratch;          /* device-local scratch for MoE intermediates */
     infer_bbuf *act_scratch;      /* activations rounded for quantized matmuls */
+    /* What act_scratch holds, so consecutive matmuls on the same input (Q/K/V, gate/up)
+     * round it once. Any op other than a matmul, and any host write, forgets it. */
+    struct { infer_bbuf *buf; size_t offset; uint64_t n; uint32_t qb; bool valid; } act_cached;
     infer_bbuf *check_buf;        /* device-side argument checks (bad ids), zeroed per pass */
     bool check_used;              /* this pass wrote check_buf: read it back at end() */
     uint32_t check_result;

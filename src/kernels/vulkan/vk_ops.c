@@ -37,8 +37,12 @@ _Static_assert(sizeof(pc_attention) <= VK_PUSH_WORDS * 4, "push constants fit th
 
 static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
-/* The op may start: a pass is open and no earlier op failed. */
-static bool ready(vk_backend *vk) { return vk_ensure_recording(vk); }
+/* The op may start: a pass is open and no earlier op failed. Ops other than matmul may
+ * write anything, so the rounded-activation cache is forgotten. */
+static bool ready(vk_backend *vk) {
+    vk->act_cached.valid = false;
+    return vk_ensure_recording(vk);
+}
 
 /* Shader index math is 32-bit: every element count must fit. */
 static bool fits(vk_backend *vk, const char *op, uint64_t v) {
@@ -119,6 +123,7 @@ static bool view_in_range(vk_backend *vk, infer_bview v, size_t bytes, const cha
 
 void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t bytes) {
     vk_backend *vk = vk_of(be);
+    vk->act_cached.valid = false;
     if (vk->status || bytes == 0 || !view_in_range(vk, dst, bytes, "write")) return;
     if (!vk->recording) {   /* outside a pass: the device is idle, copy now */
         if (dst.buf->mapped) {
@@ -230,6 +235,10 @@ static infer_bview act_for(vk_backend *vk, uint32_t wtype, infer_bview x, uint64
     case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K: qb = 256; break;
     default: return x;
     }
+    if (vk->act_cached.valid && vk->act_cached.buf == x.buf && vk->act_cached.offset == x.offset && vk->act_cached.n == n_values &&
+        vk->act_cached.qb == qb)
+        return (infer_bview){vk->act_scratch, 0, INFER_TYPE_F32};
+    vk->act_cached.valid = false;
     infer_bbuf *s = vk_scratch(vk, &vk->act_scratch, (size_t)n_values * 4);
     vk_pipeline *p = vk_pipeline_get(vk, qb == 32 ? "quantize_act_q8" : "quantize_act_q8k");
     infer_bview out = {s, 0, INFER_TYPE_F32};
@@ -238,12 +247,29 @@ static infer_bview act_for(vk_backend *vk, uint32_t wtype, infer_bview x, uint64
         return x;
     struct { uint32_t x_off, o_off, n_blocks; } pc = {b[0].rem / 4, 0, (uint32_t)(n_values / qb)};
     vk_dispatch(vk, p, b, 2, &pc, sizeof pc, n_values / qb, 1);
+    if (!vk->status) {
+        vk->act_cached.buf = x.buf;
+        vk->act_cached.offset = x.offset;
+        vk->act_cached.n = n_values;
+        vk->act_cached.qb = qb;
+        vk->act_cached.valid = true;
+    }
     return out;
 }
 
+static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias,
+                       infer_bview y);
+
 void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias, infer_bview y) {
     vk_backend *vk = vk_of(be);
-    if (!ready(vk) || rows <= 0 || n <= 0) return;
+    if (!vk_ensure_recording(vk) || rows <= 0 || n <= 0) return;
+    matmul_rec(vk, W, rows, cols, x, n, bias, y);
+    /* y may share the buffer of the rounded input: then that copy may be stale. */
+    if (y.buf == vk->act_cached.buf) vk->act_cached.valid = false;
+}
+
+static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias,
+                       infer_bview y) {
     const infer_dtype_traits *tr = infer_dtype_traits_get(W.type);
     if (!tr || !tr->supported || cols <= 0 || cols % tr->block_size) {
         vk_fail(vk, INFER_ERR_TYPE, "vulkan: matmul: %lld columns are not whole blocks of type %u", (long long)cols, W.type);
@@ -528,4 +554,5 @@ void vk_op_moe(infer_backend *be, infer_bview x, infer_bview logits, int64_t n_t
         return;
     pc_moe_combine pcc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n_tok, (uint32_t)n_embd, (uint32_t)k};
     vk_dispatch(vk, pc2, b, 3, &pcc, sizeof pcc, ceil_div((uint64_t)(n_tok * n_embd), 64), 1);
+    vk->act_cached.valid = false;
 }

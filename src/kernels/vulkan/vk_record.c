@@ -258,6 +258,7 @@ infer_bbuf *vk_check_buffer(vk_backend *vk) {
 void vk_pass_begin(vk_backend *vk) {
     if (vk->recording) return;
     vk->check_used = false;
+    vk->act_cached.valid = false;
     vk->status = INFER_OK;
     vk->err.message[0] = 0;
     for (int i = 0; i < vk->n_pools; i++) vkResetDescriptorPool(vk->device, vk->pools[i], 0);
