@@ -1,5 +1,6 @@
 /* The dtype traits table: one entry per GGUF type id, designated initializers so the
  * table reads like the format list. Unassigned ids (4, 5, 31-33, 36-38) stay zeroed. */
+#include <stdint.h>
 #include "tensor/dtype.h"
 #include "quant/quant.h"
 #include "infer.h"
@@ -54,7 +55,9 @@ const infer_dtype_traits *infer_dtype_traits_get(uint32_t type) {
 size_t infer_dtype_row_bytes(uint32_t type, int64_t n) {
     const infer_dtype_traits *t = infer_dtype_traits_get(type);
     if (!t || n < 0 || n % t->block_size != 0) return 0;
-    return (size_t)(n / t->block_size) * t->block_bytes;
+    const uint64_t blocks = (uint64_t)(n / t->block_size);
+    if (blocks > SIZE_MAX / t->block_bytes) return 0;   /* hostile shapes: no wrap-around */
+    return (size_t)blocks * t->block_bytes;
 }
 
 const char *infer_type_name(uint32_t type) {

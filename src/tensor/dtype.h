@@ -58,7 +58,8 @@ typedef struct infer_dtype_traits {
 
 /* Traits for a type id; NULL if the id is out of range or unassigned. */
 const infer_dtype_traits *infer_dtype_traits_get(uint32_t type);
-/* Bytes of a row of n elements (n must be a multiple of the block size). */
+/* Bytes of a row of n elements; 0 if the type is unknown, n is negative or not a
+ * multiple of the block size, or the size does not fit in size_t. */
 size_t infer_dtype_row_bytes(uint32_t type, int64_t n);
 
 /* Scalar half-precision conversions (IEEE binary16 and bfloat16, round to nearest even). */

@@ -48,6 +48,10 @@ static void test_table_sizes(void **state) {
     }
     /* a row that is not a whole number of blocks has no byte size */
     assert_int_equal(infer_dtype_row_bytes(INFER_TYPE_Q4_K, 100), 0);
+    assert_int_equal(infer_dtype_row_bytes(INFER_TYPE_F32, -4), 0);
+    /* sizes that would wrap around size_t are refused, not truncated */
+    assert_int_equal(infer_dtype_row_bytes(INFER_TYPE_F64, INT64_MAX), 0);
+    assert_int_equal(infer_dtype_row_bytes(INFER_TYPE_F32, INT64_MAX / 2 + 1), 0);   /* exactly 2^64 bytes */
 }
 
 static uint32_t bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
