@@ -2,6 +2,7 @@
 #include "models/model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,23 @@ static char *dup_n(const char *s, size_t n) {
         d[n] = 0;
     }
     return d;
+}
+
+/* The first bytes of a metadata string for a message: printable ASCII as is, any other
+ * byte (control, NUL, invalid UTF-8 from a hostile file) as \xNN, "..." when cut. */
+static void printable(const char *s, size_t n, char *out, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (o + 8 > cap) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (c >= 0x20 && c < 0x7F) out[o++] = (char)c;
+        else o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
+    }
+    out[o] = 0;
 }
 
 /* Optional string key copied to a NUL-terminated heap string (def when absent). */
@@ -131,7 +149,11 @@ static infer_status load(infer_model *m, const char *path, const infer_model_par
     m->arch = infer_arch_find(arch, (size_t)arch_len);
     /* Vocab-only loads accept any architecture: only the tokenizer is used. */
     if (!m->arch && !m->vocab_only)
-        return infer_err(err, INFER_ERR_UNSUPPORTED, "unsupported architecture: %s", m->arch_name);
+    {
+        char shown[4 * 48 + 4];
+        printable(arch, (size_t)arch_len, shown, sizeof shown);
+        return infer_err(err, INFER_ERR_UNSUPPORTED, "unsupported architecture: %s", shown);
+    }
     st = infer_vocab_load(g, &m->vocab, err);
     if (st != INFER_OK || m->vocab_only) return st;
 
