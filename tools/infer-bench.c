@@ -17,6 +17,7 @@
  * Only the public API (infer.h) is used.
  */
 #include "infer.h"
+#include "tool_args.h"
 #include "tool_util.h"
 
 #include <math.h>
@@ -91,12 +92,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         else if (!strcmp(a, "-r")) { o->reps = atoi(v); ok = o->reps > 0; }
         else if (!strcmp(a, "-c")) { o->n_ctx = atoi(v); ok = o->n_ctx > 0; }
         else if (!strcmp(a, "--device")) o->device = atoi(v);
-        else if (!strcmp(a, "--backend")) {
-            if (!strcmp(v, "auto")) o->backend = INFER_BACKEND_AUTO;
-            else if (!strcmp(v, "cpu")) o->backend = INFER_BACKEND_CPU;
-            else if (!strcmp(v, "vulkan")) o->backend = INFER_BACKEND_VULKAN;
-            else ok = 0;
-        } else { fprintf(stderr, "infer-bench: unknown option %s\n", a); return -1; }
+        else if (!strcmp(a, "--backend")) ok = tool_parse_backend(v, &o->backend) == 0;
+        else { fprintf(stderr, "infer-bench: unknown option %s\n", a); return -1; }
         if (!ok) { fprintf(stderr, "infer-bench: bad value for %s: %s\n", a, v); return -1; }
         i++;
     }

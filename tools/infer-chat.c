@@ -25,15 +25,16 @@
 #include <unistd.h>
 
 #include "infer.h"
+#include "tool_args.h"
 #include "tool_util.h"
 
 /* ---------------------------------------------------------------- arguments */
 
 typedef struct chat_args {
     const char *model, *system;
-    int n_reply, n_threads, n_ctx, n_batch, device, kv_f16, show_reasoning, seed_given;
+    int n_reply, show_reasoning, seed_given;
     int verbose_prompt;   /* print each turn's rendered conversation to stderr */
-    infer_backend_kind backend;
+    tool_ctx_opts ctx;
     infer_sampler_params sp;
 } chat_args;
 
@@ -50,38 +51,22 @@ static void usage(const char *argv0) {
 static int parse_args(int argc, char **argv, chat_args *a) {
     memset(a, 0, sizeof *a);
     a->n_reply = 1024;
-    a->device = -1;
-    a->backend = INFER_BACKEND_AUTO;
+    tool_ctx_opts_init(&a->ctx);
     a->sp = infer_sampler_default_params();
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int used = tool_model_option(o, v, &a->ctx, &a->sp);
+        if (used < 0) return -1;
+        if (used > 0) {
+            if (strcmp(o, "--seed") == 0) a->seed_given = 1;
+            i += used - 1;
+            continue;
+        }
 #define OPT(name) (strcmp(o, name) == 0 && v && (i++, 1))
         if (OPT("-m") || OPT("--model")) a->model = v;
         else if (OPT("--system") || OPT("-sys")) a->system = v;
         else if (OPT("-n") || OPT("--n-predict")) a->n_reply = atoi(v);
-        else if (OPT("--temp")) a->sp.temperature = strtof(v, NULL);
-        else if (OPT("--top-k")) a->sp.top_k = atoi(v);
-        else if (OPT("--top-p")) a->sp.top_p = strtof(v, NULL);
-        else if (OPT("--min-p")) a->sp.min_p = strtof(v, NULL);
-        else if (OPT("--repeat-penalty")) a->sp.repeat_penalty = strtof(v, NULL);
-        else if (OPT("--presence-penalty")) a->sp.presence_penalty = strtof(v, NULL);
-        else if (OPT("--frequency-penalty")) a->sp.frequency_penalty = strtof(v, NULL);
-        else if (OPT("--repeat-last-n")) a->sp.penalty_last_n = atoi(v);
-        else if (OPT("--seed")) a->sp.seed = strtoull(v, NULL, 10), a->seed_given = 1;
-        else if (OPT("-t") || OPT("--threads")) a->n_threads = atoi(v);
-        else if (OPT("-c") || OPT("--ctx-size")) a->n_ctx = atoi(v);
-        else if (OPT("-b") || OPT("--batch-size")) a->n_batch = atoi(v);
-        else if (OPT("--device")) a->device = atoi(v);
-        else if (OPT("--backend")) {
-            if (strcmp(v, "auto") == 0) a->backend = INFER_BACKEND_AUTO;
-            else if (strcmp(v, "cpu") == 0) a->backend = INFER_BACKEND_CPU;
-            else if (strcmp(v, "vulkan") == 0) a->backend = INFER_BACKEND_VULKAN;
-            else {
-                fprintf(stderr, "unknown backend '%s'\n", v);
-                return -1;
-            }
-        } else if (strcmp(o, "--kv-f16") == 0) a->kv_f16 = 1;
         else if (strcmp(o, "--show-reasoning") == 0) a->show_reasoning = 1;
         else if (strcmp(o, "--verbose-prompt") == 0) a->verbose_prompt = 1;
         else {
@@ -528,13 +513,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: %s\n", err.message);
         return 1;
     }
-    infer_ctx_params cp = infer_ctx_default_params();
-    cp.n_ctx = (uint32_t)(a.n_ctx > 0 ? a.n_ctx : 0);
-    cp.n_batch = (uint32_t)(a.n_batch > 0 ? a.n_batch : 0);
-    cp.n_threads = a.n_threads;
-    cp.kv_type = a.kv_f16 ? INFER_KV_F16 : INFER_KV_F32;
-    cp.backend = a.backend;
-    cp.device_index = a.device;
+    infer_ctx_params cp = tool_ctx_params(&a.ctx);
     chat_session s = {.a = &a, .m = m};
     if (infer_ctx_new(m, &cp, &s.ctx, &err) != INFER_OK) {
         fprintf(stderr, "error: %s\n", err.message);

@@ -2,7 +2,8 @@
  * token batch and its greedy continuation, the way the golden reference files were made.
  *
  *   infer-cli -m MODEL -p PROMPT [-n N] [--temp T --top-k K --top-p P --min-p M
- *             --repeat-penalty R --seed S] [-t THREADS] [-c CTX] [-b BATCH]
+ *             --repeat-penalty R --presence-penalty P --frequency-penalty F
+ *             --repeat-last-n N --seed S] [-t THREADS] [-c CTX] [-b BATCH]
  *             [--backend auto|cpu|vulkan] [--device I] [--kv-f16]
  *   infer-cli -m MODEL --tokens-file IDS.txt --logits-out OUT.f32 [--greedy N]
  */
@@ -12,19 +13,21 @@
 #include <string.h>
 
 #include "infer.h"
+#include "tool_args.h"
 #include "tool_util.h"
 
 typedef struct cli_args {
     const char *model, *prompt, *tokens_file, *logits_out;
-    int n_predict, greedy, n_threads, n_ctx, n_batch, device, kv_f16;
-    infer_backend_kind backend;
+    int n_predict, greedy;
+    tool_ctx_opts ctx;
     infer_sampler_params sp;
 } cli_args;
 
 static void usage(const char *argv0) {
     fprintf(stderr,
             "usage: %s -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p M]\n"
-            "          [--repeat-penalty R] [--seed S] [-t THREADS] [-c CTX] [-b BATCH]\n"
+            "          [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
+            "          [--repeat-last-n N] [--seed S] [-t THREADS] [-c CTX] [-b BATCH]\n"
             "          [--backend auto|cpu|vulkan] [--device I] [--kv-f16]\n"
             "       %s -m MODEL --tokens-file IDS.txt --logits-out OUT.f32 [--greedy N]\n",
             argv0, argv0);
@@ -33,38 +36,24 @@ static void usage(const char *argv0) {
 static int parse_args(int argc, char **argv, cli_args *a) {
     memset(a, 0, sizeof *a);
     a->n_predict = 128;
-    a->device = -1;
-    a->backend = INFER_BACKEND_AUTO;
+    tool_ctx_opts_init(&a->ctx);
     a->sp = infer_sampler_default_params();
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int used = tool_model_option(o, v, &a->ctx, &a->sp);
+        if (used < 0) return -1;
+        if (used > 0) {
+            i += used - 1;
+            continue;
+        }
 #define OPT(name) (strcmp(o, name) == 0 && v && (i++, 1))
         if (OPT("-m") || OPT("--model")) a->model = v;
         else if (OPT("-p") || OPT("--prompt")) a->prompt = v;
         else if (OPT("-n") || OPT("--n-predict")) a->n_predict = atoi(v);
-        else if (OPT("--temp")) a->sp.temperature = strtof(v, NULL);
-        else if (OPT("--top-k")) a->sp.top_k = atoi(v);
-        else if (OPT("--top-p")) a->sp.top_p = strtof(v, NULL);
-        else if (OPT("--min-p")) a->sp.min_p = strtof(v, NULL);
-        else if (OPT("--repeat-penalty")) a->sp.repeat_penalty = strtof(v, NULL);
-        else if (OPT("--seed")) a->sp.seed = strtoull(v, NULL, 10);
-        else if (OPT("-t") || OPT("--threads")) a->n_threads = atoi(v);
-        else if (OPT("-c") || OPT("--ctx-size")) a->n_ctx = atoi(v);
-        else if (OPT("-b") || OPT("--batch-size")) a->n_batch = atoi(v);
-        else if (OPT("--device")) a->device = atoi(v);
         else if (OPT("--tokens-file")) a->tokens_file = v;
         else if (OPT("--logits-out")) a->logits_out = v;
         else if (OPT("--greedy")) a->greedy = atoi(v);
-        else if (OPT("--backend")) {
-            if (strcmp(v, "auto") == 0) a->backend = INFER_BACKEND_AUTO;
-            else if (strcmp(v, "cpu") == 0) a->backend = INFER_BACKEND_CPU;
-            else if (strcmp(v, "vulkan") == 0) a->backend = INFER_BACKEND_VULKAN;
-            else {
-                fprintf(stderr, "unknown backend '%s'\n", v);
-                return -1;
-            }
-        } else if (strcmp(o, "--kv-f16") == 0) a->kv_f16 = 1;
         else {
             fprintf(stderr, "unknown or incomplete option '%s'\n", o);
             return -1;
@@ -261,13 +250,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: %s\n", err.message);
         return 1;
     }
-    infer_ctx_params cp = infer_ctx_default_params();
-    cp.n_ctx = (uint32_t)(a.n_ctx > 0 ? a.n_ctx : 0);
-    cp.n_batch = (uint32_t)(a.n_batch > 0 ? a.n_batch : 0);
-    cp.n_threads = a.n_threads;
-    cp.kv_type = a.kv_f16 ? INFER_KV_F16 : INFER_KV_F32;
-    cp.backend = a.backend;
-    cp.device_index = a.device;
+    infer_ctx_params cp = tool_ctx_params(&a.ctx);
     infer_ctx *c = NULL;
     if (infer_ctx_new(m, &cp, &c, &err) != INFER_OK) {
         fprintf(stderr, "error: %s\n", err.message);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "infer.h"
+#include "tool_args.h"
 #include "tool_util.h"
 
 static void usage(const char *argv0) {
@@ -46,10 +47,7 @@ int main(int argc, char **argv) {
         else if (OPT("--device")) device = atoi(v);
         else if (OPT("--chunks")) max_chunks = atoi(v);
         else if (OPT("--backend")) {
-            if (strcmp(v, "auto") == 0) backend = INFER_BACKEND_AUTO;
-            else if (strcmp(v, "cpu") == 0) backend = INFER_BACKEND_CPU;
-            else if (strcmp(v, "vulkan") == 0) backend = INFER_BACKEND_VULKAN;
-            else {
+            if (tool_parse_backend(v, &backend) != 0) {
                 usage(argv[0]);
                 return 2;
             }

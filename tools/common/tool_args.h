@@ -1,0 +1,31 @@
+/* Command-line options shared by the tools that open a context and sample from it
+ * (infer-cli, infer-chat), and the --backend name every model-running tool accepts. */
+#ifndef INFER_TOOL_ARGS_H
+#define INFER_TOOL_ARGS_H
+#include "infer.h"
+
+/* What -t/-c/-b/--backend/--device/--kv-f16 set; tool_ctx_params turns it into
+ * infer_ctx_params. */
+typedef struct tool_ctx_opts {
+    int n_threads;                /* -t; 0: the library's default */
+    int n_ctx, n_batch;           /* -c, -b; <= 0: the library's default */
+    int device;                   /* --device; -1: INFER_VK_DEVICE or the first */
+    int kv_f16;                   /* --kv-f16: F16 KV cache instead of F32 */
+    infer_backend_kind backend;   /* --backend */
+} tool_ctx_opts;
+
+/* Defaults: everything the library's, backend auto, device -1. */
+void tool_ctx_opts_init(tool_ctx_opts *o);
+infer_ctx_params tool_ctx_params(const tool_ctx_opts *o);
+
+/* "auto" | "cpu" | "vulkan" -> *out; returns 0, or -1 for any other name. */
+int tool_parse_backend(const char *name, infer_backend_kind *out);
+
+/* Tries argv option `name` (its value `value`, NULL when it is the last argument) as a
+ * context option (-t -c -b --backend --device --kv-f16) or a sampler option (--temp
+ * --top-k --top-p --min-p --repeat-penalty --presence-penalty --frequency-penalty
+ * --repeat-last-n --seed). Returns how many arguments it used (1 or 2), 0 when `name` is
+ * none of these or lacks its value, -1 for an unknown backend (already reported). */
+int tool_model_option(const char *name, const char *value, tool_ctx_opts *ctx, infer_sampler_params *sp);
+
+#endif
