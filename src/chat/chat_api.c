@@ -26,7 +26,9 @@ int infer_chat_template_is_fallback(const infer_model *m) {
 infer_status infer_chat_render(const infer_model *m, const infer_chat_msg *msgs, size_t n_msgs,
                                int add_generation_prompt, char *buf, size_t cap, size_t *n_out) {
     if (n_out) *n_out = 0;
-    if (!m) return INFER_ERR_INVALID_ARG;
+    if (!m || (!msgs && n_msgs > 0)) return INFER_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n_msgs; i++)
+        if (!msgs[i].role) return INFER_ERR_INVALID_ARG;   /* a NULL content is an empty turn */
     infer_chat_style st;
     style_of(m, &st);
     int32_t bos = infer_token_bos(m);

@@ -210,6 +210,15 @@ static void test_invalid_utf8_prompts(void **s) {
     assert_null(infer_token_text(g_model, -1));
     assert_false(infer_token_is_eog(g_model, INT32_MAX));
     assert_null(infer_detok_new(NULL));
+
+    /* chat rendering with malformed messages */
+    infer_chat_msg msgs[2] = {{"user", NULL}, {NULL, "x"}};
+    assert_int_equal(infer_chat_render(g_model, msgs, 1, 1, out, sizeof out, &n), INFER_OK);
+    assert_int_equal(infer_chat_render(g_model, msgs, 2, 1, out, sizeof out, &n), INFER_ERR_INVALID_ARG);
+    assert_int_equal(infer_chat_render(g_model, NULL, 3, 1, out, sizeof out, &n), INFER_ERR_INVALID_ARG);
+    assert_int_equal(infer_chat_render(g_model, NULL, 0, 1, out, sizeof out, &n), INFER_OK);
+    assert_int_equal(infer_chat_render(g_model, msgs, 1, 0, NULL, 0, &n), INFER_ERR_BUFFER_SMALL);
+    assert_true(n > 0);
 }
 
 /* ---------------------------------------------------------------- sampling */
