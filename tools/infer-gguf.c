@@ -6,6 +6,7 @@
  * Exit status: 0 on success, 1 if the file cannot be read or is malformed (with
  * "error: <reason>" on stderr), 2 on a usage error. */
 #include "infer.h"
+#include "tool_util.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -39,26 +40,6 @@ static bool is_unsigned(infer_gguf_type t) {
     return t == INFER_GGUF_UINT8 || t == INFER_GGUF_UINT16 || t == INFER_GGUF_UINT32 || t == INFER_GGUF_UINT64;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid
- * (overlong forms, surrogates and code points above U+10FFFF are invalid). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    size_t len;
-    uint32_t cp, min;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    return len;
-}
-
 /* A JSON string literal: control characters escaped, invalid UTF-8 bytes as U+FFFD. */
 static void json_str(FILE *out, const char *str, uint64_t len) {
     const unsigned char *s = (const unsigned char *)str;
@@ -71,7 +52,7 @@ static void json_str(FILE *out, const char *str, uint64_t len) {
         else if (c == '\t') { fputs("\\t", out); i++; }
         else if (c < 0x20 || c == 0x7f) { fprintf(out, "\\u%04x", c); i++; }
         else {
-            size_t n = utf8_seq_len(s + i, (size_t)(len - i));
+            size_t n = tool_utf8_seq_len(s + i, (size_t)(len - i));
             if (n == 0) { fputs("\\ufffd", out); i++; }
             else { fwrite(s + i, 1, n, out); i += n; }
         }
@@ -91,7 +72,7 @@ static void text_str(FILE *out, const char *str, uint64_t len, uint64_t max) {
         else if (c == '\t') { fputs("\\t", out); i++; }
         else if (c < 0x20 || c == 0x7f) { fprintf(out, "\\x%02x", c); i++; }
         else {
-            size_t n = utf8_seq_len(s + i, (size_t)(len - i));
+            size_t n = tool_utf8_seq_len(s + i, (size_t)(len - i));
             if (n == 0) { fprintf(out, "\\x%02x", c); i++; }
             else { fwrite(s + i, 1, n, out); i += n; }
         }

@@ -22,29 +22,10 @@ static void usage(FILE *f) {
     fprintf(f, "usage: infer-tokenize -m MODEL [--parse-special] [--no-bos] [--pieces] (-f FILE | -p TEXT)\n");
 }
 
-/* Length of the valid UTF-8 character at s (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    size_t len;
-    unsigned cp, min;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    return len;
-}
-
 static void print_escaped(const char *p, size_t n) {
     const unsigned char *s = (const unsigned char *)p;
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_len(s + i, n - i);
+        size_t k = tool_utf8_seq_len(s + i, n - i);
         unsigned c = s[i];
         if (k > 1) { fwrite(s + i, 1, k, stdout); i += k; continue; }
         if (c == '\n') fputs("\\n", stdout);

@@ -8,5 +8,8 @@
 char *tool_read_file(const char *path, size_t *len_out);
 /* Wall-clock seconds from a monotonic clock. */
 double tool_now_s(void);
+/* Length of the valid UTF-8 sequence at s (n >= 1 bytes left), or 0 if invalid
+ * (overlong forms, surrogates and code points above U+10FFFF are invalid). */
+size_t tool_utf8_seq_len(const unsigned char *s, size_t n);
 
 #endif
