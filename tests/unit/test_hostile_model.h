@@ -21,6 +21,8 @@
 #include "tensor/dtype.h"
 #include "testdata.h"
 
+/* INFER_HOSTILE_KEEP=1 keeps the written files (and prints the folder) so that tools
+ * can be tried on them by hand. */
 static char hm_dir[256];
 
 static inline void hm_make_dir(const char *tag) {
@@ -29,6 +31,7 @@ static inline void hm_make_dir(const char *tag) {
         fprintf(stderr, "cannot create a temp folder\n");
         exit(1);
     }
+    if (getenv("INFER_HOSTILE_KEEP")) fprintf(stderr, "hostile files kept in %s\n", hm_dir);
 }
 
 /* Opens a fixture as a GGUF handle (the copy source), exiting 77 if it is absent. */
@@ -180,7 +183,7 @@ static inline void hm_expect_refused(infer_gguf_writer *w, const char *file, int
                  infer_status_str(want), needle, needle2 ? " and " : "", needle2 ? needle2 : "");
     assert_int_equal(err.status, want);
     assert_null(m);
-    unlink(path);
+    if (!getenv("INFER_HOSTILE_KEEP")) unlink(path);
     free(path);
 }
 
@@ -193,7 +196,7 @@ static inline infer_model *hm_expect_loads(infer_gguf_writer *w, const char *fil
     infer_error err = {0};
     infer_status st = infer_model_load(path, &mp, &m, &err);
     if (st != INFER_OK) fail_msg("%s: expected to load, got %s: %s", file, infer_status_str(st), err.message);
-    unlink(path);   /* the mapping stays valid */
+    if (!getenv("INFER_HOSTILE_KEEP")) unlink(path);   /* the mapping stays valid */
     free(path);
     return m;
 }
