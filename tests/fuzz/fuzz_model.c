@@ -4,7 +4,9 @@
  * and the chat renderer with hostile-but-well-formed contents.
  *
  * Input layout (every read past the end gives 0, so any input is valid):
- *   byte 0        architecture (llama, qwen2, qwen3, gpt-oss) and vocab_only bit
+ *   byte 0        architecture (llama, qwen2, qwen3, gpt-oss), vocab_only bit, and
+ *                 the tokenizer: SentencePiece or byte-level BPE with one of the
+ *                 pre-tokenizers
  *   then edits    until a 0xFF byte: op, target and value bytes (see apply_edit)
  *   then a script for the loaded model: context size, tokens, positions, text.
  * The model is written with the GGUF writer into a memfd and loaded by its path. */
@@ -53,6 +55,9 @@ typedef struct model_spec {
     size_t tok_len[V];
     int32_t tok_type[V];
     float score[V];
+    bool bpe;
+    char merge[8][16];
+    size_t merge_len[8];
 } model_spec;
 
 static void add_u32(model_spec *m, const char *suffix, uint32_t v) {
@@ -91,7 +96,14 @@ static void add_t(model_spec *m, uint32_t type, uint32_t nd, uint64_t a, uint64_
     t->ne[2] = c;
 }
 
-static void build_spec(model_spec *m, int arch) {
+/* Byte-level BPE vocabulary (GPT-2 alphabet: U+0120 "Ġ" is the space byte). */
+static const char *const BPE_TOKS[V] = {"a", "b", "c", "x", "y", "z", "\xc4\xa0", "!", "ab", "bc", "abc", "xy",
+                                        "\xc4\xa0\x61", "<|im_start|>", "<|im_end|>", "<|endoftext|>", "1", "2",
+                                        "12", "\xc3\xa9", "\xc4\x8a", "<think>", "</think>", "\xc4\xa0\x78"};
+static const char *const BPE_MERGES[8] = {"a b", "ab c", "b c", "x y", "\xc4\xa0 a", "1 2", "\xc4\xa0 x", "zz qq"};
+static const char *const PRETOKS[4] = {"gpt2", "llama-bpe", "qwen2", "gpt-4o"};
+
+static void build_spec(model_spec *m, int arch, int bpe) {
     static const char *const archs[] = {"llama", "qwen2", "qwen3", "gpt-oss"};
     memset(m, 0, sizeof *m);
     snprintf(m->arch, sizeof m->arch, "%s", archs[arch]);
@@ -120,7 +132,9 @@ static void build_spec(model_spec *m, int arch) {
         add_f32(m, "rope.scaling.factor", 8.0f);
         add_u32(m, "rope.scaling.original_context_length", 16);
     }
-    add_key_str(m, "tokenizer.ggml.model", "llama");
+    m->bpe = bpe != 0;
+    add_key_str(m, "tokenizer.ggml.model", m->bpe ? "gpt2" : "llama");
+    if (m->bpe) add_key_str(m, "tokenizer.ggml.pre", PRETOKS[(bpe - 1) % 4]);
     add_key_u32(m, "tokenizer.ggml.bos_token_id", 1);
     add_key_u32(m, "tokenizer.ggml.eos_token_id", 2);
     add_key_u32(m, "tokenizer.ggml.unknown_token_id", 0);
@@ -130,10 +144,16 @@ static void build_spec(model_spec *m, int arch) {
                                         "\xe2\x96\x81", "a", "b", "c", "ab", "bc", "\xe2\x96\x81\x61", "<|im_start|>",
                                         "<|im_end|>", "<think>", "</think>", "x", "y", "xy", "\xc3\xa9", "z"};
     for (int i = 0; i < V; i++) {
-        m->tok_len[i] = strlen(toks[i]);
-        memcpy(m->tok[i], toks[i], m->tok_len[i]);
-        m->tok_type[i] = i == 0 ? 2 : i < 3 ? 3 : i < 8 ? 6 : (i >= 15 && i <= 18) ? 3 : 1;
+        const char *t = m->bpe ? BPE_TOKS[i] : toks[i];
+        m->tok_len[i] = strlen(t);
+        memcpy(m->tok[i], t, m->tok_len[i]);
+        if (m->bpe) m->tok_type[i] = (i >= 13 && i <= 15) || i == 21 || i == 22 ? 3 : 1;
+        else m->tok_type[i] = i == 0 ? 2 : i < 3 ? 3 : i < 8 ? 6 : (i >= 15 && i <= 18) ? 3 : 1;
         m->score[i] = -(float)i;
+    }
+    for (int i = 0; i < 8; i++) {
+        m->merge_len[i] = strlen(BPE_MERGES[i]);
+        memcpy(m->merge[i], BPE_MERGES[i], m->merge_len[i]);
     }
 
     const uint32_t F32 = INFER_TYPE_F32, Q8 = INFER_TYPE_Q8_0;
@@ -223,8 +243,15 @@ static void apply_edit(model_spec *m, cursor *c) {
     }
     case 6: m->tok_type[u8(c) % V] = (int8_t)u8(c); break;
     default: {
-        uint32_t v = u32(c);
-        memcpy(&m->score[u8(c) % V], &v, 4);
+        uint8_t b = u8(c);
+        if (m->bpe && (b & 1)) {   /* a merge rule */
+            int i = (b >> 1) % 8;
+            m->merge_len[i] = u8(c) % sizeof m->merge[i];
+            for (size_t j = 0; j < m->merge_len[i]; j++) m->merge[i][j] = (char)u8(c);
+        } else {
+            uint32_t v = u32(c);
+            memcpy(&m->score[b % V], &v, 4);
+        }
         break;
     }
     }
@@ -256,6 +283,15 @@ static void *write_model(const model_spec *m, size_t *size, uint32_t seed) {
     infer_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, lens, V);
     infer_gguf_writer_set_arr(w, "tokenizer.ggml.scores", INFER_GGUF_FLOAT32, m->score, V);
     infer_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", INFER_GGUF_INT32, m->tok_type, V);
+    if (m->bpe) {
+        const char *merges[8];
+        uint64_t mlens[8];
+        for (int i = 0; i < 8; i++) {
+            merges[i] = m->merge[i];
+            mlens[i] = m->merge_len[i];
+        }
+        infer_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, mlens, 8);
+    }
     uint8_t *data = NULL;
     for (int i = 0; i < m->n_t; i++) {
         const tensor *t = &m->t[i];
@@ -376,7 +412,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t head = u8(&c);
     model_spec *m = malloc(sizeof *m);
     if (!m) return 0;
-    build_spec(m, head % 4);
+    build_spec(m, head % 4, (head >> 3) % 5);   /* 0: SentencePiece, 1-4: BPE with a pre-tokenizer */
     bool vocab_only = (head >> 2) & 1;
     for (int e = 0; e < 32 && !at_end(&c) && c.p[c.i] != 0xFF; e++) apply_edit(m, &c);
     u8(&c);   /* the 0xFF separator */
