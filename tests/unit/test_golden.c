@@ -24,6 +24,7 @@
 
 #include "infer.h"
 #include "tensor/dtype.h"
+#include "logits.h"
 #include "testdata.h"
 
 #define N_THREADS 2
@@ -42,22 +43,6 @@ static char *fixture(const char *fmt, const char *name) {
     char rel[512];
     snprintf(rel, sizeof rel, fmt, name);
     return test_fixture_or_skip(rel);
-}
-
-static int32_t *read_ids(const char *path, int32_t *n_out) {
-    size_t len;
-    char *text = test_read_all(path, &len);
-    assert_non_null(text);
-    int32_t *ids = malloc((len / 2 + 1) * sizeof *ids);
-    int32_t n = 0;
-    char *p = text, *end;
-    for (long v = strtol(p, &end, 10); end != p; v = strtol(p, &end, 10)) {
-        ids[n++] = (int32_t)v;
-        p = end;
-    }
-    free(text);
-    *n_out = n;
-    return ids;
 }
 
 static tol_class class_of(const char *path) {
@@ -89,28 +74,6 @@ static infer_ctx *new_ctx(uint32_t n_ctx) {
     return c;
 }
 
-static int32_t argmax(const float *x, int32_t n) {
-    int32_t b = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
-/* KL(p_ref || p_ours) of two logit rows, in double. */
-static double kl_row(const float *ref, const float *ours, int32_t n) {
-    double mr = ref[argmax(ref, n)], mo = ours[argmax(ours, n)], sr = 0, so = 0;
-    for (int32_t i = 0; i < n; i++) {
-        sr += exp(ref[i] - mr);
-        so += exp(ours[i] - mo);
-    }
-    double lsr = log(sr), lso = log(so), kl = 0;
-    for (int32_t i = 0; i < n; i++) {
-        double lp = ref[i] - mr - lsr, lq = ours[i] - mo - lso;
-        kl += exp(lp) * (lp - lq);
-    }
-    return kl;
-}
-
 static double top2_gap(const float *x, int32_t n) {
     float a = -INFINITY, b = -INFINITY;
     for (int32_t i = 0; i < n; i++) {
@@ -131,7 +94,8 @@ static void test_logits(void **state) {
     char *prompt_path = fixture("golden/%s.prompt.txt", g_name);
     char *logits_path = fixture("golden/%s.logits.f32", g_name);
     int32_t n = 0;
-    int32_t *ids = read_ids(prompt_path, &n);
+    int32_t *ids = test_read_ids(prompt_path, &n);
+    assert_non_null(ids);
     size_t ref_bytes = 0;
     float *ref = test_read_all(logits_path, &ref_bytes);
     const int32_t V = infer_model_n_vocab(g_model);
@@ -150,13 +114,13 @@ static void test_logits(void **state) {
         const float *ours = infer_ctx_logits(c, i);
         const float *r = ref + (size_t)i * V;
         assert_non_null(ours);
-        double kl = kl_row(r, ours, V);
+        double kl = test_kl_row(r, ours, V);
         kl_sum += kl;
         if (kl > kl_max) kl_max = kl;
         if (top2_gap(r, V) > ARGMAX_GAP) {
             checked++;
-            if (argmax(r, V) == argmax(ours, V)) agree++;
-            else printf("  argmax differs at position %d: ref %d ours %d\n", i, argmax(r, V), argmax(ours, V));
+            if (test_argmax(r, V) == test_argmax(ours, V)) agree++;
+            else printf("  argmax differs at position %d: ref %d ours %d\n", i, test_argmax(r, V), test_argmax(ours, V));
         }
     }
     const double kl_mean = kl_sum / n;
@@ -190,19 +154,21 @@ static void test_greedy(void **state) {
     char *prompt_path = fixture("golden/%s.prompt.txt", g_name);
     char *greedy_path = fixture("golden/%s.greedy.txt", g_name);
     int32_t n = 0, n_ref = 0;
-    int32_t *ids = read_ids(prompt_path, &n);
-    int32_t *ref = read_ids(greedy_path, &n_ref);
+    int32_t *ids = test_read_ids(prompt_path, &n);
+    assert_non_null(ids);
+    int32_t *ref = test_read_ids(greedy_path, &n_ref);
+    assert_non_null(ref);
     const int32_t V = infer_model_n_vocab(g_model);
     infer_ctx *c = new_ctx(0);
 
     assert_int_equal(infer_ctx_decode(c, ids, NULL, NULL, n), INFER_OK);
-    int32_t tok = argmax(infer_ctx_logits(c, n - 1), V);
+    int32_t tok = test_argmax(infer_ctx_logits(c, n - 1), V);
     for (int32_t i = 0; i < n_ref; i++) {
         if (tok != ref[i]) fail_msg("greedy token %d: ours %d, reference %d", i, tok, ref[i]);
         if (i + 1 == n_ref) break;
         assert_int_equal(infer_ctx_decode(c, &tok, NULL, NULL, 1), INFER_OK);
         assert_int_equal(infer_ctx_n_past(c), n + i + 1);
-        tok = argmax(infer_ctx_logits(c, 0), V);
+        tok = test_argmax(infer_ctx_logits(c, 0), V);
     }
     free(ids);
     free(ref);
@@ -245,7 +211,7 @@ static void test_perplexity(void **state) {
         assert_int_equal(infer_ctx_decode(c, batch, NULL, want, N_CTX), INFER_OK);
         for (int j = N_CTX / 2; j < N_CTX - 1; j++) {
             const float *l = infer_ctx_logits(c, j);
-            double mx = l[argmax(l, V)], s = 0;
+            double mx = l[test_argmax(l, V)], s = 0;
             for (int32_t k = 0; k < V; k++) s += exp(l[k] - mx);
             nll += log(s) - (l[toks[(size_t)ch * N_CTX + j + 1]] - mx);
             count++;
@@ -321,7 +287,7 @@ static void test_tools(void **state) {
     assert_int_equal(na, nb);
     const int32_t V = infer_model_n_vocab(g_model);
     double kl = 0;
-    for (size_t i = 0; i < na / sizeof(float) / (size_t)V; i++) kl += kl_row(ref + i * V, ours + i * V, V);
+    for (size_t i = 0; i < na / sizeof(float) / (size_t)V; i++) kl += test_kl_row(ref + i * V, ours + i * V, V);
     assert_true(kl / (na / sizeof(float) / (size_t)V) <= 1e-5);
     unlink(out_path);
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "infer.h"
+#include "logits.h"
 #include "testdata.h"
 
 #define N_THREADS 2
@@ -32,22 +33,6 @@ typedef struct fixture {
 static fixture g_llama = {.name = "stories260K"};
 static fixture g_gptoss = {.name = "synth-gptoss-MXFP4_MOE"};   /* sinks, window 16, MoE */
 
-static int32_t *read_ids(const char *path, int32_t *n_out) {
-    size_t len;
-    char *text = test_read_all(path, &len);
-    if (!text) return NULL;
-    int32_t *ids = malloc((len / 2 + 1) * sizeof *ids);
-    int32_t n = 0;
-    char *p = text, *end;
-    for (long v = strtol(p, &end, 10); end != p; v = strtol(p, &end, 10)) {
-        ids[n++] = (int32_t)v;
-        p = end;
-    }
-    free(text);
-    *n_out = n;
-    return ids;
-}
-
 static void load_fixture(fixture *f) {
     char rel[256];
     snprintf(rel, sizeof rel, "models/%s.gguf", f->name);
@@ -61,7 +46,7 @@ static void load_fixture(fixture *f) {
         printf("cannot load %s: %s\n", model, err.message);
         exit(1);
     }
-    f->prompt = read_ids(prompt, &f->n);
+    f->prompt = test_read_ids(prompt, &f->n);
     f->V = infer_model_n_vocab(f->m);
     f->ref = test_read_all(logits, NULL);
     free(model);
@@ -88,26 +73,6 @@ static infer_ctx *ctx_new(const fixture *f, uint32_t n_ctx, uint32_t n_batch, in
     return c;
 }
 
-static int32_t argmax(const float *x, int32_t n) {
-    int32_t b = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
-static double kl_row(const float *ref, const float *ours, int32_t n) {
-    double mr = ref[argmax(ref, n)], mo = ours[argmax(ours, n)], sr = 0, so = 0, kl = 0;
-    for (int32_t i = 0; i < n; i++) {
-        sr += exp(ref[i] - mr);
-        so += exp(ours[i] - mo);
-    }
-    for (int32_t i = 0; i < n; i++) {
-        double lp = ref[i] - mr - log(sr), lq = ours[i] - mo - log(so);
-        kl += exp(lp) * (lp - lq);
-    }
-    return kl;
-}
-
 /* All rows of the prompt as one batch from an empty cache (n x V, malloc'd). */
 static float *batch_logits(const fixture *f, infer_ctx *c) {
     int8_t *want = malloc((size_t)f->n);
@@ -122,7 +87,7 @@ static float *batch_logits(const fixture *f, infer_ctx *c) {
 
 static double mean_kl(const fixture *f, const float *a, const float *b, int32_t rows) {
     double s = 0;
-    for (int32_t i = 0; i < rows; i++) s += kl_row(a + (size_t)i * f->V, b + (size_t)i * f->V, f->V);
+    for (int32_t i = 0; i < rows; i++) s += test_kl_row(a + (size_t)i * f->V, b + (size_t)i * f->V, f->V);
     return s / rows;
 }
 
@@ -214,12 +179,12 @@ static void test_kv_f16(void **s) {
     int agree = 0, checked = 0;
     for (int32_t i = 0; i < g_llama.n; i++) {
         const float *r = g_llama.ref + (size_t)i * g_llama.V;
-        float sorted0 = r[argmax(r, g_llama.V)], second = -INFINITY;
+        float sorted0 = r[test_argmax(r, g_llama.V)], second = -INFINITY;
         for (int32_t k = 0; k < g_llama.V; k++)
-            if (k != argmax(r, g_llama.V) && r[k] > second) second = r[k];
+            if (k != test_argmax(r, g_llama.V) && r[k] > second) second = r[k];
         if (sorted0 - second > 0.05f) {
             checked++;
-            agree += argmax(r, g_llama.V) == argmax(l + (size_t)i * g_llama.V, g_llama.V);
+            agree += test_argmax(r, g_llama.V) == test_argmax(l + (size_t)i * g_llama.V, g_llama.V);
         }
     }
     printf("  F16 KV cache: mean KL %.3g vs reference, argmax %d/%d\n", kl, agree, checked);
@@ -244,7 +209,7 @@ static void test_context_full(void **s) {
     /* the cache is intact: continuing fills it exactly */
     assert_int_equal(infer_ctx_decode(c, g_llama.prompt + 20, NULL, NULL, 12), INFER_OK);
     assert_int_equal(infer_ctx_n_past(c), 32);
-    assert_true(kl_row(g_llama.ref + 31 * (size_t)g_llama.V, infer_ctx_logits(c, 11), g_llama.V) < 1e-5);
+    assert_true(test_kl_row(g_llama.ref + 31 * (size_t)g_llama.V, infer_ctx_logits(c, 11), g_llama.V) < 1e-5);
     assert_int_equal(infer_ctx_decode(c, g_llama.prompt, NULL, NULL, 1), INFER_ERR_CONTEXT_FULL);
     int32_t bad_pos = 32;
     assert_int_equal(infer_ctx_decode(c, g_llama.prompt, &bad_pos, NULL, 1), INFER_ERR_CONTEXT_FULL);
@@ -266,7 +231,7 @@ static void test_logit_rows(void **s) {
             continue;
         }
         assert_non_null(l);
-        assert_true(kl_row(f->ref + (size_t)i * f->V, l, f->V) < 1e-5);
+        assert_true(test_kl_row(f->ref + (size_t)i * f->V, l, f->V) < 1e-5);
     }
     assert_null(infer_ctx_logits(c, 64));
     assert_null(infer_ctx_logits(c, -1));
@@ -276,13 +241,13 @@ static void test_logit_rows(void **s) {
     assert_int_equal(infer_ctx_n_past(c), 0);
     assert_int_equal(infer_ctx_decode(c, f->prompt, NULL, NULL, 10), INFER_OK);
     for (int32_t i = 0; i < 9; i++) assert_null(infer_ctx_logits(c, i));
-    assert_true(kl_row(f->ref + 9 * (size_t)f->V, infer_ctx_logits(c, 9), f->V) < 1e-5);
+    assert_true(test_kl_row(f->ref + 9 * (size_t)f->V, infer_ctx_logits(c, 9), f->V) < 1e-5);
 
     /* explicit positions equal to the implicit ones give the same result */
     int32_t pos[6] = {10, 11, 12, 13, 14, 15};
     assert_int_equal(infer_ctx_decode(c, f->prompt + 10, pos, NULL, 6), INFER_OK);
     assert_int_equal(infer_ctx_n_past(c), 16);
-    assert_true(kl_row(f->ref + 15 * (size_t)f->V, infer_ctx_logits(c, 5), f->V) < 1e-5);
+    assert_true(test_kl_row(f->ref + 15 * (size_t)f->V, infer_ctx_logits(c, 5), f->V) < 1e-5);
     infer_ctx_free(c);
 }
 
@@ -366,7 +331,7 @@ static void *share_worker(void *arg) {
         infer_ctx_kv_clear(c);
         j->st = infer_ctx_decode(c, j->f->prompt, NULL, want, 64);
         for (int32_t i = 0; j->st == INFER_OK && i < 64; i++)
-            j->kl += kl_row(j->f->ref + (size_t)i * j->f->V, infer_ctx_logits(c, i), j->f->V) / 192.0;
+            j->kl += test_kl_row(j->f->ref + (size_t)i * j->f->V, infer_ctx_logits(c, i), j->f->V) / 192.0;
     }
     infer_ctx_free(c);
     return NULL;
