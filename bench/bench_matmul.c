@@ -13,18 +13,7 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/threadpool.h"
 #include "tensor/dtype.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static float frand(void) {
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
-}
+#include "bench_common.h"
 
 typedef struct { const char *what; int64_t rows, cols; } shape;
 static const shape shapes[] = {
@@ -42,7 +31,7 @@ static void *make_weights(uint32_t type, int64_t rows, int64_t cols) {
     const int64_t distinct = rows < 64 ? rows : 64;
     float *tmp = malloc(sizeof(float) * (size_t)cols);
     for (int64_t r = 0; r < distinct; r++) {
-        for (int64_t c = 0; c < cols; c++) tmp[c] = frand() * 0.05f;
+        for (int64_t c = 0; c < cols; c++) tmp[c] = bench_frand() * 0.05f;
         tr->from_float(tmp, w + rb * (size_t)r, cols);
     }
     for (int64_t r = distinct; r < rows; r++) memcpy(w + rb * (size_t)r, w + rb * (size_t)(r % distinct), rb);
@@ -88,7 +77,7 @@ int main(int argc, char **argv) {
                 if (sh->rows > 100000 && n > 1) continue;
                 float *x = malloc(sizeof(float) * (size_t)(n * sh->cols));
                 float *y = malloc(sizeof(float) * (size_t)(n * sh->rows));
-                for (int64_t i = 0; i < n * sh->cols; i++) x[i] = frand();
+                for (int64_t i = 0; i < n * sh->cols; i++) x[i] = bench_frand();
                 for (int ti = 0; ti < n_threads; ti++) {
                     infer_threadpool *tp = infer_threadpool_new((int)threads[ti]);
                     infer_cpu_scratch *sc = infer_cpu_scratch_new();
@@ -99,9 +88,9 @@ int main(int argc, char **argv) {
                     int reps = 0;
                     double best = 1e30, t_total = 0;
                     while (t_total < 1.0 || reps < 3) {
-                        const double t0 = now_s();
+                        const double t0 = bench_now_s();
                         infer_cpu_matmul(tp, sc, W, type, sh->rows, sh->cols, x, n, y);
-                        const double dt = now_s() - t0;
+                        const double dt = bench_now_s() - t0;
                         if (dt < best) best = dt;
                         t_total += dt;
                         reps++;

@@ -11,21 +11,10 @@
 #include "infer.h"
 #include "kernels/backend.h"
 #include "tensor/dtype.h"
+#include "bench_common.h"
 
 static infer_backend *be;
 static int reps = 20;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static float frand(void) {
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
-}
 
 static infer_bview buf(size_t bytes, uint32_t type, int fill_random) {
     infer_bbuf *b = NULL;
@@ -35,12 +24,12 @@ static infer_bview buf(size_t bytes, uint32_t type, int fill_random) {
         /* random floats; F16 caches get random halfs in [-1, 1] */
         if (type == INFER_TYPE_F16) {
             uint16_t *h = malloc(bytes);
-            for (size_t i = 0; i < bytes / 2; i++) h[i] = infer_f32_to_fp16(frand());
+            for (size_t i = 0; i < bytes / 2; i++) h[i] = infer_f32_to_fp16(bench_frand());
             be->ops->write(be, v, h, bytes);
             free(h);
         } else {
             float *f = malloc(bytes);
-            for (size_t i = 0; i < bytes / 4; i++) f[i] = frand();
+            for (size_t i = 0; i < bytes / 4; i++) f[i] = bench_frand();
             be->ops->write(be, v, f, bytes);
             free(f);
         }
@@ -56,9 +45,9 @@ static double timeit(const char *name, op_fn fn, void *ctx, double bytes_per_cal
     fn(ctx);
     double best = 1e30, total = 0;
     for (int i = 0; i < reps; i++) {
-        const double t0 = now_s();
+        const double t0 = bench_now_s();
         fn(ctx);
-        const double dt = now_s() - t0;
+        const double dt = bench_now_s() - t0;
         total += dt;
         if (dt < best) best = dt;
     }
@@ -185,7 +174,7 @@ static infer_bview quantized(int64_t rows, int64_t cols, uint32_t type) {
     uint8_t *q = malloc(rb * rows);
     float *row = malloc(sizeof(float) * cols);
     for (int64_t r = 0; r < rows; r++) {
-        for (int64_t i = 0; i < cols; i++) row[i] = frand() * 0.05f;
+        for (int64_t i = 0; i < cols; i++) row[i] = bench_frand() * 0.05f;
         t->from_float(row, q + r * rb, cols);
     }
     infer_bview v = buf(rb * rows, type, 0);

@@ -7,6 +7,7 @@
  *   bench-gen_qwen2_layout SRC.gguf OUT.gguf N_EMBD N_LAYER N_HEAD N_HEAD_KV N_FF
  *   e.g. Qwen2.5-1.5B's body: 1536 28 12 2 8960 (the vocabulary stays SRC's)
  */
+#define _GNU_SOURCE 1   /* clock_gettime (bench_common.h) under -std=c11 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,7 @@
 #include "gguf/gguf_writer.h"
 #include "infer.h"
 #include "tensor/dtype.h"
-
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static uint64_t next(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+#include "bench_common.h"
 
 /* Random blocks of a K-quant with its f16 scale fields overwritten by small values. */
 static void *rand_matrix(uint32_t type, uint64_t cols, uint64_t rows) {
@@ -29,7 +23,7 @@ static void *rand_matrix(uint32_t type, uint64_t cols, uint64_t rows) {
     uint8_t *p = malloc(bytes);
     if (!p) return NULL;
     for (size_t i = 0; i + 8 <= bytes; i += 8) {
-        uint64_t v = next();
+        uint64_t v = bench_rand_u64();
         memcpy(p + i, &v, 8);
     }
     const infer_dtype_traits *tr = infer_dtype_traits_get(type);
@@ -48,7 +42,7 @@ static void *rand_matrix(uint32_t type, uint64_t cols, uint64_t rows) {
 
 static float *const_vec(uint64_t n, float v, float noise) {
     float *p = malloc(n * sizeof *p);
-    for (uint64_t i = 0; i < n; i++) p[i] = v + noise * ((float)(next() >> 40) / (float)(1 << 24) - 0.5f);
+    for (uint64_t i = 0; i < n; i++) p[i] = v + noise * ((float)(bench_rand_u64() >> 40) / (float)(1 << 24) - 0.5f);
     return p;
 }
 

@@ -1,0 +1,31 @@
+/* Helpers every bench program uses: a monotonic clock and a fixed-seed generator (speed
+ * does not depend on the values, and runs stay comparable). Header-only, because each
+ * file in bench/ is its own program. Needs _GNU_SOURCE defined before any include
+ * (clock_gettime under -std=c11). */
+#ifndef INFER_BENCH_COMMON_H
+#define INFER_BENCH_COMMON_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline double bench_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* xorshift64, one stream per program */
+static uint64_t bench_rng = 0x2545F4914F6CDD1Dull;
+static inline uint64_t bench_rand_u64(void) {
+    bench_rng ^= bench_rng << 13;
+    bench_rng ^= bench_rng >> 7;
+    bench_rng ^= bench_rng << 17;
+    return bench_rng;
+}
+
+/* uniform in [-1, 1) */
+static inline float bench_frand(void) {
+    return (float)((bench_rand_u64() >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
+}
+
+#endif
