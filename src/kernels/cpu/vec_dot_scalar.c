@@ -56,9 +56,6 @@ infer_quantize_act_fn infer_quantize_act_scalar(infer_act_format f) {
 
 /* ---------------------------------------------------------------- float weights */
 
-#define TILE_LOOP(body_fn) \
-    for (int t = 0; t < nt; t++) out[t] = body_fn(nb, w, (const char *)x + (size_t)t * xs)
-
 static float dot_f32_1(int64_t n, const void *w, const void *x) {
     const float *a = w, *b = x;
     double s = 0;
@@ -80,58 +77,46 @@ static float dot_bf16_1(int64_t n, const void *w, const void *x) {
 
 /* ---------------------------------------------------------------- 32-weight formats */
 
+/* Integer dot of one 32-weight nibble block with Q8 activations: weight j is the low
+ * (j < 16) or high nibble of qs[j % 16], plus bit j of qh as its fifth bit (qh = 0 for
+ * the 4-bit formats), minus bias. */
+static int isum_nibbles(const uint8_t qs[16], uint32_t qh, int bias, const int8_t y[32]) {
+    int isum = 0;
+    for (int j = 0; j < 16; j++) {
+        const int q0 = (qs[j] & 0xF) | (int)((qh >> j) & 1) << 4;
+        const int q1 = (qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+        isum += (q0 - bias) * y[j] + (q1 - bias) * y[j + 16];
+    }
+    return isum;
+}
+static inline uint32_t qh32(const uint8_t q[4]) {
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+}
 static float dot_q4_0_1(int64_t nb, const void *w, const void *x) {
     const block_q4_0 *a = w; const infer_act_q8 *b = x;
     float s = 0;
-    for (int64_t i = 0; i < nb; i++) {
-        int isum = 0;
-        for (int j = 0; j < 16; j++)
-            isum += ((a[i].qs[j] & 0xF) - 8) * b[i].qs[j] + ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + 16];
-        s += FP16(a[i].d) * b[i].d * (float)isum;
-    }
+    for (int64_t i = 0; i < nb; i++) s += FP16(a[i].d) * b[i].d * (float)isum_nibbles(a[i].qs, 0, 8, b[i].qs);
     return s;
 }
 static float dot_q4_1_1(int64_t nb, const void *w, const void *x) {
     const block_q4_1 *a = w; const infer_act_q8 *b = x;
     float s = 0;
-    for (int64_t i = 0; i < nb; i++) {
-        int isum = 0;
-        for (int j = 0; j < 16; j++) isum += (a[i].qs[j] & 0xF) * b[i].qs[j] + (a[i].qs[j] >> 4) * b[i].qs[j + 16];
-        s += FP16(a[i].d) * b[i].d * (float)isum + FP16(a[i].m) * b[i].s;
-    }
+    for (int64_t i = 0; i < nb; i++)
+        s += FP16(a[i].d) * b[i].d * (float)isum_nibbles(a[i].qs, 0, 0, b[i].qs) + FP16(a[i].m) * b[i].s;
     return s;
-}
-static inline uint32_t qh32(const uint8_t q[4]) {
-    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
 }
 static float dot_q5_0_1(int64_t nb, const void *w, const void *x) {
     const block_q5_0 *a = w; const infer_act_q8 *b = x;
     float s = 0;
-    for (int64_t i = 0; i < nb; i++) {
-        const uint32_t qh = qh32(a[i].qh);
-        int isum = 0;
-        for (int j = 0; j < 16; j++) {
-            int q0 = (a[i].qs[j] & 0xF) | (int)((qh >> j) & 1) << 4;
-            int q1 = (a[i].qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
-            isum += (q0 - 16) * b[i].qs[j] + (q1 - 16) * b[i].qs[j + 16];
-        }
-        s += FP16(a[i].d) * b[i].d * (float)isum;
-    }
+    for (int64_t i = 0; i < nb; i++)
+        s += FP16(a[i].d) * b[i].d * (float)isum_nibbles(a[i].qs, qh32(a[i].qh), 16, b[i].qs);
     return s;
 }
 static float dot_q5_1_1(int64_t nb, const void *w, const void *x) {
     const block_q5_1 *a = w; const infer_act_q8 *b = x;
     float s = 0;
-    for (int64_t i = 0; i < nb; i++) {
-        const uint32_t qh = qh32(a[i].qh);
-        int isum = 0;
-        for (int j = 0; j < 16; j++) {
-            int q0 = (a[i].qs[j] & 0xF) | (int)((qh >> j) & 1) << 4;
-            int q1 = (a[i].qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
-            isum += q0 * b[i].qs[j] + q1 * b[i].qs[j + 16];
-        }
-        s += FP16(a[i].d) * b[i].d * (float)isum + FP16(a[i].m) * b[i].s;
-    }
+    for (int64_t i = 0; i < nb; i++)
+        s += FP16(a[i].d) * b[i].d * (float)isum_nibbles(a[i].qs, qh32(a[i].qh), 0, b[i].qs) + FP16(a[i].m) * b[i].s;
     return s;
 }
 static float dot_q8_0_1(int64_t nb, const void *w, const void *x) {
@@ -158,48 +143,39 @@ static float dot_mxfp4_1(int64_t nb, const void *w, const void *x) {
 
 /* ---------------------------------------------------------------- K-quants */
 
+/* One Q4_K or Q5_K super-block against Q8_K: 4 groups of 64 weights, each two sub-blocks
+ * of 32 (low then high nibbles) with 6-bit scale and min; qh is NULL for Q4_K, else bit
+ * 2g / 2g+1 of qh[l] is the fifth bit of weight l of the first / second sub-block. */
+static float dot_q45_k_block(uint16_t d, uint16_t dmin, const uint8_t *scales, const uint8_t *qs,
+                             const uint8_t *qh, const block_q8_k *b) {
+    int isum = 0, msum = 0;
+    for (int g = 0; g < 4; g++) {
+        const uint8_t *q = qs + 32 * g;
+        const int8_t *y = b->qs + 64 * g;
+        uint8_t sc1, m1, sc2, m2;
+        infer_q4k_scale_min(2 * g, scales, &sc1, &m1);
+        infer_q4k_scale_min(2 * g + 1, scales, &sc2, &m2);
+        int s1 = 0, s2 = 0;
+        for (int l = 0; l < 32; l++) {
+            const int h1 = qh ? (qh[l] >> (2 * g)) & 1 : 0, h2 = qh ? (qh[l] >> (2 * g + 1)) & 1 : 0;
+            s1 += ((q[l] & 0xF) | h1 << 4) * y[l];
+            s2 += ((q[l] >> 4) | h2 << 4) * y[l + 32];
+        }
+        isum += sc1 * s1 + sc2 * s2;
+        msum += m1 * (b->bsums[4 * g] + b->bsums[4 * g + 1]) + m2 * (b->bsums[4 * g + 2] + b->bsums[4 * g + 3]);
+    }
+    return b->d * (FP16(d) * (float)isum - FP16(dmin) * (float)msum);
+}
 static float dot_q4_k_1(int64_t nb, const void *w, const void *x) {
     const block_q4_k *a = w; const block_q8_k *b = x;
     float s = 0;
-    for (int64_t i = 0; i < nb; i++) {
-        int isum = 0, msum = 0;
-        for (int g = 0; g < 4; g++) {
-            const uint8_t *q = a[i].qs + 32 * g;
-            const int8_t *y = b[i].qs + 64 * g;
-            uint8_t sc1, m1, sc2, m2;
-            infer_q4k_scale_min(2 * g, a[i].scales, &sc1, &m1);
-            infer_q4k_scale_min(2 * g + 1, a[i].scales, &sc2, &m2);
-            int s1 = 0, s2 = 0;
-            for (int l = 0; l < 32; l++) { s1 += (q[l] & 0xF) * y[l]; s2 += (q[l] >> 4) * y[l + 32]; }
-            isum += sc1 * s1 + sc2 * s2;
-            msum += m1 * (b[i].bsums[4 * g] + b[i].bsums[4 * g + 1]) + m2 * (b[i].bsums[4 * g + 2] + b[i].bsums[4 * g + 3]);
-        }
-        s += b[i].d * (FP16(a[i].d) * (float)isum - FP16(a[i].dmin) * (float)msum);
-    }
+    for (int64_t i = 0; i < nb; i++) s += dot_q45_k_block(a[i].d, a[i].dmin, a[i].scales, a[i].qs, NULL, &b[i]);
     return s;
 }
 static float dot_q5_k_1(int64_t nb, const void *w, const void *x) {
     const block_q5_k *a = w; const block_q8_k *b = x;
     float s = 0;
-    for (int64_t i = 0; i < nb; i++) {
-        int isum = 0, msum = 0;
-        for (int g = 0; g < 4; g++) {
-            const uint8_t *q = a[i].qs + 32 * g;
-            const int8_t *y = b[i].qs + 64 * g;
-            uint8_t sc1, m1, sc2, m2;
-            infer_q4k_scale_min(2 * g, a[i].scales, &sc1, &m1);
-            infer_q4k_scale_min(2 * g + 1, a[i].scales, &sc2, &m2);
-            int s1 = 0, s2 = 0;
-            for (int l = 0; l < 32; l++) {
-                const int h1 = (a[i].qh[l] >> (2 * g)) & 1, h2 = (a[i].qh[l] >> (2 * g + 1)) & 1;
-                s1 += ((q[l] & 0xF) | h1 << 4) * y[l];
-                s2 += ((q[l] >> 4) | h2 << 4) * y[l + 32];
-            }
-            isum += sc1 * s1 + sc2 * s2;
-            msum += m1 * (b[i].bsums[4 * g] + b[i].bsums[4 * g + 1]) + m2 * (b[i].bsums[4 * g + 2] + b[i].bsums[4 * g + 3]);
-        }
-        s += b[i].d * (FP16(a[i].d) * (float)isum - FP16(a[i].dmin) * (float)msum);
-    }
+    for (int64_t i = 0; i < nb; i++) s += dot_q45_k_block(a[i].d, a[i].dmin, a[i].scales, a[i].qs, a[i].qh, &b[i]);
     return s;
 }
 static float dot_q6_k_1(int64_t nb, const void *w, const void *x) {
