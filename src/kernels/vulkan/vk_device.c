@@ -160,7 +160,9 @@ static void probe(vk_backend *vk) {
      * fallback on devices that have the optional features). */
     const char *portable = getenv("INFER_VK_PORTABLE");
     c->portable = portable && *portable && strcmp(portable, "0") != 0;
-    if (c->portable) c->subgroup_arith = false;
+    c->subgroup_shuffle = (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                          (sub.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    if (c->portable) c->subgroup_arith = c->subgroup_shuffle = false;
     c->max_storage_range = p->limits.maxStorageBufferRange;
     c->offset_align = p->limits.minStorageBufferOffsetAlignment ? p->limits.minStorageBufferOffsetAlignment : 1;
     c->max_groups_x = p->limits.maxComputeWorkGroupCount[0];

@@ -51,6 +51,7 @@ typedef struct vk_caps {
     uint32_t api_version;
     uint32_t subgroup_size;
     bool subgroup_arith;          /* subgroupAdd/Max in compute */
+    bool subgroup_shuffle;        /* subgroupShuffleXor in compute */
     bool storage16;               /* storageBuffer16BitAccess (enabled at device creation) */
     bool portable;                /* INFER_VK_PORTABLE: plain 32-bit variants only */
     bool float16;                 /* shaderFloat16 */
@@ -71,7 +72,16 @@ typedef struct vk_pipeline {
     VkPipeline pipeline;
     VkPipelineLayout layout;
     uint32_t n_bindings;
+    uint32_t writes;              /* bit i: binding i is not `readonly` (may be written) */
 } vk_pipeline;
+
+/* A byte range of a buffer that a dispatch since the last barrier read or wrote. */
+typedef struct vk_touch {
+    VkBuffer buffer;
+    VkDeviceSize lo, hi;
+    bool write;
+} vk_touch;
+#define VK_MAX_TOUCHES 64
 
 /* A host-visible buffer filled front to back during a pass (uploads, readbacks). */
 typedef struct vk_arena {
@@ -106,6 +116,10 @@ typedef struct vk_backend {
 
     /* Pass state. */
     bool recording;
+    /* Hazard tracking: ranges touched since the last barrier; a dispatch that reads or
+     * writes what one of them wrote, or writes what one read, gets a barrier first. */
+    vk_touch touched[VK_MAX_TOUCHES];
+    int n_touched;
     vk_arena upload, readback;
     infer_bbuf **retired;         /* buffers outgrown mid-pass, freed after the pass */
     int n_retired, cap_retired;
@@ -175,18 +189,23 @@ typedef struct vk_binding {
     VkDeviceSize offset;      /* aligned to minStorageBufferOffsetAlignment */
     VkDeviceSize range;
     uint32_t rem;             /* bytes from the window start to the view */
+    VkDeviceSize lo, hi;      /* the bytes the op uses: [view offset, + bytes) in buf */
 } vk_binding;
 
 /* Window over [view.offset, view.offset + bytes); fails (sticky) if it cannot be bound. */
 bool vk_bind(vk_backend *vk, infer_bview v, size_t bytes, vk_binding *out, const char *what);
 /* Records pipeline + bindings + push constants + dispatch of n_groups workgroups along
- * x (folded into y when above the device limit) and gz along z, then a barrier. */
+ * x (folded into y when above the device limit) and gz along z, preceded by a barrier
+ * when it depends on (or overwrites the input of) a dispatch since the last barrier. */
 void vk_dispatch(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t nb,
                  const void *push, uint32_t push_bytes, uint64_t n_groups, uint32_t gz);
 /* Grid with an explicit x/y/z (x already within limits). */
 void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t nb,
                   const void *push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
+/* Full compute/transfer barrier; forgets the touched ranges. */
 void vk_barrier(vk_backend *vk);
+/* A barrier if any dispatch ran since the last one (before transfers, which are not tracked). */
+void vk_flush(vk_backend *vk);
 /* Profiling (vk_record.c): setup at creation, report at destroy. */
 void vk_profile_init(vk_backend *vk);
 void vk_profile_report(vk_backend *vk);

@@ -12,6 +12,7 @@
 
 #define MATMUL_VEC_MAX_N 8      /* below this many activation rows, one workgroup per weight row */
 #define MAT_TILE 64             /* matmul_mat.comp's BM = BN */
+#define MATVEC_ROWS 4           /* matvec_q4_k.comp's ROWS */
 
 /* Push-constant blocks, word for word as the shaders declare them. */
 typedef struct { uint32_t a_off, row_bytes, row_len, ids_off, o_off, n; int32_t row_lo, row_hi, n_rows; } pc_get_rows;
@@ -143,6 +144,7 @@ void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t byt
     VkDeviceSize off;
     if (!vk_arena_push(vk, &vk->upload, src, bytes, &ab, &off)) return;
     VkBufferCopy c = {.srcOffset = off, .dstOffset = dst.offset, .size = bytes};
+    vk_flush(vk);
     vkCmdCopyBuffer(vk->cmd, ab->buffer, dst.buf->buffer, 1, &c);
     vk_barrier(vk);
 }
@@ -168,6 +170,7 @@ void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes) {
     VkDeviceSize off;
     if (!vk_arena_push(vk, &vk->readback, NULL, bytes, &ab, &off)) return;
     VkBufferCopy c = {.srcOffset = src.offset, .dstOffset = off, .size = bytes};
+    vk_flush(vk);
     vkCmdCopyBuffer(vk->cmd, src.buf->buffer, ab->buffer, 1, &c);
     vk_barrier(vk);
     vk_push_read(vk, (vk_readback){.dst = dst, .src = ab, .offset = off, .bytes = bytes});
@@ -260,6 +263,14 @@ static infer_bview act_for(vk_backend *vk, uint32_t wtype, infer_bview x, uint64
 static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias,
                        infer_bview y);
 
+/* Whether the wide-load decode matvec (matvec_q4_k.comp, which rounds x itself) can
+ * serve this matmul: one activation row of Q4_K weights, subgroups of 8..32 invocations
+ * with arithmetic and shuffle operations. */
+static bool matvec_fast_ok(vk_backend *vk, uint32_t wtype, int64_t n) {
+    return n == 1 && wtype == INFER_TYPE_Q4_K && vk->caps.subgroup_arith && vk->caps.subgroup_shuffle &&
+           vk->caps.subgroup_size >= 8 && vk->caps.subgroup_size <= 32;
+}
+
 void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias, infer_bview y) {
     vk_backend *vk = vk_of(be);
     if (!vk_ensure_recording(vk) || rows <= 0 || n <= 0) return;
@@ -279,23 +290,39 @@ static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols
         !fits(vk, "matmul", (uint64_t)(n * cols)) || !fits(vk, "matmul", (uint64_t)(n * rows)))
         return;
     bool vec = n < MATMUL_VEC_MAX_N;
-    x = act_for(vk, W.type, x, (uint64_t)(n * cols));
+    size_t x_bytes = (size_t)(n * cols) * 4;
+    /* The fast decode kernel takes x as it is, where x and the weight window sit on 16
+     * bytes; any other window is served by the general kernel on the rounded copy. */
+    vk_binding raw_x, rounded_x;
+    bool fast_ok = vec && matvec_fast_ok(vk, W.type, n);
+    if (fast_ok) {
+        if (!vk_bind(vk, x, x_bytes, &raw_x, "matmul x")) return;
+        fast_ok = raw_x.rem % 16 == 0;
+    }
     const char *shader = !vec ? "matmul_mat" : vk->caps.subgroup_arith ? "matmul_vec_sg" : "matmul_vec";
-    vk_pipeline *p = typed_pipeline(vk, shader, W.type);
     size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
     vk_binding b[4];
-    if (!p || !vk_bind(vk, x, (size_t)(n * cols) * 4, &b[1], "matmul x") ||
-        !vk_bind(vk, bias.buf ? bias : y, bias.buf ? (size_t)rows * 4 : 4, &b[2], "matmul bias") ||
+    vk_pipeline *p = NULL;   /* the general kernel, set up (with the rounded x) on first need */
+    if (!vk_bind(vk, bias.buf ? bias : y, bias.buf ? (size_t)rows * 4 : 4, &b[2], "matmul bias") ||
         !vk_bind(vk, y, (size_t)(n * rows) * 4, &b[3], "matmul y"))
         return;
     for (uint64_t r0 = 0, cnt; r0 < (uint64_t)rows && !vk->status; r0 += cnt) {
         cnt = window_items(vk, infer_bview_at(W, (size_t)(r0 * row_bytes)), row_bytes, (uint64_t)rows - r0, "matmul");
         if (!cnt) return;
         if (!vk_bind(vk, infer_bview_at(W, (size_t)(r0 * row_bytes)), (size_t)(cnt * row_bytes), &b[0], "matmul W")) return;
+        vk_pipeline *fast = fast_ok && b[0].rem % 16 == 0 ? vk_pipeline_get(vk, "matvec_q4_k") : NULL;
+        if (!fast && !p) {
+            infer_bview xr = act_for(vk, W.type, x, (uint64_t)(n * cols));
+            p = typed_pipeline(vk, shader, W.type);
+            if (!p || !vk_bind(vk, xr, x_bytes, &rounded_x, "matmul x")) return;
+        }
+        b[1] = fast ? raw_x : rounded_x;
         pc_matmul pc = {.a_off = b[0].rem, .row_bytes = (uint32_t)row_bytes, .rows = (uint32_t)rows, .cols = (uint32_t)cols,
                         .x_off = b[1].rem / 4, .b_off = b[2].rem / 4, .has_bias = bias.buf != NULL, .y_off = b[3].rem / 4,
                         .n = (uint32_t)n, .r_base = (uint32_t)r0, .win_rows = (uint32_t)cnt, .x_div = 1, .e_count = 1};
-        if (vec)
+        if (fast)
+            vk_dispatch(vk, fast, b, 4, &pc, sizeof pc, ceil_div(cnt, MATVEC_ROWS), 1);
+        else if (vec)
             vk_dispatch(vk, p, b, 4, &pc, sizeof pc, cnt, (uint32_t)ceil_div((uint64_t)n, 4));
         else
             vk_dispatch3(vk, p, b, 4, &pc, sizeof pc, (uint32_t)ceil_div(cnt, MAT_TILE), (uint32_t)ceil_div((uint64_t)n, MAT_TILE), 1);

@@ -22,6 +22,65 @@ static uint32_t count_bindings(const uint32_t *w, size_t n_words) {
     return n;
 }
 
+/* Bitmask of the bindings the module may write: every binding except those whose
+ * variable, or every member of whose block, is decorated NonWritable (GLSL `readonly`).
+ * Anything not understood counts as written, which only costs a barrier. */
+static uint32_t written_bindings(const uint32_t *w, size_t n_words) {
+    uint32_t all = 0xFFFFFFFFu;
+    if (n_words < 5 || w[3] == 0 || w[3] > (1u << 22)) return all;
+    size_t bound = w[3];
+    uint32_t *binding = calloc(bound, sizeof *binding);   /* variable id -> binding + 1 */
+    uint32_t *pointee = calloc(bound, sizeof *pointee);   /* pointer type id -> pointee id */
+    uint32_t *var_type = calloc(bound, sizeof *var_type); /* variable id -> pointer type id */
+    uint32_t *members = calloc(bound, sizeof *members);   /* struct id -> member count */
+    uint32_t *readonly = calloc(bound, sizeof *readonly); /* struct id -> NonWritable members; var id -> 1 */
+    uint32_t writes = all;
+    if (!binding || !pointee || !var_type || !members || !readonly) goto done;
+    for (size_t i = 5; i < n_words;) {
+        uint32_t len = w[i] >> 16, op = w[i] & 0xFFFF;
+        if (len == 0 || i + len > n_words) goto done;
+        const uint32_t *a = &w[i + 1];
+        switch (op) {
+        case 71: /* OpDecorate target decoration [literal] */
+            if (len >= 3 && a[0] < bound) {
+                if (a[1] == 33 && len >= 4) binding[a[0]] = a[2] + 1;   /* Binding */
+                if (a[1] == 24) readonly[a[0]] = 1;                   /* NonWritable */
+            }
+            break;
+        case 72: /* OpMemberDecorate struct member decoration */
+            if (len >= 4 && a[0] < bound && a[2] == 24) readonly[a[0]]++;
+            break;
+        case 30: /* OpTypeStruct result members... */
+            if (len >= 2 && a[0] < bound) members[a[0]] = len - 2;
+            break;
+        case 32: /* OpTypePointer result storage type */
+            if (len >= 4 && a[0] < bound) pointee[a[0]] = a[2];
+            break;
+        case 59: /* OpVariable type result storage */
+            if (len >= 4 && a[1] < bound) var_type[a[1]] = a[0];
+            break;
+        default: break;
+        }
+        i += len;
+    }
+    writes = 0;
+    for (size_t v = 0; v < bound; v++) {
+        if (!binding[v]) continue;
+        uint32_t bnd = binding[v] - 1;
+        if (bnd >= 32) { writes = all; break; }
+        uint32_t ptr = var_type[v], st = ptr < bound ? pointee[ptr] : 0;
+        bool ro = readonly[v] || (st && st < bound && members[st] > 0 && readonly[st] >= members[st]);
+        if (!ro) writes |= 1u << bnd;
+    }
+done:
+    free(binding);
+    free(pointee);
+    free(var_type);
+    free(members);
+    free(readonly);
+    return writes;
+}
+
 infer_status vk_pipelines_init(vk_backend *vk, infer_error *err) {
     vk->pipelines = calloc((size_t)infer_shader_blob_count, sizeof *vk->pipelines);
     if (!vk->pipelines) return infer_err(err, INFER_ERR_NOMEM, "vulkan: out of memory (pipeline table)");
@@ -88,6 +147,7 @@ static bool build(vk_backend *vk, const infer_shader_blob *blob, vk_pipeline *p)
         return false;
     }
     p->n_bindings = nb;
+    p->writes = written_bindings(blob->words, blob->bytes / 4);
     return true;
 }
 

@@ -1,7 +1,11 @@
 /* The pass: one primary command buffer recorded between begin() and end(), submitted
  * once. Each dispatch gets a descriptor set from pools that are reset at begin() (more
- * pools are added when a long pass fills one), and is followed by a full compute/transfer
- * barrier, so ops see the results of every op recorded before them. */
+ * pools are added when a long pass fills one). Barriers go only where needed: the byte
+ * ranges each dispatch reads and writes (writes = bindings not declared readonly) are
+ * remembered until the next barrier, and a dispatch that would read or write a range
+ * written since then, or write one read since then, gets a full compute/transfer barrier
+ * first. Independent dispatches (Q/K/V or gate/up matmuls) thus run back to back.
+ * Transfers are not tracked: they are fenced by barriers on both sides. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +83,8 @@ bool vk_bind(vk_backend *vk, infer_bview v, size_t bytes, vk_binding *out, const
                 (unsigned long long)vk->caps.max_storage_range, vk->caps.device_name);
         return false;
     }
-    *out = (vk_binding){.buf = v.buf, .offset = start, .range = range, .rem = (uint32_t)(v.offset - start)};
+    *out = (vk_binding){.buf = v.buf, .offset = start, .range = range, .rem = (uint32_t)(v.offset - start),
+                        .lo = v.offset, .hi = v.offset + bytes};
     return true;
 }
 
@@ -125,6 +130,29 @@ void vk_barrier(vk_backend *vk) {
     };
     VkPipelineStageFlags st = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     vkCmdPipelineBarrier(vk->cmd, st, st, 0, 1, &mb, 0, NULL, 0, NULL);
+    vk->n_touched = 0;
+}
+
+void vk_flush(vk_backend *vk) {
+    if (vk->n_touched) vk_barrier(vk);
+}
+
+/* Whether a dispatch with these bindings must wait for the ones since the last barrier. */
+static bool hazard(const vk_backend *vk, const vk_binding *b, uint32_t nb, uint32_t writes) {
+    if (vk->n_touched + (int)nb > VK_MAX_TOUCHES) return true;
+    for (uint32_t i = 0; i < nb; i++) {
+        bool w = (writes >> i) & 1u;
+        for (int j = 0; j < vk->n_touched; j++) {
+            const vk_touch *t = &vk->touched[j];
+            if ((w || t->write) && t->buffer == b[i].buf->buffer && b[i].lo < t->hi && t->lo < b[i].hi) return true;
+        }
+    }
+    return false;
+}
+
+static void remember(vk_backend *vk, const vk_binding *b, uint32_t nb, uint32_t writes) {
+    for (uint32_t i = 0; i < nb && vk->n_touched < VK_MAX_TOUCHES; i++)
+        vk->touched[vk->n_touched++] = (vk_touch){b[i].buf->buffer, b[i].lo, b[i].hi, ((writes >> i) & 1u) != 0};
 }
 
 void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t nb, const void *push, uint32_t push_bytes,
@@ -150,6 +178,8 @@ void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t 
                                       .pBufferInfo = &bi[i]};
     }
     vkUpdateDescriptorSets(vk->device, nb, w, 0, NULL);
+    if (hazard(vk, b, nb, p->writes)) vk_barrier(vk);
+    remember(vk, b, nb, p->writes);
     vkCmdBindPipeline(vk->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
     vkCmdBindDescriptorSets(vk->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
     vkCmdPushConstants(vk->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
@@ -158,7 +188,6 @@ void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t 
         vkCmdWriteTimestamp(vk->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->queries, vk->n_queries);
         vk->query_shader[vk->n_queries++] = (int32_t)(p - vk->pipelines);
     }
-    vk_barrier(vk);
 }
 
 void vk_profile_init(vk_backend *vk) {
@@ -248,6 +277,7 @@ infer_bbuf *vk_check_buffer(vk_backend *vk) {
         }
     }
     if (!vk->check_used) {
+        vk_flush(vk);
         vkCmdFillBuffer(vk->cmd, vk->check_buf->buffer, 0, VK_WHOLE_SIZE, 0);
         vk_barrier(vk);
         vk->check_used = true;
@@ -274,6 +304,7 @@ void vk_pass_begin(vk_backend *vk) {
         return;
     }
     vk->recording = true;
+    vk->n_touched = 0;
     if (vk->profile) {
         vkCmdResetQueryPool(vk->cmd, vk->queries, 0, MAX_QUERIES);
         vkCmdWriteTimestamp(vk->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->queries, 0);
@@ -297,6 +328,7 @@ infer_status vk_pass_end(vk_backend *vk, infer_error *err) {
         infer_bbuf *ab;
         VkDeviceSize off;
         if (vk_arena_push(vk, &vk->readback, NULL, 4, &ab, &off)) {
+            vk_flush(vk);
             VkBufferCopy c = {.srcOffset = 0, .dstOffset = off, .size = 4};
             vkCmdCopyBuffer(vk->cmd, vk->check_buf->buffer, ab->buffer, 1, &c);
             vk->check_result = 0;
