@@ -17,39 +17,32 @@ static inline int nearest(float x) { return (int)lrintf(x); }
 
 /* ---------------------------------------------------------------- dequantizers */
 
+/* One Q4_K or Q5_K super-block: 4 groups of 64 weights, each two sub-blocks of 32 (low
+ * then high nibbles) with 6-bit scale and min; qh is NULL for Q4_K, else bit 2g / 2g+1
+ * of qh[l] is the fifth bit of weight l of the first / second sub-block. */
+static void dequant_q45_k_block(uint16_t d16, uint16_t dmin16, const uint8_t *scales, const uint8_t *q,
+                                const uint8_t *qh, float *dst) {
+    const float d = FP16(d16), dmin = FP16(dmin16);
+    for (int g = 0; g < QK_K / 64; g++, q += 32) {
+        uint8_t sc, m;
+        infer_q4k_scale_min(2 * g, scales, &sc, &m);
+        const float d1 = d * sc, m1 = dmin * m;
+        infer_q4k_scale_min(2 * g + 1, scales, &sc, &m);
+        const float d2 = d * sc, m2 = dmin * m;
+        const uint8_t u1 = (uint8_t)(1u << (2 * g)), u2 = (uint8_t)(2u << (2 * g));
+        for (int l = 0; l < 32; l++) *dst++ = d1 * (float)((q[l] & 0x0F) + (qh && qh[l] & u1 ? 16 : 0)) - m1;
+        for (int l = 0; l < 32; l++) *dst++ = d2 * (float)((q[l] >> 4) + (qh && qh[l] & u2 ? 16 : 0)) - m2;
+    }
+}
+
 void infer_dequant_q4_k(const void *src, float *dst, int64_t n) {
     const block_q4_k *b = src;
-    for (int64_t i = 0; i < n / QK_K; i++, b++) {
-        const float d = FP16(b->d), dmin = FP16(b->dmin);
-        const uint8_t *q = b->qs;
-        for (int g = 0; g < QK_K / 64; g++, q += 32) {
-            uint8_t sc, m;
-            infer_q4k_scale_min(2 * g, b->scales, &sc, &m);
-            const float d1 = d * sc, m1 = dmin * m;
-            infer_q4k_scale_min(2 * g + 1, b->scales, &sc, &m);
-            const float d2 = d * sc, m2 = dmin * m;
-            for (int l = 0; l < 32; l++) *dst++ = d1 * (float)(q[l] & 0x0F) - m1;
-            for (int l = 0; l < 32; l++) *dst++ = d2 * (float)(q[l] >> 4) - m2;
-        }
-    }
+    for (int64_t i = 0; i < n / QK_K; i++, b++, dst += QK_K) dequant_q45_k_block(b->d, b->dmin, b->scales, b->qs, NULL, dst);
 }
 
 void infer_dequant_q5_k(const void *src, float *dst, int64_t n) {
     const block_q5_k *b = src;
-    for (int64_t i = 0; i < n / QK_K; i++, b++) {
-        const float d = FP16(b->d), dmin = FP16(b->dmin);
-        const uint8_t *ql = b->qs;
-        for (int g = 0; g < QK_K / 64; g++, ql += 32) {
-            uint8_t sc, m;
-            infer_q4k_scale_min(2 * g, b->scales, &sc, &m);
-            const float d1 = d * sc, m1 = dmin * m;
-            infer_q4k_scale_min(2 * g + 1, b->scales, &sc, &m);
-            const float d2 = d * sc, m2 = dmin * m;
-            const uint8_t u1 = (uint8_t)(1u << (2 * g)), u2 = (uint8_t)(2u << (2 * g));
-            for (int l = 0; l < 32; l++) *dst++ = d1 * (float)((ql[l] & 0x0F) + (b->qh[l] & u1 ? 16 : 0)) - m1;
-            for (int l = 0; l < 32; l++) *dst++ = d2 * (float)((ql[l] >> 4) + (b->qh[l] & u2 ? 16 : 0)) - m2;
-        }
-    }
+    for (int64_t i = 0; i < n / QK_K; i++, b++, dst += QK_K) dequant_q45_k_block(b->d, b->dmin, b->scales, b->qs, b->qh, dst);
 }
 
 void infer_dequant_q6_k(const void *src, float *dst, int64_t n) {
