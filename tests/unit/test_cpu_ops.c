@@ -16,6 +16,7 @@
 #include "kernels/backend.h"
 #include "kernels/cpu/ops.h"
 #include "tensor/dtype.h"
+#include "rope_ref.h"
 #include "testdata.h"
 
 static infer_backend *be;
@@ -207,40 +208,6 @@ static void test_stories_attn_norm0(void **state) {
 }
 
 /* ---- rope */
-/* The reference: angles from the definitions (see ops_rope.c's header), in double. */
-static void rope_ref(double *x, int64_t n_tok, int64_t n_head, int64_t hd, const int32_t *pos,
-                     const infer_rope_params *p) {
-    const int half = p->n_rot / 2;
-    const bool yarn = p->yarn_factor > 1.0f;
-    double lo = 0, hi = 0, mscale = p->attn_factor;
-    if (yarn) {
-        const double two_log_base = 2.0 * log((double)p->freq_base);
-        lo = floor(p->n_rot * log(p->yarn_orig_ctx / (p->yarn_beta_fast * 2 * M_PI)) / two_log_base);
-        hi = ceil(p->n_rot * log(p->yarn_orig_ctx / (p->yarn_beta_slow * 2 * M_PI)) / two_log_base);
-        lo = fmax(0, lo);
-        hi = fmin(p->n_rot - 1, hi);
-        mscale *= 1.0 + 0.1 * log(1.0 / p->freq_scale);
-    }
-    for (int64_t t = 0; t < n_tok; t++)
-        for (int64_t h = 0; h < n_head; h++) {
-            double *v = x + (t * n_head + h) * hd;
-            for (int i = 0; i < half; i++) {
-                const double base_theta = pos[t] * pow(p->freq_base, -2.0 * i / p->n_rot);
-                double theta = p->freq_scale * base_theta;
-                if (yarn) {
-                    const double ramp = 1.0 - fmin(1.0, fmax(0.0, (i - lo) / fmax(0.001, hi - lo)));
-                    theta = theta * (1 - ramp) + base_theta * ramp;
-                }
-                const double c = cos(theta) * mscale, s = sin(theta) * mscale;
-                const int a = p->mode == INFER_ROPE_NEOX ? i : 2 * i;
-                const int b = p->mode == INFER_ROPE_NEOX ? i + half : 2 * i + 1;
-                const double x0 = v[a], x1 = v[b];
-                v[a] = x0 * c - x1 * s;
-                v[b] = x0 * s + x1 * c;
-            }
-        }
-}
-
 static void check_rope(infer_rope_params p, int64_t n_tok, int64_t n_head, int64_t hd, int32_t pos0, double atol) {
     const size_t n = (size_t)(n_tok * n_head * hd);
     float *x = rand_vec(n, 2.0);
@@ -248,7 +215,7 @@ static void check_rope(infer_rope_params p, int64_t n_tok, int64_t n_head, int64
     for (int64_t t = 0; t < n_tok; t++) pos[t] = pos0 + (int32_t)(t * 7 % 11) + (int32_t)t;  /* unordered */
     double *ref = malloc(sizeof(double) * n);
     for (size_t i = 0; i < n; i++) ref[i] = x[i];
-    rope_ref(ref, n_tok, n_head, hd, pos, &p);
+    test_rope_ref(ref, n_tok, n_head, hd, pos, NULL, &p);
     be->ops->begin(be);
     infer_bview vx = buf_new(x, sizeof(float) * n, INFER_TYPE_F32);
     infer_bview vp = buf_new(pos, sizeof(int32_t) * n_tok, INFER_TYPE_I32);

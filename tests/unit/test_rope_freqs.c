@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "kernels/backend.h"
+#include "rope_ref.h"
 #include "test_hostile_model.h"
 
 static infer_backend *be;   /* the backend under test in the op cases */
@@ -60,40 +61,6 @@ static void llama3_factors(float *ff, int n_rot, double base, double factor, dou
     }
 }
 
-/* ggml's rope with frequency factors, in double: theta_e = pos * base^(-2i/n_rot) / ff[i],
- * theta_i = freq_scale * theta_e; with YaRN a ramp over the pair index between the
- * corrected dims mixes them and cos/sin are scaled by attn_factor (1 + 0.1 ln(1/freq_scale)). */
-static void rope_ref(double *x, int n_tok, int n_head, int head_dim, const int32_t *pos, const float *ff,
-                     const infer_rope_params *p) {
-    const bool yarn = p->yarn_factor > 1;
-    double lo = 0, hi = 0, mscale = p->attn_factor;
-    if (yarn) {
-        const double d = 2 * log((double)p->freq_base);
-        lo = fmax(0, floor(p->n_rot * log(p->yarn_orig_ctx / (p->yarn_beta_fast * 2 * M_PI)) / d));
-        hi = fmin(p->n_rot - 1, ceil(p->n_rot * log(p->yarn_orig_ctx / (p->yarn_beta_slow * 2 * M_PI)) / d));
-        mscale *= 1 + 0.1 * log(1.0 / p->freq_scale);
-    }
-    const int half = p->n_rot / 2;
-    for (int t = 0; t < n_tok; t++)
-        for (int h = 0; h < n_head; h++) {
-            double *v = x + ((size_t)t * n_head + h) * head_dim;
-            for (int i = 0; i < half; i++) {
-                const double te = pos[t] * pow(p->freq_base, -2.0 * i / p->n_rot) / (ff ? ff[i] : 1.0);
-                double th = te * p->freq_scale;
-                if (yarn) {
-                    const double ramp = 1 - fmin(1, fmax(0, (i - lo) / fmax(0.001, hi - lo)));
-                    th = th * (1 - ramp) + te * ramp;
-                }
-                const double c = cos(th) * mscale, s = sin(th) * mscale;
-                const int i0 = p->mode == INFER_ROPE_NEOX ? i : 2 * i;
-                const int i1 = p->mode == INFER_ROPE_NEOX ? i + half : 2 * i + 1;
-                const double a = v[i0], b = v[i1];
-                v[i0] = a * c - b * s;
-                v[i1] = a * s + b * c;
-            }
-        }
-}
-
 typedef struct {
     const char *what;
     int n_tok, n_head, head_dim;
@@ -102,7 +69,7 @@ typedef struct {
 } rope_case;
 
 /* Runs one case through be->ops->rope with factors (or none) and checks every element,
- * unrotated tail dims included, against rope_ref. */
+ * unrotated tail dims included, against test_rope_ref. */
 static void check_rope_case(const rope_case *rc, const float *ff, double atol, double rtol) {
     const size_t n = (size_t)rc->n_tok * rc->n_head * rc->head_dim;
     float *x = malloc(n * sizeof *x), *got = malloc(n * sizeof *got);
@@ -111,7 +78,7 @@ static void check_rope_case(const rope_case *rc, const float *ff, double atol, d
     assert_true(x && got && want && pos);
     for (size_t i = 0; i < n; i++) want[i] = x[i] = (float)urand();
     for (int t = 0; t < rc->n_tok; t++) pos[t] = t == 0 ? 0 : (int32_t)((urand() * 0.5 + 0.5) * rc->max_pos);
-    rope_ref(want, rc->n_tok, rc->n_head, rc->head_dim, pos, ff, &rc->p);
+    test_rope_ref(want, rc->n_tok, rc->n_head, rc->head_dim, pos, ff, &rc->p);
 
     infer_bbuf *bx, *bp, *bf = NULL;
     be->ops->begin(be);
@@ -192,8 +159,8 @@ static void test_factors_matter(void **state) {
     infer_rope_params p = rope_cases[0].p;
     double a[128], b[128];
     for (int i = 0; i < 128; i++) a[i] = b[i] = 1.0;
-    rope_ref(a, 1, 1, 128, pos, NULL, &p);
-    rope_ref(b, 1, 1, 128, pos, ff, &p);
+    test_rope_ref(a, 1, 1, 128, pos, NULL, &p);
+    test_rope_ref(b, 1, 1, 128, pos, ff, &p);
     double diff = 0;
     for (int i = 0; i < 128; i++) diff = fmax(diff, fabs(a[i] - b[i]));
     assert_true(diff > 0.1);
