@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_tokenizer_expect.h"
+#include "tokenizer_expect.h"
 
 static void test_llama_spm(void **state) {
     (void)state;

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_tokenizer_expect.h"
+#include "tokenizer_expect.h"
 
 static char *g_llama3, *g_qwen3, *g_gptoss;
 

@@ -9,7 +9,7 @@
 
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
-#include "test_tokenizer_expect.h"
+#include "tokenizer_expect.h"
 
 #define MAX_TOKS 65536
 
