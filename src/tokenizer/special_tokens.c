@@ -47,6 +47,12 @@ infer_status infer_vocab_find_eog(struct infer_vocab *v, int32_t eom, infer_erro
     return INFER_OK;
 }
 
+/* Tokens matched literally inside text when special tokens are parsed: control,
+ * user-defined and unknown tokens that have a text. */
+static bool matched_in_text(const struct infer_vocab *v, int32_t i) {
+    uint8_t t = v->type[i];
+    return (t == INFER_TOKEN_CONTROL || t == INFER_TOKEN_USER_DEFINED || t == INFER_TOKEN_UNKNOWN) && v->text_len[i] > 0;
+}
 
 static int cmp_special(const void *a, const void *b, void *ctx) {
     const struct infer_vocab *v = ctx;
@@ -59,18 +65,13 @@ static int cmp_special(const void *a, const void *b, void *ctx) {
 
 infer_status infer_vocab_index_special(struct infer_vocab *v, infer_error *err) {
     size_t n = 0;
-    for (int32_t i = 0; i < v->n_tokens; i++) {
-        uint8_t t = v->type[i];
-        if ((t == INFER_TOKEN_CONTROL || t == INFER_TOKEN_USER_DEFINED || t == INFER_TOKEN_UNKNOWN) && v->text_len[i] > 0) n++;
-    }
+    for (int32_t i = 0; i < v->n_tokens; i++)
+        if (matched_in_text(v, i)) n++;
     v->special = malloc((n + 1) * sizeof *v->special);
     if (!v->special) return infer_err(err, INFER_ERR_NOMEM, "out of memory");
     n = 0;
-    for (int32_t i = 0; i < v->n_tokens; i++) {
-        uint8_t t = v->type[i];
-        if ((t == INFER_TOKEN_CONTROL || t == INFER_TOKEN_USER_DEFINED || t == INFER_TOKEN_UNKNOWN) && v->text_len[i] > 0)
-            v->special[n++] = i;
-    }
+    for (int32_t i = 0; i < v->n_tokens; i++)
+        if (matched_in_text(v, i)) v->special[n++] = i;
     qsort_r(v->special, n, sizeof *v->special, cmp_special, v);
     size_t k = 0;
     for (int b = 0; b <= 256; b++) {

@@ -269,7 +269,3 @@ const char *infer_vocab_token_text(const struct infer_vocab *v, int32_t tok) {
     if (!v || tok < 0 || tok >= v->n_tokens) return NULL;
     return v->text[tok];
 }
-
-bool infer_vocab_is_control(const struct infer_vocab *v, int32_t tok) {
-    return v && tok >= 0 && tok < v->n_tokens && v->type[tok] == INFER_TOKEN_CONTROL;
-}

@@ -29,8 +29,6 @@ bool infer_vocab_add_bos(const struct infer_vocab *v);
 const char *infer_vocab_model_name(const struct infer_vocab *v);
 /* The token's text as stored (NUL-terminated), or NULL if tok is out of range. */
 const char *infer_vocab_token_text(const struct infer_vocab *v, int32_t tok);
-/* True for CONTROL tokens (BOS, <|im_start|>, ...). */
-bool infer_vocab_is_control(const struct infer_vocab *v, int32_t tok);
 
 /* Tokenizes len bytes into tokens[0..cap). *n_out is the full count even when it
  * exceeds cap (then INFER_ERR_BUFFER_SMALL). Never fails on the text itself. */
