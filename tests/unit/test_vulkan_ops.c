@@ -46,6 +46,7 @@ static float *rand_vec(size_t n, float scale) {
 /* A device buffer holding `bytes` at an offset that is deliberately not a multiple of
  * the binding alignment (the ops must pass the remainder to the shaders). */
 #define ODD_OFFSET 20
+static size_t g_offset = ODD_OFFSET;   /* 0 while testing kernels that need aligned inputs */
 typedef struct dev {
     infer_bbuf *buf;
     infer_bview v;
@@ -54,7 +55,7 @@ typedef struct dev {
 static dev dev_new(const void *host, size_t bytes, uint32_t type) {
     dev d;
     assert_int_equal(g_be->ops->alloc(g_be, bytes + ODD_OFFSET + 64, &d.buf), INFER_OK);
-    d.v = (infer_bview){d.buf, ODD_OFFSET, type};
+    d.v = (infer_bview){d.buf, g_offset, type};
     if (host) g_be->ops->write(g_be, d.v, host, bytes);
     return d;
 }
@@ -281,6 +282,23 @@ static void test_matmul_all_types(void **state) {
         }
         free_fixture(&f);
     }
+}
+
+/* Decode with x on 16 bytes: the path devices take for a model's activations (the Q4_K
+ * wide-load kernel needs it; the odd offsets above send it to the general kernel).
+ * Rows of 1, 4, 8 and 16 blocks of 256 (1, 1, 2 and 4 groups of 32 a row there). */
+static void test_matvec_aligned_inputs(void **state) {
+    (void)state;
+    g_offset = 0;
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
+        run_matmul(&f, 40, 256, 1, false);
+        run_matmul(&f, 37, 1024, 1, true);
+        run_matmul(&f, 37, 2048, 1, false);
+        run_matmul(&f, 37, 4096, 1, true);
+        free_fixture(&f);
+    }
+    g_offset = ODD_OFFSET;
 }
 
 static void run_attention(uint32_t cache_type, int window, bool sinks);
@@ -761,6 +779,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_get_rows_awkward_plain),
         cmocka_unit_test(test_matmul_all_types),
         cmocka_unit_test(test_matmul_portable_variants),
+        cmocka_unit_test(test_matvec_aligned_inputs),
         cmocka_unit_test(test_split_weights),
         cmocka_unit_test(test_rms_norm),
         cmocka_unit_test(test_glu_add),
