@@ -157,21 +157,10 @@ static void emit(infer_detok *d, int32_t tok) {
 static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
     /* Special tokens written in the prompt (<|im_start|>, ...) are recognized, as the
      * reference's CLI does, so a hand-written chat prompt works. */
-    size_t len = strlen(a->prompt), n = 0;
-    size_t cap = len + 8;
-    int32_t *toks = malloc(cap * sizeof *toks);
-    if (!toks) return 1;
-    infer_status st = infer_tokenize(m, a->prompt, len, infer_model_add_bos(m), 1, toks, cap, &n);
-    if (st == INFER_ERR_BUFFER_SMALL) {
-        int32_t *g = realloc(toks, n * sizeof *toks);
-        if (!g) {
-            free(toks);
-            return 1;
-        }
-        toks = g;
-        st = infer_tokenize(m, a->prompt, len, infer_model_add_bos(m), 1, toks, n, &n);
-    }
-    if (st != INFER_OK || n == 0) {
+    size_t n = 0;
+    infer_status st;
+    int32_t *toks = tool_tokenize(m, a->prompt, strlen(a->prompt), infer_model_add_bos(m), 1, &n, &st);
+    if (!toks || n == 0) {
         fprintf(stderr, "error: cannot tokenize the prompt (%s)\n", infer_status_str(st));
         free(toks);
         return 1;

@@ -80,9 +80,9 @@ int main(int argc, char **argv) {
      * tokenizer adds one. */
     const int add_bos = infer_model_add_bos(m);
     size_t n_tok = 0;
-    infer_tokenize(m, text, len, add_bos, 0, NULL, 0, &n_tok);
-    int32_t *toks = malloc((n_tok + 1) * sizeof *toks);
-    if (!toks || infer_tokenize(m, text, len, add_bos, 0, toks, n_tok + 1, &n_tok) != INFER_OK) {
+    infer_status st;
+    int32_t *toks = tool_tokenize(m, text, len, add_bos, 0, &n_tok, &st);
+    if (!toks) {
         fprintf(stderr, "error: cannot tokenize %s\n", file);
         return 1;
     }

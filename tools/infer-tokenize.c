@@ -75,13 +75,11 @@ int main(int argc, char **argv) {
     const char *src = file ? text : prompt;
     int add_bos = !no_bos && infer_model_add_bos(m);
     size_t n = 0;
-    infer_status st = infer_tokenize(m, src, len, add_bos, parse_special, NULL, 0, &n);
-    int32_t *toks = malloc((n ? n : 1) * sizeof *toks);
-    if (st == INFER_ERR_BUFFER_SMALL || st == INFER_OK)
-        st = toks ? infer_tokenize(m, src, len, add_bos, parse_special, toks, n, &n) : INFER_ERR_NOMEM;
-    if (st != INFER_OK) {
+    infer_status st;
+    int32_t *toks = tool_tokenize(m, src, len, add_bos, parse_special, &n, &st);
+    if (!toks) {
         fprintf(stderr, "error: tokenizing failed: %s\n", infer_status_str(st));
-        free(toks); free(text); infer_model_free(m);
+        free(text); infer_model_free(m);
         return 1;
     }
     if (pieces) {

@@ -49,3 +49,22 @@ size_t tool_utf8_seq_len(const unsigned char *s, size_t n) {
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
     return len;
 }
+
+int32_t *tool_tokenize(const infer_model *m, const char *text, size_t len, int add_bos, int parse_special,
+                       size_t *n_out, infer_status *st) {
+    size_t n = 0;
+    *st = infer_tokenize(m, text, len, add_bos, parse_special, NULL, 0, &n);   /* count only */
+    if (*st != INFER_OK && *st != INFER_ERR_BUFFER_SMALL) return NULL;
+    int32_t *toks = malloc((n ? n : 1) * sizeof *toks);
+    if (!toks) {
+        *st = INFER_ERR_NOMEM;
+        return NULL;
+    }
+    *st = infer_tokenize(m, text, len, add_bos, parse_special, toks, n, &n);
+    if (*st != INFER_OK) {
+        free(toks);
+        return NULL;
+    }
+    *n_out = n;
+    return toks;
+}

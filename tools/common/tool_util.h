@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "infer.h"
+
 /* Reads a whole file into a NUL-terminated heap buffer; returns NULL on failure. */
 char *tool_read_file(const char *path, size_t *len_out);
 /* Wall-clock seconds from a monotonic clock. */
@@ -11,5 +13,9 @@ double tool_now_s(void);
 /* Length of the valid UTF-8 sequence at s (n >= 1 bytes left), or 0 if invalid
  * (overlong forms, surrogates and code points above U+10FFFF are invalid). */
 size_t tool_utf8_seq_len(const unsigned char *s, size_t n);
+/* Tokenizes len bytes of text (see infer_tokenize) into a malloc'd array of *n_out
+ * tokens. On failure returns NULL and sets *st (INFER_ERR_NOMEM when out of memory). */
+int32_t *tool_tokenize(const infer_model *m, const char *text, size_t len, int add_bos, int parse_special,
+                       size_t *n_out, infer_status *st);
 
 #endif
