@@ -286,7 +286,7 @@ static void test_matmul_all_types(void **state) {
 
 /* Decode with x on 16 bytes: the path devices take for a model's activations (the Q4_K
  * wide-load kernel needs it; the odd offsets above send it to the general kernel).
- * Rows of 1, 4, 8 and 16 blocks of 256 (1, 1, 2 and 4 groups of 32 a row there). */
+ * Rows of 1, 4, 8 and 16 blocks of 256 (1 to 4 steps of that kernel's row loop). */
 static void test_matvec_aligned_inputs(void **state) {
     (void)state;
     g_offset = 0;

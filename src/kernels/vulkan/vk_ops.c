@@ -12,6 +12,7 @@
 
 #define MATMUL_VEC_MAX_N 8      /* below this many activation rows, one workgroup per weight row */
 #define MAT_TILE 64             /* matmul_mat.comp's BM = BN */
+#define MATVEC_ROWS 4           /* matvec_q4_k.comp's ROWS */
 
 /* Push-constant blocks, word for word as the shaders declare them. */
 typedef struct { uint32_t a_off, row_bytes, row_len, ids_off, o_off, n; int32_t row_lo, row_hi, n_rows; } pc_get_rows;
@@ -20,10 +21,6 @@ typedef struct {
     uint32_t a_off, row_bytes, rows, cols, x_off, b_off, has_bias, y_off, n, r_base, win_rows;
     uint32_t expert_bytes, x_div, e_base, e_count, list_off, cnt_off, list_stride;
 } pc_matmul;
-/* matvec_q4_k.comp: pc_matmul's first 11 words, then the groups of 32 per row. */
-typedef struct {
-    uint32_t a_off, row_bytes, rows, cols, x_off, b_off, has_bias, y_off, n, r_base, win_rows, split;
-} pc_matvec;
 typedef struct { uint32_t x_off, pos_off, freq_off, n_tok, n_head, head_dim, n_rot, neox; float mscale; uint32_t ff_off, has_ff; } pc_rope;
 typedef struct { uint32_t src_off, pos_off, c_off, n_tok, row_len, c_len; } pc_kv_store;
 typedef struct {
@@ -323,14 +320,9 @@ static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols
         pc_matmul pc = {.a_off = b[0].rem, .row_bytes = (uint32_t)row_bytes, .rows = (uint32_t)rows, .cols = (uint32_t)cols,
                         .x_off = b[1].rem / 4, .b_off = b[2].rem / 4, .has_bias = bias.buf != NULL, .y_off = b[3].rem / 4,
                         .n = (uint32_t)n, .r_base = (uint32_t)r0, .win_rows = (uint32_t)cnt, .x_div = 1, .e_count = 1};
-        if (fast) {
-            /* Rows of many blocks get 2 or 4 groups of 32 invocations (fewer serial steps,
-             * more workgroups in flight); a workgroup holds four groups. */
-            uint32_t nblk = (uint32_t)(cols / 256), split = nblk > 8 ? 4 : nblk > 4 ? 2 : 1;
-            pc_matvec pv = {pc.a_off, pc.row_bytes, pc.rows, pc.cols, pc.x_off, pc.b_off, pc.has_bias, pc.y_off, pc.n, pc.r_base,
-                            pc.win_rows, split};
-            vk_dispatch(vk, fast, b, 4, &pv, sizeof pv, ceil_div(cnt, 4 / split), 1);
-        } else if (vec)
+        if (fast)
+            vk_dispatch(vk, fast, b, 4, &pc, sizeof pc, ceil_div(cnt, MATVEC_ROWS), 1);
+        else if (vec)
             vk_dispatch(vk, p, b, 4, &pc, sizeof pc, cnt, (uint32_t)ceil_div((uint64_t)n, 4));
         else
             vk_dispatch3(vk, p, b, 4, &pc, sizeof pc, (uint32_t)ceil_div(cnt, MAT_TILE), (uint32_t)ceil_div((uint64_t)n, MAT_TILE), 1);

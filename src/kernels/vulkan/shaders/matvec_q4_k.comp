@@ -11,18 +11,17 @@
 // subgroups are 8 to 32 wide (a row's 32 invocations reduce in whole subgroups; the 8
 // invocations of a block find its amax by three xor-shuffles).
 //
-// Layout of the work: four groups of 32 invocations per workgroup; each row is served by
-// pc.split (1, 2 or 4) of them, so a workgroup serves 4 / split rows (long rows get more
-// invocations and fewer serial steps). Eight invocations
+// Layout of the work: ROWS rows per workgroup, 32 invocations per row. Eight invocations
 // share one 144-byte block (d, dmin, 12 scale bytes, 128 nibble bytes), each reading one
-// 16-byte piece of the nibbles with a single uvec4 load, so a group walks four blocks
-// per step (the row's groups 4 * split) with wide, contiguous loads; the 16-byte block head is one more uvec4
+// 16-byte piece of the nibbles with a single uvec4 load, so a row group walks four
+// blocks per step with wide, contiguous loads; the 16-byte block head is one more uvec4
 // load that the eight invocations of a block share through the cache.
 // Piece p (0..7) of a block: chunk c = p/2 (nibble bytes 32c..32c+31) half h = p%2; its
 // low nibbles are values 64c + 16h + 0..15 (sub-block 2c), its high nibbles values
 // 64c + 32 + 16h + 0..15 (sub-block 2c + 1). Each sub-block contributes
 // d*sc*dot(q, x) - dmin*mn*sum(x).
-#define WG 128u
+#define ROWS 4u
+#define WG (32u * ROWS)
 layout(local_size_x = 128) in;
 layout(std430, binding = 0) readonly buffer A { uvec4 a4[]; };
 layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
@@ -33,7 +32,6 @@ layout(push_constant) uniform PC {
     uint x_off, b_off, has_bias, y_off;
     uint n;
     uint r_base, win_rows;
-    uint split;   // groups of 32 invocations per row: 1, 2 or 4
 } pc;
 #include "common.glsl"
 shared float red[WG];
@@ -56,15 +54,14 @@ void scale_min(uvec3 s, uint is, out float sc, out float mn) {
 void main() {
     uint tid = gl_LocalInvocationID.x;
     uint grp = tid >> 5, lane = tid & 31u;
-    uint slot = grp / pc.split, part = grp % pc.split;
-    uint rl = flat_wg() * (4u / pc.split) + slot;
+    uint rl = flat_wg() * ROWS + grp;
     uint sub = lane >> 3, p = lane & 7u;     // block of the step, piece of the block
     uint c = p >> 1, h = p & 1u;
     float acc = 0.0;
     if (rl < pc.win_rows) {
         uint nblk = pc.cols / 256u;
         uint row16 = (pc.a_off + rl * pc.row_bytes) >> 4;   // row start in uvec4 units
-        for (uint b = 4u * part + sub; b < nblk; b += 4u * pc.split) {
+        for (uint b = sub; b < nblk; b += 4u) {
             uint blk16 = row16 + b * 9u;                     // 144 bytes = 9 uvec4
             uvec4 head = a4[blk16];
             uvec4 q = a4[blk16 + 1u + 2u * c + h];
@@ -109,10 +106,10 @@ void main() {
     float s = subgroupAdd(acc);
     if (subgroupElect()) red[gl_SubgroupID] = s;
     barrier();
-    uint per = 32u / gl_SubgroupSize;   // subgroups per group
-    if (lane == 0u && part == 0u && rl < pc.win_rows) {
+    uint per = 32u / gl_SubgroupSize;
+    if (lane == 0u && rl < pc.win_rows) {
         float v = 0.0;
-        for (uint i = 0u; i < per * pc.split; i++) v += red[grp * per + i];
+        for (uint i = 0u; i < per; i++) v += red[grp * per + i];
         uint r = pc.r_base + rl;
         if (pc.has_bias != 0u) v += bias[pc.b_off + r];
         y[pc.y_off + r] = v;
