@@ -270,10 +270,7 @@ int main(int argc, char **argv) {
 
     fprintf(stderr, "infer-bench: %s (%s, %d layers) loaded in %.2f s; %d reps after 1 warm-up\n",
             infer_model_arch(m), row.model, infer_model_n_layer(m), t_load, o.reps);
-    printf("| model | size | params | backend | device | threads | test | t/s | GB/s |\n");
-    printf("| --- | ---: | ---: | --- | --- | ---: | --- | ---: | ---: |\n");
-
-    int status = 0;
+    int status = 0, header_done = 0;
     for (int ti = 0; ti < o.threads_count && status == 0; ti++) {
         infer_ctx_params cp = infer_ctx_default_params();
         cp.n_ctx = (uint32_t)n_ctx;
@@ -287,6 +284,11 @@ int main(int argc, char **argv) {
             fprintf(stderr, "infer-bench: context: %s\n", err.message);
             status = 1;
             break;
+        }
+        if (!header_done) {   /* after the first context, so a backend error prints no table */
+            printf("| model | size | params | backend | device | threads | test | t/s | GB/s |\n");
+            printf("| --- | ---: | ---: | --- | --- | ---: | --- | ---: | ---: |\n");
+            header_done = 1;
         }
         row.backend = infer_ctx_backend_name(c);
         row.device = infer_ctx_device_name(c);
