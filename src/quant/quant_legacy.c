@@ -29,46 +29,62 @@ static void min_max(const float *x, int n, float *mn, float *mx) {
 
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+/* The nibble layout of Q4_0, Q4_1, Q5_0 and Q5_1: weight j < 16 is the low nibble of
+ * qs[j], weight j + 16 its high nibble; in the 5-bit formats bit j of the little-endian
+ * uint32 qh is the fifth bit of weight j. qh is NULL for the 4-bit formats. */
+static void unpack32(const uint8_t qs[16], const uint8_t *qh, int q[32]) {
+    const uint32_t h = qh ? (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24 : 0;
+    for (int j = 0; j < 16; j++) {
+        q[j] = (qs[j] & 0x0F) | (int)((h >> j) & 1) << 4;
+        q[j + 16] = (qs[j] >> 4) | (int)((h >> (j + 16)) & 1) << 4;
+    }
+}
+static void pack32(const int q[32], uint8_t qs[16], uint8_t *qh) {
+    uint32_t h = 0;
+    for (int j = 0; j < 16; j++) {
+        qs[j] = (uint8_t)((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
+        h |= (uint32_t)(q[j] >> 4) << j | (uint32_t)(q[j + 16] >> 4) << (j + 16);
+    }
+    if (qh) { qh[0] = (uint8_t)h; qh[1] = (uint8_t)(h >> 8); qh[2] = (uint8_t)(h >> 16); qh[3] = (uint8_t)(h >> 24); }
+}
+
 /* ---- Q4_0 */
 void infer_dequant_q4_0(const void *src, float *dst, int64_t n) {
     const block_q4_0 *b = src;
+    int q[QK4_0];
     for (int64_t i = 0; i < n / QK4_0; i++, b++, dst += QK4_0) {
         const float d = FP16(b->d);
-        for (int j = 0; j < QK4_0 / 2; j++) {
-            dst[j] = (float)((b->qs[j] & 0x0F) - 8) * d;
-            dst[j + QK4_0 / 2] = (float)((b->qs[j] >> 4) - 8) * d;
-        }
+        unpack32(b->qs, NULL, q);
+        for (int j = 0; j < QK4_0; j++) dst[j] = (float)(q[j] - 8) * d;
     }
 }
 
 void infer_quant_q4_0(const float *src, void *dst, int64_t n) {
     block_q4_0 *b = dst;
+    int q[QK4_0];
     for (int64_t i = 0; i < n / QK4_0; i++, b++, src += QK4_0) {
         const float d = signed_absmax(src, QK4_0) / -8.0f;   /* the extreme maps to q = 0 */
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         b->d = TO_FP16(d);
-        for (int j = 0; j < QK4_0 / 2; j++) {
-            int q0 = clampi((int)floorf(src[j] * id + 8.5f), 0, 15);
-            int q1 = clampi((int)floorf(src[j + QK4_0 / 2] * id + 8.5f), 0, 15);
-            b->qs[j] = (uint8_t)(q0 | (q1 << 4));
-        }
+        for (int j = 0; j < QK4_0; j++) q[j] = clampi((int)floorf(src[j] * id + 8.5f), 0, 15);
+        pack32(q, b->qs, NULL);
     }
 }
 
 /* ---- Q4_1 */
 void infer_dequant_q4_1(const void *src, float *dst, int64_t n) {
     const block_q4_1 *b = src;
+    int q[QK4_1];
     for (int64_t i = 0; i < n / QK4_1; i++, b++, dst += QK4_1) {
         const float d = FP16(b->d), m = FP16(b->m);
-        for (int j = 0; j < QK4_1 / 2; j++) {
-            dst[j] = (float)(b->qs[j] & 0x0F) * d + m;
-            dst[j + QK4_1 / 2] = (float)(b->qs[j] >> 4) * d + m;
-        }
+        unpack32(b->qs, NULL, q);
+        for (int j = 0; j < QK4_1; j++) dst[j] = (float)q[j] * d + m;
     }
 }
 
 void infer_quant_q4_1(const float *src, void *dst, int64_t n) {
     block_q4_1 *b = dst;
+    int q[QK4_1];
     for (int64_t i = 0; i < n / QK4_1; i++, b++, src += QK4_1) {
         float mn, mx;
         min_max(src, QK4_1, &mn, &mx);
@@ -76,82 +92,57 @@ void infer_quant_q4_1(const float *src, void *dst, int64_t n) {
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         b->d = TO_FP16(d);
         b->m = TO_FP16(mn);
-        for (int j = 0; j < QK4_1 / 2; j++) {
-            int q0 = clampi((int)floorf((src[j] - mn) * id + 0.5f), 0, 15);
-            int q1 = clampi((int)floorf((src[j + QK4_1 / 2] - mn) * id + 0.5f), 0, 15);
-            b->qs[j] = (uint8_t)(q0 | (q1 << 4));
-        }
+        for (int j = 0; j < QK4_1; j++) q[j] = clampi((int)floorf((src[j] - mn) * id + 0.5f), 0, 15);
+        pack32(q, b->qs, NULL);
     }
 }
 
-/* ---- Q5_0 / Q5_1: the fifth bits of the 32 weights form one little-endian uint32. */
-static inline uint32_t load_qh(const uint8_t qh[4]) {
-    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
-}
-static inline void store_qh(uint8_t qh[4], uint32_t v) {
-    qh[0] = (uint8_t)v; qh[1] = (uint8_t)(v >> 8); qh[2] = (uint8_t)(v >> 16); qh[3] = (uint8_t)(v >> 24);
-}
-
+/* ---- Q5_0 */
 void infer_dequant_q5_0(const void *src, float *dst, int64_t n) {
     const block_q5_0 *b = src;
+    int q[QK5_0];
     for (int64_t i = 0; i < n / QK5_0; i++, b++, dst += QK5_0) {
         const float d = FP16(b->d);
-        const uint32_t qh = load_qh(b->qh);
-        for (int j = 0; j < QK5_0 / 2; j++) {
-            int h0 = (qh >> j) & 1, h1 = (qh >> (j + 16)) & 1;
-            dst[j] = (float)(((b->qs[j] & 0x0F) | (h0 << 4)) - 16) * d;
-            dst[j + QK5_0 / 2] = (float)(((b->qs[j] >> 4) | (h1 << 4)) - 16) * d;
-        }
+        unpack32(b->qs, b->qh, q);
+        for (int j = 0; j < QK5_0; j++) dst[j] = (float)(q[j] - 16) * d;
     }
 }
 
 void infer_quant_q5_0(const float *src, void *dst, int64_t n) {
     block_q5_0 *b = dst;
+    int q[QK5_0];
     for (int64_t i = 0; i < n / QK5_0; i++, b++, src += QK5_0) {
         const float d = signed_absmax(src, QK5_0) / -16.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        uint32_t qh = 0;
         b->d = TO_FP16(d);
-        for (int j = 0; j < QK5_0 / 2; j++) {
-            int q0 = clampi((int)floorf(src[j] * id + 16.5f), 0, 31);
-            int q1 = clampi((int)floorf(src[j + QK5_0 / 2] * id + 16.5f), 0, 31);
-            b->qs[j] = (uint8_t)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
-            qh |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
-        }
-        store_qh(b->qh, qh);
+        for (int j = 0; j < QK5_0; j++) q[j] = clampi((int)floorf(src[j] * id + 16.5f), 0, 31);
+        pack32(q, b->qs, b->qh);
     }
 }
 
+/* ---- Q5_1 */
 void infer_dequant_q5_1(const void *src, float *dst, int64_t n) {
     const block_q5_1 *b = src;
+    int q[QK5_1];
     for (int64_t i = 0; i < n / QK5_1; i++, b++, dst += QK5_1) {
         const float d = FP16(b->d), m = FP16(b->m);
-        const uint32_t qh = load_qh(b->qh);
-        for (int j = 0; j < QK5_1 / 2; j++) {
-            int h0 = (qh >> j) & 1, h1 = (qh >> (j + 16)) & 1;
-            dst[j] = (float)((b->qs[j] & 0x0F) | (h0 << 4)) * d + m;
-            dst[j + QK5_1 / 2] = (float)((b->qs[j] >> 4) | (h1 << 4)) * d + m;
-        }
+        unpack32(b->qs, b->qh, q);
+        for (int j = 0; j < QK5_1; j++) dst[j] = (float)q[j] * d + m;
     }
 }
 
 void infer_quant_q5_1(const float *src, void *dst, int64_t n) {
     block_q5_1 *b = dst;
+    int q[QK5_1];
     for (int64_t i = 0; i < n / QK5_1; i++, b++, src += QK5_1) {
         float mn, mx;
         min_max(src, QK5_1, &mn, &mx);
         const float d = (mx - mn) / 31.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        uint32_t qh = 0;
         b->d = TO_FP16(d);
         b->m = TO_FP16(mn);
-        for (int j = 0; j < QK5_1 / 2; j++) {
-            int q0 = clampi((int)floorf((src[j] - mn) * id + 0.5f), 0, 31);
-            int q1 = clampi((int)floorf((src[j + QK5_1 / 2] - mn) * id + 0.5f), 0, 31);
-            b->qs[j] = (uint8_t)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
-            qh |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
-        }
-        store_qh(b->qh, qh);
+        for (int j = 0; j < QK5_1; j++) q[j] = clampi((int)floorf((src[j] - mn) * id + 0.5f), 0, 31);
+        pack32(q, b->qs, b->qh);
     }
 }
 
