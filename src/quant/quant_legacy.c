@@ -29,6 +29,26 @@ static void min_max(const float *x, int n, float *mn, float *mx) {
 
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+/* Symmetric rounding of one block onto [0, 2*half): the weight of largest magnitude
+ * lands exactly on q = 0 (d = that weight / -half). Returns d. */
+static float round_sym(const float *x, int half, int q[32]) {
+    const float d = signed_absmax(x, 32) / (float)-half;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f, offset = (float)half + 0.5f;
+    for (int j = 0; j < 32; j++) q[j] = clampi((int)floorf(x[j] * id + offset), 0, 2 * half - 1);
+    return d;
+}
+
+/* Rounding of one block onto [0, top] above its minimum: the min lands on 0, the max
+ * on top. Returns d; *mn is the offset m. */
+static float round_min(const float *x, int top, float *mn, int q[32]) {
+    float mx;
+    min_max(x, 32, mn, &mx);
+    const float d = (mx - *mn) / (float)top;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 32; j++) q[j] = clampi((int)floorf((x[j] - *mn) * id + 0.5f), 0, top);
+    return d;
+}
+
 /* The nibble layout of Q4_0, Q4_1, Q5_0 and Q5_1: weight j < 16 is the low nibble of
  * qs[j], weight j + 16 its high nibble; in the 5-bit formats bit j of the little-endian
  * uint32 qh is the fifth bit of weight j. qh is NULL for the 4-bit formats. */
@@ -63,10 +83,7 @@ void infer_quant_q4_0(const float *src, void *dst, int64_t n) {
     block_q4_0 *b = dst;
     int q[QK4_0];
     for (int64_t i = 0; i < n / QK4_0; i++, b++, src += QK4_0) {
-        const float d = signed_absmax(src, QK4_0) / -8.0f;   /* the extreme maps to q = 0 */
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b->d = TO_FP16(d);
-        for (int j = 0; j < QK4_0; j++) q[j] = clampi((int)floorf(src[j] * id + 8.5f), 0, 15);
+        b->d = TO_FP16(round_sym(src, 8, q));
         pack32(q, b->qs, NULL);
     }
 }
@@ -86,13 +103,9 @@ void infer_quant_q4_1(const float *src, void *dst, int64_t n) {
     block_q4_1 *b = dst;
     int q[QK4_1];
     for (int64_t i = 0; i < n / QK4_1; i++, b++, src += QK4_1) {
-        float mn, mx;
-        min_max(src, QK4_1, &mn, &mx);
-        const float d = (mx - mn) / 15.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b->d = TO_FP16(d);
+        float mn;
+        b->d = TO_FP16(round_min(src, 15, &mn, q));
         b->m = TO_FP16(mn);
-        for (int j = 0; j < QK4_1; j++) q[j] = clampi((int)floorf((src[j] - mn) * id + 0.5f), 0, 15);
         pack32(q, b->qs, NULL);
     }
 }
@@ -112,10 +125,7 @@ void infer_quant_q5_0(const float *src, void *dst, int64_t n) {
     block_q5_0 *b = dst;
     int q[QK5_0];
     for (int64_t i = 0; i < n / QK5_0; i++, b++, src += QK5_0) {
-        const float d = signed_absmax(src, QK5_0) / -16.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b->d = TO_FP16(d);
-        for (int j = 0; j < QK5_0; j++) q[j] = clampi((int)floorf(src[j] * id + 16.5f), 0, 31);
+        b->d = TO_FP16(round_sym(src, 16, q));
         pack32(q, b->qs, b->qh);
     }
 }
@@ -135,13 +145,9 @@ void infer_quant_q5_1(const float *src, void *dst, int64_t n) {
     block_q5_1 *b = dst;
     int q[QK5_1];
     for (int64_t i = 0; i < n / QK5_1; i++, b++, src += QK5_1) {
-        float mn, mx;
-        min_max(src, QK5_1, &mn, &mx);
-        const float d = (mx - mn) / 31.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b->d = TO_FP16(d);
+        float mn;
+        b->d = TO_FP16(round_min(src, 31, &mn, q));
         b->m = TO_FP16(mn);
-        for (int j = 0; j < QK5_1; j++) q[j] = clampi((int)floorf((src[j] - mn) * id + 0.5f), 0, 31);
         pack32(q, b->qs, b->qh);
     }
 }
