@@ -506,20 +506,11 @@ int main(int argc, char **argv) {
     }
     if (!a.seed_given) a.sp.seed = (uint64_t)time(NULL);
 
-    infer_error err = {0};
-    infer_model *m = NULL;
+    infer_model *m;
+    chat_session s = {.a = &a};
     double t0 = tool_now_s();
-    if (infer_model_load(a.model, NULL, &m, &err) != INFER_OK) {
-        fprintf(stderr, "error: %s\n", err.message);
-        return 1;
-    }
-    infer_ctx_params cp = tool_ctx_params(&a.ctx);
-    chat_session s = {.a = &a, .m = m};
-    if (infer_ctx_new(m, &cp, &s.ctx, &err) != INFER_OK) {
-        fprintf(stderr, "error: %s\n", err.message);
-        infer_model_free(m);
-        return 1;
-    }
+    if (tool_open_model(a.model, &a.ctx, &m, &s.ctx) != 0) return 1;
+    s.m = m;
     s.smp = infer_sampler_new(&a.sp, infer_model_n_vocab(m));
     if (!s.smp) {
         fprintf(stderr, "error: cannot create the sampler\n");

@@ -232,20 +232,10 @@ int main(int argc, char **argv) {
     }
     if (a.tokens_file) a.sp.temperature = 0.0f;
 
-    infer_error err = {0};
-    infer_model *m = NULL;
+    infer_model *m;
+    infer_ctx *c;
     double t0 = tool_now_s();
-    if (infer_model_load(a.model, NULL, &m, &err) != INFER_OK) {
-        fprintf(stderr, "error: %s\n", err.message);
-        return 1;
-    }
-    infer_ctx_params cp = tool_ctx_params(&a.ctx);
-    infer_ctx *c = NULL;
-    if (infer_ctx_new(m, &cp, &c, &err) != INFER_OK) {
-        fprintf(stderr, "error: %s\n", err.message);
-        infer_model_free(m);
-        return 1;
-    }
+    if (tool_open_model(a.model, &a.ctx, &m, &c) != 0) return 1;
     fprintf(stderr, "loaded %s (%s, %d layers) in %.3f s on %s (%s), context %u\n", a.model, infer_model_arch(m),
             infer_model_n_layer(m), tool_now_s() - t0, infer_ctx_backend_name(c), infer_ctx_device_name(c),
             infer_ctx_n_ctx(c));

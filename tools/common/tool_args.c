@@ -58,3 +58,21 @@ int tool_model_option(const char *name, const char *value, tool_ctx_opts *ctx, i
 #undef IS
     return 2;
 }
+
+int tool_open_model(const char *path, const tool_ctx_opts *o, infer_model **m, infer_ctx **c) {
+    infer_error err = {0};
+    *m = NULL;
+    *c = NULL;
+    if (infer_model_load(path, NULL, m, &err) != INFER_OK) {
+        fprintf(stderr, "error: %s\n", err.message);
+        return -1;
+    }
+    infer_ctx_params cp = tool_ctx_params(o);
+    if (infer_ctx_new(*m, &cp, c, &err) != INFER_OK) {
+        fprintf(stderr, "error: %s\n", err.message);
+        infer_model_free(*m);
+        *m = NULL;
+        return -1;
+    }
+    return 0;
+}

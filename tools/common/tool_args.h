@@ -28,4 +28,8 @@ int tool_parse_backend(const char *name, infer_backend_kind *out);
  * none of these or lacks its value, -1 for an unknown backend (already reported). */
 int tool_model_option(const char *name, const char *value, tool_ctx_opts *ctx, infer_sampler_params *sp);
 
+/* Loads the model at path and opens a context on it with the options. Returns 0, or -1
+ * after printing "error: <why>" to stderr, with nothing left open. */
+int tool_open_model(const char *path, const tool_ctx_opts *o, infer_model **m, infer_ctx **c);
+
 #endif
