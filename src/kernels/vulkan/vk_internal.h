@@ -166,6 +166,9 @@ infer_status vk_buffer_new(vk_backend *vk, VkDeviceSize size, bool host, infer_b
 void vk_buffer_free(vk_backend *vk, infer_bbuf *b);
 /* Runs a one-off command buffer now (used outside a pass): fn records into cmd. */
 infer_status vk_run_now(vk_backend *vk, void (*fn)(VkCommandBuffer cmd, void *u), void *u, infer_error *err);
+/* One buffer-to-buffer copy, submitted and waited for (uploads and host reads). */
+infer_status vk_copy_now(vk_backend *vk, VkBuffer src, VkDeviceSize src_off, VkBuffer dst,
+                         VkDeviceSize dst_off, VkDeviceSize bytes, infer_error *err);
 infer_status vk_weight_upload(vk_backend *vk, const void *host, size_t bytes, infer_bbuf **out, infer_error *err);
 /* Copies bytes into the pass's upload arena; returns the arena buffer and offset. */
 bool vk_arena_push(vk_backend *vk, vk_arena *a, const void *src, size_t bytes, infer_bbuf **buf, VkDeviceSize *off);

@@ -128,6 +128,12 @@ static void record_copy(VkCommandBuffer cmd, void *u) {
     vkCmdCopyBuffer(cmd, j->src, j->dst, 1, &c);
 }
 
+infer_status vk_copy_now(vk_backend *vk, VkBuffer src, VkDeviceSize src_off, VkBuffer dst,
+                         VkDeviceSize dst_off, VkDeviceSize bytes, infer_error *err) {
+    copy_job j = {src, dst, src_off, dst_off, bytes};
+    return vk_run_now(vk, record_copy, &j, err);
+}
+
 static infer_status upload_one(vk_backend *vk, const void *host, size_t bytes, infer_bbuf **out, infer_error *err) {
     infer_bbuf *b;
     infer_status st = vk_buffer_new(vk, bytes, false, &b, err);
@@ -144,9 +150,9 @@ static infer_status upload_one(vk_backend *vk, const void *host, size_t bytes, i
     for (size_t done = 0; done < bytes && !st; done += chunk) {
         size_t n = bytes - done < chunk ? bytes - done : chunk;
         memcpy(staging->mapped, (const char *)host + done, n);
-        copy_job j = {staging->buffer, b->buffer, 0, done, (n + 3) & ~(size_t)3};
-        if (done + j.bytes > b->size) j.bytes = b->size - done;
-        st = vk_run_now(vk, record_copy, &j, err);
+        VkDeviceSize n4 = (n + 3) & ~(size_t)3;
+        if (done + n4 > b->size) n4 = b->size - done;
+        st = vk_copy_now(vk, staging->buffer, 0, b->buffer, done, n4, err);
     }
     vk_buffer_free(vk, staging);
     if (st) { vk_buffer_free(vk, b); return st; }

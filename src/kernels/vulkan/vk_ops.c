@@ -101,17 +101,6 @@ static uint64_t window_items(vk_backend *vk, infer_bview v, size_t unit, uint64_
 
 /* ------------------------------------------------------------------ transfers */
 
-typedef struct copy_job {
-    VkBuffer src, dst;
-    VkDeviceSize src_off, dst_off, bytes;
-} copy_job;
-
-static void record_copy(VkCommandBuffer cmd, void *u) {
-    copy_job *j = u;
-    VkBufferCopy c = {.srcOffset = j->src_off, .dstOffset = j->dst_off, .size = j->bytes};
-    vkCmdCopyBuffer(cmd, j->src, j->dst, 1, &c);
-}
-
 static bool view_in_range(vk_backend *vk, infer_bview v, size_t bytes, const char *op) {
     if (v.buf && v.buf->n_parts) {
         vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: %s: weights split across allocations are read-only", op);
@@ -135,8 +124,8 @@ void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t byt
         infer_error e;
         if (vk_buffer_new(vk, bytes, true, &staging, &e)) { vk_fail(vk, e.status, "%s", e.message); return; }
         memcpy(staging->mapped, src, bytes);
-        copy_job j = {staging->buffer, dst.buf->buffer, 0, dst.offset, bytes};
-        if (vk_run_now(vk, record_copy, &j, &e)) vk_fail(vk, e.status, "%s", e.message);
+        if (vk_copy_now(vk, staging->buffer, 0, dst.buf->buffer, dst.offset, bytes, &e))
+            vk_fail(vk, e.status, "%s", e.message);
         vk_buffer_free(vk, staging);
         return;
     }
@@ -160,8 +149,8 @@ void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes) {
         infer_bbuf *staging;
         infer_error e;
         if (vk_buffer_new(vk, bytes, true, &staging, &e)) { vk_fail(vk, e.status, "%s", e.message); return; }
-        copy_job j = {src.buf->buffer, staging->buffer, src.offset, 0, bytes};
-        if (vk_run_now(vk, record_copy, &j, &e)) vk_fail(vk, e.status, "%s", e.message);
+        if (vk_copy_now(vk, src.buf->buffer, src.offset, staging->buffer, 0, bytes, &e))
+            vk_fail(vk, e.status, "%s", e.message);
         else memcpy(dst, staging->mapped, bytes);
         vk_buffer_free(vk, staging);
         return;
