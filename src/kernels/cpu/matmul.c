@@ -3,7 +3,7 @@
  *
  * Work order inside a thread (n > 1 tokens): the thread's rows are cut into blocks of
  * about ROW_BLOCK_BYTES of weights (they stay in L2 and are streamed from memory once
- * per call); for each block, tiles of INFER_DOT_MAX_NT tokens walk all its rows, so a
+ * per call); for each block, tiles of the kernel's max_nt tokens walk all its rows, so a
  * tile's activations stay in L1 while every weight block is decoded once per tile. */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -67,7 +67,8 @@ static kernel_choice choose_kernel(uint32_t wtype) {
 static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t row_bytes, int64_t nb,
                          int64_t row_lo, int64_t row_hi, const char *xq, size_t xs, int64_t n,
                          float *y, int64_t ldy) {
-    float out[INFER_DOT_MAX_NT];
+    float out[INFER_DOT_WIDE_NT];
+    const int tile = k->max_nt > 0 ? k->max_nt : INFER_DOT_MAX_NT;
     if (n == 1) {
         for (int64_t r = row_lo; r < row_hi; r++) k->dot(nb, W + (size_t)r * row_bytes, xq, xs, 1, &y[r]);
         return;
@@ -76,8 +77,8 @@ static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t ro
     if (rb < 1) rb = 1;
     for (int64_t r0 = row_lo; r0 < row_hi; r0 += rb) {
         const int64_t r1 = r0 + rb < row_hi ? r0 + rb : row_hi;
-        for (int64_t t = 0; t < n; t += INFER_DOT_MAX_NT) {
-            const int nt = (int)(n - t < INFER_DOT_MAX_NT ? n - t : INFER_DOT_MAX_NT);
+        for (int64_t t = 0; t < n; t += tile) {
+            const int nt = (int)(n - t < tile ? n - t : tile);
             const char *xt = xq + (size_t)t * xs;
             for (int64_t r = r0; r < r1; r++) {
                 k->dot(nb, W + (size_t)r * row_bytes, xt, xs, nt, out);

@@ -27,11 +27,14 @@ typedef void (*infer_quantize_act_fn)(const float *x, void *dst, int64_t cols);
  * the first at x, the next at x + xs bytes, ...; writes out[0..nt). Kernels decode each
  * weight block once and reuse it for all nt rows. */
 #define INFER_DOT_MAX_NT 4
+/* A kernel may accept wider tiles (its max_nt), up to this many tokens. */
+#define INFER_DOT_WIDE_NT 8
 typedef void (*infer_dot_tile_fn)(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 
 typedef struct infer_vec_dot_kernel {
     infer_act_format act;
     infer_dot_tile_fn dot;
+    int max_nt;   /* tokens per call it takes; 0 means INFER_DOT_MAX_NT */
 } infer_vec_dot_kernel;
 
 /* Bytes of one activation row of `cols` values in format f. */

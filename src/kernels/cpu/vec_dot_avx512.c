@@ -17,6 +17,8 @@
 #define ISA_ACT infer_quantize_act_avx512
 #define ISA_TILE_Q4_K tile_q4_k_zmm
 #define ISA_TILE_Q6_K tile_q6_k_zmm
+#define ZMM_NT 8   /* tokens per Q4_K / Q6_K tile: the block's decode is shared by all of them */
+#define ISA_TILE_KQUANT_NT ZMM_NT
 static void tile_q4_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 static void tile_q6_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 #include "kernels/cpu/vec_dot_x86.inc"
@@ -69,7 +71,7 @@ ALWAYS_INLINE void q4_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t 
         4, -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128));
     __m512i sidx[4];
     for (int g = 0; g < 4; g++) sidx[g] = lane_index(2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 0);
-    __m512 acc[INFER_DOT_MAX_NT / 2] = {0};   /* tokens 2p / 2p+1 in the low / high half */
+    __m512 acc[ZMM_NT / 2] = {0};   /* tokens 2p / 2p+1 in the low / high half */
     __m256 acc1 = _mm256_setzero_ps();        /* an odd last token */
     for (int64_t i = 0; i < nb; i++) {
         uint32_t u[4];
@@ -83,7 +85,7 @@ ALWAYS_INLINE void q4_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t 
         const __m512 dminv = _mm512_set1_ps(fp16_to_f32(a[i].dmin));
         /* one chain per token: the tile's tokens and the next block's chains overlap
          * the 5-cycle vpdpwssd latency */
-        __m512i isum[INFER_DOT_MAX_NT];
+        __m512i isum[ZMM_NT];
         for (int t = 0; t < nt; t++) isum[t] = _mm512_setzero_si512();
         for (int g = 0; g < 4; g++) {
             const __m512i wq = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * g)));
@@ -127,14 +129,14 @@ ALWAYS_INLINE void q6_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t 
     /* 16-weight sub-block j = 8h + 4p + L sits in 128-bit lane L of pair p of half h */
     __m512i sidx[4];
     for (int k = 0; k < 4; k++) sidx[k] = lane_index(4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3, 1);
-    __m512 acc[INFER_DOT_MAX_NT / 2] = {0};   /* tokens 2p / 2p+1 in the low / high half */
+    __m512 acc[ZMM_NT / 2] = {0};   /* tokens 2p / 2p+1 in the low / high half */
     __m256 acc1 = _mm256_setzero_ps();        /* an odd last token */
     for (int64_t i = 0; i < nb; i++) {
         const __m128i sc16 = _mm_loadu_si128((const __m128i *)a[i].scales);
         const __m512i sc_all = _mm512_broadcast_i64x4(_mm256_cvtepi8_epi16(sc16));
         const __m512i scb = _mm512_broadcast_i32x4(sc16);
         /* one chain per token (see q4_k_zmm_nt) */
-        __m512i isum[INFER_DOT_MAX_NT];
+        __m512i isum[ZMM_NT];
         for (int t = 0; t < nt; t++) isum[t] = _mm512_setzero_si512();
         for (int h = 0; h < 2; h++) {
             const __m512i ql = _mm512_loadu_si512(a[i].ql + 64 * h);
@@ -170,8 +172,22 @@ ALWAYS_INLINE void q6_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t 
     store_pairs(acc, acc1, nt, out);
 }
 
-DEFINE_TILE(q4_k_zmm)
-DEFINE_TILE(q6_k_zmm)
+_Static_assert(ZMM_NT == 8 && ZMM_NT <= INFER_DOT_WIDE_NT, "DEFINE_TILE_ZMM handles 1..8 tokens");
+#define DEFINE_TILE_ZMM(name)                                                                        \
+    static void tile_##name(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out) { \
+        switch (nt) {                                                                                \
+        case 1: name##_nt(nb, w, x, xs, 1, out); break;                                              \
+        case 2: name##_nt(nb, w, x, xs, 2, out); break;                                              \
+        case 3: name##_nt(nb, w, x, xs, 3, out); break;                                              \
+        case 4: name##_nt(nb, w, x, xs, 4, out); break;                                              \
+        case 5: name##_nt(nb, w, x, xs, 5, out); break;                                              \
+        case 6: name##_nt(nb, w, x, xs, 6, out); break;                                              \
+        case 7: name##_nt(nb, w, x, xs, 7, out); break;                                              \
+        default: name##_nt(nb, w, x, xs, 8, out); break;                                             \
+        }                                                                                            \
+    }
+DEFINE_TILE_ZMM(q4_k_zmm)
+DEFINE_TILE_ZMM(q6_k_zmm)
 
 #else
 const infer_vec_dot_kernel *infer_vec_dot_avx512(uint32_t type) { return NULL; }
