@@ -146,11 +146,11 @@ static void tile_q6_k(int64_t nb, const void *w, const void *x, size_t xs, int n
 }
 
 static const infer_vec_dot_kernel neon_kernels[INFER_TYPE_COUNT] = {
-    [INFER_TYPE_Q8_0] = {INFER_ACT_Q8, tile_q8_0},
-    [INFER_TYPE_Q4_0] = {INFER_ACT_Q8, tile_q4_0},
-    [INFER_TYPE_MXFP4] = {INFER_ACT_Q8, tile_mxfp4},
-    [INFER_TYPE_Q4_K] = {INFER_ACT_Q8K, tile_q4_k},
-    [INFER_TYPE_Q6_K] = {INFER_ACT_Q8K, tile_q6_k},
+    [INFER_TYPE_Q8_0] = {INFER_ACT_Q8, tile_q8_0, 0},
+    [INFER_TYPE_Q4_0] = {INFER_ACT_Q8, tile_q4_0, 0},
+    [INFER_TYPE_MXFP4] = {INFER_ACT_Q8, tile_mxfp4, 0},
+    [INFER_TYPE_Q4_K] = {INFER_ACT_Q8K, tile_q4_k, 0},
+    [INFER_TYPE_Q6_K] = {INFER_ACT_Q8K, tile_q6_k, 0},
 };
 
 const infer_vec_dot_kernel *infer_vec_dot_neon(uint32_t type) {

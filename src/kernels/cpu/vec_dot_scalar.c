@@ -242,20 +242,20 @@ TILE_OF(q5_k)
 TILE_OF(q6_k)
 
 static const infer_vec_dot_kernel scalar_kernels[INFER_TYPE_COUNT] = {
-    [INFER_TYPE_F32] = {INFER_ACT_F32, tile_f32},
-    [INFER_TYPE_F16] = {INFER_ACT_F32, tile_f16},
-    [INFER_TYPE_BF16] = {INFER_ACT_F32, tile_bf16},
-    [INFER_TYPE_Q4_0] = {INFER_ACT_Q8, tile_q4_0},
-    [INFER_TYPE_Q4_1] = {INFER_ACT_Q8, tile_q4_1},
-    [INFER_TYPE_Q5_0] = {INFER_ACT_Q8, tile_q5_0},
-    [INFER_TYPE_Q5_1] = {INFER_ACT_Q8, tile_q5_1},
-    [INFER_TYPE_Q8_0] = {INFER_ACT_Q8, tile_q8_0},
-    [INFER_TYPE_Q8_1] = {INFER_ACT_F32, tile_generic_Q8_1},
-    [INFER_TYPE_Q4_K] = {INFER_ACT_Q8K, tile_q4_k},
-    [INFER_TYPE_Q5_K] = {INFER_ACT_Q8K, tile_q5_k},
-    [INFER_TYPE_Q6_K] = {INFER_ACT_Q8K, tile_q6_k},
-    [INFER_TYPE_Q8_K] = {INFER_ACT_F32, tile_generic_Q8_K},
-    [INFER_TYPE_MXFP4] = {INFER_ACT_Q8, tile_mxfp4},
+    [INFER_TYPE_F32] = {INFER_ACT_F32, tile_f32, 0},
+    [INFER_TYPE_F16] = {INFER_ACT_F32, tile_f16, 0},
+    [INFER_TYPE_BF16] = {INFER_ACT_F32, tile_bf16, 0},
+    [INFER_TYPE_Q4_0] = {INFER_ACT_Q8, tile_q4_0, 0},
+    [INFER_TYPE_Q4_1] = {INFER_ACT_Q8, tile_q4_1, 0},
+    [INFER_TYPE_Q5_0] = {INFER_ACT_Q8, tile_q5_0, 0},
+    [INFER_TYPE_Q5_1] = {INFER_ACT_Q8, tile_q5_1, 0},
+    [INFER_TYPE_Q8_0] = {INFER_ACT_Q8, tile_q8_0, 0},
+    [INFER_TYPE_Q8_1] = {INFER_ACT_F32, tile_generic_Q8_1, 0},
+    [INFER_TYPE_Q4_K] = {INFER_ACT_Q8K, tile_q4_k, 0},
+    [INFER_TYPE_Q5_K] = {INFER_ACT_Q8K, tile_q5_k, 0},
+    [INFER_TYPE_Q6_K] = {INFER_ACT_Q8K, tile_q6_k, 0},
+    [INFER_TYPE_Q8_K] = {INFER_ACT_F32, tile_generic_Q8_K, 0},
+    [INFER_TYPE_MXFP4] = {INFER_ACT_Q8, tile_mxfp4, 0},
 };
 
 const infer_vec_dot_kernel *infer_vec_dot_scalar(uint32_t type) {
