@@ -1,5 +1,5 @@
 /* AVX-512 VNNI kernels: the shared x86 template with vpdpbusd / vpdpwssd (VL forms on
- * 256-bit registers), plus Q4_K / Q6_K tiles on 512-bit registers.
+ * 256-bit registers), plus Q4_K / Q5_K / Q6_K tiles on 512-bit registers.
  *
  * Why 512 bits only for those two: prompt processing is bound by the maddubs + dpwssd
  * pair of the K-quant inner loop, and one zmm pair does the work of two ymm pairs
@@ -16,10 +16,12 @@
 #define ISA_TABLE infer_vec_dot_avx512
 #define ISA_ACT infer_quantize_act_avx512
 #define ISA_TILE_Q4_K tile_q4_k_zmm
+#define ISA_TILE_Q5_K tile_q5_k_zmm
 #define ISA_TILE_Q6_K tile_q6_k_zmm
-#define ZMM_NT 8   /* tokens per Q4_K / Q6_K tile: the block's decode is shared by all of them */
+#define ZMM_NT 8   /* tokens per K-quant tile: the block's decode is shared by all of them */
 #define ISA_TILE_KQUANT_NT ZMM_NT
 static void tile_q4_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
+static void tile_q5_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 static void tile_q6_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 #include "kernels/cpu/vec_dot_x86.inc"
 
@@ -58,11 +60,16 @@ ALWAYS_INLINE __m512i lane_index(int b0, int b1, int b2, int b3, int high) {
         _mm256_set_m128i(_mm_set1_epi16((short)((b3 << sh) | other)), _mm_set1_epi16((short)((b2 << sh) | other))), 1);
 }
 
-/* Q4_K: group g (64 weights) = 32 bytes of qs, low nibbles the first sub-block, high
- * nibbles the second; broadcast to both halves and shifted per half, it lines up with
- * 64 contiguous activations. */
-ALWAYS_INLINE void q4_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t xs, const int nt, float *out) {
-    const block_q4_k *a = w;
+/* Q4_K / Q5_K: group g (64 weights) = 32 bytes of qs, low nibbles the first sub-block,
+ * high nibbles the second; broadcast to both halves and shifted per half, it lines up
+ * with 64 contiguous activations. Q5_K's fifth bits (bits 2g / 2g+1 of qh) line up the
+ * same way. fifth_bit is a constant, so each type gets its own specialised loop. */
+ALWAYS_INLINE void q45_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t xs, const int nt, float *out,
+                                const int fifth_bit) {
+    const block_q4_k *a4 = w;
+    const block_q5_k *a5 = w;
+#define KB(field) (fifth_bit ? a5[i].field : a4[i].field)
+    const __m512i m1 = _mm512_set1_epi8(1);
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i nib_shift = _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4);
     /* (m0,m0,m1,m1,...,m7,m7) as int16 from the 8 min bytes, in both 256-bit halves */
@@ -70,26 +77,36 @@ ALWAYS_INLINE void q4_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t 
         0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2, -128, 3, -128, 3, -128,
         4, -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128));
     __m512i sidx[4];
-    for (int g = 0; g < 4; g++) sidx[g] = lane_index(2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 0);
+    __m512i qh_shift[4];
+    for (int g = 0; g < 4; g++) {
+        sidx[g] = lane_index(2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 0);
+        qh_shift[g] = _mm512_setr_epi64(2 * g, 2 * g, 2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1);
+    }
     __m512 acc[ZMM_NT / 2] = {0};   /* tokens 2p / 2p+1 in the low / high half */
     __m256 acc1 = _mm256_setzero_ps();        /* an odd last token */
     for (int64_t i = 0; i < nb; i++) {
         uint32_t u[4];
-        unpack_scale_min(a[i].scales, u);
+        unpack_scale_min(KB(scales), u);
         uint64_t sc8, mn8;
         memcpy(&sc8, u, 8);
         memcpy(&mn8, u + 2, 8);
         const __m512i scb = _mm512_set1_epi64((long long)sc8);
         const __m512i mins = _mm512_shuffle_epi8(_mm512_set1_epi64((long long)mn8), min_idx);
-        const __m512 dv = _mm512_set1_ps(fp16_to_f32(a[i].d));
-        const __m512 dminv = _mm512_set1_ps(fp16_to_f32(a[i].dmin));
+        const __m512 dv = _mm512_set1_ps(fp16_to_f32(KB(d)));
+        const __m512 dminv = _mm512_set1_ps(fp16_to_f32(KB(dmin)));
         /* one chain per token: the tile's tokens and the next block's chains overlap
          * the 5-cycle vpdpwssd latency */
         __m512i isum[ZMM_NT];
         for (int t = 0; t < nt; t++) isum[t] = _mm512_setzero_si512();
+        __m512i qh = _mm512_setzero_si512();
+        if (fifth_bit) qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)a5[i].qh));
         for (int g = 0; g < 4; g++) {
-            const __m512i wq = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * g)));
-            const __m512i lv = _mm512_and_si512(_mm512_srlv_epi64(wq, nib_shift), m4);
+            const __m512i wq = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(KB(qs) + 32 * g)));
+            __m512i lv = _mm512_and_si512(_mm512_srlv_epi64(wq, nib_shift), m4);
+            if (fifth_bit) {
+                const __m512i hb = _mm512_and_si512(_mm512_srlv_epi64(qh, qh_shift[g]), m1);
+                lv = _mm512_or_si512(lv, _mm512_slli_epi16(hb, 4));
+            }
             const __m512i s = _mm512_shuffle_epi8(scb, sidx[g]);
             for (int t = 0; t < nt; t++) {
                 const __m512i p = _mm512_maddubs_epi16(lv, _mm512_loadu_si512(K_ACT(t, i)->qs + 64 * g));
@@ -116,6 +133,14 @@ ALWAYS_INLINE void q4_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t 
         }
     }
     store_pairs(acc, acc1, nt, out);
+#undef KB
+}
+
+ALWAYS_INLINE void q4_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t xs, const int nt, float *out) {
+    q45_k_zmm_nt(nb, w, x, xs, nt, out, 0);
+}
+ALWAYS_INLINE void q5_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t xs, const int nt, float *out) {
+    q45_k_zmm_nt(nb, w, x, xs, nt, out, 1);
 }
 
 /* Q6_K: half h (128 weights) = 64 bytes of ql + 32 of qh. Weights 0-63 of the half are
@@ -187,6 +212,7 @@ _Static_assert(ZMM_NT == 8 && ZMM_NT <= INFER_DOT_WIDE_NT, "DEFINE_TILE_ZMM hand
         }                                                                                            \
     }
 DEFINE_TILE_ZMM(q4_k_zmm)
+DEFINE_TILE_ZMM(q5_k_zmm)
 DEFINE_TILE_ZMM(q6_k_zmm)
 
 #else
