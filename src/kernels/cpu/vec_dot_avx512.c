@@ -15,11 +15,14 @@
 #define DPWSSD(acc, a, b) _mm256_dpwssd_epi32(acc, a, b)
 #define ISA_TABLE infer_vec_dot_avx512
 #define ISA_ACT infer_quantize_act_avx512
+#define ISA_TILE_Q8_0 tile_q8_0_zmm
 #define ISA_TILE_Q4_K tile_q4_k_zmm
 #define ISA_TILE_Q5_K tile_q5_k_zmm
 #define ISA_TILE_Q6_K tile_q6_k_zmm
 #define ZMM_NT 8   /* tokens per K-quant tile: the block's decode is shared by all of them */
 #define ISA_TILE_KQUANT_NT ZMM_NT
+#define ISA_TILE_Q8_0_NT ZMM_NT
+static void tile_q8_0_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 static void tile_q4_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 static void tile_q5_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 static void tile_q6_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
@@ -197,6 +200,51 @@ ALWAYS_INLINE void q6_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t 
     store_pairs(acc, acc1, nt, out);
 }
 
+/* Q8_0: a pair of blocks per zmm. vpdpbusd wants unsigned x signed bytes, so the
+ * weights enter as |w| and their signs move onto the activations (a masked negate:
+ * AVX-512 has no vpsignb). Each half carries its own dw * dx. */
+ALWAYS_INLINE __m512i load_pair_256(const void *lo, const void *hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)lo)),
+                              _mm256_loadu_si256((const __m256i *)hi), 1);
+}
+
+ALWAYS_INLINE void q8_0_zmm_nt(int64_t nb, const void *w, const void *x, size_t xs, const int nt, float *out) {
+    const block_q8_0 *a = w;
+    __m512 acc[ZMM_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m512i v = load_pair_256(a[i].qs, a[i + 1].qs);
+        const __mmask64 neg = _mm512_movepi8_mask(v);
+        const __m512i va = _mm512_abs_epi8(v);
+        const float dw0 = fp16_to_f32(a[i].d), dw1 = fp16_to_f32(a[i + 1].d);
+        for (int t = 0; t < nt; t++) {
+            const infer_act_q8 *b = Q8_ACT(t, i);
+            const __m512i xv = load_pair_256(b[0].qs, b[1].qs);
+            const __m512i xsg = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);
+            const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), va, xsg);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pair_ps(dw0 * b[0].d, dw1 * b[1].d), acc[t]);
+        }
+    }
+    __m256 tail[ZMM_NT];
+    for (int t = 0; t < nt; t++) tail[t] = _mm256_setzero_ps();
+    if (i < nb) {   /* odd block count: the last block on 256 bits */
+        const __m256i v = _mm256_loadu_si256((const __m256i *)a[i].qs);
+        const __m256i va = _mm256_sign_epi8(v, v);
+        const float dw = fp16_to_f32(a[i].d);
+        for (int t = 0; t < nt; t++) {
+            const infer_act_q8 *b = Q8_ACT(t, i);
+            const __m256i xsg = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)b->qs), v);
+            const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), va, xsg);
+            tail[t] = _mm256_mul_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * b->d));
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        const __m256 f = _mm256_add_ps(_mm512_castps512_ps256(acc[t]), _mm512_extractf32x8_ps(acc[t], 1));
+        out[t] = hsum_ps(_mm256_add_ps(f, tail[t]));
+    }
+}
+
 _Static_assert(ZMM_NT == 8 && ZMM_NT <= INFER_DOT_WIDE_NT, "DEFINE_TILE_ZMM handles 1..8 tokens");
 #define DEFINE_TILE_ZMM(name)                                                                        \
     static void tile_##name(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out) { \
@@ -211,6 +259,7 @@ _Static_assert(ZMM_NT == 8 && ZMM_NT <= INFER_DOT_WIDE_NT, "DEFINE_TILE_ZMM hand
         default: name##_nt(nb, w, x, xs, 8, out); break;                                             \
         }                                                                                            \
     }
+DEFINE_TILE_ZMM(q8_0_zmm)
 DEFINE_TILE_ZMM(q4_k_zmm)
 DEFINE_TILE_ZMM(q5_k_zmm)
 DEFINE_TILE_ZMM(q6_k_zmm)
