@@ -1,11 +1,13 @@
 /* AVX-512 VNNI kernels: the shared x86 template with vpdpbusd / vpdpwssd (VL forms on
- * 256-bit registers), plus Q4_K / Q5_K / Q6_K tiles on 512-bit registers.
+ * 256-bit registers), with the Q8_0 and Q4_K / Q5_K / Q6_K tiles replaced by 512-bit
+ * ones that take 8 tokens per call.
  *
- * Why 512 bits only for those two: prompt processing is bound by the maddubs + dpwssd
- * pair of the K-quant inner loop, and one zmm pair does the work of two ymm pairs
- * (measured on a Zen 5 EPYC: pp512 Q4_K matmul ~1.5x). A 64-byte run of activations is
- * two consecutive 32-weight sub-blocks, so the weights are rearranged to match once per
- * block and the rearrangement is shared by the tile's tokens. */
+ * Why: prompt processing is bound by the integer dot instructions (maddubs + dpwssd for
+ * K-quants), and on a core with full-width 512-bit units one zmm instruction does the
+ * work of two ymm ones (measured on a Zen 5 EPYC, 1 thread, pp512: Q4_K matmul 1.5x,
+ * Q8_0 1.15x). A 64-byte run of Q8_K activations is two consecutive 32-weight
+ * sub-blocks, so K-quant weights are rearranged to match once per block, and that work
+ * is shared by the tile's tokens. The other types stay on 256 bits. */
 #include "kernels/cpu/vec_dot.h"
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__) && defined(__FMA__) && defined(__F16C__)
