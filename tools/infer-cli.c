@@ -213,6 +213,7 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
     size_t nt = 0;
     if (infer_detok_flush(d, tail, sizeof tail, &nt) == INFER_OK && nt) fwrite(tail, 1, nt, stdout);
     printf("\n");
+    fflush(stdout);   /* the statistics below go to stderr: keep them after the text */
     if (st == INFER_ERR_CONTEXT_FULL && n_gen == 0)
         fprintf(stderr, "the prompt (%zu tokens) does not fit in the context of %u tokens (-c)\n", n, infer_ctx_n_ctx(c));
     else fprintf(stderr, "prompt: %zu tokens in %.3f s (%.1f tok/s)\n", n, t_prompt, (double)n / t_prompt);
