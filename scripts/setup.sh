@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages libinfer needs, only those that are missing.
+# Installs what libinfer needs on Debian 12, only what is missing: the apt packages, then a
+# Python virtual environment in .venv/ with the PyPI packages the tests use (pytest, the
+# official openai and ollama clients, the jsonschema validator).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config libopenblas-dev libvulkan-dev glslang-tools
-      libcmocka-dev mesa-vulkan-drivers clang)
+      libcmocka-dev mesa-vulkan-drivers clang
+      libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev python3 python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "setup: installing ${missing[*]}"
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Test-only Python packages live in .venv so the system Python is never modified.
+pypkgs=(pytest openai ollama jsonschema)
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c 'import pytest, openai, ollama, jsonschema' 2>/dev/null; then
+  echo "setup: pip installing ${pypkgs[*]} into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check "${pypkgs[@]}"
+fi
