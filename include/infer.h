@@ -15,7 +15,8 @@
  * - infer_gguf and infer_model are read-only after loading: any number of threads may
  *   call const functions on them, and several contexts may share one model.
  * - An infer_ctx, infer_sampler or infer_detok must be used by one thread at a time.
- *   A context runs its own worker threads internally (n_threads).
+ *   A context runs its own worker threads internally (n_threads). The one exception:
+ *   the abort callback (infer_ctx_set_abort_callback) is how another thread stops it.
  */
 #ifndef INFER_H
 #define INFER_H
@@ -197,6 +198,14 @@ typedef enum infer_backend_kind {
 
 typedef enum infer_kv_type { INFER_KV_F32 = 0, INFER_KV_F16 = 1 } infer_kv_type;
 
+/* Pooling of the final hidden states into one embedding per sequence. */
+typedef enum infer_pooling {
+    INFER_POOLING_NONE = 0,    /* no pooled vector: per-token rows only */
+    INFER_POOLING_MEAN = 1,    /* mean over the sequence's tokens in the decode call */
+    INFER_POOLING_LAST = 2,    /* the sequence's last token in the call (decoder models) */
+    INFER_POOLING_CLS = 3,     /* the sequence's first token in the call */
+} infer_pooling;
+
 typedef struct infer_ctx_params {
     uint32_t n_ctx;            /* context window in tokens (0: model's training context, capped at 4096) */
     uint32_t n_batch;          /* most tokens per internal forward step (0: 512) */
@@ -204,6 +213,10 @@ typedef struct infer_ctx_params {
     infer_kv_type kv_type;
     infer_backend_kind backend;
     int32_t device_index;      /* Vulkan device (-1: INFER_VK_DEVICE or the first suitable one) */
+    uint32_t n_seq_max;        /* independent sequences (0 or 1: one); each gets n_ctx / n_seq_max positions */
+    int32_t embeddings;        /* nonzero: keep the final hidden states (see infer_ctx_embeddings) */
+    infer_pooling pooling;     /* with embeddings: how infer_ctx_embeddings_seq pools them */
+    int32_t embd_normalize;    /* nonzero: embeddings are L2-normalized (unit Euclidean length) */
 } infer_ctx_params;
 
 INFER_API infer_ctx_params infer_ctx_default_params(void);
@@ -215,19 +228,111 @@ INFER_API uint32_t infer_ctx_n_ctx(const infer_ctx *c);
 INFER_API const char *infer_ctx_backend_name(const infer_ctx *c);  /* "cpu" or "vulkan" */
 INFER_API const char *infer_ctx_device_name(const infer_ctx *c);   /* CPU model string or GPU name */
 
-/* Evaluates n tokens. pos[i] is each token's position (NULL: continue after the cache's
- * last position). want_logits[i] nonzero keeps that token's logits (NULL: only the last).
- * Positions must not exceed n_ctx: INFER_ERR_CONTEXT_FULL, the cache unchanged. */
+/* Bytes reserved for the KV cache (all layers, K and V). The memory is reserved, not
+ * touched: on the CPU, pages are committed as positions are first written. A context
+ * whose cache would not fit in the memory the system reports available is refused
+ * (INFER_ERR_NOMEM, naming the size). */
+INFER_API uint64_t infer_ctx_kv_bytes(const infer_ctx *c);
+
+/* ---------------------------------------------------------------- sequences
+ *
+ * A context holds n_seq_max independent sequences, ids 0 .. n_seq_max-1 (a server's
+ * conversations). KV cache layout: per-sequence regions. Each sequence owns
+ * n_ctx_seq = n_ctx / n_seq_max consecutive cache rows in every layer, and a token at
+ * position p of sequence s lives in row s * n_ctx_seq + p. A sequence therefore never
+ * competes with another for cells, a token attends only to its own sequence's rows at
+ * positions <= its own (and inside the layer's sliding window), and "full" is per
+ * sequence: a position >= n_ctx_seq fails with INFER_ERR_CONTEXT_FULL before anything
+ * runs, the cache unchanged. The length of a sequence is one past the highest position
+ * written (positions below it are assumed filled; decoding with holes is allowed but
+ * the holes hold whatever was there). Copying a sequence copies its rows. */
+
+/* One call's tokens. Tokens of different sequences may be mixed in any order; they run
+ * in one forward pass (weights read once for all of them). */
+typedef struct infer_batch {
+    int32_t n_tokens;
+    const int32_t *tokens;       /* n_tokens token ids */
+    const int32_t *pos;          /* positions; NULL: each token continues its own sequence */
+    const int32_t *seq_id;       /* sequence of each token; NULL: all in sequence 0 */
+    const int8_t *want_logits;   /* nonzero: keep that token's logits; NULL: the last token of each sequence */
+} infer_batch;
+
+/* Evaluates a batch. Every token, position and sequence id is checked before anything
+ * runs: INFER_ERR_INVALID_ARG or INFER_ERR_CONTEXT_FULL leave the cache unchanged.
+ * INFER_ERR_CANCELLED (abort callback): every sequence keeps the length it had before
+ * the call (a call that rewrote positions below a sequence's length truncates it to the
+ * lowest rewritten position instead). The logits and embeddings of the call are read
+ * with infer_ctx_logits / infer_ctx_embeddings by the token's index in the batch. */
+INFER_API infer_status infer_ctx_decode_batch(infer_ctx *c, const infer_batch *batch);
+/* Single-sequence form (sequence 0): infer_ctx_decode_batch with seq_id NULL.
+ * pos NULL: continue after the sequence's last position; want_logits NULL: only the last. */
 INFER_API infer_status infer_ctx_decode(infer_ctx *c, const int32_t *tokens, const int32_t *pos,
                                         const int8_t *want_logits, int32_t n);
 /* Logits of the i-th token of the last decode call (n_vocab floats), or NULL if that
  * token's logits were not requested. */
 INFER_API const float *infer_ctx_logits(const infer_ctx *c, int32_t i);
-/* Number of positions held in the KV cache (next position to fill). */
-INFER_API int32_t infer_ctx_n_past(const infer_ctx *c);
-INFER_API void infer_ctx_kv_clear(infer_ctx *c);
-/* Forgets every cached position >= pos (for chat edits and retries). */
-INFER_API void infer_ctx_kv_truncate(infer_ctx *c, int32_t pos);
+
+INFER_API uint32_t infer_ctx_n_seq_max(const infer_ctx *c);
+INFER_API uint32_t infer_ctx_n_ctx_seq(const infer_ctx *c);    /* positions per sequence */
+/* Length of sequence seq (next position to fill), or -1 for an id out of range. */
+INFER_API int32_t infer_ctx_seq_len(const infer_ctx *c, int32_t seq);
+/* The tokens at positions [0, seq_len) as decoded (-1 where a position was skipped);
+ * *n gets the length. Valid until the next call that changes the sequence. */
+INFER_API const int32_t *infer_ctx_seq_tokens(const infer_ctx *c, int32_t seq, int32_t *n);
+/* Forgets a sequence (seq < 0: every sequence). */
+INFER_API infer_status infer_ctx_seq_clear(infer_ctx *c, int32_t seq);
+/* Forgets positions >= pos of a sequence (for chat edits and retries). */
+INFER_API infer_status infer_ctx_seq_truncate(infer_ctx *c, int32_t seq, int32_t pos);
+/* Makes dst a copy of src (its tokens and cached positions; fork a shared system
+ * prompt, then decode each branch). dst's previous content is forgotten. */
+INFER_API infer_status infer_ctx_seq_copy(infer_ctx *c, int32_t src, int32_t dst);
+
+/* Sequence-0 shorthands kept from the single-sequence API. */
+INFER_API int32_t infer_ctx_n_past(const infer_ctx *c);      /* infer_ctx_seq_len(c, 0) */
+INFER_API void infer_ctx_kv_clear(infer_ctx *c);             /* every sequence */
+INFER_API void infer_ctx_kv_truncate(infer_ctx *c, int32_t pos);   /* sequence 0 */
+
+/* ---------------------------------------------------------------- saved sessions
+ *
+ * A session is one sequence's state: a header (magic "INFERSES", format version, a
+ * fingerprint of the model (architecture, hyperparameters, every tensor's name, type
+ * and shape, vocabulary size), KV type, layer count, K/V row widths), the sequence's
+ * tokens, its K and V rows for positions [0, len) of every layer, and a checksum of
+ * everything before it. Its size is proportional to the sequence's length, not to
+ * n_ctx. Loading checks all of it before touching the context: a file from another
+ * model or KV type, a truncated, corrupted or hostile file gets INFER_ERR_FORMAT (or
+ * INFER_ERR_UNSUPPORTED / INFER_ERR_CONTEXT_FULL) with a message, and the context is
+ * unchanged. A loaded sequence continues with the same logits as if never saved. */
+
+/* Writes the state of sequence seq to buf. cap too small (0 to ask): INFER_ERR_BUFFER_SMALL
+ * with *n_out the bytes needed. */
+INFER_API infer_status infer_ctx_seq_save(infer_ctx *c, int32_t seq, void *buf, size_t cap, size_t *n_out);
+/* Replaces sequence seq with the state in buf (len bytes). */
+INFER_API infer_status infer_ctx_seq_load(infer_ctx *c, int32_t seq, const void *buf, size_t len);
+INFER_API infer_status infer_ctx_seq_save_file(infer_ctx *c, int32_t seq, const char *path);
+INFER_API infer_status infer_ctx_seq_load_file(infer_ctx *c, int32_t seq, const char *path);
+
+/* ---------------------------------------------------------------- cancel */
+
+/* Returns nonzero to stop the running decode. */
+typedef int (*infer_abort_fn)(void *user);
+/* Installs (fn NULL: removes) a callback polled while a decode runs: between layers by
+ * the decoding thread and, on the CPU backend, between work items by its worker
+ * threads, so it must be thread-safe and cheap (typically an atomic flag set by
+ * another thread). A decode it stops returns INFER_ERR_CANCELLED within milliseconds;
+ * the cache is left as infer_ctx_decode_batch describes. */
+INFER_API void infer_ctx_set_abort_callback(infer_ctx *c, infer_abort_fn fn, void *user);
+
+/* ---------------------------------------------------------------- embeddings */
+
+/* With params.embeddings: the final hidden state (after the output norm, before the
+ * output projection; n_embd floats, normalized if embd_normalize) of the i-th token of
+ * the last decode call, or NULL. */
+INFER_API const float *infer_ctx_embeddings(const infer_ctx *c, int32_t i);
+/* With params.embeddings and a pooling other than NONE: the pooled embedding of the
+ * tokens of sequence seq in the last decode call (n_embd floats), or NULL if the call
+ * had none of its tokens. */
+INFER_API const float *infer_ctx_embeddings_seq(const infer_ctx *c, int32_t seq);
 
 /* ---------------------------------------------------------------- sampling */
 
