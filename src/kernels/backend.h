@@ -71,7 +71,8 @@ typedef struct infer_backend_ops {
     void (*destroy)(infer_backend *be);
     const char *(*device_name)(infer_backend *be);
 
-    /* Memory. alloc: device memory for activations, KV cache, scratch (zeroed).
+    /* Memory. alloc: device memory for activations, KV cache, scratch (zeroed; the CPU
+     * maps large buffers lazily, so untouched pages cost nothing).
      * weight: makes host bytes (a view of the mmap) usable as an op input; the CPU
      * backend wraps them without a copy, Vulkan uploads once. */
     infer_status (*alloc)(infer_backend *be, size_t bytes, infer_bbuf **out);
@@ -81,6 +82,11 @@ typedef struct infer_backend_ops {
      * memory is complete only after end(). */
     void (*write)(infer_backend *be, infer_bview dst, const void *src, size_t bytes);
     void (*read)(infer_backend *be, infer_bview src, void *dst, size_t bytes);
+
+    /* Optional (NULL: not supported). Installs a callback the backend polls while it
+     * works (the CPU backend: its worker threads, between work items); once it returns
+     * nonzero, the rest of the pass is skipped and end() returns INFER_ERR_CANCELLED. */
+    void (*set_abort)(infer_backend *be, infer_abort_fn fn, void *user);
 
     /* A forward pass: begin(), ops..., end() (Vulkan submits and waits here). */
     void (*begin)(infer_backend *be);

@@ -97,19 +97,7 @@ void infer_block_attention(infer_fwd *f, uint32_t il) {
     o->rope(be, q, f->pos, n, hp->n_head, hd, freq_factors, &hp->rope);
     o->rope(be, k, f->pos, n, hp->n_head_kv, hd, freq_factors, &hp->rope);
 
-    o->kv_store(be, k, f->pos, n, nk, f->k_cache[il]);
-    o->kv_store(be, f->v, f->pos, n, nv, f->v_cache[il]);
-
-    infer_attn_params ap = {
-        .n_tokens = (int32_t)n,
-        .n_head = (int32_t)hp->n_head,
-        .n_head_kv = (int32_t)hp->n_head_kv,
-        .head_dim = (int32_t)hd,
-        .n_kv = f->n_kv,
-        .scale = hp->attn_scale,
-        .window = infer_hparams_window(hp, il),
-    };
-    o->attention(be, q, f->k_cache[il], f->v_cache[il], f->pos, infer_fwd_w(f, L->sinks), &ap, out);
+    infer_attend_cache(f, il, q, k, f->v, infer_fwd_w(f, L->sinks), out);
 
     o->matmul(be, infer_fwd_w(f, L->wo), E, (int64_t)hp->n_head * hp->head_dim_v, out, n, infer_fwd_w(f, L->bo),
               f->tmp);

@@ -1,6 +1,5 @@
 /* Context creation (backend choice, weights bound on the backend, KV cache, scratch)
- * and the decode API: batches split into n_batch steps, positions checked against the
- * window before anything runs, logits kept only for the rows asked for. */
+ * and its accessors. Decoding is in decode.c, sequences in sequences.c. */
 #include "models/context.h"
 
 #include <stdio.h>
@@ -19,6 +18,10 @@ infer_ctx_params infer_ctx_default_params(void) {
         .kv_type = INFER_KV_F32,
         .backend = INFER_BACKEND_AUTO,
         .device_index = -1,
+        .n_seq_max = 1,
+        .embeddings = 0,
+        .pooling = INFER_POOLING_NONE,
+        .embd_normalize = 0,
     };
     return p;
 }
@@ -96,13 +99,25 @@ static infer_status create(infer_ctx *c, infer_error *err) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         p->n_threads = ncpu > 0 ? (int32_t)ncpu : 1;
     }
+    if (p->n_seq_max == 0) p->n_seq_max = 1;
+    if (p->n_seq_max > p->n_ctx)
+        return infer_err(err, INFER_ERR_INVALID_ARG, "n_seq_max %u exceeds n_ctx %u", p->n_seq_max, p->n_ctx);
+    if ((unsigned)p->pooling > INFER_POOLING_CLS)
+        return infer_err(err, INFER_ERR_INVALID_ARG, "unknown pooling %d", (int)p->pooling);
     if (p->kv_type != INFER_KV_F32 && p->kv_type != INFER_KV_F16)
         return infer_err(err, INFER_ERR_INVALID_ARG, "unknown KV cache type %d", (int)p->kv_type);
 
     infer_status st = open_backend(c, err);
     if (st != INFER_OK) return st;
     if ((st = bind_weights(c, err)) != INFER_OK) return st;
-    if ((st = infer_kv_cache_init(&c->kv, c->be, &m->hp, p->n_ctx, p->kv_type, err)) != INFER_OK) return st;
+    if ((st = infer_kv_cache_init(&c->kv, c->be, &m->hp, p->n_ctx, p->n_seq_max, p->kv_type, err)) != INFER_OK)
+        return st;
+    p->n_ctx = c->kv.n_ctx;
+    c->seq_scratch = malloc(3 * (size_t)p->n_seq_max * sizeof *c->seq_scratch);
+    c->embd_seq = p->embeddings ? calloc((size_t)p->n_seq_max * m->hp.n_embd, sizeof *c->embd_seq) : NULL;
+    c->embd_seq_set = calloc(p->n_seq_max, 1);
+    if (!c->seq_scratch || (p->embeddings && !c->embd_seq) || !c->embd_seq_set)
+        return infer_err(err, INFER_ERR_NOMEM, "out of memory");
     if ((st = alloc_activations(c, err)) != INFER_OK) return st;
 
     const char *dump = getenv("INFER_DUMP_DIR");
@@ -151,7 +166,17 @@ void infer_ctx_free(infer_ctx *c) {
     free(c->logits);
     free(c->logit_row);
     free(c->pos);
+    free(c->seq);
+    free(c->order);
+    free(c->rank);
+    free(c->run_tok);
+    free(c->run_pos);
+    free(c->runs);
     free(c->out_ids);
+    free(c->seq_scratch);
+    free(c->embd);
+    free(c->embd_seq);
+    free(c->embd_seq_set);
     free(c->dump_dir);
     free(c);
 }
@@ -159,97 +184,13 @@ void infer_ctx_free(infer_ctx *c) {
 const char *infer_ctx_last_error(const infer_ctx *c) { return c ? c->last_error : ""; }
 uint32_t infer_ctx_n_ctx(const infer_ctx *c) { return c ? c->p.n_ctx : 0; }
 const char *infer_ctx_backend_name(const infer_ctx *c) { return c && c->be ? c->be->ops->name : ""; }
+uint64_t infer_ctx_kv_bytes(const infer_ctx *c) { return c ? c->kv.bytes : 0; }
+void infer_ctx_set_abort_callback(infer_ctx *c, infer_abort_fn fn, void *user) {
+    if (!c) return;
+    c->abort_fn = fn;
+    c->abort_user = user;
+    if (c->be->ops->set_abort) c->be->ops->set_abort(c->be, fn, user);
+}
 const char *infer_ctx_device_name(const infer_ctx *c) {
     return c && c->be && c->be->ops->device_name ? c->be->ops->device_name(c->be) : "";
-}
-int32_t infer_ctx_n_past(const infer_ctx *c) { return c ? c->kv.n_past : 0; }
-void infer_ctx_kv_clear(infer_ctx *c) {
-    if (c) c->kv.n_past = 0;
-}
-void infer_ctx_kv_truncate(infer_ctx *c, int32_t pos) {
-    if (c && pos >= 0 && pos < c->kv.n_past) c->kv.n_past = pos;
-}
-
-static infer_status fail(infer_ctx *c, infer_status st, const infer_error *e) {
-    infer_err_copy(c->last_error, sizeof c->last_error, e);
-    return st;
-}
-
-/* Host arrays grow to the largest call seen, never shrink. */
-static int reserve_host(infer_ctx *c, int32_t n, int32_t n_rows) {
-    if (n > c->tok_cap) {
-        int32_t *a = realloc(c->logit_row, (size_t)n * sizeof *a);
-        if (!a) return -1;
-        c->logit_row = a;
-        if (!(a = realloc(c->pos, (size_t)n * sizeof *a))) return -1;
-        c->pos = a;
-        if (!(a = realloc(c->out_ids, (size_t)n * sizeof *a))) return -1;
-        c->out_ids = a;
-        c->tok_cap = n;
-    }
-    if (n_rows > c->logits_cap_rows) {
-        float *l = realloc(c->logits, (size_t)n_rows * c->m->hp.n_vocab * sizeof *l);
-        if (!l) return -1;
-        c->logits = l;
-        c->logits_cap_rows = n_rows;
-    }
-    return 0;
-}
-
-infer_status infer_ctx_decode(infer_ctx *c, const int32_t *tokens, const int32_t *pos, const int8_t *want_logits,
-                              int32_t n) {
-    if (!c) return INFER_ERR_INVALID_ARG;
-    infer_error e = {0};
-    if (!tokens || n <= 0)
-        return fail(c, infer_err(&e, INFER_ERR_INVALID_ARG, "decode: no tokens (n = %d)", (int)n), &e);
-    const int32_t n_vocab = (int32_t)c->m->hp.n_vocab;
-
-    int32_t n_rows = 0;
-    for (int32_t i = 0; i < n; i++) {
-        if (tokens[i] < 0 || tokens[i] >= n_vocab)
-            return fail(c, infer_err(&e, INFER_ERR_INVALID_ARG, "decode: token %d at index %d outside [0, %d)",
-                                     (int)tokens[i], (int)i, (int)n_vocab), &e);
-        if (want_logits ? want_logits[i] != 0 : i == n - 1) n_rows++;
-    }
-    if (reserve_host(c, n, n_rows) != 0)
-        return fail(c, infer_err(&e, INFER_ERR_NOMEM, "decode: out of memory for %d tokens", (int)n), &e);
-
-    /* Every position is checked before anything runs, so a failure leaves the cache as it was. */
-    for (int32_t i = 0; i < n; i++) {
-        int64_t p = pos ? pos[i] : (int64_t)c->kv.n_past + i;
-        if (p < 0)
-            return fail(c, infer_err(&e, INFER_ERR_INVALID_ARG, "decode: negative position at index %d", (int)i), &e);
-        if (p >= c->p.n_ctx)
-            return fail(c, infer_err(&e, INFER_ERR_CONTEXT_FULL,
-                                     "decode: position %lld does not fit in the context window of %u tokens",
-                                     (long long)p, c->p.n_ctx), &e);
-        c->pos[i] = (int32_t)p;
-    }
-    int32_t row = 0;
-    for (int32_t i = 0; i < n; i++)
-        c->logit_row[i] = (want_logits ? want_logits[i] != 0 : i == n - 1) ? row++ : -1;
-    c->n_last = 0;
-
-    for (int32_t s = 0; s < n; s += (int32_t)c->p.n_batch) {
-        int32_t len = n - s < (int32_t)c->p.n_batch ? n - s : (int32_t)c->p.n_batch;
-        int32_t n_out = 0, first_row = -1, max_pos = -1;
-        for (int32_t t = 0; t < len; t++) {
-            if (c->pos[s + t] > max_pos) max_pos = c->pos[s + t];
-            if (c->logit_row[s + t] < 0) continue;
-            if (first_row < 0) first_row = c->logit_row[s + t];
-            c->out_ids[n_out++] = t;
-        }
-        float *dst = n_out ? c->logits + (size_t)first_row * n_vocab : NULL;
-        infer_status st = infer_forward_step(c, tokens + s, c->pos + s, len, c->out_ids, n_out, dst, &e);
-        if (st != INFER_OK) return fail(c, st, &e);
-        if (max_pos + 1 > c->kv.n_past) c->kv.n_past = max_pos + 1;
-    }
-    c->n_last = n;
-    c->last_error[0] = 0;
-    return INFER_OK;
-}
-
-const float *infer_ctx_logits(const infer_ctx *c, int32_t i) {
-    if (!c || i < 0 || i >= c->n_last || c->logit_row[i] < 0) return NULL;
-    return c->logits + (size_t)c->logit_row[i] * c->m->hp.n_vocab;
 }

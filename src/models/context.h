@@ -9,6 +9,7 @@
 #include "infer.h"
 #include "kernels/backend.h"
 #include "models/kv_cache.h"
+#include "models/forward.h"
 #include "models/model.h"
 
 /* Scratch activation buffers (backend), each sized for n_batch rows. */
@@ -38,22 +39,52 @@ struct infer_ctx {
     infer_bbuf *logits_buf;      /* (logits_rows_cap, n_vocab) on the backend */
     int32_t logits_buf_rows;
 
-    /* Host side of the last decode call. */
-    float *logits;               /* (rows, n_vocab) rows in token order */
+    /* Host side of the last decode call. Tokens run grouped by sequence: order[k] is the
+     * batch index of the k-th token run; logits rows and embeddings follow that order. */
+    float *logits;               /* (rows, n_vocab) */
     int64_t logits_cap_rows;
     int32_t *logit_row;          /* per token of the last call: row in logits or -1 */
-    int32_t *pos;                /* per token of the last call: its position */
+    int32_t *pos;                /* per token (batch order): its position */
+    int32_t *seq;                /* per token (batch order): its sequence */
+    int32_t *order;              /* run order -> batch index */
+    int32_t *rank;               /* batch index -> run order */
+    const int32_t *tok_of;       /* during a call: the batch's token ids (batch order) */
+    int32_t *run_tok, *run_pos;  /* tokens and positions in run order */
     int32_t *out_ids;            /* per step: wanted rows */
+    infer_seq_run *runs;         /* per step: at most one run per token */
     int64_t tok_cap;
     int32_t n_last;              /* tokens in the last decode call */
+    int32_t *seq_scratch;        /* n_seq_max x 3: counts, lengths before the call, lowest position */
+
+    float *embd;                 /* (tokens, n_embd) in run order, when params.embeddings */
+    int64_t embd_cap_rows;
+    float *embd_seq;             /* (n_seq_max, n_embd) pooled */
+    uint8_t *embd_seq_set;       /* per sequence: pooled vector valid */
+
+    infer_abort_fn abort_fn;     /* polled between layers (and by the CPU workers) */
+    void *abort_user;
 
     char *dump_dir;              /* INFER_DUMP_DIR (debugging) or NULL */
     char last_error[512];
 };
 
-/* One forward step of n <= n_batch tokens: runs every layer, stores K/V at pos, and
- * writes the logits of rows out_ids[0..n_out) to logits_out (n_out x n_vocab). */
-infer_status infer_forward_step(infer_ctx *c, const int32_t *tokens, const int32_t *pos, int32_t n,
-                                const int32_t *out_ids, int32_t n_out, float *logits_out, infer_error *err);
+/* One forward step of n <= n_batch tokens grouped by sequence (runs): runs every layer,
+ * stores K/V at each token's position in its sequence's region, and writes the logits of
+ * rows out_ids[0..n_out) to logits_out (n_out x n_vocab) and, when embd_out is set, the
+ * final-norm rows of all n tokens to it (n x n_embd). */
+typedef struct infer_step {
+    const int32_t *tokens, *pos;
+    int32_t n;
+    const infer_seq_run *runs;
+    int32_t n_runs;
+    const int32_t *out_ids;
+    int32_t n_out;
+    float *logits_out;
+    float *embd_out;
+} infer_step;
+infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *err);
+
+/* Copies positions [0, n) of sequence src's cache rows to sequence dst (every layer). */
+infer_status infer_kv_copy_rows(infer_ctx *c, uint32_t src, uint32_t dst, int32_t n, infer_error *err);
 
 #endif

@@ -28,8 +28,21 @@ static infer_status reserve_logits(infer_ctx *c, int32_t rows, infer_error *err)
     return INFER_OK;
 }
 
-infer_status infer_forward_step(infer_ctx *c, const int32_t *tokens, const int32_t *pos, int32_t n,
-                                const int32_t *out_ids, int32_t n_out, float *logits_out, infer_error *err) {
+/* With an abort callback: completes the work recorded so far (Vulkan submits it; the
+ * CPU has already run it), asks the callback, and goes on in a new begin(). */
+static infer_status between_layers(infer_ctx *c, infer_error *err) {
+    const infer_backend_ops *o = c->be->ops;
+    infer_status st = o->end(c->be, err);
+    if (st != INFER_OK) return st;
+    if (c->abort_fn(c->abort_user)) return infer_err(err, INFER_ERR_CANCELLED, "decode cancelled by the abort callback");
+    o->begin(c->be);
+    return INFER_OK;
+}
+
+infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *err) {
+    const int32_t *tokens = s->tokens, *pos = s->pos, *out_ids = s->out_ids;
+    const int32_t n = s->n, n_out = s->n_out;
+    float *logits_out = s->logits_out;
     const infer_model *m = c->m;
     const infer_hparams *hp = &m->hp;
     infer_backend *be = c->be;
@@ -38,9 +51,9 @@ infer_status infer_forward_step(infer_ctx *c, const int32_t *tokens, const int32
     infer_status st = reserve_logits(c, n_out > 0 ? n_out : 1, err);
     if (st != INFER_OK) return st;
 
-    int32_t max_pos = 0;
-    for (int32_t i = 0; i < n; i++)
-        if (pos[i] > max_pos) max_pos = pos[i];
+    int32_t n_kv = 1;
+    for (int32_t r = 0; r < s->n_runs; r++)
+        if (s->runs[r].n_kv > n_kv) n_kv = s->runs[r].n_kv;
 
     infer_fwd f = {
         .be = be,
@@ -48,7 +61,10 @@ infer_status infer_forward_step(infer_ctx *c, const int32_t *tokens, const int32
         .hp = hp,
         .w = c->wviews,
         .n = n,
-        .n_kv = max_pos + 1,
+        .n_kv = n_kv,
+        .runs = s->runs,
+        .n_runs = s->n_runs,
+        .kv = &c->kv,
         .pos = act(c, INFER_ACT_POS, INFER_TYPE_I32),
         .x = act(c, INFER_ACT_X, INFER_TYPE_F32),
         .xn = act(c, INFER_ACT_XN, INFER_TYPE_F32),
@@ -76,9 +92,11 @@ infer_status infer_forward_step(infer_ctx *c, const int32_t *tokens, const int32
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         m->arch->forward_layer(&f, il);
         infer_fwd_dump(&f, "l_out", (int)il, f.x, E);
+        if (c->abort_fn && (st = between_layers(c, err)) != INFER_OK) return st;
     }
     o->rms_norm(be, f.x, c->wviews[m->output_norm], n, E, hp->rms_eps, f.xn);
     infer_fwd_dump(&f, "result_norm", -1, f.xn, E);
+    if (s->embd_out) o->read(be, f.xn, s->embd_out, (size_t)n * E * sizeof(float));
 
     if (n_out > 0) {
         infer_bview rows = f.xn;

@@ -8,6 +8,17 @@
 #include "kernels/backend.h"
 #include "models/model.h"
 
+struct infer_kv_cache;
+
+/* A run of consecutive tokens of one step that belong to one sequence (a step's tokens
+ * are grouped by sequence): they store into and attend over that sequence's region of
+ * the cache only. */
+typedef struct infer_seq_run {
+    int32_t t0, n;               /* tokens [t0, t0 + n) of the step */
+    uint32_t seq;
+    int32_t n_kv;                /* the run's highest position + 1 */
+} infer_seq_run;
+
 typedef struct infer_fwd {
     infer_backend *be;
     const infer_model *m;
@@ -15,7 +26,10 @@ typedef struct infer_fwd {
     const infer_bview *w;        /* backend view of each weight id (see infer_fwd_w) */
 
     int32_t n;                   /* tokens in this step */
-    int32_t n_kv;                /* cache rows [0, n_kv) may be attended to */
+    int32_t n_kv;                /* positions [0, n_kv) may be attended to (largest over the runs) */
+    const infer_seq_run *runs;   /* the step's tokens grouped by sequence */
+    int32_t n_runs;
+    const struct infer_kv_cache *kv;
     infer_bview pos;             /* (n) int32 positions */
 
     /* Activations, F32, rows of the given length, capacity n_batch rows. */
@@ -44,6 +58,13 @@ static inline infer_bview infer_fwd_w(const infer_fwd *f, infer_wid id) {
     }
     return f->w[id];
 }
+
+/* Stores the step's K and V rows (k: n x n_head_kv*head_dim, v: n x n_head_kv*head_dim_v,
+ * F32) of layer il in each token's sequence region, then attends q (n x n_head*head_dim)
+ * over it into out, run by run: each token sees only its own sequence's positions
+ * <= its own, inside the layer's sliding window. */
+void infer_attend_cache(infer_fwd *f, uint32_t il, infer_bview q, infer_bview k, infer_bview v, infer_bview sinks,
+                        infer_bview out);
 
 /* Debug hook (no-op unless INFER_DUMP_DIR is set at context creation): writes the
  * first n_rows x row_len floats of v to <dir>/<name>-<il>.f32 (il < 0: no suffix). */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "kernels/backend.h"
 #include "kernels/cpu/ops.h"
@@ -18,7 +19,9 @@
 struct infer_bbuf {
     uint8_t *ptr;
     size_t size;
-    int owned;          /* 1: allocated here (freed on release); 0: wraps caller memory */
+    int owned;          /* 1: allocated here (freed on release); 2: mapped here (unmapped);
+                         * 0: wraps caller memory */
+    size_t map_bytes;   /* owned == 2: length of the mapping */
 };
 
 typedef struct cpu_backend {
@@ -53,7 +56,15 @@ void infer_cpu_ws_free(infer_cpu_ws *ws) {
 }
 
 /* ---- errors and views */
-static bool failed(cpu_backend *b) { return b->status != INFER_OK; }
+static bool failed(cpu_backend *b) {
+    if (b->status != INFER_OK) return true;
+    /* A cancelled pass skips its remaining ops (the workers stopped part-way). */
+    if (infer_threadpool_cancelled(b->tp)) {
+        b->status = infer_err(&b->err, INFER_ERR_CANCELLED, "decode cancelled by the abort callback");
+        return true;
+    }
+    return false;
+}
 
 static void fail_with(cpu_backend *b, const infer_error *e) {
     if (failed(b)) return;
@@ -118,14 +129,34 @@ static void cpu_destroy(infer_backend *be) {
 
 static const char *cpu_device_name(infer_backend *be) { return cpu(be)->name; }
 
+/* Buffers from LAZY_MAP_BYTES up are anonymous mappings: the kernel hands out zero pages
+ * as they are first touched, so a large KV cache costs nothing until positions are used
+ * (a memset would commit all of it at once). */
+#define LAZY_MAP_BYTES ((size_t)1 << 20)
+
 static infer_status cpu_alloc(infer_backend *be, size_t bytes, infer_bbuf **out) {
+    (void)be;
     infer_bbuf *buf = calloc(1, sizeof *buf);
-    void *p = NULL;
+    if (!buf) return INFER_ERR_NOMEM;
     /* Round up so the zeroing below covers whole cache lines; 64-byte alignment suits
-     * every SIMD load the kernels do. */
+     * every SIMD load the kernels do (mappings are page-aligned). */
     size_t cap = (bytes + 63) & ~(size_t)63;
     if (cap < bytes) cap = bytes;
-    if (!buf || posix_memalign(&p, 64, cap ? cap : 64) != 0) {
+    if (cap >= LAZY_MAP_BYTES) {
+        void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) {
+            free(buf);
+            return INFER_ERR_NOMEM;
+        }
+        buf->ptr = p;
+        buf->size = bytes;
+        buf->owned = 2;
+        buf->map_bytes = cap;
+        *out = buf;
+        return INFER_OK;
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, 64, cap ? cap : 64) != 0) {
         free(buf);
         return INFER_ERR_NOMEM;
     }
@@ -150,7 +181,8 @@ static infer_status cpu_weight(infer_backend *be, const void *host, size_t bytes
 
 static void cpu_release(infer_backend *be, infer_bbuf *buf) {
     if (!buf) return;
-    if (buf->owned) free(buf->ptr);
+    if (buf->owned == 1) free(buf->ptr);
+    if (buf->owned == 2) munmap(buf->ptr, buf->map_bytes);
     free(buf);
 }
 
@@ -166,10 +198,16 @@ static void cpu_read(infer_backend *be, infer_bview src, void *dst, size_t bytes
 
 static void cpu_begin(infer_backend *be) {
     cpu(be)->status = INFER_OK;
+    infer_threadpool_reset_cancel(cpu(be)->tp);
+}
+
+static void cpu_set_abort(infer_backend *be, infer_abort_fn fn, void *user) {
+    infer_threadpool_set_abort(cpu(be)->tp, fn, user);
 }
 
 static infer_status cpu_end(infer_backend *be, infer_error *err) {
     cpu_backend *b = cpu(be);
+    (void)failed(b);   /* a cancellation that stopped the last op's workers */
     infer_status st = b->status;
     if (st != INFER_OK && err) *err = b->err;
     b->status = INFER_OK;   /* the next pass starts clean */
@@ -353,6 +391,7 @@ static const infer_backend_ops cpu_ops = {
     .release = cpu_release,
     .write = cpu_write,
     .read = cpu_read,
+    .set_abort = cpu_set_abort,
     .begin = cpu_begin,
     .end = cpu_end,
     .get_rows = cpu_get_rows,

@@ -89,6 +89,7 @@ static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t ro
 }
 
 typedef struct {
+    infer_threadpool *tp;         /* polled for cancellation between chunks */
     const infer_vec_dot_kernel *k;
     infer_quantize_act_fn quantize;
     const char *W;
@@ -115,6 +116,7 @@ static void quantize_task(void *arg, int ith, int nth) {
 static void matmul_task(void *arg, int ith, int nth) {
     matmul_job *j = arg;
     for (;;) {
+        if (infer_threadpool_cancelled(j->tp)) break;
         const int64_t c = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
         const int64_t r0 = c * j->chunk_rows;
         if (r0 >= j->rows) break;
@@ -156,7 +158,7 @@ int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
     matmul_job j = {0};
     if (prepare(&j, wtype, cols) != 0 || rows < 0 || n < 0) return -1;
     if (rows == 0 || n == 0) return 0;
-    j.W = W; j.rows = rows; j.cols = cols; j.n = n; j.x = x; j.y = y;
+    j.W = W; j.rows = rows; j.cols = cols; j.n = n; j.x = x; j.y = y; j.tp = tp;
     if (j.k->act == INFER_ACT_F32) {
         j.xq = (char *)x;   /* read-only use; float weights take the activations as they are */
     } else {

@@ -68,6 +68,7 @@ static attn_tile_fn attn_pick_kernel(void) {
 }
 
 typedef struct {
+    infer_threadpool *tp;               /* polled for cancellation between tiles */
     const float *q;
     const uint8_t *k, *v;
     uint32_t kv_type;
@@ -184,6 +185,7 @@ static void attn_worker(void *arg, int ith, int nth) {
     const int64_t n_tasks = a->n_tok_tiles * a->n_head_tiles * a->n_split;
     attn_tile t;
     for (;;) {
+        if (infer_threadpool_cancelled(a->tp)) break;
         const long i = atomic_fetch_add_explicit(&a->next, 1, memory_order_relaxed);
         if (i >= n_tasks) break;
         const int64_t tile = i / a->n_split;
@@ -227,6 +229,7 @@ infer_status infer_cpu_attention(infer_threadpool *tp, infer_cpu_ws *ws, const f
     const int nth = infer_threadpool_size(tp);
     const int group = p->n_head / p->n_head_kv;
     attn_task a = {
+        .tp = tp,
         .q = q, .k = k, .v = v, .kv_type = kv_type,
         .kv_elem = kv_type == INFER_TYPE_F16 ? 2 : 4,
         .pos = pos, .sinks = sinks, .p = p, .out = out,

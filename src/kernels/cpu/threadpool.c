@@ -48,7 +48,30 @@ struct infer_threadpool {
     uint32_t generation;                  /* caller-side copy of the current job generation */
     infer_task_fn fn;
     void *arg;
+    int (*abort_fn)(void *);              /* set between jobs by the pool's owner */
+    void *abort_user;
+    atomic_int cancelled;                 /* latched answer of abort_fn */
 };
+
+void infer_threadpool_set_abort(infer_threadpool *tp, int (*fn)(void *), void *user) {
+    tp->abort_fn = fn;
+    tp->abort_user = user;
+    atomic_store(&tp->cancelled, 0);
+}
+
+int infer_threadpool_cancelled(infer_threadpool *tp) {
+    if (!tp) return 0;
+    if (atomic_load_explicit(&tp->cancelled, memory_order_relaxed)) return 1;
+    if (tp->abort_fn && tp->abort_fn(tp->abort_user)) {
+        atomic_store_explicit(&tp->cancelled, 1, memory_order_relaxed);
+        return 1;
+    }
+    return 0;
+}
+
+void infer_threadpool_reset_cancel(infer_threadpool *tp) {
+    if (tp) atomic_store(&tp->cancelled, 0);
+}
 
 static void futex_wait(atomic_uint *addr, unsigned val) {
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
@@ -109,6 +132,7 @@ infer_threadpool *infer_threadpool_new(int n_threads) {
     atomic_init(&tp->completed, 0);
     atomic_init(&tp->sleepers, 0);
     atomic_init(&tp->stop, 0);
+    atomic_init(&tp->cancelled, 0);
     if (n_threads > 1) {
         tp->workers = calloc((size_t)n_threads - 1, sizeof(pthread_t));
         if (!tp->workers) { free(tp); return NULL; }

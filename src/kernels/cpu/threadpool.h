@@ -14,6 +14,13 @@ void infer_threadpool_free(infer_threadpool *tp);
 int infer_threadpool_size(const infer_threadpool *tp);
 void infer_threadpool_run(infer_threadpool *tp, infer_task_fn fn, void *arg);
 
+/* Cancellation: a job's work loops call infer_threadpool_cancelled() between work items;
+ * it polls the installed callback and latches the first nonzero answer until
+ * infer_threadpool_reset_cancel(). fn NULL: never cancelled. */
+void infer_threadpool_set_abort(infer_threadpool *tp, int (*fn)(void *), void *user);
+int infer_threadpool_cancelled(infer_threadpool *tp);
+void infer_threadpool_reset_cancel(infer_threadpool *tp);
+
 /* Splits [0,n) into nth nearly equal parts; part ith is [*lo,*hi). */
 static inline void infer_split_range(long n, int ith, int nth, long *lo, long *hi) {
     long per = (n + nth - 1) / nth;
