@@ -1,0 +1,6 @@
+# Sequences on Vulkan too (the CPU run is the auto-registered test_sequences).
+if(INFER_VULKAN)
+  add_test(NAME test_sequences_vulkan COMMAND test_sequences vulkan)
+  set_tests_properties(test_sequences_vulkan PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS vulkan
+    ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
+endif()
