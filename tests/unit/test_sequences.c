@@ -34,9 +34,9 @@ typedef struct model_case {
 } model_case;
 
 static const model_case g_models[] = {
-    {"stories260K", 1e-5},        {"synth-llama-F32", 1e-5},    {"synth-qwen2-F32", 1e-5},
-    {"synth-qwen3-F32", 1e-5},    {"synth-gptoss-F32", 5e-5},   {"synth-llama-Q4_K_M", 5e-3},
-    {"synth-gptoss-MXFP4_MOE", 2.5e-2, 1}, {"synth-gemma3-F32", 1e-5},
+    {"stories260K", 1e-5, 0},        {"synth-llama-F32", 1e-5, 0},        {"synth-qwen2-F32", 1e-5, 0},
+    {"synth-qwen3-F32", 1e-5, 0},    {"synth-gptoss-F32", 5e-5, 0},       {"synth-llama-Q4_K_M", 5e-3, 0},
+    {"synth-gptoss-MXFP4_MOE", 2.5e-2, 1}, {"synth-gemma3-F32", 1e-5, 0},
 };
 
 typedef struct loaded {
