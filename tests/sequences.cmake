@@ -4,3 +4,8 @@ if(INFER_VULKAN)
   set_tests_properties(test_sequences_vulkan PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS vulkan
     ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
 endif()
+if(INFER_VULKAN)
+  add_test(NAME test_embeddings_vulkan COMMAND test_embeddings vulkan)
+  set_tests_properties(test_embeddings_vulkan PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS vulkan
+    ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
+endif()
