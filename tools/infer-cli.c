@@ -4,7 +4,7 @@
  *   infer-cli -m MODEL -p PROMPT [-n N] [--temp T --top-k K --top-p P --min-p M
  *             --repeat-penalty R --presence-penalty P --frequency-penalty F
  *             --repeat-last-n N --seed S] [-t THREADS] [-c CTX] [-b BATCH]
- *             [--backend auto|cpu|vulkan] [--device I] [--kv-f16]
+ *             [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--prompt-cache FILE]
  *   infer-cli -m MODEL --tokens-file IDS.txt --logits-out OUT.f32 [--greedy N]
  */
 #include <errno.h>
@@ -13,11 +13,12 @@
 #include <string.h>
 
 #include "infer.h"
+#include "prompt_cache.h"
 #include "tool_args.h"
 #include "tool_util.h"
 
 typedef struct cli_args {
-    const char *model, *prompt, *tokens_file, *logits_out;
+    const char *model, *prompt, *tokens_file, *logits_out, *prompt_cache;
     int n_predict, greedy;
     tool_ctx_opts ctx;
     infer_sampler_params sp;
@@ -28,7 +29,7 @@ static void usage(const char *argv0) {
             "usage: %s -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p M]\n"
             "          [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
             "          [--repeat-last-n N] [--seed S] [-t THREADS] [-c CTX] [-b BATCH]\n"
-            "          [--backend auto|cpu|vulkan] [--device I] [--kv-f16]\n"
+            "          [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--prompt-cache FILE]\n"
             "       %s -m MODEL --tokens-file IDS.txt --logits-out OUT.f32 [--greedy N]\n",
             argv0, argv0);
 }
@@ -54,6 +55,7 @@ static int parse_args(int argc, char **argv, cli_args *a) {
         else if (OPT("--tokens-file")) a->tokens_file = v;
         else if (OPT("--logits-out")) a->logits_out = v;
         else if (OPT("--greedy")) a->greedy = atoi(v);
+        else if (OPT("--prompt-cache")) a->prompt_cache = v;
         else {
             fprintf(stderr, "unknown or incomplete option '%s'\n", o);
             return -1;
@@ -179,7 +181,8 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
     fflush(stdout);
 
     double t0 = tool_now_s();
-    st = infer_ctx_decode(c, toks, NULL, NULL, (int32_t)n);
+    int32_t last = (int32_t)n - 1;   /* row of the logits to sample from */
+    st = tool_prompt_eval(c, a->prompt_cache, toks, n, &last);
     double t_prompt = tool_now_s() - t0;
     int rc = 0, n_gen = 0;
     if (st != INFER_OK) {
@@ -189,7 +192,6 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
     for (size_t i = 0; i < n; i++) infer_sampler_accept(s, toks[i]);
 
     double t1 = tool_now_s();
-    int32_t last = (int32_t)n - 1;   /* row of the logits to sample from */
     for (int i = 0; rc == 0 && i < a->n_predict; i++) {
         int32_t tok = infer_sampler_sample(s, infer_ctx_logits(c, last));
         last = 0;

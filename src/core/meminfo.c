@@ -1,16 +1,9 @@
 #include "core/meminfo.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 int64_t infer_mem_available(void) {
-    const char *env = getenv("INFER_MEM_AVAILABLE");
-    if (env && *env) {
-        char *end = NULL;
-        long long v = strtoll(env, &end, 10);
-        if (end && *end == 0 && v >= 0) return (int64_t)v;
-    }
     FILE *fp = fopen("/proc/meminfo", "r");
     if (!fp) return -1;
     char line[256];

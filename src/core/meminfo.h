@@ -4,8 +4,7 @@
 #define INFER_CORE_MEMINFO_H
 #include <stdint.h>
 
-/* MemAvailable from /proc/meminfo in bytes, or -1 when unknown (not Linux, no /proc).
- * INFER_MEM_AVAILABLE (bytes, decimal) overrides it, for tests. */
+/* MemAvailable from /proc/meminfo in bytes, or -1 when unknown (not Linux, no /proc). */
 int64_t infer_mem_available(void);
 
 #endif
