@@ -18,6 +18,7 @@ if(INFER_PKG_CONFIG)
       -DCC=${CMAKE_C_COMPILER}
       -DPKG_CONFIG=${INFER_PKG_CONFIG}
       -DMODEL=${INFER_INSTALL_TEST_MODEL}
+      -DEXAMPLES_DIR=${PROJECT_SOURCE_DIR}/examples
       "-DEXTRA_FLAGS=${INFER_INSTALL_TEST_FLAGS}"
       -P ${CMAKE_CURRENT_SOURCE_DIR}/install/run.cmake)
   set_tests_properties(install_pkgconfig PROPERTIES TIMEOUT 300)

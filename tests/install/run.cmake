@@ -2,7 +2,7 @@
 # prefix, compiles tests/install/main.c against it with pkg-config exactly as a user
 # would, and runs it three ways: shared library found through LD_LIBRARY_PATH, shared
 # library found through an rpath, and static linking (pkg-config --static).
-# Inputs: BINARY_DIR SOURCE_DIR WORK_DIR CC PKG_CONFIG MODEL EXTRA_FLAGS (;-list).
+# Inputs: BINARY_DIR SOURCE_DIR WORK_DIR CC PKG_CONFIG MODEL EXTRA_FLAGS (;-list) EXAMPLES_DIR.
 
 function(run_checked what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -70,3 +70,16 @@ list(REMOVE_ITEM static_libs "-linfer")
 run_checked("compile (static)" "${CC}" "${SOURCE_DIR}/main.c" ${static_cflags} "${lib_dir}/libinfer.a" ${static_libs} ${EXTRA_FLAGS} -o "${WORK_DIR}/hello_static")
 run_checked("run (static)" "${WORK_DIR}/hello_static" "${MODEL}")
 check_output("static")
+
+# 4. every example under examples/, built the way its header comment says, run on MODEL
+if(EXAMPLES_DIR)
+  file(GLOB examples "${EXAMPLES_DIR}/*.c")
+  foreach(src ${examples})
+    get_filename_component(name "${src}" NAME_WE)
+    run_checked("compile example ${name}" "${CC}" "${src}" ${shared_flags} ${EXTRA_FLAGS} "-Wl,-rpath,${lib_dir}"
+                -o "${WORK_DIR}/example_${name}")
+    run_checked("run example ${name}" "${CMAKE_COMMAND}" -E env --unset=LD_LIBRARY_PATH "${WORK_DIR}/example_${name}"
+                "${MODEL}")
+    message(STATUS "example ${name}:\n${RUN_OUT}")
+  endforeach()
+endif()
