@@ -319,8 +319,10 @@ typedef int (*infer_abort_fn)(void *user);
 /* Installs (fn NULL: removes) a callback polled while a decode runs: between layers by
  * the decoding thread and, on the CPU backend, between work items by its worker
  * threads, so it must be thread-safe and cheap (typically an atomic flag set by
- * another thread). A decode it stops returns INFER_ERR_CANCELLED within milliseconds;
- * the cache is left as infer_ctx_decode_batch describes. */
+ * another thread). A decode it stops returns INFER_ERR_CANCELLED within milliseconds on
+ * the CPU; on Vulkan, while a callback is installed, each layer is submitted on its own
+ * and the callback is asked between layers (a running layer completes). The cache is
+ * left as infer_ctx_decode_batch describes. */
 INFER_API void infer_ctx_set_abort_callback(infer_ctx *c, infer_abort_fn fn, void *user);
 
 /* ---------------------------------------------------------------- embeddings */

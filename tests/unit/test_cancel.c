@@ -4,6 +4,10 @@
  * of a context that was never interrupted (bit for bit on the CPU).
  *
  *   test_cancel [cpu|vulkan]
+ *
+ * On Vulkan the callback is polled between layers only (a submitted layer runs to the
+ * end: on lavapipe a layer of this prompt takes seconds), so there only the state after
+ * a cancel is checked, not the latency.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -75,6 +79,7 @@ static int32_t *long_prompt(void) {
 
 static void test_cancel_within_bound(void **state) {
     (void)state;
+    if (g_backend != INFER_BACKEND_CPU) skip();
     int32_t *toks = long_prompt();
     infer_ctx *c = ctx_new(2);
     /* Sequence 0 holds 8 tokens, sequence 1 holds 5, before the cancelled call. */
