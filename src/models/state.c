@@ -98,6 +98,29 @@ static size_t session_bytes(const infer_kv_cache *kv, uint64_t n) {
     return (size_t)(SES_HEADER + n * 4 + n * rows + 8);
 }
 
+/* Moves the K and V rows [0, n) of sequence seq between the cache and host, layer by
+ * layer in the session's order (to_cache: host -> cache; else cache -> host). */
+static infer_status transfer_rows(infer_ctx *c, uint32_t seq, uint32_t n, uint8_t *host, int to_cache,
+                                  infer_error *e) {
+    const infer_kv_cache *kv = &c->kv;
+    const infer_backend_ops *o = c->be->ops;
+    const size_t kb = (size_t)n * kv->k_row_bytes, vb = (size_t)n * kv->v_row_bytes;
+    if (n == 0) return INFER_OK;
+    o->begin(c->be);
+    for (uint32_t il = 0; il < kv->n_layer; il++) {
+        const infer_bview k = infer_kv_seq_k(kv, il, seq), v = infer_kv_seq_v(kv, il, seq);
+        if (to_cache) {
+            o->write(c->be, k, host, kb);
+            o->write(c->be, v, host + kb, vb);
+        } else {
+            o->read(c->be, k, host, kb);
+            o->read(c->be, v, host + kb, vb);
+        }
+        host += kb + vb;
+    }
+    return o->end(c->be, e);
+}
+
 static infer_status ctx_fail(infer_ctx *c, const infer_error *e) {
     infer_err_copy(c->last_error, sizeof c->last_error, e);
     return e->status;
@@ -129,18 +152,9 @@ infer_status infer_ctx_seq_save(infer_ctx *c, int32_t seq, void *buf, size_t cap
     put_u32(p + 36, (uint32_t)n);
     memcpy(p + SES_HEADER, infer_kv_seq_tokens(kv, (uint32_t)seq), (size_t)n * 4);
     uint8_t *rows = p + SES_HEADER + (size_t)n * 4;
-    const infer_backend_ops *o = c->be->ops;
-    o->begin(c->be);
-    for (uint32_t il = 0; il < kv->n_layer; il++) {
-        const size_t kb = (size_t)n * kv->k_row_bytes, vb = (size_t)n * kv->v_row_bytes;
-        if (kb) o->read(c->be, infer_kv_seq_k(kv, il, (uint32_t)seq), rows, kb);
-        rows += kb;
-        if (vb) o->read(c->be, infer_kv_seq_v(kv, il, (uint32_t)seq), rows, vb);
-        rows += vb;
-    }
-    infer_status st = o->end(c->be, &e);
+    infer_status st = transfer_rows(c, (uint32_t)seq, (uint32_t)n, rows, 0, &e);
     if (st != INFER_OK) return ctx_fail(c, &e);
-    put_u64(rows, fnv_bytes(FNV_OFFSET, p, (size_t)(rows - p)));
+    put_u64(p + need - 8, fnv_bytes(FNV_OFFSET, p, need - 8));
     c->last_error[0] = 0;
     return INFER_OK;
 }
@@ -209,17 +223,8 @@ infer_status infer_ctx_seq_load(infer_ctx *c, int32_t seq, const void *buf, size
 
     infer_kv_cache *kv = &c->kv;
     kv->len[seq] = 0;   /* a backend failure below leaves the sequence empty, never half-loaded */
-    const uint8_t *rows = (const uint8_t *)buf + SES_HEADER + (size_t)n * 4;
-    const infer_backend_ops *o = c->be->ops;
-    o->begin(c->be);
-    for (uint32_t il = 0; il < kv->n_layer; il++) {
-        const size_t kb = (size_t)n * kv->k_row_bytes, vb = (size_t)n * kv->v_row_bytes;
-        if (kb) o->write(c->be, infer_kv_seq_k(kv, il, (uint32_t)seq), rows, kb);
-        rows += kb;
-        if (vb) o->write(c->be, infer_kv_seq_v(kv, il, (uint32_t)seq), rows, vb);
-        rows += vb;
-    }
-    if ((st = o->end(c->be, &e)) != INFER_OK) return ctx_fail(c, &e);
+    uint8_t *rows = (uint8_t *)(uintptr_t)buf + SES_HEADER + (size_t)n * 4;   /* only read from */
+    if ((st = transfer_rows(c, (uint32_t)seq, n, rows, 1, &e)) != INFER_OK) return ctx_fail(c, &e);
     memcpy(infer_kv_seq_tokens(kv, (uint32_t)seq), (const uint8_t *)buf + SES_HEADER, (size_t)n * 4);
     kv->len[seq] = (int32_t)n;
     c->last_error[0] = 0;
