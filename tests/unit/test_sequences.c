@@ -160,8 +160,9 @@ static void batched(const loaded *L, const float *const ref[N_SEQ], uint32_t n_b
                 idx[k] = next[s]++;
                 k++;
             }
-    int8_t *want = malloc((size_t)total);
-    memset(want, 1, (size_t)total);
+    const size_t nt = total > 0 && total < 4096 ? (size_t)total : 1;   /* bounded for the compiler */
+    int8_t *want = malloc(nt);
+    memset(want, 1, nt);
     infer_batch b = {.n_tokens = total, .tokens = tok, .seq_id = seq, .want_logits = want};
     assert_int_equal(infer_ctx_decode_batch(c, &b), INFER_OK);
     double kl0 = 0.0;
