@@ -21,7 +21,8 @@ static int grow_i32(int32_t **a, int32_t n) {
     return 0;
 }
 
-/* Host arrays grow to the largest call seen, never shrink. */
+/* Host arrays grow to the largest call seen, never shrink: per-token arrays and
+ * embeddings for n tokens, logits for the n_rows asked for. */
 static int reserve_host(infer_ctx *c, int32_t n, int32_t n_rows) {
     if (n > c->tok_cap) {
         if (grow_i32(&c->logit_row, n) || grow_i32(&c->pos, n) || grow_i32(&c->seq, n) || grow_i32(&c->order, n) || grow_i32(&c->rank, n) ||
@@ -187,12 +188,15 @@ infer_status infer_ctx_decode_batch(infer_ctx *c, const infer_batch *b) {
         return fail(c, infer_err(&e, INFER_ERR_INVALID_ARG, "decode: no tokens (n = %d)", b ? (int)b->n_tokens : 0),
                     &e);
     const int32_t n = b->n_tokens;
-    if (reserve_host(c, n, n) != 0)
+    if (reserve_host(c, n, 0) != 0)
         return fail(c, infer_err(&e, INFER_ERR_NOMEM, "decode: out of memory for %d tokens", (int)n), &e);
-    c->tok_of = b->tokens;
     int32_t n_rows = 0;
     infer_status st = plan(c, b, &n_rows, &e);
     if (st != INFER_OK) return fail(c, st, &e);
+    if (reserve_host(c, n, n_rows) != 0)
+        return fail(c, infer_err(&e, INFER_ERR_NOMEM, "decode: out of memory for the logits of %d tokens", (int)n_rows),
+                    &e);
+    c->tok_of = b->tokens;
     c->n_last = 0;
 
     /* What a failure part-way must restore: each sequence's length before the call, cut
