@@ -1,7 +1,7 @@
 # infer-cli --prompt-cache: the first run evaluates the whole prompt and writes the
 # session; a second run whose prompt extends the first reuses the saved tokens, evaluates
-# only the new ones, and prints exactly what a run without the cache prints (greedy); a
-# third run with another model refuses the file with a message and evaluates everything;
+# only the new ones, and prints exactly what a run without the cache prints (greedy);
+# another model's session, a FIFO or a directory as the file end in exit 1 with the reason;
 # -c beyond the available memory is refused with the size named.
 if(NOT CMAKE_SCRIPT_MODE_FILE)
   if(TARGET infer-cli)
@@ -67,12 +67,31 @@ if(NOT m OR pc_err MATCHES "saved")
   message(FATAL_ERROR "expected all but one token reused and no save")
 endif()
 
-# Another model: the file is refused with a reason, the prompt evaluated in full.
+# Another model's session, and a FIFO and a directory as the file: exit 1 with the reason,
+# the file left as it was.
 pc_run(synth-llama-Q4_0.gguf "${p2}" --prompt-cache ${cache})
-pc_expect("prompt cache: cannot use it: .*different model")
-pc_expect("reused 0 of")
-if(NOT pc_rc EQUAL 0)
-  message(FATAL_ERROR "exit ${pc_rc}")
+pc_expect("error: .*prompt.session.*another model")
+if(NOT pc_rc EQUAL 1)
+  message(FATAL_ERROR "exit ${pc_rc}, expected 1")
+endif()
+find_program(MKFIFO mkfifo)
+set(bad_paths ${PC_WORK})
+if(MKFIFO)
+  execute_process(COMMAND ${MKFIFO} ${PC_WORK}/fifo)
+  list(APPEND bad_paths ${PC_WORK}/fifo)
+endif()
+foreach(bad ${bad_paths})
+  pc_run(stories260K.gguf "${p2}" --prompt-cache ${bad})
+  pc_expect("error: .*not a regular file")
+  if(NOT pc_rc EQUAL 1)
+    message(FATAL_ERROR "exit ${pc_rc} for ${bad}, expected 1")
+  endif()
+endforeach()
+if(MKFIFO AND NOT IS_SYMLINK ${PC_WORK}/fifo AND EXISTS ${PC_WORK}/fifo)
+  execute_process(COMMAND test -p ${PC_WORK}/fifo RESULT_VARIABLE not_fifo)
+  if(NOT not_fifo EQUAL 0)
+    message(FATAL_ERROR "the FIFO was replaced")
+  endif()
 endif()
 
 # A context whose cache cannot fit in memory: exit 1 naming the size and the remedies.

@@ -8,13 +8,13 @@ infer_status tool_prompt_eval(infer_ctx *c, const char *path, const int32_t *tok
     if (path) {
         struct stat sb;
         if (stat(path, &sb) == 0) {
-            if (infer_ctx_seq_load_file(c, 0, path) == INFER_OK) {
-                int32_t n_saved = 0;
-                const int32_t *saved = infer_ctx_seq_tokens(c, 0, &n_saved);
-                while (keep < n && keep < (size_t)n_saved && saved[keep] == toks[keep]) keep++;
-            } else {
-                fprintf(stderr, "prompt cache: cannot use it: %s\n", infer_ctx_last_error(c));
-            }
+            /* As llama-cli: a file that is there but cannot be used is an error (another
+             * model's session, a damaged file, a FIFO), never silently overwritten. */
+            infer_status st = infer_ctx_seq_load_file(c, 0, path);
+            if (st != INFER_OK) return st;
+            int32_t n_saved = 0;
+            const int32_t *saved = infer_ctx_seq_tokens(c, 0, &n_saved);
+            while (keep < n && keep < (size_t)n_saved && saved[keep] == toks[keep]) keep++;
         } else {
             fprintf(stderr, "prompt cache: %s does not exist yet: it will be written\n", path);
         }
