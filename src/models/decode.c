@@ -25,8 +25,9 @@ static int grow_i32(int32_t **a, int32_t n) {
  * embeddings for n tokens, logits for the n_rows asked for. */
 static int reserve_host(infer_ctx *c, int32_t n, int32_t n_rows) {
     if (n > c->tok_cap) {
-        if (grow_i32(&c->logit_row, n) || grow_i32(&c->pos, n) || grow_i32(&c->seq, n) || grow_i32(&c->order, n) || grow_i32(&c->rank, n) ||
-            grow_i32(&c->run_tok, n) || grow_i32(&c->run_pos, n) || grow_i32(&c->out_ids, n))
+        if (grow_i32(&c->logit_row, n) || grow_i32(&c->pos, n) || grow_i32(&c->seq, n) || grow_i32(&c->order, n) ||
+            grow_i32(&c->rank, n) || grow_i32(&c->run_tok, n) || grow_i32(&c->run_pos, n) ||
+            grow_i32(&c->out_ids, n))
             return -1;
         infer_seq_run *r = realloc(c->runs, (size_t)n * sizeof *r);
         if (!r) return -1;

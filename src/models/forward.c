@@ -34,7 +34,8 @@ static infer_status between_layers(infer_ctx *c, infer_error *err) {
     const infer_backend_ops *o = c->be->ops;
     infer_status st = o->end(c->be, err);
     if (st != INFER_OK) return st;
-    if (c->abort_fn(c->abort_user)) return infer_err(err, INFER_ERR_CANCELLED, "decode cancelled by the abort callback");
+    if (c->abort_fn(c->abort_user))
+        return infer_err(err, INFER_ERR_CANCELLED, "decode cancelled by the abort callback");
     o->begin(c->be);
     return INFER_OK;
 }

@@ -166,13 +166,15 @@ static infer_status check_session(const infer_ctx *c, const uint8_t *p, size_t l
     if (len < SES_HEADER + 8)
         return infer_err(e, INFER_ERR_FORMAT, "session: %zu bytes is shorter than the %u-byte header and checksum",
                          len, SES_HEADER + 8);
-    if (memcmp(p, SES_MAGIC, 8) != 0) return infer_err(e, INFER_ERR_FORMAT, "session: bad magic (not a libinfer session)");
+    if (memcmp(p, SES_MAGIC, 8) != 0)
+        return infer_err(e, INFER_ERR_FORMAT, "session: bad magic (not a libinfer session)");
     const uint32_t version = get_u32(p + 8);
     if (version != SES_VERSION)
         return infer_err(e, INFER_ERR_UNSUPPORTED, "session: format version %u (this library reads %u)", version,
                          SES_VERSION);
     if (get_u64(p + 16) != model_fingerprint(c->m))
-        return infer_err(e, INFER_ERR_FORMAT, "session: saved with another model than this one ('%s'): the fingerprints differ",
+        return infer_err(e, INFER_ERR_FORMAT,
+                         "session: saved with another model than this one ('%s'): the fingerprints differ",
                          c->m->name && *c->m->name ? c->m->name : c->m->arch_name);
     const uint32_t kv_type = get_u32(p + 12), want_type = kv->type == INFER_TYPE_F16 ? INFER_KV_F16 : INFER_KV_F32;
     if (kv_type != want_type)

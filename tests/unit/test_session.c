@@ -225,7 +225,8 @@ int main(void) {
     char *other = test_fixture_or_skip("models/synth-llama-Q4_0.gguf");
     char *prompt = test_fixture_or_skip("golden/stories260K.prompt.txt");
     infer_error err;
-    if (infer_model_load(model, NULL, &g_m, &err) != INFER_OK || infer_model_load(other, NULL, &g_other, &err) != INFER_OK) {
+    if (infer_model_load(model, NULL, &g_m, &err) != INFER_OK ||
+        infer_model_load(other, NULL, &g_other, &err) != INFER_OK) {
         printf("cannot load: %s\n", err.message);
         return 1;
     }
