@@ -80,6 +80,8 @@ infer_status infer_cpu_moe(infer_threadpool *tp, infer_cpu_scratch *scratch, inf
     for (int32_t e = 0; e < NE; e++) {
         const int64_t n = start[e + 1] - start[e];
         if (n == 0) continue;
+        if (infer_threadpool_cancelled(tp))   /* between experts too, not only inside their matmuls */
+            return infer_err(err, INFER_ERR_CANCELLED, "decode cancelled by the abort callback");
         const int32_t *my = rows + start[e];
         for (int64_t i = 0; i < n; i++)
             memcpy(xe + i * E, a->x + (my[i] / K) * E, sizeof(float) * (size_t)E);
