@@ -286,6 +286,8 @@ int main(int argc, char **argv) {
             break;
         }
         if (!header_done) {   /* after the first context, so a backend error prints no table */
+            fprintf(stderr, "infer-bench: KV cache %.1f MiB for %d positions\n", infer_ctx_kv_bytes(c) / 1048576.0,
+                    n_ctx);
             printf("| model | size | params | backend | device | threads | test | t/s | GB/s |\n");
             printf("| --- | ---: | ---: | --- | --- | ---: | --- | ---: | ---: |\n");
             header_done = 1;

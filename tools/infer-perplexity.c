@@ -107,8 +107,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: %s\n", err.message);
         return 1;
     }
-    fprintf(stderr, "%zu tokens, %d chunks of %d, backend %s (%s)\n", n_tok, n_chunk, n_ctx,
-            infer_ctx_backend_name(c), infer_ctx_device_name(c));
+    fprintf(stderr, "%zu tokens, %d chunks of %d, backend %s (%s), KV cache %.1f MiB\n", n_tok, n_chunk, n_ctx,
+            infer_ctx_backend_name(c), infer_ctx_device_name(c), infer_ctx_kv_bytes(c) / 1048576.0);
 
     const int32_t n_vocab = infer_model_n_vocab(m);
     const int first = n_ctx / 2;
