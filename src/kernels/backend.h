@@ -64,6 +64,8 @@ typedef struct infer_attn_params {
 typedef enum infer_glu_kind {
     INFER_GLU_SWIGLU = 0,      /* silu(gate) * up */
     INFER_GLU_SWIGLU_OAI = 1,  /* gpt-oss: g=min(gate,limit), u=clamp(up,-limit,limit), g*sigmoid(alpha*g)*(u+1) */
+    INFER_GLU_GEGLU = 2,       /* Gemma: gelu(gate) * up, GELU in its tanh approximation */
+    INFER_GLU_COUNT
 } infer_glu_kind;
 
 typedef struct infer_backend_ops {
@@ -126,6 +128,9 @@ typedef struct infer_backend_ops {
                 int64_t n, float alpha, float limit, infer_bview out);
     /* out[i] = a[i] + b[i] over n values (residual). */
     void (*add)(infer_backend *be, infer_bview a, infer_bview b, int64_t n, infer_bview out);
+    /* out[i] = s * x[i], then, when cap > 0, cap * tanh(out[i] / cap) (soft-capping) over
+     * n values; out may equal x. Gemma's embedding scale and final logit soft-cap. */
+    void (*scale)(infer_backend *be, infer_bview x, int64_t n, float s, float cap, infer_bview out);
 
     /* Mixture of experts, whole block for a batch: router logits (n_tok x n_expert, F32,
      * bias already added) -> top-k experts per token, weights = softmax over the chosen

@@ -8,6 +8,7 @@ static const infer_arch *const k_archs[] = {
     &infer_arch_qwen2,
     &infer_arch_qwen3,
     &infer_arch_gptoss,
+    &infer_arch_gemma3,
 };
 
 const infer_arch *infer_arch_find(const char *name, size_t len) {

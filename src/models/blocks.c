@@ -52,6 +52,11 @@ infer_status infer_bind_ffn(infer_model *m, uint32_t il, const char *norm_name, 
     return INFER_OK;
 }
 
+infer_status infer_bind_layer_norm(infer_model *m, uint32_t il, const char *name, infer_wid *out, infer_error *err) {
+    BIND(out, INFER_BIND_F32, m->hp.n_embd, 1, 1, "blk.%u.%s.weight", il, name);
+    return INFER_OK;
+}
+
 infer_status infer_bind_moe(infer_model *m, uint32_t il, const char *norm_name, infer_error *err) {
     const infer_hparams *hp = &m->hp;
     infer_layer_weights *L = &m->layers[il];
@@ -68,7 +73,15 @@ infer_status infer_bind_moe(infer_model *m, uint32_t il, const char *norm_name, 
     return INFER_OK;
 }
 
-void infer_block_attention(infer_fwd *f, uint32_t il) {
+void infer_block_norm(infer_fwd *f, infer_wid w, infer_bview in, infer_bview out) {
+    f->be->ops->rms_norm(f->be, in, infer_fwd_w(f, w), f->n, f->hp->n_embd, f->hp->rms_eps, out);
+}
+
+void infer_block_residual(infer_fwd *f) {
+    f->be->ops->add(f->be, f->x, f->tmp, (int64_t)f->n * f->hp->n_embd, f->x);
+}
+
+void infer_block_attention_core(infer_fwd *f, uint32_t il) {
     infer_backend *be = f->be;
     const infer_backend_ops *o = be->ops;
     const infer_hparams *hp = f->hp;
@@ -77,14 +90,11 @@ void infer_block_attention(infer_fwd *f, uint32_t il) {
     const int64_t nq = (int64_t)hp->n_head * hd, nk = (int64_t)hp->n_head_kv * hd;
     const int64_t nv = (int64_t)hp->n_head_kv * hp->head_dim_v;
 
-    o->rms_norm(be, f->x, infer_fwd_w(f, L->attn_norm), n, E, hp->rms_eps, f->xn);
-    infer_fwd_dump(f, "attn_norm", (int)il, f->xn, E);
-
     o->matmul(be, infer_fwd_w(f, L->wq), nq, E, f->xn, n, infer_fwd_w(f, L->bq), f->q);
     o->matmul(be, infer_fwd_w(f, L->wk), nk, E, f->xn, n, infer_fwd_w(f, L->bk), f->k);
     o->matmul(be, infer_fwd_w(f, L->wv), nv, E, f->xn, n, infer_fwd_w(f, L->bv), f->v);
 
-    /* Qwen3: RMSNorm over each head of Q and K, before RoPE. */
+    /* Q/K head norms (qwen3, gemma3): RMSNorm over each head of Q and K, before RoPE. */
     infer_bview q = f->q, k = f->k, out = f->qn;
     if (L->q_norm != INFER_NO_WEIGHT) {
         o->rms_norm(be, f->q, infer_fwd_w(f, L->q_norm), n * hp->n_head, hd, hp->rms_eps, f->qn);
@@ -94,18 +104,18 @@ void infer_block_attention(infer_fwd *f, uint32_t il) {
         out = f->q;
     }
     const infer_bview freq_factors = infer_fwd_w(f, f->m->rope_freqs);   /* .buf NULL when absent */
-    o->rope(be, q, f->pos, n, hp->n_head, hd, freq_factors, &hp->rope);
-    o->rope(be, k, f->pos, n, hp->n_head_kv, hd, freq_factors, &hp->rope);
+    const infer_rope_params *rope = infer_hparams_rope(hp, il);
+    o->rope(be, q, f->pos, n, hp->n_head, hd, freq_factors, rope);
+    o->rope(be, k, f->pos, n, hp->n_head_kv, hd, freq_factors, rope);
 
     infer_attend_cache(f, il, q, k, f->v, infer_fwd_w(f, L->sinks), out);
 
     o->matmul(be, infer_fwd_w(f, L->wo), E, (int64_t)hp->n_head * hp->head_dim_v, out, n, infer_fwd_w(f, L->bo),
               f->tmp);
     infer_fwd_dump(f, "attn_out", (int)il, f->tmp, E);
-    o->add(be, f->x, f->tmp, n * E, f->x);
 }
 
-void infer_block_ffn(infer_fwd *f, uint32_t il) {
+void infer_block_ffn_core(infer_fwd *f, uint32_t il) {
     infer_backend *be = f->be;
     const infer_backend_ops *o = be->ops;
     const infer_hparams *hp = f->hp;
@@ -113,28 +123,52 @@ void infer_block_ffn(infer_fwd *f, uint32_t il) {
     const int64_t n = f->n, E = hp->n_embd, F = hp->n_ff;
     const infer_bview none = {0};
 
-    o->rms_norm(be, f->x, infer_fwd_w(f, L->ffn_norm), n, E, hp->rms_eps, f->xn);
     o->matmul(be, infer_fwd_w(f, L->ffn_gate), F, E, f->xn, n, none, f->gate);
     o->matmul(be, infer_fwd_w(f, L->ffn_up), F, E, f->xn, n, none, f->up);
-    o->glu(be, INFER_GLU_SWIGLU, f->gate, f->up, n * F, 0.0f, 0.0f, f->gate);
+    o->glu(be, hp->ffn_glu, f->gate, f->up, n * F, hp->glu_alpha, hp->glu_limit, f->gate);
     o->matmul(be, infer_fwd_w(f, L->ffn_down), E, F, f->gate, n, none, f->tmp);
     infer_fwd_dump(f, "ffn_out", (int)il, f->tmp, E);
-    o->add(be, f->x, f->tmp, n * E, f->x);
 }
 
-void infer_block_moe(infer_fwd *f, uint32_t il) {
+void infer_block_moe_core(infer_fwd *f, uint32_t il) {
     infer_backend *be = f->be;
     const infer_backend_ops *o = be->ops;
     const infer_hparams *hp = f->hp;
     const infer_layer_weights *L = &f->m->layers[il];
     const int64_t n = f->n, E = hp->n_embd;
 
-    o->rms_norm(be, f->x, infer_fwd_w(f, L->ffn_norm), n, E, hp->rms_eps, f->xn);
     o->matmul(be, infer_fwd_w(f, L->gate_inp), hp->n_expert, E, f->xn, n, infer_fwd_w(f, L->gate_inp_b), f->router);
     o->moe(be, f->xn, f->router, n, E, hp->n_ff_exp, (int32_t)hp->n_expert, (int32_t)hp->n_expert_used,
            infer_fwd_w(f, L->gate_exps), infer_fwd_w(f, L->gate_exps_b), infer_fwd_w(f, L->up_exps),
            infer_fwd_w(f, L->up_exps_b), infer_fwd_w(f, L->down_exps), infer_fwd_w(f, L->down_exps_b),
            hp->moe_glu, hp->glu_alpha, hp->glu_limit, f->tmp);
     infer_fwd_dump(f, "ffn_moe_out", (int)il, f->tmp, E);
-    o->add(be, f->x, f->tmp, n * E, f->x);
+}
+
+void infer_block_attention(infer_fwd *f, uint32_t il) {
+    infer_block_norm(f, f->m->layers[il].attn_norm, f->x, f->xn);
+    infer_fwd_dump(f, "attn_norm", (int)il, f->xn, f->hp->n_embd);
+    infer_block_attention_core(f, il);
+    infer_block_residual(f);
+}
+
+void infer_block_ffn(infer_fwd *f, uint32_t il) {
+    infer_block_norm(f, f->m->layers[il].ffn_norm, f->x, f->xn);
+    infer_block_ffn_core(f, il);
+    infer_block_residual(f);
+}
+
+void infer_block_moe(infer_fwd *f, uint32_t il) {
+    infer_block_norm(f, f->m->layers[il].ffn_norm, f->x, f->xn);
+    infer_block_moe_core(f, il);
+    infer_block_residual(f);
+}
+
+void infer_block_embed(infer_fwd *f, infer_bview ids) {
+    f->be->ops->get_rows(f->be, infer_fwd_w(f, f->m->tok_embd), f->hp->n_embd, ids, f->n, f->x);
+}
+
+void infer_block_output(infer_fwd *f, infer_bview rows, int64_t n_rows, infer_bview logits) {
+    const infer_bview none = {0};
+    f->be->ops->matmul(f->be, infer_fwd_w(f, f->m->output), f->hp->n_vocab, f->hp->n_embd, rows, n_rows, none, logits);
 }

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "models/arch.h"
+#include "models/blocks.h"
 #include "models/context.h"
 #include "models/forward.h"
 #include "tensor/dtype.h"
@@ -83,13 +84,13 @@ infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *
         .dump_ctx = c->dump_dir ? c : NULL,
     };
     const infer_bview ids = act(c, INFER_ACT_IDS, INFER_TYPE_I32);
-    const infer_bview none = {0};
     const int64_t E = hp->n_embd;
 
     o->begin(be);
     o->write(be, ids, tokens, (size_t)n * sizeof(int32_t));
     o->write(be, f.pos, pos, (size_t)n * sizeof(int32_t));
-    o->get_rows(be, c->wviews[m->tok_embd], E, ids, n, f.x);
+    if (m->arch->embed) m->arch->embed(&f, ids);
+    else infer_block_embed(&f, ids);
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         m->arch->forward_layer(&f, il);
         infer_fwd_dump(&f, "l_out", (int)il, f.x, E);
@@ -108,7 +109,8 @@ infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *
             rows = f.tmp;
         }
         const infer_bview logits = {.buf = c->logits_buf, .offset = 0, .type = INFER_TYPE_F32};
-        o->matmul(be, c->wviews[m->output], hp->n_vocab, E, rows, n_out, none, logits);
+        if (m->arch->output) m->arch->output(&f, rows, n_out, logits);
+        else infer_block_output(&f, rows, n_out, logits);
         o->read(be, logits, logits_out, (size_t)n_out * hp->n_vocab * sizeof(float));
     }
     return o->end(be, err);

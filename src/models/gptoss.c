@@ -18,6 +18,7 @@ static void forward_layer(infer_fwd *f, uint32_t il) {
 const infer_arch infer_arch_gptoss = {
     .name = "gpt-oss",
     .rope_mode = INFER_ROPE_NEOX,
+    .chat_family = "harmony",
     .moe = true,
     .swa_pattern = 2,
     .moe_glu = INFER_GLU_SWIGLU_OAI,

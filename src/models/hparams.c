@@ -164,8 +164,21 @@ infer_status infer_hparams_load(infer_hparams *hp, const infer_gguf *g, const in
         hp->swa_pattern = a->swa_pattern;
     }
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    hp->ffn_glu = a->ffn_glu;
     hp->moe_glu = a->moe_glu;
     hp->glu_alpha = a->glu_alpha;
     hp->glu_limit = a->glu_limit;
-    return INFER_OK;
+    return a->load_hparams ? a->load_hparams(hp, g, a, err) : INFER_OK;
+}
+
+infer_status infer_hparams_opt_f32(const infer_gguf *g, const infer_arch *a, const char *suffix, float def,
+                                   float *out, infer_error *err) {
+    char k[128];
+    return opt_finite(g, key(k, sizeof k, a, suffix), def, out, err);
+}
+
+infer_status infer_hparams_opt_u32(const infer_gguf *g, const infer_arch *a, const char *suffix, uint32_t def,
+                                   uint32_t *out, infer_error *err) {
+    char k[128];
+    return infer_gguf_opt_u32(g, key(k, sizeof k, a, suffix), def, out, err);
 }

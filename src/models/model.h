@@ -33,7 +33,8 @@ typedef struct infer_weight {
  *   wq (n_embd, n_head*head_dim)   wk (n_embd, n_head_kv*head_dim)   wv (n_embd, n_head_kv*head_dim_v)
  *   bq, bk, bv                     (rows of wq, wk, wv)             optional / arch-required
  *   wo (n_head*head_dim_v, n_embd) bo (n_embd)
- *   q_norm, k_norm                 (head_dim)                       qwen3
+ *   q_norm, k_norm                 (head_dim)                       qwen3, gemma3
+ *   attn_post_norm, ffn_post_norm  (n_embd)                         gemma3: on a block's output
  *   sinks                          (n_head)                         gpt-oss
  *   ffn_gate, ffn_up (n_embd, n_ff)  ffn_down (n_ff, n_embd)         dense FFN
  *   gate_inp (n_embd, n_expert)    gate_inp_b (n_expert)             MoE router
@@ -46,6 +47,7 @@ typedef struct infer_layer_weights {
     infer_wid wq, wk, wv, bq, bk, bv, wo, bo;
     infer_wid q_norm, k_norm, sinks;
     infer_wid ffn_norm;
+    infer_wid attn_post_norm, ffn_post_norm;
     infer_wid ffn_gate, ffn_up, ffn_down;
     infer_wid gate_inp, gate_inp_b;
     infer_wid gate_exps, up_exps, down_exps, gate_exps_b, up_exps_b, down_exps_b;

@@ -12,6 +12,7 @@ static infer_status bind_layer(infer_model *m, uint32_t il, infer_error *err) {
 const infer_arch infer_arch_qwen3 = {
     .name = "qwen3",
     .rope_mode = INFER_ROPE_NEOX,
+    .chat_family = "chatml",
     .bind_layer = bind_layer,
     .forward_layer = infer_llama_forward_layer,
 };

@@ -332,7 +332,7 @@ static void cpu_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, in
     const float *u = view_f32(b, up, bytes, "glu", "up");
     float *o = view_f32(b, out, bytes, "glu", "out");
     if (!g || !u || !o) return;
-    if (kind != INFER_GLU_SWIGLU && kind != INFER_GLU_SWIGLU_OAI) {
+    if ((unsigned)kind >= INFER_GLU_COUNT) {
         FAIL(b, INFER_ERR_INVALID_ARG, "glu: unknown kind %d", (int)kind);
         return;
     }
@@ -347,6 +347,15 @@ static void cpu_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n,
     float *o = view_f32(b, out, bytes, "add", "out");
     if (!ap || !bp || !o) return;
     infer_cpu_add(b->tp, ap, bp, n, o);
+}
+
+static void cpu_scale(infer_backend *be, infer_bview x, int64_t n, float s, float cap, infer_bview out) {
+    cpu_backend *b = cpu(be);
+    const size_t bytes = nbytes3(n, 1, 4);
+    const float *xp = view_f32(b, x, bytes, "scale", "x");
+    float *o = view_f32(b, out, bytes, "scale", "out");
+    if (!xp || !o) return;
+    infer_cpu_scale(b->tp, xp, n, s, cap, o);
 }
 
 static void cpu_moe(infer_backend *be, infer_bview x, infer_bview router_logits, int64_t n_tok, int64_t n_embd,
@@ -402,6 +411,7 @@ static const infer_backend_ops cpu_ops = {
     .attention = cpu_attention,
     .glu = cpu_glu,
     .add = cpu_add,
+    .scale = cpu_scale,
     .moe = cpu_moe,
 };
 

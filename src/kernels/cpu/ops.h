@@ -58,6 +58,9 @@ infer_status infer_cpu_attention(infer_threadpool *tp, infer_cpu_ws *ws, const f
                                  const infer_attn_params *p, float *out, infer_error *err);
 
 /* ---- elementwise (ops_elementwise.c) */
+/* GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the scalar
+ * reference of INFER_GLU_GEGLU (the AVX2 path and the Vulkan shader follow it). */
+float infer_gelu_tanh(float x);
 void infer_cpu_glu(infer_threadpool *tp, infer_glu_kind kind, const float *gate, const float *up,
                    int64_t n, float alpha, float limit, float *out);
 /* glu with AVX2: handles a prefix of n and returns its length (all of n when built with
@@ -66,6 +69,8 @@ void infer_cpu_glu(infer_threadpool *tp, infer_glu_kind kind, const float *gate,
 int64_t infer_cpu_glu_avx2(infer_glu_kind kind, const float *gate, const float *up, int64_t n, float alpha,
                            float limit, float *out);
 void infer_cpu_add(infer_threadpool *tp, const float *a, const float *b, int64_t n, float *out);
+/* out[i] = s * x[i], then cap * tanh(out[i] / cap) when cap > 0 (see backend.h). */
+void infer_cpu_scale(infer_threadpool *tp, const float *x, int64_t n, float s, float cap, float *out);
 /* y[t][r] += bias[r] for n rows of `cols` values (single-threaded: it is cheap). */
 void infer_cpu_add_bias_rows(float *y, const float *bias, int64_t n, int64_t cols);
 

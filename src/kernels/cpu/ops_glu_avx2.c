@@ -15,6 +15,13 @@ static void glu8(infer_glu_kind kind, const float *gate, const float *up, float 
         const __m256 u = _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(up), _mm256_set1_ps(-limit)), lim);
         const __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, infer_exp256(_mm256_mul_ps(_mm256_set1_ps(-alpha), g))));
         _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_mul_ps(g, sig), _mm256_add_ps(u, one)));
+    } else if (kind == INFER_GLU_GEGLU) {
+        /* 0.5 (1 + tanh(z)) = sigmoid(2z): the tanh form without its cancellation near 0. */
+        const __m256 g = _mm256_loadu_ps(gate);
+        const __m256 z2 = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f * 0.79788456080286535588f), g),
+                                        _mm256_fmadd_ps(_mm256_mul_ps(g, g), _mm256_set1_ps(0.044715f), one));
+        const __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, infer_exp256(z2)));
+        _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_mul_ps(g, sig), _mm256_loadu_ps(up)));
     } else {
         const __m256 g = _mm256_loadu_ps(gate);
         const __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, infer_exp256(_mm256_sub_ps(_mm256_setzero_ps(), g))));

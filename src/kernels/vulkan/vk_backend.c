@@ -95,6 +95,7 @@ static const infer_backend_ops vk_ops = {
     .attention = vk_op_attention,
     .glu = vk_op_glu,
     .add = vk_op_add,
+    .scale = vk_op_scale,
     .moe = vk_op_moe,
 };
 

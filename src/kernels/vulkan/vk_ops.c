@@ -28,7 +28,8 @@ typedef struct {
     float scale;
     int32_t window;
 } pc_attention;
-typedef struct { uint32_t g_off, u_off, o_off, n, oai; float alpha, limit; } pc_glu;
+typedef struct { uint32_t g_off, u_off, o_off, n, kind; float alpha, limit; } pc_glu;
+typedef struct { uint32_t x_off, o_off, n; float s, cap; } pc_scale;
 typedef struct { uint32_t a_off, b_off, o_off, n; } pc_add;
 typedef struct { uint32_t l_off, n_tok, n_expert, k, sel_off, cnt_off, list_off, w_off; } pc_moe_route;
 typedef struct { uint32_t d_off, w_off, o_off, n_tok, n_embd, k; } pc_moe_combine;
@@ -441,7 +442,7 @@ static void glu_rec(vk_backend *vk, infer_glu_kind kind, infer_bview gate, infer
     if (!p || !vk_bind(vk, gate, bytes, &b[0], "glu gate") || !vk_bind(vk, up, bytes, &b[1], "glu up") ||
         !vk_bind(vk, out, bytes, &b[2], "glu out"))
         return;
-    pc_glu pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n, kind == INFER_GLU_SWIGLU_OAI, alpha, limit};
+    pc_glu pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n, (uint32_t)kind, alpha, limit};
     vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)n, 64), 1);
 }
 
@@ -449,6 +450,10 @@ void vk_op_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, infer_b
                infer_bview out) {
     vk_backend *vk = vk_of(be);
     if (!ready(vk) || n <= 0 || !fits(vk, "glu", (uint64_t)n)) return;
+    if ((unsigned)kind >= INFER_GLU_COUNT) {
+        vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: glu: unknown kind %d", (int)kind);
+        return;
+    }
     if (!f32_view(vk, gate, "glu", "gate") || !f32_view(vk, up, "glu", "up") || !f32_view(vk, out, "glu", "out")) return;
     glu_rec(vk, kind, gate, up, n, alpha, limit, out);
 }
@@ -464,6 +469,18 @@ void vk_op_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n, infe
         return;
     pc_add pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n};
     vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)n, 64), 1);
+}
+
+void vk_op_scale(infer_backend *be, infer_bview x, int64_t n, float s, float cap, infer_bview out) {
+    vk_backend *vk = vk_of(be);
+    if (!ready(vk) || n <= 0 || !fits(vk, "scale", (uint64_t)n)) return;
+    if (!f32_view(vk, x, "scale", "x") || !f32_view(vk, out, "scale", "out")) return;
+    vk_pipeline *p = vk_pipeline_get(vk, "scale");
+    vk_binding b[2];
+    size_t bytes = (size_t)n * 4;
+    if (!p || !vk_bind(vk, x, bytes, &b[0], "scale x") || !vk_bind(vk, out, bytes, &b[1], "scale out")) return;
+    pc_scale pc = {b[0].rem / 4, b[1].rem / 4, (uint32_t)n, s, cap};
+    vk_dispatch(vk, p, b, 2, &pc, sizeof pc, ceil_div((uint64_t)n, 64), 1);
 }
 
 /* ------------------------------------------------------------------ mixture of experts */
