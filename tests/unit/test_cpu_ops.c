@@ -473,7 +473,16 @@ static void test_attention_decode(void **state) {
     check_attention((attn_case){ 1, 4, 1, 64, 900, 0, false, INFER_TYPE_F32 });
 }
 
-/* ---- glu, add */
+/* ---- glu, add, scale */
+/* GELU (tanh approximation) in double: the definition INFER_GLU_GEGLU follows. */
+static double gelu_ref(double x) {
+    return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+static const char *glu_name(infer_glu_kind kind) {
+    return kind == INFER_GLU_SWIGLU ? "swiglu" : kind == INFER_GLU_GEGLU ? "geglu" : "swiglu_oai";
+}
+
 static void check_glu(infer_glu_kind kind, int64_t n) {
     float *g = rand_vec((size_t)n, 10.0), *u = rand_vec((size_t)n, 10.0);
     const float alpha = 1.702f, limit = 7.0f;
@@ -481,6 +490,8 @@ static void check_glu(infer_glu_kind kind, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         if (kind == INFER_GLU_SWIGLU) {
             ref[i] = g[i] / (1.0 + exp(-(double)g[i])) * u[i];
+        } else if (kind == INFER_GLU_GEGLU) {
+            ref[i] = gelu_ref(g[i]) * u[i];
         } else {
             const double x = fmin(g[i], limit), y = fmax(-limit, fmin(limit, u[i]));
             ref[i] = x / (1.0 + exp(-alpha * x)) * (y + 1.0);
@@ -494,9 +505,44 @@ static void check_glu(infer_glu_kind kind, int64_t n) {
     float *got = malloc(sizeof(float) * n);
     be->ops->read(be, vo, got, sizeof(float) * n);
     end_ok();
-    expect_close(got, ref, (size_t)n, 1e-6, 2e-6, kind == INFER_GLU_SWIGLU ? "swiglu" : "swiglu_oai");
+    expect_close(got, ref, (size_t)n, 1e-6, 2e-6, glu_name(kind));
     bufs_release();
     free(g); free(u); free(ref); free(got);
+}
+
+/* The scalar GELU over its whole range: tails that saturate (tanh -> +-1), the region
+ * near 0 where 1 + tanh loses digits, and non-finite inputs. */
+static void test_gelu_scalar(void **state) {
+    (void)state;
+    for (double x = -30.0; x <= 30.0; x += 0.0137) {
+        const double want = gelu_ref((float)x), got = infer_gelu_tanh((float)x);
+        if (fabs(got - want) > 1e-6 * fabs(want) + 1e-7) fail_msg("gelu(%g): %.9g, reference %.9g", x, got, want);
+    }
+    assert_true(infer_gelu_tanh(0.0f) == 0.0f);
+    assert_true(infer_gelu_tanh(1e30f) == 1e30f);
+    assert_true(infer_gelu_tanh(-1e30f) == 0.0f);
+    assert_true(isnan(infer_gelu_tanh(NAN)));
+}
+
+static void check_scale(int64_t n, float s, float cap) {
+    float *x = rand_vec((size_t)n, 40.0), *got = malloc(sizeof(float) * n);
+    double *ref = malloc(sizeof(double) * n);
+    for (int64_t i = 0; i < n; i++) ref[i] = cap > 0 ? cap * tanh((double)s * x[i] / cap) : (double)s * x[i];
+    be->ops->begin(be);
+    infer_bview vx = buf_new(x, sizeof(float) * n, INFER_TYPE_F32);
+    be->ops->scale(be, vx, n, s, cap, vx);   /* in place, as the model uses it */
+    be->ops->read(be, vx, got, sizeof(float) * n);
+    end_ok();
+    expect_close(got, ref, (size_t)n, 1e-6, 2e-6, cap > 0 ? "softcap" : "scale");
+    bufs_release();
+    free(x); free(got); free(ref);
+}
+
+static void test_scale(void **state) {
+    (void)state;
+    check_scale(1001, 16.0f, 0.0f);          /* Gemma's sqrt(n_embd) */
+    check_scale(70001, 1.0f, 30.0f);         /* final logit soft-cap, threaded */
+    check_scale(999, 0.5f, 5.0f);
 }
 
 static void test_glu_add(void **state) {
@@ -504,9 +550,12 @@ static void test_glu_add(void **state) {
     check_glu(INFER_GLU_SWIGLU, 70001);      /* threaded */
     check_glu(INFER_GLU_SWIGLU_OAI, 999);
     check_glu(INFER_GLU_SWIGLU_OAI, 65537);
+    check_glu(INFER_GLU_GEGLU, 1003);
+    check_glu(INFER_GLU_GEGLU, 70001);
     setenv("INFER_CPU_ISA", "scalar", 1);    /* the portable loops too */
     check_glu(INFER_GLU_SWIGLU, 1001);
     check_glu(INFER_GLU_SWIGLU_OAI, 999);
+    check_glu(INFER_GLU_GEGLU, 1003);
     unsetenv("INFER_CPU_ISA");
 
     const int64_t n = 40003;
@@ -682,6 +731,8 @@ int main(void) {
         cmocka_unit_test(test_attention_portable),
         cmocka_unit_test(test_attention_batch_invariance),
         cmocka_unit_test(test_glu_add),
+        cmocka_unit_test(test_gelu_scalar),
+        cmocka_unit_test(test_scale),
         cmocka_unit_test(test_matmul_bias),
         cmocka_unit_test(test_moe),
         cmocka_unit_test(test_errors_sticky),

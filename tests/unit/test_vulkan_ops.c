@@ -430,6 +430,25 @@ static void test_glu_add(void **state) {
     check_close("swiglu", r1, w1, n, 1e-5, 1e-5);
     check_close("swiglu_oai", r2, w2, n, 1e-5, 1e-5);
     check_close("add", r3, w3, n, 0, 1e-7);
+
+    /* GEGLU (GELU tanh form) and scale / soft-cap, against double references. */
+    g_be->ops->begin(g_be);
+    g_be->ops->glu(g_be, INFER_GLU_GEGLU, dg.v, du.v, n, 0, 0, o1.v);
+    g_be->ops->scale(g_be, dg.v, n, 3.5f, 0.0f, o2.v);
+    g_be->ops->scale(g_be, du.v, n, 2.0f, 5.0f, o3.v);
+    g_be->ops->read(g_be, o1.v, r1, n * 4);
+    g_be->ops->read(g_be, o2.v, r2, n * 4);
+    g_be->ops->read(g_be, o3.v, r3, n * 4);
+    end_ok();
+    for (int i = 0; i < n; i++) {
+        double a = g[i], b = u[i];
+        w1[i] = 0.5 * a * (1.0 + tanh(sqrt(2.0 / M_PI) * (a + 0.044715 * a * a * a))) * b;
+        w2[i] = 3.5 * a;
+        w3[i] = 5.0 * tanh(2.0 * b / 5.0);
+    }
+    check_close("geglu", r1, w1, n, 1e-5, 1e-5);
+    check_close("scale", r2, w2, n, 0, 1e-7);
+    check_close("softcap", r3, w3, n, 1e-5, 1e-5);
     dev_free(dg); dev_free(du); dev_free(o1); dev_free(o2); dev_free(o3);
     free(g); free(u); free(r1); free(r2); free(r3); free(w1); free(w2); free(w3);
 }
