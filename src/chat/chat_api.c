@@ -6,7 +6,7 @@
 #include <time.h>
 
 static void style_of(const infer_model *m, infer_chat_style *st) {
-    infer_chat_style_detect(infer_model_chat_template(m), infer_model_arch(m), st);
+    infer_chat_style_detect(infer_model_chat_template(m), infer_model_chat_family_hint(m), st);
 }
 
 const char *infer_chat_template_name(const infer_model *m) {
@@ -80,6 +80,9 @@ size_t infer_model_stop_tokens(const infer_model *m, int32_t *out, size_t cap) {
         texts[1] = "<|call|>";
         texts[2] = "<|endoftext|>";   /* never part of a valid reply: stop rather than run on */
         use_eos_eot = 0;
+        break;
+    case INFER_CHAT_GEMMA:
+        texts[0] = "<end_of_turn>";
         break;
     }
 

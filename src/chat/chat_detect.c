@@ -1,4 +1,4 @@
-/* Template family detection from tokenizer.chat_template and the architecture. */
+/* Template family detection from tokenizer.chat_template and the architecture's hint. */
 #include "chat/chat_style.h"
 
 #include <stdbool.h>
@@ -8,6 +8,7 @@ const char *infer_chat_family_name(infer_chat_family f) {
     switch (f) {
     case INFER_CHAT_LLAMA3: return "llama3";
     case INFER_CHAT_HARMONY: return "harmony";
+    case INFER_CHAT_GEMMA: return "gemma";
     case INFER_CHAT_CHATML: break;
     }
     return "chatml";
@@ -43,21 +44,24 @@ static void find_default_system(const char *tmpl, infer_chat_style *st) {
     }
 }
 
-static void detect_from_arch(const char *arch, infer_chat_style *st) {
-    if (arch && strcmp(arch, "gpt-oss") == 0) {
-        st->family = INFER_CHAT_HARMONY;
-    } else if (arch && strncmp(arch, "qwen", 4) == 0) {
-        st->family = INFER_CHAT_CHATML;   /* every Qwen chat model speaks ChatML */
-    } else {
-        st->family = INFER_CHAT_CHATML;
-        st->fallback = 1;
+/* The architecture's claim, by family name; anything else is ChatML as a fallback. */
+static void detect_from_hint(const char *hint, infer_chat_style *st) {
+    static const infer_chat_family families[] = {INFER_CHAT_CHATML, INFER_CHAT_LLAMA3, INFER_CHAT_HARMONY,
+                                                 INFER_CHAT_GEMMA};
+    st->family = INFER_CHAT_CHATML;
+    st->fallback = 1;
+    for (size_t i = 0; hint && i < sizeof families / sizeof families[0]; i++) {
+        if (strcmp(hint, infer_chat_family_name(families[i])) == 0) {
+            st->family = families[i];
+            st->fallback = 0;
+        }
     }
 }
 
-void infer_chat_style_detect(const char *tmpl, const char *arch, infer_chat_style *st) {
+void infer_chat_style_detect(const char *tmpl, const char *family_hint, infer_chat_style *st) {
     memset(st, 0, sizeof *st);
     if (!tmpl || !*tmpl) {
-        detect_from_arch(arch, st);
+        detect_from_hint(family_hint, st);
         return;
     }
     if (strstr(tmpl, "<|start|>") && strstr(tmpl, "<|message|>")) {
@@ -67,6 +71,8 @@ void infer_chat_style_detect(const char *tmpl, const char *arch, infer_chat_styl
         st->llama3_always_gen = strstr(tmpl, "add_generation_prompt") == NULL;
         st->llama3_date_header = strstr(tmpl, "Cutting Knowledge Date") != NULL;
         st->llama3_date_today = strstr(tmpl, "strftime_now") != NULL;
+    } else if (strstr(tmpl, "<start_of_turn>")) {
+        st->family = INFER_CHAT_GEMMA;
     } else if (strstr(tmpl, "<|im_start|>")) {
         st->family = INFER_CHAT_CHATML;
         st->qwen3_think = strstr(tmpl, "reasoning_content") != NULL && strstr(tmpl, "</think>") != NULL;

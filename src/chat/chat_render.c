@@ -176,6 +176,29 @@ static void render_harmony(infer_strbuf *b, const struct tm *now, const infer_ch
     }
 }
 
+/* ---------------------------------------------------------------- Gemma */
+
+/* Gemma 3's template: BOS, then one turn per message with the assistant called "model"
+ * and the content trimmed; a leading system message is not a turn of its own but its
+ * (untrimmed) text and a blank line open the first turn. (The real template refuses
+ * roles that do not alternate; we render them as they come.) */
+static void render_gemma(infer_strbuf *b, const char *bos_text, const infer_chat_msg *m, size_t n) {
+    infer_strbuf_puts(b, bos_text);
+    size_t first = 0;
+    if (n > 0 && role_is(&m[0], "system")) first = 1;
+    for (size_t i = first; i < n; i++) {
+        infer_strbuf_puts(b, "<start_of_turn>");
+        infer_strbuf_puts(b, role_is(&m[i], "assistant") ? "model" : m[i].role);
+        infer_strbuf_puts(b, "\n");
+        if (i == first && first == 1) {
+            infer_strbuf_span(b, content_of(&m[0]));
+            infer_strbuf_puts(b, "\n\n");
+        }
+        infer_strbuf_span(b, infer_span_trim(content_of(&m[i])));
+        infer_strbuf_puts(b, "<end_of_turn>\n");
+    }
+}
+
 /* ---------------------------------------------------------------- entry point */
 
 infer_status infer_chat_style_render(const infer_chat_style *st, const char *bos_text, const struct tm *now,
@@ -202,6 +225,10 @@ infer_status infer_chat_style_render(const infer_chat_style *st, const char *bos
     case INFER_CHAT_HARMONY:
         render_harmony(&b, now, msgs, n_msgs, add_generation_prompt);
         if (add_generation_prompt) infer_strbuf_puts(&b, "<|start|>assistant");
+        break;
+    case INFER_CHAT_GEMMA:
+        render_gemma(&b, bos_text, msgs, n_msgs);
+        if (add_generation_prompt) infer_strbuf_puts(&b, "<start_of_turn>model\n");
         break;
     }
     if (b.oom) {

@@ -40,7 +40,7 @@ infer_chat_stream *infer_chat_stream_new(const infer_model *m) {
     if (!s) return NULL;
     s->m = m;
     infer_chat_style st;
-    infer_chat_style_detect(infer_model_chat_template(m), infer_model_arch(m), &st);
+    infer_chat_style_detect(infer_model_chat_template(m), infer_model_chat_family_hint(m), &st);
     s->harmony = st.family == INFER_CHAT_HARMONY;
     for (int k = 0; k < N_MARKS; k++) s->mark[k] = -1;
     int32_t n_vocab = infer_model_n_vocab(m);

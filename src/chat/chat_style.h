@@ -16,6 +16,7 @@ typedef enum infer_chat_family {
     INFER_CHAT_CHATML,    /* <|im_start|>role\n...<|im_end|>\n (Qwen2, Qwen2.5, Qwen3) */
     INFER_CHAT_LLAMA3,    /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
     INFER_CHAT_HARMONY,   /* <|start|>role<|message|>...<|end|> (gpt-oss) */
+    INFER_CHAT_GEMMA,     /* <start_of_turn>user\n...<end_of_turn>\n, assistant as "model" (Gemma 2/3) */
 } infer_chat_family;
 
 typedef struct infer_chat_style {
@@ -36,11 +37,13 @@ typedef struct infer_chat_style {
     int llama3_date_today;      /* 3.2: that date is today's (strftime_now), else "26 Jul 2024" */
 } infer_chat_style;
 
-/* Classifies a template (NULL if the model has none; then the architecture decides).
- * The style may point into tmpl, which must outlive it. */
-void infer_chat_style_detect(const char *tmpl, const char *arch, infer_chat_style *out);
+/* Classifies a template. family_hint is the family the model's architecture claims
+ * (infer_arch.chat_family, a name as infer_chat_family_name prints it, or NULL): it
+ * decides when the template is missing; a template that matches no family falls back to
+ * ChatML with st->fallback set. The style may point into tmpl, which must outlive it. */
+void infer_chat_style_detect(const char *tmpl, const char *family_hint, infer_chat_style *out);
 
-/* Name of the family: "chatml", "llama3", "harmony". */
+/* Name of the family: "chatml", "llama3", "harmony", "gemma". */
 const char *infer_chat_family_name(infer_chat_family f);
 
 /* Renders like infer_chat_render. bos_text is the text of the BOS token ("" if none);

@@ -217,3 +217,6 @@ int32_t infer_model_n_vocab(const infer_model *m) {
 const struct infer_vocab *infer_model_vocab(const infer_model *m) { return m ? m->vocab : NULL; }
 const infer_gguf *infer_model_gguf(const infer_model *m) { return m ? m->gguf : NULL; }
 const char *infer_model_chat_template(const infer_model *m) { return m ? m->chat_template : NULL; }
+const char *infer_model_chat_family_hint(const infer_model *m) {
+    return m && m->arch ? m->arch->chat_family : NULL;
+}

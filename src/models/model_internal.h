@@ -11,5 +11,7 @@ const struct infer_vocab *infer_model_vocab(const infer_model *m);
 const infer_gguf *infer_model_gguf(const infer_model *m);
 /* tokenizer.chat_template as a NUL-terminated string, or NULL if absent. */
 const char *infer_model_chat_template(const infer_model *m);
+/* The chat family the architecture claims (infer_arch.chat_family) or NULL. */
+const char *infer_model_chat_family_hint(const infer_model *m);
 
 #endif

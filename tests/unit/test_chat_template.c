@@ -144,9 +144,9 @@ static void test_llama3_template(void **state) {
 }
 
 static void test_harmony_from_architecture(void **state) {
-    /* gpt-oss GGUFs may lack tokenizer.chat_template: the architecture decides. */
+    /* gpt-oss GGUFs may lack tokenizer.chat_template: the architecture's hint decides. */
     infer_chat_style st;
-    infer_chat_style_detect(NULL, "gpt-oss", &st);
+    infer_chat_style_detect(NULL, "harmony", &st);
     assert_int_equal(st.family, INFER_CHAT_HARMONY);
     assert_false(st.fallback);
     check_family_against_reference(&st, "harmony", "");
@@ -157,9 +157,11 @@ static void test_harmony_from_architecture(void **state) {
 
 static void test_detection_fallbacks(void **state) {
     infer_chat_style st;
-    infer_chat_style_detect(NULL, "qwen2", &st);
+    infer_chat_style_detect(NULL, "chatml", &st);   /* qwen2's hint */
     assert_int_equal(st.family, INFER_CHAT_CHATML);
     assert_false(st.fallback);
+    infer_chat_style_detect(NULL, "qwen2", &st);    /* an architecture name is not a family */
+    assert_true(st.fallback);
     infer_chat_style_detect(NULL, "llama", &st);   /* stories260K: no template */
     assert_int_equal(st.family, INFER_CHAT_CHATML);
     assert_true(st.fallback);
@@ -171,6 +173,23 @@ static void test_detection_fallbacks(void **state) {
     assert_string_equal(infer_chat_family_name(INFER_CHAT_CHATML), "chatml");
     assert_string_equal(infer_chat_family_name(INFER_CHAT_LLAMA3), "llama3");
     assert_string_equal(infer_chat_family_name(INFER_CHAT_HARMONY), "harmony");
+    assert_string_equal(infer_chat_family_name(INFER_CHAT_GEMMA), "gemma");
+}
+
+static void test_gemma3_template(void **state) {
+    /* Gemma 3's real template (google/gemma-3-4b-it), rendered by jinja2. */
+    char *tmpl = read_fixture("chat/templates/gemma3.jinja", NULL);
+    infer_chat_style st;
+    infer_chat_style_detect(tmpl, NULL, &st);
+    assert_int_equal(st.family, INFER_CHAT_GEMMA);
+    assert_false(st.fallback);
+    check_family_against_reference(&st, "gemma3", "<bos>");
+    free(tmpl);
+    /* Gemma 3 GGUFs without a template (the 270M file): gemma3's hint decides. */
+    infer_chat_style_detect(NULL, "gemma", &st);
+    assert_int_equal(st.family, INFER_CHAT_GEMMA);
+    assert_false(st.fallback);
+    check_family_against_reference(&st, "gemma3", "<bos>");
 }
 
 static char *render(const infer_chat_style *st, const infer_chat_msg *m, size_t n, int gen) {
@@ -253,6 +272,7 @@ int main(void) {
         cmocka_unit_test(test_llama3_template),
         cmocka_unit_test(test_harmony_from_architecture),
         cmocka_unit_test(test_detection_fallbacks),
+        cmocka_unit_test(test_gemma3_template),
         cmocka_unit_test(test_chatml_default_system),
         cmocka_unit_test(test_llama31_date_header),
         cmocka_unit_test(test_bad_arguments),

@@ -2,7 +2,7 @@
 """Renders the reference chat transcripts in this folder with the models' REAL Jinja
 templates (Python jinja2, as Hugging Face's apply_chat_template does).
 
-    python3 make_expected.py SHARED_TESTDATA_DIR GPT_OSS_TEMPLATE.jinja
+    python3 make_expected.py SHARED_TESTDATA_DIR [GPT_OSS_TEMPLATE.jinja]
 
 Templates:
   qwen3   tokenizer.chat_template of SHARED/tokenizer/qwen3.gguf
@@ -10,9 +10,11 @@ Templates:
   qwen2.5 templates/qwen2.5.jinja: tokenizer.chat_template of the real
           qwen2.5-coder-0.5b-instruct GGUF (see docs/models.md)
   harmony gpt-oss's chat_template.jinja (SHARED/tokenizer/gptoss.gguf carries none), given
-          on the command line. Fixed variables: strftime_now() returns DATE_SENTINEL (the
+          on the command line (without it, harmony/ is left as it is). Fixed variables: strftime_now() returns DATE_SENTINEL (the
           test puts today's date in its place), reasoning_effort and model_identity are left
           undefined (the template's defaults: "medium" and its ChatGPT identity).
+  gemma3  templates/gemma3.jinja: the chat_template of google/gemma-3-4b-it's
+          tokenizer_config.json (the Gemma 3 270M GGUF carries none), bos_token "<bos>".
 Writes conversations/<name>.msgs (the messages), <template>/<name>.<gen|nogen>.txt, and
 templates/{qwen3,llama3}.jinja (the GGUFs' templates, so tests need no ../shared).
 .msgs format: per message one line "<role> <n_bytes>", then exactly n_bytes of content,
@@ -113,7 +115,8 @@ def render(template_src, messages, add_generation_prompt, **extra):
 
 
 def main():
-    shared, gptoss_template = sys.argv[1], sys.argv[2]
+    shared = sys.argv[1]
+    gptoss_template = sys.argv[2] if len(sys.argv) > 2 else None
     here = os.path.dirname(os.path.abspath(__file__))
     qwen3 = read_gguf_kv(os.path.join(shared, "tokenizer/qwen3.gguf"))
     llama3 = read_gguf_kv(os.path.join(shared, "tokenizer/llama3.gguf"))
@@ -121,10 +124,12 @@ def main():
         "qwen3": (qwen3["tokenizer.chat_template"], {}),
         "llama3": (llama3["tokenizer.chat_template"],
                    {"bos_token": llama3["tokenizer.ggml.tokens"][llama3["tokenizer.ggml.bos_token_id"]]}),
-        "harmony": (open(gptoss_template, encoding="utf-8").read(), {}),
         # Qwen2.5-Coder-0.5B-Instruct's GGUF template (docs/models.md), kept in templates/
         "qwen2.5": (open(os.path.join(here, "templates/qwen2.5.jinja"), encoding="utf-8").read(), {}),
+        "gemma3": (open(os.path.join(here, "templates/gemma3.jinja"), encoding="utf-8").read(), {"bos_token": "<bos>"}),
     }
+    if gptoss_template:
+        templates["harmony"] = (open(gptoss_template, encoding="utf-8").read(), {})
     os.makedirs(os.path.join(here, "templates"), exist_ok=True)
     for tname in ("qwen3", "llama3"):
         with open(os.path.join(here, "templates", tname + ".jinja"), "wb") as f:
