@@ -227,6 +227,9 @@ INFER_API const char *infer_ctx_last_error(const infer_ctx *c);
 INFER_API uint32_t infer_ctx_n_ctx(const infer_ctx *c);
 INFER_API const char *infer_ctx_backend_name(const infer_ctx *c);  /* "cpu" or "vulkan" */
 INFER_API const char *infer_ctx_device_name(const infer_ctx *c);   /* CPU model string or GPU name */
+/* "" or why INFER_BACKEND_AUTO fell back to the CPU (a weight type without a kernel on
+ * the GPU backend, named with its tensor). */
+INFER_API const char *infer_ctx_backend_note(const infer_ctx *c);
 
 /* Bytes reserved for the KV cache (all layers, K and V). The memory is reserved, not
  * touched: on the CPU, pages are committed as positions are first written. A context

@@ -15,6 +15,7 @@
 #ifndef INFER_KERNELS_BACKEND_H
 #define INFER_KERNELS_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "infer.h"
@@ -68,10 +69,23 @@ typedef enum infer_glu_kind {
     INFER_GLU_COUNT
 } infer_glu_kind;
 
+/* The ops that read model weights of many types: what a backend is asked it supports. */
+typedef enum infer_op {
+    INFER_OP_GET_ROWS = 0,   /* get_rows from a table of the type */
+    INFER_OP_MATMUL = 1,     /* matmul with W of the type */
+    INFER_OP_MOE = 2,        /* moe with expert weights of the type */
+    INFER_OP_COUNT
+} infer_op;
+
 typedef struct infer_backend_ops {
     const char *name;                                   /* "cpu", "vulkan" */
     void (*destroy)(infer_backend *be);
     const char *(*device_name)(infer_backend *be);
+    /* Whether the backend has a kernel for op on weights of `type` (infer_dtype). A
+     * context asks this for every weight when it binds them, so a missing kernel is a
+     * clear error at creation (and a reason for INFER_BACKEND_AUTO to use the CPU),
+     * never a failure at the first decode. */
+    bool (*supports)(infer_backend *be, infer_op op, uint32_t type);
 
     /* Memory. alloc: device memory for activations, KV cache, scratch (zeroed; the CPU
      * maps large buffers lazily, so untouched pages cost nothing).

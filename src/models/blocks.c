@@ -64,9 +64,9 @@ infer_status infer_bind_moe(infer_model *m, uint32_t il, const char *norm_name, 
     BIND(&L->ffn_norm, INFER_BIND_F32, E, 1, 1, "blk.%u.%s.weight", il, norm_name);
     BIND(&L->gate_inp, INFER_BIND_F32, E, X, 1, "blk.%u.ffn_gate_inp.weight", il);
     BIND(&L->gate_inp_b, INFER_BIND_F32 | INFER_BIND_OPTIONAL, X, 1, 1, "blk.%u.ffn_gate_inp.bias", il);
-    BIND(&L->gate_exps, 0, E, F, X, "blk.%u.ffn_gate_exps.weight", il);
-    BIND(&L->up_exps, 0, E, F, X, "blk.%u.ffn_up_exps.weight", il);
-    BIND(&L->down_exps, 0, F, E, X, "blk.%u.ffn_down_exps.weight", il);
+    BIND(&L->gate_exps, INFER_BIND_MOE, E, F, X, "blk.%u.ffn_gate_exps.weight", il);
+    BIND(&L->up_exps, INFER_BIND_MOE, E, F, X, "blk.%u.ffn_up_exps.weight", il);
+    BIND(&L->down_exps, INFER_BIND_MOE, F, E, X, "blk.%u.ffn_down_exps.weight", il);
     BIND(&L->gate_exps_b, INFER_BIND_F32 | INFER_BIND_OPTIONAL, F, X, 1, "blk.%u.ffn_gate_exps.bias", il);
     BIND(&L->up_exps_b, INFER_BIND_F32 | INFER_BIND_OPTIONAL, F, X, 1, "blk.%u.ffn_up_exps.bias", il);
     BIND(&L->down_exps_b, INFER_BIND_F32 | INFER_BIND_OPTIONAL, E, X, 1, "blk.%u.ffn_down_exps.bias", il);

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "models/arch.h"
+#include "models/weights.h"
 
 infer_ctx_params infer_ctx_default_params(void) {
     infer_ctx_params p = {
@@ -40,6 +41,23 @@ static infer_status open_backend(infer_ctx *c, infer_error *err) {
         return infer_backend_vulkan_new(p->device_index, 0, &c->be, err);
     }
     return infer_err(err, INFER_ERR_INVALID_ARG, "unknown backend kind %d", (int)p->backend);
+}
+
+/* Every weight's type must have a kernel on the chosen backend. AUTO falls back to the
+ * CPU (the reason kept in backend_note); an explicit choice fails here, at creation. */
+static infer_status check_kernels(infer_ctx *c, infer_error *err) {
+    char why[sizeof c->backend_note - 32];
+    if (infer_weights_check_backend(c->m, c->be, why, sizeof why) == INFER_OK) return INFER_OK;
+    if (c->p.backend != INFER_BACKEND_AUTO || strcmp(c->be->ops->name, "cpu") == 0)
+        return infer_err(err, INFER_ERR_UNSUPPORTED, "%s", why);
+    snprintf(c->backend_note, sizeof c->backend_note, "%s; using the CPU", why);
+    c->be->ops->destroy(c->be);
+    c->be = NULL;
+    infer_status st = infer_backend_cpu_new(c->p.n_threads, &c->be, err);
+    if (st != INFER_OK) return st;
+    if (infer_weights_check_backend(c->m, c->be, why, sizeof why) != INFER_OK)
+        return infer_err(err, INFER_ERR_UNSUPPORTED, "%s", why);
+    return INFER_OK;
 }
 
 /* Makes every weight usable on the backend (CPU: wrapped in place; Vulkan: uploaded). */
@@ -109,6 +127,7 @@ static infer_status create(infer_ctx *c, infer_error *err) {
 
     infer_status st = open_backend(c, err);
     if (st != INFER_OK) return st;
+    if ((st = check_kernels(c, err)) != INFER_OK) return st;
     if ((st = bind_weights(c, err)) != INFER_OK) return st;
     if ((st = infer_kv_cache_init(&c->kv, c->be, &m->hp, p->n_ctx, p->n_seq_max, p->kv_type, err)) != INFER_OK)
         return st;
@@ -191,6 +210,7 @@ void infer_ctx_set_abort_callback(infer_ctx *c, infer_abort_fn fn, void *user) {
     c->abort_user = user;
     if (c->be->ops->set_abort) c->be->ops->set_abort(c->be, fn, user);
 }
+const char *infer_ctx_backend_note(const infer_ctx *c) { return c ? c->backend_note : ""; }
 const char *infer_ctx_device_name(const infer_ctx *c) {
     return c && c->be && c->be->ops->device_name ? c->be->ops->device_name(c->be) : "";
 }

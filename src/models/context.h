@@ -65,6 +65,7 @@ struct infer_ctx {
     void *abort_user;
 
     char *dump_dir;              /* INFER_DUMP_DIR (debugging) or NULL */
+    char backend_note[384];      /* why AUTO chose another backend than it would have, or "" */
     char last_error[512];
 };
 

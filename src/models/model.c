@@ -104,13 +104,17 @@ static infer_status bind_weights(infer_model *m, const infer_model_params *p, in
         return infer_err(err, INFER_ERR_FORMAT, "tensor 'token_embd.weight' has %llu rows but the vocabulary has %d tokens",
                          (unsigned long long)n_vocab, (int)n_tokens);
 
-    infer_status st = infer_weight_bind(m, &m->tok_embd, 0, hp->n_embd, hp->n_vocab, 1, err, "token_embd.weight");
+    infer_status st = infer_weight_bind(m, &m->tok_embd, INFER_BIND_ROWS, hp->n_embd, hp->n_vocab, 1, err,
+                                        "token_embd.weight");
     if (st != INFER_OK) return st;
     st = infer_weight_bind(m, &m->output_norm, INFER_BIND_F32, hp->n_embd, 1, 1, err, "output_norm.weight");
     if (st != INFER_OK) return st;
     st = infer_weight_bind(m, &m->output, INFER_BIND_OPTIONAL, hp->n_embd, hp->n_vocab, 1, err, "output.weight");
     if (st != INFER_OK) return st;
-    if (m->output == INFER_NO_WEIGHT) m->output = m->tok_embd;   /* tied embeddings */
+    if (m->output == INFER_NO_WEIGHT) {   /* tied embeddings: the table is the output projection too */
+        m->output = m->tok_embd;
+        m->weights[m->tok_embd].ops |= 1u << INFER_OP_MATMUL;
+    }
     st = bind_rope_freqs(m, err);
     if (st != INFER_OK) return st;
 

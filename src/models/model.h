@@ -26,6 +26,7 @@ typedef struct infer_weight {
     size_t bytes;
     uint32_t type;         /* infer_dtype */
     int64_t ne[3];
+    unsigned ops;          /* bit 1 << infer_op for each weight-reading op that uses it */
 } infer_weight;
 
 /* Per-layer weights. Shapes as (ne0 = input/row length, ne1 = output rows, ne2 = experts):

@@ -20,6 +20,24 @@ static infer_status push_weight(infer_model *m, const infer_weight *w, infer_wid
     return INFER_OK;
 }
 
+static const char *const k_op_names[INFER_OP_COUNT] = {
+    [INFER_OP_GET_ROWS] = "get_rows", [INFER_OP_MATMUL] = "matmul", [INFER_OP_MOE] = "moe"};
+
+infer_status infer_weights_check_backend(const infer_model *m, infer_backend *be, char *msg, size_t cap) {
+    if (!be->ops->supports) return INFER_OK;
+    for (int32_t i = 0; i < m->n_weights; i++) {
+        const infer_weight *w = &m->weights[i];
+        for (int op = 0; op < INFER_OP_COUNT; op++) {
+            if (!(w->ops & (1u << op)) || be->ops->supports(be, (infer_op)op, w->type)) continue;
+            const char *tn = infer_type_name(w->type);
+            snprintf(msg, cap, "the %s backend has no %s kernel for type %s (tensor '%s')", be->ops->name,
+                     k_op_names[op], tn ? tn : "unknown", w->name);
+            return INFER_ERR_UNSUPPORTED;
+        }
+    }
+    return INFER_OK;
+}
+
 infer_status infer_weight_bind(infer_model *m, infer_wid *out, unsigned flags, int64_t ne0, int64_t ne1,
                                int64_t ne2, infer_error *err, const char *fmt, ...) {
     char name[128];
@@ -65,6 +83,12 @@ infer_status infer_weight_bind(infer_model *m, infer_wid *out, unsigned flags, i
         .bytes = (size_t)infer_gguf_tensor_bytes(g, ti),
         .type = type,
         .ne = {have[0], have[1], have[2]},
+        /* A matrix is read by matmul unless it is an embedding table or expert weights;
+         * vectors (norms, biases) only by elementwise ops, which take F32 everywhere. */
+        .ops = (flags & INFER_BIND_ROWS)  ? 1u << INFER_OP_GET_ROWS
+               : (flags & INFER_BIND_MOE) ? 1u << INFER_OP_MOE
+               : have[1] > 1              ? 1u << INFER_OP_MATMUL
+                                          : 0u,
     };
     if (!w.data) return infer_err(err, INFER_ERR_FORMAT, "tensor '%s': no data", name);
     m->n_params += (uint64_t)(have[0] * have[1] * have[2]);

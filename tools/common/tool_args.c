@@ -76,5 +76,6 @@ int tool_open_model(const char *path, const tool_ctx_opts *o, infer_model **m, i
     }
     fprintf(stderr, "KV cache: %.1f MiB reserved for %u positions (%s)\n", infer_ctx_kv_bytes(*c) / 1048576.0,
             infer_ctx_n_ctx(*c), cp.kv_type == INFER_KV_F16 ? "F16" : "F32");
+    if (*infer_ctx_backend_note(*c)) fprintf(stderr, "note: %s\n", infer_ctx_backend_note(*c));
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/threadpool.h"
+#include "kernels/cpu/vec_dot.h"
 #include "tensor/dtype.h"
 #include "core/error.h"
 
@@ -391,10 +392,20 @@ static void cpu_moe(infer_backend *be, infer_bview x, infer_bview router_logits,
     if (infer_cpu_moe(b->tp, b->scratch, &b->ws, &a, &e) != INFER_OK) fail_with(b, &e);
 }
 
+/* The scalar reference covers every type the CPU can multiply; get_rows needs to_float. */
+static bool cpu_supports(infer_backend *be, infer_op op, uint32_t type) {
+    (void)be;
+    const infer_dtype_traits *tr = infer_dtype_traits_get(type);
+    if (!tr || !tr->supported) return false;
+    if (op == INFER_OP_GET_ROWS) return tr->to_float != NULL;
+    return infer_vec_dot_scalar(type) != NULL;
+}
+
 static const infer_backend_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
     .device_name = cpu_device_name,
+    .supports = cpu_supports,
     .alloc = cpu_alloc,
     .weight = cpu_weight,
     .release = cpu_release,

@@ -80,6 +80,7 @@ static const infer_backend_ops vk_ops = {
     .name = "vulkan",
     .destroy = vk_destroy,
     .device_name = vk_device_name,
+    .supports = vk_supports,
     .alloc = vk_alloc,
     .weight = vk_weight,
     .release = vk_release,

@@ -182,6 +182,8 @@ void vk_free_retired(vk_backend *vk);
 /* The pipeline of a shader variant by name, created on first use; NULL (and a sticky
  * error) if no such variant or creation fails. */
 vk_pipeline *vk_pipeline_get(vk_backend *vk, const char *name);
+/* Whether a shader variant of that name is embedded (nothing is built). */
+bool vk_pipeline_exists(const char *name);
 infer_status vk_pipelines_init(vk_backend *vk, infer_error *err);
 void vk_pipelines_free(vk_backend *vk);
 
@@ -233,6 +235,7 @@ void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t
 void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks, const infer_attn_params *p, infer_bview out);
 void vk_op_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, infer_bview up, int64_t n, float alpha, float limit, infer_bview out);
 void vk_op_add(infer_backend *be, infer_bview a, infer_bview b, int64_t n, infer_bview out);
+bool vk_supports(infer_backend *be, infer_op op, uint32_t type);
 void vk_op_scale(infer_backend *be, infer_bview x, int64_t n, float s, float cap, infer_bview out);
 void vk_op_moe(infer_backend *be, infer_bview x, infer_bview logits, int64_t n_tok, int64_t n_embd, int64_t n_ff, int32_t n_expert, int32_t k,
                infer_bview w_gate, infer_bview b_gate, infer_bview w_up, infer_bview b_up, infer_bview w_down, infer_bview b_down,

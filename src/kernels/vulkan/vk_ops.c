@@ -79,6 +79,30 @@ static vk_pipeline *typed_pipeline(vk_backend *vk, const char *base, uint32_t ty
     return p;
 }
 
+/* A typed variant "<base>_<type>" is embedded for every shader the op may pick. */
+static bool typed_exists(const char *base, const char *type_name) {
+    char name[64];
+    int n = snprintf(name, sizeof name, "%s_", base);
+    for (const char *c = type_name; *c && n < (int)sizeof name - 1; c++) name[n++] = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+    name[n] = 0;
+    return vk_pipeline_exists(name);
+}
+
+bool vk_supports(infer_backend *be, infer_op op, uint32_t type) {
+    (void)be;
+    const infer_dtype_traits *tr = infer_dtype_traits_get(type);
+    if (!tr || !tr->name || !tr->supported) return false;
+    switch (op) {
+    case INFER_OP_GET_ROWS: return typed_exists("get_rows", tr->name);
+    case INFER_OP_MATMUL:
+        return typed_exists("matmul_vec", tr->name) && typed_exists("matmul_vec_sg", tr->name) &&
+               typed_exists("matmul_mat", tr->name);
+    case INFER_OP_MOE: return typed_exists("matmul_vec_moe", tr->name) && typed_exists("matmul_mat_moe", tr->name);
+    case INFER_OP_COUNT: break;
+    }
+    return false;
+}
+
 /* Bytes from v.offset to the end of its buffer (of its part, for a split weight),
  * capped at what one binding can reach. */
 static size_t bindable_rest(vk_backend *vk, infer_bview v) {

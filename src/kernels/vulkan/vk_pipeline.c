@@ -151,6 +151,12 @@ static bool build(vk_backend *vk, const infer_shader_blob *blob, vk_pipeline *p)
     return true;
 }
 
+bool vk_pipeline_exists(const char *name) {
+    for (int i = 0; i < infer_shader_blob_count; i++)
+        if (strcmp(infer_shader_blobs[i].name, name) == 0) return true;
+    return false;
+}
+
 vk_pipeline *vk_pipeline_get(vk_backend *vk, const char *name) {
     for (int i = 0; i < infer_shader_blob_count; i++) {
         if (strcmp(infer_shader_blobs[i].name, name) != 0) continue;
