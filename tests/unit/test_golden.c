@@ -74,19 +74,6 @@ static infer_ctx *new_ctx(uint32_t n_ctx) {
     return c;
 }
 
-static double top2_gap(const float *x, int32_t n) {
-    float a = -INFINITY, b = -INFINITY;
-    for (int32_t i = 0; i < n; i++) {
-        if (x[i] > a) {
-            b = a;
-            a = x[i];
-        } else if (x[i] > b) {
-            b = x[i];
-        }
-    }
-    return (double)a - (double)b;
-}
-
 /* ---- tests */
 
 static void test_logits(void **state) {
@@ -117,7 +104,7 @@ static void test_logits(void **state) {
         double kl = test_kl_row(r, ours, V);
         kl_sum += kl;
         if (kl > kl_max) kl_max = kl;
-        if (top2_gap(r, V) > ARGMAX_GAP) {
+        if (test_top2_gap(r, V) > ARGMAX_GAP) {
             checked++;
             if (test_argmax(r, V) == test_argmax(ours, V)) agree++;
             else printf("  argmax differs at position %d: ref %d ours %d\n", i, test_argmax(r, V), test_argmax(ours, V));
@@ -194,30 +181,10 @@ static void test_perplexity(void **state) {
     infer_tokenize(g_model, text, len, 1, 0, NULL, 0, &n_tok);
     int32_t *toks = malloc(n_tok * sizeof *toks);
     assert_int_equal(infer_tokenize(g_model, text, len, 1, 0, toks, n_tok, &n_tok), INFER_OK);
-    const int n_chunk = (int)(n_tok / N_CTX);
-    assert_true(n_chunk >= 2);
-
-    const int32_t V = infer_model_n_vocab(g_model);
     infer_ctx *c = new_ctx(N_CTX);
-    int32_t batch[N_CTX];
-    int8_t want[N_CTX];
-    for (int j = 0; j < N_CTX; j++) want[j] = j >= N_CTX / 2;
-    double nll = 0;
-    long count = 0;
-    for (int ch = 0; ch < n_chunk; ch++) {
-        memcpy(batch, toks + (size_t)ch * N_CTX, sizeof batch);
-        batch[0] = infer_token_bos(g_model);
-        infer_ctx_kv_clear(c);
-        assert_int_equal(infer_ctx_decode(c, batch, NULL, want, N_CTX), INFER_OK);
-        for (int j = N_CTX / 2; j < N_CTX - 1; j++) {
-            const float *l = infer_ctx_logits(c, j);
-            double mx = l[test_argmax(l, V)], s = 0;
-            for (int32_t k = 0; k < V; k++) s += exp(l[k] - mx);
-            nll += log(s) - (l[toks[(size_t)ch * N_CTX + j + 1]] - mx);
-            count++;
-        }
-    }
-    const double ppl = exp(nll / count);
+    int n_chunk = 0;
+    const double ppl = test_chunk_perplexity(c, g_model, toks, n_tok, N_CTX, &n_chunk);
+    assert_true(n_chunk >= 2);
     printf("  perplexity %.4f over %d chunks (reference %.4f)\n", ppl, n_chunk, ref_ppl);
     assert_true(fabs(ppl - ref_ppl) <= 0.005 * ref_ppl);
 

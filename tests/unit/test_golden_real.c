@@ -86,19 +86,6 @@ static int32_t *tokenize_text(const real_model *r, size_t *n) {
     return toks;
 }
 
-static double top2_gap(const float *x, int32_t n) {
-    float a = -INFINITY, b = -INFINITY;
-    for (int32_t i = 0; i < n; i++) {
-        if (x[i] > a) {
-            b = a;
-            a = x[i];
-        } else if (x[i] > b) {
-            b = x[i];
-        }
-    }
-    return (double)a - (double)b;
-}
-
 /* The reference prompt is the start of the stories text in the model's own vocabulary:
  * our tokenizer must produce the same ids (SentencePiece without a space prefix). */
 static void test_prompt_tokens(void **state) {
@@ -146,7 +133,7 @@ static void test_logits(void **state) {
             const double kl = test_kl_row(rr, ours, V);
             kl_sum += kl;
             if (kl > kl_max) kl_max = kl;
-            if (top2_gap(rr, V) > ARGMAX_GAP) {
+            if (test_top2_gap(rr, V) > ARGMAX_GAP) {
                 checked++;
                 agree += test_argmax(rr, V) == test_argmax(ours, V);
             }
@@ -180,29 +167,10 @@ static void test_perplexity(void **state) {
         const double ref_ppl = strtod(ppl_text, NULL);
         size_t n_tok = 0;
         int32_t *toks = tokenize_text(r, &n_tok);
-        const int n_chunk = (int)(n_tok / PPL_CTX);
-        assert_true(n_chunk >= 1);
-        const int32_t V = infer_model_n_vocab(r->m);
         infer_ctx *c = new_ctx(r->m, PPL_CTX);
-        int32_t batch[PPL_CTX];
-        int8_t want[PPL_CTX];
-        for (int j = 0; j < PPL_CTX; j++) want[j] = j >= PPL_CTX / 2;
-        double nll = 0;
-        long count = 0;
-        for (int ch = 0; ch < n_chunk; ch++) {
-            memcpy(batch, toks + (size_t)ch * PPL_CTX, sizeof batch);
-            batch[0] = infer_token_bos(r->m);
-            infer_ctx_kv_clear(c);
-            assert_int_equal(infer_ctx_decode(c, batch, NULL, want, PPL_CTX), INFER_OK);
-            for (int j = PPL_CTX / 2; j < PPL_CTX - 1; j++) {
-                const float *l = infer_ctx_logits(c, j);
-                double mx = l[test_argmax(l, V)], s = 0;
-                for (int32_t v = 0; v < V; v++) s += exp(l[v] - mx);
-                nll += log(s) - (l[toks[(size_t)ch * PPL_CTX + j + 1]] - mx);
-                count++;
-            }
-        }
-        const double ppl = exp(nll / count);
+        int n_chunk = 0;
+        const double ppl = test_chunk_perplexity(c, r->m, toks, n_tok, PPL_CTX, &n_chunk);
+        assert_true(n_chunk >= 1);
         printf("  %s: perplexity %.4f over %d chunks (reference %.4f, %+.2f%%)\n", r->name, ppl, n_chunk, ref_ppl,
                100.0 * (ppl - ref_ppl) / ref_ppl);
         assert_true(fabs(ppl - ref_ppl) <= PPL_REL * ref_ppl);
