@@ -17,11 +17,13 @@ static infer_status load_hparams(infer_hparams *hp, const infer_gguf *g, const i
     hp->rope_swa.attn_factor = 1.0f;
     hp->rope_swa_set = true;
     infer_status st = infer_hparams_opt_f32(g, a, "rope.freq_base_swa", 10000.0f, &hp->rope_swa.freq_base, err);
-    if (st == INFER_OK) st = infer_hparams_opt_f32(g, a, "final_logit_softcapping", 0.0f, &hp->final_softcap, err);
     if (st != INFER_OK) return st;
-    if (!(hp->rope_swa.freq_base > 0.0f) || hp->final_softcap < 0.0f)
-        return infer_err(err, INFER_ERR_FORMAT, "gemma3: invalid rope.freq_base_swa %g or final_logit_softcapping %g",
-                         hp->rope_swa.freq_base, hp->final_softcap);
+    if (!(hp->rope_swa.freq_base > 0.0f))
+        return infer_err(err, INFER_ERR_FORMAT, "gemma3.rope.freq_base_swa: invalid value %g", hp->rope_swa.freq_base);
+    st = infer_hparams_opt_f32(g, a, "final_logit_softcapping", 0.0f, &hp->final_softcap, err);
+    if (st != INFER_OK) return st;
+    if (hp->final_softcap < 0.0f)
+        return infer_err(err, INFER_ERR_FORMAT, "gemma3.final_logit_softcapping: invalid value %g", hp->final_softcap);
     /* The 27B model (62 layers) scales queries by 1/sqrt(n_embd / n_head), not head_dim. */
     if (hp->n_layer == 62) hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
     return INFER_OK;

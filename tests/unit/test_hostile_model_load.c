@@ -11,6 +11,7 @@
 static infer_gguf *g_llama;    /* stories260K: llama, SPM vocab of 512 */
 static infer_gguf *g_gptoss;   /* synth gpt-oss: MoE, sliding window, YaRN */
 static infer_gguf *g_gpt2;     /* vocab-only byte-level BPE */
+static infer_gguf *g_gemma3;   /* synth gemma3: its own keys read by the descriptor's hook */
 
 /* ---------------------------------------------------------------- one replaced key */
 
@@ -131,6 +132,20 @@ static void test_yarn_hparams(void **s) {
     run_key_cases(g_gptoss, cases, sizeof cases / sizeof cases[0], 0);
 }
 
+/* Keys only gemma3's load_hparams hook reads: refused naming them, never NaN logits. */
+static void test_gemma3_hparams(void **s) {
+    (void)s;
+    const key_case cases[] = {
+        {"gemma3.final_logit_softcapping", K_F32, NAN, NULL, FMT, "gemma3.final_logit_softcapping", NULL},
+        {"gemma3.final_logit_softcapping", K_F32, -30, NULL, FMT, "final_logit_softcapping", NULL},
+        {"gemma3.final_logit_softcapping", K_STR, 0, "30", TYP, "gemma3.final_logit_softcapping", NULL},
+        {"gemma3.rope.freq_base_swa", K_F32, INFINITY, NULL, FMT, "gemma3.rope.freq_base_swa", NULL},
+        {"gemma3.rope.freq_base_swa", K_F32, 0, NULL, FMT, "rope.freq_base_swa", NULL},
+        {"gemma3.attention.sliding_window", K_U32, 4294967295.0, NULL, FMT, "sliding_window", NULL},
+    };
+    run_key_cases(g_gemma3, cases, sizeof cases / sizeof cases[0], 0);
+}
+
 static void test_moe_hparams(void **s) {
     (void)s;
     const key_case cases[] = {
@@ -219,6 +234,18 @@ static void test_moe_tensors(void **s) {
         {"blk.1.attn_q.bias", INFER_TYPE_F16, 1, {512}, TYP, "blk.1.attn_q.bias", "F32"},
     };
     run_tensor_cases(g_gptoss, cases, sizeof cases / sizeof cases[0]);
+}
+
+static void test_gemma3_tensors(void **s) {
+    (void)s;
+    const uint32_t F32 = INFER_TYPE_F32;
+    const tensor_case cases[] = {
+        {"blk.0.post_ffw_norm.weight", F32, 0, {0}, NF, "blk.0.post_ffw_norm.weight", NULL},
+        {"blk.5.post_attention_norm.weight", F32, 1, {255}, TYP, "blk.5.post_attention_norm.weight", NULL},
+        {"blk.2.post_attention_norm.weight", INFER_TYPE_F16, 1, {256}, TYP, "blk.2.post_attention_norm.weight", "F32"},
+        {"blk.3.attn_k_norm.weight", F32, 0, {0}, NF, "blk.3.attn_k_norm.weight", NULL},
+    };
+    run_tensor_cases(g_gemma3, cases, sizeof cases / sizeof cases[0]);
 }
 
 /* ---------------------------------------------------------------- tokenizer metadata */
@@ -525,13 +552,16 @@ int main(void) {
     g_llama = hm_open_fixture("models/stories260K.gguf");
     g_gptoss = hm_open_fixture("models/synth-gptoss-MXFP4_MOE.gguf");
     g_gpt2 = hm_open_fixture("tokenizer/gpt2.gguf");
+    g_gemma3 = hm_open_fixture("models/synth-gemma3-Q4_K_M.gguf");
     hm_make_dir("hostile_load");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_hparams),
         cmocka_unit_test(test_yarn_hparams),
+        cmocka_unit_test(test_gemma3_hparams),
         cmocka_unit_test(test_moe_hparams),
         cmocka_unit_test(test_llama_tensors),
         cmocka_unit_test(test_moe_tensors),
+        cmocka_unit_test(test_gemma3_tensors),
         cmocka_unit_test(test_vocab_keys),
         cmocka_unit_test(test_vocab_lengths),
         cmocka_unit_test(test_vocab_ids_out_of_range),
@@ -544,5 +574,6 @@ int main(void) {
     infer_gguf_close(g_llama);
     infer_gguf_close(g_gptoss);
     infer_gguf_close(g_gpt2);
+    infer_gguf_close(g_gemma3);
     return rc;
 }
