@@ -4,7 +4,7 @@
  * and the chat renderer with hostile-but-well-formed contents.
  *
  * Input layout (every read past the end gives 0, so any input is valid):
- *   byte 0        architecture (llama, qwen2, qwen3, gpt-oss), vocab_only bit, and
+ *   byte 0        architecture (llama, qwen2, qwen3, gpt-oss; 0xF8 and 0xFC: gemma3), vocab_only bit, and
  *                 the tokenizer: SentencePiece or byte-level BPE with one of the
  *                 pre-tokenizers
  *   then edits    until a 0xFF byte: op, target and value bytes (see apply_edit)
@@ -104,10 +104,10 @@ static const char *const BPE_MERGES[8] = {"a b", "ab c", "b c", "x y", "\xc4\xa0
 static const char *const PRETOKS[4] = {"gpt2", "llama-bpe", "qwen2", "gpt-4o"};
 
 static void build_spec(model_spec *m, int arch, int bpe) {
-    static const char *const archs[] = {"llama", "qwen2", "qwen3", "gpt-oss"};
+    static const char *const archs[] = {"llama", "qwen2", "qwen3", "gpt-oss", "gemma3"};
     memset(m, 0, sizeof *m);
     snprintf(m->arch, sizeof m->arch, "%s", archs[arch]);
-    const bool moe = arch == 3;
+    const bool moe = arch == 3, gemma = arch == 4;
     add_key_str(m, "general.architecture", m->arch);
     add_u32(m, "context_length", 64);
     add_u32(m, "embedding_length", E);
@@ -131,6 +131,10 @@ static void build_spec(model_spec *m, int arch, int bpe) {
         memcpy(k->s, "yarn", 4);
         add_f32(m, "rope.scaling.factor", 8.0f);
         add_u32(m, "rope.scaling.original_context_length", 16);
+    }
+    if (gemma) {
+        add_u32(m, "attention.sliding_window", 4);
+        add_f32(m, "final_logit_softcapping", 30.0f);
     }
     m->bpe = bpe != 0;
     add_key_str(m, "tokenizer.ggml.model", m->bpe ? "gpt2" : "llama");
@@ -171,7 +175,7 @@ static void build_spec(model_spec *m, int arch, int bpe) {
             add_t(m, F32, 1, HKV * HD, 1, 1, "blk.%d.attn_k.bias", il);
             add_t(m, F32, 1, HKV * HD, 1, 1, "blk.%d.attn_v.bias", il);
         }
-        if (arch == 2) {
+        if (arch == 2 || gemma) {
             add_t(m, F32, 1, HD, 1, 1, "blk.%d.attn_q_norm.weight", il);
             add_t(m, F32, 1, HD, 1, 1, "blk.%d.attn_k_norm.weight", il);
         }
@@ -188,6 +192,10 @@ static void build_spec(model_spec *m, int arch, int bpe) {
             add_t(m, F32, 2, FF, X, 1, "blk.%d.ffn_up_exps.bias", il);
             add_t(m, F32, 2, E, X, 1, "blk.%d.ffn_down_exps.bias", il);
         } else {
+            if (gemma) {
+                add_t(m, F32, 1, E, 1, 1, "blk.%d.post_attention_norm.weight", il);
+                add_t(m, F32, 1, E, 1, 1, "blk.%d.post_ffw_norm.weight", il);
+            }
             add_t(m, F32, 1, E, 1, 1, "blk.%d.ffn_norm.weight", il);
             add_t(m, Q8, 2, E, FF, 1, "blk.%d.ffn_gate.weight", il);
             add_t(m, F32, 2, E, FF, 1, "blk.%d.ffn_up.weight", il);
@@ -412,7 +420,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t head = u8(&c);
     model_spec *m = malloc(sizeof *m);
     if (!m) return 0;
-    build_spec(m, head % 4, (head >> 3) % 5);   /* 0: SentencePiece, 1-4: BPE with a pre-tokenizer */
+    int arch = head % 4;
+    if (arch == 0 && head >= 0xF8) arch = 4;   /* gemma3, keeping every older seed's meaning */
+    build_spec(m, arch, (head >> 3) % 5);   /* 0: SentencePiece, 1-4: BPE with a pre-tokenizer */
     bool vocab_only = (head >> 2) & 1;
     for (int e = 0; e < 32 && !at_end(&c) && c.p[c.i] != 0xFF; e++) apply_edit(m, &c);
     u8(&c);   /* the 0xFF separator */
