@@ -6,6 +6,7 @@
  * Exit status: 0 on success, 1 if the file cannot be read or is malformed (with
  * "error: <reason>" on stderr), 2 on a usage error. */
 #include "infer.h"
+#include "tool_args.h"
 #include "tool_util.h"
 
 #include <inttypes.h>
@@ -265,12 +266,13 @@ static void print_text(FILE *out, const char *path, const infer_gguf *g, bool fu
     fputc('\n', out);
 }
 
-static int usage(FILE *out) {
+static void usage(FILE *out, const char *argv0) {
+    (void)argv0;
     fprintf(out, "usage: infer-gguf FILE [--json] [--full]\n"
                  "  Shows the header, metadata, tensor table and totals of a GGUF file.\n"
                  "  --json  one JSON object: metadata {key: value} (arrays in full), tensors [...]\n"
-                 "  --full  text mode: show every array item and whole strings\n");
-    return out == stdout ? 0 : 2;
+                 "  --full  text mode: show every array item and whole strings\n"
+                 "  -h, --help  this text;  --version  the library version\n");
 }
 
 int main(int argc, char **argv) {
@@ -279,16 +281,21 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = true;
         else if (strcmp(argv[i], "--full") == 0) full = true;
-        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return usage(stdout);
+        else if (tool_help_or_version(argv[i], argv[0], usage)) return 0;
         else if (argv[i][0] == '-' && argv[i][1] != 0) {
             fprintf(stderr, "error: unknown option '%s'\n", argv[i]);
-            return usage(stderr);
+            usage(stderr, argv[0]);
+            return 2;
         } else if (path) {
             fprintf(stderr, "error: more than one file given\n");
-            return usage(stderr);
+            usage(stderr, argv[0]);
+            return 2;
         } else path = argv[i];
     }
-    if (!path) return usage(stderr);
+    if (!path) {
+        usage(stderr, argv[0]);
+        return 2;
+    }
 
     infer_gguf *g = NULL;
     infer_error err;
