@@ -236,7 +236,7 @@ static int bench_test(infer_ctx *c, const bench_row *row, int is_pp, int n, cons
         if (t > 0) tps[r] = n / t;
     }
     if (t < 0) {
-        fprintf(stderr, "infer-bench: decode failed: %s\n", infer_ctx_last_error(c));
+        fprintf(stderr, "error: decode failed: %s\n", infer_ctx_last_error(c));
         free(tps);
         return -1;
     }
@@ -264,7 +264,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < o.n_gen_count; i++) max_n = o.n_gen[i] > max_n ? o.n_gen[i] : max_n;
     int n_ctx = o.n_ctx > 0 ? o.n_ctx : max_p + max_n;
     if (n_ctx < max_p || n_ctx < max_n || n_ctx == 0) {
-        fprintf(stderr, "infer-bench: context %d too small for p=%d / n=%d\n", n_ctx, max_p, max_n);
+        fprintf(stderr, "error: context %d too small for p=%d / n=%d\n", n_ctx, max_p, max_n);
         return 1;
     }
 
@@ -273,7 +273,7 @@ int main(int argc, char **argv) {
     infer_model_params mp = infer_model_default_params();
     double t_load = tool_now_s();
     if (infer_model_load(o.model_path, &mp, &m, &err) != INFER_OK) {
-        fprintf(stderr, "infer-bench: %s: %s\n", o.model_path, err.message);
+        fprintf(stderr, "error: %s\n", err.message);
         return 1;
     }
     t_load = tool_now_s() - t_load;
@@ -303,7 +303,7 @@ int main(int argc, char **argv) {
         cp.device_index = o.device;
         infer_ctx *c = NULL;
         if (infer_ctx_new(m, &cp, &c, &err) != INFER_OK) {
-            fprintf(stderr, "infer-bench: context: %s\n", err.message);
+            fprintf(stderr, "error: context: %s\n", err.message);
             status = 1;
             break;
         }
