@@ -11,6 +11,8 @@
 #   @SOCK@   a unix socket (rows skipped when python3 is missing)  @ZERO@ /dev/zero
 #   @BAD@    a file that is not GGUF        @SHORT@ a 5-word text  @EMPTY@ an empty file
 #   @WORK@   the test's scratch directory
+#   @SPLIT@  split/synth-llama-Q8_0-00001-of-00003.gguf (llama.cpp's gguf-split, 3 parts)
+#   @LONELY@ that first part copied alone into a folder (parts 2 and 3 missing)
 # Registered per tool as tool_errors_<tool>; `cmake -P` with TE_* set runs one tool's rows.
 
 set(_te_rows
@@ -81,6 +83,10 @@ set(_te_rows
   "infer-gguf|1|is a socket|@SOCK@"
   "infer-gguf|1|not a GGUF file|@BAD@"
   "infer-gguf|2|unknown option '--bogus'|@MODEL@ --bogus"
+  "infer-gguf|0|parts: +3 ..*part 3: .*synth-llama-Q8_0-00003-of-00003.gguf +.732640 bytes, 3 metadata entries, 6 tensors|@SPLIT@"
+  "infer-gguf|0|\"n_tensors\": 30,.*\"part\": 3}.*\"parts\": ..*\"part\": 3, \"file\": |@SPLIT@ --json"
+  "infer-gguf|1|split part 2 of 3 .*lonely/synth-llama-Q8_0-00002-of-00003.gguf.*No such file|@LONELY@"
+  "infer-cli|1|split part 2 of 3 .*lonely/synth-llama-Q8_0-00002-of-00003.gguf.*No such file|-m @LONELY@ -p x"
   # ---- infer-bench
   "infer-bench|1|is a FIFO|-m @FIFO@ -p 8 -n 0 -r 1"
   "infer-bench|1|is a directory|-m @DIR@ -p 8 -n 0 -r 1"
@@ -115,8 +121,8 @@ if(NOT CMAKE_SCRIPT_MODE_FILE)
     COMMAND sh -c "printf 'hello\\000world\\nOnce\\n' | \"$0\" -m \"$1\" -n 2 -c 64 -t 1 --seed 1 2>&1"
             $<TARGET_FILE:infer-chat> ${CMAKE_CURRENT_SOURCE_DIR}/data/models/stories260K.gguf)
   set_tests_properties(tool_errors_chat_nul PROPERTIES TIMEOUT 120 LABELS tool_errors
-    PASS_REGULAR_EXPRESSION "contains a NUL byte \\(at byte 5\\); it was not sent(.|\n)*reply: [0-9]+ tokens"
-    FAIL_REGULAR_EXPRESSION "reply: [0-9]+ tokens(.|\n)*reply: [0-9]+ tokens;Sanitizer;runtime error"
+    PASS_REGULAR_EXPRESSION "contains a NUL byte \\(at byte 5\\); it was not sent.*reply: [0-9]+ tokens"
+    FAIL_REGULAR_EXPRESSION "reply: [0-9]+ tokens.*reply: [0-9]+ tokens;Sanitizer;runtime error"
     ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
   return()
 endif()
@@ -146,6 +152,9 @@ file(WRITE ${TE_WORK}/bad.gguf "this is not a model file\n")
 file(WRITE ${TE_WORK}/short.txt "Once upon a time.")
 file(WRITE ${TE_WORK}/short_ids.txt "1 2 3")
 file(WRITE ${TE_WORK}/empty.txt "")
+set(_split_name synth-llama-Q8_0-00001-of-00003.gguf)
+set(_split ${TE_MODELS}/../split/${_split_name})
+file(COPY ${_split} DESTINATION ${TE_WORK}/lonely)
 
 set(_failures "")
 set(_n 0)
@@ -163,7 +172,9 @@ foreach(row ${_te_rows})
     message(STATUS "SKIP (no python3 to make a socket): ${args}")
     continue()
   endif()
-  foreach(p MODEL FIFO DIR SOCK ZERO BAD SHORT SHORT_IDS EMPTY WORK)
+  foreach(p MODEL FIFO DIR SOCK ZERO BAD SHORT SHORT_IDS EMPTY WORK SPLIT LONELY)
+    set(v_SPLIT ${_split})
+    set(v_LONELY ${TE_WORK}/lonely/${_split_name})
     set(v_MODEL ${_model})
     set(v_FIFO ${TE_WORK}/fifo)
     set(v_DIR ${TE_WORK}/dir)

@@ -136,7 +136,7 @@ static int key_int(const infer_gguf *g, const char *arch, const char *suffix, in
 /* Bytes of weights one generated token reads (see the header comment); 0 if unknown. */
 static double weight_bytes_per_token(const char *path) {
     infer_gguf *g = NULL;
-    if (infer_gguf_open(path, &g, NULL) != INFER_OK) return 0;
+    if (infer_gguf_open_split(path, &g, NULL) != INFER_OK) return 0;   /* all parts of a split model */
     char arch[64] = "";
     int64_t ai = infer_gguf_find_key(g, "general.architecture");
     if (ai >= 0) {

@@ -429,6 +429,11 @@ infer_status infer_gguf_open(const char *path, infer_gguf **out, infer_error *er
         g->base = m;
     }
     close(fd);   /* the mapping keeps the file alive */
+    g->path = strdup(path);
+    if (!g->path) {
+        infer_gguf_close(g);
+        return infer_err(err, INFER_ERR_NOMEM, "out of memory");
+    }
     infer_status st = open_parsed(g, out, err);
     if (st && err) {
         /* Prefix the path so the message stands alone in a tool's output. */
@@ -441,6 +446,10 @@ infer_status infer_gguf_open(const char *path, infer_gguf **out, infer_error *er
 
 void infer_gguf_close(infer_gguf *g) {
     if (!g) return;
+    if (g->parts) {
+        gguf_split_close(g);
+        return;
+    }
     for (int64_t i = 0; i < g->n_kv; i++) {
         free(g->kv[i].key);
         free(g->kv[i].elem_off);
@@ -451,5 +460,6 @@ void infer_gguf_close(infer_gguf *g) {
     gguf_name_index_free(&g->kv_index);
     gguf_name_index_free(&g->tensor_index);
     if (g->map) munmap(g->map, g->map_len);
+    free(g->path);
     free(g);
 }
