@@ -254,10 +254,7 @@ static int bench_test(infer_ctx *c, const bench_row *row, int is_pp, int n, cons
 int main(int argc, char **argv) {
     bench_opts o;
     int pr = parse_args(argc, argv, &o);
-    if (pr != 0) {
-        if (pr < 0) usage(stderr, argv[0]);
-        return pr < 0 ? 2 : 0;
-    }
+    if (pr != 0) return tool_parse_exit(pr, argv[0], usage);
 
     int max_p = 0, max_n = 0;
     for (int i = 0; i < o.n_prompt_count; i++) max_p = o.n_prompt[i] > max_p ? o.n_prompt[i] : max_p;

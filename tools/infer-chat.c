@@ -521,10 +521,7 @@ static void chat_loop(chat_session *s) {
 int main(int argc, char **argv) {
     chat_args a;
     int pr = parse_args(argc, argv, &a);
-    if (pr != 0) {
-        if (pr < 0) usage(stderr, argv[0]);
-        return pr < 0 ? 2 : 0;
-    }
+    if (pr != 0) return tool_parse_exit(pr, argv[0], usage);
     if (!a.seed_given) a.sp.seed = (uint64_t)time(NULL);
 
     infer_model *m;

@@ -243,10 +243,7 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
 int main(int argc, char **argv) {
     cli_args a;
     int pr = parse_args(argc, argv, &a);
-    if (pr != 0) {
-        if (pr < 0) usage(stderr, argv[0]);
-        return pr < 0 ? 2 : 0;
-    }
+    if (pr != 0) return tool_parse_exit(pr, argv[0], usage);
     if (a.tokens_file) a.sp.temperature = 0.0f;
 
     infer_model *m;

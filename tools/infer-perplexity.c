@@ -139,10 +139,7 @@ static int score(const ppl_args *a, infer_model *m, infer_ctx *c, const int32_t 
 int main(int argc, char **argv) {
     ppl_args a;
     int pr = parse_args(argc, argv, &a);
-    if (pr != 0) {
-        if (pr < 0) usage(stderr, argv[0]);
-        return pr < 0 ? 2 : 0;
-    }
+    if (pr != 0) return tool_parse_exit(pr, argv[0], usage);
     const int n_ctx = a.ctx.n_ctx;
 
     size_t len = 0;

@@ -60,6 +60,12 @@ int tool_help_or_version(const char *arg, const char *argv0, void (*usage)(FILE 
     return 0;
 }
 
+int tool_parse_exit(int parse_result, const char *argv0, void (*usage)(FILE *out, const char *argv0)) {
+    if (parse_result > 0) return 0;
+    usage(stderr, argv0);
+    return 2;
+}
+
 int tool_parse_backend(const char *name, infer_backend_kind *out) {
     if (strcmp(name, "auto") == 0) *out = INFER_BACKEND_AUTO;
     else if (strcmp(name, "cpu") == 0) *out = INFER_BACKEND_CPU;

@@ -33,6 +33,11 @@ int tool_cap_threads(int requested, int force);
  * then exits 0). Any other argument returns 0. */
 int tool_help_or_version(const char *arg, const char *argv0, void (*usage)(FILE *out, const char *argv0));
 
+/* The exit status after a tool's argument parsing returned `parse_result` (nonzero):
+ * 1 (--help/--version printed) gives 0; -1 (a usage error, already reported) prints
+ * the usage to stderr and gives 2, the status every tool uses for usage errors. */
+int tool_parse_exit(int parse_result, const char *argv0, void (*usage)(FILE *out, const char *argv0));
+
 /* The usage line of the options tool_model_option parses, for the tools' usage texts. */
 extern const char TOOL_CTX_OPTIONS_HELP[];
 
