@@ -1,5 +1,6 @@
-/* Command-line options shared by the tools that open a context and sample from it
- * (infer-cli, infer-chat), and the --backend name every model-running tool accepts. */
+/* Command-line options shared by the tools: the context options (infer-cli, infer-chat,
+ * infer-perplexity), the sampler options (infer-cli, infer-chat), the --backend name
+ * every model-running tool accepts, and -h/--help/--version, which every tool answers. */
 #ifndef INFER_TOOL_ARGS_H
 #define INFER_TOOL_ARGS_H
 #include <stdio.h>
