@@ -82,7 +82,9 @@ typedef enum infer_gguf_type {
     INFER_GGUF_FLOAT64 = 12,
 } infer_gguf_type;
 
-/* Opens and fully validates a GGUF file; tensor data is mapped read-only, not copied. */
+/* Opens and fully validates a GGUF file; tensor data is mapped read-only, not copied.
+ * The path must name a regular file: a FIFO, directory, device or socket is refused
+ * at once (INFER_ERR_IO), never waited on. */
 INFER_API infer_status infer_gguf_open(const char *path, infer_gguf **out, infer_error *err);
 INFER_API void infer_gguf_close(infer_gguf *g);
 
