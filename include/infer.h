@@ -82,9 +82,29 @@ typedef enum infer_gguf_type {
     INFER_GGUF_FLOAT64 = 12,
 } infer_gguf_type;
 
-/* Opens and fully validates a GGUF file; tensor data is mapped read-only, not copied. */
+/* Opens and fully validates a GGUF file; tensor data is mapped read-only, not copied.
+ * The path must name a regular file: a FIFO, directory, device or socket is refused
+ * at once (INFER_ERR_IO), never waited on. */
 INFER_API infer_status infer_gguf_open(const char *path, infer_gguf **out, infer_error *err);
 INFER_API void infer_gguf_close(infer_gguf *g);
+
+/* Split models as llama.cpp's gguf-split writes them: `<prefix>-00001-of-0000N.gguf` ..
+ * `<prefix>-0000N-of-0000N.gguf`, each part with split.no (0-based), split.count and
+ * split.tensors.count; the metadata is in the first part, each tensor's data in the part
+ * that lists it. infer_gguf_open_split takes the first part's path, opens and validates
+ * every part (each mapped, as infer_gguf_open does) and checks the set: each part's
+ * split.no / split.count / split.tensors.count, no tensor in two parts, the tensor total.
+ * An error names the part. The handle shows the first part's header and metadata and
+ * the tensors of all parts (offsets relative to their own part's data section); a file
+ * without split.count opens as infer_gguf_open would. infer_model_load uses it. */
+INFER_API infer_status infer_gguf_open_split(const char *path, infer_gguf **out, infer_error *err);
+INFER_API int32_t infer_gguf_n_parts(const infer_gguf *g);   /* 1 for a single file */
+/* Part i (0-based) as a single-file handle owned by g (g itself for a single file),
+ * and its path; NULL when i is out of range. */
+INFER_API const infer_gguf *infer_gguf_part(const infer_gguf *g, int32_t i);
+INFER_API const char *infer_gguf_part_path(const infer_gguf *g, int32_t i);
+/* The part that holds tensor i (0 for a single file), -1 when i is out of range. */
+INFER_API int32_t infer_gguf_tensor_part(const infer_gguf *g, int64_t i);
 
 INFER_API uint32_t infer_gguf_version(const infer_gguf *g);
 INFER_API uint64_t infer_gguf_alignment(const infer_gguf *g);

@@ -18,6 +18,7 @@
  */
 #include "infer.h"
 #include "tool_args.h"
+#include "tool_numbers.h"
 #include "tool_util.h"
 
 #include <math.h>
@@ -41,36 +42,49 @@ typedef struct bench_opts {
     infer_backend_kind backend;
     int device;
     int kv_f16;
+    int force_threads;              /* --force-threads: no capping to the online cores */
 } bench_opts;
 
-static void usage(FILE *f) {
+static void usage(FILE *f, const char *argv0) {
+    (void)argv0;
     fprintf(f,
             "usage: infer-bench -m MODEL [options]\n"
             "  -p N[,N...]        prompt sizes, one batch each (default 512; 0 = none)\n"
             "  -n N[,N...]        generated tokens, one per call (default 128; 0 = none)\n"
-            "  -t T[,T...]        thread counts (default: number of cores online)\n"
+            "  -t T[,T...]        thread counts (default: number of cores online; more are capped to that)\n"
+            "  --force-threads    keep thread counts above the number of cores online\n"
             "  -r REPS            repetitions after one warm-up (default 5)\n"
             "  -c CTX             context size (default: largest p + largest n)\n"
             "  --backend B        auto | cpu | vulkan (default auto)\n"
             "  --device I         Vulkan device index (default: INFER_VK_DEVICE or first)\n"
-            "  --kv-f16           F16 KV cache (default F32)\n");
+            "  --kv-f16           F16 KV cache (default F32)\n"
+            "  -h, --help         this text;  --version  the library version\n");
 }
 
-/* Parses "a,b,c" of non-negative ints into out; returns the count or -1. */
-static int parse_int_list(const char *s, int *out, int cap) {
+/* Parses "a,b,c" of ints in [min, max] into out (each item through the shared parser,
+ * which names the option); returns the count, or -1 after printing why. */
+static int parse_int_list(const char *opt, const char *s, int min, int max, int *out, int cap) {
     int n = 0;
+    char item[32];
     while (*s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 0 || v > 1000000 || n == cap) return -1;
-        out[n++] = (int)v;
-        if (*end == ',') end++;
-        else if (*end) return -1;
-        s = end;
+        size_t len = strcspn(s, ",");
+        if (n == cap) {
+            fprintf(stderr, "error: %s: more than %d values\n", opt, cap);
+            return -1;
+        }
+        if (len >= sizeof item) len = sizeof item - 1;   /* too long for any valid number */
+        memcpy(item, s, len);
+        item[len] = '\0';
+        if (tool_parse_int(opt, item, min, max, &out[n]) != 0) return -1;
+        n++;
+        s += strcspn(s, ",");
+        if (*s == ',' && *++s == '\0') break;   /* a trailing comma ends the list */
     }
+    if (n == 0) fprintf(stderr, "error: %s: an empty list\n", opt);
     return n > 0 ? n : -1;
 }
 
+/* 0: run; 1: --help/--version printed (exit 0); -1: a usage error (already reported). */
 static int parse_args(int argc, char **argv, bench_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_prompt[0] = 512; o->n_prompt_count = 1;
@@ -82,27 +96,31 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = 1;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
-        else if (!strcmp(a, "--kv-f16")) { o->kv_f16 = 1; continue; }
-        if (!v) { fprintf(stderr, "infer-bench: %s needs a value\n", a); return -1; }
+        if (tool_help_or_version(a, argv[0], usage)) return 1;
+        if (!strcmp(a, "--kv-f16")) { o->kv_f16 = 1; continue; }
+        if (!strcmp(a, "--force-threads")) { o->force_threads = 1; continue; }
+        if (!v) { fprintf(stderr, "error: %s needs a value (or is unknown)\n", a); return -1; }
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model_path = v;
-        else if (!strcmp(a, "-p")) ok = (o->n_prompt_count = parse_int_list(v, o->n_prompt, BENCH_MAX_LIST)) > 0;
-        else if (!strcmp(a, "-n")) ok = (o->n_gen_count = parse_int_list(v, o->n_gen, BENCH_MAX_LIST)) > 0;
-        else if (!strcmp(a, "-t")) ok = (o->threads_count = parse_int_list(v, o->threads, BENCH_MAX_LIST)) > 0;
-        else if (!strcmp(a, "-r")) { o->reps = atoi(v); ok = o->reps > 0; }
-        else if (!strcmp(a, "-c")) { o->n_ctx = atoi(v); ok = o->n_ctx > 0; }
-        else if (!strcmp(a, "--device")) o->device = atoi(v);
-        else if (!strcmp(a, "--backend")) ok = tool_parse_backend(v, &o->backend) == 0;
-        else { fprintf(stderr, "infer-bench: unknown option %s\n", a); return -1; }
-        if (!ok) { fprintf(stderr, "infer-bench: bad value for %s: %s\n", a, v); return -1; }
+        else if (!strcmp(a, "-p")) ok = (o->n_prompt_count = parse_int_list(a, v, 0, 1000000, o->n_prompt, BENCH_MAX_LIST)) > 0;
+        else if (!strcmp(a, "-n")) ok = (o->n_gen_count = parse_int_list(a, v, 0, 1000000, o->n_gen, BENCH_MAX_LIST)) > 0;
+        else if (!strcmp(a, "-t")) ok = (o->threads_count = parse_int_list(a, v, 1, 4096, o->threads, BENCH_MAX_LIST)) > 0;
+        else if (!strcmp(a, "-r")) ok = tool_parse_int(a, v, 1, 1000000, &o->reps) == 0;
+        else if (!strcmp(a, "-c")) ok = tool_parse_int(a, v, 1, 1 << 30, &o->n_ctx) == 0;
+        else if (!strcmp(a, "--device")) ok = tool_parse_int(a, v, -1, 1023, &o->device) == 0;
+        else if (!strcmp(a, "--backend")) {
+            ok = tool_parse_backend(v, &o->backend) == 0;
+            if (!ok) fprintf(stderr, "error: --backend: unknown backend '%s' (auto, cpu or vulkan)\n", v);
+        } else { fprintf(stderr, "error: unknown option '%s'\n", a); return -1; }
+        if (!ok) return -1;
         i++;
     }
-    if (!o->model_path) { usage(stderr); return -1; }
+    if (!o->model_path) { fprintf(stderr, "error: -m MODEL is required\n"); return -1; }
     if (o->threads_count == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         o->threads[0] = cores > 0 ? (int)cores : 1;
         o->threads_count = 1;
     }
+    for (int i = 0; i < o->threads_count; i++) o->threads[i] = tool_cap_threads(o->threads[i], o->force_threads);
     return 0;
 }
 
@@ -118,7 +136,7 @@ static int key_int(const infer_gguf *g, const char *arch, const char *suffix, in
 /* Bytes of weights one generated token reads (see the header comment); 0 if unknown. */
 static double weight_bytes_per_token(const char *path) {
     infer_gguf *g = NULL;
-    if (infer_gguf_open(path, &g, NULL) != INFER_OK) return 0;
+    if (infer_gguf_open_split(path, &g, NULL) != INFER_OK) return 0;   /* all parts of a split model */
     char arch[64] = "";
     int64_t ai = infer_gguf_find_key(g, "general.architecture");
     if (ai >= 0) {
@@ -218,7 +236,7 @@ static int bench_test(infer_ctx *c, const bench_row *row, int is_pp, int n, cons
         if (t > 0) tps[r] = n / t;
     }
     if (t < 0) {
-        fprintf(stderr, "infer-bench: decode failed: %s\n", infer_ctx_last_error(c));
+        fprintf(stderr, "error: decode failed: %s\n", infer_ctx_last_error(c));
         free(tps);
         return -1;
     }
@@ -235,14 +253,15 @@ static int bench_test(infer_ctx *c, const bench_row *row, int is_pp, int n, cons
 
 int main(int argc, char **argv) {
     bench_opts o;
-    if (parse_args(argc, argv, &o) != 0) return 1;
+    int pr = parse_args(argc, argv, &o);
+    if (pr != 0) return tool_parse_exit(pr, argv[0], usage);
 
     int max_p = 0, max_n = 0;
     for (int i = 0; i < o.n_prompt_count; i++) max_p = o.n_prompt[i] > max_p ? o.n_prompt[i] : max_p;
     for (int i = 0; i < o.n_gen_count; i++) max_n = o.n_gen[i] > max_n ? o.n_gen[i] : max_n;
     int n_ctx = o.n_ctx > 0 ? o.n_ctx : max_p + max_n;
     if (n_ctx < max_p || n_ctx < max_n || n_ctx == 0) {
-        fprintf(stderr, "infer-bench: context %d too small for p=%d / n=%d\n", n_ctx, max_p, max_n);
+        fprintf(stderr, "error: context %d too small for p=%d / n=%d\n", n_ctx, max_p, max_n);
         return 1;
     }
 
@@ -251,7 +270,7 @@ int main(int argc, char **argv) {
     infer_model_params mp = infer_model_default_params();
     double t_load = tool_now_s();
     if (infer_model_load(o.model_path, &mp, &m, &err) != INFER_OK) {
-        fprintf(stderr, "infer-bench: %s: %s\n", o.model_path, err.message);
+        fprintf(stderr, "error: %s\n", err.message);
         return 1;
     }
     t_load = tool_now_s() - t_load;
@@ -281,7 +300,7 @@ int main(int argc, char **argv) {
         cp.device_index = o.device;
         infer_ctx *c = NULL;
         if (infer_ctx_new(m, &cp, &c, &err) != INFER_OK) {
-            fprintf(stderr, "infer-bench: context: %s\n", err.message);
+            fprintf(stderr, "error: context: %s\n", err.message);
             status = 1;
             break;
         }

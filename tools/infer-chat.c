@@ -26,6 +26,7 @@
 
 #include "infer.h"
 #include "tool_args.h"
+#include "tool_numbers.h"
 #include "tool_util.h"
 
 /* ---------------------------------------------------------------- arguments */
@@ -38,16 +39,18 @@ typedef struct chat_args {
     infer_sampler_params sp;
 } chat_args;
 
-static void usage(const char *argv0) {
-    fprintf(stderr,
+static void usage(FILE *out, const char *argv0) {
+    fprintf(out,
             "usage: %s -m MODEL [--system TEXT] [-n MAX_REPLY] [-c CTX] [-t THREADS] [-b BATCH]\n"
             "          [--temp T] [--top-k K] [--top-p P] [--min-p M] [--repeat-penalty R]\n"
             "          [--presence-penalty P] [--frequency-penalty F] [--repeat-last-n N] [--seed S]\n"
-            "          [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--show-reasoning]\n"
-            "          [--verbose-prompt]\n",
-            argv0);
+            "          [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--force-threads]\n"
+            "          [--show-reasoning] [--verbose-prompt]\n"
+            "  -n N                   longest reply in tokens (default 1024; -1: until a stop token or the context is full)\n%s",
+            argv0, TOOL_CTX_OPTIONS_HELP);
 }
 
+/* 0: run; 1: --help/--version printed (exit 0); -1: a usage error (already reported). */
 static int parse_args(int argc, char **argv, chat_args *a) {
     memset(a, 0, sizeof *a);
     a->n_reply = 1024;
@@ -56,6 +59,7 @@ static int parse_args(int argc, char **argv, chat_args *a) {
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (tool_help_or_version(o, argv[0], usage)) return 1;
         int used = tool_model_option(o, v, &a->ctx, &a->sp);
         if (used < 0) return -1;
         if (used > 0) {
@@ -66,16 +70,22 @@ static int parse_args(int argc, char **argv, chat_args *a) {
 #define OPT(name) (strcmp(o, name) == 0 && v && (i++, 1))
         if (OPT("-m") || OPT("--model")) a->model = v;
         else if (OPT("--system") || OPT("-sys")) a->system = v;
-        else if (OPT("-n") || OPT("--n-predict")) a->n_reply = atoi(v);
+        else if (OPT("-n") || OPT("--n-predict")) {
+            if (tool_parse_int(o, v, -1, 0x7fffffff, &a->n_reply) != 0) return -1;
+        }
         else if (strcmp(o, "--show-reasoning") == 0) a->show_reasoning = 1;
         else if (strcmp(o, "--verbose-prompt") == 0) a->verbose_prompt = 1;
         else {
-            fprintf(stderr, "unknown or incomplete option '%s'\n", o);
+            fprintf(stderr, "error: unknown or incomplete option '%s'\n", o);
             return -1;
         }
 #undef OPT
     }
-    return a->model ? 0 : -1;
+    if (!a->model) {
+        fprintf(stderr, "error: -m MODEL is required\n");
+        return -1;
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------- Ctrl-C */
@@ -366,7 +376,9 @@ static void chat_turn(chat_session *s, const char *user, size_t len) {
         conv_pop(&s->conv);
         return;
     }
-    if (tokens_reserve(&s->cached, n + (size_t)s->a->n_reply + 1) != 0) {
+    /* -n -1: the reply may run to the end of the context. */
+    size_t reply_max = s->a->n_reply < 0 ? (size_t)infer_ctx_n_ctx(s->ctx) : (size_t)s->a->n_reply;
+    if (tokens_reserve(&s->cached, n + reply_max + 1) != 0) {
         fprintf(stderr, "error: out of memory\n");
         conv_pop(&s->conv);
         return;
@@ -388,7 +400,7 @@ static void chat_turn(chat_session *s, const char *user, size_t len) {
     int32_t logits_row = (int32_t)(n - keep) - 1;   /* the last token of the last decode */
     int n_gen = 0, stopped_by_user = 0, context_full = 0;
     double t1 = tool_now_s();
-    while (n_gen < s->a->n_reply) {
+    while (s->a->n_reply < 0 || n_gen < s->a->n_reply) {
         if (g_interrupted) {
             stopped_by_user = 1;
             break;
@@ -489,6 +501,14 @@ static void chat_loop(chat_session *s) {
             continue;
         }
         if (n == 0) continue;
+        /* The conversation is C strings all the way to the template: a NUL would cut the
+         * turn short without a word. Refuse the line instead. */
+        const char *nul = memchr(line, '\0', (size_t)n);
+        if (nul) {
+            fprintf(stderr, "error: the input line contains a NUL byte (at byte %zu); it was not sent\n",
+                    (size_t)(nul - line));
+            continue;
+        }
         if (line[0] == '/') {
             if (run_command(s, line)) break;
             continue;
@@ -500,10 +520,8 @@ static void chat_loop(chat_session *s) {
 
 int main(int argc, char **argv) {
     chat_args a;
-    if (parse_args(argc, argv, &a) != 0) {
-        usage(argv[0]);
-        return 2;
-    }
+    int pr = parse_args(argc, argv, &a);
+    if (pr != 0) return tool_parse_exit(pr, argv[0], usage);
     if (!a.seed_given) a.sp.seed = (uint64_t)time(NULL);
 
     infer_model *m;

@@ -15,6 +15,7 @@
 #include "infer.h"
 #include "prompt_cache.h"
 #include "tool_args.h"
+#include "tool_numbers.h"
 #include "tool_util.h"
 
 typedef struct cli_args {
@@ -24,16 +25,18 @@ typedef struct cli_args {
     infer_sampler_params sp;
 } cli_args;
 
-static void usage(const char *argv0) {
-    fprintf(stderr,
+static void usage(FILE *out, const char *argv0) {
+    fprintf(out,
             "usage: %s -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p M]\n"
             "          [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
             "          [--repeat-last-n N] [--seed S] [-t THREADS] [-c CTX] [-b BATCH]\n"
-            "          [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--prompt-cache FILE]\n"
-            "       %s -m MODEL --tokens-file IDS.txt --logits-out OUT.f32 [--greedy N]\n",
-            argv0, argv0);
+            "          [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--force-threads] [--prompt-cache FILE]\n"
+            "       %s -m MODEL --tokens-file IDS.txt --logits-out OUT.f32 [--greedy N]\n"
+            "  -n N                   tokens to generate (default 128; -1: until a stop token or the context is full)\n%s",
+            argv0, argv0, TOOL_CTX_OPTIONS_HELP);
 }
 
+/* 0: run; 1: --help/--version printed (exit 0); -1: a usage error (already reported). */
 static int parse_args(int argc, char **argv, cli_args *a) {
     memset(a, 0, sizeof *a);
     a->n_predict = 128;
@@ -42,6 +45,7 @@ static int parse_args(int argc, char **argv, cli_args *a) {
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (tool_help_or_version(o, argv[0], usage)) return 1;
         int used = tool_model_option(o, v, &a->ctx, &a->sp);
         if (used < 0) return -1;
         if (used > 0) {
@@ -51,18 +55,24 @@ static int parse_args(int argc, char **argv, cli_args *a) {
 #define OPT(name) (strcmp(o, name) == 0 && v && (i++, 1))
         if (OPT("-m") || OPT("--model")) a->model = v;
         else if (OPT("-p") || OPT("--prompt")) a->prompt = v;
-        else if (OPT("-n") || OPT("--n-predict")) a->n_predict = atoi(v);
+        else if (OPT("-n") || OPT("--n-predict")) {
+            if (tool_parse_int(o, v, -1, 0x7fffffff, &a->n_predict) != 0) return -1;
+        }
         else if (OPT("--tokens-file")) a->tokens_file = v;
         else if (OPT("--logits-out")) a->logits_out = v;
-        else if (OPT("--greedy")) a->greedy = atoi(v);
-        else if (OPT("--prompt-cache")) a->prompt_cache = v;
+        else if (OPT("--greedy")) {
+            if (tool_parse_int(o, v, 0, 0x7fffffff, &a->greedy) != 0) return -1;
+        } else if (OPT("--prompt-cache")) a->prompt_cache = v;
         else {
-            fprintf(stderr, "unknown or incomplete option '%s'\n", o);
+            fprintf(stderr, "error: unknown or incomplete option '%s'\n", o);
             return -1;
         }
 #undef OPT
     }
-    if (!a->model || (!a->prompt && !a->tokens_file) || (a->tokens_file && !a->logits_out)) return -1;
+    if (!a->model || (!a->prompt && !a->tokens_file) || (a->tokens_file && !a->logits_out)) {
+        fprintf(stderr, "error: -m and -p (or --tokens-file with --logits-out) are required\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -113,7 +123,10 @@ static int run_tokens_file(const cli_args *a, infer_model *m, infer_ctx *c) {
     }
     const int32_t n_vocab = infer_model_n_vocab(m);
     int8_t *want = malloc((size_t)n);
-    if (!want) return 1;
+    if (!want) {
+        free(ids);
+        return 1;
+    }
     memset(want, 1, (size_t)n);
     infer_status st = infer_ctx_decode(c, ids, NULL, want, n);
     free(want);
@@ -192,7 +205,7 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
     for (size_t i = 0; i < n; i++) infer_sampler_accept(s, toks[i]);
 
     double t1 = tool_now_s();
-    for (int i = 0; rc == 0 && i < a->n_predict; i++) {
+    for (int i = 0; rc == 0 && (a->n_predict < 0 || i < a->n_predict); i++) {
         int32_t tok = infer_sampler_sample(s, infer_ctx_logits(c, last));
         last = 0;
         if (infer_token_is_eog(m, tok)) break;
@@ -229,10 +242,8 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
 
 int main(int argc, char **argv) {
     cli_args a;
-    if (parse_args(argc, argv, &a) != 0) {
-        usage(argv[0]);
-        return 2;
-    }
+    int pr = parse_args(argc, argv, &a);
+    if (pr != 0) return tool_parse_exit(pr, argv[0], usage);
     if (a.tokens_file) a.sp.temperature = 0.0f;
 
     infer_model *m;

@@ -3,9 +3,14 @@
  *
  *   infer-gguf FILE [--json] [--full]
  *
+ * A split model's first part (...-00001-of-0000N.gguf) shows the whole set: the first
+ * part's header and metadata, every part's file, size and tensor count, and the tensors
+ * of all parts with the part that holds each ("part" in --json).
+ *
  * Exit status: 0 on success, 1 if the file cannot be read or is malformed (with
  * "error: <reason>" on stderr), 2 on a usage error. */
 #include "infer.h"
+#include "tool_args.h"
 #include "tool_util.h"
 
 #include <inttypes.h>
@@ -202,10 +207,27 @@ static void print_json(FILE *out, const char *path, const infer_gguf *g) {
                 type_name_or_id(infer_gguf_tensor_type(g, i), buf, sizeof buf));
         for (uint32_t d = 0; d < infer_gguf_tensor_n_dims(g, i); d++)
             fprintf(out, d ? ", %" PRIu64 : "%" PRIu64, infer_gguf_tensor_dim(g, i, d));
-        fprintf(out, "], \"offset\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
-                infer_gguf_tensor_offset(g, i), infer_gguf_tensor_bytes(g, i));
+        fprintf(out, "], \"offset\": %" PRIu64 ", \"bytes\": %" PRIu64, infer_gguf_tensor_offset(g, i),
+                infer_gguf_tensor_bytes(g, i));
+        if (infer_gguf_n_parts(g) > 1) fprintf(out, ", \"part\": %" PRId32, infer_gguf_tensor_part(g, i) + 1);
+        fputc('}', out);
     }
     fputs(infer_gguf_n_tensors(g) ? "\n  ],\n" : "],\n", out);
+    if (infer_gguf_n_parts(g) > 1) {   /* a split set: what each part holds */
+        fputs("  \"parts\": [", out);
+        for (int32_t p = 0; p < infer_gguf_n_parts(g); p++) {
+            const infer_gguf *part = infer_gguf_part(g, p);
+            const char *pp = infer_gguf_part_path(g, p);
+            fprintf(out, "%s    {\"part\": %" PRId32 ", \"file\": ", p ? ",\n" : "\n", p + 1);
+            json_str(out, pp, strlen(pp));
+            fprintf(out, ", \"version\": %" PRIu32 ", \"alignment\": %" PRIu64 ", \"file_size\": %" PRIu64
+                    ", \"data_offset\": %" PRIu64 ", \"n_kv\": %" PRId64 ", \"n_tensors\": %" PRId64 ", \"bytes\": %" PRIu64 "}",
+                    infer_gguf_version(part), infer_gguf_alignment(part), infer_gguf_file_size(part),
+                    infer_gguf_data_offset(part), infer_gguf_n_kv(part), infer_gguf_n_tensors(part),
+                    compute_totals(part).bytes);
+        }
+        fputs("\n  ],\n", out);
+    }
     fprintf(out, "  \"totals\": {\"params\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"bits_per_weight\": ",
             tot.params, tot.bytes);
     if (tot.params) fprintf(out, "%.4f}\n}\n", 8.0 * (double)tot.bytes / (double)tot.params);
@@ -220,7 +242,19 @@ static void print_text(FILE *out, const char *path, const infer_gguf *g, bool fu
     fprintf(out, "file size:   %" PRIu64 " bytes\n", infer_gguf_file_size(g));
     fprintf(out, "data offset: %" PRIu64 "\n", infer_gguf_data_offset(g));
     fprintf(out, "metadata:    %" PRId64 " entries\n", infer_gguf_n_kv(g));
-    fprintf(out, "tensors:     %" PRId64 "\n\n", infer_gguf_n_tensors(g));
+    fprintf(out, "tensors:     %" PRId64 "\n", infer_gguf_n_tensors(g));
+    const int32_t n_parts = infer_gguf_n_parts(g);
+    if (n_parts > 1) {   /* a split set: header and metadata above are the first part's */
+        fprintf(out, "parts:       %" PRId32 " (the header and metadata shown are the first part's)\n", n_parts);
+        for (int32_t p = 0; p < n_parts; p++) {
+            const infer_gguf *part = infer_gguf_part(g, p);
+            fprintf(out, "  part %" PRId32 ": %s  (%" PRIu64 " bytes, %" PRId64 " metadata entries, %" PRId64
+                    " tensors, %" PRIu64 " bytes of tensor data, data offset %" PRIu64 ")\n",
+                    p + 1, infer_gguf_part_path(g, p), infer_gguf_file_size(part), infer_gguf_n_kv(part),
+                    infer_gguf_n_tensors(part), compute_totals(part).bytes, infer_gguf_data_offset(part));
+        }
+    }
+    fputc('\n', out);
 
     int key_w = 8;
     for (int64_t i = 0; i < infer_gguf_n_kv(g); i++) {
@@ -246,8 +280,8 @@ static void print_text(FILE *out, const char *path, const infer_gguf *g, bool fu
         int n = (int)strlen(infer_gguf_tensor_name(g, i));
         if (n > name_w) name_w = n < 64 ? n : 64;
     }
-    fprintf(out, "\ntensors:\n  %5s  %-*s %-8s %-24s %12s %12s\n", "#", name_w, "name", "type", "shape (ggml order)",
-            "offset", "bytes");
+    fprintf(out, "\ntensors:\n  %5s  %-*s %-8s %-24s %12s %12s%s\n", "#", name_w, "name", "type", "shape (ggml order)",
+            "offset", "bytes", n_parts > 1 ? "  part" : "");
     for (int64_t i = 0; i < infer_gguf_n_tensors(g); i++) {
         char shape[128] = "[", buf[32];
         size_t used = 1;
@@ -255,9 +289,11 @@ static void print_text(FILE *out, const char *path, const infer_gguf *g, bool fu
             used += (size_t)snprintf(shape + used, sizeof shape - used, d ? ", %" PRIu64 : "%" PRIu64,
                                      infer_gguf_tensor_dim(g, i, d));
         snprintf(shape + used, sizeof shape - used, "]");
-        fprintf(out, "  %5" PRId64 "  %-*s %-8s %-24s %12" PRIu64 " %12" PRIu64 "\n", i, name_w,
+        fprintf(out, "  %5" PRId64 "  %-*s %-8s %-24s %12" PRIu64 " %12" PRIu64, i, name_w,
                 infer_gguf_tensor_name(g, i), type_name_or_id(infer_gguf_tensor_type(g, i), buf, sizeof buf), shape,
                 infer_gguf_tensor_offset(g, i), infer_gguf_tensor_bytes(g, i));
+        if (n_parts > 1) fprintf(out, "  %4" PRId32, infer_gguf_tensor_part(g, i) + 1);
+        fputc('\n', out);
     }
     fprintf(out, "\ntotals: %" PRId64 " tensors, %" PRIu64 " params, %" PRIu64 " bytes", infer_gguf_n_tensors(g),
             tot.params, tot.bytes);
@@ -265,12 +301,13 @@ static void print_text(FILE *out, const char *path, const infer_gguf *g, bool fu
     fputc('\n', out);
 }
 
-static int usage(FILE *out) {
+static void usage(FILE *out, const char *argv0) {
+    (void)argv0;
     fprintf(out, "usage: infer-gguf FILE [--json] [--full]\n"
                  "  Shows the header, metadata, tensor table and totals of a GGUF file.\n"
                  "  --json  one JSON object: metadata {key: value} (arrays in full), tensors [...]\n"
-                 "  --full  text mode: show every array item and whole strings\n");
-    return out == stdout ? 0 : 2;
+                 "  --full  text mode: show every array item and whole strings\n"
+                 "  -h, --help  this text;  --version  the library version\n");
 }
 
 int main(int argc, char **argv) {
@@ -279,16 +316,21 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = true;
         else if (strcmp(argv[i], "--full") == 0) full = true;
-        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return usage(stdout);
+        else if (tool_help_or_version(argv[i], argv[0], usage)) return 0;
         else if (argv[i][0] == '-' && argv[i][1] != 0) {
             fprintf(stderr, "error: unknown option '%s'\n", argv[i]);
-            return usage(stderr);
+            usage(stderr, argv[0]);
+            return 2;
         } else if (path) {
             fprintf(stderr, "error: more than one file given\n");
-            return usage(stderr);
+            usage(stderr, argv[0]);
+            return 2;
         } else path = argv[i];
     }
-    if (!path) return usage(stderr);
+    if (!path) {
+        usage(stderr, argv[0]);
+        return 2;
+    }
 
     infer_gguf *g = NULL;
     infer_error err;
@@ -296,6 +338,21 @@ int main(int argc, char **argv) {
     if (st != INFER_OK) {
         fprintf(stderr, "error: %s\n", err.message);
         return 1;
+    }
+    /* The first part of a split model: show the whole set (every part is opened and the
+     * set checked; a missing or mismatched part is an error naming it). A later part is
+     * shown alone. */
+    int64_t ki = infer_gguf_find_key(g, "split.count"), ni = infer_gguf_find_key(g, "split.no");
+    if (ki >= 0 && infer_gguf_kv_uint(g, ki) > 1 && (ni < 0 || infer_gguf_kv_uint(g, ni) == 0)) {
+        infer_gguf_close(g);
+        g = NULL;
+        if ((st = infer_gguf_open_split(path, &g, &err)) != INFER_OK) {
+            fprintf(stderr, "error: %s\n", err.message);
+            return 1;
+        }
+    } else if (ki >= 0 && ni >= 0 && infer_gguf_kv_uint(g, ni) > 0) {
+        fprintf(stderr, "note: this is part %" PRIu64 " of %" PRIu64 " of a split model; give the first part to see the set\n",
+                infer_gguf_kv_uint(g, ni) + 1, infer_gguf_kv_uint(g, ki));
     }
     if (json) print_json(stdout, path, g);
     else print_text(stdout, path, g, full);

@@ -11,6 +11,7 @@
  *
  * Exit status: 0 on success, 1 if the model or file cannot be read, 2 on a usage error. */
 #include "infer.h"
+#include "tool_args.h"
 #include "tool_util.h"
 
 #include <stdbool.h>
@@ -18,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: infer-tokenize -m MODEL [--parse-special] [--no-bos] [--pieces] (-f FILE | -p TEXT)\n");
+static void usage(FILE *f, const char *argv0) {
+    (void)argv0;
+    fprintf(f, "usage: infer-tokenize -m MODEL [--parse-special] [--no-bos] [--pieces] (-f FILE | -p TEXT)\n"
+               "       infer-tokenize -h | --help | --version\n");
 }
 
 static void print_escaped(const char *p, size_t n) {
@@ -43,22 +46,26 @@ int main(int argc, char **argv) {
     bool parse_special = false, no_bos = false, pieces = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (tool_help_or_version(a, argv[0], usage)) return 0;
         if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) model_path = argv[++i];
         else if ((!strcmp(a, "-f") || !strcmp(a, "--file")) && i + 1 < argc) file = argv[++i];
         else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && i + 1 < argc) prompt = argv[++i];
         else if (!strcmp(a, "--parse-special")) parse_special = true;
         else if (!strcmp(a, "--no-bos")) no_bos = true;
         else if (!strcmp(a, "--pieces")) pieces = true;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        else { fprintf(stderr, "error: unknown or incomplete argument '%s'\n", a); usage(stderr); return 2; }
+        else { fprintf(stderr, "error: unknown or incomplete argument '%s'\n", a); usage(stderr, argv[0]); return 2; }
     }
-    if (!model_path || (!file == !prompt)) { usage(stderr); return 2; }
+    if (!model_path || (!file == !prompt)) {
+        fprintf(stderr, "error: -m MODEL and one of -f FILE or -p TEXT are required\n");
+        usage(stderr, argv[0]);
+        return 2;
+    }
 
     char *text = NULL;
     size_t len = 0;
     if (file) {
-        text = tool_read_file(file, &len);
-        if (!text) { fprintf(stderr, "error: cannot read '%s'\n", file); return 1; }
+        text = tool_read_file(file, &len);   /* prints the reason on failure */
+        if (!text) return 1;
     } else {
         len = strlen(prompt);
     }

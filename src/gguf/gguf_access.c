@@ -195,5 +195,27 @@ uint64_t infer_gguf_tensor_bytes(const infer_gguf *g, int64_t i) {
 
 const void *infer_gguf_tensor_data(const infer_gguf *g, int64_t i) {
     const gguf_tensor *t = tensor_at(g, i);
-    return t ? g->base + g->data_offset + t->offset : NULL;
+    if (!t) return NULL;
+    const infer_gguf *p = g->parts ? g->parts[t->part] : g;   /* split sets: the part's mapping */
+    return p->base + p->data_offset + t->offset;
+}
+
+int32_t infer_gguf_tensor_part(const infer_gguf *g, int64_t i) {
+    const gguf_tensor *t = tensor_at(g, i);
+    return t ? t->part : -1;
+}
+
+int32_t infer_gguf_n_parts(const infer_gguf *g) {
+    if (!g) return 0;
+    return g->parts ? g->n_parts : 1;
+}
+
+const infer_gguf *infer_gguf_part(const infer_gguf *g, int32_t i) {
+    if (!g || i < 0 || i >= infer_gguf_n_parts(g)) return NULL;
+    return g->parts ? g->parts[i] : g;
+}
+
+const char *infer_gguf_part_path(const infer_gguf *g, int32_t i) {
+    const infer_gguf *p = infer_gguf_part(g, i);
+    return p ? p->path : NULL;
 }

@@ -37,6 +37,7 @@ typedef struct gguf_tensor {
     uint64_t ne[GGUF_MAX_DIMS];/* ggml order (ne[0] innermost); unused dims are 1 */
     uint64_t offset;           /* relative to the data section, aligned */
     uint64_t bytes;            /* from the traits table: rows * row bytes */
+    int32_t part;              /* split sets: the part holding the data (else 0) */
 } gguf_tensor;
 
 struct infer_gguf {
@@ -56,7 +57,16 @@ struct infer_gguf {
 
     gguf_name_index kv_index;      /* key -> kv index */
     gguf_name_index tensor_index;  /* name -> tensor index */
+
+    char *path;                /* as opened (NULL for memory images) */
+    /* Split sets (gguf_split.c): the parts, owned; the metadata above is borrowed from
+     * parts[0] and the tensor table is the union of the parts' (names borrowed). */
+    struct infer_gguf **parts;
+    int32_t n_parts;           /* 0 for a single file */
 };
+
+/* Frees a split set's own tables and its parts (infer_gguf_close calls it). */
+void gguf_split_close(infer_gguf *g);
 
 /* Little-endian loads from possibly unaligned bytes. */
 static inline uint32_t gguf_le32(const uint8_t *p) {

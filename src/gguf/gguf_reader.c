@@ -4,16 +4,15 @@
 #include "gguf/gguf.h"
 #include "gguf/gguf_internal.h"
 #include "core/error.h"
+#include "core/file_open.h"
 #include "tensor/dtype.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Smallest possible encodings, used to refuse absurd counts before allocating. */
@@ -402,37 +401,39 @@ infer_status infer_gguf_open(const char *path, infer_gguf **out, infer_error *er
     if (!out) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_gguf_open: out is NULL");
     *out = NULL;
     if (!path) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_gguf_open: path is NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return infer_err(err, INFER_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
+    /* Never blocks on a FIFO, refuses directories, devices and sockets. */
+    int fd;
+    uint64_t file_size;
+    infer_status ost = infer_file_open_regular(path, &fd, &file_size, err);
+    if (ost != INFER_OK) return ost;
+    if (file_size > (uint64_t)INT64_MAX || file_size > (uint64_t)SIZE_MAX) {
         close(fd);
-        return infer_err(err, INFER_ERR_IO, "cannot stat '%s': %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return infer_err(err, INFER_ERR_IO, "'%s' is not a regular file", path);
+        return infer_err(err, INFER_ERR_IO, "'%s' is too large to map (%" PRIu64 " bytes)", path, file_size);
     }
     infer_gguf *g = calloc(1, sizeof *g);
     if (!g) {
         close(fd);
         return infer_err(err, INFER_ERR_NOMEM, "out of memory");
     }
-    g->size = (uint64_t)sb.st_size;
-    if (sb.st_size > 0) {
-        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    g->size = file_size;
+    if (file_size > 0) {
+        void *m = mmap(NULL, (size_t)file_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
             int e = errno;
             close(fd);
             free(g);
-            return infer_err(err, INFER_ERR_IO, "cannot map '%s' (%" PRIu64 " bytes): %s", path, (uint64_t)sb.st_size, strerror(e));
+            return infer_err(err, INFER_ERR_IO, "cannot map '%s' (%" PRIu64 " bytes): %s", path, file_size, strerror(e));
         }
         g->map = m;
-        g->map_len = (size_t)sb.st_size;
+        g->map_len = (size_t)file_size;
         g->base = m;
     }
     close(fd);   /* the mapping keeps the file alive */
+    g->path = strdup(path);
+    if (!g->path) {
+        infer_gguf_close(g);
+        return infer_err(err, INFER_ERR_NOMEM, "out of memory");
+    }
     infer_status st = open_parsed(g, out, err);
     if (st && err) {
         /* Prefix the path so the message stands alone in a tool's output. */
@@ -445,6 +446,10 @@ infer_status infer_gguf_open(const char *path, infer_gguf **out, infer_error *er
 
 void infer_gguf_close(infer_gguf *g) {
     if (!g) return;
+    if (g->parts) {
+        gguf_split_close(g);
+        return;
+    }
     for (int64_t i = 0; i < g->n_kv; i++) {
         free(g->kv[i].key);
         free(g->kv[i].elem_off);
@@ -455,5 +460,6 @@ void infer_gguf_close(infer_gguf *g) {
     gguf_name_index_free(&g->kv_index);
     gguf_name_index_free(&g->tensor_index);
     if (g->map) munmap(g->map, g->map_len);
+    free(g->path);
     free(g);
 }

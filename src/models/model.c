@@ -136,7 +136,8 @@ static infer_status bind_weights(infer_model *m, const infer_model_params *p, in
 }
 
 static infer_status load(infer_model *m, const char *path, const infer_model_params *p, infer_error *err) {
-    infer_status st = infer_gguf_open(path, &m->gguf, err);
+    /* A split model (...-00001-of-0000N.gguf) comes with all its parts. */
+    infer_status st = infer_gguf_open_split(path, &m->gguf, err);
     if (st != INFER_OK) return st;
     const infer_gguf *g = m->gguf;
 

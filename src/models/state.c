@@ -16,14 +16,13 @@
  * before reading anything else, and the checksum catches flipped bytes in the rows.
  * Nothing in the context changes until all of it has been checked. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/file_open.h"
 #include "models/arch.h"
 #include "models/context.h"
 #include "tensor/dtype.h"
@@ -278,27 +277,25 @@ infer_status infer_ctx_seq_load_file(infer_ctx *c, int32_t seq, const char *path
         infer_err(&e, INFER_ERR_INVALID_ARG, "seq_load_file: no path");
         return ctx_fail(c, &e);
     }
-    /* Non-blocking open, then a regular-file check: a FIFO or device never hangs us. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        infer_err(&e, INFER_ERR_IO, "cannot open session file '%s': %s", path, strerror(errno));
-        return ctx_fail(c, &e);
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        infer_err(&e, INFER_ERR_IO, "session file '%s' is not a regular file", path);
+    /* The library's one rule for files it reads: a non-blocking open, then a regular-file
+     * check, so a FIFO, directory, device or socket is refused at once (core/file_open.h). */
+    int fd;
+    uint64_t size;
+    if (infer_file_open_regular(path, &fd, &size, &e) != INFER_OK) {
+        char why[sizeof e.message];
+        snprintf(why, sizeof why, "%s", e.message);
+        infer_err(&e, e.status, "session file: %s", why);
         return ctx_fail(c, &e);
     }
     const size_t most = session_bytes(&c->kv, c->kv.n_ctx_seq);
-    if ((uint64_t)sb.st_size > most) {
+    if (size > most) {
         close(fd);
         infer_err(&e, INFER_ERR_CONTEXT_FULL,
-                  "session file '%s' has %lld bytes, more than a full sequence of this context (%zu)", path,
-                  (long long)sb.st_size, most);
+                  "session file '%s' has %llu bytes, more than a full sequence of this context (%zu)", path,
+                  (unsigned long long)size, most);
         return ctx_fail(c, &e);
     }
-    const size_t len = (size_t)sb.st_size;
+    const size_t len = (size_t)size;
     uint8_t *buf = malloc(len ? len : 1);
     size_t got = 0;
     while (buf && got < len) {

@@ -9,7 +9,17 @@
  *                 pre-tokenizers
  *   then edits    until a 0xFF byte: op, target and value bytes (see apply_edit)
  *   then a script for the loaded model: context size, tokens, positions, text.
- * The model is written with the GGUF writer into a memfd and loaded by its path. */
+ * The model is written with the GGUF writer into a memfd and loaded by its path.
+ *
+ * Second mode, for reach: an input that starts with "GGUF" IS the model file. It is
+ * loaded as is (then, if that fails, vocab-only) and driven by a fixed script, so the
+ * fuzzer mutates real model bytes: tensor infos, type ids, offsets, vocabulary arrays,
+ * merges, hyperparameters. Seeds (tests/corpus/model/NAME.gguf, 20-60 kB each) are
+ * the models of the first mode written out unedited, one per architecture and tokenizer:
+ *   FUZZ_MODEL_WRITE_SEEDS=tests/corpus/model build-fuzz/tests/fuzz/fuzz_model -runs=0
+ * writes them again (scripts/run-fuzz.sh builds the target). They are larger than the
+ * edit scripts, so targets.txt gives this target a max_len above them and
+ * -len_control=0 (mutations up to max_len at once, not after hours of growth). */
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -415,7 +425,78 @@ static void run_script(infer_model *m, bool vocab_only, cursor *c) {
     infer_ctx_free(ctx);
 }
 
+/* Writes img to a memfd and loads it by path; returns the model or NULL. */
+static infer_model *load_image(const void *img, size_t size, int vocab_only, int *fd_out) {
+    *fd_out = memfd_create("fuzz_model", 0);
+    if (*fd_out < 0) return NULL;
+    if (write(*fd_out, img, size) != (ssize_t)size) return NULL;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", *fd_out);
+    infer_model_params mp = infer_model_default_params();
+    mp.vocab_only = vocab_only;
+    infer_model *model = NULL;
+    infer_error err;
+    infer_status st = infer_model_load(path, &mp, &model, &err);
+    if (getenv("FUZZ_MODEL_VERBOSE")) fprintf(stderr, "load: %s: %s\n", infer_status_str(st), err.message);
+    if (st != INFER_OK) check(model == NULL && err.message[0] != 0 && err.status == st);   /* a failure explains itself */
+    return st == INFER_OK ? model : NULL;
+}
+
+/* The script run on a model given as GGUF bytes: a 24-token context, two batches of
+ * ids spread over a small vocabulary (out-of-range ones refused by decode), and a text
+ * with a special token, an SPM marker, a byte-fallback character and digits. */
+static const uint8_t FIXED_SCRIPT[] = "\x18\x08\x00\x06\x00\x01\x01\x05\x01\x09\x01\x0d\x01\x11\x01\x15\x01"
+                                      "\x01\x04\x01\x03\x00\x02\x01\x07\x01\x00"
+                                      "Hello <|im_start|>ab\xe2\x96\x81x 12 \xc3\xa9!";
+
+static int run_gguf_input(const uint8_t *data, size_t size) {
+    for (int vocab_only = 0; vocab_only < 2; vocab_only++) {
+        int fd = -1;
+        infer_model *model = load_image(data, size, vocab_only, &fd);
+        if (model) {
+            cursor script = {FIXED_SCRIPT, sizeof FIXED_SCRIPT - 1, 0};
+            run_script(model, vocab_only, &script);
+            infer_model_free(model);
+        }
+        if (fd >= 0) close(fd);
+        if (model) break;   /* the full load worked: the vocab-only one adds nothing */
+    }
+    return 0;
+}
+
+/* FUZZ_MODEL_WRITE_SEEDS=DIR: writes the unedited model of every architecture and
+ * tokenizer as DIR/<arch>-<tokenizer>.gguf and exits (see the header comment). */
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    const char *dir = getenv("FUZZ_MODEL_WRITE_SEEDS");
+    if (!dir) return 0;
+    static const char *const arch_names[] = {"llama", "qwen2", "qwen3", "gptoss"};
+    static const char *const tok_names[] = {"spm", "bpe-gpt2", "bpe-llama3", "bpe-qwen2", "bpe-gpt4o"};
+    static const int pairs[][2] = {{0, 0}, {0, 2}, {1, 3}, {2, 3}, {3, 4}, {0, 1}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        model_spec *m = malloc(sizeof *m);
+        if (!m) return 1;
+        build_spec(m, pairs[i][0], pairs[i][1]);
+        size_t size = 0;
+        void *img = write_model(m, &size, 12345u);
+        free(m);
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s-%s.gguf", dir, arch_names[pairs[i][0]], tok_names[pairs[i][1]]);
+        FILE *f = img ? fopen(path, "wb") : NULL;
+        if (!f || fwrite(img, 1, size, f) != size) {
+            fprintf(stderr, "cannot write %s\n", path);
+            exit(1);
+        }
+        fclose(f);
+        free(img);
+        fprintf(stderr, "wrote %s (%zu bytes)\n", path, size);
+    }
+    exit(0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size >= 4 && memcmp(data, "GGUF", 4) == 0) return run_gguf_input(data, size);
     cursor c = {data, size, 0};
     uint8_t head = u8(&c);
     model_spec *m = malloc(sizeof *m);
@@ -431,29 +512,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     void *img = write_model(m, &img_size, 12345u + head);
     free(m);
     if (!img) return 0;
-    int fd = memfd_create("fuzz_model", 0);
-    if (fd < 0) {
-        free(img);
-        return 0;
-    }
-    bool written = write(fd, img, img_size) == (ssize_t)img_size;
+    int fd = -1;
+    infer_model *model = load_image(img, img_size, vocab_only, &fd);
     free(img);
-    if (written) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        infer_model_params mp = infer_model_default_params();
-        mp.vocab_only = vocab_only;
-        infer_model *model = NULL;
-        infer_error err;
-        infer_status st = infer_model_load(path, &mp, &model, &err);
-        if (getenv("FUZZ_MODEL_VERBOSE")) fprintf(stderr, "load: %s: %s\n", infer_status_str(st), err.message);
-        if (st == INFER_OK) {
-            run_script(model, vocab_only, &c);
-            infer_model_free(model);
-        } else {
-            check(model == NULL && err.message[0] != 0 && err.status == st);   /* a failure explains itself */
-        }
+    if (model) {
+        run_script(model, vocab_only, &c);
+        infer_model_free(model);
     }
-    close(fd);
+    if (fd >= 0) close(fd);
     return 0;
 }

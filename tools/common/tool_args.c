@@ -3,6 +3,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "tool_numbers.h"
+
+/* The library refuses larger contexts (src/models/context.c); saying so at parse time
+ * names the option instead of the library parameter. */
+#define TOOL_MAX_CTX (1 << 30)
+#define TOOL_MAX_THREADS 4096
+
+const char TOOL_CTX_OPTIONS_HELP[] =
+    "  -t N, --threads N      worker threads (default: cores online; more are capped to that)\n"
+    "  --force-threads        keep a -t above the number of cores online\n"
+    "  -c N, --ctx-size N     context size in tokens (0: the model's, at most 4096)\n"
+    "  -b N, --batch-size N   tokens per forward step (0: 512)\n"
+    "  --backend B            auto | cpu | vulkan (default auto)\n"
+    "  --device I             Vulkan device index (default: INFER_VK_DEVICE or the first)\n"
+    "  --kv-f16               F16 KV cache instead of F32\n"
+    "  -h, --help             this text;  --version  the library version\n";
 
 void tool_ctx_opts_init(tool_ctx_opts *o) {
     memset(o, 0, sizeof *o);
@@ -10,15 +28,42 @@ void tool_ctx_opts_init(tool_ctx_opts *o) {
     o->backend = INFER_BACKEND_AUTO;
 }
 
+int tool_cap_threads(int requested, int force) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (requested <= 0 || force || cores <= 0 || requested <= cores) return requested;
+    fprintf(stderr, "warning: -t %d is more than the %ld cores online; using %ld (--force-threads keeps %d)\n",
+            requested, cores, cores, requested);
+    return (int)cores;
+}
+
 infer_ctx_params tool_ctx_params(const tool_ctx_opts *o) {
     infer_ctx_params cp = infer_ctx_default_params();
     cp.n_ctx = (uint32_t)(o->n_ctx > 0 ? o->n_ctx : 0);
     cp.n_batch = (uint32_t)(o->n_batch > 0 ? o->n_batch : 0);
-    cp.n_threads = o->n_threads;
+    cp.n_threads = tool_cap_threads(o->n_threads, o->force_threads);
     cp.kv_type = o->kv_f16 ? INFER_KV_F16 : INFER_KV_F32;
     cp.backend = o->backend;
     cp.device_index = o->device;
     return cp;
+}
+
+int tool_help_or_version(const char *arg, const char *argv0, void (*usage)(FILE *out, const char *argv0)) {
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+        usage(stdout, argv0);
+        return 1;
+    }
+    if (strcmp(arg, "--version") == 0) {
+        const char *base = strrchr(argv0, '/');
+        printf("%s (libinfer %s)\n", base ? base + 1 : argv0, infer_version());
+        return 1;
+    }
+    return 0;
+}
+
+int tool_parse_exit(int parse_result, const char *argv0, void (*usage)(FILE *out, const char *argv0)) {
+    if (parse_result > 0) return 0;
+    usage(stderr, argv0);
+    return 2;
 }
 
 int tool_parse_backend(const char *name, infer_backend_kind *out) {
@@ -29,34 +74,59 @@ int tool_parse_backend(const char *name, infer_backend_kind *out) {
     return 0;
 }
 
+/* The options of tool_model_option that take a value. */
+static const char *const VALUE_OPTIONS[] = {
+    "-t", "--threads", "-c", "--ctx-size", "-b", "--batch-size", "--device", "--backend",
+};
+static const char *const SAMPLER_OPTIONS[] = {
+    "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--presence-penalty",
+    "--frequency-penalty", "--repeat-last-n", "--seed",
+};
+
+static int in_list(const char *name, const char *const *list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, list[i]) == 0) return 1;
+    return 0;
+}
+
 int tool_model_option(const char *name, const char *value, tool_ctx_opts *ctx, infer_sampler_params *sp) {
     if (strcmp(name, "--kv-f16") == 0) {
         ctx->kv_f16 = 1;
         return 1;
     }
-    if (!value) return 0;
+    if (strcmp(name, "--force-threads") == 0) {
+        ctx->force_threads = 1;
+        return 1;
+    }
+    int known = in_list(name, VALUE_OPTIONS, sizeof VALUE_OPTIONS / sizeof *VALUE_OPTIONS) ||
+                (sp && in_list(name, SAMPLER_OPTIONS, sizeof SAMPLER_OPTIONS / sizeof *SAMPLER_OPTIONS));
+    if (!known) return 0;
+    if (!value) {
+        fprintf(stderr, "error: %s needs a value\n", name);
+        return -1;
+    }
 #define IS(opt) (strcmp(name, opt) == 0)
-    if (IS("-t") || IS("--threads")) ctx->n_threads = atoi(value);
-    else if (IS("-c") || IS("--ctx-size")) ctx->n_ctx = atoi(value);
-    else if (IS("-b") || IS("--batch-size")) ctx->n_batch = atoi(value);
-    else if (IS("--device")) ctx->device = atoi(value);
+    int rc = 0;
+    if (IS("-t") || IS("--threads")) rc = tool_parse_int(name, value, 1, TOOL_MAX_THREADS, &ctx->n_threads);
+    else if (IS("-c") || IS("--ctx-size")) rc = tool_parse_int(name, value, 0, TOOL_MAX_CTX, &ctx->n_ctx);
+    else if (IS("-b") || IS("--batch-size")) rc = tool_parse_int(name, value, 0, TOOL_MAX_CTX, &ctx->n_batch);
+    else if (IS("--device")) rc = tool_parse_int(name, value, -1, 1023, &ctx->device);
     else if (IS("--backend")) {
         if (tool_parse_backend(value, &ctx->backend) != 0) {
-            fprintf(stderr, "unknown backend '%s'\n", value);
-            return -1;
+            fprintf(stderr, "error: --backend: unknown backend '%s' (auto, cpu or vulkan)\n", value);
+            rc = -1;
         }
-    } else if (IS("--temp")) sp->temperature = strtof(value, NULL);
-    else if (IS("--top-k")) sp->top_k = atoi(value);
-    else if (IS("--top-p")) sp->top_p = strtof(value, NULL);
-    else if (IS("--min-p")) sp->min_p = strtof(value, NULL);
-    else if (IS("--repeat-penalty")) sp->repeat_penalty = strtof(value, NULL);
-    else if (IS("--presence-penalty")) sp->presence_penalty = strtof(value, NULL);
-    else if (IS("--frequency-penalty")) sp->frequency_penalty = strtof(value, NULL);
-    else if (IS("--repeat-last-n")) sp->penalty_last_n = atoi(value);
-    else if (IS("--seed")) sp->seed = strtoull(value, NULL, 10);
-    else return 0;
+    } else if (IS("--temp")) rc = tool_parse_float(name, value, 0.0, 1e6, &sp->temperature);
+    else if (IS("--top-k")) rc = tool_parse_int(name, value, 0, 0x7fffffff, &sp->top_k);
+    else if (IS("--top-p")) rc = tool_parse_float(name, value, 0.0, 1.0, &sp->top_p);
+    else if (IS("--min-p")) rc = tool_parse_float(name, value, 0.0, 1.0, &sp->min_p);
+    else if (IS("--repeat-penalty")) rc = tool_parse_float(name, value, 1e-6, 1e6, &sp->repeat_penalty);
+    else if (IS("--presence-penalty")) rc = tool_parse_float(name, value, -1e6, 1e6, &sp->presence_penalty);
+    else if (IS("--frequency-penalty")) rc = tool_parse_float(name, value, -1e6, 1e6, &sp->frequency_penalty);
+    else if (IS("--repeat-last-n")) rc = tool_parse_int(name, value, 0, 0x7fffffff, &sp->penalty_last_n);
+    else if (IS("--seed")) rc = tool_parse_u64(name, value, &sp->seed);
 #undef IS
-    return 2;
+    return rc == 0 ? 2 : -1;
 }
 
 int tool_open_model(const char *path, const tool_ctx_opts *o, infer_model **m, infer_ctx **c) {

@@ -6,7 +6,11 @@
 
 #include "infer.h"
 
-/* Reads a whole file into a NUL-terminated heap buffer; returns NULL on failure. */
+/* Text inputs (-f, --tokens-file) larger than this are refused. */
+#define TOOL_MAX_INPUT_BYTES ((uint64_t)1 << 30)
+/* Reads a whole regular file (infer_file_open_regular: a FIFO, directory, device or
+ * socket is refused at once, never waited on) into a NUL-terminated heap buffer.
+ * Returns NULL after printing "error: <why, naming the path>" to stderr. */
 char *tool_read_file(const char *path, size_t *len_out);
 /* Wall-clock seconds from a monotonic clock. */
 double tool_now_s(void);
