@@ -48,7 +48,7 @@ static int parse_list(const char *s, int64_t *out, int max) {
 int main(int argc, char **argv) {
     int64_t threads[8] = {1, 2}, ns[8] = {1, 512};
     int n_threads = 2, n_ns = 2, small = 0;
-    const char *types = "Q4_K,Q6_K,Q8_0,Q4_0,Q5_0,Q5_K,MXFP4,F16";
+    const char *types = "Q4_K,Q6_K,Q8_0,Q4_0,Q5_0,Q5_K,MXFP4,F16,Q2_K,Q3_K,IQ4_NL,IQ4_XS";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc) n_threads = parse_list(argv[++i], threads, 8);
         else if (!strcmp(argv[i], "-n") && i + 1 < argc) n_ns = parse_list(argv[++i], ns, 8);
