@@ -107,6 +107,11 @@ static inline void infer_q4k_scale_min(int j, const uint8_t *q, uint8_t *sc, uin
     }
 }
 
+/* Q2_K / Q3_K: the 2-bit field of weight e (0..255) of a block's qs[64]. */
+static inline int infer_k_low2(const uint8_t *qs, int e) { return (qs[32 * (e / 128) + e % 32] >> (2 * (e % 128 / 32))) & 3; }
+/* Q3_K: the third bit of weight e's level, from hmask[32]. */
+static inline int infer_q3k_high(const uint8_t *hmask, int e) { return (hmask[e % 32] >> (e / 32)) & 1; }
+
 /* The j-th (0..15) 6-bit scale of a Q3_K scales[12] array, minus 32. */
 static inline int infer_q3k_scale(int j, const uint8_t *q) {
     const int lo = j < 8 ? q[j] & 0xF : q[j - 8] >> 4;

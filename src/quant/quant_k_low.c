@@ -17,8 +17,8 @@
 #define TO_FP16(x) infer_f32_to_fp16(x)
 
 /* Weight e of a super-block keeps its low 2 bits at bits 2s..2s+1 of qs[32h + l], with
- * h = e / 128, s = (e % 128) / 32, l = e % 32 (shared by Q2_K and Q3_K). */
-static inline int low2(const uint8_t *qs, int e) { return (qs[32 * (e / 128) + e % 32] >> (2 * (e % 128 / 32))) & 3; }
+ * h = e / 128, s = (e % 128) / 32, l = e % 32 (shared by Q2_K and Q3_K; infer_k_low2 reads
+ * them back). */
 static inline void put_low2(uint8_t *qs, int e, int q) { qs[32 * (e / 128) + e % 32] |= (uint8_t)((q & 3) << (2 * (e % 128 / 32))); }
 
 /* ---------------------------------------------------------------- dequantizers */
@@ -30,7 +30,7 @@ void infer_dequant_q2_k(const void *src, float *dst, int64_t n) {
         for (int j = 0; j < QK_K / 16; j++) {
             /* the same float operations as the reference: (d*sc)*q - dmin*m */
             const float dl = d * (float)(b->scales[j] & 0xF), ml = dmin * (float)(b->scales[j] >> 4);
-            for (int k = 0; k < 16; k++) *dst++ = dl * (float)low2(b->qs, 16 * j + k) - ml;
+            for (int k = 0; k < 16; k++) *dst++ = dl * (float)infer_k_low2(b->qs, 16 * j + k) - ml;
         }
     }
 }
@@ -43,8 +43,7 @@ void infer_dequant_q3_k(const void *src, float *dst, int64_t n) {
             const float dl = d * (float)infer_q3k_scale(j, b->scales);
             for (int k = 0; k < 16; k++) {
                 const int e = 16 * j + k;
-                const int high = (b->hmask[e % 32] >> (e / 32)) & 1;
-                *dst++ = dl * (float)(low2(b->qs, e) - (high ? 0 : 4));
+                *dst++ = dl * (float)(infer_k_low2(b->qs, e) - (infer_q3k_high(b->hmask, e) ? 0 : 4));
             }
         }
     }

@@ -219,9 +219,6 @@ static float dot_q6_k_1(int64_t nb, const void *w, const void *x) {
     return s;
 }
 
-/* Q2_K / Q3_K: the 2-bit field of weight e (see quant/blocks.h). */
-static inline int low2(const uint8_t *qs, int e) { return (qs[32 * (e / 128) + e % 32] >> (2 * (e % 128 / 32))) & 3; }
-
 /* Q2_K: per sub-block of 16, d*sc*dot(q, y) - dmin*m*sum(y); sum(y) is the act's bsums. */
 static float dot_q2_k_1(int64_t nb, const void *w, const void *x) {
     const block_q2_k *a = w; const block_q8_k *b = x;
@@ -230,7 +227,7 @@ static float dot_q2_k_1(int64_t nb, const void *w, const void *x) {
         int isum = 0, msum = 0;
         for (int j = 0; j < 16; j++) {
             int sub = 0;
-            for (int k = 0; k < 16; k++) sub += low2(a[i].qs, 16 * j + k) * b[i].qs[16 * j + k];
+            for (int k = 0; k < 16; k++) sub += infer_k_low2(a[i].qs, 16 * j + k) * b[i].qs[16 * j + k];
             isum += (a[i].scales[j] & 0xF) * sub;
             msum += (a[i].scales[j] >> 4) * b[i].bsums[j];
         }
@@ -248,7 +245,7 @@ static float dot_q3_k_1(int64_t nb, const void *w, const void *x) {
             int sub = 0;
             for (int k = 0; k < 16; k++) {
                 const int e = 16 * j + k;
-                const int q = low2(a[i].qs, e) | ((a[i].hmask[e % 32] >> (e / 32)) & 1) << 2;
+                const int q = infer_k_low2(a[i].qs, e) | infer_q3k_high(a[i].hmask, e) << 2;
                 sub += (q - 4) * b[i].qs[e];
             }
             isum += infer_q3k_scale(j, a[i].scales) * sub;
