@@ -28,6 +28,13 @@ static void tile_q8_0_zmm(int64_t nb, const void *w, const void *x, size_t xs, i
 static void tile_q4_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 static void tile_q5_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 static void tile_q6_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
+/* Q2_K, Q3_K, IQ4_XS: 512-bit tiles in vec_dot_avx512_lowbit.inc */
+#define ISA_TILE_Q2_K tile_q2_k_zmm
+#define ISA_TILE_Q3_K tile_q3_k_zmm
+#define ISA_TILE_IQ4_XS tile_iq4_xs_zmm
+static void tile_q2_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
+static void tile_q3_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
+static void tile_iq4_xs_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 #include "kernels/cpu/vec_dot_x86.inc"
 
 /* 8 int32 lanes: lanes k and k+8 of v added. */
@@ -265,6 +272,8 @@ DEFINE_TILE_ZMM(q8_0_zmm)
 DEFINE_TILE_ZMM(q4_k_zmm)
 DEFINE_TILE_ZMM(q5_k_zmm)
 DEFINE_TILE_ZMM(q6_k_zmm)
+
+#include "kernels/cpu/vec_dot_avx512_lowbit.inc"
 
 #else
 const infer_vec_dot_kernel *infer_vec_dot_avx512(uint32_t type) { return NULL; }
