@@ -4,7 +4,7 @@
  * least a second, like bench_matmul). Weights are 64 quantized random rows repeated.
  * Not part of the build: it links against a ggml built outside the repository, see
  * bench/README.md ("Decode matvec per weight format").
- *   ggml_matvec TYPE ROWS COLS THREADS */
+ *   ggml_matvec TYPE ROWS COLS THREADS [N]   (N activation rows, default 1; GFLOP/s too) */
 #define _GNU_SOURCE 1
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 static double now(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec + ts.tv_nsec * 1e-9; }
 
 int main(int argc, char **argv) {
-    if (argc < 5) { fprintf(stderr, "usage: %s TYPE ROWS COLS THREADS\n", argv[0]); return 2; }
+    if (argc < 5) { fprintf(stderr, "usage: %s TYPE ROWS COLS THREADS [N]\n", argv[0]); return 2; }
     enum ggml_type type = GGML_TYPE_COUNT;
     for (int t = 0; t < GGML_TYPE_COUNT; t++) {
         const char *n = ggml_type_name((enum ggml_type)t);
@@ -26,10 +26,11 @@ int main(int argc, char **argv) {
     const int64_t rows = atoll(argv[2]), cols = atoll(argv[3]);
     const int nth = atoi(argv[4]);
     const size_t rb = ggml_row_size(type, cols), wbytes = rb * (size_t)rows;
-    struct ggml_init_params ip = { wbytes + (size_t)cols * 64 + (size_t)rows * 16 + (64u << 20), NULL, false };
+    struct ggml_init_params ip = { wbytes + (size_t)cols * 64 * 600 + (size_t)rows * 16 * 600 + (64u << 20), NULL, false };
     struct ggml_context *ctx = ggml_init(ip);
     struct ggml_tensor *a = ggml_new_tensor_2d(ctx, type, cols, rows);
-    struct ggml_tensor *b = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, cols, 1);
+    const int64_t nt = argc > 5 ? atoll(argv[5]) : 1;
+    struct ggml_tensor *b = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, cols, nt);
     ggml_quantize_init(type);
     const int64_t distinct = rows < 64 ? rows : 64;
     float *tmp = malloc(sizeof(float) * (size_t)(cols * distinct));
@@ -37,7 +38,7 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < cols * distinct; i++) tmp[i] = ((float)rand() / RAND_MAX - 0.5f) * 0.1f;
     ggml_quantize_chunk(type, tmp, a->data, 0, distinct, cols, NULL);
     for (int64_t r = distinct; r < rows; r++) memcpy((char *)a->data + rb * r, (char *)a->data + rb * (r % distinct), rb);
-    for (int64_t i = 0; i < cols; i++) ((float *)b->data)[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int64_t i = 0; i < cols * nt; i++) ((float *)b->data)[i] = (float)rand() / RAND_MAX - 0.5f;
     struct ggml_tensor *c = ggml_mul_mat(ctx, a, b);
     struct ggml_cgraph *gf = ggml_new_graph(ctx);
     ggml_build_forward_expand(gf, c);
@@ -55,6 +56,6 @@ int main(int argc, char **argv) {
         total += dt;
         reps++;
     }
-    printf("ggml %-6s %3d %6lldx%-6lld %10.3f ms %9.2f GB/s\n", argv[1], nth, (long long)rows, (long long)cols, best * 1e3, wbytes / best * 1e-9);
+    printf("ggml %-6s %3d %6lldx%-6lld n=%lld %10.3f ms %9.2f GB/s %8.1f GFLOP/s\n", argv[1], nth, (long long)rows, (long long)cols, (long long)nt, best * 1e3, wbytes / best * 1e-9, 2.0 * rows * cols * nt / best * 1e-9);
     return 0;
 }
