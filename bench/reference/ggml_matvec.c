@@ -26,10 +26,11 @@ int main(int argc, char **argv) {
     const int64_t rows = atoll(argv[2]), cols = atoll(argv[3]);
     const int nth = atoi(argv[4]);
     const size_t rb = ggml_row_size(type, cols), wbytes = rb * (size_t)rows;
-    struct ggml_init_params ip = { wbytes + (size_t)cols * 64 * 600 + (size_t)rows * 16 * 600 + (64u << 20), NULL, false };
+    const int64_t nt = argc > 5 ? atoll(argv[5]) : 1;
+    /* weights, activations, result, graph and tensor headers */
+    struct ggml_init_params ip = { wbytes + (size_t)(cols + rows) * (size_t)nt * 4 + (64u << 20), NULL, false };
     struct ggml_context *ctx = ggml_init(ip);
     struct ggml_tensor *a = ggml_new_tensor_2d(ctx, type, cols, rows);
-    const int64_t nt = argc > 5 ? atoll(argv[5]) : 1;
     struct ggml_tensor *b = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, cols, nt);
     ggml_quantize_init(type);
     const int64_t distinct = rows < 64 ? rows : 64;
