@@ -1,5 +1,6 @@
 /* CPU matmul micro-benchmark on the Qwen2.5-1.5B projection shapes.
- *   bench-bench_matmul [-t 1,2] [-T Q4_K,Q6_K,...] [-n 1,512] [-s all|small] [--isa scalar|avx2|avx512]
+ *   bench-bench_matmul [-t 1,2] [-T Q4_K,Q6_K,...] [-n 1,512] [-s all|small|ROWSxCOLS] [--isa scalar|avx2|avx512]
+ * (-s ROWSxCOLS: that one shape instead, e.g. 14336x4096 for a weight larger than the caches)
  * For each weight type, thread count, shape and token count n prints the time per
  * call, the weight bytes streamed per second (meaningful for n = 1: decode is bound by
  * memory) and GFLOP/s (2 * rows * cols * n per call). Weights are a few quantized random
@@ -16,7 +17,7 @@
 #include "bench_common.h"
 
 typedef struct { const char *what; int64_t rows, cols; } shape;
-static const shape shapes[] = {
+static shape shapes[] = {
     {"attn_q/o 1536x1536", 1536, 1536},
     {"ffn_up/gate 8960x1536", 8960, 1536},
     {"ffn_down 1536x8960", 1536, 8960},
@@ -48,14 +49,22 @@ static int parse_list(const char *s, int64_t *out, int max) {
 int main(int argc, char **argv) {
     int64_t threads[8] = {1, 2}, ns[8] = {1, 512};
     int n_threads = 2, n_ns = 2, small = 0;
-    const char *types = "Q4_K,Q6_K,Q8_0,Q4_0,Q5_0,Q5_K,MXFP4,F16";
+    size_t n_shapes = sizeof shapes / sizeof shapes[0];
+    const char *types = "Q4_K,Q6_K,Q8_0,Q4_0,Q5_0,Q5_K,MXFP4,F16,Q2_K,Q3_K,IQ4_NL,IQ4_XS";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc) n_threads = parse_list(argv[++i], threads, 8);
         else if (!strcmp(argv[i], "-n") && i + 1 < argc) n_ns = parse_list(argv[++i], ns, 8);
         else if (!strcmp(argv[i], "-T") && i + 1 < argc) types = argv[++i];
-        else if (!strcmp(argv[i], "-s") && i + 1 < argc) small = !strcmp(argv[++i], "small");
+        else if (!strcmp(argv[i], "-s") && i + 1 < argc) {
+            long long r, c;
+            small = !strcmp(argv[++i], "small");
+            if (sscanf(argv[i], "%lldx%lld", &r, &c) == 2 && r > 0 && c > 0) {
+                shapes[0] = (shape){argv[i], r, c};
+                n_shapes = 1;
+            }
+        }
         else if (!strcmp(argv[i], "--isa") && i + 1 < argc) setenv("INFER_CPU_ISA", argv[++i], 1);
-        else { fprintf(stderr, "usage: %s [-t 1,2] [-T Q4_K,...] [-n 1,512] [-s all|small] [--isa I]\n", argv[0]); return 2; }
+        else { fprintf(stderr, "usage: %s [-t 1,2] [-T Q4_K,...] [-n 1,512] [-s all|small|ROWSxCOLS] [--isa I]\n", argv[0]); return 2; }
     }
     printf("isa: %s\n", infer_cpu_isa_name());
     printf("%-6s %3s %-24s %5s %10s %9s %9s\n", "type", "thr", "shape", "n", "ms/call", "GB/s", "GFLOP/s");
@@ -65,7 +74,7 @@ int main(int argc, char **argv) {
         uint32_t type = 0;
         while (type < INFER_TYPE_COUNT && !(infer_type_name(type) && !strcmp(infer_type_name(type), tname))) type++;
         if (type >= INFER_TYPE_COUNT) { fprintf(stderr, "unknown type %s\n", tname); continue; }
-        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        for (size_t si = 0; si < n_shapes; si++) {
             const shape *sh = &shapes[si];
             if (small && sh->rows > 10000) continue;
             void *W = make_weights(type, sh->rows, sh->cols);

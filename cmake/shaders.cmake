@@ -6,7 +6,7 @@
 # (Owned by the Vulkan backend; see src/kernels/vulkan/.)
 
 # Weight formats with a Vulkan decoder (names as infer_dtype_traits spells them).
-set(INFER_VK_TYPES F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K MXFP4)
+set(INFER_VK_TYPES F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K MXFP4 IQ4_NL IQ4_XS)
 
 set(_vk_dir ${CMAKE_CURRENT_SOURCE_DIR}/src/kernels/vulkan/shaders)
 set(INFER_SHADER_INCLUDE_DIR ${CMAKE_CURRENT_BINARY_DIR}/shaders)

@@ -7,13 +7,11 @@
 #include <string.h>
 #include "quant/blocks.h"
 #include "quant/quant.h"
+#include "quant/quant_fit.h"
 #include "tensor/dtype.h"
 
 #define FP16(x) infer_fp16_to_f32(x)
 #define TO_FP16(x) infer_f32_to_fp16(x)
-
-static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
-static inline int nearest(float x) { return (int)lrintf(x); }
 
 /* ---------------------------------------------------------------- dequantizers */
 
@@ -75,10 +73,8 @@ void infer_dequant_q8_k(const void *src, float *dst, int64_t n) {
 
 /* ---------------------------------------------------------------- quantizers */
 
-/* Fits x ~= scale * L - offset with L in [0, nmax], offset >= 0 (a non-positive
- * minimum), searching a few rounding grids and refitting (scale, offset) by least
- * squares for each. Writes the integer levels to L. */
-static void fit_scale_min(const float *x, int n, int nmax, float *scale, float *offset, uint8_t *L) {
+/* Declared in quant_fit.h (Q2_K uses it too). */
+void infer_quant_fit_scale_min(const float *x, int n, int nmax, float *scale, float *offset, uint8_t *L) {
     float mn = x[0], mx = x[0];
     for (int i = 1; i < n; i++) { mn = fminf(mn, x[i]); mx = fmaxf(mx, x[i]); }
     if (mn > 0) mn = 0;
@@ -89,7 +85,7 @@ static void fit_scale_min(const float *x, int n, int nmax, float *scale, float *
         const float iscale = (nmax + 0.1f * (float)step) / (mx - mn);
         double sl = 0, sll = 0, sx = 0, slx = 0;
         for (int i = 0; i < n; i++) {
-            int l = clampi(nearest(iscale * (x[i] - mn)), 0, nmax);
+            int l = infer_clampi(infer_nearest(iscale * (x[i] - mn)), 0, nmax);
             Lt[i] = (uint8_t)l;
             sl += l; sll += (double)l * l; sx += x[i]; slx += (double)l * x[i];
         }
@@ -106,7 +102,7 @@ static void fit_scale_min(const float *x, int n, int nmax, float *scale, float *
     }
     *scale = best_s;
     *offset = best_m;
-    for (int i = 0; i < n; i++) L[i] = (uint8_t)clampi(nearest((x[i] + best_m) / best_s), 0, nmax);
+    for (int i = 0; i < n; i++) L[i] = (uint8_t)infer_clampi(infer_nearest((x[i] + best_m) / best_s), 0, nmax);
 }
 
 /* Packs eight 6-bit (scale, min) pairs into the Q4_K/Q5_K scales[12] layout. */
@@ -123,15 +119,15 @@ static void quantize_kblock(const float *x, int nmax, uint16_t *d_out, uint16_t 
                             uint8_t scales[K_SCALE_SIZE], uint8_t L[QK_K]) {
     float sc[8], mn[8], max_sc = 0, max_mn = 0;
     for (int j = 0; j < 8; j++) {
-        fit_scale_min(x + 32 * j, 32, nmax, &sc[j], &mn[j], L + 32 * j);
+        infer_quant_fit_scale_min(x + 32 * j, 32, nmax, &sc[j], &mn[j], L + 32 * j);
         max_sc = fmaxf(max_sc, sc[j]);
         max_mn = fmaxf(max_mn, mn[j]);
     }
     const float d = max_sc / 63.0f, dmin = max_mn / 63.0f;
     uint8_t ls[8], lm[8];
     for (int j = 0; j < 8; j++) {
-        ls[j] = (uint8_t)(d > 0 ? clampi(nearest(sc[j] / d), 0, 63) : 0);
-        lm[j] = (uint8_t)(dmin > 0 ? clampi(nearest(mn[j] / dmin), 0, 63) : 0);
+        ls[j] = (uint8_t)(d > 0 ? infer_clampi(infer_nearest(sc[j] / d), 0, 63) : 0);
+        lm[j] = (uint8_t)(dmin > 0 ? infer_clampi(infer_nearest(mn[j] / dmin), 0, 63) : 0);
     }
     *d_out = TO_FP16(d);
     *dmin_out = TO_FP16(dmin);
@@ -141,7 +137,7 @@ static void quantize_kblock(const float *x, int nmax, uint16_t *d_out, uint16_t 
     for (int j = 0; j < 8; j++) {
         const float s = ds * ls[j], m = dm * lm[j];
         for (int i = 0; i < 32; i++)
-            L[32 * j + i] = (uint8_t)(s > 0 ? clampi(nearest((x[32 * j + i] + m) / s), 0, nmax) : 0);
+            L[32 * j + i] = (uint8_t)(s > 0 ? infer_clampi(infer_nearest((x[32 * j + i] + m) / s), 0, nmax) : 0);
     }
 }
 
@@ -188,10 +184,10 @@ void infer_quant_q6_k(const float *src, void *dst, int64_t n) {
         const float ds = FP16(b->d);
         uint8_t L[QK_K];
         for (int j = 0; j < 16; j++) {
-            b->scales[j] = (int8_t)(d > 0 ? clampi(nearest(sc[j] / d), -127, 127) : 0);
+            b->scales[j] = (int8_t)(d > 0 ? infer_clampi(infer_nearest(sc[j] / d), -127, 127) : 0);
             const float s = ds * b->scales[j];
             for (int k = 0; k < 16; k++)
-                L[16 * j + k] = (uint8_t)(s != 0 ? clampi(nearest(src[16 * j + k] / s), -32, 31) + 32 : 32);
+                L[16 * j + k] = (uint8_t)(s != 0 ? infer_clampi(infer_nearest(src[16 * j + k] / s), -32, 31) + 32 : 32);
         }
         for (int half = 0; half < 2; half++) {
             const uint8_t *Lh = L + 128 * half;
@@ -216,7 +212,7 @@ void infer_quant_q8_k(const float *src, void *dst, int64_t n) {
         for (int j = 0; j < QK_K / 16; j++) {
             int sum = 0;
             for (int k = 0; k < 16; k++) {
-                const int q = clampi(nearest(src[16 * j + k] * id), -127, 127);
+                const int q = infer_clampi(infer_nearest(src[16 * j + k] * id), -127, 127);
                 b->qs[16 * j + k] = (int8_t)q;
                 sum += q;
             }

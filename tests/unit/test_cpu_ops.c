@@ -153,6 +153,10 @@ static void test_get_rows_every_type(void **state) {
     check_get_rows("Q5_K", INFER_TYPE_Q5_K, 512);
     check_get_rows("Q6_K", INFER_TYPE_Q6_K, 256);
     check_get_rows("MXFP4", INFER_TYPE_MXFP4, 256);
+    check_get_rows("Q2_K", INFER_TYPE_Q2_K, 256);
+    check_get_rows("Q3_K", INFER_TYPE_Q3_K, 512);
+    check_get_rows("IQ4_NL", INFER_TYPE_IQ4_NL, 128);
+    check_get_rows("IQ4_XS", INFER_TYPE_IQ4_XS, 256);
 }
 
 /* get_rows + rms_norm reproduce llama.cpp's attn_norm-0 of stories260K (embedding

@@ -19,12 +19,12 @@ static void test_table_sizes(void **state) {
     static const struct { uint32_t id; const char *name; int64_t bs; size_t bytes; bool supported; } want[] = {
         {0, "F32", 1, 4, true}, {1, "F16", 1, 2, true}, {2, "Q4_0", 32, 18, true},
         {3, "Q4_1", 32, 20, true}, {6, "Q5_0", 32, 22, true}, {7, "Q5_1", 32, 24, true},
-        {8, "Q8_0", 32, 34, true}, {9, "Q8_1", 32, 36, true}, {10, "Q2_K", 256, 84, false},
-        {11, "Q3_K", 256, 110, false}, {12, "Q4_K", 256, 144, true}, {13, "Q5_K", 256, 176, true},
+        {8, "Q8_0", 32, 34, true}, {9, "Q8_1", 32, 36, true}, {10, "Q2_K", 256, 84, true},
+        {11, "Q3_K", 256, 110, true}, {12, "Q4_K", 256, 144, true}, {13, "Q5_K", 256, 176, true},
         {14, "Q6_K", 256, 210, true}, {15, "Q8_K", 256, 292, true}, {16, "IQ2_XXS", 256, 66, false},
         {17, "IQ2_XS", 256, 74, false}, {18, "IQ3_XXS", 256, 98, false}, {19, "IQ1_S", 256, 50, false},
-        {20, "IQ4_NL", 32, 18, false}, {21, "IQ3_S", 256, 110, false}, {22, "IQ2_S", 256, 82, false},
-        {23, "IQ4_XS", 256, 136, false}, {24, "I8", 1, 1, false}, {25, "I16", 1, 2, false},
+        {20, "IQ4_NL", 32, 18, true}, {21, "IQ3_S", 256, 110, false}, {22, "IQ2_S", 256, 82, false},
+        {23, "IQ4_XS", 256, 136, true}, {24, "I8", 1, 1, false}, {25, "I16", 1, 2, false},
         {26, "I32", 1, 4, false}, {27, "I64", 1, 8, false}, {28, "F64", 1, 8, false},
         {29, "IQ1_M", 256, 56, false}, {30, "BF16", 1, 2, true}, {34, "TQ1_0", 256, 54, false},
         {35, "TQ2_0", 256, 66, false}, {39, "MXFP4", 32, 17, true},
@@ -153,6 +153,10 @@ DEQUANT_TEST(Q8_0)
 DEQUANT_TEST(Q4_K)
 DEQUANT_TEST(Q5_K)
 DEQUANT_TEST(Q6_K)
+DEQUANT_TEST(Q2_K)
+DEQUANT_TEST(Q3_K)
+DEQUANT_TEST(IQ4_NL)
+DEQUANT_TEST(IQ4_XS)
 DEQUANT_TEST(MXFP4)
 
 int main(void) {
@@ -170,6 +174,10 @@ int main(void) {
         cmocka_unit_test(test_dequant_Q4_K),
         cmocka_unit_test(test_dequant_Q5_K),
         cmocka_unit_test(test_dequant_Q6_K),
+        cmocka_unit_test(test_dequant_Q2_K),
+        cmocka_unit_test(test_dequant_Q3_K),
+        cmocka_unit_test(test_dequant_IQ4_NL),
+        cmocka_unit_test(test_dequant_IQ4_XS),
         cmocka_unit_test(test_dequant_MXFP4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

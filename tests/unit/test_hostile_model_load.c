@@ -211,9 +211,9 @@ static void test_llama_tensors(void **s) {
         {"blk.2.attn_norm.weight", INFER_TYPE_Q8_0, 1, {64}, TYP, "blk.2.attn_norm.weight", "F32"},
         {"blk.2.attn_norm.weight", F32, 1, {65}, TYP, "blk.2.attn_norm.weight", NULL},
         {"blk.0.attn_q.weight", INFER_TYPE_IQ2_XXS, 2, {256, 16}, UNS, "blk.0.attn_q.weight", "IQ2_XXS"},
-        {"blk.4.attn_v.weight", INFER_TYPE_IQ4_NL, 2, {64, 32}, UNS, "blk.4.attn_v.weight", "IQ4_NL"},
+        {"blk.4.attn_v.weight", INFER_TYPE_IQ3_S, 2, {256, 32}, UNS, "blk.4.attn_v.weight", "IQ3_S"},
         {"blk.1.ffn_gate.weight", INFER_TYPE_F64, 2, {64, 172}, UNS, "blk.1.ffn_gate.weight", "F64"},
-        {"blk.1.ffn_gate.weight", INFER_TYPE_Q2_K, 2, {256, 43}, UNS, "blk.1.ffn_gate.weight", "Q2_K"},
+        {"blk.1.ffn_gate.weight", INFER_TYPE_IQ3_XXS, 2, {256, 43}, UNS, "blk.1.ffn_gate.weight", "IQ3_XXS"},
         {"blk.4.ffn_norm.weight", F32, 0, {0}, NF, "blk.4.ffn_norm.weight", NULL},
     };
     run_tensor_cases(g_llama, cases, sizeof cases / sizeof cases[0]);

@@ -32,7 +32,7 @@ static float gauss(void) { return (float)(sqrt(-2.0 * log(uniform01())) * cos(6.
 static const uint32_t all_types[] = {
     INFER_TYPE_F32, INFER_TYPE_F16, INFER_TYPE_BF16, INFER_TYPE_Q4_0, INFER_TYPE_Q4_1, INFER_TYPE_Q5_0,
     INFER_TYPE_Q5_1, INFER_TYPE_Q8_0, INFER_TYPE_Q8_1, INFER_TYPE_Q4_K, INFER_TYPE_Q5_K, INFER_TYPE_Q6_K,
-    INFER_TYPE_Q8_K, INFER_TYPE_MXFP4,
+    INFER_TYPE_Q8_K, INFER_TYPE_MXFP4, INFER_TYPE_Q2_K, INFER_TYPE_Q3_K, INFER_TYPE_IQ4_NL, INFER_TYPE_IQ4_XS,
 };
 
 static const char *isa_env[] = {"scalar", "avx2", "avx512", "neon"};
@@ -184,7 +184,8 @@ static void test_all_types_awkward_shapes(void **state) {
 static void test_larger_tiles(void **state) {
     infer_threadpool *tp = infer_threadpool_new(3);
     static const uint32_t types[] = {INFER_TYPE_Q4_K, INFER_TYPE_Q6_K, INFER_TYPE_Q8_0, INFER_TYPE_MXFP4,
-                                     INFER_TYPE_F16};
+                                     INFER_TYPE_F16, INFER_TYPE_Q2_K, INFER_TYPE_Q3_K, INFER_TYPE_IQ4_NL,
+                                     INFER_TYPE_IQ4_XS};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         problem p;
         problem_make(&p, types[ti], 75, 256, 37);
@@ -213,7 +214,7 @@ static void test_rows_subrange_and_stride(void **state) {
 static void test_rejects_unsupported(void **state) {
     float x[256] = {0}, y[4];
     unsigned char w[4096] = {0};
-    assert_int_equal(infer_cpu_matmul(NULL, NULL, w, INFER_TYPE_Q2_K, 1, 256, x, 1, y), -1);
+    assert_int_equal(infer_cpu_matmul(NULL, NULL, w, INFER_TYPE_IQ3_S, 1, 256, x, 1, y), -1);
     assert_int_equal(infer_cpu_matmul(NULL, NULL, w, INFER_TYPE_IQ2_XXS, 1, 256, x, 1, y), -1);
     assert_int_equal(infer_cpu_matmul(NULL, NULL, w, 4, 1, 256, x, 1, y), -1);
     assert_int_equal(infer_cpu_matmul(NULL, NULL, w, 99, 1, 256, x, 1, y), -1);

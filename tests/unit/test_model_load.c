@@ -26,7 +26,7 @@ typedef struct defect {
     const char *skip_tensor;     /* leave this tensor out */
     const char *skip_key;        /* leave this metadata key out */
     const char *bad_shape;       /* give this tensor one extra row */
-    const char *q2k_tensor;      /* store this tensor as Q2_K (unsupported) */
+    const char *iq3s_tensor;     /* store this tensor as IQ3_S (unsupported) */
     int with_output;             /* write output.weight (else tied) */
     const char *set_key;         /* write this u32 key with set_val (replacing or adding) */
     uint32_t set_val;
@@ -50,12 +50,12 @@ static void add(infer_gguf_writer *w, const defect *d, const char *name, uint64_
     if (d->bad_shape && strcmp(d->bad_shape, name) == 0) ne1 += 1;
     uint64_t ne[2] = {ne0, ne1};
     uint32_t nd = ne1 > 1 ? 2 : 1;
-    if (d->q2k_tensor && strcmp(d->q2k_tensor, name) == 0) {
-        /* 256-element rows of Q2_K blocks */
+    if (d->iq3s_tensor && strcmp(d->iq3s_tensor, name) == 0) {
+        /* 256-element rows of IQ3_S blocks */
         uint64_t qne[2] = {256, ne1};
-        size_t bytes = (size_t)ne1 * 84;
+        size_t bytes = (size_t)ne1 * 110;
         void *raw = calloc(1, bytes);
-        infer_gguf_writer_add_tensor(w, name, INFER_TYPE_Q2_K, 2, qne, raw);
+        infer_gguf_writer_add_tensor(w, name, INFER_TYPE_IQ3_S, 2, qne, raw);
         free(raw);
         return;
     }
@@ -234,14 +234,14 @@ static void test_bad_shape(void **s) {
 
 static void test_unsupported_type(void **s) {
     (void)s;
-    defect d = {.q2k_tensor = "blk.1.attn_v.weight"};
-    char *path = write_model("q2k.gguf", &d);
+    defect d = {.iq3s_tensor = "blk.1.attn_v.weight"};
+    char *path = write_model("iq3s.gguf", &d);
     infer_model *m = NULL;
     infer_error err;
     assert_int_equal(infer_model_load(path, NULL, &m, &err), INFER_ERR_UNSUPPORTED);
-    printf("  q2k.gguf: %s\n", err.message);
+    printf("  iq3s.gguf: %s\n", err.message);
     assert_non_null(strstr(err.message, "blk.1.attn_v.weight"));
-    assert_non_null(strstr(err.message, "Q2_K"));
+    assert_non_null(strstr(err.message, "IQ3_S"));
     unlink(path);
     free(path);
 }

@@ -46,7 +46,8 @@ static const struct { uint32_t type; double max_rel_rmse; } bounds[] = {
     {INFER_TYPE_Q8_0, 0.0065}, {INFER_TYPE_Q8_1, 0.0065}, {INFER_TYPE_Q8_K, 0.0083},
     {INFER_TYPE_Q4_0, 0.10},   {INFER_TYPE_Q4_1, 0.093},  {INFER_TYPE_Q5_0, 0.05},
     {INFER_TYPE_Q5_1, 0.045},  {INFER_TYPE_Q4_K, 0.086},  {INFER_TYPE_Q5_K, 0.043},
-    {INFER_TYPE_Q6_K, 0.0225}, {INFER_TYPE_MXFP4, 0.137},
+    {INFER_TYPE_Q6_K, 0.0225}, {INFER_TYPE_MXFP4, 0.137},  {INFER_TYPE_Q2_K, 0.32},
+    {INFER_TYPE_Q3_K, 0.17},   {INFER_TYPE_IQ4_NL, 0.088}, {INFER_TYPE_IQ4_XS, 0.089},
 };
 
 static void test_roundtrip_gaussian(void **state) {
@@ -104,7 +105,7 @@ static void test_zero_and_constant_blocks(void **state) {
     }
 }
 
-/* Values already on a Q8_0 / Q4_0 grid quantize back exactly. */
+/* Values already on a Q8_0 / Q4_0 / IQ4_NL grid quantize back exactly. */
 static void test_exact_grid(void **state) {
     float x[64], y[64];
     unsigned char q[128];
@@ -117,6 +118,12 @@ static void test_exact_grid(void **state) {
     x[3] = -8 * 0.5f; x[33] = -8 * 0.5f;
     infer_dtype_traits_get(INFER_TYPE_Q4_0)->from_float(x, q, 64);
     infer_dtype_traits_get(INFER_TYPE_Q4_0)->to_float(q, y, 64);
+    for (int i = 0; i < 64; i++) assert_true(y[i] == x[i]);
+    /* IQ4_NL's non-linear levels (GGUF's kvalues_iq4nl) times an exact fp16 scale */
+    static const int levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    for (int i = 0; i < 64; i++) x[i] = (float)levels[(i * 7) % 16] * 0.125f;
+    infer_dtype_traits_get(INFER_TYPE_IQ4_NL)->from_float(x, q, 64);
+    infer_dtype_traits_get(INFER_TYPE_IQ4_NL)->to_float(q, y, 64);
     for (int i = 0; i < 64; i++) assert_true(y[i] == x[i]);
 }
 

@@ -88,6 +88,7 @@ static const struct { uint32_t type; const char *name; } k_types[] = {
     {INFER_TYPE_F32, "F32"},   {INFER_TYPE_F16, "F16"},   {INFER_TYPE_BF16, "BF16"}, {INFER_TYPE_Q4_0, "Q4_0"},
     {INFER_TYPE_Q4_1, "Q4_1"}, {INFER_TYPE_Q5_0, "Q5_0"}, {INFER_TYPE_Q5_1, "Q5_1"}, {INFER_TYPE_Q8_0, "Q8_0"},
     {INFER_TYPE_Q4_K, "Q4_K"}, {INFER_TYPE_Q5_K, "Q5_K"}, {INFER_TYPE_Q6_K, "Q6_K"}, {INFER_TYPE_MXFP4, "MXFP4"},
+    {INFER_TYPE_Q2_K, "Q2_K"}, {INFER_TYPE_Q3_K, "Q3_K"}, {INFER_TYPE_IQ4_NL, "IQ4_NL"}, {INFER_TYPE_IQ4_XS, "IQ4_XS"},
 };
 #define N_TYPES (sizeof k_types / sizeof k_types[0])
 
@@ -190,7 +191,8 @@ static float round_act(uint32_t type, float *x, size_t n) {
     int qb = 0;
     switch (type) {
     case INFER_TYPE_F32: case INFER_TYPE_F16: case INFER_TYPE_BF16: return 0;
-    case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K: qb = 256; break;
+    case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K:
+    case INFER_TYPE_Q2_K: case INFER_TYPE_Q3_K: case INFER_TYPE_IQ4_XS: qb = 256; break;
     default: qb = 32;
     }
     float d_max = 0;

@@ -28,6 +28,13 @@ static void tile_q8_0_zmm(int64_t nb, const void *w, const void *x, size_t xs, i
 static void tile_q4_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 static void tile_q5_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 static void tile_q6_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
+/* Q2_K, Q3_K, IQ4_XS: 512-bit tiles in vec_dot_avx512_lowbit.inc */
+#define ISA_TILE_Q2_K tile_q2_k_zmm
+#define ISA_TILE_Q3_K tile_q3_k_zmm
+#define ISA_TILE_IQ4_XS tile_iq4_xs_zmm
+static void tile_q2_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
+static void tile_q3_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
+static void tile_iq4_xs_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 #include "kernels/cpu/vec_dot_x86.inc"
 
 /* 8 int32 lanes: lanes k and k+8 of v added. */
@@ -52,6 +59,53 @@ ALWAYS_INLINE void store_pairs(const __m512 *acc, __m256 acc1, const int nt, flo
         out[t + 1] = hsum_ps(_mm512_extractf32x8_ps(acc[t / 2], 1));
     }
     if (nt & 1) out[nt - 1] = hsum_ps(acc1);
+}
+
+/* Two tokens' Q8_K bsums (16 int16 each) in the two halves of a zmm. */
+ALWAYS_INLINE __m512i bsums_pair(const block_q8_k *b0, const block_q8_k *b1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b0->bsums)),
+                              _mm256_loadu_si256((const __m256i *)b1->bsums), 1);
+}
+
+/* End of a block for the K-quants with mins (Q2_K, Q4_K, Q5_K): per token
+ * d * sum(scale * dot) - dmin * sum(min * bsum), times the token's d, added to acc (tokens
+ * in pairs, one zmm carrying both) and acc1 (an odd last token). mins: the int16 mins
+ * lined up with the 16 bsums, in both halves. */
+ALWAYS_INLINE void kquant_min_tail(const __m512i *isum, __m512i mins, __m512 dv, __m512 dminv, const void *x, size_t xs,
+                                   int64_t i, const int nt, __m512 *acc, __m256 *acc1) {
+    for (int t = 0; t + 1 < nt; t += 2) {
+        const block_q8_k *b0 = K_ACT(t, i), *b1 = K_ACT(t + 1, i);
+        const __m512i pm = _mm512_madd_epi16(bsums_pair(b0, b1), mins);
+        const __m512 f = _mm512_fmsub_ps(_mm512_cvtepi32_ps(pair_fold_epi32(isum[t], isum[t + 1])), dv,
+                                         _mm512_mul_ps(_mm512_cvtepi32_ps(pm), dminv));
+        acc[t / 2] = _mm512_fmadd_ps(f, pair_ps(b0->d, b1->d), acc[t / 2]);
+    }
+    if (nt & 1) {
+        const block_q8_k *b = K_ACT(nt - 1, i);
+        const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), _mm512_castsi512_si256(mins));
+        const __m256 f = _mm256_fmsub_ps(_mm256_cvtepi32_ps(fold_epi32(isum[nt - 1])), _mm512_castps512_ps256(dv),
+                                         _mm256_mul_ps(_mm256_cvtepi32_ps(pm), _mm512_castps512_ps256(dminv)));
+        *acc1 = _mm256_fmadd_ps(f, _mm256_broadcast_ss(&b->d), *acc1);
+    }
+}
+
+/* End of a block for the K-quants with signed scales and a level offset (Q6_K: 32 =
+ * 1 << 5, Q3_K: 4 = 1 << 2): per token (sum(scale * dot) - offset * sum(scale * bsum))
+ * * d * the token's d. sc_all: the int16 scales lined up with the bsums, both halves. */
+ALWAYS_INLINE void kquant_offset_tail(const __m512i *isum, __m512i sc_all, const int offset_shift, float d, const void *x,
+                                      size_t xs, int64_t i, const int nt, __m512 *acc, __m256 *acc1) {
+    for (int t = 0; t + 1 < nt; t += 2) {
+        const block_q8_k *b0 = K_ACT(t, i), *b1 = K_ACT(t + 1, i);
+        const __m512i c = _mm512_madd_epi16(bsums_pair(b0, b1), sc_all);
+        const __m512i tot = _mm512_sub_epi32(pair_fold_epi32(isum[t], isum[t + 1]), _mm512_slli_epi32(c, offset_shift));
+        acc[t / 2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot), pair_ps(d * b0->d, d * b1->d), acc[t / 2]);
+    }
+    if (nt & 1) {
+        const block_q8_k *b = K_ACT(nt - 1, i);
+        const __m256i c = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), _mm512_castsi512_si256(sc_all));
+        const __m256i tot = _mm256_sub_epi32(fold_epi32(isum[nt - 1]), _mm256_slli_epi32(c, offset_shift));
+        *acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_set1_ps(d * b->d), *acc1);
+    }
 }
 
 /* zmm whose int16 lanes in 128-bit lane L hold byte lane_byte[L] of a (broadcast)
@@ -118,24 +172,7 @@ ALWAYS_INLINE void q45_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t
                 isum[t] = _mm512_dpwssd_epi32(isum[t], p, s);
             }
         }
-        /* per token: d * sum(scale * dot) - dmin * sum(min * bsum), times the token's d;
-         * tokens go in pairs so that one zmm carries both */
-        for (int t = 0; t + 1 < nt; t += 2) {
-            const block_q8_k *b0 = K_ACT(t, i), *b1 = K_ACT(t + 1, i);
-            const __m512i sp = pair_fold_epi32(isum[t], isum[t + 1]);
-            const __m512i bs = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b0->bsums)),
-                                                  _mm256_loadu_si256((const __m256i *)b1->bsums), 1);
-            const __m512i pm = _mm512_madd_epi16(bs, mins);
-            const __m512 f = _mm512_fmsub_ps(_mm512_cvtepi32_ps(sp), dv, _mm512_mul_ps(_mm512_cvtepi32_ps(pm), dminv));
-            acc[t / 2] = _mm512_fmadd_ps(f, pair_ps(b0->d, b1->d), acc[t / 2]);
-        }
-        if (nt & 1) {
-            const block_q8_k *b = K_ACT(nt - 1, i);
-            const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), _mm512_castsi512_si256(mins));
-            const __m256 f = _mm256_fmsub_ps(_mm256_cvtepi32_ps(fold_epi32(isum[nt - 1])), _mm512_castps512_ps256(dv),
-                                             _mm256_mul_ps(_mm256_cvtepi32_ps(pm), _mm512_castps512_ps256(dminv)));
-            acc1 = _mm256_fmadd_ps(f, _mm256_broadcast_ss(&b->d), acc1);
-        }
+        kquant_min_tail(isum, mins, dv, dminv, x, xs, i, nt, acc, &acc1);
     }
     store_pairs(acc, acc1, nt, out);
 #undef KB
@@ -182,22 +219,8 @@ ALWAYS_INLINE void q6_k_zmm_nt(int64_t nb, const void *w, const void *x, size_t 
                 isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(q1, _mm512_loadu_si512(y + 64)), s1);
             }
         }
-        /* per token: (sum(scale * dot) - 32 * sum(scale * bsum)) * d * the token's d */
-        const float d = fp16_to_f32(a[i].d);
-        for (int t = 0; t + 1 < nt; t += 2) {
-            const block_q8_k *b0 = K_ACT(t, i), *b1 = K_ACT(t + 1, i);
-            const __m512i bs = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b0->bsums)),
-                                                  _mm256_loadu_si256((const __m256i *)b1->bsums), 1);
-            const __m512i c = _mm512_madd_epi16(bs, sc_all);
-            const __m512i tot = _mm512_sub_epi32(pair_fold_epi32(isum[t], isum[t + 1]), _mm512_slli_epi32(c, 5));
-            acc[t / 2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot), pair_ps(d * b0->d, d * b1->d), acc[t / 2]);
-        }
-        if (nt & 1) {
-            const block_q8_k *b = K_ACT(nt - 1, i);
-            const __m256i c = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), _mm512_castsi512_si256(sc_all));
-            const __m256i tot = _mm256_sub_epi32(fold_epi32(isum[nt - 1]), _mm256_slli_epi32(c, 5));
-            acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_set1_ps(d * b->d), acc1);
-        }
+        /* levels are q + 32: the offset is 32 = 1 << 5 */
+        kquant_offset_tail(isum, sc_all, 5, fp16_to_f32(a[i].d), x, xs, i, nt, acc, &acc1);
     }
     store_pairs(acc, acc1, nt, out);
 }
@@ -265,6 +288,8 @@ DEFINE_TILE_ZMM(q8_0_zmm)
 DEFINE_TILE_ZMM(q4_k_zmm)
 DEFINE_TILE_ZMM(q5_k_zmm)
 DEFINE_TILE_ZMM(q6_k_zmm)
+
+#include "kernels/cpu/vec_dot_avx512_lowbit.inc"
 
 #else
 const infer_vec_dot_kernel *infer_vec_dot_avx512(uint32_t type) { return NULL; }

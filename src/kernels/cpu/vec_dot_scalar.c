@@ -141,6 +141,20 @@ static float dot_mxfp4_1(int64_t nb, const void *w, const void *x) {
     return s;
 }
 
+/* IQ4_NL: a Q4_0-shaped block whose nibbles index the non-linear levels. */
+static int isum_iq4(const uint8_t qs[16], const int8_t y[32]) {
+    int isum = 0;
+    for (int j = 0; j < 16; j++)
+        isum += infer_iq4nl_values[qs[j] & 0xF] * y[j] + infer_iq4nl_values[qs[j] >> 4] * y[j + 16];
+    return isum;
+}
+static float dot_iq4_nl_1(int64_t nb, const void *w, const void *x) {
+    const block_iq4_nl *a = w; const infer_act_q8 *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) s += FP16(a[i].d) * b[i].d * (float)isum_iq4(a[i].qs, b[i].qs);
+    return s;
+}
+
 /* ---------------------------------------------------------------- K-quants */
 
 /* One Q4_K or Q5_K super-block against Q8_K: 4 groups of 64 weights, each two sub-blocks
@@ -205,6 +219,54 @@ static float dot_q6_k_1(int64_t nb, const void *w, const void *x) {
     return s;
 }
 
+/* Q2_K: per sub-block of 16, d*sc*dot(q, y) - dmin*m*sum(y); sum(y) is the act's bsums. */
+static float dot_q2_k_1(int64_t nb, const void *w, const void *x) {
+    const block_q2_k *a = w; const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int isum = 0, msum = 0;
+        for (int j = 0; j < 16; j++) {
+            int sub = 0;
+            for (int k = 0; k < 16; k++) sub += infer_k_low2(a[i].qs, 16 * j + k) * b[i].qs[16 * j + k];
+            isum += (a[i].scales[j] & 0xF) * sub;
+            msum += (a[i].scales[j] >> 4) * b[i].bsums[j];
+        }
+        s += b[i].d * (FP16(a[i].d) * (float)isum - FP16(a[i].dmin) * (float)msum);
+    }
+    return s;
+}
+/* Q3_K: per sub-block of 16, d*(sc-32)*dot(q-4, y), q the 3-bit level. */
+static float dot_q3_k_1(int64_t nb, const void *w, const void *x) {
+    const block_q3_k *a = w; const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int isum = 0;
+        for (int j = 0; j < 16; j++) {
+            int sub = 0;
+            for (int k = 0; k < 16; k++) {
+                const int e = 16 * j + k;
+                const int q = infer_k_low2(a[i].qs, e) | infer_q3k_high(a[i].hmask, e) << 2;
+                sub += (q - 4) * b[i].qs[e];
+            }
+            isum += infer_q3k_scale(j, a[i].scales) * sub;
+        }
+        s += b[i].d * FP16(a[i].d) * (float)isum;
+    }
+    return s;
+}
+/* IQ4_XS: eight IQ4_NL groups with 6-bit signed scales against one Q8_K block. */
+static float dot_iq4_xs_1(int64_t nb, const void *w, const void *x) {
+    const block_iq4_xs *a = w; const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int isum = 0;
+        for (int j = 0; j < 8; j++)
+            isum += infer_iq4xs_scale(j, a[i].scales_h, a[i].scales_l) * isum_iq4(a[i].qs + 16 * j, b[i].qs + 32 * j);
+        s += b[i].d * FP16(a[i].d) * (float)isum;
+    }
+    return s;
+}
+
 /* ---------------------------------------------------------------- any other type:
  * dequantize a block and dot it with float activations */
 #define GENERIC_TILE(T, bs)                                                               \
@@ -240,6 +302,10 @@ TILE_OF(mxfp4)
 TILE_OF(q4_k)
 TILE_OF(q5_k)
 TILE_OF(q6_k)
+TILE_OF(q2_k)
+TILE_OF(q3_k)
+TILE_OF(iq4_nl)
+TILE_OF(iq4_xs)
 
 static const infer_vec_dot_kernel scalar_kernels[INFER_TYPE_COUNT] = {
     [INFER_TYPE_F32] = {INFER_ACT_F32, tile_f32, 0},
@@ -256,6 +322,10 @@ static const infer_vec_dot_kernel scalar_kernels[INFER_TYPE_COUNT] = {
     [INFER_TYPE_Q6_K] = {INFER_ACT_Q8K, tile_q6_k, 0},
     [INFER_TYPE_Q8_K] = {INFER_ACT_F32, tile_generic_Q8_K, 0},
     [INFER_TYPE_MXFP4] = {INFER_ACT_Q8, tile_mxfp4, 0},
+    [INFER_TYPE_Q2_K] = {INFER_ACT_Q8K, tile_q2_k, 0},
+    [INFER_TYPE_Q3_K] = {INFER_ACT_Q8K, tile_q3_k, 0},
+    [INFER_TYPE_IQ4_NL] = {INFER_ACT_Q8, tile_iq4_nl, 0},
+    [INFER_TYPE_IQ4_XS] = {INFER_ACT_Q8K, tile_iq4_xs, 0},
 };
 
 const infer_vec_dot_kernel *infer_vec_dot_scalar(uint32_t type) {

@@ -248,8 +248,9 @@ static infer_bview act_for(vk_backend *vk, uint32_t wtype, infer_bview x, uint64
     uint32_t qb;
     switch (wtype) {
     case INFER_TYPE_Q4_0: case INFER_TYPE_Q4_1: case INFER_TYPE_Q5_0: case INFER_TYPE_Q5_1:
-    case INFER_TYPE_Q8_0: case INFER_TYPE_MXFP4: qb = 32; break;
-    case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K: qb = 256; break;
+    case INFER_TYPE_Q8_0: case INFER_TYPE_MXFP4: case INFER_TYPE_IQ4_NL: qb = 32; break;
+    case INFER_TYPE_Q2_K: case INFER_TYPE_Q3_K: case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K:
+    case INFER_TYPE_IQ4_XS: qb = 256; break;
     default: return x;
     }
     if (vk->act_cached.valid && vk->act_cached.buf == x.buf && vk->act_cached.offset == x.offset && vk->act_cached.n == n_values &&

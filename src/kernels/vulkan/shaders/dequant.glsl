@@ -51,10 +51,10 @@ void dq8(uint row, uint j, out vec4 lo, out vec4 hi) {
     lo = vec4(pair2(rd_u32(a)), pair2(rd_u32(a + 4u)));
     hi = vec4(pair2(rd_u32(a + 8u)), pair2(rd_u32(a + 12u)));
 }
-#elif defined(DATA_A_Q4_0) || defined(DATA_A_Q4_1) || defined(DATA_A_MXFP4)
+#elif defined(DATA_A_Q4_0) || defined(DATA_A_Q4_1) || defined(DATA_A_MXFP4) || defined(DATA_A_IQ4_NL)
 // 32 values per block; byte i of qs holds value i (low nibble) and i+16 (high nibble).
 #define QK 32u
-#if defined(DATA_A_Q4_0)
+#if defined(DATA_A_Q4_0) || defined(DATA_A_IQ4_NL)
 #define BLOCK_BYTES 18u
 #define QS_OFF 2u
 #elif defined(DATA_A_Q4_1)
@@ -63,6 +63,9 @@ void dq8(uint row, uint j, out vec4 lo, out vec4 hi) {
 #else
 #define BLOCK_BYTES 17u
 #define QS_OFF 1u
+#endif
+#if defined(DATA_A_IQ4_NL)
+const float kv_iq4nl[16] = float[16](-127., -104., -83., -65., -49., -35., -22., -10., 1., 13., 25., 38., 53., 69., 89., 113.);
 #endif
 #if defined(DATA_A_MXFP4)
 // e2m1 values times two; the scale below is halved to match.
@@ -86,6 +89,10 @@ void dq8(uint row, uint j, out vec4 lo, out vec4 hi) {
     float d = rd_f16(blk), m = rd_f16(blk + 2u);
     lo = vec4(q0) * d + m;
     hi = vec4(q1) * d + m;
+#elif defined(DATA_A_IQ4_NL)
+    float d = rd_f16(blk);
+    lo = vec4(kv_iq4nl[q0.x], kv_iq4nl[q0.y], kv_iq4nl[q0.z], kv_iq4nl[q0.w]) * d;
+    hi = vec4(kv_iq4nl[q1.x], kv_iq4nl[q1.y], kv_iq4nl[q1.z], kv_iq4nl[q1.w]) * d;
 #else
     float d = e8m0_half(rd_u8(blk));
     lo = vec4(kv_mxfp4[q0.x], kv_mxfp4[q0.y], kv_mxfp4[q0.z], kv_mxfp4[q0.w]) * d;
@@ -198,6 +205,64 @@ void dq8(uint row, uint j, out vec4 lo, out vec4 hi) {
     uvec4 q1 = ((bytes4(rd_u32(qla + 4u)) >> nshift) & 0xFu) | (((bytes4(rd_u32(qha + 4u)) >> hshift) & 3u) << 4);
     lo = (vec4(q0) - 32.0) * d;
     hi = (vec4(q1) - 32.0) * d;
+}
+#elif defined(DATA_A_Q2_K) || defined(DATA_A_Q3_K)
+// 256 values in 16 sub-blocks of 16. Value e (h = e/128, s = (e%128)/32, l = e%32) has
+// its low 2 bits at bits 2s..2s+1 of qs[32h + l]; 8 consecutive values share h, s and
+// their sub-block e/16. Q2_K: scales[16] (scale | min << 4), qs at 16, d, dmin at 80.
+// Q3_K: hmask[32] (third bit of value e: bit 4h+s of hmask[l]), qs at 32, 12 bytes of
+// 6-bit scales at 96, d at 108; value = d * (sc - 32) * (q - 4).
+#define QK 256u
+#if defined(DATA_A_Q2_K)
+#define BLOCK_BYTES 84u
+#define QS_OFF 16u
+#else
+#define BLOCK_BYTES 110u
+#define QS_OFF 32u
+#endif
+void dq8(uint row, uint j, out vec4 lo, out vec4 hi) {
+    uint blk = row + (j >> 8) * BLOCK_BYTES;
+    uint e = j & 255u;
+    uint h = e >> 7, s = (e >> 5) & 3u, l = e & 31u, sub = e >> 4;
+    uint qa = blk + QS_OFF + 32u * h + l;
+    uvec4 q0 = (bytes4(rd_u32(qa)) >> (2u * s)) & 3u;
+    uvec4 q1 = (bytes4(rd_u32(qa + 4u)) >> (2u * s)) & 3u;
+#if defined(DATA_A_Q2_K)
+    uint sc = rd_u8(blk + sub);
+    float dl = rd_f16(blk + 80u) * float(sc & 0xFu), ml = rd_f16(blk + 82u) * float(sc >> 4);
+    lo = vec4(q0) * dl - ml;
+    hi = vec4(q1) * dl - ml;
+#else
+    uint hb = 4u * h + s;
+    uvec4 h0 = (bytes4(rd_u32(blk + l)) >> hb) & 1u;
+    uvec4 h1 = (bytes4(rd_u32(blk + l + 4u)) >> hb) & 1u;
+    uint lo4 = sub < 8u ? rd_u8(blk + 96u + sub) & 0xFu : rd_u8(blk + 88u + sub) >> 4;
+    uint hi2 = (rd_u8(blk + 104u + (sub & 3u)) >> (2u * (sub >> 2))) & 3u;
+    float dl = rd_f16(blk + 108u) * float(int(lo4 | (hi2 << 4)) - 32);
+    // (q - 4) with the third bit set means q_low, else q_low - 4
+    lo = (vec4(q0) - 4.0 * vec4(1u - h0)) * dl;
+    hi = (vec4(q1) - 4.0 * vec4(1u - h1)) * dl;
+#endif
+}
+#elif defined(DATA_A_IQ4_XS)
+// 256 values in 8 sub-blocks of 32: d at 0, scales_h (16 bits) at 2, scales_l[4] at 4,
+// 16 nibble bytes per sub-block from 8 (Q4_0 order within a sub-block). Sub-block ib's
+// 6-bit scale: nibble ib%2 of scales_l[ib/2], high bits 2ib..2ib+1 of scales_h.
+#define QK 256u
+#define BLOCK_BYTES 136u
+const float kv_iq4nl[16] = float[16](-127., -104., -83., -65., -49., -35., -22., -10., 1., 13., 25., 38., 53., 69., 89., 113.);
+void dq8(uint row, uint j, out vec4 lo, out vec4 hi) {
+    uint blk = row + (j >> 8) * BLOCK_BYTES;
+    uint e = j & 255u;
+    uint ib = e >> 5, w = e & 31u;
+    uint shift = w >= 16u ? 4u : 0u;
+    uint qa = blk + 8u + 16u * ib + (w & 15u);
+    uvec4 q0 = (bytes4(rd_u32(qa)) >> shift) & 0xFu;
+    uvec4 q1 = (bytes4(rd_u32(qa + 4u)) >> shift) & 0xFu;
+    uint ls = ((rd_u8(blk + 4u + (ib >> 1)) >> (4u * (ib & 1u))) & 0xFu) | (((rd_u16(blk + 2u) >> (2u * ib)) & 3u) << 4);
+    float dl = rd_f16(blk) * float(int(ls) - 32);
+    lo = vec4(kv_iq4nl[q0.x], kv_iq4nl[q0.y], kv_iq4nl[q0.z], kv_iq4nl[q0.w]) * dl;
+    hi = vec4(kv_iq4nl[q1.x], kv_iq4nl[q1.y], kv_iq4nl[q1.z], kv_iq4nl[q1.w]) * dl;
 }
 #else
 #error "no DATA_A_<TYPE> defined"
