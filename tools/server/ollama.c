@@ -1,0 +1,331 @@
+/* The Ollama dialect: /api/chat, /api/generate (newline-delimited JSON streams),
+ * /api/tags, /api/show, /api/ps, /api/version, /api/embed. Durations are nanoseconds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "request.h"
+#include "routes.h"
+
+typedef struct oll_stream {
+    char model[256];
+    int chat;
+    int think;                /* send reasoning as "thinking" */
+    size_t sent, rsent;
+    double t_request, load_s;
+} oll_stream;
+
+static json_int_t ns(double s) { return (json_int_t)(s > 0 ? s * 1e9 : 0); }
+
+/* ---------------------------------------------------------------- request fields */
+
+static int read_options(json_t *b, job *j, req_err *e) {
+    json_t *o = json_object_get(b, "options");
+    if (!o || json_is_null(o)) return 0;
+    if (!json_is_object(o)) {
+        req_fail(e, 400, "options", "invalid_type", "'options' must be an object");
+        return -1;
+    }
+    double d;
+    long long x;
+    int rc;
+    if ((rc = req_number(o, "temperature", 0, 100, &d, e)) < 0) return -1;
+    if (rc) j->sp.temperature = (float)d;
+    if ((rc = req_int(o, "top_k", 0, 1 << 30, &x, e)) < 0) return -1;
+    if (rc) j->sp.top_k = (int32_t)x;
+    if ((rc = req_number(o, "top_p", 0, 1, &d, e)) < 0) return -1;
+    if (rc) j->sp.top_p = (float)d;
+    if ((rc = req_number(o, "min_p", 0, 1, &d, e)) < 0) return -1;
+    if (rc) j->sp.min_p = (float)d;
+    if ((rc = req_number(o, "repeat_penalty", 0, 100, &d, e)) < 0) return -1;
+    if (rc) j->sp.repeat_penalty = (float)d;
+    if ((rc = req_number(o, "presence_penalty", -100, 100, &d, e)) < 0) return -1;
+    if (rc) j->sp.presence_penalty = (float)d;
+    if ((rc = req_number(o, "frequency_penalty", -100, 100, &d, e)) < 0) return -1;
+    if (rc) j->sp.frequency_penalty = (float)d;
+    if ((rc = req_int(o, "repeat_last_n", -1, 1 << 30, &x, e)) < 0) return -1;
+    if (rc) j->sp.penalty_last_n = (int32_t)(x < 0 ? 1 << 30 : x);
+    if ((rc = req_int(o, "seed", -(1LL << 62), 1LL << 62, &x, e)) < 0) return -1;
+    if (rc) j->sp.seed = (uint64_t)x;
+    /* -1: no limit, -2: fill the context (both: until the slot's context is full) */
+    if ((rc = req_int(o, "num_predict", -2, 1 << 30, &x, e)) < 0) return -1;
+    if (rc) j->max_tokens = x < 0 ? -1 : (int)x;
+    /* num_ctx is checked for type only: every slot has the server's fixed context (-c). */
+    if ((rc = req_int(o, "num_ctx", 0, 1 << 30, &x, e)) < 0) return -1;
+    if (req_stop(o, "stop", j, e) < 0) return -1;
+    return 0;
+}
+
+static int read_common(json_t *b, job *j, oll_stream *s, int *stream, req_err *e) {
+    *stream = 1;   /* Ollama streams unless told not to */
+    if (req_bool(b, "stream", stream, e) < 0) return -1;
+    json_t *t = json_object_get(b, "think");
+    if (t && !json_is_null(t)) {
+        if (json_is_boolean(t)) s->think = json_is_true(t);
+        else if (json_is_string(t)) s->think = 1;   /* "low" / "medium" / "high" */
+        else {
+            req_fail(e, 400, "think", "invalid_type", "'think' must be a boolean or a string");
+            return -1;
+        }
+    }
+    json_t *f = json_object_get(b, "format");
+    if (f && !json_is_null(f) && !(json_is_string(f) && json_string_length(f) == 0)) {
+        req_fail(e, 400, "format", "unsupported", "'format' (JSON output) is not supported by this server yet");
+        return -1;
+    }
+    json_t *tools = json_object_get(b, "tools");
+    if (tools && !json_is_null(tools) && !(json_is_array(tools) && json_array_size(tools) == 0)) {
+        req_fail(e, 400, "tools", "unsupported", "tools are not supported by this server yet");
+        return -1;
+    }
+    return read_options(b, j, e);
+}
+
+/* ---------------------------------------------------------------- answers */
+
+static json_t *base(const oll_stream *s) {
+    char when[40];
+    rfc3339_now(when);
+    return json_pack("{s:s,s:s}", "model", s->model, "created_at", when);
+}
+
+/* A piece of the reply: {"message":{...}} for chat, {"response":...} for generate. */
+static json_t *piece(const oll_stream *s, const char *text, size_t n, const char *thinking, size_t tn, int done) {
+    json_t *o = base(s);
+    if (s->chat) {
+        json_t *msg = json_pack("{s:s,s:o}", "role", "assistant", "content", json_text_n(text, n));
+        if (thinking && tn) json_object_set_new(msg, "thinking", json_text_n(thinking, tn));
+        json_object_set_new(o, "message", msg);
+    } else {
+        json_object_set_new(o, "response", json_text_n(text, n));
+        if (thinking && tn) json_object_set_new(o, "thinking", json_text_n(thinking, tn));
+    }
+    json_object_set_new(o, "done", json_boolean(done));
+    return o;
+}
+
+static void add_stats(const oll_stream *s, const job *j, json_t *o) {
+    double t_done = j->t_done > 0 ? j->t_done : tool_now_s();
+    double t_prompt = j->t_prompt_done > 0 ? j->t_prompt_done : t_done;
+    json_object_set_new(o, "done_reason", json_string(j->finish == JOB_LENGTH ? "length" : "stop"));
+    json_object_set_new(o, "total_duration", json_integer(ns(t_done - s->t_request)));
+    json_object_set_new(o, "load_duration", json_integer(ns(s->load_s)));
+    json_object_set_new(o, "prompt_eval_count", json_integer((json_int_t)j->n_prompt));
+    json_object_set_new(o, "prompt_eval_duration", json_integer(ns(t_prompt - j->t_start)));
+    json_object_set_new(o, "eval_count", json_integer(j->n_gen));
+    json_object_set_new(o, "eval_duration", json_integer(ns(t_done - t_prompt)));
+}
+
+static void ndjson(sbuf *out, json_t *v) {
+    char *t = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    if (!t) return;
+    sbuf_puts(out, t);
+    sbuf_puts(out, "\n");
+    free(t);
+}
+
+static int format_ndjson(void *user, job *j, sbuf *out) {
+    oll_stream *s = user;
+    size_t tn = s->think && j->reasoning.n > s->rsent ? j->reasoning.n - s->rsent : 0;
+    if (j->content_visible > s->sent || tn) {
+        ndjson(out, piece(s, j->content.p + s->sent, j->content_visible - s->sent, j->reasoning.p + s->rsent, tn, 0));
+        s->sent = j->content_visible;
+        s->rsent += tn;
+    }
+    if (j->finish == JOB_RUNNING) return 0;
+    if (j->finish == JOB_ERROR) {
+        ndjson(out, json_pack("{s:s}", "error", j->error));
+        return 1;
+    }
+    json_t *last = piece(s, "", 0, NULL, 0, 1);
+    add_stats(s, j, last);
+    ndjson(out, last);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- endpoints */
+
+static void generate(http_req *r, int chat) {
+    json_t *b = http_body_json(r);
+    if (!b) return;
+    double load_s;
+    model_entry *me = req_model(r, b, "model", &load_s);
+    if (!me) {
+        json_decref(b);
+        return;
+    }
+    req_err e = {0};
+    job *j = job_new();
+    oll_stream *s = calloc(1, sizeof *s);
+    int stream = 1;
+    if (!j || !s) {
+        req_fail(&e, 500, NULL, NULL, "out of memory");
+        goto fail;
+    }
+    s->chat = chat;
+    s->t_request = r->t0;
+    s->load_s = load_s;
+    snprintf(s->model, sizeof s->model, "%s", me->info.name);
+    if (read_common(b, j, s, &stream, &e) < 0) goto fail;
+
+    json_t *msgs = json_object_get(b, "messages");
+    const char *prompt = NULL, *system = NULL;
+    size_t prompt_len = 0;
+    int raw = 0;
+    if (chat) {
+        if (msgs && !json_is_null(msgs) && !json_is_array(msgs)) {
+            req_fail(&e, 400, "messages", "invalid_type", "'messages' must be an array");
+            goto fail;
+        }
+    } else if (req_string(b, "prompt", &prompt, &prompt_len, &e) < 0 || req_string(b, "system", &system, NULL, &e) < 0 ||
+               req_bool(b, "raw", &raw, &e) < 0)
+        goto fail;
+    /* No messages / no prompt: Ollama's way to load a model and report it ready. */
+    if (chat ? json_array_size(msgs) == 0 : prompt_len == 0) {
+        json_t *o = piece(s, "", 0, NULL, 0, 1);
+        json_object_set_new(o, "done_reason", json_string("load"));
+        http_send_json(r, 200, o);
+        goto done;
+    }
+    if (chat) {
+        if (req_chat_prompt(me, msgs, NULL, j, &e) < 0) goto fail;
+    } else if (raw) {
+        if (req_text_prompt(me, prompt, prompt_len, j, &e) < 0) goto fail;
+    } else {
+        /* Ollama applies the chat template to a plain prompt: one user turn. */
+        json_t *one = json_pack("[{s:s,s:s%}]", "role", "user", "content", prompt, prompt_len);
+        int rc = req_chat_prompt(me, one, system, j, &e);
+        json_decref(one);
+        if (rc < 0) goto fail;
+    }
+    if (req_check_fits(me, j, &e) < 0) goto fail;
+    if (req_submit(r, me, j) != 0) goto done;
+    if (stream) {
+        http_send_stream(r, "application/x-ndjson", j, format_ndjson, s, free);
+        s = NULL;
+    } else if (http_wait_job(r, j) == 0) {
+        if (j->finish == JOB_ERROR) http_send_error(r, 500, NULL, NULL, "generation failed: %s", j->error);
+        else if (j->finish == JOB_CANCELLED) http_send_error(r, 503, NULL, NULL, "the request was cancelled (server shutting down)");
+        else {
+            json_t *o = piece(s, j->content.p, j->content.n, j->reasoning.p, s->think ? j->reasoning.n : 0, 1);
+            add_stats(s, j, o);
+            http_send_json(r, 200, o);
+        }
+    }
+    goto done;
+fail:
+    req_answer_error(r, &e);
+done:
+    json_decref(b);
+    free(s);
+    job_release(j);
+    registry_release(r->srv->reg, me);
+}
+
+void ollama_chat(http_req *r) { generate(r, 1); }
+void ollama_generate(http_req *r) { generate(r, 0); }
+
+/* ---------------------------------------------------------------- model listings */
+
+static void digest(const model_info *mi, char out[65]) {
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a of what identifies the file's version */
+    char key[512];
+    snprintf(key, sizeof key, "%s|%llu|%.0f", mi->name, (unsigned long long)mi->file_size, mi->mtime);
+    for (int k = 0; k < 4; k++) {
+        for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        h = (h ^ (uint64_t)k) * 1099511628211ull;
+        snprintf(out + 16 * k, 17, "%016llx", (unsigned long long)h);
+    }
+}
+
+static json_t *details(const model_info *mi) {
+    return json_pack("{s:s,s:s,s:s,s:[s],s:s,s:s}", "parent_model", "", "format", "gguf", "family", mi->arch, "families",
+                     mi->arch, "parameter_size", mi->params_label, "quantization_level", mi->quant);
+}
+
+static void modified_at(const model_info *mi, char out[40]) {
+    time_t t = (time_t)mi->mtime;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 40, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void listing(http_req *r, int loaded_only) {
+    model_listing l;
+    if (registry_list(r->srv->reg, &l) != 0) {
+        http_send_error(r, 500, NULL, NULL, "out of memory");
+        return;
+    }
+    json_t *arr = json_array();
+    for (int i = 0; i < l.n; i++) {
+        if (loaded_only && !l.loaded[i]) continue;
+        const model_info *mi = &l.items[i];
+        char dg[65], when[40];
+        digest(mi, dg);
+        modified_at(mi, when);
+        json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:o}", "name", mi->name, "model", mi->name, "size", (json_int_t)mi->file_size,
+                              "digest", dg, "details", details(mi));
+        if (loaded_only) {
+            json_object_set_new(o, "expires_at", json_string("2999-01-01T00:00:00Z"));   /* kept until evicted */
+            json_object_set_new(o, "size_vram", json_integer(0));
+            json_object_set_new(o, "context_length", json_integer((json_int_t)mi->ctx_train));
+        } else {
+            json_object_set_new(o, "modified_at", json_string(when));
+        }
+        json_array_append_new(arr, o);
+    }
+    registry_list_free(&l);
+    http_send_json(r, 200, json_pack("{s:o}", "models", arr));
+}
+
+void ollama_tags(http_req *r) { listing(r, 0); }
+void ollama_ps(http_req *r) { listing(r, 1); }
+
+void ollama_show(http_req *r) {
+    json_t *b = http_body_json(r);
+    if (!b) return;
+    json_t *name = json_object_get(b, "model");
+    if (!name) name = json_object_get(b, "name");
+    if (!json_is_string(name)) {
+        json_decref(b);
+        http_send_error(r, 400, "model", "invalid_type", "'model' must be a string");
+        return;
+    }
+    char want[256];
+    snprintf(want, sizeof want, "%s", json_string_value(name));
+    size_t n = strlen(want);
+    if (n > 7 && strcmp(want + n - 7, ":latest") == 0) want[n - 7] = '\0';
+    json_decref(b);
+    model_listing l;
+    if (registry_list(r->srv->reg, &l) != 0) {
+        http_send_error(r, 500, NULL, NULL, "out of memory");
+        return;
+    }
+    int found = -1;
+    for (int i = 0; i < l.n && found < 0; i++)
+        if (strcmp(l.items[i].name, want) == 0) found = i;
+    if (found < 0) {
+        registry_list_free(&l);
+        http_send_error(r, 404, "model", "model_not_found", "model '%s' not found", want);
+        return;
+    }
+    const model_info *mi = &l.items[found];
+    char key[96], when[40];
+    modified_at(mi, when);
+    json_t *info = json_pack("{s:s,s:I}", "general.architecture", mi->arch, "general.parameter_count", (json_int_t)mi->n_params);
+    snprintf(key, sizeof key, "%s.context_length", mi->arch);
+    json_object_set_new(info, key, json_integer((json_int_t)mi->ctx_train));
+    json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:o,s:[s],s:s}", "modelfile", "", "parameters", "", "template",
+                          json_text_n(mi->chat_template, mi->chat_template ? strlen(mi->chat_template) : 0), "details",
+                          details(mi), "model_info", info, "capabilities", "completion", "modified_at", when);
+    registry_list_free(&l);
+    http_send_json(r, 200, o);
+}
+
+void ollama_version(http_req *r) { http_send_json(r, 200, json_pack("{s:s}", "version", INFER_VERSION_STRING)); }
+
+void ollama_embed(http_req *r) {
+    http_send_error(r, 501, NULL, NULL, "embeddings are not supported by this server yet");
+}

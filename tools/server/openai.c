@@ -1,0 +1,257 @@
+/* The OpenAI dialect: /v1/chat/completions, /v1/completions, /v1/models, /v1/embeddings. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "request.h"
+#include "routes.h"
+
+typedef struct oai_stream {
+    char id[64];
+    char model[256];
+    long long created;
+    int chat;                 /* chat.completion.chunk vs text_completion */
+    int include_usage;
+    int role_sent;
+    size_t sent, rsent;       /* content / reasoning bytes already streamed */
+    int n_prompt;
+} oai_stream;
+
+/* ---------------------------------------------------------------- request fields */
+
+/* The sampling and length fields both endpoints share. */
+static int read_sampling(json_t *b, job *j, int chat, req_err *e) {
+    double d;
+    long long x;
+    int rc;
+    if ((rc = req_number(b, "temperature", 0, 2, &d, e)) < 0) return -1;
+    if (rc) j->sp.temperature = (float)d;
+    if ((rc = req_number(b, "top_p", 0, 1, &d, e)) < 0) return -1;
+    if (rc) j->sp.top_p = (float)d;
+    if ((rc = req_number(b, "presence_penalty", -2, 2, &d, e)) < 0) return -1;
+    if (rc) j->sp.presence_penalty = (float)d;
+    if ((rc = req_number(b, "frequency_penalty", -2, 2, &d, e)) < 0) return -1;
+    if (rc) j->sp.frequency_penalty = (float)d;
+    /* llama.cpp's extensions, accepted by many OpenAI-speaking clients */
+    if ((rc = req_int(b, "top_k", 0, 1 << 30, &x, e)) < 0) return -1;
+    if (rc) j->sp.top_k = (int32_t)x;
+    if ((rc = req_number(b, "min_p", 0, 1, &d, e)) < 0) return -1;
+    if (rc) j->sp.min_p = (float)d;
+    if ((rc = req_number(b, "repeat_penalty", 0, 10, &d, e)) < 0) return -1;
+    if (rc) j->sp.repeat_penalty = (float)d;
+    if ((rc = req_int(b, "seed", -(1LL << 62), 1LL << 62, &x, e)) < 0) return -1;
+    if (rc) j->sp.seed = (uint64_t)x;
+    if ((rc = req_int(b, "n", 1, 1, &x, e)) < 0) {
+        req_fail(e, 400, "n", "invalid_value", "'n' must be 1 (one choice per request)");
+        return -1;
+    }
+    j->max_tokens = chat ? -1 : 16;   /* OpenAI's defaults: chat until done, completions 16 */
+    if ((rc = req_int(b, "max_tokens", 0, 1 << 30, &x, e)) < 0) return -1;
+    if (rc) j->max_tokens = (int)x;
+    if ((rc = req_int(b, "max_completion_tokens", 0, 1 << 30, &x, e)) < 0) return -1;
+    if (rc) j->max_tokens = (int)x;
+    if (req_stop(b, "stop", j, e) < 0) return -1;
+    return 0;
+}
+
+/* Fields this server does not implement yet: refused rather than silently ignored. */
+static int refuse_unsupported(json_t *b, int chat, req_err *e) {
+    json_t *v;
+    if ((v = json_object_get(b, "logprobs")) && !json_is_null(v) && !json_is_false(v) &&
+        !(json_is_integer(v) && json_integer_value(v) == 0)) {
+        req_fail(e, 400, "logprobs", "unsupported", "logprobs are not supported by this server yet");
+        return -1;
+    }
+    if ((v = json_object_get(b, "tools")) && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0)) {
+        req_fail(e, 400, "tools", "unsupported", "tools are not supported by this server yet");
+        return -1;
+    }
+    if ((v = json_object_get(b, "response_format")) && !json_is_null(v)) {
+        json_t *t = json_object_get(v, "type");
+        if (!json_is_object(v) || !json_is_string(t)) {
+            req_fail(e, 400, "response_format", "invalid_type", "'response_format' must be an object with a string 'type'");
+            return -1;
+        }
+        if (strcmp(json_string_value(t), "text") != 0) {
+            req_fail(e, 400, "response_format", "unsupported", "response_format '%.40s' is not supported by this server yet",
+                     json_string_value(t));
+            return -1;
+        }
+    }
+    if (!chat && (v = json_object_get(b, "echo")) && json_is_true(v)) {
+        req_fail(e, 400, "echo", "unsupported", "echo is not supported");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- answers */
+
+static json_t *usage_json(const job *j) {
+    return json_pack("{s:i,s:i,s:i,s:{s:i}}", "prompt_tokens", (int)j->n_prompt, "completion_tokens", j->n_gen,
+                     "total_tokens", (int)j->n_prompt + j->n_gen, "prompt_tokens_details", "cached_tokens", j->n_cached);
+}
+
+static const char *finish_reason(job_finish f) { return f == JOB_LENGTH ? "length" : "stop"; }
+
+static json_t *final_json(const oai_stream *s, const job *j) {
+    json_t *choice;
+    if (s->chat) {
+        json_t *msg = json_pack("{s:s,s:o}", "role", "assistant", "content", json_text_n(j->content.p, j->content.n));
+        if (j->reasoning.n) json_object_set_new(msg, "reasoning_content", json_text_n(j->reasoning.p, j->reasoning.n));
+        choice = json_pack("{s:i,s:o,s:n,s:s}", "index", 0, "message", msg, "logprobs", "finish_reason",
+                           finish_reason(j->finish));
+    } else {
+        choice = json_pack("{s:i,s:o,s:n,s:s}", "index", 0, "text", json_text_n(j->content.p, j->content.n), "logprobs",
+                           "finish_reason", finish_reason(j->finish));
+    }
+    return json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o],s:o}", "id", s->id, "object", s->chat ? "chat.completion" : "text_completion",
+                     "created", (json_int_t)s->created, "model", s->model, "system_fingerprint", "libinfer-" INFER_VERSION_STRING,
+                     "choices", choice, "usage", usage_json(j));
+}
+
+static void sse(sbuf *out, json_t *v) {
+    char *t = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    if (!t) return;
+    sbuf_puts(out, "data: ");
+    sbuf_puts(out, t);
+    sbuf_puts(out, "\n\n");
+    free(t);
+}
+
+static json_t *chunk(const oai_stream *s, json_t *choice) {
+    return json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o]}", "id", s->id, "object", s->chat ? "chat.completion.chunk" : "text_completion",
+                     "created", (json_int_t)s->created, "model", s->model, "system_fingerprint", "libinfer-" INFER_VERSION_STRING,
+                     "choices", choice);
+}
+
+static json_t *delta_choice(const oai_stream *s, const char *key, const char *text, size_t n, const char *finish) {
+    json_t *fin = finish ? json_string(finish) : json_null();
+    if (!s->chat)
+        return json_pack("{s:i,s:o,s:n,s:o}", "index", 0, "text", json_text_n(text, n), "logprobs", "finish_reason", fin);
+    json_t *delta = json_object();
+    if (key) json_object_set_new(delta, key, json_text_n(text, n));
+    return json_pack("{s:i,s:o,s:n,s:o}", "index", 0, "delta", delta, "logprobs", "finish_reason", fin);
+}
+
+/* Server-sent events: a role chunk, text deltas, a chunk with finish_reason, optionally a
+ * usage chunk, then [DONE]. */
+static int format_sse(void *user, job *j, sbuf *out) {
+    oai_stream *s = user;
+    if (s->chat && !s->role_sent) {
+        json_t *c = delta_choice(s, "content", "", 0, NULL);
+        json_object_set_new(json_object_get(c, "delta"), "role", json_string("assistant"));
+        sse(out, chunk(s, c));
+        s->role_sent = 1;
+    }
+    if (s->chat && j->reasoning.n > s->rsent) {
+        sse(out, chunk(s, delta_choice(s, "reasoning_content", j->reasoning.p + s->rsent, j->reasoning.n - s->rsent, NULL)));
+        s->rsent = j->reasoning.n;
+    }
+    if (j->content_visible > s->sent) {
+        sse(out, chunk(s, delta_choice(s, "content", j->content.p + s->sent, j->content_visible - s->sent, NULL)));
+        s->sent = j->content_visible;
+    }
+    if (j->finish == JOB_RUNNING) return 0;
+    if (j->finish == JOB_ERROR) {
+        sse(out, json_pack("{s:{s:s,s:s,s:n,s:n}}", "error", "message", j->error, "type", "server_error", "param", "code"));
+    } else {
+        sse(out, chunk(s, delta_choice(s, NULL, "", 0, finish_reason(j->finish))));
+        if (s->include_usage) {
+            json_t *u = chunk(s, json_null());
+            json_object_set_new(u, "choices", json_array());
+            json_object_set_new(u, "usage", usage_json(j));
+            sse(out, u);
+        }
+    }
+    sbuf_puts(out, "data: [DONE]\n\n");
+    return 1;
+}
+
+/* ---------------------------------------------------------------- endpoints */
+
+static void completion(http_req *r, int chat) {
+    json_t *b = http_body_json(r);
+    if (!b) return;
+    double load_s;
+    model_entry *me = req_model(r, b, "model", &load_s);
+    if (!me) {
+        json_decref(b);
+        return;
+    }
+    req_err e = {0};
+    job *j = job_new();
+    oai_stream *s = calloc(1, sizeof *s);
+    int stream = 0;
+    if (!j || !s) {
+        req_fail(&e, 500, NULL, NULL, "out of memory");
+        goto fail;
+    }
+    s->chat = chat;
+    s->created = (long long)time(NULL);
+    make_id(chat ? "chatcmpl-" : "cmpl-", s->id, sizeof s->id);
+    snprintf(s->model, sizeof s->model, "%s", me->info.name);
+    if (req_bool(b, "stream", &stream, &e) < 0 || refuse_unsupported(b, chat, &e) < 0 || read_sampling(b, j, chat, &e) < 0)
+        goto fail;
+    json_t *so = json_object_get(b, "stream_options");
+    if (so && json_is_object(so) && req_bool(so, "include_usage", &s->include_usage, &e) < 0) goto fail;
+    if (chat) {
+        if (req_chat_prompt(me, json_object_get(b, "messages"), NULL, j, &e) < 0) goto fail;
+    } else {
+        json_t *p = json_object_get(b, "prompt");
+        if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) p = json_array_get(p, 0);
+        if (!json_is_string(p)) {
+            req_fail(&e, 400, "prompt", "invalid_type", "'prompt' must be a string (or an array of one string)");
+            goto fail;
+        }
+        if (req_text_prompt(me, json_string_value(p), json_string_length(p), j, &e) < 0) goto fail;
+    }
+    if (req_check_fits(me, j, &e) < 0) goto fail;
+    json_decref(b);
+    b = NULL;
+    if (req_submit(r, me, j) != 0) goto done;
+    if (stream) {
+        http_send_stream(r, "text/event-stream", j, format_sse, s, free);
+        s = NULL;
+    } else if (http_wait_job(r, j) == 0) {
+        if (j->finish == JOB_ERROR) http_send_error(r, 500, NULL, NULL, "generation failed: %s", j->error);
+        else if (j->finish == JOB_CANCELLED) http_send_error(r, 503, NULL, "cancelled", "the request was cancelled (server shutting down)");
+        else http_send_json(r, 200, final_json(s, j));
+    }
+    goto done;
+fail:
+    req_answer_error(r, &e);
+done:
+    json_decref(b);
+    free(s);
+    job_release(j);
+    registry_release(r->srv->reg, me);
+}
+
+void openai_chat(http_req *r) { completion(r, 1); }
+void openai_completions(http_req *r) { completion(r, 0); }
+
+void openai_models(http_req *r) {
+    model_listing l;
+    if (registry_list(r->srv->reg, &l) != 0) {
+        http_send_error(r, 500, NULL, NULL, "out of memory");
+        return;
+    }
+    json_t *data = json_array();
+    for (int i = 0; i < l.n; i++) {
+        const model_info *mi = &l.items[i];
+        json_array_append_new(
+            data, json_pack("{s:s,s:s,s:I,s:s,s:{s:s,s:s,s:I,s:I,s:I,s:b}}", "id", mi->name, "object", "model", "created",
+                            (json_int_t)mi->mtime, "owned_by", "libinfer", "meta", "architecture", mi->arch, "quantization",
+                            mi->quant, "size", (json_int_t)mi->file_size, "n_params", (json_int_t)mi->n_params, "n_ctx_train",
+                            (json_int_t)mi->ctx_train, "loaded", l.loaded[i]));
+    }
+    registry_list_free(&l);
+    http_send_json(r, 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
+}
+
+void openai_embeddings(http_req *r) {
+    http_send_error(r, 501, NULL, "unsupported", "embeddings are not supported by this server yet");
+}

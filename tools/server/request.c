@@ -1,0 +1,263 @@
+#include "request.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void req_fail(req_err *e, int status, const char *param, const char *code, const char *fmt, ...) {
+    e->status = status;
+    snprintf(e->param, sizeof e->param, "%s", param ? param : "");
+    snprintf(e->code, sizeof e->code, "%s", code ? code : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+}
+
+void req_answer_error(http_req *r, const req_err *e) {
+    http_send_error(r, e->status ? e->status : 400, e->param[0] ? e->param : NULL, e->code[0] ? e->code : NULL, "%s",
+                    e->msg);
+}
+
+int req_number(json_t *o, const char *key, double lo, double hi, double *out, req_err *e) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_number(v)) {
+        req_fail(e, 400, key, "invalid_type", "'%s' must be a number", key);
+        return -1;
+    }
+    double d = json_number_value(v);
+    if (!(d >= lo && d <= hi)) {
+        req_fail(e, 400, key, "invalid_value", "'%s' must be between %g and %g", key, lo, hi);
+        return -1;
+    }
+    *out = d;
+    return 1;
+}
+
+int req_int(json_t *o, const char *key, long long lo, long long hi, long long *out, req_err *e) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return 0;
+    long long x;
+    if (json_is_integer(v)) x = (long long)json_integer_value(v);
+    else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) && fabs(json_real_value(v)) < 9e15)
+        x = (long long)json_real_value(v);   /* 100.0 is an integer too */
+    else {
+        req_fail(e, 400, key, "invalid_type", "'%s' must be an integer", key);
+        return -1;
+    }
+    if (x < lo || x > hi) {
+        req_fail(e, 400, key, "invalid_value", "'%s' must be between %lld and %lld", key, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 1;
+}
+
+int req_bool(json_t *o, const char *key, int *out, req_err *e) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_boolean(v)) {
+        req_fail(e, 400, key, "invalid_type", "'%s' must be true or false", key);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 1;
+}
+
+int req_string(json_t *o, const char *key, const char **out, size_t *len, req_err *e) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_string(v)) {
+        req_fail(e, 400, key, "invalid_type", "'%s' must be a string", key);
+        return -1;
+    }
+    *out = json_string_value(v);
+    if (len) *len = json_string_length(v);
+    return 1;
+}
+
+int req_stop(json_t *o, const char *key, job *j, req_err *e) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return 0;
+    if (json_is_string(v)) return job_add_stop(j, json_string_value(v), json_string_length(v)) == 0 ? 1 : -1;
+    if (!json_is_array(v) || json_array_size(v) > JOB_MAX_STOP) {
+        req_fail(e, 400, key, "invalid_type", "'%s' must be a string or an array of at most %d strings", key, JOB_MAX_STOP);
+        return -1;
+    }
+    size_t i;
+    json_t *s;
+    json_array_foreach(v, i, s) {
+        if (!json_is_string(s)) {
+            req_fail(e, 400, key, "invalid_type", "'%s[%zu]' must be a string", key, i);
+            return -1;
+        }
+        if (job_add_stop(j, json_string_value(s), json_string_length(s)) != 0) {
+            req_fail(e, 500, key, NULL, "out of memory");
+            return -1;
+        }
+    }
+    return 1;
+}
+
+model_entry *req_model(http_req *r, json_t *body, const char *key, double *load_s) {
+    json_t *v = json_object_get(body, key);
+    if (v && !json_is_string(v) && !json_is_null(v)) {
+        http_send_error(r, 400, key, "invalid_type", "'%s' must be a string", key);
+        return NULL;
+    }
+    const char *name = v && json_is_string(v) ? json_string_value(v) : NULL;
+    int status = 0;
+    char err[512];
+    model_entry *me = registry_acquire(r->srv->reg, name, &status, err, sizeof err, load_s);
+    if (!me) http_send_error(r, status, key, status == 404 ? "model_not_found" : NULL, "%s", err);
+    return me;
+}
+
+static int tokenize_into(const model_entry *me, const char *text, size_t n, int add_bos, job *j, req_err *e) {
+    infer_status st;
+    size_t count = 0;
+    int32_t *toks = tool_tokenize(me->model, text, n, add_bos, 1, &count, &st);
+    if (!toks) {
+        req_fail(e, st == INFER_ERR_NOMEM ? 500 : 400, NULL, NULL, "cannot tokenize the prompt: %s", infer_status_str(st));
+        return -1;
+    }
+    free(j->prompt);
+    j->prompt = toks;
+    j->n_prompt = count;
+    return 0;
+}
+
+int req_text_prompt(const model_entry *me, const char *text, size_t n, job *j, req_err *e) {
+    return tokenize_into(me, text, n, infer_model_add_bos(me->model), j, e);
+}
+
+/* The text of a message's content: a string, or the text parts of an array. */
+static int message_text(json_t *content, size_t idx, sbuf *out, req_err *e) {
+    if (!content || json_is_null(content)) return 0;
+    if (json_is_string(content)) return sbuf_put(out, json_string_value(content), json_string_length(content));
+    if (!json_is_array(content)) {
+        req_fail(e, 400, "messages", "invalid_type", "'messages[%zu].content' must be a string or an array of parts", idx);
+        return -1;
+    }
+    size_t i;
+    json_t *part;
+    json_array_foreach(content, i, part) {
+        json_t *type = json_object_get(part, "type"), *text = json_object_get(part, "text");
+        if (!json_is_string(type) || strcmp(json_string_value(type), "text") != 0 || !json_is_string(text)) {
+            req_fail(e, 400, "messages", "unsupported_content",
+                     "'messages[%zu].content[%zu]': only {\"type\":\"text\",\"text\":...} parts are supported", idx, i);
+            return -1;
+        }
+        if (sbuf_put(out, json_string_value(text), json_string_length(text)) != 0) return -1;
+    }
+    return 0;
+}
+
+int req_chat_prompt(const model_entry *me, json_t *messages, const char *system, job *j, req_err *e) {
+    if (!json_is_array(messages) || json_array_size(messages) == 0) {
+        req_fail(e, 400, "messages", "invalid_type", "'messages' must be a non-empty array");
+        return -1;
+    }
+    size_t n = json_array_size(messages) + (system ? 1 : 0);
+    infer_chat_msg *msgs = calloc(n, sizeof *msgs);
+    sbuf *texts = calloc(n, sizeof *texts);
+    int rc = -1;
+    size_t k = 0;
+    if (!msgs || !texts) {
+        req_fail(e, 500, NULL, NULL, "out of memory");
+        goto out;
+    }
+    if (system) {
+        msgs[k].role = "system";
+        msgs[k++].content = system;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(messages, i, m) {
+        json_t *role = json_object_get(m, "role");
+        if (!json_is_object(m) || !json_is_string(role)) {
+            req_fail(e, 400, "messages", "invalid_type", "'messages[%zu]' must be an object with a string 'role'", i);
+            goto out;
+        }
+        const char *rs = json_string_value(role);
+        if (strcmp(rs, "developer") == 0) rs = "system";   /* OpenAI's newer name for it */
+        if (strcmp(rs, "system") != 0 && strcmp(rs, "user") != 0 && strcmp(rs, "assistant") != 0 &&
+            strcmp(rs, "tool") != 0) {
+            req_fail(e, 400, "messages", "invalid_value", "'messages[%zu].role' '%.40s' is not system, user, assistant or tool",
+                     i, rs);
+            goto out;
+        }
+        if (message_text(json_object_get(m, "content"), i, &texts[k], e) != 0) goto out;
+        if (sbuf_put(&texts[k], "", 0) != 0) goto out;
+        msgs[k].role = rs;
+        msgs[k].content = texts[k].p;
+        k++;
+    }
+    size_t need = 0;
+    infer_status st = infer_chat_render(me->model, msgs, k, 1, NULL, 0, &need);
+    if (st == INFER_ERR_BUFFER_SMALL || st == INFER_OK) {
+        char *buf = malloc(need + 1);
+        if (!buf) {
+            req_fail(e, 500, NULL, NULL, "out of memory");
+            goto out;
+        }
+        st = infer_chat_render(me->model, msgs, k, 1, buf, need + 1, &need);
+        if (st == INFER_OK) {
+            /* BOS only if the model wants one and the template did not write it. */
+            int32_t bos = infer_token_bos(me->model);
+            const char *bos_text = bos >= 0 ? infer_token_text(me->model, bos) : NULL;
+            int add_bos = infer_model_add_bos(me->model) &&
+                          !(bos_text && *bos_text && strncmp(buf, bos_text, strlen(bos_text)) == 0);
+            rc = tokenize_into(me, buf, need, add_bos, j, e);
+        }
+        free(buf);
+    }
+    if (st != INFER_OK) req_fail(e, 400, "messages", NULL, "cannot render the messages with the chat template: %s", infer_status_str(st));
+    j->chat = 1;
+out:
+    for (size_t t = 0; texts && t < n; t++) sbuf_free(&texts[t]);
+    free(texts);
+    free(msgs);
+    return rc;
+}
+
+int req_check_fits(const model_entry *me, const job *j, req_err *e) {
+    uint32_t n_ctx = sched_slot_ctx(me->sched);
+    if (j->n_prompt == 0) {
+        req_fail(e, 400, "prompt", NULL, "the prompt is empty");
+        return -1;
+    }
+    if (j->n_prompt >= n_ctx) {
+        req_fail(e, 400, "messages", "context_length_exceeded",
+                 "the prompt has %zu tokens; this server's context holds %u per request", j->n_prompt, n_ctx);
+        return -1;
+    }
+    return 0;
+}
+
+int req_submit(http_req *r, const model_entry *me, job *j) {
+    j->max_seconds = r->srv->cfg.max_request_s;
+    int rc = sched_submit(me->sched, j);
+    if (rc == 0) return 0;
+    if (rc == -1) metrics_busy(&r->srv->met);
+    http_send_error(r, 503, NULL, rc == -1 ? "server_busy" : "shutting_down",
+                    rc == -1 ? "all slots are busy and the queue is full; retry later" : "the server is shutting down");
+    return -1;
+}
+
+json_t *json_text_n(const char *s, size_t n) {
+    json_t *v = json_stringn(s ? s : "", s ? n : 0);
+    if (v) return v;
+    sbuf b = {0};
+    for (size_t i = 0; i < n;) {
+        size_t l = tool_utf8_seq_len((const unsigned char *)s + i, n - i);
+        if (l && !(l == 1 && s[i] == 0)) sbuf_put(&b, s + i, l), i += l;
+        else sbuf_put(&b, "\xef\xbf\xbd", 3), i++;
+    }
+    v = json_stringn(b.p ? b.p : "", b.n);
+    sbuf_free(&b);
+    return v ? v : json_string("");
+}

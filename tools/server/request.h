@@ -1,0 +1,49 @@
+/* Reading generation requests: typed field getters that name the offending field, the
+ * sampling fields both dialects share, and prompts (raw text or chat messages rendered
+ * with the model's template) turned into a job's tokens. */
+#ifndef SERVER_REQUEST_H
+#define SERVER_REQUEST_H
+#include <jansson.h>
+
+#include "http.h"
+#include "job.h"
+#include "registry.h"
+
+/* What went wrong with a request: answered with http_send_error. */
+typedef struct req_err {
+    int status;
+    char param[64];
+    char code[48];
+    char msg[512];
+} req_err;
+
+void req_fail(req_err *e, int status, const char *param, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void req_answer_error(http_req *r, const req_err *e);
+
+/* Each getter: 1 when present and valid, 0 when absent (or JSON null), -1 after filling e. */
+int req_number(json_t *o, const char *key, double lo, double hi, double *out, req_err *e);
+int req_int(json_t *o, const char *key, long long lo, long long hi, long long *out, req_err *e);
+int req_bool(json_t *o, const char *key, int *out, req_err *e);
+int req_string(json_t *o, const char *key, const char **out, size_t *len, req_err *e);
+/* A string or an array of strings (at most JOB_MAX_STOP), added to the job's stops. */
+int req_stop(json_t *o, const char *key, job *j, req_err *e);
+
+/* The model named by "model" (absent: the default model), loaded; NULL after answering. */
+model_entry *req_model(http_req *r, json_t *body, const char *key, double *load_s);
+
+/* Tokenizes raw text as infer-cli does (BOS if the model wants one, special tokens parsed). */
+int req_text_prompt(const model_entry *me, const char *text, size_t n, job *j, req_err *e);
+/* Chat messages [{role, content}] (content a string or [{type:"text",text}] parts),
+ * preceded by an optional system text, rendered with the model's template. */
+int req_chat_prompt(const model_entry *me, json_t *messages, const char *system, job *j, req_err *e);
+/* Checks the prompt fits a slot, leaving room for one reply token. */
+int req_check_fits(const model_entry *me, const job *j, req_err *e);
+
+/* Submits; on failure answers 503 and returns -1. */
+int req_submit(http_req *r, const model_entry *me, job *j);
+
+/* A JSON string from bytes that should be UTF-8 (invalid bytes become U+FFFD). */
+json_t *json_text_n(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,403 @@
+#include "scheduler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Prompt tokens evaluated per slot per step: long prompts are cut into pieces so the
+ * other slots keep streaming while one reads a long prompt. */
+#define PREFILL_CHUNK 256
+
+typedef struct slot {
+    infer_ctx *ctx;
+    int32_t *cached;           /* tokens in the KV cache, positions 0..n_cached-1 */
+    size_t n_cached, cap;
+    double last_used;
+
+    job *j;                    /* NULL when free */
+    infer_sampler *smp;
+    infer_detok *detok;
+    infer_chat_stream *cs;
+    infer_chat_part out;       /* where detokenized text goes now */
+    int saw_markup, answer_started;
+    size_t prefill_pos;        /* next prompt token to evaluate */
+    int prefilling;
+    int32_t logits_row;        /* row of the last decode holding the logits to sample */
+} slot;
+
+struct scheduler {
+    infer_model *m;
+    metrics *met;
+    slot *slots;
+    int n_slots;
+    uint32_t slot_ctx;
+    int32_t stop_toks[16];
+    size_t n_stop_toks;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;        /* work arrived / work finished */
+    job **queue;
+    int q_cap, q_head, q_len;
+    int busy;                 /* slots holding a job */
+    int draining, quit;
+    double cancel_at;         /* while draining: cancel what still runs after this time */
+    pthread_t thread;
+    int thread_started;
+};
+
+static int cached_reserve(slot *sl, size_t n) {
+    if (n <= sl->cap) return 0;
+    size_t cap = sl->cap ? sl->cap : 256;
+    while (cap < n) cap *= 2;
+    int32_t *g = realloc(sl->cached, cap * sizeof *g);
+    if (!g) return -1;
+    sl->cached = g;
+    sl->cap = cap;
+    return 0;
+}
+
+static int is_stop_token(const scheduler *s, const job *j, int32_t tok) {
+    if (tok < 0 || infer_token_is_eog(s->m, tok)) return 1;
+    if (!j->chat) return 0;
+    for (size_t i = 0; i < s->n_stop_toks; i++)
+        if (s->stop_toks[i] == tok) return 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- text routing */
+
+static void route_text(slot *sl, const char *text, size_t n, int *stopped) {
+    if (n == 0) return;
+    if (sl->out == INFER_CHAT_PART_ANSWER) {
+        if (sl->saw_markup && !sl->answer_started) {   /* "</think>\n\n": no leading blank lines */
+            while (n && (*text == '\n' || *text == ' ')) text++, n--;
+            if (n == 0) return;
+        }
+        sl->answer_started = 1;
+        if (job_append_content(sl->j, text, n)) *stopped = 1;
+    } else if (sl->out == INFER_CHAT_PART_REASONING) {
+        job_append_reasoning(sl->j, text, n);
+    }
+    /* Other Harmony channels (commentary) are not shown. */
+}
+
+static void flush_detok(slot *sl, int *stopped) {
+    char tail[64];
+    size_t n = 0;
+    if (infer_detok_flush(sl->detok, tail, sizeof tail, &n) == INFER_OK) route_text(sl, tail, n, stopped);
+}
+
+static void emit_token(scheduler *s, slot *sl, int32_t tok, int *stopped) {
+    if (sl->j->chat && sl->cs) {
+        infer_chat_part part = infer_chat_stream_push(sl->cs, tok);
+        if (part == INFER_CHAT_PART_MARKUP) {
+            flush_detok(sl, stopped);
+            sl->saw_markup = 1;
+            return;
+        }
+        if (part != sl->out) {
+            flush_detok(sl, stopped);
+            sl->out = part;
+        }
+    }
+    char buf[256];
+    size_t n = 0;
+    if (infer_detok_push(sl->detok, tok, buf, sizeof buf, &n) == INFER_OK) route_text(sl, buf, n, stopped);
+    (void)s;
+}
+
+/* ---------------------------------------------------------------- slot life */
+
+static void slot_finish(scheduler *s, slot *sl, job_finish f, const char *error) {
+    job *j = sl->j;
+    int stopped = 0;
+    if (sl->detok && f != JOB_CANCELLED) flush_detok(sl, &stopped);
+    double now = tool_now_s();
+    job_set_finish(j, f, error);
+    double prompt_s = (j->t_prompt_done > 0 ? j->t_prompt_done : now) - j->t_start;
+    double gen_s = j->t_prompt_done > 0 ? now - j->t_prompt_done : 0;
+    metrics_job(s->met, f == JOB_CANCELLED, (int)j->n_prompt - j->n_cached, j->n_cached, j->n_gen, prompt_s, gen_s,
+                j->t_first > 0 ? j->t_first - j->t_submit : -1);
+    infer_sampler_free(sl->smp);
+    infer_detok_free(sl->detok);
+    sl->smp = NULL;
+    sl->detok = NULL;
+    sl->j = NULL;
+    sl->last_used = now;
+    job_release(j);
+}
+
+/* Puts a job in a free slot: keeps the common prefix of the slot's cache. */
+static void slot_start(scheduler *s, slot *sl, job *j) {
+    sl->j = j;
+    j->t_start = tool_now_s();
+    size_t keep = 0;
+    while (keep < sl->n_cached && keep < j->n_prompt && sl->cached[keep] == j->prompt[keep]) keep++;
+    if (keep == j->n_prompt && keep > 0) keep--;   /* the last prompt token is evaluated again for its logits */
+    infer_ctx_kv_truncate(sl->ctx, (int32_t)keep);
+    sl->n_cached = keep;
+    j->n_cached = (int)keep;
+    sl->prefill_pos = keep;
+    sl->prefilling = 1;
+    sl->out = INFER_CHAT_PART_ANSWER;
+    sl->saw_markup = sl->answer_started = 0;
+    if (sl->cs) infer_chat_stream_reset(sl->cs);
+    sl->smp = infer_sampler_new(&j->sp, infer_model_n_vocab(s->m));
+    sl->detok = infer_detok_new(s->m);
+    if (!sl->smp || !sl->detok || cached_reserve(sl, j->n_prompt + 1) != 0) {
+        slot_finish(s, sl, JOB_ERROR, "out of memory");
+        return;
+    }
+    if (j->n_prompt == 0 || j->n_prompt >= s->slot_ctx) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the prompt has %zu tokens; a slot's context holds %u", j->n_prompt, s->slot_ctx);
+        slot_finish(s, sl, JOB_ERROR, msg);
+        return;
+    }
+    for (size_t i = 0; i < j->n_prompt; i++) infer_sampler_accept(sl->smp, j->prompt[i]);
+}
+
+static void slot_prefill(scheduler *s, slot *sl) {
+    job *j = sl->j;
+    size_t n = j->n_prompt - sl->prefill_pos;
+    if (n > PREFILL_CHUNK) n = PREFILL_CHUNK;
+    infer_status st = infer_ctx_decode(sl->ctx, j->prompt + sl->prefill_pos, NULL, NULL, (int32_t)n);
+    if (st != INFER_OK) {
+        infer_ctx_kv_truncate(sl->ctx, (int32_t)sl->n_cached);   /* forget a partly written batch */
+        slot_finish(s, sl, JOB_ERROR, infer_ctx_last_error(sl->ctx));
+        return;
+    }
+    memcpy(sl->cached + sl->n_cached, j->prompt + sl->prefill_pos, n * sizeof *sl->cached);
+    sl->n_cached += n;
+    sl->prefill_pos += n;
+    if (sl->prefill_pos == j->n_prompt) {
+        sl->prefilling = 0;
+        sl->logits_row = (int32_t)n - 1;
+        j->t_prompt_done = tool_now_s();
+    }
+}
+
+static void slot_generate(scheduler *s, slot *sl) {
+    job *j = sl->j;
+    const float *logits = infer_ctx_logits(sl->ctx, sl->logits_row);
+    if (!logits) {
+        slot_finish(s, sl, JOB_ERROR, "no logits");
+        return;
+    }
+    int32_t tok = infer_sampler_sample(sl->smp, logits);
+    if (is_stop_token(s, j, tok)) {
+        slot_finish(s, sl, JOB_STOP, NULL);
+        return;
+    }
+    infer_sampler_accept(sl->smp, tok);
+    j->n_gen++;
+    if (j->t_first == 0) j->t_first = tool_now_s();
+    int stopped = 0;
+    emit_token(s, sl, tok, &stopped);
+    if (stopped) {
+        slot_finish(s, sl, JOB_STOP, NULL);
+        return;
+    }
+    if ((j->max_tokens >= 0 && j->n_gen >= j->max_tokens) || sl->n_cached + 1 >= s->slot_ctx) {
+        slot_finish(s, sl, JOB_LENGTH, NULL);
+        return;
+    }
+    infer_status st = infer_ctx_decode(sl->ctx, &tok, NULL, NULL, 1);
+    if (st != INFER_OK) {
+        infer_ctx_kv_truncate(sl->ctx, (int32_t)sl->n_cached);
+        slot_finish(s, sl, st == INFER_ERR_CONTEXT_FULL ? JOB_LENGTH : JOB_ERROR,
+                    st == INFER_ERR_CONTEXT_FULL ? NULL : infer_ctx_last_error(sl->ctx));
+        return;
+    }
+    if (cached_reserve(sl, sl->n_cached + 1) != 0) {
+        slot_finish(s, sl, JOB_ERROR, "out of memory");
+        return;
+    }
+    sl->cached[sl->n_cached++] = tok;
+    sl->logits_row = 0;
+}
+
+static void slot_step(scheduler *s, slot *sl, double cancel_at) {
+    job *j = sl->j;
+    double now = tool_now_s();
+    if (atomic_load(&j->cancelled) || (cancel_at > 0 && now >= cancel_at)) {
+        slot_finish(s, sl, JOB_CANCELLED, NULL);
+        return;
+    }
+    if (j->max_seconds > 0 && now - j->t_start > j->max_seconds) {
+        slot_finish(s, sl, JOB_LENGTH, NULL);
+        return;
+    }
+    if (sl->prefilling) slot_prefill(s, sl);
+    else slot_generate(s, sl);
+}
+
+/* ---------------------------------------------------------------- thread */
+
+static size_t common_prefix(const slot *sl, const job *j) {
+    size_t k = 0;
+    while (k < sl->n_cached && k < j->n_prompt && sl->cached[k] == j->prompt[k]) k++;
+    return k;
+}
+
+/* Moves queued jobs into free slots; the caller holds mu. Returns the jobs started, which
+ * the caller hands to slot_start outside the lock. */
+static int assign_jobs(scheduler *s, slot **started, job **jobs) {
+    int n = 0;
+    while (s->q_len > 0 && s->busy < s->n_slots) {
+        job *j = s->queue[s->q_head];
+        s->q_head = (s->q_head + 1) % s->q_cap;
+        s->q_len--;
+        slot *best = NULL;
+        size_t best_k = 0;
+        for (int i = 0; i < s->n_slots; i++) {
+            slot *sl = &s->slots[i];
+            int taken = sl->j != NULL;
+            for (int k = 0; k < n && !taken; k++) taken = started[k] == sl;
+            if (taken) continue;
+            size_t k = common_prefix(sl, j);
+            if (!best || k > best_k || (k == best_k && sl->last_used < best->last_used)) {
+                best = sl;
+                best_k = k;
+            }
+        }
+        started[n] = best;
+        jobs[n] = j;
+        n++;
+        s->busy++;
+    }
+    pthread_cond_broadcast(&s->cv);
+    return n;
+}
+
+static void *sched_thread(void *arg) {
+    scheduler *s = arg;
+    slot **started = calloc((size_t)s->n_slots, sizeof *started);
+    job **jobs = calloc((size_t)s->n_slots, sizeof *jobs);
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->quit && s->busy == 0 && s->q_len == 0) pthread_cond_wait(&s->cv, &s->mu);
+        if (s->quit) s->cancel_at = 1;   /* any time in the past: cancel everything now */
+        int n_new = started && jobs ? assign_jobs(s, started, jobs) : 0;
+        double cancel_at = s->cancel_at;
+        int done = s->quit && s->busy == 0 && s->q_len == 0;
+        pthread_mutex_unlock(&s->mu);
+        if (done) break;
+
+        for (int i = 0; i < n_new; i++) slot_start(s, started[i], jobs[i]);
+        for (int i = 0; i < s->n_slots; i++)
+            if (s->slots[i].j) slot_step(s, &s->slots[i], cancel_at);
+
+        pthread_mutex_lock(&s->mu);
+        int busy = 0;
+        for (int i = 0; i < s->n_slots; i++) busy += s->slots[i].j != NULL;
+        s->busy = busy;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+    free(started);
+    free(jobs);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- public */
+
+int sched_new(infer_model *m, const scheduler_params *p, metrics *met, scheduler **out, char *err, size_t errcap) {
+    *out = NULL;
+    scheduler *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    s->m = m;
+    s->met = met;
+    s->n_slots = p->n_slots;
+    s->q_cap = p->queue_size + p->n_slots;   /* the queue also carries jobs between submit and start */
+    s->queue = calloc((size_t)s->q_cap, sizeof *s->queue);
+    s->slots = calloc((size_t)s->n_slots, sizeof *s->slots);
+    s->n_stop_toks = infer_model_stop_tokens(m, s->stop_toks, 16);
+    if (s->n_stop_toks > 16) s->n_stop_toks = 16;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (!s->queue || !s->slots) {
+        snprintf(err, errcap, "out of memory");
+        sched_free(s);
+        return -1;
+    }
+    for (int i = 0; i < s->n_slots; i++) {
+        infer_error e = {0};
+        if (infer_ctx_new(m, &p->ctx, &s->slots[i].ctx, &e) != INFER_OK) {
+            snprintf(err, errcap, "slot %d: %s", i, e.message);
+            sched_free(s);
+            return -1;
+        }
+        s->slots[i].cs = infer_chat_stream_new(m);
+    }
+    s->slot_ctx = infer_ctx_n_ctx(s->slots[0].ctx);
+    if (pthread_create(&s->thread, NULL, sched_thread, s) != 0) {
+        snprintf(err, errcap, "cannot start the scheduler thread");
+        sched_free(s);
+        return -1;
+    }
+    s->thread_started = 1;
+    *out = s;
+    return 0;
+}
+
+void sched_free(scheduler *s) {
+    if (!s) return;
+    if (s->thread_started) {
+        pthread_mutex_lock(&s->mu);
+        s->quit = 1;
+        s->draining = 1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+    }
+    for (int i = 0; s->slots && i < s->n_slots; i++) {
+        infer_ctx_free(s->slots[i].ctx);
+        infer_chat_stream_free(s->slots[i].cs);
+        free(s->slots[i].cached);
+    }
+    free(s->slots);
+    free(s->queue);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+int sched_submit(scheduler *s, job *j) {
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    if (s->draining) rc = -2;
+    else if (s->q_len >= s->q_cap || s->busy + s->q_len >= s->q_cap) rc = -1;
+    else {
+        job_retain(j);
+        j->t_submit = tool_now_s();
+        s->queue[(s->q_head + s->q_len) % s->q_cap] = j;
+        s->q_len++;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void sched_drain(scheduler *s, double grace_s) {
+    pthread_mutex_lock(&s->mu);
+    s->draining = 1;
+    s->cancel_at = tool_now_s() + (grace_s > 0 ? grace_s : 0.001);
+    while (s->busy > 0 || s->q_len > 0) pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
+uint32_t sched_slot_ctx(const scheduler *s) { return s->slot_ctx; }
+int sched_n_slots(const scheduler *s) { return s->n_slots; }
+
+void sched_load(scheduler *s, int *busy, int *queued) {
+    pthread_mutex_lock(&s->mu);
+    *busy = s->busy;
+    *queued = s->q_len;
+    pthread_mutex_unlock(&s->mu);
+}
+
+const char *sched_backend_name(const scheduler *s) { return infer_ctx_backend_name(s->slots[0].ctx); }

@@ -1,0 +1,42 @@
+/* The scheduler: -np slots over one model, stepped by one thread. A slot holds a context
+ * (its KV cache) and the tokens cached in it; a job takes the free slot whose cache shares
+ * the longest prefix with its prompt, evaluates only the rest, then generates one token per
+ * step. Each step visits every busy slot once, so a new request joins at the next step and
+ * a finished one leaves without stalling the others. Jobs that find no free slot wait in a
+ * bounded FIFO queue; beyond it job submission fails at once (the HTTP side answers 503).
+ *
+ * Today each slot has its own infer_ctx (the public API has one sequence per context), so a
+ * step is one forward pass per busy slot; when the library grows sequences, the step becomes
+ * one batched forward pass over all of them without changing this interface. */
+#ifndef SERVER_SCHEDULER_H
+#define SERVER_SCHEDULER_H
+#include "infer.h"
+#include "job.h"
+#include "metrics.h"
+
+typedef struct scheduler scheduler;
+
+typedef struct scheduler_params {
+    int n_slots;               /* >= 1 */
+    int queue_size;            /* jobs that may wait for a slot (>= 0) */
+    infer_ctx_params ctx;      /* per slot; ctx.n_ctx is the window of each slot */
+} scheduler_params;
+
+/* Opens one context per slot and starts the thread. Returns 0, or -1 with err filled. */
+int sched_new(infer_model *m, const scheduler_params *p, metrics *met, scheduler **out, char *err, size_t errcap);
+/* Stops the thread (cancelling whatever is left) and frees the contexts. NULL is fine. */
+void sched_free(scheduler *s);
+
+/* Queues a job (the scheduler takes its own reference). Returns 0, -1 when every slot and
+ * the queue are full, -2 when the scheduler is shutting down. */
+int sched_submit(scheduler *s, job *j);
+/* Stops accepting jobs; waits up to grace_s for in-flight and queued jobs to finish, then
+ * cancels the rest and waits for them to leave. */
+void sched_drain(scheduler *s, double grace_s);
+
+uint32_t sched_slot_ctx(const scheduler *s);   /* tokens per slot */
+int sched_n_slots(const scheduler *s);
+void sched_load(scheduler *s, int *busy, int *queued);
+const char *sched_backend_name(const scheduler *s);
+
+#endif
