@@ -22,6 +22,7 @@ void job_retain(job *j) { atomic_fetch_add(&j->refs, 1); }
 void job_release(job *j) {
     if (!j || atomic_fetch_sub(&j->refs, 1) != 1) return;
     free(j->prompt);
+    free(j->gen);
     for (size_t i = 0; i < j->n_stop; i++) free(j->stop[i]);
     sbuf_free(&j->content);
     sbuf_free(&j->reasoning);

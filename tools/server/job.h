@@ -44,6 +44,8 @@ typedef struct job {
     char error[256];
     int n_cached;               /* prompt tokens found in the slot's cache */
     int n_gen;                  /* tokens generated */
+    int32_t *gen;               /* their ids (n_gen of them; kept when keep_tokens) */
+    int keep_tokens;            /* input: record the generated ids */
     double t_submit, t_start, t_prompt_done, t_first, t_done;   /* tool_now_s() times */
 
     atomic_int cancelled;       /* set by the HTTP side: stop at the next step */

@@ -105,6 +105,11 @@ static json_t *final_json(const oai_stream *s, const job *j) {
     } else {
         choice = json_pack("{s:i,s:o,s:n,s:s}", "index", 0, "text", json_text_n(j->content.p, j->content.n), "logprobs",
                            "finish_reason", finish_reason(j->finish));
+        if (j->keep_tokens) {
+            json_t *ids = json_array();
+            for (int i = 0; i < j->n_gen; i++) json_array_append_new(ids, json_integer(j->gen[i]));
+            json_object_set_new(choice, "tokens", ids);
+        }
     }
     return json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o],s:o}", "id", s->id, "object", s->chat ? "chat.completion" : "text_completion",
                      "created", (json_int_t)s->created, "model", s->model, "system_fingerprint", "libinfer-" INFER_VERSION_STRING,
@@ -202,11 +207,15 @@ static void completion(http_req *r, int chat) {
     } else {
         json_t *p = json_object_get(b, "prompt");
         if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) p = json_array_get(p, 0);
-        if (!json_is_string(p)) {
-            req_fail(&e, 400, "prompt", "invalid_type", "'prompt' must be a string (or an array of one string)");
+        if (json_is_array(p) && json_array_size(p) > 0 && json_is_integer(json_array_get(p, 0))) {
+            if (req_token_prompt(me, p, j, &e) < 0) goto fail;
+        } else if (!json_is_string(p)) {
+            req_fail(&e, 400, "prompt", "invalid_type", "'prompt' must be a string, an array of one string or of token ids");
             goto fail;
-        }
-        if (req_text_prompt(me, json_string_value(p), json_string_length(p), j, &e) < 0) goto fail;
+        } else if (req_text_prompt(me, json_string_value(p), json_string_length(p), j, &e) < 0)
+            goto fail;
+        /* llama.cpp's extension: the generated token ids in the answer */
+        if (req_bool(b, "return_tokens", &j->keep_tokens, &e) < 0) goto fail;
     }
     if (req_check_fits(me, j, &e) < 0) goto fail;
     json_decref(b);

@@ -134,6 +134,29 @@ int req_text_prompt(const model_entry *me, const char *text, size_t n, job *j, r
     return tokenize_into(me, text, n, infer_model_add_bos(me->model), j, e);
 }
 
+int req_token_prompt(const model_entry *me, json_t *ids, job *j, req_err *e) {
+    size_t n = json_array_size(ids);
+    int32_t *toks = malloc((n ? n : 1) * sizeof *toks);
+    if (!toks) {
+        req_fail(e, 500, NULL, NULL, "out of memory");
+        return -1;
+    }
+    int32_t n_vocab = infer_model_n_vocab(me->model);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(ids, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= n_vocab) {
+            free(toks);
+            req_fail(e, 400, "prompt", "invalid_value", "'prompt[%zu]' must be a token id in [0, %d)", i, n_vocab);
+            return -1;
+        }
+        toks[i] = (int32_t)json_integer_value(v);
+    }
+    free(j->prompt);
+    j->prompt = toks;
+    j->n_prompt = n;
+    return 0;
+}
+
 /* The text of a message's content: a string, or the text parts of an array. */
 static int message_text(json_t *content, size_t idx, sbuf *out, req_err *e) {
     if (!content || json_is_null(content)) return 0;

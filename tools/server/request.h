@@ -34,6 +34,8 @@ model_entry *req_model(http_req *r, json_t *body, const char *key, double *load_
 
 /* Tokenizes raw text as infer-cli does (BOS if the model wants one, special tokens parsed). */
 int req_text_prompt(const model_entry *me, const char *text, size_t n, job *j, req_err *e);
+/* Token ids given by the client ([1, 403, ...]), used as they are (no BOS added). */
+int req_token_prompt(const model_entry *me, json_t *ids, job *j, req_err *e);
 /* Chat messages [{role, content}] (content a string or [{type:"text",text}] parts),
  * preceded by an optional system text, rendered with the model's template. */
 int req_chat_prompt(const model_entry *me, json_t *messages, const char *system, job *j, req_err *e);

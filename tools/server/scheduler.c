@@ -190,6 +190,15 @@ static void slot_generate(scheduler *s, slot *sl) {
         return;
     }
     infer_sampler_accept(sl->smp, tok);
+    if (j->keep_tokens) {   /* read by the HTTP side only after the finish (under mu) */
+        int32_t *g = realloc(j->gen, (size_t)(j->n_gen + 1) * sizeof *g);
+        if (!g) {
+            slot_finish(s, sl, JOB_ERROR, "out of memory");
+            return;
+        }
+        j->gen = g;
+        j->gen[j->n_gen] = tok;
+    }
     j->n_gen++;
     if (j->t_first == 0) j->t_first = tool_now_s();
     int stopped = 0;
