@@ -279,6 +279,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         client_address(conn, r->client, sizeof r->client);
         r->dialect = strncmp(url, "/api/", 5) == 0 ? HTTP_OLLAMA : HTTP_OPENAI;
         *con_cls = r;
+        atomic_fetch_add(&srv->in_flight, 1);
         if (strcmp(method, "OPTIONS") == 0 && srv->cfg.cors_origin) {
             http_send_text(r, 204, "text/plain", "");
             return MHD_YES;
@@ -329,6 +330,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     sbuf_free(&r->body);
     free(r);
     *con_cls = NULL;
+    atomic_fetch_sub(&srv->in_flight, 1);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -379,6 +381,14 @@ int http_port(struct MHD_Daemon *d) {
 void http_quiesce(struct MHD_Daemon *d) {
     MHD_socket s = MHD_quiesce_daemon(d);
     if (s != MHD_INVALID_SOCKET) close(s);
+}
+
+void http_finish(server *srv, double timeout_s) {
+    double end = tool_now_s() + timeout_s;
+    while (atomic_load(&srv->in_flight) > 0 && tool_now_s() < end) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void http_stop(struct MHD_Daemon *d) {

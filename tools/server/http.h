@@ -33,6 +33,8 @@ struct MHD_Daemon *http_start(server *srv, char *err, size_t errcap);
 /* The port actually bound (useful with --port 0). */
 int http_port(struct MHD_Daemon *d);
 void http_quiesce(struct MHD_Daemon *d);
+/* Waits (up to timeout_s) until every request received has been answered to the end. */
+void http_finish(server *srv, double timeout_s);
 void http_stop(struct MHD_Daemon *d);
 
 /* ---- answers (each handler answers exactly once) */

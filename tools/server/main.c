@@ -127,6 +127,7 @@ int main(int argc, char **argv) {
     srv.t_start = tool_now_s();
     metrics_init(&srv.met);
     atomic_init(&srv.state, SERVER_LOADING);
+    atomic_init(&srv.in_flight, 0);
 
     char err[1024];
     struct MHD_Daemon *d = http_start(&srv, err, sizeof err);
@@ -156,6 +157,7 @@ int main(int argc, char **argv) {
             sig == SIGTERM ? "SIGTERM" : "SIGINT", a.grace_s);
     http_quiesce(d);
     registry_drain(reg, a.grace_s);
+    http_finish(&srv, 5);   /* let the streams deliver their last events */
     http_stop(d);
     registry_free(reg);
     metrics_destroy(&srv.met);

@@ -26,6 +26,7 @@ typedef struct server {
     registry *reg;               /* NULL while loading */
     metrics met;
     atomic_int state;
+    atomic_int in_flight;        /* requests between their headers and their last byte */
     double t_start;
 } server;
 
