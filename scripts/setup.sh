@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config libopenblas-dev libvulkan-dev glslang-tools
       libcmocka-dev mesa-vulkan-drivers clang
-      libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev python3 python3-venv)
+      libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev python3 python3-venv
+      nginx-light)   # nginx-light: the load-balancer test of infer-server (tests/server/test_nginx.py)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
