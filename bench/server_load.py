@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Bounded load test of infer-server: N concurrent streaming clients for a fixed time.
+
+    bench/server_load.py [-m MODEL] [--slots 1,2,4,8] [--clients N] [--seconds 5]
+                         [--max-tokens 64] [-t THREADS] [--server build/infer-server]
+
+For each slot count it starts infer-server (--port 0, CPU backend), runs `clients`
+threads (default: as many as slots) that each send streaming chat requests back to back
+until the time is up, and reports completed requests, generated tokens per second over
+the whole run (all clients together), and the time to first token (first content event
+after sending the request): median and 95th percentile. Standard library only."""
+import argparse
+import http.client
+import json
+import pathlib
+import re
+import signal
+import statistics
+import subprocess
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def start(server, model, slots, threads, ctx, log):
+    p = subprocess.Popen([server, "-m", model, "--port", "0", "-np", str(slots), "-t", str(threads), "-c", str(ctx),
+                          "--backend", "cpu", "--quiet", "--queue", "256"], stderr=log, stdout=log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = pathlib.Path(log.name).read_text()
+        m = re.search(r"listening on http://[^:]+:(\d+)", text)
+        if m and "ready" in text:
+            return p, int(m.group(1))
+        if p.poll() is not None:
+            raise SystemExit(f"infer-server failed:\n{text}")
+        time.sleep(0.02)
+    raise SystemExit("infer-server did not start")
+
+
+def client(port, max_tokens, stop_at, results, idx):
+    n = 0
+    while time.monotonic() < stop_at:
+        body = json.dumps({"messages": [{"role": "user", "content": f"Tell story number {idx}-{n}"}],
+                           "max_tokens": max_tokens, "temperature": 0.8, "seed": n, "stream": True,
+                           "stream_options": {"include_usage": True}})
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        t0 = time.monotonic()
+        conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        ttft, tokens = None, 0
+        for line in resp:
+            if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
+                continue
+            ev = json.loads(line[6:])
+            if ev.get("usage"):
+                tokens = ev["usage"]["completion_tokens"]
+            for c in ev.get("choices", []):
+                if ttft is None and c.get("delta", {}).get("content"):
+                    ttft = time.monotonic() - t0
+        conn.close()
+        results.append((ttft, tokens, time.monotonic()))
+        n += 1
+
+
+def run(args, slots):
+    log = open(f"/tmp/server_load_{slots}.log", "w")
+    proc, port = start(args.server, args.model, slots, args.threads, args.ctx, log)
+    clients = args.clients or slots
+    results = []
+    t0 = time.monotonic()
+    stop_at = t0 + args.seconds
+    ts = [threading.Thread(target=client, args=(port, args.max_tokens, stop_at, results, i)) for i in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    wall = time.monotonic() - t0
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    ttfts = sorted(r[0] for r in results if r[0] is not None)
+    tokens = sum(r[1] for r in results)
+    p95 = ttfts[min(len(ttfts) - 1, int(0.95 * len(ttfts)))] if ttfts else float("nan")
+    print(f"| {slots} | {clients} | {len(results)} | {tokens / wall:.0f} | "
+          f"{1000 * statistics.median(ttfts):.1f} | {1000 * p95:.1f} |", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-m", "--model", default=str(ROOT / "tests/data/models/stories260K.gguf"))
+    ap.add_argument("--server", default=str(ROOT / "build/infer-server"))
+    ap.add_argument("--slots", default="1,2,4,8")
+    ap.add_argument("--clients", type=int, default=0)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("-t", "--threads", type=int, default=1)
+    ap.add_argument("-c", "--ctx", type=int, default=512)
+    args = ap.parse_args()
+    print(f"model {pathlib.Path(args.model).name}, {args.seconds:g} s per row, max_tokens {args.max_tokens}, "
+          f"-t {args.threads}, -c {args.ctx}")
+    print("| slots | clients | requests | gen tok/s (all clients) | TTFT p50 ms | TTFT p95 ms |")
+    print("|---|---|---|---|---|---|")
+    for s in [int(x) for x in args.slots.split(",")]:
+        run(args, s)
+
+
+if __name__ == "__main__":
+    main()
