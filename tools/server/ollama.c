@@ -145,22 +145,25 @@ static int format_ndjson(void *user, job *j, sbuf *out) {
     return 1;
 }
 
+static json_t *final_json(void *user, const job *j) {
+    const oll_stream *s = user;
+    json_t *o = piece(s, j->content.p, j->content.n, j->reasoning.p, s->think ? j->reasoning.n : 0, 1);
+    add_stats(s, j, o);
+    return o;
+}
+
 /* ---------------------------------------------------------------- endpoints */
 
 static void generate(http_req *r, int chat) {
-    json_t *b = http_body_json(r);
-    if (!b) return;
+    json_t *b;
+    model_entry *me;
+    job *j;
     double load_s;
-    model_entry *me = req_model(r, b, "model", &load_s);
-    if (!me) {
-        json_decref(b);
-        return;
-    }
+    if (req_begin(r, &b, &me, &j, &load_s) != 0) return;
     req_err e = {0};
-    job *j = job_new();
     oll_stream *s = calloc(1, sizeof *s);
     int stream = 1;
-    if (!j || !s) {
+    if (!s) {
         req_fail(&e, 500, NULL, NULL, "out of memory");
         goto fail;
     }
@@ -200,28 +203,15 @@ static void generate(http_req *r, int chat) {
         json_decref(one);
         if (rc < 0) goto fail;
     }
-    if (req_check_fits(me, j, &e) < 0) goto fail;
-    if (req_submit(r, me, j) != 0) goto done;
-    if (stream) {
-        http_send_stream(r, "application/x-ndjson", j, format_ndjson, s, free);
-        s = NULL;
-    } else if (http_wait_job(r, j) == 0) {
-        if (j->finish == JOB_ERROR) http_send_error(r, 500, NULL, NULL, "generation failed: %s", j->error);
-        else if (j->finish == JOB_CANCELLED) http_send_error(r, 503, NULL, NULL, "the request was cancelled (server shutting down)");
-        else {
-            json_t *o = piece(s, j->content.p, j->content.n, j->reasoning.p, s->think ? j->reasoning.n : 0, 1);
-            add_stats(s, j, o);
-            http_send_json(r, 200, o);
-        }
-    }
+    void *user = s;   /* a stream takes it */
+    req_run(r, me, j, stream, "application/x-ndjson", format_ndjson, &user, final_json);
+    s = user;
     goto done;
 fail:
     req_answer_error(r, &e);
 done:
-    json_decref(b);
     free(s);
-    job_release(j);
-    registry_release(r->srv->reg, me);
+    req_end(r, b, me, j);
 }
 
 void ollama_chat(http_req *r) { generate(r, 1); }

@@ -95,7 +95,8 @@ static json_t *usage_json(const job *j) {
 
 static const char *finish_reason(job_finish f) { return f == JOB_LENGTH ? "length" : "stop"; }
 
-static json_t *final_json(const oai_stream *s, const job *j) {
+static json_t *final_json(void *user, const job *j) {
+    const oai_stream *s = user;
     json_t *choice;
     if (s->chat) {
         json_t *msg = json_pack("{s:s,s:o}", "role", "assistant", "content", json_text_n(j->content.p, j->content.n));
@@ -178,19 +179,15 @@ static int format_sse(void *user, job *j, sbuf *out) {
 /* ---------------------------------------------------------------- endpoints */
 
 static void completion(http_req *r, int chat) {
-    json_t *b = http_body_json(r);
-    if (!b) return;
+    json_t *b;
+    model_entry *me;
+    job *j;
     double load_s;
-    model_entry *me = req_model(r, b, "model", &load_s);
-    if (!me) {
-        json_decref(b);
-        return;
-    }
+    if (req_begin(r, &b, &me, &j, &load_s) != 0) return;
     req_err e = {0};
-    job *j = job_new();
     oai_stream *s = calloc(1, sizeof *s);
     int stream = 0;
-    if (!j || !s) {
+    if (!s) {
         req_fail(&e, 500, NULL, NULL, "out of memory");
         goto fail;
     }
@@ -217,26 +214,15 @@ static void completion(http_req *r, int chat) {
         /* llama.cpp's extension: the generated token ids in the answer */
         if (req_bool(b, "return_tokens", &j->keep_tokens, &e) < 0) goto fail;
     }
-    if (req_check_fits(me, j, &e) < 0) goto fail;
-    json_decref(b);
-    b = NULL;
-    if (req_submit(r, me, j) != 0) goto done;
-    if (stream) {
-        http_send_stream(r, "text/event-stream", j, format_sse, s, free);
-        s = NULL;
-    } else if (http_wait_job(r, j) == 0) {
-        if (j->finish == JOB_ERROR) http_send_error(r, 500, NULL, NULL, "generation failed: %s", j->error);
-        else if (j->finish == JOB_CANCELLED) http_send_error(r, 503, NULL, "cancelled", "the request was cancelled (server shutting down)");
-        else http_send_json(r, 200, final_json(s, j));
-    }
+    void *user = s;   /* a stream takes it */
+    req_run(r, me, j, stream, "text/event-stream", format_sse, &user, final_json);
+    s = user;
     goto done;
 fail:
     req_answer_error(r, &e);
 done:
-    json_decref(b);
     free(s);
-    job_release(j);
-    registry_release(r->srv->reg, me);
+    req_end(r, b, me, j);
 }
 
 void openai_chat(http_req *r) { completion(r, 1); }

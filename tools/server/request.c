@@ -261,7 +261,29 @@ int req_check_fits(const model_entry *me, const job *j, req_err *e) {
     return 0;
 }
 
-int req_submit(http_req *r, const model_entry *me, job *j) {
+int req_begin(http_req *r, json_t **body, model_entry **me, job **j, double *load_s) {
+    *me = NULL;
+    *j = NULL;
+    if (!(*body = http_body_json(r))) return -1;
+    if (!(*me = req_model(r, *body, "model", load_s))) {
+        json_decref(*body);
+        return -1;
+    }
+    if (!(*j = job_new())) {
+        http_send_error(r, 500, NULL, NULL, "out of memory");
+        req_end(r, *body, *me, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void req_end(http_req *r, json_t *body, model_entry *me, job *j) {
+    json_decref(body);
+    job_release(j);
+    registry_release(r->srv->reg, me);
+}
+
+static int submit(http_req *r, const model_entry *me, job *j) {
     j->max_seconds = r->srv->cfg.max_request_s;
     int rc = sched_submit(me->sched, j);
     if (rc == 0) return 0;
@@ -269,6 +291,25 @@ int req_submit(http_req *r, const model_entry *me, job *j) {
     http_send_error(r, 503, NULL, rc == -1 ? "server_busy" : "shutting_down",
                     rc == -1 ? "all slots are busy and the queue is full; retry later" : "the server is shutting down");
     return -1;
+}
+
+void req_run(http_req *r, const model_entry *me, job *j, int stream, const char *content_type,
+             http_stream_format format, void **user, json_t *(*final)(void *user, const job *j)) {
+    req_err e = {0};
+    if (req_check_fits(me, j, &e) < 0) {
+        req_answer_error(r, &e);
+        return;
+    }
+    if (submit(r, me, j) != 0) return;
+    if (stream) {
+        http_send_stream(r, content_type, j, format, *user, free);
+        *user = NULL;
+        return;
+    }
+    if (http_wait_job(r, j) != 0) return;   /* the client left: nothing to answer */
+    if (j->finish == JOB_ERROR) http_send_error(r, 500, NULL, NULL, "generation failed: %s", j->error);
+    else if (j->finish == JOB_CANCELLED) http_send_error(r, 503, NULL, "cancelled", "the request was cancelled (server shutting down)");
+    else http_send_json(r, 200, final(*user, j));
 }
 
 json_t *json_text_n(const char *s, size_t n) {

@@ -42,8 +42,18 @@ int req_chat_prompt(const model_entry *me, json_t *messages, const char *system,
 /* Checks the prompt fits a slot, leaving room for one reply token. */
 int req_check_fits(const model_entry *me, const job *j, req_err *e);
 
-/* Submits; on failure answers 503 and returns -1. */
-int req_submit(http_req *r, const model_entry *me, job *j);
+/* The start every generation endpoint shares: the body as JSON, the model it names
+ * (loaded), a new job. Returns 0, or -1 after answering (with nothing left to free). */
+int req_begin(http_req *r, json_t **body, model_entry **me, job **j, double *load_s);
+/* Frees what req_begin gave. */
+void req_end(http_req *r, json_t *body, model_entry *me, job *j);
+
+/* Checks the prompt fits, submits the job and answers: a stream over the job in
+ * content_type (the stream takes *user and sets it to NULL), or, once the job is done,
+ * final(*user, j) as JSON. Errors are answered in the route's dialect (503 when every
+ * slot and the queue are busy). */
+void req_run(http_req *r, const model_entry *me, job *j, int stream, const char *content_type,
+             http_stream_format format, void **user, json_t *(*final)(void *user, const job *j));
 
 /* A JSON string from bytes that should be UTF-8 (invalid bytes become U+FFFD). */
 json_t *json_text_n(const char *s, size_t n);
