@@ -116,6 +116,8 @@ def test_stop_string(server):
 
 def test_max_tokens_and_seed(server):
     c = client(server)
+    z = c.completions.create(model="stories260K", prompt="Once", max_tokens=0)
+    assert z.usage.completion_tokens == 0 and z.choices[0].text == "" and z.choices[0].finish_reason == "length"
     r = chat(server, [{"role": "user", "content": "hi"}], max_completion_tokens=5, temperature=0)
     assert r.usage.completion_tokens == 5 and r.choices[0].finish_reason == "length"
     a = c.completions.create(model="stories260K", prompt="Once", max_tokens=30, temperature=1.0, seed=42, top_p=0.9)

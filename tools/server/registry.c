@@ -273,6 +273,12 @@ model_entry *registry_acquire(registry *r, const char *name, int *status, char *
     return e;
 }
 
+void registry_retain(registry *r, model_entry *e) {
+    pthread_mutex_lock(&r->mu);
+    e->refs++;
+    pthread_mutex_unlock(&r->mu);
+}
+
 void registry_release(registry *r, model_entry *e) {
     if (!e) return;
     pthread_mutex_lock(&r->mu);

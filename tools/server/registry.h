@@ -50,6 +50,8 @@ void registry_free(registry *r);
  * (unknown) or 500 (failed to load) and err filled. *load_s is the time spent loading. */
 model_entry *registry_acquire(registry *r, const char *name, int *status, char *err, size_t errcap, double *load_s);
 void registry_release(registry *r, model_entry *e);
+/* One more reference on an entry already held (a stream that outlives its handler). */
+void registry_retain(registry *r, model_entry *e);
 
 /* Snapshot of every model (loaded or not); the caller frees with registry_list_free. */
 typedef struct model_listing {

@@ -293,7 +293,27 @@ static int submit(http_req *r, const model_entry *me, job *j) {
     return -1;
 }
 
-void req_run(http_req *r, const model_entry *me, job *j, int stream, const char *content_type,
+/* What a stream holds on to: the route's state and the model entry. */
+typedef struct stream_hold {
+    void *user;
+    http_stream_format format;
+    registry *reg;
+    model_entry *me;
+} stream_hold;
+
+static int hold_format(void *h, job *j, sbuf *out) {
+    stream_hold *s = h;
+    return s->format(s->user, j, out);
+}
+
+static void hold_free(void *h) {
+    stream_hold *s = h;
+    free(s->user);
+    registry_release(s->reg, s->me);
+    free(s);
+}
+
+void req_run(http_req *r, model_entry *me, job *j, int stream, const char *content_type,
              http_stream_format format, void **user, json_t *(*final)(void *user, const job *j)) {
     req_err e = {0};
     if (req_check_fits(me, j, &e) < 0) {
@@ -302,8 +322,16 @@ void req_run(http_req *r, const model_entry *me, job *j, int stream, const char 
     }
     if (submit(r, me, j) != 0) return;
     if (stream) {
-        http_send_stream(r, content_type, j, format, *user, free);
+        stream_hold *h = malloc(sizeof *h);
+        if (!h) {
+            atomic_store(&j->cancelled, 1);
+            http_send_error(r, 500, NULL, NULL, "out of memory");
+            return;
+        }
+        *h = (stream_hold){*user, format, r->srv->reg, me};
+        registry_retain(r->srv->reg, me);
         *user = NULL;
+        http_send_stream(r, content_type, j, hold_format, h, hold_free);
         return;
     }
     if (http_wait_job(r, j) != 0) return;   /* the client left: nothing to answer */

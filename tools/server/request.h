@@ -49,10 +49,11 @@ int req_begin(http_req *r, json_t **body, model_entry **me, job **j, double *loa
 void req_end(http_req *r, json_t *body, model_entry *me, job *j);
 
 /* Checks the prompt fits, submits the job and answers: a stream over the job in
- * content_type (the stream takes *user and sets it to NULL), or, once the job is done,
+ * content_type (the stream takes *user, frees it at its end and sets *user to NULL; it
+ * holds the model until then so it cannot be unloaded under it), or, once the job is done,
  * final(*user, j) as JSON. Errors are answered in the route's dialect (503 when every
  * slot and the queue are busy). */
-void req_run(http_req *r, const model_entry *me, job *j, int stream, const char *content_type,
+void req_run(http_req *r, model_entry *me, job *j, int stream, const char *content_type,
              http_stream_format format, void **user, json_t *(*final)(void *user, const job *j));
 
 /* A JSON string from bytes that should be UTF-8 (invalid bytes become U+FFFD). */

@@ -179,6 +179,10 @@ static void slot_prefill(scheduler *s, slot *sl) {
 
 static void slot_generate(scheduler *s, slot *sl) {
     job *j = sl->j;
+    if (j->max_tokens == 0) {   /* a prompt-only request (usage counts, a cache warm-up) */
+        slot_finish(s, sl, JOB_LENGTH, NULL);
+        return;
+    }
     const float *logits = infer_ctx_logits(sl->ctx, sl->logits_row);
     if (!logits) {
         slot_finish(s, sl, JOB_ERROR, "no logits");
