@@ -61,3 +61,28 @@ def test_m_model_is_listed_with_dir(start_server, tmp_path):
     r = httpx.post(srv.url + "/v1/chat/completions", json={
         "model": "qwen", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, "temperature": 0})
     assert r.status_code == 200 and r.json()["model"] == "qwen"
+
+
+def test_streaming_model_is_not_unloaded(start_server, tmp_path):
+    """A model with a stream still running stays loaded when another one is requested."""
+    d = tmp_path / "models"
+    d.mkdir()
+    shutil.copy(MODELS / "stories260K.gguf", d / "a.gguf")
+    shutil.copy(MODELS / "stories260K.gguf", d / "b.gguf")
+    srv = start_server("--models-dir", d, "--mem-budget", "2", "-c", "4096", model=None)
+    with httpx.stream("POST", srv.url + "/v1/completions", json={
+            "model": "a", "prompt": "Once", "max_tokens": 3000, "temperature": 1, "stream": True}) as s:
+        lines = s.iter_lines()
+        assert next(lines).startswith("data: ")
+        r = httpx.post(srv.url + "/v1/completions", json={"model": "b", "prompt": "Once", "max_tokens": 4})
+        assert r.status_code == 200
+        # Over budget: the idle one (b, just used) goes; a, streaming, stays.
+        assert [m["model"] for m in httpx.get(srv.url + "/api/ps").json()["models"]] == ["a"]
+        body = "\n".join(lines)
+    assert body.rstrip().endswith("data: [DONE]")
+    cancelled = [l for l in httpx.get(srv.url + "/metrics").text.splitlines()
+                 if l.startswith('infer_generations_total{result="cancelled"}')]
+    assert cancelled == ['infer_generations_total{result="cancelled"} 0']
+    # Once the stream is over, the next request may evict the idle model.
+    httpx.post(srv.url + "/v1/completions", json={"model": "b", "prompt": "Once", "max_tokens": 1})
+    assert [m["model"] for m in httpx.get(srv.url + "/api/ps").json()["models"]] == ["b"]
