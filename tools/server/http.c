@@ -277,6 +277,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         r->t0 = tool_now_s();
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->url, sizeof r->url, "%s", url);
+        for (char *p = r->url; *p; p++)   /* keep the log one line per request whatever the URL holds */
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
         client_address(conn, r->client, sizeof r->client);
         r->dialect = strncmp(url, "/api/", 5) == 0 ? HTTP_OLLAMA : HTTP_OPENAI;
         *con_cls = r;
