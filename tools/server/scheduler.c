@@ -7,11 +7,12 @@
 /* Prompt tokens evaluated per slot per step: long prompts are cut into pieces so the
  * other slots keep streaming while one reads a long prompt. */
 #define PREFILL_CHUNK 256
+/* Prompt tokens evaluated per step over all slots: keeps each step short enough that the
+ * generating slots still get a token every few tens of milliseconds. */
+#define PREFILL_BUDGET 512
 
 typedef struct slot {
-    infer_ctx *ctx;
-    int32_t *cached;           /* tokens in the KV cache, positions 0..n_cached-1 */
-    size_t n_cached, cap;
+    int32_t seq;               /* the slot's sequence in the shared context */
     double last_used;
 
     job *j;                    /* NULL when free */
@@ -22,17 +23,22 @@ typedef struct slot {
     int saw_markup, answer_started;
     size_t prefill_pos;        /* next prompt token to evaluate */
     int prefilling;
-    int32_t logits_row;        /* row of the last decode holding the logits to sample */
+    int32_t pending;           /* tokens this slot put in the current batch */
+    int32_t logits_row;        /* index in the last batch of the logits to sample */
 } slot;
 
 struct scheduler {
     infer_model *m;
+    infer_ctx *ctx;            /* one context, one sequence per slot */
     metrics *met;
     slot *slots;
     int n_slots;
     uint32_t slot_ctx;
     int32_t stop_toks[16];
     size_t n_stop_toks;
+    int32_t *b_tokens, *b_seq;  /* the step's batch */
+    int8_t *b_want;
+    int32_t b_n, b_cap;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* work arrived / work finished */
@@ -45,15 +51,19 @@ struct scheduler {
     int thread_started;
 };
 
-static int cached_reserve(slot *sl, size_t n) {
-    if (n <= sl->cap) return 0;
-    size_t cap = sl->cap ? sl->cap : 256;
-    while (cap < n) cap *= 2;
-    int32_t *g = realloc(sl->cached, cap * sizeof *g);
-    if (!g) return -1;
-    sl->cached = g;
-    sl->cap = cap;
-    return 0;
+/* Tokens of a slot's sequence (positions 0..n-1). */
+static const int32_t *seq_tokens(const scheduler *s, const slot *sl, size_t *n) {
+    int32_t len = 0;
+    const int32_t *t = infer_ctx_seq_tokens(s->ctx, sl->seq, &len);
+    *n = t && len > 0 ? (size_t)len : 0;
+    return t;
+}
+
+static size_t common_prefix(const scheduler *s, const slot *sl, const job *j) {
+    size_t n, k = 0;
+    const int32_t *t = seq_tokens(s, sl, &n);
+    while (k < n && k < j->n_prompt && t[k] == j->prompt[k]) k++;
+    return k;
 }
 
 static int is_stop_token(const scheduler *s, const job *j, int32_t tok) {
@@ -62,6 +72,13 @@ static int is_stop_token(const scheduler *s, const job *j, int32_t tok) {
     for (size_t i = 0; i < s->n_stop_toks; i++)
         if (s->stop_toks[i] == tok) return 1;
     return 0;
+}
+
+static void batch_add(scheduler *s, int32_t tok, int32_t seq, int want) {
+    s->b_tokens[s->b_n] = tok;
+    s->b_seq[s->b_n] = seq;
+    s->b_want[s->b_n] = (int8_t)want;
+    s->b_n++;
 }
 
 /* ---------------------------------------------------------------- text routing */
@@ -127,24 +144,59 @@ static void slot_finish(scheduler *s, slot *sl, job_finish f, const char *error)
     job_release(j);
 }
 
-/* Puts a job in a free slot: keeps the common prefix of the slot's cache. */
+/* The job's sampler (its sampling parameters). Returns 0, or -1 after finishing the job. */
+static int make_sampler(scheduler *s, slot *sl, job *j) {
+    sl->smp = infer_sampler_new(&j->sp, infer_model_n_vocab(s->m));
+    if (sl->smp) return 0;
+    slot_finish(s, sl, JOB_ERROR, "out of memory");
+    return -1;
+}
+
+/* Records a generated token's id (return_tokens) under the job's lock. Returns 0, or -1
+ * out of memory. */
+static int record_token(job *j, int32_t tok) {
+    int rc = 0;
+    pthread_mutex_lock(&j->mu);
+    if (j->keep_tokens) {
+        int32_t *g = realloc(j->gen, (size_t)(j->n_gen + 1) * sizeof *g);
+        if (g) {
+            j->gen = g;
+            j->gen[j->n_gen] = tok;
+        } else rc = -1;
+    }
+    if (rc == 0) j->n_gen++;
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+/* Puts a job in a free slot. The job starts from the longest prefix any slot's sequence
+ * shares with its prompt: its own, or another's copied over (a system prompt shared by
+ * several conversations is evaluated once). */
 static void slot_start(scheduler *s, slot *sl, job *j) {
     sl->j = j;
     j->t_start = tool_now_s();
-    size_t keep = 0;
-    while (keep < sl->n_cached && keep < j->n_prompt && sl->cached[keep] == j->prompt[keep]) keep++;
+    size_t keep = common_prefix(s, sl, j);
+    const slot *src = sl;
+    for (int i = 0; i < s->n_slots; i++) {
+        size_t k = common_prefix(s, &s->slots[i], j);
+        if (k >= keep + 32) {   /* worth copying the other sequence's rows */
+            keep = k;
+            src = &s->slots[i];
+        }
+    }
     if (keep == j->n_prompt && keep > 0) keep--;   /* the last prompt token is evaluated again for its logits */
-    infer_ctx_kv_truncate(sl->ctx, (int32_t)keep);
-    sl->n_cached = keep;
+    if (src != sl && infer_ctx_seq_copy(s->ctx, src->seq, sl->seq) != INFER_OK) keep = common_prefix(s, sl, j);
+    if (keep == j->n_prompt && keep > 0) keep--;
+    infer_ctx_seq_truncate(s->ctx, sl->seq, (int32_t)keep);
     j->n_cached = (int)keep;
     sl->prefill_pos = keep;
     sl->prefilling = 1;
     sl->out = INFER_CHAT_PART_ANSWER;
     sl->saw_markup = sl->answer_started = 0;
     if (sl->cs) infer_chat_stream_reset(sl->cs);
-    sl->smp = infer_sampler_new(&j->sp, infer_model_n_vocab(s->m));
+    if (make_sampler(s, sl, j) != 0) return;
     sl->detok = infer_detok_new(s->m);
-    if (!sl->smp || !sl->detok || cached_reserve(sl, j->n_prompt + 1) != 0) {
+    if (!sl->detok) {
         slot_finish(s, sl, JOB_ERROR, "out of memory");
         return;
     }
@@ -157,33 +209,29 @@ static void slot_start(scheduler *s, slot *sl, job *j) {
     for (size_t i = 0; i < j->n_prompt; i++) infer_sampler_accept(sl->smp, j->prompt[i]);
 }
 
-static void slot_prefill(scheduler *s, slot *sl) {
+/* Adds the next piece of the slot's prompt to the batch (within the step's budget). */
+static void slot_prefill(scheduler *s, slot *sl, int32_t *budget) {
     job *j = sl->j;
     size_t n = j->n_prompt - sl->prefill_pos;
     if (n > PREFILL_CHUNK) n = PREFILL_CHUNK;
-    infer_status st = infer_ctx_decode(sl->ctx, j->prompt + sl->prefill_pos, NULL, NULL, (int32_t)n);
-    if (st != INFER_OK) {
-        infer_ctx_kv_truncate(sl->ctx, (int32_t)sl->n_cached);   /* forget a partly written batch */
-        slot_finish(s, sl, JOB_ERROR, infer_ctx_last_error(sl->ctx));
-        return;
-    }
-    memcpy(sl->cached + sl->n_cached, j->prompt + sl->prefill_pos, n * sizeof *sl->cached);
-    sl->n_cached += n;
-    sl->prefill_pos += n;
-    if (sl->prefill_pos == j->n_prompt) {
-        sl->prefilling = 0;
-        sl->logits_row = (int32_t)n - 1;
-        j->t_prompt_done = tool_now_s();
-    }
+    if (n > (size_t)*budget) n = (size_t)*budget;
+    if (n == 0) return;
+    *budget -= (int32_t)n;
+    int last = sl->prefill_pos + n == j->n_prompt;
+    for (size_t i = 0; i < n; i++) batch_add(s, j->prompt[sl->prefill_pos + i], sl->seq, last && i + 1 == n);
+    sl->pending = (int32_t)n;
+    sl->logits_row = last ? s->b_n - 1 : -1;
 }
 
+/* Samples the slot's next token from the last batch's logits, streams it, and adds it to
+ * this step's batch unless the job is done. */
 static void slot_generate(scheduler *s, slot *sl) {
     job *j = sl->j;
     if (j->max_tokens == 0) {   /* a prompt-only request (usage counts, a cache warm-up) */
         slot_finish(s, sl, JOB_LENGTH, NULL);
         return;
     }
-    const float *logits = infer_ctx_logits(sl->ctx, sl->logits_row);
+    const float *logits = infer_ctx_logits(s->ctx, sl->logits_row);
     if (!logits) {
         slot_finish(s, sl, JOB_ERROR, "no logits");
         return;
@@ -194,16 +242,10 @@ static void slot_generate(scheduler *s, slot *sl) {
         return;
     }
     infer_sampler_accept(sl->smp, tok);
-    if (j->keep_tokens) {   /* read by the HTTP side only after the finish (under mu) */
-        int32_t *g = realloc(j->gen, (size_t)(j->n_gen + 1) * sizeof *g);
-        if (!g) {
-            slot_finish(s, sl, JOB_ERROR, "out of memory");
-            return;
-        }
-        j->gen = g;
-        j->gen[j->n_gen] = tok;
+    if (record_token(j, tok) != 0) {
+        slot_finish(s, sl, JOB_ERROR, "out of memory");
+        return;
     }
-    j->n_gen++;
     if (j->t_first == 0) j->t_first = tool_now_s();
     int stopped = 0;
     emit_token(s, sl, tok, &stopped);
@@ -211,47 +253,51 @@ static void slot_generate(scheduler *s, slot *sl) {
         slot_finish(s, sl, JOB_STOP, NULL);
         return;
     }
-    if ((j->max_tokens >= 0 && j->n_gen >= j->max_tokens) || sl->n_cached + 1 >= s->slot_ctx) {
+    if ((j->max_tokens >= 0 && j->n_gen >= j->max_tokens) || infer_ctx_seq_len(s->ctx, sl->seq) + 1 >= (int32_t)s->slot_ctx) {
         slot_finish(s, sl, JOB_LENGTH, NULL);
         return;
     }
-    infer_status st = infer_ctx_decode(sl->ctx, &tok, NULL, NULL, 1);
-    if (st != INFER_OK) {
-        infer_ctx_kv_truncate(sl->ctx, (int32_t)sl->n_cached);
-        slot_finish(s, sl, st == INFER_ERR_CONTEXT_FULL ? JOB_LENGTH : JOB_ERROR,
-                    st == INFER_ERR_CONTEXT_FULL ? NULL : infer_ctx_last_error(sl->ctx));
-        return;
-    }
-    if (cached_reserve(sl, sl->n_cached + 1) != 0) {
-        slot_finish(s, sl, JOB_ERROR, "out of memory");
-        return;
-    }
-    sl->cached[sl->n_cached++] = tok;
-    sl->logits_row = 0;
+    batch_add(s, tok, sl->seq, 1);
+    sl->pending = 1;
+    sl->logits_row = s->b_n - 1;
 }
 
-static void slot_step(scheduler *s, slot *sl, double cancel_at) {
-    job *j = sl->j;
+/* One step: every busy slot samples (from the previous step's logits) or adds a piece of
+ * its prompt, then one forward pass evaluates all their tokens together. */
+static void step(scheduler *s, double cancel_at) {
     double now = tool_now_s();
-    if (atomic_load(&j->cancelled) || (cancel_at > 0 && now >= cancel_at)) {
-        slot_finish(s, sl, JOB_CANCELLED, NULL);
-        return;
+    int32_t budget = PREFILL_BUDGET;
+    s->b_n = 0;
+    for (int i = 0; i < s->n_slots; i++) {
+        slot *sl = &s->slots[i];
+        sl->pending = 0;
+        if (!sl->j) continue;
+        if (atomic_load(&sl->j->cancelled) || (cancel_at > 0 && now >= cancel_at)) slot_finish(s, sl, JOB_CANCELLED, NULL);
+        else if (sl->j->max_seconds > 0 && now - sl->j->t_start > sl->j->max_seconds) slot_finish(s, sl, JOB_LENGTH, NULL);
+        else if (sl->prefilling) slot_prefill(s, sl, &budget);
+        else slot_generate(s, sl);
     }
-    if (j->max_seconds > 0 && now - j->t_start > j->max_seconds) {
-        slot_finish(s, sl, JOB_LENGTH, NULL);
-        return;
+    if (s->b_n == 0) return;
+    infer_batch b = {.n_tokens = s->b_n, .tokens = s->b_tokens, .seq_id = s->b_seq, .want_logits = s->b_want};
+    infer_status st = infer_ctx_decode_batch(s->ctx, &b);
+    for (int i = 0; i < s->n_slots; i++) {
+        slot *sl = &s->slots[i];
+        if (!sl->j || !sl->pending) continue;
+        if (st != INFER_OK) {   /* the library left every sequence as it was before the call */
+            slot_finish(s, sl, JOB_ERROR, infer_ctx_last_error(s->ctx));
+            continue;
+        }
+        if (sl->prefilling) {
+            sl->prefill_pos += (size_t)sl->pending;
+            if (sl->prefill_pos == sl->j->n_prompt) {
+                sl->prefilling = 0;
+                sl->j->t_prompt_done = tool_now_s();
+            }
+        }
     }
-    if (sl->prefilling) slot_prefill(s, sl);
-    else slot_generate(s, sl);
 }
 
 /* ---------------------------------------------------------------- thread */
-
-static size_t common_prefix(const slot *sl, const job *j) {
-    size_t k = 0;
-    while (k < sl->n_cached && k < j->n_prompt && sl->cached[k] == j->prompt[k]) k++;
-    return k;
-}
 
 /* Moves queued jobs into free slots; the caller holds mu. Returns the jobs started, which
  * the caller hands to slot_start outside the lock. */
@@ -268,7 +314,7 @@ static int assign_jobs(scheduler *s, slot **started, job **jobs) {
             int taken = sl->j != NULL;
             for (int k = 0; k < n && !taken; k++) taken = started[k] == sl;
             if (taken) continue;
-            size_t k = common_prefix(sl, j);
+            size_t k = common_prefix(s, sl, j);
             if (!best || k > best_k || (k == best_k && sl->last_used < best->last_used)) {
                 best = sl;
                 best_k = k;
@@ -298,8 +344,7 @@ static void *sched_thread(void *arg) {
         if (done) break;
 
         for (int i = 0; i < n_new; i++) slot_start(s, started[i], jobs[i]);
-        for (int i = 0; i < s->n_slots; i++)
-            if (s->slots[i].j) slot_step(s, &s->slots[i], cancel_at);
+        step(s, cancel_at);
 
         pthread_mutex_lock(&s->mu);
         int busy = 0;
@@ -337,16 +382,31 @@ int sched_new(infer_model *m, const scheduler_params *p, metrics *met, scheduler
         sched_free(s);
         return -1;
     }
+    /* One context, one sequence of p->ctx.n_ctx positions per slot. */
+    infer_ctx_params cp = p->ctx;
+    cp.n_seq_max = (uint32_t)s->n_slots;
+    cp.n_ctx = (cp.n_ctx ? cp.n_ctx : 4096) * (uint32_t)s->n_slots;
+    if (cp.n_batch < (uint32_t)(PREFILL_BUDGET + s->n_slots)) cp.n_batch = (uint32_t)(PREFILL_BUDGET + s->n_slots);
+    infer_error e = {0};
+    if (infer_ctx_new(m, &cp, &s->ctx, &e) != INFER_OK) {
+        snprintf(err, errcap, "%s", e.message);
+        sched_free(s);
+        return -1;
+    }
+    s->slot_ctx = infer_ctx_n_ctx_seq(s->ctx);
+    s->b_cap = PREFILL_BUDGET + s->n_slots;
+    s->b_tokens = malloc((size_t)s->b_cap * sizeof *s->b_tokens);
+    s->b_seq = malloc((size_t)s->b_cap * sizeof *s->b_seq);
+    s->b_want = malloc((size_t)s->b_cap);
+    if (!s->b_tokens || !s->b_seq || !s->b_want) {
+        snprintf(err, errcap, "out of memory");
+        sched_free(s);
+        return -1;
+    }
     for (int i = 0; i < s->n_slots; i++) {
-        infer_error e = {0};
-        if (infer_ctx_new(m, &p->ctx, &s->slots[i].ctx, &e) != INFER_OK) {
-            snprintf(err, errcap, "slot %d: %s", i, e.message);
-            sched_free(s);
-            return -1;
-        }
+        s->slots[i].seq = i;
         s->slots[i].cs = infer_chat_stream_new(m);
     }
-    s->slot_ctx = infer_ctx_n_ctx(s->slots[0].ctx);
     if (pthread_create(&s->thread, NULL, sched_thread, s) != 0) {
         snprintf(err, errcap, "cannot start the scheduler thread");
         sched_free(s);
@@ -367,11 +427,11 @@ void sched_free(scheduler *s) {
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->thread, NULL);
     }
-    for (int i = 0; s->slots && i < s->n_slots; i++) {
-        infer_ctx_free(s->slots[i].ctx);
-        infer_chat_stream_free(s->slots[i].cs);
-        free(s->slots[i].cached);
-    }
+    for (int i = 0; s->slots && i < s->n_slots; i++) infer_chat_stream_free(s->slots[i].cs);
+    infer_ctx_free(s->ctx);
+    free(s->b_tokens);
+    free(s->b_seq);
+    free(s->b_want);
     free(s->slots);
     free(s->queue);
     pthread_mutex_destroy(&s->mu);
@@ -413,4 +473,4 @@ void sched_load(scheduler *s, int *busy, int *queued) {
     pthread_mutex_unlock(&s->mu);
 }
 
-const char *sched_backend_name(const scheduler *s) { return infer_ctx_backend_name(s->slots[0].ctx); }
+const char *sched_backend_name(const scheduler *s) { return infer_ctx_backend_name(s->ctx); }

@@ -1,13 +1,15 @@
-/* The scheduler: -np slots over one model, stepped by one thread. A slot holds a context
- * (its KV cache) and the tokens cached in it; a job takes the free slot whose cache shares
- * the longest prefix with its prompt, evaluates only the rest, then generates one token per
- * step. Each step visits every busy slot once, so a new request joins at the next step and
+/* The scheduler: -np slots over one model, stepped by one thread. A slot is a sequence of
+ * the model's context (its part of the KV cache); a job takes the free slot whose sequence
+ * shares the longest prefix with its prompt (copying another slot's sequence when that one
+ * shares much more, such as a common system prompt), evaluates only the rest, then
+ * generates one token per step. Each step visits every busy slot once, so a new request joins at the next step and
  * a finished one leaves without stalling the others. Jobs that find no free slot wait in a
  * bounded FIFO queue; beyond it job submission fails at once (the HTTP side answers 503).
  *
- * Today each slot has its own infer_ctx (the public API has one sequence per context), so a
- * step is one forward pass per busy slot; when the library grows sequences, the step becomes
- * one batched forward pass over all of them without changing this interface. */
+ * The slots are the sequences of one context: each step, every generating slot samples
+ * its next token from the previous step's logits and prefilling slots add a piece of their
+ * prompt, and one batched forward pass (infer_ctx_decode_batch) evaluates them all, so the
+ * weights are read once per step for every slot (continuous batching). */
 #ifndef SERVER_SCHEDULER_H
 #define SERVER_SCHEDULER_H
 #include "infer.h"
