@@ -315,7 +315,3 @@ void ollama_show(http_req *r) {
 }
 
 void ollama_version(http_req *r) { http_send_json(r, 200, json_pack("{s:s}", "version", INFER_VERSION_STRING)); }
-
-void ollama_embed(http_req *r) {
-    http_send_error(r, 501, NULL, NULL, "embeddings are not supported by this server yet");
-}

@@ -246,7 +246,3 @@ void openai_models(http_req *r) {
     registry_list_free(&l);
     http_send_json(r, 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
 }
-
-void openai_embeddings(http_req *r) {
-    http_send_error(r, 501, NULL, "unsupported", "embeddings are not supported by this server yet");
-}

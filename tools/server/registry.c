@@ -109,6 +109,7 @@ static int add_entry(registry *r, const char *path, char *err, size_t errcap) {
     }
     model_entry *me = calloc(1, sizeof *me);
     if (!me) return -1;
+    pthread_mutex_init(&me->embed_mu, NULL);
     if (read_info(path, name, &me->info, err, errcap) != 0) {
         free(me);
         return -1;
@@ -138,6 +139,8 @@ static void scan_dir(registry *r) {
 /* ---------------------------------------------------------------- loading */
 
 static void unload(model_entry *e) {
+    infer_ctx_free(e->embed_ctx);
+    e->embed_ctx = NULL;
     sched_free(e->sched);
     infer_model_free(e->model);
     e->sched = NULL;
@@ -228,6 +231,7 @@ void registry_free(registry *r) {
     for (int i = 0; i < r->n; i++) {
         unload(r->e[i]);
         free(r->e[i]->info.chat_template);
+        pthread_mutex_destroy(&r->e[i]->embed_mu);
         free(r->e[i]);
     }
     free(r->e);
@@ -286,6 +290,43 @@ void registry_release(registry *r, model_entry *e) {
     e->last_used = tool_now_s();
     make_room(r, 0);
     pthread_mutex_unlock(&r->mu);
+}
+
+int registry_embed(registry *r, model_entry *e, const int32_t *toks, size_t n, float *out, char *err, size_t errcap) {
+    int rc = -1;
+    pthread_mutex_lock(&e->embed_mu);
+    if (!e->embed_ctx) {
+        infer_ctx_params p = r->p.sched.ctx;
+        p.embeddings = 1;
+        p.pooling = INFER_POOLING_MEAN;
+        p.embd_normalize = 1;
+        p.n_seq_max = 1;
+        infer_error ie = {0};
+        if (infer_ctx_new(e->model, &p, &e->embed_ctx, &ie) != INFER_OK) {
+            snprintf(err, errcap, "cannot open an embedding context: %s", ie.message);
+            e->embed_ctx = NULL;
+            goto out;
+        }
+    }
+    if (n == 0 || n > infer_ctx_n_ctx(e->embed_ctx)) {
+        snprintf(err, errcap, "the input has %zu tokens; embeddings take 1 to %u", n, infer_ctx_n_ctx(e->embed_ctx));
+        goto out;
+    }
+    infer_ctx_seq_clear(e->embed_ctx, 0);
+    if (infer_ctx_decode(e->embed_ctx, toks, NULL, NULL, (int32_t)n) != INFER_OK) {
+        snprintf(err, errcap, "%s", infer_ctx_last_error(e->embed_ctx));
+        goto out;
+    }
+    const float *v = infer_ctx_embeddings_seq(e->embed_ctx, 0);
+    if (!v) {
+        snprintf(err, errcap, "no embedding was produced");
+        goto out;
+    }
+    memcpy(out, v, (size_t)infer_model_n_embd(e->model) * sizeof *out);
+    rc = 0;
+out:
+    pthread_mutex_unlock(&e->embed_mu);
+    return rc;
 }
 
 int registry_list(registry *r, model_listing *out) {

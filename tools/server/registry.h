@@ -6,6 +6,7 @@
  * folder, never joined into a path, so no name can reach outside it. Thread-safe. */
 #ifndef SERVER_REGISTRY_H
 #define SERVER_REGISTRY_H
+#include <pthread.h>
 #include <stdint.h>
 
 #include "infer.h"
@@ -28,6 +29,8 @@ typedef struct model_entry {
     model_info info;
     infer_model *model;          /* NULL while not loaded */
     scheduler *sched;
+    pthread_mutex_t embed_mu;    /* one embedding request at a time */
+    infer_ctx *embed_ctx;        /* made by the first embedding request */
     int refs;                    /* requests using it now */
     double last_used, load_seconds;
 } model_entry;
@@ -52,6 +55,10 @@ model_entry *registry_acquire(registry *r, const char *name, int *status, char *
 void registry_release(registry *r, model_entry *e);
 /* One more reference on an entry already held (a stream that outlives its handler). */
 void registry_retain(registry *r, model_entry *e);
+
+/* The mean-pooled, L2-normalized final hidden state of n tokens (n_embd floats to out).
+ * The entry must be held (registry_acquire). Returns 0, or -1 with err filled. */
+int registry_embed(registry *r, model_entry *e, const int32_t *toks, size_t n, float *out, char *err, size_t errcap);
 
 /* Snapshot of every model (loaded or not); the caller frees with registry_list_free. */
 typedef struct model_listing {
