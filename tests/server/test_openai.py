@@ -169,3 +169,18 @@ def test_metrics_exposition(server):
     assert values["infer_slots_total"] == 2
     assert values["infer_time_to_first_token_seconds_count"] >= 1
     assert "infer_queue_length" in values and "infer_slots_busy" in values
+
+
+def test_shared_system_prompt_is_copied_between_slots(start_server):
+    """A busy slot's cached system prompt is copied into the slot a new request gets."""
+    srv = start_server("-np", "2", "-c", "4096")
+    system = "You are a storyteller. " * 12   # well over the 32 tokens that make a copy worth it
+    first = {"model": "stories260K", "messages": [{"role": "system", "content": system}, {"role": "user", "content": "A"}],
+             "max_tokens": 3000, "temperature": 1, "stream": True}
+    with httpx.stream("POST", srv.url + "/v1/chat/completions", json=first) as s:
+        lines = s.iter_lines()
+        assert next(lines).startswith("data: ")   # the first slot is now busy generating
+        second = client(srv).chat.completions.create(
+            model="stories260K", messages=[{"role": "system", "content": system}, {"role": "user", "content": "B"}],
+            max_tokens=4, temperature=0)
+    assert second.usage.prompt_tokens_details.cached_tokens >= 32, second.usage
