@@ -409,6 +409,84 @@ INFER_API int infer_chat_template_is_fallback(const infer_model *m);
  * On INFER_ERR_BUFFER_SMALL, *n_out holds the bytes needed (without the NUL). */
 INFER_API infer_status infer_chat_render(const infer_model *m, const infer_chat_msg *msgs, size_t n_msgs,
                                          int add_generation_prompt, char *buf, size_t cap, size_t *n_out);
+/* ---- the model's own Jinja template (messages with tool calls, tools, extra variables)
+ *
+ * Structs carry struct_size = sizeof(the struct) as the caller compiled it, so later
+ * versions can add fields at the end without breaking callers (zero-initialize them:
+ * `infer_chat_message m = {sizeof m, "user", "Hi"};`). Every string is NUL-terminated
+ * UTF-8; NULL means absent. */
+typedef struct infer_chat_tool_call {
+    size_t struct_size;
+    const char *id;          /* "call_1" (NULL: none) */
+    const char *name;        /* function name */
+    const char *arguments;   /* the arguments as JSON text (an object); NULL reads as {} */
+} infer_chat_tool_call;
+
+typedef struct infer_chat_message {
+    size_t struct_size;
+    const char *role;                /* "system", "user", "assistant", "tool", ... */
+    const char *content;             /* NULL: content is null (e.g. an assistant turn with only tool calls) */
+    const char *reasoning_content;   /* assistant reasoning (thinking) text */
+    const infer_chat_tool_call *tool_calls;
+    size_t n_tool_calls;
+    const char *tool_call_id;        /* role "tool": the id of the call this result answers */
+    const char *name;                /* role "tool": the tool's name */
+} infer_chat_message;
+
+typedef struct infer_chat_render_opts {
+    size_t struct_size;
+    int add_generation_prompt;
+    const char *tools_json;   /* JSON array of OpenAI-style tool specs ({"type":"function","function":{...}}) */
+    const char *extra_json;   /* JSON object of extra template variables: {"enable_thinking": false} */
+    const char *date;         /* "YYYY-MM-DD" that strftime_now prints (NULL: today, local time) */
+} infer_chat_render_opts;
+
+/* Renders with the model's own tokenizer.chat_template (Jinja, with Hugging Face's
+ * semantics) when the file has one, else with the built-in family (tools ignored there).
+ * The text goes to buf like infer_chat_render (INFER_ERR_BUFFER_SMALL reports the size in
+ * *n_out). A template that raises (raise_exception, a type error) returns
+ * INFER_ERR_FORMAT with the template's message in err. opts may be NULL. */
+INFER_API infer_status infer_chat_render_messages(const infer_model *m, const infer_chat_message *msgs, size_t n_msgs,
+                                                  const infer_chat_render_opts *opts, char *buf, size_t cap,
+                                                  size_t *n_out, infer_error *err);
+/* The same from an OpenAI-style request object: {"messages": [...], "tools": [...],
+ * "add_generation_prompt": true, "extra": {...}} (also reads "chat_template_kwargs"
+ * as extra variables, as servers accept them). */
+INFER_API infer_status infer_chat_render_json(const infer_model *m, const char *request_json, char *buf, size_t cap,
+                                              size_t *n_out, infer_error *err);
+/* Renders any Jinja chat template with a conversation in that JSON form. Options:
+ * bos/eos token texts (NULL: ""), the strftime_now date (NULL: today). */
+typedef struct infer_template_opts {
+    size_t struct_size;
+    const char *bos_token;
+    const char *eos_token;
+    const char *date;   /* "YYYY-MM-DD" */
+} infer_template_opts;
+INFER_API infer_status infer_template_render(const char *template_src, const char *conversation_json,
+                                             const infer_template_opts *opts, char *buf, size_t cap, size_t *n_out,
+                                             infer_error *err);
+/* The model's tokenizer.chat_template text, or NULL. Owned by the model. */
+INFER_API const char *infer_model_chat_template_text(const infer_model *m);
+
+/* ---- tool calls in a generated reply */
+
+/* Splits a finished assistant reply into answer text, reasoning and tool calls. The
+ * formats tried: Hermes/Qwen <tool_call>{json}</tool_call>, Llama 3.x JSON calls
+ * ({"name": ..., "parameters": ...} and <|python_tag|>), Mistral [TOOL_CALLS][...],
+ * Harmony commentary channels (to=functions.NAME), and a bare JSON object/array naming a
+ * function as a fallback (only when tools were offered). Think blocks (<think>...</think>)
+ * and Harmony analysis channels become reasoning. */
+typedef struct infer_chat_parsed infer_chat_parsed;
+INFER_API infer_status infer_chat_parse_reply(const char *text, const char *tools_json, infer_chat_parsed **out,
+                                              infer_error *err);
+INFER_API void infer_chat_parsed_free(infer_chat_parsed *p);
+INFER_API const char *infer_chat_parsed_content(const infer_chat_parsed *p);     /* "" if none */
+INFER_API const char *infer_chat_parsed_reasoning(const infer_chat_parsed *p);   /* "" if none */
+INFER_API size_t infer_chat_parsed_n_tool_calls(const infer_chat_parsed *p);
+/* Call i: its name, arguments (compact JSON object text) and id (generated "call_N" when
+ * the model gave none). NULL when i is out of range. */
+INFER_API const infer_chat_tool_call *infer_chat_parsed_tool_call(const infer_chat_parsed *p, size_t i);
+
 /* Token ids that end an assistant turn for this model. Returns how many exist. */
 INFER_API size_t infer_model_stop_tokens(const infer_model *m, int32_t *out, size_t cap);
 

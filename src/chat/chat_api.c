@@ -2,6 +2,7 @@
 #include "chat/chat_style.h"
 #include "models/model_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -23,8 +24,8 @@ int infer_chat_template_is_fallback(const infer_model *m) {
     return st.fallback;
 }
 
-infer_status infer_chat_render(const infer_model *m, const infer_chat_msg *msgs, size_t n_msgs,
-                               int add_generation_prompt, char *buf, size_t cap, size_t *n_out) {
+infer_status infer_chat_render_builtin(const infer_model *m, const infer_chat_msg *msgs, size_t n_msgs,
+                                       int add_generation_prompt, char *buf, size_t cap, size_t *n_out) {
     if (n_out) *n_out = 0;
     if (!m || (!msgs && n_msgs > 0)) return INFER_ERR_INVALID_ARG;
     for (size_t i = 0; i < n_msgs; i++)
@@ -38,6 +39,30 @@ infer_status infer_chat_render(const infer_model *m, const infer_chat_msg *msgs,
     const struct tm *now_p = localtime_r(&t, &now) ? &now : NULL;
     return infer_chat_style_render(&st, bos_text ? bos_text : "", now_p, msgs, n_msgs, add_generation_prompt,
                                    buf, cap, n_out);
+}
+
+/* The model's own template when it has one (Jinja); a template that fails on these plain
+ * turns falls back to the built-in family so existing callers keep a prompt. */
+infer_status infer_chat_render(const infer_model *m, const infer_chat_msg *msgs, size_t n_msgs,
+                               int add_generation_prompt, char *buf, size_t cap, size_t *n_out) {
+    if (n_out) *n_out = 0;
+    if (!m || (!msgs && n_msgs > 0)) return INFER_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n_msgs; i++)
+        if (!msgs[i].role) return INFER_ERR_INVALID_ARG;
+    const char *tmpl = infer_model_chat_template(m);
+    if (tmpl && tmpl[0]) {
+        infer_chat_message *full = calloc(n_msgs ? n_msgs : 1, sizeof *full);
+        if (!full) return INFER_ERR_NOMEM;
+        for (size_t i = 0; i < n_msgs; i++)
+            full[i] = (infer_chat_message){.struct_size = sizeof full[i], .role = msgs[i].role,
+                                           .content = msgs[i].content ? msgs[i].content : ""};
+        infer_chat_render_opts o = {.struct_size = sizeof o, .add_generation_prompt = add_generation_prompt};
+        infer_error err = {0};
+        infer_status rs = infer_chat_render_messages(m, full, n_msgs, &o, buf, cap, n_out, &err);
+        free(full);
+        if (rs == INFER_OK || rs == INFER_ERR_BUFFER_SMALL) return rs;
+    }
+    return infer_chat_render_builtin(m, msgs, n_msgs, add_generation_prompt, buf, cap, n_out);
 }
 
 /* ---------------------------------------------------------------- stop tokens */

@@ -52,4 +52,8 @@ infer_status infer_chat_style_render(const infer_chat_style *st, const char *bos
                                      const infer_chat_msg *msgs, size_t n_msgs, int add_generation_prompt,
                                      char *buf, size_t cap, size_t *n_out);
 
+/* Renders with the built-in family only (what infer_chat_render did before templates ran). */
+infer_status infer_chat_render_builtin(const infer_model *m, const infer_chat_msg *msgs, size_t n_msgs,
+                                       int add_generation_prompt, char *buf, size_t cap, size_t *n_out);
+
 #endif

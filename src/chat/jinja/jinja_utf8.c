@@ -1,0 +1,108 @@
+/* UTF-8 decoding and the few Unicode properties Python's string methods need
+ * (whitespace for strip/split, printability for repr, simple case mapping). */
+#include "chat/jinja/jinja_internal.h"
+
+size_t jutf8_next(const char *s, size_t n, uint32_t *cp) {
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned char b = p[0];
+    size_t len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    if (len == 1) {
+        *cp = b;
+        return 1;
+    }
+    if (len == 0 || len > n) goto invalid;
+    uint32_t v = b & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80) goto invalid;
+        v = (v << 6) | (p[i] & 0x3F);
+    }
+    /* overlong forms, surrogates and out-of-range values are invalid */
+    if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10FFFF)) ||
+        (v >= 0xD800 && v <= 0xDFFF))
+        goto invalid;
+    *cp = v;
+    return len;
+invalid:
+    /* Like Python's surrogateescape: one byte, mapped to U+DC80..U+DCFF. */
+    *cp = 0xDC00 + b;
+    return 1;
+}
+
+size_t jutf8_put(uint32_t cp, char out[4]) {
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+size_t jutf8_count(const char *p, size_t n) {
+    size_t k = 0, i = 0;
+    uint32_t cp;
+    while (i < n) {
+        i += jutf8_next(p + i, n - i, &cp);
+        k++;
+    }
+    return k;
+}
+
+/* Python's str.isspace(): bidirectional class WS, B or S, or category Zs. */
+int juni_is_space(uint32_t cp) {
+    return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+           cp == 0x3000;
+}
+
+/* Python's str.isprintable() for repr(): false for controls, separators other than the
+ * ASCII space, format characters, surrogates and private use. */
+int juni_is_printable(uint32_t cp) {
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0xA0)) return 0;
+    if (cp == 0xAD || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
+        (cp >= 0x205F && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF ||
+        (cp >= 0x600 && cp <= 0x605) || cp == 0x61C || cp == 0x6DD || cp == 0x70F || cp == 0x180E ||
+        (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0xE000 && cp <= 0xF8FF) ||
+        cp == 0xFFFE || cp == 0xFFFF || cp >= 0xF0000 || cp == 0xE0001 || (cp >= 0xE0020 && cp <= 0xE007F))
+        return 0;
+    return 1;
+}
+
+/* Case mapping for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic: the scripts chat
+ * templates meet in role names and keywords. Other code points map to themselves. */
+uint32_t juni_upper(uint32_t cp) {
+    if (cp >= 'a' && cp <= 'z') return cp - 32;
+    if ((cp >= 0xE0 && cp <= 0xFE && cp != 0xF7)) return cp - 32;
+    if (((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) && (cp & 1) && cp != 0x131) return cp - 1;
+    if (cp >= 0x3B1 && cp <= 0x3C9 && cp != 0x3C2) return cp - 32;
+    if (cp >= 0x430 && cp <= 0x44F) return cp - 32;
+    if (cp >= 0x450 && cp <= 0x45F) return cp - 80;
+    return cp;
+}
+
+uint32_t juni_lower(uint32_t cp) {
+    if (cp >= 'A' && cp <= 'Z') return cp + 32;
+    if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)) return cp + 32;
+    if (((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) && !(cp & 1) && cp != 0x130) return cp + 1;
+    if (cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2) return cp + 32;
+    if (cp >= 0x410 && cp <= 0x42F) return cp + 32;
+    if (cp >= 0x400 && cp <= 0x40F) return cp + 80;
+    return cp;
+}
+
+int juni_is_alpha(uint32_t cp) {
+    if (cp < 0x80) return (cp | 32) >= 'a' && (cp | 32) <= 'z';
+    return juni_upper(cp) != cp || juni_lower(cp) != cp || (cp >= 0x4E00 && cp <= 0x9FFF) || cp == 0xDF;
+}
+
+int juni_is_digit(uint32_t cp) { return cp >= '0' && cp <= '9'; }
