@@ -505,10 +505,18 @@ jv jinja_filter(jinja_ctx *c, const jnode *at, const char *f, jv v, const jargs 
     if (!strcmp(f, "round")) {
         const jv *p = jargs_get(a, 0, "precision"), *m = jargs_get(a, 1, "method");
         if (v.k != JV_INT && v.k != JV_FLOAT && v.k != JV_BOOL) return jinja_fail(c, at, "TypeError: round needs a number");
-        double x = v.k == JV_FLOAT ? v.u.f : (double)v.u.i, scale = pow(10.0, p && p->k == JV_INT ? (double)p->u.i : 0);
+        double x = v.k == JV_FLOAT ? v.u.f : (double)v.u.i;
+        int64_t prec = p && p->k == JV_INT ? p->u.i : 0;
+        if (prec < 0 || prec > 30) prec = prec < 0 ? 0 : 30;
         const char *method = m && m->k == JV_STR ? m->u.s->p : "common";
-        double r = !strcmp(method, "ceil") ? ceil(x * scale) : !strcmp(method, "floor") ? floor(x * scale) : round(x * scale);
-        return jv_float(r / scale);
+        if (strcmp(method, "common") == 0) {
+            /* Python's round(): the correctly rounded decimal, ties to even, as printf does */
+            char tmp[400];
+            snprintf(tmp, sizeof tmp, "%.*f", (int)prec, x);
+            return jv_float(strtod(tmp, NULL));
+        }
+        double scale = pow(10.0, (double)prec);
+        return jv_float((!strcmp(method, "ceil") ? ceil(x * scale) : floor(x * scale)) / scale);
     }
     if (!strcmp(f, "sum")) {
         jv items;

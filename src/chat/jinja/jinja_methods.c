@@ -178,18 +178,14 @@ static jv split(jinja_ctx *c, const jnode *at, jv s, const jv *sepv, int64_t max
             starts[cnt] = st;
             ends[cnt++] = i;
         }
-        if (maxsplit < 0 || (size_t)maxsplit + 1 >= cnt) {
+        if (maxsplit < 0 || (size_t)maxsplit >= cnt) {
             for (size_t k = 0; k < cnt; k++) jv_list_push(c, out, jv_strn(c, p + starts[k], ends[k] - starts[k]));
         } else if (!from_right) {
             for (size_t k = 0; k < (size_t)maxsplit; k++) jv_list_push(c, out, jv_strn(c, p + starts[k], ends[k] - starts[k]));
-            jv rest = jv_strn(c, p + starts[maxsplit], n - starts[maxsplit]);
-            if (!c->failed) rest = jstr_strip(c, rest, NULL, 0, 1);
-            jv_list_push(c, out, rest);
+            jv_list_push(c, out, jv_strn(c, p + starts[maxsplit], n - starts[maxsplit]));
         } else {
             size_t first = cnt - (size_t)maxsplit;
-            jv rest = jv_strn(c, p, ends[first - 1]);
-            if (!c->failed) rest = jstr_strip(c, rest, NULL, 1, 0);
-            jv_list_push(c, out, rest);
+            jv_list_push(c, out, jv_strn(c, p, ends[first - 1]));
             for (size_t k = first; k < cnt; k++) jv_list_push(c, out, jv_strn(c, p + starts[k], ends[k] - starts[k]));
         }
         return c->failed ? jv_undef(NULL) : out;
@@ -414,9 +410,23 @@ static jv str_method(jinja_ctx *c, const jnode *at, jv s, const char *m, const j
         if (!affix_match(s, *x, end)) return s;
         return jv_strn(c, s.u.s->p + (end ? 0 : x->u.s->n), s.u.s->n - x->u.s->n);
     }
-    char d[64];
-    snprintf(d, sizeof d, "'str object'");
-    return jinja_fail(c, at, "UndefinedError: %s has no attribute '%s'", d, m);
+    if (!strcmp(m, "ljust") || !strcmp(m, "rjust") || !strcmp(m, "center") || !strcmp(m, "zfill")) {
+        int64_t width = opt_int(a, 0, "width", 0);
+        const jv *fc = jargs_get(a, 1, "fillchar");
+        const char *fill = m[0] == 'z' ? "0" : fc && fc->k == JV_STR && fc->u.s->n ? fc->u.s->p : " ";
+        size_t fill_n = m[0] == 'z' ? 1 : fc && fc->k == JV_STR && fc->u.s->n ? fc->u.s->n : 1;
+        int64_t len = (int64_t)jutf8_count(s.u.s->p, s.u.s->n);
+        if (width <= len) return s;
+        if (width > 1000000) return jinja_fail(c, at, "%s width too large", m);
+        int64_t pad = width - len, left = m[0] == 'l' ? 0 : m[0] == 'c' ? pad / 2 + (pad & width & 1) : pad;
+        jbuf b = {0};
+        size_t before = c->out_total;
+        for (int64_t i = 0; i < left; i++) jbuf_put(c, &b, fill, fill_n);
+        jbuf_put(c, &b, s.u.s->p, s.u.s->n);
+        for (int64_t i = left; i < pad; i++) jbuf_put(c, &b, fill, fill_n);
+        return from_buf(c, &b, before);
+    }
+    return jinja_fail(c, at, "UndefinedError: 'str object' has no attribute '%s'", m);
 }
 
 static int is_mutator(const char *m) {
