@@ -24,7 +24,8 @@ typedef struct jinja_limits {
     int max_depth;         /* nested macro calls / expression depth */
 } jinja_limits;
 
-/* Defaults: 16 MiB output, 256 MiB memory, 10 million steps, depth 200. */
+/* Defaults: 16 MiB output, 64 MiB memory, 1 million steps, depth 1000. Real chat templates
+ * stay far below (a long conversation: tens of KiB, thousands of steps). */
 jinja_limits jinja_default_limits(void);
 
 /* Parses template source (any bytes). NULL on error with a message "line N: ..." in err. */

@@ -579,10 +579,8 @@ static jv call_macro(jinja_ctx *c, const jnode *at, const jfunc *fn, const jv *a
         jv v = def ? jinja_eval(c, s, def) : undef_msg(c, "parameter '%s' was not provided", m->names[i]->p);
         if (c->failed || scope_set(c, s, m->names[i], v)) return jv_undef(NULL);
     }
-    jv kv = jv_cstr(c, "varargs"), kk = jv_cstr(c, "kwargs"), kc = jv_cstr(c, "caller");
-    if (c->failed) return jv_undef(NULL);
-    if (scope_set(c, s, kv.u.s, varargs) || scope_set(c, s, kk.u.s, kwargs)) return jv_undef(NULL);
-    if (caller.k == JV_FUNC && scope_set(c, s, kc.u.s, caller)) return jv_undef(NULL);
+    if (scope_set(c, s, c->name_varargs, varargs) || scope_set(c, s, c->name_kwargs, kwargs)) return jv_undef(NULL);
+    if (caller.k == JV_FUNC && scope_set(c, s, c->name_caller, caller)) return jv_undef(NULL);
     return capture(c, s, &m->args);
 }
 
@@ -878,14 +876,12 @@ static int exec_for(jinja_ctx *c, jscope *s, const jnode *n) {
     }
     L->items = items.u.l;
     jv loopv = {.k = JV_LOOP, .u.loop = L};
-    jv lname = jv_cstr(c, "loop");
-    if (c->failed) return -1;
     /* a snapshot: the loop runs over the list as it was when the loop started */
     size_t count = items.u.l->n;
     for (size_t i = 0; i < count; i++) {
         L->index0 = i;
         if (step(c, n) || assign_targets(c, ls, n, n->names, n->n_names, items.u.l->v[i]) ||
-            scope_set(c, ls, lname.u.s, loopv))
+            scope_set(c, ls, c->name_loop, loopv))
             return -1;
         int r = exec_body(c, ls, &n->args);
         if (r < 0) return -1;
@@ -1004,7 +1000,7 @@ static int exec_body(jinja_ctx *c, jscope *s, const jnode_list *body) {
 /* ---------------------------------------------------------------- public entry points */
 
 jinja_limits jinja_default_limits(void) {
-    return (jinja_limits){.max_output = 16u << 20, .max_memory = 256u << 20, .max_steps = 10000000, .max_depth = 1000};
+    return (jinja_limits){.max_output = 16u << 20, .max_memory = 64u << 20, .max_steps = 1000000, .max_depth = 1000};
 }
 
 jinja_template *jinja_template_parse(const char *src, size_t n, char *err, size_t errcap) {
@@ -1056,6 +1052,14 @@ jinja_ctx *jinja_ctx_new(const jinja_limits *lim) {
     if (!c) return NULL;
     c->lim = lim ? *lim : jinja_default_limits();
     c->arena.budget = c->lim.max_memory;
+    c->name_varargs = jstr_new(&c->arena, "varargs", 7);
+    c->name_kwargs = jstr_new(&c->arena, "kwargs", 6);
+    c->name_caller = jstr_new(&c->arena, "caller", 6);
+    c->name_loop = jstr_new(&c->arena, "loop", 4);
+    if (!c->name_varargs || !c->name_kwargs || !c->name_caller || !c->name_loop) {
+        jinja_ctx_free(c);
+        return NULL;
+    }
     return c;
 }
 

@@ -157,6 +157,7 @@ struct jinja_ctx {
     int depth;               /* nested macro calls and expression evaluation */
     int failed;
     char err[512];
+    jstr *name_varargs, *name_kwargs, *name_caller, *name_loop;   /* made once per render */
     int has_date;
     int year, month, day;    /* strftime_now's date */
 };
