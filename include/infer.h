@@ -397,15 +397,17 @@ typedef struct infer_chat_msg {
 } infer_chat_msg;
 
 /* Template family detected from tokenizer.chat_template (and the architecture):
- * "chatml", "llama3", "harmony"; unknown templates fall back to "chatml". */
+ * "chatml", "llama3", "harmony"; "jinja" for another template (rendered as written);
+ * "chatml" when the file has no template and the architecture gives no hint. */
 INFER_API const char *infer_chat_template_name(const infer_model *m);
-/* 1 when the model's template was not recognized (or is absent and the architecture
- * gives no hint) and ChatML is used as a guess: callers should warn the user. */
+/* 1 when the model has no template and the architecture gives no hint, so ChatML is used
+ * as a guess: callers should warn the user. */
 INFER_API int infer_chat_template_is_fallback(const infer_model *m);
 /* Renders messages to prompt text; add_generation_prompt appends the assistant header.
- * The text is what the model's own template prints for plain {role, content} turns
- * (Harmony and Llama 3.2 print today's local date, as their templates do). Tokenize it
- * with parse_special so the template's special tokens become single tokens.
+ * The model's own template renders them (Jinja, as Hugging Face does; today's local date
+ * for strftime_now); a model without one, or whose template fails on these turns, gets
+ * its built-in family. Tokenize the text with parse_special so the template's special
+ * tokens become single tokens.
  * On INFER_ERR_BUFFER_SMALL, *n_out holds the bytes needed (without the NUL). */
 INFER_API infer_status infer_chat_render(const infer_model *m, const infer_chat_msg *msgs, size_t n_msgs,
                                          int add_generation_prompt, char *buf, size_t cap, size_t *n_out);

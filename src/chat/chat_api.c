@@ -10,10 +10,18 @@ static void style_of(const infer_model *m, infer_chat_style *st) {
     infer_chat_style_detect(infer_model_chat_template(m), infer_model_chat_family_hint(m), st);
 }
 
+static int has_template(const infer_model *m) {
+    const char *t = infer_model_chat_template(m);
+    return t && t[0];
+}
+
+/* A template that is none of the known families is still rendered exactly (Jinja):
+ * "jinja" then, and no fallback. */
 const char *infer_chat_template_name(const infer_model *m) {
     if (!m) return "chatml";
     infer_chat_style st;
     style_of(m, &st);
+    if (st.fallback && has_template(m)) return "jinja";
     return infer_chat_family_name(st.family);
 }
 
@@ -21,7 +29,7 @@ int infer_chat_template_is_fallback(const infer_model *m) {
     if (!m) return 1;
     infer_chat_style st;
     style_of(m, &st);
-    return st.fallback;
+    return st.fallback && !has_template(m);
 }
 
 infer_status infer_chat_render_builtin(const infer_model *m, const infer_chat_msg *msgs, size_t n_msgs,
