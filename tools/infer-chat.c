@@ -4,7 +4,7 @@
  *              [--temp T --top-k K --top-p P --min-p M --repeat-penalty R
  *               --presence-penalty P --frequency-penalty F --repeat-last-n N --seed S]
  *              [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--show-reasoning]
- *              [--verbose-prompt]
+ *              [--verbose-prompt] [--tools FILE.json]
  *
  * Each turn renders the whole conversation with the model's chat template, tokenizes it,
  * keeps the part of the KV cache that matches the new tokens (infer_ctx_kv_truncate) and
@@ -15,7 +15,13 @@
  *
  * Reasoning: gpt-oss (Harmony) replies carry an `analysis` channel before the `final`
  * one, Qwen3 replies a <think> block; both are hidden unless --show-reasoning. History
- * keeps what the template keeps (Harmony: the final channel only). */
+ * keeps what the template keeps (Harmony: the final channel only).
+ *
+ * Tools: --tools FILE.json offers an OpenAI-style list of tools to the model through its
+ * template. Each reply is parsed for tool calls (infer_chat_parse_reply); every call is
+ * shown as "[tool call ID] NAME ARGUMENTS", then one line is read per call as that
+ * tool's result (prompt "[result of NAME]> "), and the model continues with the results
+ * in the conversation. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +31,8 @@
 #include <unistd.h>
 
 #include "infer.h"
+
+#include <jansson.h>
 #include "tool_args.h"
 #include "tool_numbers.h"
 #include "tool_util.h"
@@ -35,6 +43,8 @@ typedef struct chat_args {
     const char *model, *system;
     int n_reply, show_reasoning, seed_given;
     int verbose_prompt;   /* print each turn's rendered conversation to stderr */
+    const char *tools_path;
+    char *tools_json;     /* the --tools file's contents */
     tool_ctx_opts ctx;
     infer_sampler_params sp;
 } chat_args;
@@ -45,8 +55,10 @@ static void usage(FILE *out, const char *argv0) {
             "          [--temp T] [--top-k K] [--top-p P] [--min-p M] [--repeat-penalty R]\n"
             "          [--presence-penalty P] [--frequency-penalty F] [--repeat-last-n N] [--seed S]\n"
             "          [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--force-threads]\n"
-            "          [--show-reasoning] [--verbose-prompt]\n"
-            "  -n N                   longest reply in tokens (default 1024; -1: until a stop token or the context is full)\n%s",
+            "          [--show-reasoning] [--verbose-prompt] [--tools FILE.json]\n"
+            "  -n N                   longest reply in tokens (default 1024; -1: until a stop token or the context is full)\n"
+            "  --tools FILE.json      offer these OpenAI-style tools; each parsed call is shown and one input line\n"
+            "                         per call is read as its result\n%s",
             argv0, TOOL_CTX_OPTIONS_HELP);
 }
 
@@ -75,6 +87,7 @@ static int parse_args(int argc, char **argv, chat_args *a) {
         }
         else if (strcmp(o, "--show-reasoning") == 0) a->show_reasoning = 1;
         else if (strcmp(o, "--verbose-prompt") == 0) a->verbose_prompt = 1;
+        else if (OPT("--tools")) a->tools_path = v;
         else {
             fprintf(stderr, "error: unknown or incomplete option '%s'\n", o);
             return -1;
@@ -85,6 +98,39 @@ static int parse_args(int argc, char **argv, chat_args *a) {
         fprintf(stderr, "error: -m MODEL is required\n");
         return -1;
     }
+    return 0;
+}
+
+/* Reads the --tools file: a JSON array of tool specs, checked here so a typo is reported
+ * before the model loads. */
+static int load_tools(chat_args *a) {
+    json_error_t je;
+    json_t *j = json_load_file(a->tools_path, 0, &je);
+    int ok = json_is_array(j);
+    json_decref(j);
+    if (!ok) {
+        fprintf(stderr, "error: %s: expected a JSON array of tools (%s)\n", a->tools_path, j ? "not an array" : je.text);
+        return -1;
+    }
+    /* the text itself is passed on: re-serializing would reformat numbers */
+    FILE *f = fopen(a->tools_path, "rb");
+    if (!f) return -1;
+    size_t n = 0, cap = 4096;
+    char *b = malloc(cap);
+    size_t r;
+    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n - 1 == 0) {
+            char *g = realloc(b, cap * 2);
+            if (!g) { free(b); b = NULL; break; }
+            b = g;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!b) return -1;
+    b[n] = 0;
+    a->tools_json = b;
     return 0;
 }
 
@@ -109,30 +155,41 @@ static void install_sigint(void) {
 /* ---------------------------------------------------------------- conversation */
 
 typedef struct conversation {
-    infer_chat_msg *msgs;   /* roles are string literals, contents are owned */
+    infer_chat_message *msgs;   /* roles are string literals, every other string is owned */
     size_t n, cap;
 } conversation;
 
-static int conv_push(conversation *c, const char *role, const char *content, size_t len) {
+static infer_chat_message *conv_push(conversation *c, const char *role, const char *content, size_t len) {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 16;
-        infer_chat_msg *g = realloc(c->msgs, cap * sizeof *g);
-        if (!g) return -1;
+        infer_chat_message *g = realloc(c->msgs, cap * sizeof *g);
+        if (!g) return NULL;
         c->msgs = g;
         c->cap = cap;
     }
     char *copy = malloc(len + 1);
-    if (!copy) return -1;
+    if (!copy) return NULL;
     memcpy(copy, content, len);
     copy[len] = '\0';
-    c->msgs[c->n].role = role;
-    c->msgs[c->n].content = copy;
-    c->n++;
-    return 0;
+    infer_chat_message *m = &c->msgs[c->n++];
+    *m = (infer_chat_message){.struct_size = sizeof *m, .role = role, .content = copy};
+    return m;
+}
+
+static void msg_free(infer_chat_message *m) {
+    free((char *)m->content);
+    free((char *)m->tool_call_id);
+    free((char *)m->name);
+    for (size_t i = 0; i < m->n_tool_calls; i++) {
+        free((char *)m->tool_calls[i].id);
+        free((char *)m->tool_calls[i].name);
+        free((char *)m->tool_calls[i].arguments);
+    }
+    free((void *)m->tool_calls);
 }
 
 static void conv_pop(conversation *c) {
-    if (c->n) free((char *)c->msgs[--c->n].content);
+    if (c->n) msg_free(&c->msgs[--c->n]);
 }
 
 /* Drops everything but the system message. */
@@ -149,8 +206,8 @@ static int conv_set_system(conversation *c, const char *text) {
         c->msgs[0].content = copy;
         return 0;
     }
-    if (conv_push(c, "system", text, strlen(text)) != 0) return -1;
-    infer_chat_msg sys = c->msgs[c->n - 1];   /* move it to the front */
+    if (!conv_push(c, "system", text, strlen(text))) return -1;
+    infer_chat_message sys = c->msgs[c->n - 1];   /* move it to the front */
     memmove(c->msgs + 1, c->msgs, (c->n - 1) * sizeof *c->msgs);
     c->msgs[0] = sys;
     return 0;
@@ -216,6 +273,7 @@ typedef struct chat_session {
     token_buf cached;          /* tokens held in the KV cache, positions 0..n-1 */
     token_buf prompt;          /* scratch: the rendered conversation, tokenized */
     text_buf rendered;         /* scratch: the rendered conversation */
+    int template_warned;       /* the template failure was reported once */
 } chat_session;
 
 static int is_stop(const chat_session *s, int32_t tok) {
@@ -224,16 +282,39 @@ static int is_stop(const chat_session *s, int32_t tok) {
     return 0;
 }
 
+/* Renders with the model's template (tools offered when --tools was given). A template
+ * that raises on this conversation falls back to the plain role/content rendering. */
+static infer_status render_once(chat_session *s, size_t *need) {
+    infer_chat_render_opts o = {.struct_size = sizeof o, .add_generation_prompt = 1, .tools_json = s->a->tools_json};
+    infer_error err = {0};
+    infer_status st = infer_chat_render_messages(s->m, s->conv.msgs, s->conv.n, &o, s->rendered.p, s->rendered.cap,
+                                                 need, &err);
+    if (st == INFER_OK || st == INFER_ERR_BUFFER_SMALL || st == INFER_ERR_NOMEM) return st;
+    if (!s->template_warned) {
+        fprintf(stderr, "warning: the chat template failed (%s); using plain turns\n", err.message);
+        s->template_warned = 1;
+    }
+    infer_chat_msg *plain = calloc(s->conv.n ? s->conv.n : 1, sizeof *plain);
+    if (!plain) return INFER_ERR_NOMEM;
+    for (size_t i = 0; i < s->conv.n; i++) {
+        plain[i].role = s->conv.msgs[i].role;
+        plain[i].content = s->conv.msgs[i].content;
+    }
+    st = infer_chat_render(s->m, plain, s->conv.n, 1, s->rendered.p, s->rendered.cap, need);
+    free(plain);
+    return st;
+}
+
 /* Renders the conversation with the generation prompt into s->rendered. */
 static infer_status render_conversation(chat_session *s) {
     size_t need = 0;
-    infer_status st = infer_chat_render(s->m, s->conv.msgs, s->conv.n, 1, s->rendered.p, s->rendered.cap, &need);
+    infer_status st = render_once(s, &need);
     if (st == INFER_ERR_BUFFER_SMALL) {
         char *g = realloc(s->rendered.p, need + 1);
         if (!g) return INFER_ERR_NOMEM;
         s->rendered.p = g;
         s->rendered.cap = need + 1;
-        st = infer_chat_render(s->m, s->conv.msgs, s->conv.n, 1, s->rendered.p, s->rendered.cap, &need);
+        st = render_once(s, &need);
     }
     s->rendered.n = st == INFER_OK ? need : 0;
     return st;
@@ -335,27 +416,59 @@ static void report_context_full(const chat_session *s, size_t need) {
             need, infer_ctx_n_ctx(s->ctx));
 }
 
-/* One user turn: evaluate the new part of the prompt, then stream the reply. */
-static void chat_turn(chat_session *s, const char *user, size_t len) {
-    g_interrupted = 0;   /* from here on, Ctrl-C (even during the prompt) ends this reply */
-    if (conv_push(&s->conv, "user", user, len) != 0) {
-        fprintf(stderr, "error: out of memory\n");
-        return;
+/* The reply as history: with tools, the reply is split into content, reasoning and tool
+ * calls (the template prints the calls in its own format); otherwise it is kept whole. */
+static int push_reply(chat_session *s, const text_buf *reply, size_t *n_calls) {
+    *n_calls = 0;
+    const char *text = reply->p ? reply->p : "";
+    infer_chat_parsed *parsed = NULL;
+    if (s->a->tools_json) {
+        infer_error err = {0};
+        if (infer_chat_parse_reply(text, s->a->tools_json, &parsed, &err) != INFER_OK) parsed = NULL;
     }
+    size_t n = infer_chat_parsed_n_tool_calls(parsed);
+    if (n == 0) {
+        infer_chat_parsed_free(parsed);
+        return conv_push(&s->conv, "assistant", text, reply->n) ? 0 : -1;
+    }
+    const char *content = infer_chat_parsed_content(parsed), *reasoning = infer_chat_parsed_reasoning(parsed);
+    infer_chat_message *m = conv_push(&s->conv, "assistant", content, strlen(content));
+    infer_chat_tool_call *calls = calloc(n, sizeof *calls);
+    if (!m || !calls) {
+        free(calls);
+        infer_chat_parsed_free(parsed);
+        return -1;
+    }
+    if (*reasoning) m->reasoning_content = strdup(reasoning);
+    for (size_t i = 0; i < n; i++) {
+        const infer_chat_tool_call *c = infer_chat_parsed_tool_call(parsed, i);
+        calls[i] = (infer_chat_tool_call){sizeof calls[i], strdup(c->id), strdup(c->name), strdup(c->arguments)};
+        fprintf(stderr, "[tool call %s] %s %s\n", c->id, c->name, c->arguments);
+    }
+    m->tool_calls = calls;
+    m->n_tool_calls = n;
+    *n_calls = n;
+    infer_chat_parsed_free(parsed);
+    return 0;
+}
+
+/* Evaluates the new part of the prompt, then streams the reply and adds it to the
+ * conversation. Returns -1 when no reply was added; *n_calls: tool calls in the reply. */
+static int respond(chat_session *s, size_t *n_calls) {
+    *n_calls = 0;
+    g_interrupted = 0;   /* from here on, Ctrl-C (even during the prompt) ends this reply */
     infer_status st = render_conversation(s);
     if (st == INFER_OK) st = tokenize_rendered(s);
     if (st != INFER_OK || s->prompt.n == 0) {
         fprintf(stderr, "error: cannot render/tokenize the conversation (%s)\n", infer_status_str(st));
-        conv_pop(&s->conv);
-        return;
+        return -1;
     }
     if (s->a->verbose_prompt)
         fprintf(stderr, "[rendered prompt, %zu tokens]\n%s\n[end of prompt]\n", s->prompt.n, s->rendered.p);
     const size_t n = s->prompt.n;
     if (n >= infer_ctx_n_ctx(s->ctx)) {   /* leave room for at least one reply token */
         report_context_full(s, n);
-        conv_pop(&s->conv);
-        return;
+        return -1;
     }
 
     /* Reuse the cached prefix; at least the last prompt token is evaluated, for its logits. */
@@ -373,15 +486,13 @@ static void chat_turn(chat_session *s, const char *user, size_t len) {
         else fprintf(stderr, "error: decode: %s\n", infer_ctx_last_error(s->ctx));
         /* The cache may hold part of the batch: forget it all beyond what we know. */
         infer_ctx_kv_truncate(s->ctx, (int32_t)keep);
-        conv_pop(&s->conv);
-        return;
+        return -1;
     }
     /* -n -1: the reply may run to the end of the context. */
     size_t reply_max = s->a->n_reply < 0 ? (size_t)infer_ctx_n_ctx(s->ctx) : (size_t)s->a->n_reply;
     if (tokens_reserve(&s->cached, n + reply_max + 1) != 0) {
         fprintf(stderr, "error: out of memory\n");
-        conv_pop(&s->conv);
-        return;
+        return -1;
     }
     memcpy(s->cached.p + keep, s->prompt.p + keep, (n - keep) * sizeof *s->prompt.p);
     s->cached.n = n;
@@ -393,8 +504,7 @@ static void chat_turn(chat_session *s, const char *user, size_t len) {
     infer_chat_stream_reset(s->stream);
     if (!r.detok) {
         fprintf(stderr, "error: out of memory\n");
-        conv_pop(&s->conv);
-        return;
+        return -1;
     }
 
     int32_t logits_row = (int32_t)(n - keep) - 1;   /* the last token of the last decode */
@@ -437,14 +547,54 @@ static void chat_turn(chat_session *s, const char *user, size_t len) {
     if (context_full)
         fprintf(stderr, "[context full (%u tokens): reply cut. Type /reset to start over.]\n", infer_ctx_n_ctx(s->ctx));
 
-    if (conv_push(&s->conv, "assistant", r.history.p ? r.history.p : "", r.history.n) != 0)
-        fprintf(stderr, "error: out of memory\n");
+    int pushed = push_reply(s, &r.history, n_calls);
+    if (pushed != 0) fprintf(stderr, "error: out of memory\n");
     size_t n_eval = n - keep;
     fprintf(stderr, "[prompt: %zu new tokens (%zu reused) in %.3f s, %.1f tok/s | reply: %d tokens in %.3f s, %.1f tok/s]\n",
             n_eval, keep, t_prompt, t_prompt > 0 ? (double)n_eval / t_prompt : 0.0, n_gen, t_gen,
             t_gen > 0 ? (double)n_gen / t_gen : 0.0);
     infer_detok_free(r.detok);
     free(r.history.p);
+    return pushed;
+}
+
+static ssize_t read_line(chat_session *s, char **line, size_t *cap);
+
+/* One user turn; with tools, calls are answered (one input line per call) and the model
+ * continues until it answers without calling (at most 8 rounds). */
+static void chat_turn(chat_session *s, const char *user, size_t len) {
+    if (!conv_push(&s->conv, "user", user, len)) {
+        fprintf(stderr, "error: out of memory\n");
+        return;
+    }
+    size_t n_calls = 0;
+    if (respond(s, &n_calls) != 0) {
+        conv_pop(&s->conv);
+        return;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    for (int round = 0; n_calls > 0 && round < 8; round++) {
+        const infer_chat_message *a = &s->conv.msgs[s->conv.n - 1];
+        size_t first_call = s->conv.n - 1, k;
+        for (k = 0; k < n_calls; k++) {
+            const infer_chat_tool_call *c = &s->conv.msgs[first_call].tool_calls[k];
+            if (s->interactive) printf("[result of %s]", c->name);
+            ssize_t n = read_line(s, &line, &cap);
+            if (n < 0) break;
+            infer_chat_message *t = conv_push(&s->conv, "tool", line, (size_t)n);
+            if (!t) break;
+            a = &s->conv.msgs[first_call];   /* the array may have moved */
+            t->tool_call_id = strdup(a->tool_calls[k].id);
+            t->name = strdup(a->tool_calls[k].name);
+        }
+        if (k < n_calls) {
+            fprintf(stderr, "[tool results incomplete: the calls stay unanswered]\n");
+            break;
+        }
+        if (respond(s, &n_calls) != 0) break;
+    }
+    free(line);
 }
 
 static void reset_session(chat_session *s) {
@@ -523,6 +673,7 @@ int main(int argc, char **argv) {
     int pr = parse_args(argc, argv, &a);
     if (pr != 0) return tool_parse_exit(pr, argv[0], usage);
     if (!a.seed_given) a.sp.seed = (uint64_t)time(NULL);
+    if (a.tools_path && load_tools(&a) != 0) return 1;
 
     infer_model *m;
     chat_session s = {.a = &a};
@@ -562,6 +713,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "commands: /reset, /system TEXT, /quit; Ctrl-C stops a reply\n");
 
     if (a.system && conv_set_system(&s.conv, a.system) != 0) fprintf(stderr, "error: out of memory\n");
+    if (a.tools_json) fprintf(stderr, "tools offered from %s\n", a.tools_path);
     chat_loop(&s);
 
     conv_free(&s.conv);
@@ -572,5 +724,6 @@ int main(int argc, char **argv) {
     infer_sampler_free(s.smp);
     infer_ctx_free(s.ctx);
     infer_model_free(m);
+    free(a.tools_json);
     return 0;
 }

@@ -9,8 +9,6 @@
  * true, "extra": {...}}. */
 #include "infer.h"
 
-#include <jansson.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,13 +106,18 @@ int main(int argc, char **argv) {
             free(conv);
             return 1;
         }
-        /* the date travels inside the request for the model path */
-        json_t *reqj = json_loads(conv, 0, NULL);
-        if (reqj && date) json_object_set_new(reqj, "date", json_string(date));
-        char *req = reqj ? json_dumps(reqj, JSON_COMPACT) : NULL;
-        json_decref(reqj);
+        /* the date travels inside the request (added as text: re-serializing would
+         * reformat numbers) */
+        char *req = NULL;
+        const char *brace = strchr(conv, '{');
+        if (brace) {
+            size_t n = strlen(conv) + (date ? strlen(date) : 0) + 32;
+            req = malloc(n);
+            if (req && date) snprintf(req, n, "%.*s{\"date\": \"%s\", %s", (int)(brace - conv), conv, date, brace + 1);
+            else if (req) snprintf(req, n, "%s", conv);
+        }
         if (!req) {
-            fprintf(stderr, "error: %s is not valid JSON\n", conv_path);
+            fprintf(stderr, "error: %s is not a JSON object\n", conv_path);
             infer_model_free(m);
             free(conv);
             return 1;

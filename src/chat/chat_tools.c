@@ -290,7 +290,12 @@ static int parse_bare_json(infer_chat_parsed *p, const char *s, size_t n, const 
         }
     }
     if (qn == 0 || (q[0] != '{' && q[0] != '[')) return 0;
-    json_t *j = load_json(q, qn, NULL);
+    size_t used = 0;
+    json_t *j = load_json(q, qn, &used);
+    if (j && used != qn) {   /* the whole reply must be the call: text after it is an answer */
+        json_decref(j);
+        j = NULL;
+    }
     if (!j) return 0;
     size_t before = p->n_calls;
     int r = calls_from_json(p, j);
