@@ -313,8 +313,8 @@ static jv concat2(jinja_ctx *c, jv a, jv b) {
     return (jv){.k = JV_STR, .u.s = s};
 }
 
-/* Python's str % args for the conversions templates use (%s %d %i %r %f %%). */
-static jv str_format_percent(jinja_ctx *c, const jnode *at, jv fmt, jv args) {
+/* Python's str % args: %[flags][width][.precision] with s r d i f F e E g G x X o c and %%. */
+jv jinja_percent_format(jinja_ctx *c, const jnode *at, jv fmt, jv args) {
     jbuf b = {0};
     size_t before = c->out_total, ai = 0;
     const jlist *tuple = args.k == JV_LIST && args.u.l->tuple ? args.u.l : NULL;
@@ -325,11 +325,21 @@ static jv str_format_percent(jinja_ctx *c, const jnode *at, jv fmt, jv args) {
             jbuf_putc(c, &b, p[i]);
             continue;
         }
-        if (++i >= n) {
+        char spec[32] = "%";
+        size_t sn = 1;
+        i++;
+        while (i < n && strchr("-+ #0", p[i]) && sn < 8) spec[sn++] = p[i++];
+        while (i < n && p[i] >= '0' && p[i] <= '9' && sn < 16) spec[sn++] = p[i++];
+        if (i < n && p[i] == '.') {
+            spec[sn++] = p[i++];
+            while (i < n && p[i] >= '0' && p[i] <= '9' && sn < 24) spec[sn++] = p[i++];
+        }
+        if (i >= n) {
             jinja_fail(c, at, "ValueError: incomplete format");
             break;
         }
-        if (p[i] == '%') {
+        char conv = p[i];
+        if (conv == '%') {
             jbuf_putc(c, &b, '%');
             continue;
         }
@@ -347,20 +357,46 @@ static jv str_format_percent(jinja_ctx *c, const jnode *at, jv fmt, jv args) {
             }
             arg = args;
         }
-        char conv = p[i];
-        if (conv == 's') jv_to_str(c, &b, arg);
-        else if (conv == 'r') jv_repr(c, &b, arg);
-        else if ((conv == 'd' || conv == 'i') && is_num(arg)) {
-            char num[32];
-            snprintf(num, sizeof num, "%lld", (long long)(arg.k == JV_FLOAT ? (int64_t)arg.u.f : arg.u.i));
-            jbuf_put(c, &b, num, strlen(num));
-        } else if (conv == 'f' && is_num(arg)) {
-            char num[64];
-            snprintf(num, sizeof num, "%f", fnum(arg));
-            jbuf_put(c, &b, num, strlen(num));
-        } else {
-            jinja_fail(c, at, "unsupported format conversion '%%%c'", conv);
+        char out[512];
+        if (conv == 's' || conv == 'r') {
+            jbuf tmp = {0};
+            size_t tb = c->out_total;
+            if (conv == 's') jv_to_str(c, &tmp, arg);
+            else jv_repr(c, &tmp, arg);
+            c->out_total = tb;
+            spec[sn++] = 's';
+            spec[sn] = 0;
+            /* width/precision count bytes here (code points in Python): exact for ASCII */
+            if (sn == 2) jbuf_put(c, &b, tmp.p ? tmp.p : "", tmp.n);
+            else {
+                int k = snprintf(out, sizeof out, spec, tmp.p ? tmp.p : "");
+                if (k >= 0) jbuf_put(c, &b, out, (size_t)k < sizeof out ? (size_t)k : sizeof out - 1);
+            }
+            free(tmp.p);
+            continue;
         }
+        if (!is_num(arg)) {
+            jinja_fail(c, at, "TypeError: %%%c format: a real number is required, not %s", conv, jv_type_name(arg));
+            break;
+        }
+        int k = -1;
+        if (strchr("dixXoc", conv)) {
+            long long v = arg.k == JV_FLOAT ? (long long)arg.u.f : (long long)arg.u.i;
+            if (conv == 'i') conv = 'd';
+            spec[sn++] = 'l';
+            spec[sn++] = 'l';
+            spec[sn++] = conv == 'c' ? 'd' : conv;
+            spec[sn] = 0;
+            k = snprintf(out, sizeof out, spec, v);
+        } else if (strchr("fFeEgG", conv)) {
+            spec[sn++] = conv;
+            spec[sn] = 0;
+            k = snprintf(out, sizeof out, spec, fnum(arg));
+        } else {
+            jinja_fail(c, at, "ValueError: unsupported format character '%c'", conv);
+            break;
+        }
+        if (k >= 0) jbuf_put(c, &b, out, (size_t)k < sizeof out ? (size_t)k : sizeof out - 1);
     }
     c->out_total = before;
     jv r = c->failed ? jv_undef(NULL) : jv_strn(c, b.p ? b.p : "", b.n);
@@ -394,7 +430,7 @@ static jv arith(jinja_ctx *c, const jnode *at, int op, jv a, jv b) {
         if ((a.k == JV_STR || a.k == JV_LIST) && is_intlike(b)) return repeat(c, at, a, b.u.i);
         if ((b.k == JV_STR || b.k == JV_LIST) && is_intlike(a)) return repeat(c, at, b, a.u.i);
     }
-    if (op == JOP_MOD && a.k == JV_STR && b.k != JV_UNDEF) return str_format_percent(c, at, a, b);
+    if (op == JOP_MOD && a.k == JV_STR && b.k != JV_UNDEF) return jinja_percent_format(c, at, a, b);
     if (!is_num(a) || !is_num(b)) return type_error(c, at, on, a, b);
     if (is_intlike(a) && is_intlike(b)) {
         int64_t x = a.u.i, y = b.u.i, r;

@@ -621,5 +621,51 @@ jv jinja_filter(jinja_ctx *c, const jnode *at, const char *f, jv v, const jargs 
         for (int64_t i = 0; i < pad - left; i++) jbuf_putc(c, &b, ' ');
         return from_buf(c, &b, before);
     }
+    if (!strcmp(f, "format")) {
+        /* jinja2: value % args (keyword arguments are not supported with % either) */
+        jv s = as_str(c, v);
+        if (c->failed) return s;
+        if (a->n_pos == 1 && !(a->pos[0].k == JV_LIST && a->pos[0].u.l->tuple)) return jinja_percent_format(c, at, s, a->pos[0]);
+        jv args = jv_list(c, a->n_pos);
+        if (c->failed) return args;
+        args.u.l->tuple = 1;
+        for (size_t i = 0; i < a->n_pos; i++) args.u.l->v[i] = a->pos[i];
+        args.u.l->n = a->n_pos;
+        return jinja_percent_format(c, at, s, args);
+    }
+    if (!strcmp(f, "attr")) {
+        const jv *name = jargs_get(a, 0, "name");
+        if (!name || name->k != JV_STR) return jinja_fail(c, at, "TypeError: attr needs a name");
+        if (v.k == JV_NS) {   /* attributes only: a dict's keys are not attributes */
+            jv *x = jdict_get(v.u.d, *name);
+            return x ? *x : jv_undef(NULL);
+        }
+        return jv_undef(NULL);
+    }
+    if (!strcmp(f, "truncate")) {
+        jv s = as_str(c, v);
+        const jv *lv = jargs_get(a, 0, "length"), *kw = jargs_get(a, 1, "killwords"), *endv = jargs_get(a, 2, "end"),
+                 *lev = jargs_get(a, 3, "leeway");
+        if (c->failed) return s;
+        int64_t length = lv && lv->k == JV_INT ? lv->u.i : 255, leeway = lev && lev->k == JV_INT ? lev->u.i : 5;
+        const char *end = endv && endv->k == JV_STR ? endv->u.s->p : "...";
+        int64_t len = (int64_t)jutf8_count(s.u.s->p, s.u.s->n);
+        if (len <= length + leeway) return s;
+        int64_t keep = length - (int64_t)jutf8_count(end, strlen(end));
+        if (keep < 0) keep = 0;
+        size_t off = 0;
+        uint32_t cp;
+        for (int64_t i = 0; i < keep; i++) off += jutf8_next(s.u.s->p + off, s.u.s->n - off, &cp);
+        if (!(kw && jv_truthy(*kw))) {   /* back to the last space, as jinja2's rsplit(" ", 1) */
+            size_t sp = off;
+            while (sp > 0 && s.u.s->p[sp - 1] != ' ') sp--;
+            if (sp > 0) off = sp - 1;
+        }
+        jbuf b = {0};
+        size_t before = c->out_total;
+        jbuf_put(c, &b, s.u.s->p, off);
+        jbuf_put(c, &b, end, strlen(end));
+        return from_buf(c, &b, before);
+    }
     return jinja_fail(c, at, "TemplateAssertionError: no filter named '%s'", f);
 }

@@ -221,6 +221,9 @@ jv jinja_eval(jinja_ctx *c, jscope *s, const jnode *e);
 jv jinja_call_value(jinja_ctx *c, const jnode *at, jv fn, const jv *args, size_t n_args, const jstr *const *kwn,
                     const jv *kwv, size_t n_kw);
 
+/* Python's `fmt % args` (a tuple, or one value). */
+jv jinja_percent_format(jinja_ctx *c, const jnode *at, jv fmt, jv args);
+
 /* Built-ins (jinja_filters.c, jinja_methods.c) */
 typedef struct jargs {
     const jv *pos; size_t n_pos;
