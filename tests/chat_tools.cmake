@@ -40,7 +40,7 @@ elseif(CASE STREQUAL "round_trip")
   file(WRITE ${WORK}/input.txt "What is the weather in Paris right now?\n{\"temperature_celsius\": 17, \"condition\": \"light rain\"}\n")
   execute_process(
     COMMAND ${TOOL} -m ${model} --tools ${WORK}/tools.json -t 2 -c 1024 -n 64 --temp 0 --backend cpu
-            --system "You are a helpful assistant."
+            --system "You are a helpful assistant. Use tools when needed; once you have a tool result, answer the user in one plain sentence."
     INPUT_FILE ${WORK}/input.txt OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc TIMEOUT 540)
   message(STATUS "---- stdout ----\n${out}\n---- stderr ----\n${err}")
   if(NOT rc EQUAL 0)
@@ -50,7 +50,7 @@ elseif(CASE STREQUAL "round_trip")
   if(call STREQUAL "")
     message(FATAL_ERROR "no get_weather call for Paris was parsed")
   endif()
-  string(REGEX MATCHALL "\\[prompt: " replies "${err}")
+  string(REGEX MATCHALL "prompt: [0-9]+ new tokens" replies "${err}")
   list(LENGTH replies n)
   if(NOT n EQUAL 2)
     message(FATAL_ERROR "expected 2 replies (the call, then the answer), found ${n}")

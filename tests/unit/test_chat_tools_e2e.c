@@ -87,7 +87,9 @@ static void test_round_trip(void **state) {
     assert_int_equal(infer_ctx_new(m, &cp, &ctx, &err), INFER_OK);
 
     infer_chat_message msgs[4] = {
-        {.struct_size = sizeof msgs[0], .role = "system", .content = "You are a helpful assistant."},
+        {.struct_size = sizeof msgs[0], .role = "system",
+         .content = "You are a helpful assistant. Use tools when needed; once you have a tool result, answer the user "
+                    "in one plain sentence."},
         {.struct_size = sizeof msgs[0], .role = "user", .content = "What is the weather in Paris right now?"},
     };
     char *reply = generate(m, ctx, msgs, 2, 64);
