@@ -255,9 +255,9 @@ static jv do_slice(jinja_ctx *c, const jnode *at, jv obj, jv lo, jv hi, jv st) {
         free(buf.p);
         return r;
     }
+    /* jinja2 falls back to getattr(obj, slice), which fails: an undefined value */
     char d[64];
-    jinja_fail(c, at, "TypeError: %s is not subscriptable", obj_desc(obj, d, sizeof d));
-    return jv_undef(NULL);
+    return undef_msg(c, "%s has no element slice", obj_desc(obj, d, sizeof d));
 }
 
 /* ---------------------------------------------------------------- operators */
@@ -398,6 +398,8 @@ jv jinja_percent_format(jinja_ctx *c, const jnode *at, jv fmt, jv args) {
         }
         if (k >= 0) jbuf_put(c, &b, out, (size_t)k < sizeof out ? (size_t)k : sizeof out - 1);
     }
+    if (!c->failed && (tuple ? ai < tuple->n : ai == 0 && args.k != JV_DICT && args.k != JV_LIST))
+        jinja_fail(c, at, "TypeError: not all arguments converted during string formatting");
     c->out_total = before;
     jv r = c->failed ? jv_undef(NULL) : jv_strn(c, b.p ? b.p : "", b.n);
     free(b.p);

@@ -128,7 +128,7 @@ int jinja_test(jinja_ctx *c, const jnode *at, const char *t, jv v, const jargs *
     if (!strcmp(t, "false")) return v.k == JV_BOOL && !v.u.i;
     if (!strcmp(t, "mapping")) return v.k == JV_DICT;
     if (!strcmp(t, "iterable")) return v.k == JV_STR || v.k == JV_LIST || v.k == JV_DICT || v.k == JV_UNDEF || v.k == JV_NS;
-    if (!strcmp(t, "sequence")) return v.k == JV_STR || v.k == JV_LIST || v.k == JV_DICT || v.k == JV_UNDEF;
+    if (!strcmp(t, "sequence")) return v.k == JV_STR || (v.k == JV_LIST && !v.u.l->gen) || v.k == JV_DICT || v.k == JV_UNDEF;
     if (!strcmp(t, "callable")) return v.k == JV_FUNC;
     if (!strcmp(t, "lower") || !strcmp(t, "upper")) {
         if (v.k != JV_STR) return 0;
@@ -262,7 +262,9 @@ static jv f_join(jinja_ctx *c, const jnode *at, jv v, const jargs *a) {
 static jv f_length(jinja_ctx *c, const jnode *at, jv v) {
     switch (v.k) {
     case JV_STR: return jv_int((int64_t)jutf8_count(v.u.s->p, v.u.s->n));
-    case JV_LIST: return jv_int((int64_t)v.u.l->n);
+    case JV_LIST:
+        if (v.u.l->gen) return jinja_fail(c, at, "TypeError: object of type 'generator' has no len()");
+        return jv_int((int64_t)v.u.l->n);
     case JV_DICT: case JV_NS: return jv_int((int64_t)v.u.d->n);
     case JV_UNDEF: return jv_int(0);
     case JV_LOOP: return jv_int((int64_t)v.u.loop->items->n);
@@ -410,7 +412,24 @@ static jv list_of_vals(jinja_ctx *c, const sort_item *si, size_t n) {
     return out;
 }
 
+static jv filter_value(jinja_ctx *c, const jnode *at, const char *f, jv v, const jargs *a);
+
+/* Filters that are generator functions in jinja2 */
+static int returns_generator(const char *f) {
+    static const char *const names[] = {"select", "reject", "selectattr", "rejectattr", "map", "unique", "batch", NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(f, names[i])) return 1;
+    return 0;
+}
+
 jv jinja_filter(jinja_ctx *c, const jnode *at, const char *f, jv v, const jargs *a) {
+    jv r = filter_value(c, at, f, v, a);
+    if (!c->failed && r.k == JV_LIST && returns_generator(f)) r.u.l->gen = 1;
+    if (!c->failed && r.k == JV_LIST && !strcmp(f, "reverse") && v.k != JV_STR) r.u.l->gen = 1;   /* reversed() */
+    return r;
+}
+
+static jv filter_value(jinja_ctx *c, const jnode *at, const char *f, jv v, const jargs *a) {
     if (!strcmp(f, "default") || !strcmp(f, "d")) {
         const jv *def = jargs_get(a, 0, "default_value");
         int boolean = truthy_arg(a, 1, "boolean", 0);
@@ -454,7 +473,7 @@ jv jinja_filter(jinja_ctx *c, const jnode *at, const char *f, jv v, const jargs 
     if (!strcmp(f, "list")) {
         jv items;
         if (jv_iter_list(c, at, v, &items)) return jv_undef(NULL);
-        if (items.u.l == (v.k == JV_LIST ? v.u.l : NULL)) {   /* a copy, and never a tuple */
+        if (items.u.l == (v.k == JV_LIST ? v.u.l : NULL)) {   /* a copy: never a tuple or generator */
             jv out = jv_list(c, items.u.l->n);
             if (c->failed) return out;
             memcpy(out.u.l->v, items.u.l->v, items.u.l->n * sizeof(jv));
@@ -632,6 +651,23 @@ jv jinja_filter(jinja_ctx *c, const jnode *at, const char *f, jv v, const jargs 
         for (size_t i = 0; i < a->n_pos; i++) args.u.l->v[i] = a->pos[i];
         args.u.l->n = a->n_pos;
         return jinja_percent_format(c, at, s, args);
+    }
+    if (!strcmp(f, "batch")) {
+        const jv *cnt = jargs_get(a, 0, "linecount"), *fill = jargs_get(a, 1, "fill_with");
+        if (!cnt || cnt->k != JV_INT || cnt->u.i <= 0) return jinja_fail(c, at, "ValueError: batch needs a positive count");
+        jv items;
+        if (jv_iter_list(c, at, v, &items)) return jv_undef(NULL);
+        jv out = jv_list(c, 0), cur = jv_undef(NULL);
+        for (size_t i = 0; i < items.u.l->n && !c->failed; i++) {
+            if (cur.k != JV_LIST || (int64_t)cur.u.l->n == cnt->u.i) {
+                cur = jv_list(c, 0);
+                if (!c->failed) jv_list_push(c, out, cur);
+            }
+            if (!c->failed) jv_list_push(c, cur, items.u.l->v[i]);
+        }
+        if (fill && fill->k != JV_UNDEF && cur.k == JV_LIST)
+            while ((int64_t)cur.u.l->n < cnt->u.i && !c->failed) jv_list_push(c, cur, *fill);
+        return c->failed ? jv_undef(NULL) : out;
     }
     if (!strcmp(f, "attr")) {
         const jv *name = jargs_get(a, 0, "name");

@@ -54,7 +54,9 @@ typedef struct jv {
     } u;
 } jv;
 
-struct jlist { size_t n, cap; jv *v; int tuple; };
+/* gen: the result of a filter that is a generator in jinja2 (select, map, unique, ...):
+ * always true, no len(), printed as a generator; |list turns it into a list. */
+struct jlist { size_t n, cap; jv *v; int tuple; int gen; };
 struct jdict { size_t n, cap; jv *keys; jv *vals; };
 
 /* ---------------------------------------------------------------- AST */

@@ -108,6 +108,10 @@ int jinja_tojson(jinja_ctx *c, const jnode *at, jbuf *b, jv v, const char *inden
     case JV_STR: return json_string(c, b, v.u.s->p, v.u.s->n, ensure_ascii);
     case JV_LIST: {
         const jlist *l = v.u.l;
+        if (l->gen) {
+            jinja_fail(c, at, "TypeError: Object of type generator is not JSON serializable");
+            return -1;
+        }
         if (l->n == 0) return put(c, b, "[]");
         if (jbuf_putc(c, b, '[')) return -1;
         for (size_t i = 0; i < l->n; i++) {

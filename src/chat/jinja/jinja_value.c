@@ -167,7 +167,7 @@ int jv_truthy(jv v) {
     case JV_BOOL: case JV_INT: return v.u.i != 0;
     case JV_FLOAT: return v.u.f != 0.0;
     case JV_STR: return v.u.s->n != 0;
-    case JV_LIST: return v.u.l->n != 0;
+    case JV_LIST: return v.u.l->gen || v.u.l->n != 0;
     case JV_DICT: return v.u.d->n != 0;
     default: return 1;
     }
@@ -237,7 +237,7 @@ const char *jv_type_name(jv v) {
     case JV_INT: return "int";
     case JV_FLOAT: return "float";
     case JV_STR: return "str";
-    case JV_LIST: return v.u.l->tuple ? "tuple" : "list";
+    case JV_LIST: return v.u.l->gen ? "generator" : v.u.l->tuple ? "tuple" : "list";
     case JV_DICT: return "dict";
     case JV_NS: return "Namespace";
     case JV_FUNC: return "function";
@@ -380,6 +380,7 @@ static int to_text(jinja_ctx *c, jbuf *b, jv v, int repr) {
     case JV_STR: return repr ? repr_str(c, b, v.u.s) : jbuf_put(c, b, v.u.s->p, v.u.s->n);
     case JV_LIST: {
         const jlist *l = v.u.l;
+        if (l->gen) return jbuf_puts(c, b, "<generator object>");
         if (jbuf_putc(c, b, l->tuple ? '(' : '[')) return -1;
         c->depth++;
         for (size_t i = 0; i < l->n; i++) {
