@@ -476,7 +476,7 @@ static jv filter_value(jinja_ctx *c, const jnode *at, const char *f, jv v, const
         if (items.u.l == (v.k == JV_LIST ? v.u.l : NULL)) {   /* a copy: never a tuple or generator */
             jv out = jv_list(c, items.u.l->n);
             if (c->failed) return out;
-            memcpy(out.u.l->v, items.u.l->v, items.u.l->n * sizeof(jv));
+            if (items.u.l->n) memcpy(out.u.l->v, items.u.l->v, items.u.l->n * sizeof(jv));
             out.u.l->n = items.u.l->n;
             return out;
         }
