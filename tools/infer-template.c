@@ -8,31 +8,11 @@
  * exits 1. CONVERSATION.json: {"messages": [...], "tools": [...], "add_generation_prompt":
  * true, "extra": {...}}. */
 #include "infer.h"
+#include "tool_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    while (b) {
-        size_t r = fread(b + n, 1, cap - n, f);
-        n += r;
-        if (n < cap) break;
-        cap *= 2;
-        char *nb = realloc(b, cap + 1);
-        if (!nb) { free(b); b = NULL; }
-        else b = nb;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!b || bad) { free(b); return NULL; }
-    b[n] = 0;
-    return b;
-}
 
 static int usage(void) {
     fprintf(stderr, "usage: infer-template TEMPLATE.jinja CONVERSATION.json [--bos-token S] [--eos-token S] [--date YYYY-MM-DD]\n"
@@ -93,7 +73,7 @@ int main(int argc, char **argv) {
     }
     if (model ? npos != 1 : npos != 2) return usage();
     const char *conv_path = model ? pos[0] : pos[1];
-    char *conv = read_file(conv_path);
+    char *conv = tool_read_file(conv_path, NULL);
     if (!conv) { fprintf(stderr, "error: cannot read %s\n", conv_path); return 1; }
     int rc;
     if (model) {
@@ -127,7 +107,7 @@ int main(int argc, char **argv) {
         free(req);
         infer_model_free(m);
     } else {
-        char *tmpl = read_file(pos[0]);
+        char *tmpl = tool_read_file(pos[0], NULL);
         if (!tmpl) { fprintf(stderr, "error: cannot read %s\n", pos[0]); free(conv); return 1; }
         file_job j = {tmpl, conv, {sizeof(infer_template_opts), bos, eos, date}};
         rc = print_render(render_file, &j);

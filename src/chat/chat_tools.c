@@ -1,6 +1,7 @@
 /* Tool calls in a generated assistant reply: split the text into answer, reasoning and
  * calls for the formats models are trained on (Hermes/Qwen, Llama 3.x, Mistral, Harmony)
  * plus a bare-JSON fallback. Arguments come back as compact JSON text. */
+#include "chat/chat_text.h"
 #include "core/error.h"
 #include "infer.h"
 
@@ -16,33 +17,18 @@ struct infer_chat_parsed {
     size_t n_calls, cap_calls;
 };
 
-typedef struct sbuf { char *p; size_t n, cap; int oom; } sbuf;
+typedef infer_strbuf sbuf;
 
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 128;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *g = realloc(b->p, cap);
-        if (!g) {
-            b->oom = 1;
-            return;
-        }
-        b->p = g;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
+static void sb_put(sbuf *b, const char *s, size_t n) { infer_strbuf_put(b, s, n); }
 
+/* The buffer's text handed over (an empty string when nothing was written). */
 static char *sb_take(sbuf *b) {
     if (b->oom) {
-        free(b->p);
+        infer_strbuf_free(b);
         return NULL;
     }
-    if (!b->p) return strdup("");
-    return b->p;
+    if (!b->data) return strdup("");
+    return b->data;
 }
 
 static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
@@ -425,15 +411,15 @@ infer_status infer_chat_parse_reply(const char *text, const char *tools_json, in
         if (r == 0) r = parse_python_tag(p, rest, rn, &tc);
         if (r == 0 && tools) r = parse_bare_json(p, rest, rn, tools);
         if (r > 0 && p->n_calls) {
-            const char *c = tc.p ? tc.p : "";
-            size_t cn = tc.n;
+            const char *c = tc.data ? tc.data : "";
+            size_t cn = tc.len;
             trim(&c, &cn);
             sb_put(&content, c, cn);
         } else if (r >= 0) {
             sb_put(&content, rest, rn);
             r = 0;
         }
-        free(tc.p);
+        infer_strbuf_free(&tc);
     }
     json_decref(tools);
     p->content = sb_take(&content);

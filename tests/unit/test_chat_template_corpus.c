@@ -22,22 +22,7 @@
 #include "infer.h"
 #include "testdata.h"
 
-static char *read_path(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) b[n] = 0;
-    if (len) *len = b ? (size_t)n : 0;
-    return b;
-}
+static char *read_path(const char *path, size_t *len) { return test_read_all(path, len); }
 
 static int exists(const char *path) {
     struct stat st;

@@ -1,52 +1,18 @@
-/* UTF-8 decoding and the few Unicode properties Python's string methods need
+/* UTF-8 (the tokenizer's codec) and the few Unicode properties Python's string methods need
  * (whitespace for strip/split, printability for repr, simple case mapping). */
 #include "chat/jinja/jinja_internal.h"
+#include "tokenizer/unicode.h"
 
+/* The tokenizer's decoder, with its invalid-byte marker mapped to Python's surrogateescape
+ * range (U+DC80..U+DCFF), which repr() prints as \xNN. */
 size_t jutf8_next(const char *s, size_t n, uint32_t *cp) {
-    const unsigned char *p = (const unsigned char *)s;
-    unsigned char b = p[0];
-    size_t len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-    if (len == 1) {
-        *cp = b;
-        return 1;
-    }
-    if (len == 0 || len > n) goto invalid;
-    uint32_t v = b & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80) goto invalid;
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    /* overlong forms, surrogates and out-of-range values are invalid */
-    if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10FFFF)) ||
-        (v >= 0xD800 && v <= 0xDFFF))
-        goto invalid;
-    *cp = v;
-    return len;
-invalid:
-    /* Like Python's surrogateescape: one byte, mapped to U+DC80..U+DCFF. */
-    *cp = 0xDC00 + b;
-    return 1;
+    size_t len = 1;
+    uint32_t v = infer_utf8_decode((const uint8_t *)s, n, &len);
+    *cp = v >= INFER_UC_INVALID_BASE ? 0xDC00 + (v - INFER_UC_INVALID_BASE) : v;
+    return len ? len : 1;
 }
 
-size_t jutf8_put(uint32_t cp, char out[4]) {
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
+size_t jutf8_put(uint32_t cp, char out[4]) { return infer_utf8_encode(cp, (uint8_t *)out); }
 
 size_t jutf8_count(const char *p, size_t n) {
     size_t k = 0, i = 0;
@@ -100,9 +66,6 @@ uint32_t juni_lower(uint32_t cp) {
     return cp;
 }
 
-int juni_is_alpha(uint32_t cp) {
-    if (cp < 0x80) return (cp | 32) >= 'a' && (cp | 32) <= 'z';
-    return juni_upper(cp) != cp || juni_lower(cp) != cp || (cp >= 0x4E00 && cp <= 0x9FFF) || cp == 0xDF;
-}
+int juni_is_alpha(uint32_t cp) { return (infer_uc_class(cp) & INFER_UC_L) != 0; }
 
-int juni_is_digit(uint32_t cp) { return cp >= '0' && cp <= '9'; }
+int juni_is_digit(uint32_t cp) { return (infer_uc_class(cp) & INFER_UC_N) != 0; }
