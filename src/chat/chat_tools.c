@@ -147,6 +147,14 @@ static json_t *load_json(const char *s, size_t n, size_t *used) {
     return j;
 }
 
+/* Parses the JSON value at s and adds the calls it holds; returns how many (<= 0: none). */
+static int calls_in_text(infer_chat_parsed *p, const char *s, size_t n, size_t *used) {
+    json_t *j = load_json(s, n, used);
+    int r = j ? calls_from_json(p, j) : -1;
+    json_decref(j);
+    return r;
+}
+
 /* ---------------------------------------------------------------- formats */
 
 /* Hermes / Qwen: <tool_call>{json}</tool_call>, any number, text around them is content. */
@@ -163,10 +171,7 @@ static int parse_hermes(infer_chat_parsed *p, const char *s, size_t n, sbuf *con
         const char *q = body;
         size_t qn = (size_t)(body_end - body);
         trim(&q, &qn);
-        json_t *j = load_json(q, qn, NULL);
-        int r = j ? calls_from_json(p, j) : -1;
-        json_decref(j);
-        if (r <= 0) break;
+        if (calls_in_text(p, q, qn, NULL) <= 0) break;
         sb_put(content, cur, (size_t)(a - cur));
         found = 1;
         cur = b ? b + sizeof close - 1 : end;
@@ -186,10 +191,7 @@ static int parse_mistral(infer_chat_parsed *p, const char *s, size_t n, sbuf *co
     size_t before = p->n_calls;
     while (q < end && is_ws(*q)) q++;
     if (q < end && *q == '[') {
-        json_t *j = load_json(q, (size_t)(end - q), NULL);
-        int r = j ? calls_from_json(p, j) : -1;
-        json_decref(j);
-        if (r <= 0) return 0;
+        if (calls_in_text(p, q, (size_t)(end - q), NULL) <= 0) return 0;
     } else {
         while (q < end) {
             const char *args = memmem(q, (size_t)(end - q), "[ARGS]", 6);
@@ -238,10 +240,7 @@ static int parse_python_tag(infer_chat_parsed *p, const char *s, size_t n, sbuf 
         while (q < end && (is_ws(*q) || *q == ';')) q++;
         if (q >= end) break;
         size_t used = 0;
-        json_t *j = load_json(q, (size_t)(end - q), &used);
-        int r = j ? calls_from_json(p, j) : -1;
-        json_decref(j);
-        if (r <= 0) break;
+        if (calls_in_text(p, q, (size_t)(end - q), &used) <= 0) break;
         q += used;
     }
     if (p->n_calls == before) return 0;
