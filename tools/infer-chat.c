@@ -345,6 +345,7 @@ typedef struct reply_state {
     int reasoning_shown;      /* reasoning was printed since the last answer text */
     int answer_started;       /* answer text was printed (leading newlines skipped before) */
     text_buf history;         /* what the conversation keeps for this turn */
+    text_buf raw;             /* every generated token's text, markup included (tool-call parsing) */
 } reply_state;
 
 /* History keeps what the template would re-render: Harmony's final channel only;
@@ -391,6 +392,11 @@ static void flush_detok(chat_session *s, reply_state *r) {
 
 /* Routes one generated token (not a stop token) to the screen and to history. */
 static void handle_token(chat_session *s, reply_state *r, int32_t tok) {
+    if (s->a->tools_json) {
+        char bytes[256];
+        size_t nb = 0;
+        if (infer_token_to_bytes(s->m, tok, bytes, sizeof bytes, &nb) == INFER_OK) text_put(&r->raw, bytes, nb);
+    }
     infer_chat_part part = infer_chat_stream_push(s->stream, tok);
     if (part == INFER_CHAT_PART_MARKUP) {
         flush_detok(s, r);
@@ -418,13 +424,13 @@ static void report_context_full(const chat_session *s, size_t need) {
 
 /* The reply as history: with tools, the reply is split into content, reasoning and tool
  * calls (the template prints the calls in its own format); otherwise it is kept whole. */
-static int push_reply(chat_session *s, const text_buf *reply, size_t *n_calls) {
+static int push_reply(chat_session *s, const text_buf *reply, const text_buf *raw, size_t *n_calls) {
     *n_calls = 0;
     const char *text = reply->p ? reply->p : "";
     infer_chat_parsed *parsed = NULL;
-    if (s->a->tools_json) {
+    if (s->a->tools_json) {   /* the raw reply: Harmony calls live in channels history drops */
         infer_error err = {0};
-        if (infer_chat_parse_reply(text, s->a->tools_json, &parsed, &err) != INFER_OK) parsed = NULL;
+        if (infer_chat_parse_reply(raw->p ? raw->p : "", s->a->tools_json, &parsed, &err) != INFER_OK) parsed = NULL;
     }
     size_t n = infer_chat_parsed_n_tool_calls(parsed);
     if (n == 0) {
@@ -547,7 +553,7 @@ static int respond(chat_session *s, size_t *n_calls) {
     if (context_full)
         fprintf(stderr, "[context full (%u tokens): reply cut. Type /reset to start over.]\n", infer_ctx_n_ctx(s->ctx));
 
-    int pushed = push_reply(s, &r.history, n_calls);
+    int pushed = push_reply(s, &r.history, &r.raw, n_calls);
     if (pushed != 0) fprintf(stderr, "error: out of memory\n");
     size_t n_eval = n - keep;
     fprintf(stderr, "[prompt: %zu new tokens (%zu reused) in %.3f s, %.1f tok/s | reply: %d tokens in %.3f s, %.1f tok/s]\n",
@@ -555,6 +561,7 @@ static int respond(chat_session *s, size_t *n_calls) {
             t_gen > 0 ? (double)n_gen / t_gen : 0.0);
     infer_detok_free(r.detok);
     free(r.history.p);
+    free(r.raw.p);
     return pushed;
 }
 
