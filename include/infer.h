@@ -447,7 +447,10 @@ typedef struct infer_chat_render_opts {
  * semantics) when the file has one, else with the built-in family (tools ignored there).
  * The text goes to buf like infer_chat_render (INFER_ERR_BUFFER_SMALL reports the size in
  * *n_out). A template that raises (raise_exception, a type error) returns
- * INFER_ERR_FORMAT with the template's message in err. opts may be NULL. */
+ * INFER_ERR_FORMAT with the template's message in err. opts may be NULL.
+ * Reentrant: any number of threads may render with one model at once. A hostile
+ * template cannot hang or exhaust memory: rendering is bounded (16 MiB of text, 64 MiB of
+ * values, a million loop iterations and calls, nesting depth) and fails with a message. */
 INFER_API infer_status infer_chat_render_messages(const infer_model *m, const infer_chat_message *msgs, size_t n_msgs,
                                                   const infer_chat_render_opts *opts, char *buf, size_t cap,
                                                   size_t *n_out, infer_error *err);
