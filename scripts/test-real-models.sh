@@ -3,7 +3,7 @@
 #
 #   scripts/test-real-models.sh [--quick] [--only LIST] [NAME...]
 #
-# --quick leaves out infer-bench; --only gguf,tok,chat,ppl,bench runs just those checks
+# --quick leaves out infer-bench; --only gguf,tok,chat,tools,ppl,bench runs just those checks
 # (the file check always runs).
 # NAME: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, gemma3-270m (default: all).
 # Needs the tools built in $INFER_BUILD (default build/, see scripts/build.sh) and the
@@ -19,6 +19,9 @@
 #                      ids used there exist in the Qwen2.5 vocabulary with the same meaning)
 #                    infer-chat (greedy, ChatML): three coding questions; each answer must
 #                      contain an expected word (e.g. "def" for a Python function)
+#                    tools (1.5B): a tool-call round trip through the library
+#                      (test_chat_tools_e2e) and through infer-chat --tools
+#                      (chat_tools_round_trip), both ctests of the build
 #                    infer-perplexity on tests/data/text/stories-public.txt, context 128:
 #                      within 2% of the reference engine's value on the same file
 #                      (llama.cpp, F32 KV cache, no flash attention; recorded below and
@@ -49,7 +52,7 @@ build="${INFER_BUILD:-$root/build}"
 cache="${INFER_MODELS:-$HOME/.cache/libinfer/models}"
 threads="${INFER_THREADS:-2}"
 quick=0
-only="gguf,tok,chat,ppl,bench"
+only="gguf,tok,chat,tools,ppl,bench"
 names=()
 while [ $# -gt 0 ]; do
   a="$1"; shift
@@ -159,6 +162,23 @@ check_chat() {
       pass "$name: infer-chat question $i answer mentions '$k'"
     else
       fail "$name: infer-chat question $i answer lacks '$k': $(echo "$out" | head -c 300)"
+    fi
+  done
+}
+
+# Tool calling (tests/unit/test_chat_tools_e2e.c, tests/chat_tools.cmake): get_weather is
+# offered, called, answered, and the model uses the result.
+check_tools() {
+  local name="$1" t
+  [ "$name" = qwen2.5-coder-1.5b ] || return
+  for t in test_chat_tools_e2e chat_tools_round_trip; do
+    if ! ctest --test-dir "$build" -N -R "^$t\$" 2>/dev/null | grep -q "Total Tests: 1"; then
+      skip "$name: ctest $t is not in $build (configure with tests)"; continue
+    fi
+    if INFER_REAL_MODELS=1 INFER_MODELS="$cache" ctest --test-dir "$build" -R "^$t\$" --output-on-failure >"$tmp/tools.out" 2>&1; then
+      pass "$name: INFER_REAL_MODELS=1 ctest -R $t (tool call, result fed back, answer uses it)"
+    else
+      fail "$name: ctest -R $t: $(grep -m1 -E 'FAIL|Error|error' "$tmp/tools.out")"
     fi
   done
 }
@@ -274,6 +294,7 @@ for name in "${names[@]}"; do
       wanted gguf && check_gguf "$name" "$m"
       wanted tok && check_tokenizer "$name" "$m"
       wanted chat && check_chat "$name" "$m"
+      wanted tools && check_tools "$name"
       wanted ppl && check_perplexity "$name" "$m"
       [ $quick -eq 0 ] && wanted bench && check_bench "$name" "$m"
       ;;

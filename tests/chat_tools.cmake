@@ -1,8 +1,9 @@
 # infer-chat --tools (scripted sessions; one input line per user turn or tool result):
 #   chat_tools_bad_file    a --tools file that is not a JSON array: error before loading
 #   chat_tools_round_trip  the real Qwen2.5-Coder-1.5B calls get_weather, the result line
-#                          is fed back, the model answers with it (skipped without the model:
-#                          scripts/fetch-models.sh qwen2.5-coder-1.5b)
+#                          is fed back, the model answers with it (a real-model test: skipped
+#                          unless INFER_REAL_MODELS is set, as scripts/test-real-models.sh
+#                          does, and the model is fetched: scripts/fetch-models.sh)
 if(NOT CMAKE_SCRIPT_MODE_FILE)
   foreach(t bad_file round_trip)
     add_test(NAME chat_tools_${t}
@@ -27,6 +28,10 @@ if(CASE STREQUAL "bad_file")
     message(FATAL_ERROR "expected a clear error, got ${rc}: ${err}")
   endif()
 elseif(CASE STREQUAL "round_trip")
+  if(NOT DEFINED ENV{INFER_REAL_MODELS})
+    message("SKIPPED: real-model test (INFER_REAL_MODELS unset; scripts/test-real-models.sh runs it)")
+    return()
+  endif()
   if(DEFINED ENV{INFER_MODELS})
     set(models $ENV{INFER_MODELS})
   else()

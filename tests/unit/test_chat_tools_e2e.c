@@ -3,7 +3,9 @@
  * calls get_weather for Paris, the call is parsed, the result is fed back as a tool
  * message, and the model answers with the result's temperature.
  * Needs $INFER_MODELS (default ~/.cache/libinfer/models)/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
- * (scripts/fetch-models.sh qwen2.5-coder-1.5b); exits 77 (skipped) without it. */
+ * (scripts/fetch-models.sh qwen2.5-coder-1.5b) and INFER_REAL_MODELS=1 (real-model runs belong
+ * to scripts/test-real-models.sh, which sets it, not to the default suite); exits 77
+ * (skipped) otherwise. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,6 +126,10 @@ static void test_round_trip(void **state) {
 }
 
 int main(void) {
+    if (!getenv("INFER_REAL_MODELS")) {
+        printf("skipped: real-model test (INFER_REAL_MODELS unset; scripts/test-real-models.sh runs it)\n");
+        return TEST_SKIP_EXIT;
+    }
     const char *dir = getenv("INFER_MODELS");
     char def[900];
     if (!dir) {
