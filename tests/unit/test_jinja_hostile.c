@@ -128,6 +128,17 @@ static void test_memory_bombs(void **state) {
                  "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
                  "limit");
     expect_error("{{ 9223372036854775807 + 1 }}", "overflow");
+    /* a list nested a hundred thousand deep: comparing, printing or serializing it must
+     * not recurse that deep */
+    expect_error("{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}"
+                 "{{ ns.x == ns.x }}{{ ns.x }}",
+                 "nesting too deep");
+    expect_error("{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}"
+                 "{{ ns.x | tojson }}",
+                 "nested too deeply");
+    expect_error("{% set ns = namespace(x={}) %}{% for i in range(100000) %}{% set ns.x = {'k': ns.x} %}{% endfor %}"
+                 "{{ [ns.x] | sort }}{{ ns.x in [ns.x] }}{{ ns.x | string }}",
+                 "nesting too deep");
     expect_error("{{ 2 ** 64 }}", "overflow");
 }
 

@@ -176,7 +176,15 @@ int jv_truthy(jv v) {
 static int is_num(jv v) { return v.k == JV_BOOL || v.k == JV_INT || v.k == JV_FLOAT; }
 static double num_f(jv v) { return v.k == JV_FLOAT ? v.u.f : (double)v.u.i; }
 
-int jv_equal(jv a, jv b) {
+/* Values built by a template can nest without bound ({% set x = [x] %} in a loop): past
+ * this depth comparisons give up (unequal, unordered) instead of exhausting the stack. */
+#define MAX_COMPARE_DEPTH 256
+
+static int equal_at(jv a, jv b, int depth);
+int jv_equal(jv a, jv b) { return equal_at(a, b, 0); }
+
+static int equal_at(jv a, jv b, int depth) {
+    if (depth > MAX_COMPARE_DEPTH) return 0;
     if (is_num(a) && is_num(b)) {
         if (a.k != JV_FLOAT && b.k != JV_FLOAT) return a.u.i == b.u.i;
         return num_f(a) == num_f(b);
@@ -188,13 +196,13 @@ int jv_equal(jv a, jv b) {
     case JV_LIST:
         if (a.u.l->n != b.u.l->n || a.u.l->tuple != b.u.l->tuple) return 0;
         for (size_t i = 0; i < a.u.l->n; i++)
-            if (!jv_equal(a.u.l->v[i], b.u.l->v[i])) return 0;
+            if (!equal_at(a.u.l->v[i], b.u.l->v[i], depth + 1)) return 0;
         return 1;
     case JV_DICT:
         if (a.u.d->n != b.u.d->n) return 0;
         for (size_t i = 0; i < a.u.d->n; i++) {
             jv *o = jdict_get(b.u.d, a.u.d->keys[i]);
-            if (!o || !jv_equal(a.u.d->vals[i], *o)) return 0;
+            if (!o || !equal_at(a.u.d->vals[i], *o, depth + 1)) return 0;
         }
         return 1;
     case JV_NS: return a.u.d == b.u.d;
@@ -204,7 +212,11 @@ int jv_equal(jv a, jv b) {
     }
 }
 
-int jv_compare(jv a, jv b) {
+static int compare_at(jv a, jv b, int depth);
+int jv_compare(jv a, jv b) { return compare_at(a, b, 0); }
+
+static int compare_at(jv a, jv b, int depth) {
+    if (depth > MAX_COMPARE_DEPTH) return -2;
     if (is_num(a) && is_num(b)) {
         if (a.k != JV_FLOAT && b.k != JV_FLOAT) return a.u.i < b.u.i ? -1 : a.u.i > b.u.i;
         double x = num_f(a), y = num_f(b);
@@ -221,8 +233,8 @@ int jv_compare(jv a, jv b) {
     if (a.k == JV_LIST && b.k == JV_LIST) {
         size_t n = a.u.l->n < b.u.l->n ? a.u.l->n : b.u.l->n;
         for (size_t i = 0; i < n; i++) {
-            if (jv_equal(a.u.l->v[i], b.u.l->v[i])) continue;
-            return jv_compare(a.u.l->v[i], b.u.l->v[i]);
+            if (equal_at(a.u.l->v[i], b.u.l->v[i], depth + 1)) continue;
+            return compare_at(a.u.l->v[i], b.u.l->v[i], depth + 1);
         }
         return a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
     }
