@@ -152,6 +152,9 @@ static void test_malformed(void **state) {
         "{{ '\\x4' }}",              "{% unknown_tag %}", "{{ @ }}",     "{% call %}{% endcall %}",
         "{{ f(a=1, 2) }}",           "{% set x = %}",  "{{ (1, 2 }}",   "{{ {1: } }}",
         "{%",                        "{{",             "{{ 99999999999999999999999 }}",
+        /* found by fuzz_template: a long float literal overran the lexer's buffer */
+        "{{ 1000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "000000000000000000000000000000000000000000.0 }}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[512] = {0};

@@ -148,34 +148,35 @@ static int lex_string(lexer *L) {
     return push(L, (jtok){.kind = JT_STRING, .line = line, .str = s});
 }
 
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* An integer or float literal: digits with optional '_' separators, a fraction, an
+ * exponent. Its extent is found first, then copied without the separators. */
 static int lex_number(lexer *L) {
-    size_t i = L->pos;
-    char buf[64];
-    size_t bn = 0;
+    const char *s = L->s;
+    size_t i = L->pos, n = L->n;
     int is_float = 0;
-    while (i < L->n && ((L->s[i] >= '0' && L->s[i] <= '9') || L->s[i] == '_')) {
-        if (L->s[i] != '_' && bn < sizeof buf - 1) buf[bn++] = L->s[i];
-        i++;
-    }
-    if (i + 1 < L->n && L->s[i] == '.' && L->s[i + 1] >= '0' && L->s[i + 1] <= '9') {
+    while (i < n && (is_digit(s[i]) || s[i] == '_')) i++;
+    if (i + 1 < n && s[i] == '.' && is_digit(s[i + 1])) {
         is_float = 1;
-        buf[bn++] = L->s[i++];
-        while (i < L->n && ((L->s[i] >= '0' && L->s[i] <= '9') || L->s[i] == '_')) {
-            if (L->s[i] != '_' && bn < sizeof buf - 1) buf[bn++] = L->s[i];
-            i++;
+        i++;
+        while (i < n && (is_digit(s[i]) || s[i] == '_')) i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        size_t j = i + 1;
+        if (j < n && (s[j] == '+' || s[j] == '-')) j++;
+        if (j < n && is_digit(s[j])) {
+            is_float = 1;
+            i = j;
+            while (i < n && is_digit(s[i])) i++;
         }
     }
-    if (i < L->n && (L->s[i] == 'e' || L->s[i] == 'E')) {
-        size_t j = i + 1;
-        if (j < L->n && (L->s[j] == '+' || L->s[j] == '-')) j++;
-        if (j < L->n && L->s[j] >= '0' && L->s[j] <= '9') {
-            is_float = 1;
-            while (i < j && bn < sizeof buf - 1) buf[bn++] = L->s[i++];
-            while (i < L->n && L->s[i] >= '0' && L->s[i] <= '9') {
-                if (bn < sizeof buf - 1) buf[bn++] = L->s[i];
-                i++;
-            }
-        }
+    char buf[128];
+    size_t bn = 0;
+    for (size_t k = L->pos; k < i; k++) {
+        if (s[k] == '_') continue;
+        if (bn + 1 >= sizeof buf) return lex_fail(L, "number literal too long");
+        buf[bn++] = s[k];
     }
     buf[bn] = 0;
     jtok t = {.kind = is_float ? JT_FLOAT : JT_INT, .line = L->line};
