@@ -180,6 +180,13 @@ static void test_runtime_errors(void **state) {
     expect_error("{{ [1] | tojson(indent=none) | tojson(separators=1) }}", "separators");
 }
 
+/* Inputs fuzz_template found. */
+static void test_fuzz_findings(void **state) {
+    (void)state;
+    const char src[] = "{{ 'abcdef'[::2, 3] }}|{{ [1][1:, 0] }}";
+    expect_output(src, sizeof src - 1, "|");   /* jinja2 renders the same */
+}
+
 static void test_invalid_utf8(void **state) {
     (void)state;
     /* invalid bytes pass through text and strings unchanged, and methods never split them */
@@ -223,6 +230,7 @@ int main(void) {
         cmocka_unit_test(test_huge_loops),     cmocka_unit_test(test_memory_bombs),
         cmocka_unit_test(test_malformed),      cmocka_unit_test(test_runtime_errors),
         cmocka_unit_test(test_invalid_utf8),   cmocka_unit_test(test_limits_custom),
+        cmocka_unit_test(test_fuzz_findings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

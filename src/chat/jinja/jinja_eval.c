@@ -748,6 +748,9 @@ static jv eval_inner(jinja_ctx *c, jscope *s, const jnode *e) {
         return get_item(c, e, obj, key);
     }
     case JN_SLICE: {
+        /* a slice inside a tuple subscript (x[::2, 3]) has no object: Python would build a
+         * slice object there, which no template value accepts as a key */
+        if (!e->a) return undef_msg(c, "slice objects are not values");
         jv obj = jinja_eval(c, s, e->a);
         jv lo = e->b ? jinja_eval(c, s, e->b) : jv_none();
         jv hi = e->c ? jinja_eval(c, s, e->c) : jv_none();
