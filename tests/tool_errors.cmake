@@ -101,17 +101,25 @@ set(_te_rows
   "infer-bench|2|-p: 'abc' is not an integer|-m @MODEL@ -p abc"
   "infer-bench|2|-r: '0' is out of range|-m @MODEL@ -r 0"
   "infer-bench|2|-c: '4000000000' is out of range|-m @MODEL@ -c 4000000000"
+  # ---- infer-template
+  "infer-template|1|nope.jinja': No such file|@WORK@/nope.jinja @SHORT@"
+  "infer-template|1|is a FIFO|@SHORT@ @FIFO@"
+  "infer-template|1|error: conversation JSON|@SHORT@ @SHORT@"
+  "infer-template|1|is a directory|-m @DIR@ @SHORT@"
+  "infer-template|2|expected TEMPLATE.jinja and CONVERSATION.json|@SHORT@"
+  "infer-template|2|unknown or incomplete option|@SHORT@ @SHORT@ --bogus"
+  "infer-chat|1|expected a JSON array of tools|-m @MODEL@ --tools @SHORT@"
   # ---- what must keep working: help, version, -n -1, the thread cap (status 0)
   "infer-cli|0|generation: .* tokens in|-m @MODEL@ -p Once -c 24 -n -1 --temp 0 -t 1"
   "infer-cli|0|warning: -t 4096 is more than the .* cores online. using |-m @MODEL@ -p Once -n 2 -t 4096"
 )
-foreach(_t infer-cli infer-chat infer-perplexity infer-tokenize infer-gguf infer-bench)
+foreach(_t infer-cli infer-chat infer-perplexity infer-tokenize infer-gguf infer-bench infer-template)
   list(APPEND _te_rows "${_t}|0|usage: |--help" "${_t}|0|usage: |-h" "${_t}|0|\\(libinfer .*\\)|--version")
 endforeach()
 
 if(NOT CMAKE_SCRIPT_MODE_FILE)
   add_executable(test_make_socket ${CMAKE_CURRENT_SOURCE_DIR}/common/make_socket.c)
-  foreach(_t infer-cli infer-chat infer-perplexity infer-tokenize infer-gguf infer-bench)
+  foreach(_t infer-cli infer-chat infer-perplexity infer-tokenize infer-gguf infer-bench infer-template)
     add_test(NAME tool_errors_${_t}
       COMMAND ${CMAKE_COMMAND} -DTE_TOOL=${_t} -DTE_BIN=$<TARGET_FILE:${_t}>
               -DTE_MODELS=${CMAKE_CURRENT_SOURCE_DIR}/data/models -DTE_MKSOCK=$<TARGET_FILE:test_make_socket>

@@ -113,25 +113,8 @@ static int load_tools(chat_args *a) {
         return -1;
     }
     /* the text itself is passed on: re-serializing would reformat numbers */
-    FILE *f = fopen(a->tools_path, "rb");
-    if (!f) return -1;
-    size_t n = 0, cap = 4096;
-    char *b = malloc(cap);
-    size_t r;
-    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n - 1 == 0) {
-            char *g = realloc(b, cap * 2);
-            if (!g) { free(b); b = NULL; break; }
-            b = g;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!b) return -1;
-    b[n] = 0;
-    a->tools_json = b;
-    return 0;
+    a->tools_json = tool_read_file(a->tools_path, NULL);
+    return a->tools_json ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- Ctrl-C */

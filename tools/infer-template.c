@@ -8,16 +8,21 @@
  * exits 1. CONVERSATION.json: {"messages": [...], "tools": [...], "add_generation_prompt":
  * true, "extra": {...}}. */
 #include "infer.h"
+#include "tool_args.h"
 #include "tool_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int usage(void) {
-    fprintf(stderr, "usage: infer-template TEMPLATE.jinja CONVERSATION.json [--bos-token S] [--eos-token S] [--date YYYY-MM-DD]\n"
-                    "       infer-template -m MODEL.gguf CONVERSATION.json [--date YYYY-MM-DD]\n");
-    return 2;
+static void usage(FILE *out, const char *argv0) {
+    fprintf(out,
+            "usage: %s TEMPLATE.jinja CONVERSATION.json [--bos-token S] [--eos-token S] [--date YYYY-MM-DD]\n"
+            "       %s -m MODEL.gguf CONVERSATION.json [--date YYYY-MM-DD]\n"
+            "  Prints the rendered text exactly (as Python jinja2 with Hugging Face's settings would),\n"
+            "  or 'error: MESSAGE' on stderr and exit 1 when the template fails.\n"
+            "  CONVERSATION.json: {\"messages\": [...], \"tools\": [...], \"add_generation_prompt\": true, \"extra\": {...}}\n",
+            argv0, argv0);
 }
 
 /* Renders through buf, growing it once when the first guess is too small. */
@@ -56,25 +61,42 @@ static infer_status render_model(void *arg, char *buf, size_t cap, size_t *n, in
     return infer_chat_render_json(j->m, j->req, buf, cap, n, err);
 }
 
-int main(int argc, char **argv) {
-    const char *model = NULL, *bos = NULL, *eos = NULL, *date = NULL, *pos[2] = {NULL, NULL};
+/* 0: run; 1: --help/--version printed; -1: a usage error (reported). */
+static int parse_args(int argc, char **argv, const char **model, const char **bos, const char **eos,
+                      const char **date, const char *pos[2]) {
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (tool_help_or_version(a, argv[0], usage)) return 1;
         int has_val = i + 1 < argc;
-        if (!strcmp(a, "-m") && has_val) model = argv[++i];
-        else if (!strcmp(a, "--bos-token") && has_val) bos = argv[++i];
-        else if (!strcmp(a, "--eos-token") && has_val) eos = argv[++i];
-        else if (!strcmp(a, "--date") && has_val) date = argv[++i];
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage();
-        else if (a[0] == '-' && a[1]) { fprintf(stderr, "error: unknown option %s\n", a); return usage(); }
-        else if (npos < 2) pos[npos++] = a;
-        else return usage();
+        if (!strcmp(a, "-m") && has_val) *model = argv[++i];
+        else if (!strcmp(a, "--bos-token") && has_val) *bos = argv[++i];
+        else if (!strcmp(a, "--eos-token") && has_val) *eos = argv[++i];
+        else if (!strcmp(a, "--date") && has_val) *date = argv[++i];
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "error: unknown or incomplete option '%s'\n", a);
+            return -1;
+        } else if (npos < 2) {
+            pos[npos++] = a;
+        } else {
+            fprintf(stderr, "error: unexpected argument '%s'\n", a);
+            return -1;
+        }
     }
-    if (model ? npos != 1 : npos != 2) return usage();
+    if (*model ? npos != 1 : npos != 2) {
+        fprintf(stderr, "error: expected %s\n", *model ? "one CONVERSATION.json after -m MODEL" : "TEMPLATE.jinja and CONVERSATION.json");
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *model = NULL, *bos = NULL, *eos = NULL, *date = NULL, *pos[2] = {NULL, NULL};
+    int pr = parse_args(argc, argv, &model, &bos, &eos, &date, pos);
+    if (pr != 0) return tool_parse_exit(pr, argv[0], usage);
     const char *conv_path = model ? pos[0] : pos[1];
-    char *conv = tool_read_file(conv_path, NULL);
-    if (!conv) { fprintf(stderr, "error: cannot read %s\n", conv_path); return 1; }
+    char *conv = tool_read_file(conv_path, NULL);   /* reports its own errors */
+    if (!conv) return 1;
     int rc;
     if (model) {
         infer_error err = {0};
@@ -108,7 +130,10 @@ int main(int argc, char **argv) {
         infer_model_free(m);
     } else {
         char *tmpl = tool_read_file(pos[0], NULL);
-        if (!tmpl) { fprintf(stderr, "error: cannot read %s\n", pos[0]); free(conv); return 1; }
+        if (!tmpl) {
+            free(conv);
+            return 1;
+        }
         file_job j = {tmpl, conv, {sizeof(infer_template_opts), bos, eos, date}};
         rc = print_render(render_file, &j);
         free(tmpl);
