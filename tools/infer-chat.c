@@ -161,6 +161,7 @@ static infer_chat_message *conv_push(conversation *c, const char *role, const ch
 
 static void msg_free(infer_chat_message *m) {
     free((char *)m->content);
+    free((char *)m->reasoning_content);
     free((char *)m->tool_call_id);
     free((char *)m->name);
     for (size_t i = 0; i < m->n_tool_calls; i++) {
