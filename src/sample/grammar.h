@@ -96,7 +96,8 @@ typedef struct utf8_partial {
  * cap), leaves an unfinished char in *p. Returns the number of code points, or -1 for
  * invalid UTF-8 (or more than cap). */
 int infer_gutf8_decode(const unsigned char *b, size_t n, utf8_partial *p, uint32_t *cps, size_t cap);
-/* The range of code points an unfinished char can still become. */
-void infer_gutf8_partial_range(const utf8_partial *p, uint32_t *lo, uint32_t *hi);
+/* The range of code points an unfinished char can still become; 0 if none (an
+ * overlong or out-of-range start). */
+int infer_gutf8_partial_range(const utf8_partial *p, uint32_t *lo, uint32_t *hi);
 
 #endif

@@ -236,11 +236,14 @@ int infer_gutf8_decode(const unsigned char *b, size_t n, utf8_partial *p, uint32
     return (int)k;
 }
 
-void infer_gutf8_partial_range(const utf8_partial *p, uint32_t *lo, uint32_t *hi) {
+int infer_gutf8_partial_range(const utf8_partial *p, uint32_t *lo, uint32_t *hi) {
+    static const uint32_t min_of_len[5] = {0, 0, 0x80, 0x800, 0x10000};
     unsigned shift = 6u * p->remain;
     *lo = p->value << shift;
     *hi = *lo | ((1u << shift) - 1);
     if (*hi > 0x10FFFF) *hi = 0x10FFFF;
+    if (*lo < min_of_len[p->min_len]) *lo = min_of_len[p->min_len];   /* overlong forms are invalid */
+    return *lo <= *hi;
 }
 
 /* ---- whole-text matching */

@@ -88,7 +88,7 @@ static int walk(gstage *s, const g_stacks *from, const uint32_t *cps, size_t n, 
     }
     if (tail && tail->remain) {
         uint32_t lo, hi;
-        infer_gutf8_partial_range(tail, &lo, &hi);
+        if (!infer_gutf8_partial_range(tail, &lo, &hi)) return 0;
         return infer_gstacks_meets(s->g, &s->a, lo, hi);
     }
     return 1;
@@ -131,11 +131,11 @@ static void compute_prefilter(gstage *s) {
     memset(s->first_ok, 0, sizeof s->first_ok);
     for (uint32_t b = 0; b < 128; b++) s->first_ok[b] = (uint8_t)infer_gstacks_meets(g, &s->cur, b, b);
     for (uint32_t b = 0xC2; b <= 0xF4; b++) {
-        uint32_t lo, span;
-        if (b < 0xE0) lo = (b & 0x1F) << 6, span = 0x3F;
-        else if (b < 0xF0) lo = (b & 0x0F) << 12, span = 0xFFF;
-        else lo = (b & 0x07) << 18, span = 0x3FFFF;
-        s->first_ok[b] = (uint8_t)infer_gstacks_meets(g, &s->cur, lo, lo + span);
+        utf8_partial p = {0};
+        uint32_t lo, hi, cp;
+        unsigned char byte = (unsigned char)b;
+        if (infer_gutf8_decode(&byte, 1, &p, &cp, 1) == 0 && infer_gutf8_partial_range(&p, &lo, &hi))
+            s->first_ok[b] = (uint8_t)infer_gstacks_meets(g, &s->cur, lo, hi);
     }
 }
 
