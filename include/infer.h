@@ -472,7 +472,7 @@ INFER_API infer_status infer_grammar_parse(const char *gbnf, size_t len, const c
                                            infer_grammar **out, infer_error *err);
 INFER_API void infer_grammar_free(infer_grammar *g);
 /* 1 if the len bytes of text are a whole sentence of g, 0 if not (also for invalid
- * UTF-8), 2 if they are a proper prefix of one. */
+ * UTF-8), 2 if they are a proper prefix of one (possibly ending inside a character). */
 INFER_API int infer_grammar_match(const infer_grammar *g, const char *text, size_t len);
 
 /* Converts a JSON schema (a JSON text of len bytes) to GBNF whose sentences are the JSON

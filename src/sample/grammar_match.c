@@ -266,7 +266,11 @@ int infer_grammar_match(const infer_grammar *g, const char *text, size_t len) {
         b = t;
         if (a.n == 0) goto done;
     }
-    if (part.remain) goto done;
+    if (part.remain) {   /* an unfinished last char: a prefix if some stack can take it */
+        uint32_t lo, hi;
+        result = infer_gutf8_partial_range(&part, &lo, &hi) && infer_gstacks_meets(g, &a, lo, hi) ? 2 : 0;
+        goto done;
+    }
     result = infer_gstacks_can_end(&a) ? 1 : 2;
 done:
     infer_gstacks_free(&a);

@@ -291,7 +291,7 @@ static int parse_class(parser *p, elem_vec *out) {
     int rc = 0;
     while (rc == 0) {
         int c = peek(p);
-        if (c < 0) {
+        if (c < 0 || c == '\n' || c == '\r') {   /* a class never spans lines */
             rc = fail_at(p, start, "unterminated character class", NULL);
             break;
         }
@@ -306,7 +306,8 @@ static int parse_class(parser *p, elem_vec *out) {
             break;
         }
         hi = lo;
-        if (peek(p) == '-' && p->pos + 1 < p->len && p->s[p->pos + 1] != ']') {
+        if (peek(p) == '-' && p->pos + 1 < p->len && p->s[p->pos + 1] != ']' && p->s[p->pos + 1] != '\n' &&
+            p->s[p->pos + 1] != '\r') {
             p->pos++;
             if (parse_char(p, &hi)) {
                 rc = -1;
