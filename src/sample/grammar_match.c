@@ -69,7 +69,7 @@ static int grow32(uint32_t **v, size_t *cap, size_t need) {
 static int add_stack(g_stacks *s, const uint32_t *v, size_t n) {
     uint64_t h = hash_stack(v, n);
     for (size_t i = 0; i < s->n; i++)
-        if (s->hash[i] == h && s->len[i] == n && memcmp(s->pool + s->off[i], v, n * sizeof *v) == 0) return 0;
+        if (s->hash[i] == h && s->len[i] == n && (n == 0 || memcmp(s->pool + s->off[i], v, n * sizeof *v) == 0)) return 0;
     if (s->n >= MAX_STACKS) {
         s->overflow = 1;
         return 0;

@@ -254,7 +254,7 @@ static int parse_char(parser *p, uint32_t *cp) {
 }
 
 static int64_t add_class(parser *p, const g_range *r, size_t n, int negated) {
-    if (grow((void **)&p->ranges, &p->cap_ranges, p->n_ranges + n, sizeof *p->ranges) ||
+    if (grow((void **)&p->ranges, &p->cap_ranges, p->n_ranges + n + 1, sizeof *p->ranges) ||
         grow((void **)&p->classes, &p->cap_classes, p->n_classes + 1, sizeof *p->classes))
         return oom(p);
     g_class *c = &p->classes[p->n_classes];
@@ -262,7 +262,7 @@ static int64_t add_class(parser *p, const g_range *r, size_t n, int negated) {
     c->first = (uint32_t)p->n_ranges;
     c->count = (uint32_t)n;
     c->negated = negated;
-    memcpy(p->ranges + p->n_ranges, r, n * sizeof *r);
+    if (n) memcpy(p->ranges + p->n_ranges, r, n * sizeof *r);
     p->n_ranges += n;
     for (uint32_t cp = 0; cp < 128; cp++) {
         int in = 0;

@@ -772,6 +772,17 @@ infer_status infer_json_schema_to_grammar(const char *schema, size_t len, char *
         jstr_free(&out);
         return infer_err(err, INFER_ERR_NOMEM, "json schema: out of memory");
     }
+    /* Safety net: never hand out a grammar the parser refuses (a pattern like "()*" or a
+     * schema that is its own $ref would be left-recursive). */
+    infer_grammar *check = NULL;
+    infer_error perr = {0};
+    infer_status pst = infer_grammar_parse(out.s, out.n, NULL, &check, &perr);
+    infer_grammar_free(check);
+    if (pst != INFER_OK) {
+        jstr_free(&out);
+        return infer_err(err, pst == INFER_ERR_NOMEM ? pst : INFER_ERR_UNSUPPORTED,
+                         "json schema: the schema needs a grammar this converter cannot express (%s)", perr.message);
+    }
     if (n_out) *n_out = out.n;
     if (out.n + 1 > cap) {
         jstr_free(&out);
