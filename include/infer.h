@@ -14,7 +14,8 @@
  * Thread safety
  * - infer_gguf and infer_model are read-only after loading: any number of threads may
  *   call const functions on them, and several contexts may share one model.
- * - An infer_ctx, infer_sampler or infer_detok must be used by one thread at a time.
+ * - An infer_ctx, infer_sampler, infer_detok or infer_stop must be used by one thread at a
+ *   time; a parsed infer_grammar is read-only and may be shared.
  *   A context runs its own worker threads internally (n_threads). The one exception:
  *   the abort callback (infer_ctx_set_abort_callback) is how another thread stops it.
  */
