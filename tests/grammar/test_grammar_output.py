@@ -84,7 +84,7 @@ def test_fixture_grammar_parses(name):
 
 
 @pytest.mark.parametrize("name", FIXTURE_GRAMMARS)
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_stories260k_under_grammar(name, seed):
     if not os.path.exists(STORIES):
         pytest.skip("stories260K missing")
@@ -99,7 +99,7 @@ def test_random_walk_on_qwen_vocab(name, seed):
     elements, whitespace runs, and byte tokens that split UTF-8 characters."""
     if not os.path.exists(QWEN_VOCAB):
         pytest.skip("qwen3 vocabulary missing")
-    n = 200
+    n = 120
     rc, out, err = run([tool("infer-grammar"), "--grammar-file", os.path.join(GRAMMARS, name + ".gbnf"),
                         "-m", QWEN_VOCAB, "--random", str(n), "--seed", str(seed), "--end-prob", "0.1"])
     assert rc == 0, err
@@ -168,7 +168,7 @@ def check_schema_text(path, text, cut):
 
 
 @pytest.mark.parametrize("schema", schema_files())
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_schema_stories260k(schema, seed):
     if not os.path.exists(STORIES):
         pytest.skip("stories260K missing")
@@ -178,12 +178,12 @@ def test_schema_stories260k(schema, seed):
 
 
 @pytest.mark.parametrize("schema", schema_files())
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_schema_random_walk_on_qwen_vocab(schema, seed):
     if not os.path.exists(QWEN_VOCAB):
         pytest.skip("qwen3 vocabulary missing")
     path = os.path.join(SCHEMAS, schema)
-    rc, out, err = run([tool("infer-grammar"), "--json-schema", path, "-m", QWEN_VOCAB, "--random", "400",
+    rc, out, err = run([tool("infer-grammar"), "--json-schema", path, "-m", QWEN_VOCAB, "--random", "250",
                         "--seed", str(seed), "--end-prob", "0.3"])
     assert rc == 0, err
     check_schema_text(path, out, "[cut after" in err)
