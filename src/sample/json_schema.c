@@ -463,7 +463,7 @@ static const char *visit_array(conv *c, json_t *s, const char *hint) {
     jstr_add(&b, "\"[\" ws ");
     prim(c, P_WS);
     for (int64_t i = 0; i < np; i++) {
-        char seg[32];
+        char seg[48];
         snprintf(seg, sizeof seg, "prefixItems/%lld", (long long)i);
         size_t old = path_push(c, seg);
         const char *it = visit(c, json_array_get(prefix, (size_t)i), "item");
@@ -689,7 +689,7 @@ static const char *visit(conv *c, json_t *s, const char *hint) {
         }
         jstr b = {0};
         for (size_t i = 0; i < json_array_size(list); i++) {
-            char seg[32];
+            char seg[48];
             snprintf(seg, sizeof seg, "%s/%zu", any ? "anyOf" : "oneOf", i);
             size_t old = path_push(c, seg);
             const char *alt = visit(c, json_array_get(list, i), hint);
