@@ -11,7 +11,6 @@
  * GRAMMAR is --grammar TEXT, --grammar-file F, --json-schema F or -j. Exit status 0, or 1
  * with "error: ..." on stderr (a malformed grammar names its line and column).
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
