@@ -14,7 +14,8 @@
  * Thread safety
  * - infer_gguf and infer_model are read-only after loading: any number of threads may
  *   call const functions on them, and several contexts may share one model.
- * - An infer_ctx, infer_sampler or infer_detok must be used by one thread at a time.
+ * - An infer_ctx, infer_sampler, infer_detok or infer_stop must be used by one thread at a
+ *   time; a parsed infer_grammar is read-only and may be shared.
  *   A context runs its own worker threads internally (n_threads). The one exception:
  *   the abort callback (infer_ctx_set_abort_callback) is how another thread stops it.
  */
@@ -361,6 +362,24 @@ INFER_API const float *infer_ctx_embeddings_seq(const infer_ctx *c, int32_t seq)
 
 /* ---------------------------------------------------------------- sampling */
 
+/* A sampler is a chain of stages run, in the order they were added, over the candidate
+ * tokens of one logits row. Stages that reshape or narrow the candidates (penalties,
+ * logit bias, grammar, top-k, top-p, min-p, temperature) run first; the chain ends with
+ * a stage that picks the token (draw, greedy, mirostat v2). A chain without a picking
+ * stage returns the best remaining candidate.
+ *
+ * Typical use:
+ *   infer_sampler *s;
+ *   infer_sampler_chain_new(model, 0, seed, &s, &err);
+ *   infer_sampler_add_json_schema(s, schema, strlen(schema));   // or _add_grammar
+ *   infer_sampler_add_defaults(s, &params);                    // penalties ... draw
+ *   for each step: tok = infer_sampler_sample(s, logits); infer_sampler_accept(s, tok);
+ *
+ * A grammar stage commutes with the stages that only move single logits (penalties,
+ * logit bias), so they may come in any order; put it before the truncation stages:
+ * "grammar, then top-k 40" means the 40 best tokens the grammar allows. The sampler
+ * checks tokens against the grammar lazily, best first, so a following top-k (or
+ * greedy) costs about k checks instead of one per vocabulary entry. */
 typedef struct infer_sampler infer_sampler;
 
 typedef struct infer_sampler_params {
@@ -375,19 +394,136 @@ typedef struct infer_sampler_params {
     uint64_t seed;            /* same seed, same choices */
 } infer_sampler_params;
 
-/* Chain order: penalties -> (temperature <= 0: argmax) -> top-k -> top-p -> min-p ->
+/* The default chain: penalties -> (temperature <= 0: greedy) -> top-k -> top-p -> min-p ->
  * temperature -> draw. Truncation sees the untempered distribution (llama.cpp's order).
  * Defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, penalties off, window 64,
  * seed 0 (the library never seeds from the clock). */
 INFER_API infer_sampler_params infer_sampler_default_params(void);
+
+/* An empty chain for logits rows of n_vocab floats. m (may be NULL) gives token text to
+ * the stages that need it (grammar, JSON schema); n_vocab <= 0 takes the model's.
+ * seed drives the stages that draw at random. */
+INFER_API infer_status infer_sampler_chain_new(const infer_model *m, int32_t n_vocab, uint64_t seed,
+                                               infer_sampler **out, infer_error *err);
+/* A chain holding the default stages for params (NULL: the defaults). */
+INFER_API infer_status infer_sampler_init(const infer_model *m, int32_t n_vocab, const infer_sampler_params *params,
+                                          infer_sampler **out, infer_error *err);
+/* infer_sampler_init without a model, for source compatibility: NULL on failure. */
 INFER_API infer_sampler *infer_sampler_new(const infer_sampler_params *params, int32_t n_vocab);
 INFER_API void infer_sampler_free(infer_sampler *s);
-/* Picks a token from n_vocab logits (the array is not modified). */
+/* Why the last call on s failed (empty if it did not). */
+INFER_API const char *infer_sampler_last_error(const infer_sampler *s);
+
+/* Stage constructors: each appends one stage to the chain and returns INFER_OK, or an
+ * error with the chain unchanged (details in infer_sampler_last_error). */
+/* The default chain's stages for params (its seed is ignored: the chain's own is used). */
+INFER_API infer_status infer_sampler_add_defaults(infer_sampler *s, const infer_sampler_params *params);
+/* Repetition penalties over the last last_n accepted tokens (llama.cpp's rules). */
+INFER_API infer_status infer_sampler_add_penalties(infer_sampler *s, int32_t last_n, float repeat,
+                                                   float frequency, float presence);
+/* Adds bias to listed tokens' logits; -INFINITY bans a token. */
+typedef struct infer_logit_bias {
+    int32_t token;
+    float bias;
+} infer_logit_bias;
+INFER_API infer_status infer_sampler_add_logit_bias(infer_sampler *s, const infer_logit_bias *bias, size_t n);
+/* Allows only tokens that continue a sentence of the GBNF grammar (llama.cpp's syntax)
+ * starting at rule `root` (NULL: "root"); end-of-generation tokens only where the text
+ * is a complete sentence. Needs the model. A malformed grammar is INFER_ERR_FORMAT with
+ * "line L, column C: ..." in the message. */
+INFER_API infer_status infer_sampler_add_grammar(infer_sampler *s, const char *gbnf, size_t len, const char *root);
+/* infer_json_schema_to_grammar, then infer_sampler_add_grammar. */
+INFER_API infer_status infer_sampler_add_json_schema(infer_sampler *s, const char *schema, size_t len);
+INFER_API infer_status infer_sampler_add_top_k(infer_sampler *s, int32_t k);       /* <= 0: no-op stage */
+INFER_API infer_status infer_sampler_add_top_p(infer_sampler *s, float p);         /* >= 1: no-op stage */
+INFER_API infer_status infer_sampler_add_min_p(infer_sampler *s, float p);         /* <= 0: no-op stage */
+INFER_API infer_status infer_sampler_add_temperature(infer_sampler *s, float t);   /* divides logits; must be > 0 */
+/* Picking stages (a chain's last stage). */
+INFER_API infer_status infer_sampler_add_greedy(infer_sampler *s);   /* the argmax */
+INFER_API infer_status infer_sampler_add_dist(infer_sampler *s);     /* draw from the softmax */
+/* Mirostat 2.0 (Basu et al. 2021): targets surprise tau (e.g. 5), learning rate eta
+ * (e.g. 0.1); keeps tokens whose surprise is below mu, draws, then moves mu. Use it
+ * after a temperature stage instead of the truncation stages, as llama.cpp does. */
+INFER_API infer_status infer_sampler_add_mirostat_v2(infer_sampler *s, float tau, float eta);
+
+/* Picks a token from n_vocab logits (the array is not modified). -1 on error, e.g. a
+ * grammar that no token can continue (the reason in infer_sampler_last_error). */
 INFER_API int32_t infer_sampler_sample(infer_sampler *s, const float *logits);
-/* Records a token (prompt or generated) for the penalties. */
-INFER_API void infer_sampler_accept(infer_sampler *s, int32_t tok);
-/* Forgets the penalty window and restarts the RNG from the seed. */
+/* Records a generated token: the penalty window sees it and a grammar advances over its
+ * text. A token the grammar does not allow is INFER_ERR_INVALID_ARG, nothing changed. */
+INFER_API infer_status infer_sampler_accept(infer_sampler *s, int32_t tok);
+/* Records a token the sampler did not choose (the prompt, earlier turns): the penalty
+ * window sees it, a grammar does not. */
+INFER_API infer_status infer_sampler_accept_prompt(infer_sampler *s, int32_t tok);
+/* Forgets the penalty window, restarts grammars at their root, mirostat at 2*tau and
+ * the RNG from the seed. */
 INFER_API void infer_sampler_reset(infer_sampler *s);
+
+/* ---------------------------------------------------------------- grammars */
+
+/* A parsed GBNF grammar (llama.cpp's grammars/README.md: `name ::= ...` rules,
+ * alternation `|`, groups, `* + ?`, `{m}`, `{m,}`, `{m,n}`, "literals", [classes] with
+ * ranges and ^negation, `.`, \x \u \U \t \n \r \\ escapes, # comments). Read-only once
+ * parsed: may be shared between threads. */
+typedef struct infer_grammar infer_grammar;
+/* Parses len bytes of GBNF text; root names the start rule (NULL: "root"). Errors are
+ * INFER_ERR_FORMAT with "line L, column C: what" in err (missing rules, left recursion,
+ * a bad escape or repetition). */
+INFER_API infer_status infer_grammar_parse(const char *gbnf, size_t len, const char *root,
+                                           infer_grammar **out, infer_error *err);
+INFER_API void infer_grammar_free(infer_grammar *g);
+/* 1 if the len bytes of text are a whole sentence of g, 0 if not (also for invalid
+ * UTF-8), 2 if they are a proper prefix of one (possibly ending inside a character). */
+INFER_API int infer_grammar_match(const infer_grammar *g, const char *text, size_t len);
+
+/* Converts a JSON schema (a JSON text of len bytes) to GBNF whose sentences are the JSON
+ * texts valid under it. Supported: type (also lists of types), properties, required,
+ * additionalProperties, enum, const, items, prefixItems, minItems/maxItems, nested
+ * objects, $ref to #/$defs/... (and #/definitions/...), anyOf, oneOf,
+ * string format date/time/date-time/uuid, minLength/maxLength, pattern (^...$ with
+ * literals, ., [classes], \d \w \s, groups, |, * + ? {m,n}), integer minimum/maximum
+ * (and exclusive variants). An empty schema {} allows any JSON value. Anything else
+ * (a keyword that would change which texts are valid) is INFER_ERR_UNSUPPORTED naming the
+ * keyword and its JSON path; malformed JSON is INFER_ERR_FORMAT with line and column.
+ * Output: NUL-terminated GBNF in buf; on INFER_ERR_BUFFER_SMALL *n_out holds the bytes
+ * needed (without the NUL). */
+INFER_API infer_status infer_json_schema_to_grammar(const char *schema, size_t len, char *buf, size_t cap,
+                                                    size_t *n_out, infer_error *err);
+/* GBNF for any JSON object (infer-cli -j, response_format json_object). */
+INFER_API const char *infer_json_object_grammar(void);
+
+/* ---------------------------------------------------------------- generation helpers */
+
+/* Stop strings: text is fed as it is generated; output that could still turn out to be
+ * the start of a stop string is held back, so a stop string (even one spread over many
+ * tokens) is never shown. */
+typedef struct infer_stop infer_stop;
+/* n strings (empty ones are ignored); the strings are copied. */
+INFER_API infer_status infer_stop_new(const char *const *stops, size_t n, infer_stop **out, infer_error *err);
+INFER_API void infer_stop_free(infer_stop *s);
+/* Appends len bytes of generated text. Writes to buf (NUL-terminated) the text that is
+ * now safe to show, and sets *stopped to 1 when a stop string completed: buf then ends
+ * right before it, and later pushes write nothing. buf needs at most len + (longest stop
+ * string) + 1 bytes; on INFER_ERR_BUFFER_SMALL *n_out holds the need and nothing changed. */
+INFER_API infer_status infer_stop_push(infer_stop *s, const char *text, size_t len, char *buf, size_t cap,
+                                       size_t *n_out, int *stopped);
+/* At the end of generation (not after a stop): the held-back text. */
+INFER_API infer_status infer_stop_flush(infer_stop *s, char *buf, size_t cap, size_t *n_out);
+/* Index of the stop string that matched, or -1. */
+INFER_API int32_t infer_stop_which(const infer_stop *s);
+INFER_API void infer_stop_reset(infer_stop *s);
+
+/* Log-probabilities of the model's distribution (log-softmax of the raw logits at
+ * temperature 1, before any sampler stage, as OpenAI's logprobs report). */
+typedef struct infer_token_logprob {
+    int32_t token;
+    float logprob;
+} infer_token_logprob;
+/* *tok_logprob (may be NULL) gets token tok's log-probability; top (may be NULL when
+ * top_n is 0) gets the top_n most likely tokens, best first (ties: lower id first);
+ * *n_top how many were written (min(top_n, n_vocab)). NaN logits count as -inf. */
+INFER_API infer_status infer_logprobs(const float *logits, int32_t n_vocab, int32_t tok, float *tok_logprob,
+                                      infer_token_logprob *top, int32_t top_n, int32_t *n_top);
 
 /* ---------------------------------------------------------------- chat */
 

@@ -5,6 +5,8 @@
  *             --repeat-penalty R --presence-penalty P --frequency-penalty F
  *             --repeat-last-n N --seed S] [-t THREADS] [-c CTX] [-b BATCH]
  *             [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--prompt-cache FILE]
+ *             [--grammar GBNF | --grammar-file F | --json-schema F | -j]
+ *             [--stop S]... [--logprobs N]
  *   infer-cli -m MODEL --tokens-file IDS.txt --logits-out OUT.f32 [--greedy N]
  */
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include "prompt_cache.h"
 #include "tool_args.h"
 #include "tool_numbers.h"
+#include "tool_sampling.h"
 #include "tool_util.h"
 
 typedef struct cli_args {
@@ -23,6 +26,7 @@ typedef struct cli_args {
     int n_predict, greedy;
     tool_ctx_opts ctx;
     infer_sampler_params sp;
+    tool_sampling_opts out;
 } cli_args;
 
 static void usage(FILE *out, const char *argv0) {
@@ -31,6 +35,7 @@ static void usage(FILE *out, const char *argv0) {
             "          [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
             "          [--repeat-last-n N] [--seed S] [-t THREADS] [-c CTX] [-b BATCH]\n"
             "          [--backend auto|cpu|vulkan] [--device I] [--kv-f16] [--force-threads] [--prompt-cache FILE]\n"
+            "          [--grammar GBNF | --grammar-file F | --json-schema F | -j] [--stop S]... [--logprobs N]\n"
             "       %s -m MODEL --tokens-file IDS.txt --logits-out OUT.f32 [--greedy N]\n"
             "  -n N                   tokens to generate (default 128; -1: until a stop token or the context is full)\n%s",
             argv0, argv0, TOOL_CTX_OPTIONS_HELP);
@@ -47,6 +52,8 @@ static int parse_args(int argc, char **argv, cli_args *a) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (tool_help_or_version(o, argv[0], usage)) return 1;
         int used = tool_model_option(o, v, &a->ctx, &a->sp);
+        if (used < 0) return -1;
+        if (used == 0) used = tool_sampling_option(o, v, &a->out);
         if (used < 0) return -1;
         if (used > 0) {
             i += used - 1;
@@ -160,13 +167,17 @@ static int run_tokens_file(const cli_args *a, infer_model *m, infer_ctx *c) {
     return 0;
 }
 
-static void emit(infer_detok *d, int32_t tok) {
-    char buf[256];
-    size_t n = 0;
-    if (infer_detok_push(d, tok, buf, sizeof buf, &n) == INFER_OK && n) {
-        fwrite(buf, 1, n, stdout);
-        fflush(stdout);
-    }
+/* Prints the token's text, holding back what may begin a stop string. Returns 1 when a
+ * stop string completed (it is not printed). */
+static int emit(infer_detok *d, infer_stop *stop, int32_t tok) {
+    char buf[256], shown[256 + 1024];
+    size_t n = 0, m = 0;
+    int stopped = 0;
+    if (infer_detok_push(d, tok, buf, sizeof buf, &n) != INFER_OK || n == 0) return 0;
+    if (infer_stop_push(stop, buf, n, shown, sizeof shown, &m, &stopped) != INFER_OK) return 0;
+    fwrite(shown, 1, m, stdout);
+    fflush(stdout);
+    return stopped;
 }
 
 static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
@@ -180,11 +191,13 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
         free(toks);
         return 1;
     }
-    const int32_t n_vocab = infer_model_n_vocab(m);
-    infer_sampler *s = infer_sampler_new(&a->sp, n_vocab);
+    infer_sampler *s = NULL;
+    infer_stop *stop = NULL;
     infer_detok *d = infer_detok_new(m);
-    if (!s || !d) {
-        fprintf(stderr, "error: out of memory\n");
+    infer_error err = {0};
+    if (!d || tool_sampler_make(m, &a->sp, &a->out, &s) != 0 ||
+        infer_stop_new(a->out.stops, (size_t)a->out.n_stops, &stop, &err) != INFER_OK) {
+        if (!d || err.status) fprintf(stderr, "error: %s\n", d ? err.message : "out of memory");
         free(toks);
         infer_sampler_free(s);
         infer_detok_free(d);
@@ -202,16 +215,27 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
         fprintf(stderr, "\nerror: %s\n", infer_ctx_last_error(c));
         rc = 1;
     }
-    for (size_t i = 0; i < n; i++) infer_sampler_accept(s, toks[i]);
+    for (size_t i = 0; i < n; i++) infer_sampler_accept_prompt(s, toks[i]);
 
     double t1 = tool_now_s();
     for (int i = 0; rc == 0 && (a->n_predict < 0 || i < a->n_predict); i++) {
-        int32_t tok = infer_sampler_sample(s, infer_ctx_logits(c, last));
+        const float *logits = infer_ctx_logits(c, last);
+        int32_t tok = infer_sampler_sample(s, logits);
         last = 0;
+        if (tok < 0) {
+            fprintf(stderr, "\nerror: %s\n", infer_sampler_last_error(s));
+            rc = 1;
+            break;
+        }
+        if (a->out.logprobs > 0) tool_print_logprobs(m, logits, tok, a->out.logprobs);
         if (infer_token_is_eog(m, tok)) break;
-        infer_sampler_accept(s, tok);
-        emit(d, tok);
+        if (infer_sampler_accept(s, tok) != INFER_OK) {
+            fprintf(stderr, "\nerror: %s\n", infer_sampler_last_error(s));
+            rc = 1;
+            break;
+        }
         n_gen++;
+        if (emit(d, stop, tok)) break;   /* a stop string completed */
         if (i + 1 == a->n_predict) break;
         st = infer_ctx_decode(c, &tok, NULL, NULL, 1);
         if (st == INFER_ERR_CONTEXT_FULL) {
@@ -226,7 +250,17 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
     double t_gen = tool_now_s() - t1;
     char tail[64];
     size_t nt = 0;
-    if (infer_detok_flush(d, tail, sizeof tail, &nt) == INFER_OK && nt) fwrite(tail, 1, nt, stdout);
+    if (infer_stop_which(stop) < 0 && infer_detok_flush(d, tail, sizeof tail, &nt) == INFER_OK && nt) {
+        char shown[64 + 1024];
+        size_t m = 0;
+        int stopped = 0;
+        if (infer_stop_push(stop, tail, nt, shown, sizeof shown, &m, &stopped) == INFER_OK) fwrite(shown, 1, m, stdout);
+    }
+    if (infer_stop_which(stop) < 0) {
+        char held[1024];
+        size_t m = 0;
+        if (infer_stop_flush(stop, held, sizeof held, &m) == INFER_OK) fwrite(held, 1, m, stdout);
+    }
     printf("\n");
     fflush(stdout);   /* the statistics below go to stderr: keep them after the text */
     if (st == INFER_ERR_CONTEXT_FULL && n_gen == 0)
@@ -235,6 +269,7 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
     if (n_gen > 1)
         fprintf(stderr, "generation: %d tokens in %.3f s (%.1f tok/s)\n", n_gen, t_gen, (double)(n_gen - 1) / t_gen);
     infer_sampler_free(s);
+    infer_stop_free(stop);
     infer_detok_free(d);
     free(toks);
     return rc;

@@ -261,6 +261,11 @@ bool infer_vocab_is_eog(const struct infer_vocab *v, int32_t tok) {
     return false;
 }
 
+bool infer_vocab_is_control(const struct infer_vocab *v, int32_t tok) {
+    if (!v || tok < 0 || tok >= v->n_tokens || !v->type) return false;
+    return v->type[tok] == INFER_TOKEN_CONTROL || v->type[tok] == INFER_TOKEN_UNUSED;
+}
+
 const char *infer_vocab_model_name(const struct infer_vocab *v) {
     return v && v->kind == INFER_VOCAB_BPE ? "gpt2" : "llama";
 }

@@ -25,6 +25,8 @@ int32_t infer_vocab_eos(const struct infer_vocab *v);   /* -1 if none */
 int32_t infer_vocab_eot(const struct infer_vocab *v);   /* -1 if none */
 bool infer_vocab_is_eog(const struct infer_vocab *v, int32_t tok);
 bool infer_vocab_add_bos(const struct infer_vocab *v);
+/* 1 for control and unused tokens (token_type 3 or 5): template markup, never text. */
+bool infer_vocab_is_control(const struct infer_vocab *v, int32_t tok);
 /* "llama" (SentencePiece) or "gpt2" (byte-level BPE). */
 const char *infer_vocab_model_name(const struct infer_vocab *v);
 /* The token's text as stored (NUL-terminated), or NULL if tok is out of range. */

@@ -1,0 +1,804 @@
+/* JSON schema -> GBNF. The grammar's sentences are JSON texts valid under the schema
+ * (a subset of them where the grammar cannot say everything, e.g. dates keep days to
+ * 01-28 and objects list their properties in the schema's order). Keywords that would
+ * change which texts are valid and that the converter does not implement are errors
+ * naming the keyword and its JSON pointer; annotations (title, description, ...) are
+ * ignored.
+ *
+ * Layout of the output: one rule per schema node (named after the property or $defs
+ * entry it came from), identical bodies shared, and the primitive rules (ws, string,
+ * number, ...) appended once when used. Objects: properties in schema order, required
+ * ones always present, optional ones optional; extra properties only when
+ * additionalProperties is true or a schema (absent counts as false: every text the
+ * grammar allows is still valid). */
+#include "core/error.h"
+#include "sample/json_schema.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 64
+
+/* ---- growing strings */
+
+static void jstr_reserve(jstr *b, size_t extra) {
+    if (b->oom || b->n + extra + 1 <= b->cap) return;
+    size_t c = b->cap ? b->cap : 256;
+    while (c < b->n + extra + 1) c *= 2;
+    char *g = realloc(b->s, c);
+    if (!g) {
+        b->oom = 1;
+        return;
+    }
+    b->s = g;
+    b->cap = c;
+}
+
+void jstr_addn(jstr *b, const char *s, size_t n) {
+    jstr_reserve(b, n);
+    if (b->oom) return;
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+}
+
+void jstr_add(jstr *b, const char *s) { jstr_addn(b, s, strlen(s)); }
+
+void jstr_addf(jstr *b, const char *fmt, ...) {
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof tmp) {
+        jstr_addn(b, tmp, (size_t)n);
+        return;
+    }
+    jstr_reserve(b, (size_t)n);
+    if (b->oom) return;
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->n, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)n;
+}
+
+void jstr_free(jstr *b) {
+    free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+/* A GBNF literal: quote, backslash and non-printable bytes escaped; other UTF-8 as is. */
+void jstr_add_literal(jstr *b, const char *text, size_t len) {
+    jstr_add(b, "\"");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '"' || c == '\\') jstr_addf(b, "\\%c", c);
+        else if (c < 0x20 || c == 0x7F) jstr_addf(b, "\\x%02X", c);
+        else jstr_addn(b, (const char *)&c, 1);
+    }
+    jstr_add(b, "\"");
+}
+
+void jstr_add_json_char_literal(jstr *b, uint32_t cp) {
+    char enc[16];
+    size_t n;
+    if (cp == '"') n = (size_t)snprintf(enc, sizeof enc, "\\\"");
+    else if (cp == '\\') n = (size_t)snprintf(enc, sizeof enc, "\\\\");
+    else if (cp == '\n') n = (size_t)snprintf(enc, sizeof enc, "\\n");
+    else if (cp == '\t') n = (size_t)snprintf(enc, sizeof enc, "\\t");
+    else if (cp == '\r') n = (size_t)snprintf(enc, sizeof enc, "\\r");
+    else if (cp < 0x20) n = (size_t)snprintf(enc, sizeof enc, "\\u%04X", cp);
+    else if (cp < 0x80) enc[0] = (char)cp, n = 1;
+    else if (cp < 0x800) enc[0] = (char)(0xC0 | cp >> 6), enc[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
+    else if (cp < 0x10000)
+        enc[0] = (char)(0xE0 | cp >> 12), enc[1] = (char)(0x80 | ((cp >> 6) & 0x3F)), enc[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
+    else
+        enc[0] = (char)(0xF0 | cp >> 18), enc[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
+        enc[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), enc[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
+    jstr_add_literal(b, enc, n);
+    jstr_add(b, " ");
+}
+
+/* ---- primitives */
+
+enum { P_WS, P_CHAR, P_STRING, P_INTEGER, P_NUMBER, P_BOOLEAN, P_NULL, P_VALUE, P_OBJECT, P_ARRAY, P_COUNT };
+
+static const struct {
+    const char *name, *body;
+    unsigned deps;
+} prims[P_COUNT] = {
+    [P_WS] = {"ws", "| \" \" | \"\\n\" [ \\t]{0,20}", 0},
+    [P_CHAR] = {"char", "[^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})", 0},
+    [P_STRING] = {"string", "\"\\\"\" char* \"\\\"\"", 1u << P_CHAR},
+    [P_INTEGER] = {"integer", "\"-\"? (\"0\" | [1-9] [0-9]{0,15})", 0},
+    [P_NUMBER] = {"number", "\"-\"? (\"0\" | [1-9] [0-9]{0,15}) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?", 0},
+    [P_BOOLEAN] = {"boolean", "\"true\" | \"false\"", 0},
+    [P_NULL] = {"null", "\"null\"", 0},
+    [P_VALUE] = {"value", "object | array | string | number | boolean | null",
+                 1u << P_OBJECT | 1u << P_ARRAY | 1u << P_STRING | 1u << P_NUMBER | 1u << P_BOOLEAN | 1u << P_NULL},
+    [P_OBJECT] = {"object",
+                  "\"{\" ws ( string ws \":\" ws value ws ( \",\" ws string ws \":\" ws value ws )* )? \"}\"",
+                  1u << P_WS | 1u << P_STRING | 1u << P_VALUE},
+    [P_ARRAY] = {"array", "\"[\" ws ( value ws ( \",\" ws value ws )* )? \"]\"", 1u << P_WS | 1u << P_VALUE},
+};
+
+/* ---- converter state */
+
+typedef struct jrule {
+    char *name, *body;   /* body NULL while a $ref target is being built */
+} jrule;
+
+typedef struct jref {
+    char *ref;
+    size_t rule;
+} jref;
+
+typedef struct conv {
+    json_t *doc;
+    jrule *rules;
+    size_t n_rules, cap_rules;
+    jref *refs;
+    size_t n_refs, cap_refs;
+    unsigned used;   /* primitives */
+    infer_error *err;
+    int failed;
+    char path[512];
+    size_t path_len;
+    int depth;
+} conv;
+
+static const char *fail(conv *c, infer_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static const char *fail(conv *c, infer_status st, const char *fmt, ...) {
+    if (c->failed) return NULL;
+    c->failed = 1;
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    infer_err(c->err, st, "json schema: %s at %s", msg, c->path_len ? c->path : "/");
+    return NULL;
+}
+
+static const char *prim(conv *c, int p) {
+    c->used |= 1u << p;
+    return prims[p].name;
+}
+
+static size_t path_push(conv *c, const char *seg) {
+    size_t old = c->path_len;
+    int n = snprintf(c->path + old, sizeof c->path - old, "/%s", seg);
+    c->path_len = n < 0 || (size_t)n >= sizeof c->path - old ? sizeof c->path - 1 : old + (size_t)n;
+    return old;
+}
+static void path_pop(conv *c, size_t old) {
+    c->path_len = old;
+    c->path[old] = 0;
+}
+
+static int name_taken(const conv *c, const char *name) {
+    for (int p = 0; p < P_COUNT; p++)
+        if (strcmp(prims[p].name, name) == 0) return 1;
+    if (strcmp(name, "root") == 0) return 0;
+    for (size_t i = 0; i < c->n_rules; i++)
+        if (strcmp(c->rules[i].name, name) == 0) return 1;
+    return 0;
+}
+
+/* Reserves a rule named after hint (word characters only); returns its index. */
+static int64_t new_rule(conv *c, const char *hint) {
+    char base[48], name[64];
+    size_t n = 0;
+    for (const char *h = hint; *h && n < sizeof base - 1; h++) {
+        char ch = *h;
+        int word = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        base[n++] = word ? ch : '-';
+    }
+    if (n == 0) base[n++] = 'r';
+    base[n] = 0;
+    snprintf(name, sizeof name, "%s", base);
+    for (int k = 1; name_taken(c, name) || strcmp(name, "root") == 0; k++) snprintf(name, sizeof name, "%s-%d", base, k);
+    if (c->n_rules == c->cap_rules) {
+        size_t cap = c->cap_rules ? c->cap_rules * 2 : 32;
+        jrule *g = realloc(c->rules, cap * sizeof *g);
+        if (!g) return fail(c, INFER_ERR_NOMEM, "out of memory"), -1;
+        c->rules = g;
+        c->cap_rules = cap;
+    }
+    c->rules[c->n_rules].name = strdup(name);
+    c->rules[c->n_rules].body = NULL;
+    if (!c->rules[c->n_rules].name) return fail(c, INFER_ERR_NOMEM, "out of memory"), -1;
+    return (int64_t)c->n_rules++;
+}
+
+/* Defines a rule with this body (sharing an existing rule with the same body). Takes
+ * the body string (jstr) and frees it. */
+static const char *define(conv *c, const char *hint, jstr *body) {
+    if (body->n == 0) jstr_add(body, "\"\"");   /* the empty string, spelled out */
+    if (body->oom) {
+        jstr_free(body);
+        return fail(c, INFER_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < c->n_rules; i++)
+        if (c->rules[i].body && strcmp(c->rules[i].body, body->s) == 0) {
+            jstr_free(body);
+            return c->rules[i].name;
+        }
+    int64_t r = new_rule(c, hint);
+    if (r < 0) {
+        jstr_free(body);
+        return NULL;
+    }
+    c->rules[r].body = body->s;
+    body->s = NULL;
+    jstr_free(body);
+    return c->rules[r].name;
+}
+
+/* ---- keyword checks */
+
+static const char *const known_keywords[] = {
+    "type", "properties", "required", "additionalProperties", "enum", "const", "items", "prefixItems",
+    "minItems", "maxItems", "$ref", "$defs", "definitions", "anyOf", "oneOf", "format", "minLength",
+    "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    /* annotations: no effect on validity */
+    "title", "description", "$schema", "$id", "$comment", "default", "examples", "deprecated", "readOnly",
+    "writeOnly", "$anchor", "contentMediaType", "contentEncoding",
+};
+
+static int check_keywords(conv *c, json_t *s) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(s, key, v) {
+        int ok = 0;
+        for (size_t i = 0; i < sizeof known_keywords / sizeof *known_keywords && !ok; i++)
+            ok = strcmp(key, known_keywords[i]) == 0;
+        if (!ok && strcmp(key, "uniqueItems") == 0 && json_is_false(v)) ok = 1;
+        if (!ok) {
+            fail(c, INFER_ERR_UNSUPPORTED, "unsupported keyword '%s'", key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int get_count(conv *c, json_t *s, const char *key, int64_t *out, int64_t dflt) {
+    json_t *v = json_object_get(s, key);
+    *out = dflt;
+    if (!v) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100000) {
+        fail(c, INFER_ERR_UNSUPPORTED, "'%s' must be a non-negative integer up to 100000", key);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* ---- the walk */
+
+static const char *visit(conv *c, json_t *s, const char *hint);
+
+static const char *literal_rule(conv *c, json_t *const *vals, size_t n, const char *hint) {
+    jstr b = {0};
+    for (size_t i = 0; i < n; i++) {
+        char *text = json_dumps(vals[i], JSON_ENCODE_ANY | JSON_COMPACT);
+        if (!text) return fail(c, INFER_ERR_NOMEM, "out of memory");
+        if (i) jstr_add(&b, " | ");
+        jstr_add_literal(&b, text, strlen(text));
+        free(text);
+    }
+    return define(c, hint, &b);
+}
+
+static const char *visit_ref(conv *c, const char *ref) {
+    for (size_t i = 0; i < c->n_refs; i++)
+        if (strcmp(c->refs[i].ref, ref) == 0) return c->rules[c->refs[i].rule].name;
+    if (strncmp(ref, "#", 1) != 0) return fail(c, INFER_ERR_UNSUPPORTED, "only local $ref (#/...) is supported, not '%s'", ref);
+    /* Resolve the JSON pointer (RFC 6901) against the document. */
+    json_t *t = c->doc;
+    const char *p = ref + 1, *last = "ref";
+    char seg[256];
+    while (*p) {
+        if (*p != '/') return fail(c, INFER_ERR_FORMAT, "bad $ref '%s'", ref);
+        p++;
+        size_t n = 0;
+        while (*p && *p != '/' && n < sizeof seg - 1) {
+            if (p[0] == '~' && p[1] == '1') seg[n++] = '/', p += 2;
+            else if (p[0] == '~' && p[1] == '0') seg[n++] = '~', p += 2;
+            else seg[n++] = *p++;
+        }
+        seg[n] = 0;
+        if (json_is_object(t)) t = json_object_get(t, seg);
+        else if (json_is_array(t)) t = json_array_get(t, (size_t)strtoul(seg, NULL, 10));
+        else t = NULL;
+        if (!t) return fail(c, INFER_ERR_FORMAT, "$ref '%s' points nowhere", ref);
+        last = strrchr(ref, '/') ? strrchr(ref, '/') + 1 : "ref";
+    }
+    if (c->n_refs == c->cap_refs) {
+        size_t cap = c->cap_refs ? c->cap_refs * 2 : 8;
+        jref *g = realloc(c->refs, cap * sizeof *g);
+        if (!g) return fail(c, INFER_ERR_NOMEM, "out of memory");
+        c->refs = g;
+        c->cap_refs = cap;
+    }
+    int64_t r = new_rule(c, last);
+    if (r < 0) return NULL;
+    c->refs[c->n_refs].ref = strdup(ref);
+    if (!c->refs[c->n_refs].ref) return fail(c, INFER_ERR_NOMEM, "out of memory");
+    c->refs[c->n_refs++].rule = (size_t)r;
+    size_t old = path_push(c, ref + 2);
+    const char *target = visit(c, t, last);
+    path_pop(c, old);
+    if (!target) return NULL;
+    jstr b = {0};
+    jstr_add(&b, target);
+    if (b.oom) return fail(c, INFER_ERR_NOMEM, "out of memory");
+    c->rules[r].body = b.s;   /* name ::= target */
+    return c->rules[r].name;
+}
+
+static const char *visit_object(conv *c, json_t *s, const char *hint) {
+    json_t *props = json_object_get(s, "properties"), *req = json_object_get(s, "required");
+    json_t *addl = json_object_get(s, "additionalProperties");
+    if (props && !json_is_object(props)) return fail(c, INFER_ERR_FORMAT, "'properties' must be an object");
+    if (req && !json_is_array(req)) return fail(c, INFER_ERR_FORMAT, "'required' must be an array");
+    /* The property list: declared ones in order, then required names not declared. */
+    size_t n = json_object_size(props) + json_array_size(req);
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    const char **vals = calloc(n ? n : 1, sizeof *vals);
+    int *is_req = calloc(n ? n : 1, sizeof *is_req);
+    const char *result = NULL;
+    if (!names || !vals || !is_req) {
+        fail(c, INFER_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    size_t k = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(props, key, v) {
+        size_t old = path_push(c, "properties");
+        path_push(c, key);
+        vals[k] = visit(c, v, key);
+        path_pop(c, old);
+        if (!vals[k]) goto done;
+        names[k++] = key;
+    }
+    for (size_t i = 0; i < json_array_size(req); i++) {
+        json_t *r = json_array_get(req, i);
+        if (!json_is_string(r)) {
+            fail(c, INFER_ERR_FORMAT, "'required' entries must be strings");
+            goto done;
+        }
+        size_t j = 0;
+        while (j < k && strcmp(names[j], json_string_value(r)) != 0) j++;
+        if (j == k) {
+            names[k] = json_string_value(r);
+            vals[k++] = prim(c, P_VALUE);
+        }
+        is_req[j] = 1;
+    }
+    const char *extra = NULL;   /* rule for one additional "key": value pair */
+    if (addl && !json_is_false(addl)) {
+        size_t old = path_push(c, "additionalProperties");
+        const char *av = json_is_true(addl) ? prim(c, P_VALUE) : visit(c, addl, "additional");
+        path_pop(c, old);
+        if (!av) goto done;
+        jstr b = {0};
+        jstr_addf(&b, "%s ws \":\" ws %s ws", prim(c, P_STRING), av);
+        prim(c, P_WS);
+        if (!(extra = define(c, "additional-kv", &b))) goto done;
+    }
+    /* Chains from the last property back: R_i (something came before) and F_i
+     * (nothing yet). */
+    const char *r_next, *f_next;
+    {
+        jstr rb = {0}, fb = {0};
+        if (extra) {
+            jstr_addf(&rb, "( \",\" ws %s )*", extra);
+            jstr_addf(&fb, "( %s ( \",\" ws %s )* )?", extra, extra);
+        }
+        if (!(r_next = define(c, "obj-end", &rb))) goto done;
+        if (!(f_next = define(c, "obj-empty", &fb))) goto done;
+    }
+    for (size_t i = k; i-- > 0;) {
+        /* key literal: the JSON encoding of the name */
+        json_t *js = json_string(names[i]);
+        char *enc = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+        json_decref(js);
+        if (!enc) {
+            fail(c, INFER_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        jstr pair = {0};
+        jstr_add_literal(&pair, enc, strlen(enc));
+        free(enc);
+        jstr_addf(&pair, " ws \":\" ws %s ws", vals[i]);
+        prim(c, P_WS);
+        char hint_kv[80];
+        snprintf(hint_kv, sizeof hint_kv, "%s-%s-kv", hint, names[i]);
+        const char *kvr = define(c, hint_kv, &pair);
+        if (!kvr) goto done;
+        jstr rb = {0}, fb = {0};
+        if (is_req[i]) {
+            jstr_addf(&rb, "\",\" ws %s %s", kvr, r_next);
+            jstr_addf(&fb, "%s %s", kvr, r_next);
+        } else {
+            jstr_addf(&rb, "( \",\" ws %s )? %s", kvr, r_next);
+            jstr_addf(&fb, "%s %s | %s", kvr, r_next, f_next);
+        }
+        char hr[80], hf[80];
+        snprintf(hr, sizeof hr, "%s-rest", hint);
+        snprintf(hf, sizeof hf, "%s-first", hint);
+        const char *rn = define(c, hr, &rb);
+        const char *fn = rn ? define(c, hf, &fb) : NULL;
+        if (!fn) goto done;
+        r_next = rn;
+        f_next = fn;
+    }
+    jstr body = {0};
+    jstr_addf(&body, "\"{\" ws %s \"}\"", f_next);
+    prim(c, P_WS);
+    result = define(c, hint, &body);
+done:
+    free(names);
+    free(vals);
+    free(is_req);
+    return result;
+}
+
+static const char *visit_array(conv *c, json_t *s, const char *hint) {
+    int64_t min, max;
+    if (get_count(c, s, "minItems", &min, 0) || get_count(c, s, "maxItems", &max, -1)) return NULL;
+    if (max >= 0 && min > max) return fail(c, INFER_ERR_UNSUPPORTED, "minItems above maxItems");
+    json_t *items = json_object_get(s, "items"), *prefix = json_object_get(s, "prefixItems");
+    if (prefix && !json_is_array(prefix)) return fail(c, INFER_ERR_FORMAT, "'prefixItems' must be an array");
+    int64_t np = (int64_t)json_array_size(prefix);
+    if (max >= 0 && np > max) return fail(c, INFER_ERR_UNSUPPORTED, "more prefixItems than maxItems");
+    jstr b = {0};
+    jstr_add(&b, "\"[\" ws ");
+    prim(c, P_WS);
+    for (int64_t i = 0; i < np; i++) {
+        char seg[48];
+        snprintf(seg, sizeof seg, "prefixItems/%lld", (long long)i);
+        size_t old = path_push(c, seg);
+        const char *it = visit(c, json_array_get(prefix, (size_t)i), "item");
+        path_pop(c, old);
+        if (!it) {
+            jstr_free(&b);
+            return NULL;
+        }
+        jstr_addf(&b, "%s%s ws ", i ? "\",\" ws " : "", it);
+    }
+    /* The rest: [lo, hi] more items (hi < 0: unbounded). */
+    int64_t lo = min > np ? min - np : 0, hi = max >= 0 ? max - np : -1;
+    const char *it = NULL;
+    if (items && json_is_false(items)) hi = 0;
+    else if (items) {
+        size_t old = path_push(c, "items");
+        it = visit(c, items, "item");
+        path_pop(c, old);
+        if (!it) {
+            jstr_free(&b);
+            return NULL;
+        }
+    } else if (np == 0 || lo > 0) {
+        it = prim(c, P_VALUE);
+    } else {
+        hi = 0;   /* after prefixItems, further items are optional: emit none */
+    }
+    if (lo > 0 && hi == 0) {
+        jstr_free(&b);
+        return fail(c, INFER_ERR_UNSUPPORTED, "minItems needs more items than allowed");
+    }
+    if (hi != 0) {
+        if (np > 0) {
+            /* ("," item){lo,hi} */
+            if (hi < 0) jstr_addf(&b, "( \",\" ws %s ws ){%lld,} ", it, (long long)lo);
+            else jstr_addf(&b, "( \",\" ws %s ws ){%lld,%lld} ", it, (long long)lo, (long long)hi);
+        } else {
+            /* item ("," item){lo-1, hi-1}, optional when lo == 0 */
+            int64_t rlo = lo > 0 ? lo - 1 : 0;
+            jstr_addf(&b, "%s%s ws ", lo == 0 ? "( " : "", it);
+            if (hi < 0) jstr_addf(&b, "( \",\" ws %s ws ){%lld,} ", it, (long long)rlo);
+            else if (hi > 1) jstr_addf(&b, "( \",\" ws %s ws ){%lld,%lld} ", it, (long long)rlo, (long long)(hi - 1));
+            if (lo == 0) jstr_add(&b, ")? ");
+        }
+    }
+    jstr_add(&b, "\"]\"");
+    return define(c, hint, &b);
+}
+
+static const char *visit_string(conv *c, json_t *s, const char *hint) {
+    json_t *fmt = json_object_get(s, "format"), *pat = json_object_get(s, "pattern");
+    int64_t min, max;
+    if (get_count(c, s, "minLength", &min, 0) || get_count(c, s, "maxLength", &max, -1)) return NULL;
+    int has_len = json_object_get(s, "minLength") || json_object_get(s, "maxLength");
+    if ((!!fmt + !!pat + !!has_len) > 1)
+        return fail(c, INFER_ERR_UNSUPPORTED, "combining format, pattern and min/maxLength is not supported");
+    jstr b = {0};
+    if (fmt) {
+        const char *f = json_string_value(fmt);
+        static const char *date = "[0-9]{4} \"-\" (\"0\" [1-9] | \"1\" [0-2]) \"-\" (\"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8])";
+        static const char *time = "([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] (\".\" [0-9]{1,6})? "
+                                  "(\"Z\" | [+-] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])";
+        if (!f) return fail(c, INFER_ERR_FORMAT, "'format' must be a string");
+        if (strcmp(f, "date") == 0) jstr_addf(&b, "\"\\\"\" %s \"\\\"\"", date);
+        else if (strcmp(f, "time") == 0) jstr_addf(&b, "\"\\\"\" %s \"\\\"\"", time);
+        else if (strcmp(f, "date-time") == 0) jstr_addf(&b, "\"\\\"\" %s \"T\" %s \"\\\"\"", date, time);
+        else if (strcmp(f, "uuid") == 0)
+            jstr_add(&b, "\"\\\"\" [0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" "
+                         "[0-9a-fA-F]{12} \"\\\"\"");
+        else return fail(c, INFER_ERR_UNSUPPORTED, "unsupported string format '%s'", f);
+        return define(c, hint, &b);
+    }
+    if (pat) {
+        if (!json_is_string(pat)) return fail(c, INFER_ERR_FORMAT, "'pattern' must be a string");
+        char why[160];
+        jstr_add(&b, "\"\\\"\" ");
+        if (infer_json_regex_to_gbnf(json_string_value(pat), &b, why, sizeof why)) {
+            jstr_free(&b);
+            return fail(c, INFER_ERR_UNSUPPORTED, "%s", why);
+        }
+        jstr_add(&b, " \"\\\"\"");
+        return define(c, hint, &b);
+    }
+    if (has_len) {
+        if (max >= 0 && min > max) return fail(c, INFER_ERR_UNSUPPORTED, "minLength above maxLength");
+        prim(c, P_CHAR);
+        if (max < 0) jstr_addf(&b, "\"\\\"\" char{%lld,} \"\\\"\"", (long long)min);
+        else jstr_addf(&b, "\"\\\"\" char{%lld,%lld} \"\\\"\"", (long long)min, (long long)max);
+        return define(c, hint, &b);
+    }
+    return prim(c, P_STRING);
+}
+
+/* An integral bound of an integer schema. */
+static int int_bound(conv *c, json_t *s, const char *key, int exclusive_shift, int *has, int64_t *v) {
+    json_t *j = json_object_get(s, key);
+    if (!j) return 0;
+    if (json_is_boolean(j)) {   /* draft 4: exclusiveMinimum: true modifies minimum */
+        fail(c, INFER_ERR_UNSUPPORTED, "boolean '%s' (draft 4) is not supported", key);
+        return -1;
+    }
+    double d = json_number_value(j);
+    if (!json_is_number(j) || !(fabs(d) < 1e15)) {
+        fail(c, INFER_ERR_UNSUPPORTED, "'%s' must be a number below 1e15 in magnitude", key);
+        return -1;
+    }
+    /* The tightest integer bound: ceil for lower bounds, floor for upper ones. */
+    int64_t x = exclusive_shift >= 0 ? (int64_t)ceil(d) : (int64_t)floor(d);
+    if (exclusive_shift && (double)x == d) x += exclusive_shift;
+    if (!*has || (exclusive_shift >= 0 ? x > *v : x < *v)) *v = x;
+    *has = 1;
+    return 0;
+}
+
+static const char *visit_integer(conv *c, json_t *s, const char *hint) {
+    int has_lo = 0, has_hi = 0;
+    int64_t lo = 0, hi = 0;
+    /* minimum/exclusiveMinimum: lower (shift 0 / +1); maximum/exclusiveMaximum: upper. */
+    json_t *mn = json_object_get(s, "minimum"), *mx = json_object_get(s, "maximum");
+    if (mn && int_bound(c, s, "minimum", 0, &has_lo, &lo)) return NULL;
+    if (int_bound(c, s, "exclusiveMinimum", 1, &has_lo, &lo)) return NULL;
+    if (mx) {
+        double d = json_number_value(mx);
+        if (!json_is_number(mx) || !(fabs(d) < 1e15)) return fail(c, INFER_ERR_UNSUPPORTED, "'maximum' must be a number below 1e15 in magnitude");
+        int64_t x = (int64_t)floor(d);
+        if (!has_hi || x < hi) hi = x;
+        has_hi = 1;
+    }
+    json_t *xm = json_object_get(s, "exclusiveMaximum");
+    if (xm) {
+        double d = json_number_value(xm);
+        if (!json_is_number(xm) || !(fabs(d) < 1e15)) return fail(c, INFER_ERR_UNSUPPORTED, "'exclusiveMaximum' must be a number below 1e15 in magnitude");
+        int64_t x = (int64_t)floor(d);
+        if ((double)x == d) x -= 1;
+        if (!has_hi || x < hi) hi = x;
+        has_hi = 1;
+    }
+    if (!has_lo && !has_hi) return prim(c, P_INTEGER);
+    if (has_lo && has_hi && lo > hi) return fail(c, INFER_ERR_UNSUPPORTED, "no integer lies between the bounds");
+    jstr b = {0};
+    infer_json_int_range(&b, has_lo, lo, has_hi, hi);
+    return define(c, hint, &b);
+}
+
+static const char *visit_type(conv *c, json_t *s, const char *type, const char *hint) {
+    if (strcmp(type, "object") == 0) return visit_object(c, s, hint);
+    if (strcmp(type, "array") == 0) return visit_array(c, s, hint);
+    if (strcmp(type, "string") == 0) return visit_string(c, s, hint);
+    if (strcmp(type, "integer") == 0) return visit_integer(c, s, hint);
+    if (strcmp(type, "number") == 0) {
+        if (json_object_get(s, "minimum") || json_object_get(s, "maximum") || json_object_get(s, "exclusiveMinimum") ||
+            json_object_get(s, "exclusiveMaximum"))
+            return fail(c, INFER_ERR_UNSUPPORTED, "bounds on a non-integer number are not supported");
+        return prim(c, P_NUMBER);
+    }
+    if (strcmp(type, "boolean") == 0) return prim(c, P_BOOLEAN);
+    if (strcmp(type, "null") == 0) return prim(c, P_NULL);
+    return fail(c, INFER_ERR_FORMAT, "unknown type '%s'", type);
+}
+
+/* The type implied by type-specific keywords when "type" is absent, or NULL. */
+static const char *implied_type(conv *c, json_t *s) {
+    static const struct {
+        const char *key, *type;
+    } kw[] = {{"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
+              {"items", "array"},       {"prefixItems", "array"}, {"minItems", "array"},
+              {"maxItems", "array"},    {"minLength", "string"}, {"maxLength", "string"},
+              {"pattern", "string"},    {"format", "string"},    {"minimum", "integer"},
+              {"maximum", "integer"},   {"exclusiveMinimum", "integer"}, {"exclusiveMaximum", "integer"}};
+    const char *t = NULL;
+    for (size_t i = 0; i < sizeof kw / sizeof *kw; i++) {
+        if (!json_object_get(s, kw[i].key)) continue;
+        if (t && strcmp(t, kw[i].type) != 0) {
+            fail(c, INFER_ERR_UNSUPPORTED, "keywords of several types without 'type'");
+            return "";
+        }
+        t = kw[i].type;
+    }
+    return t;
+}
+
+static const char *visit(conv *c, json_t *s, const char *hint) {
+    if (c->failed) return NULL;
+    if (json_is_true(s)) return prim(c, P_VALUE);
+    if (json_is_false(s)) return fail(c, INFER_ERR_UNSUPPORTED, "the schema 'false' allows nothing");
+    if (!json_is_object(s)) return fail(c, INFER_ERR_FORMAT, "a schema must be an object or a boolean");
+    if (++c->depth > MAX_DEPTH) return fail(c, INFER_ERR_UNSUPPORTED, "schema nested too deeply");
+    const char *r = NULL;
+    if (check_keywords(c, s)) goto out;
+    json_t *ref = json_object_get(s, "$ref"), *en = json_object_get(s, "enum"), *cn = json_object_get(s, "const");
+    json_t *any = json_object_get(s, "anyOf"), *one = json_object_get(s, "oneOf"), *type = json_object_get(s, "type");
+    int n_kinds = !!ref + !!en + !!cn + !!any + !!one;
+    if (n_kinds > 1 || (n_kinds == 1 && (type || implied_type(c, s)))) {
+        if (!c->failed) fail(c, INFER_ERR_UNSUPPORTED, "combining $ref, enum, const, anyOf, oneOf or type is not supported");
+        goto out;
+    }
+    if (ref) {
+        if (!json_is_string(ref)) {
+            fail(c, INFER_ERR_FORMAT, "'$ref' must be a string");
+            goto out;
+        }
+        r = visit_ref(c, json_string_value(ref));
+    } else if (cn) {
+        r = literal_rule(c, &cn, 1, hint);
+    } else if (en) {
+        if (!json_is_array(en) || json_array_size(en) == 0) {
+            fail(c, INFER_ERR_FORMAT, "'enum' must be a non-empty array");
+            goto out;
+        }
+        json_t **vals = malloc(json_array_size(en) * sizeof *vals);
+        if (!vals) {
+            fail(c, INFER_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < json_array_size(en); i++) vals[i] = json_array_get(en, i);
+        r = literal_rule(c, vals, json_array_size(en), hint);
+        free(vals);
+    } else if (any || one) {
+        json_t *list = any ? any : one;
+        if (!json_is_array(list) || json_array_size(list) == 0) {
+            fail(c, INFER_ERR_FORMAT, "'%s' must be a non-empty array", any ? "anyOf" : "oneOf");
+            goto out;
+        }
+        jstr b = {0};
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            char seg[48];
+            snprintf(seg, sizeof seg, "%s/%zu", any ? "anyOf" : "oneOf", i);
+            size_t old = path_push(c, seg);
+            const char *alt = visit(c, json_array_get(list, i), hint);
+            path_pop(c, old);
+            if (!alt) {
+                jstr_free(&b);
+                goto out;
+            }
+            jstr_addf(&b, "%s%s", i ? " | " : "", alt);
+        }
+        r = define(c, hint, &b);
+    } else if (type) {
+        if (json_is_string(type)) {
+            r = visit_type(c, s, json_string_value(type), hint);
+        } else if (json_is_array(type) && json_array_size(type) > 0) {
+            jstr b = {0};
+            for (size_t i = 0; i < json_array_size(type); i++) {
+                const char *t = json_string_value(json_array_get(type, i));
+                const char *alt = t ? visit_type(c, s, t, hint) : fail(c, INFER_ERR_FORMAT, "'type' entries must be strings");
+                if (!alt) {
+                    jstr_free(&b);
+                    goto out;
+                }
+                jstr_addf(&b, "%s%s", i ? " | " : "", alt);
+            }
+            r = define(c, hint, &b);
+        } else {
+            fail(c, INFER_ERR_FORMAT, "'type' must be a string or a non-empty array");
+        }
+    } else {
+        const char *t = implied_type(c, s);
+        if (!c->failed) r = t ? visit_type(c, s, t, hint) : prim(c, P_VALUE);
+    }
+out:
+    c->depth--;
+    return c->failed ? NULL : r;
+}
+
+static void free_conv(conv *c) {
+    for (size_t i = 0; i < c->n_rules; i++) {
+        free(c->rules[i].name);
+        free(c->rules[i].body);
+    }
+    free(c->rules);
+    for (size_t i = 0; i < c->n_refs; i++) free(c->refs[i].ref);
+    free(c->refs);
+}
+
+infer_status infer_json_schema_to_grammar(const char *schema, size_t len, char *buf, size_t cap, size_t *n_out,
+                                          infer_error *err) {
+    if (n_out) *n_out = 0;
+    if ((!schema && len) || (!buf && cap)) return infer_err(err, INFER_ERR_INVALID_ARG, "json schema: NULL argument");
+    json_error_t je;
+    json_t *doc = json_loadb(schema ? schema : "", len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        return infer_err(err, INFER_ERR_FORMAT, "json schema: line %d, column %d: %s", je.line, je.column, je.text);
+    conv c = {.doc = doc, .err = err};
+    const char *top = visit(&c, doc, "root-value");
+    jstr out = {0};
+    if (top) {
+        jstr_addf(&out, "root ::= %s\n", top);
+        for (size_t i = 0; i < c.n_rules; i++)
+            if (c.rules[i].body) jstr_addf(&out, "%s ::= %s\n", c.rules[i].name, c.rules[i].body);
+        unsigned used = c.used;
+        for (int again = 1; again;) {   /* close over dependencies */
+            again = 0;
+            for (int p = 0; p < P_COUNT; p++)
+                if ((used >> p & 1) && (used | prims[p].deps) != used) used |= prims[p].deps, again = 1;
+        }
+        for (int p = 0; p < P_COUNT; p++)
+            if (used >> p & 1) jstr_addf(&out, "%s ::= %s\n", prims[p].name, prims[p].body);
+    }
+    free_conv(&c);
+    json_decref(doc);
+    if (!top) {
+        jstr_free(&out);
+        return err ? err->status : INFER_ERR_FORMAT;
+    }
+    if (out.oom) {
+        jstr_free(&out);
+        return infer_err(err, INFER_ERR_NOMEM, "json schema: out of memory");
+    }
+    /* Safety net: never hand out a grammar the parser refuses (a pattern like "()*" or a
+     * schema that is its own $ref would be left-recursive). */
+    infer_grammar *check = NULL;
+    infer_error perr = {0};
+    infer_status pst = infer_grammar_parse(out.s, out.n, NULL, &check, &perr);
+    infer_grammar_free(check);
+    if (pst != INFER_OK) {
+        jstr_free(&out);
+        return infer_err(err, pst == INFER_ERR_NOMEM ? pst : INFER_ERR_UNSUPPORTED,
+                         "json schema: the schema needs a grammar this converter cannot express (%s)", perr.message);
+    }
+    if (n_out) *n_out = out.n;
+    if (out.n + 1 > cap) {
+        jstr_free(&out);
+        return INFER_ERR_BUFFER_SMALL;
+    }
+    memcpy(buf, out.s, out.n + 1);
+    jstr_free(&out);
+    return INFER_OK;
+}
+
+const char *infer_json_object_grammar(void) {
+    return "root ::= object\n"
+           "value ::= object | array | string | number | (\"true\" | \"false\" | \"null\")\n"
+           "object ::= \"{\" ws ( string ws \":\" ws value ws ( \",\" ws string ws \":\" ws value ws )* )? \"}\"\n"
+           "array ::= \"[\" ws ( value ws ( \",\" ws value ws )* )? \"]\"\n"
+           "string ::= \"\\\"\" ( [^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4}) )* \"\\\"\"\n"
+           "number ::= \"-\"? (\"0\" | [1-9] [0-9]{0,15}) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?\n"
+           "ws ::= | \" \" | \"\\n\" [ \\t]{0,20}\n";
+}

@@ -1,0 +1,284 @@
+/* The composable sampler API and the generation helpers: the default chain built from
+ * stages equals infer_sampler_new's; logit bias; mirostat v2 keeps its surprise near
+ * tau; stop strings (spanning pushes, held back, never shown); logprobs against a
+ * double-precision log-softmax computed here; JSON schema conversion errors and the
+ * buffer-size protocol. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer.h"
+
+static void fill(float *l, int n, uint32_t seed) {
+    uint32_t x = seed * 2654435761u + 7;
+    for (int i = 0; i < n; i++) {
+        x = x * 1664525u + 1013904223u;
+        l[i] = (float)((x >> 8) & 0xFFFF) / 8192.0f - 4.0f;
+    }
+}
+
+static void test_default_chain_equals_stages(void **state) {
+    (void)state;
+    enum { N = 3000 };
+    float *l = malloc(N * sizeof *l);
+    infer_sampler_params p = infer_sampler_default_params();
+    p.seed = 99;
+    p.repeat_penalty = 1.3f;
+    infer_sampler *a = infer_sampler_new(&p, N), *b = NULL;
+    assert_non_null(a);
+    assert_int_equal(infer_sampler_chain_new(NULL, N, 99, &b, NULL), INFER_OK);
+    assert_int_equal(infer_sampler_add_penalties(b, p.penalty_last_n, 1.3f, 0.0f, 0.0f), INFER_OK);
+    assert_int_equal(infer_sampler_add_top_k(b, 40), INFER_OK);
+    assert_int_equal(infer_sampler_add_top_p(b, 0.95f), INFER_OK);
+    assert_int_equal(infer_sampler_add_min_p(b, 0.05f), INFER_OK);
+    assert_int_equal(infer_sampler_add_temperature(b, 0.8f), INFER_OK);
+    assert_int_equal(infer_sampler_add_dist(b), INFER_OK);
+    for (uint32_t i = 0; i < 300; i++) {
+        fill(l, N, i);
+        int32_t ta = infer_sampler_sample(a, l), tb = infer_sampler_sample(b, l);
+        assert_int_equal(ta, tb);
+        assert_int_equal(infer_sampler_accept(a, ta), INFER_OK);
+        assert_int_equal(infer_sampler_accept(b, tb), INFER_OK);
+    }
+    infer_sampler_free(a);
+    infer_sampler_free(b);
+    /* Status-returning constructors report bad arguments. */
+    infer_error e = {0};
+    infer_sampler *s = (infer_sampler *)1;
+    assert_int_equal(infer_sampler_init(NULL, 0, NULL, &s, &e), INFER_ERR_INVALID_ARG);
+    assert_null(s);
+    assert_non_null(strstr(e.message, "n_vocab"));
+    free(l);
+}
+
+static void test_logit_bias(void **state) {
+    (void)state;
+    float l[8] = {5, 4, 3, 2, 1, 0, -1, -2};
+    infer_sampler *s = NULL;
+    assert_int_equal(infer_sampler_chain_new(NULL, 8, 1, &s, NULL), INFER_OK);
+    infer_logit_bias b[] = {{0, -INFINITY}, {6, 10.0f}};
+    assert_int_equal(infer_sampler_add_logit_bias(s, b, 2), INFER_OK);
+    assert_int_equal(infer_sampler_add_greedy(s), INFER_OK);
+    assert_int_equal(infer_sampler_sample(s, l), 6);   /* -1 + 10 beats 4 */
+    infer_logit_bias bad[] = {{8, 1.0f}};
+    assert_int_equal(infer_sampler_add_logit_bias(s, bad, 1), INFER_ERR_INVALID_ARG);
+    assert_non_null(strstr(infer_sampler_last_error(s), "token 8"));
+    infer_sampler_free(s);
+    /* After a truncation stage the bias applies by token id, not by position. */
+    assert_int_equal(infer_sampler_chain_new(NULL, 8, 1, &s, NULL), INFER_OK);
+    assert_int_equal(infer_sampler_add_top_k(s, 3), INFER_OK);
+    infer_logit_bias b2[] = {{2, 5.0f}};
+    assert_int_equal(infer_sampler_add_logit_bias(s, b2, 1), INFER_OK);
+    assert_int_equal(infer_sampler_sample(s, l), 2);   /* no picking stage: the best left */
+    infer_sampler_free(s);
+}
+
+/* Mirostat 2 drives the average surprise of the drawn tokens towards tau. */
+static void test_mirostat_v2(void **state) {
+    (void)state;
+    enum { N = 2000 };
+    float *l = malloc(N * sizeof *l);
+    for (int i = 0; i < N; i++) l[i] = -0.3f * (float)i;   /* best token: 1.95 bits of surprise */
+    for (int tau_i = 0; tau_i < 2; tau_i++) {
+        float tau = tau_i ? 2.5f : 3.0f;   /* below the entropy, 3.19 bits: reachable */
+        infer_sampler *s = NULL;
+        assert_int_equal(infer_sampler_chain_new(NULL, N, 5, &s, NULL), INFER_OK);
+        assert_int_equal(infer_sampler_add_mirostat_v2(s, tau, 0.1f), INFER_OK);
+        double z = 0.0, sum = 0.0;
+        for (int i = 0; i < N; i++) z += exp((double)l[i]);
+        int count = 0;
+        for (int it = 0; it < 3000; it++) {
+            int32_t t = infer_sampler_sample(s, l);
+            if (it >= 1000) {   /* after mu settles */
+                sum += -log2(exp((double)l[t]) / z);
+                count++;
+            }
+        }
+        double mean = sum / count;
+        /* Surprise under the full distribution, measured here: near tau (the algorithm
+         * aims at it through the truncated distribution, so allow a margin). */
+        assert_true(fabs(mean - tau) < 0.3);
+        infer_sampler_free(s);
+    }
+    infer_sampler *s = NULL;
+    assert_int_equal(infer_sampler_chain_new(NULL, N, 5, &s, NULL), INFER_OK);
+    assert_int_equal(infer_sampler_add_mirostat_v2(s, -1.0f, 0.1f), INFER_ERR_INVALID_ARG);
+    infer_sampler_free(s);
+    free(l);
+}
+
+/* ---- stop strings */
+
+static void push_all(infer_stop *st, const char *const *pieces, size_t n, char *shown, int *stopped_at) {
+    shown[0] = 0;
+    *stopped_at = -1;
+    for (size_t i = 0; i < n; i++) {
+        char buf[128];
+        size_t m = 0;
+        int stopped = 0;
+        assert_int_equal(infer_stop_push(st, pieces[i], strlen(pieces[i]), buf, sizeof buf, &m, &stopped), INFER_OK);
+        assert_int_equal(strlen(buf), m);
+        strcat(shown, buf);
+        if (stopped && *stopped_at < 0) *stopped_at = (int)i;
+    }
+    if (*stopped_at < 0) {
+        char buf[128];
+        size_t m = 0;
+        assert_int_equal(infer_stop_flush(st, buf, sizeof buf, &m), INFER_OK);
+        strcat(shown, buf);
+    }
+}
+
+static void test_stop_strings(void **state) {
+    (void)state;
+    const char *stops[] = {"</answer>", "\n\n", "STOP"};
+    infer_stop *st = NULL;
+    assert_int_equal(infer_stop_new(stops, 3, &st, NULL), INFER_OK);
+    char shown[512];
+    int at;
+    /* Spread over four pushes, with a false start ("</an" + "s" ... "</x"). */
+    const char *p1[] = {"The result </x> is </an", "swe", "r> and more", " text"};
+    push_all(st, p1, 4, shown, &at);
+    assert_string_equal(shown, "The result </x> is ");
+    assert_int_equal(at, 2);
+    assert_int_equal(infer_stop_which(st), 0);
+    /* After a stop nothing more is shown. */
+    char buf[64];
+    size_t m = 9;
+    int stopped = 0;
+    assert_int_equal(infer_stop_push(st, "x", 1, buf, sizeof buf, &m, &stopped), INFER_OK);
+    assert_true(m == 0 && stopped == 1);
+    infer_stop_reset(st);
+    /* A held-back prefix that never completes comes out at the flush. */
+    const char *p2[] = {"abc\n", "def ST", "O"};
+    push_all(st, p2, 3, shown, &at);
+    assert_string_equal(shown, "abc\ndef STO");
+    assert_int_equal(at, -1);
+    assert_int_equal(infer_stop_which(st), -1);
+    infer_stop_reset(st);
+    /* Two stops: the earliest position wins; a stop split byte by byte. */
+    const char *p3[] = {"a", "\n", "\n", "S", "TOP"};
+    push_all(st, p3, 5, shown, &at);
+    assert_string_equal(shown, "a");
+    assert_int_equal(infer_stop_which(st), 1);
+    infer_stop_reset(st);
+    /* A small buffer: BUFFER_SMALL with the need, nothing consumed. */
+    assert_int_equal(infer_stop_push(st, "hello world", 11, buf, 4, &m, &stopped), INFER_ERR_BUFFER_SMALL);
+    assert_int_equal(m, 11);
+    assert_int_equal(infer_stop_push(st, "", 0, buf, sizeof buf, &m, &stopped), INFER_OK);
+    assert_int_equal(m, 0);
+    infer_stop_free(st);
+    /* No stop strings: everything passes through at once. */
+    assert_int_equal(infer_stop_new(NULL, 0, &st, NULL), INFER_OK);
+    assert_int_equal(infer_stop_push(st, "abc", 3, buf, sizeof buf, &m, &stopped), INFER_OK);
+    assert_string_equal(buf, "abc");
+    infer_stop_free(st);
+    const char *nul[] = {NULL};
+    assert_int_equal(infer_stop_new(nul, 1, &st, NULL), INFER_ERR_INVALID_ARG);
+    infer_stop_free(NULL);
+}
+
+/* ---- logprobs */
+
+static void test_logprobs(void **state) {
+    (void)state;
+    enum { N = 5000 };
+    float *l = malloc(N * sizeof *l);
+    fill(l, N, 3);
+    l[17] = NAN;
+    l[100] = 20.0f;
+    l[200] = 20.0f;   /* a tie: lower id first */
+    double m = 20.0, z = 0.0;
+    for (int i = 0; i < N; i++)
+        if (!isnan(l[i])) z += exp((double)l[i] - m);
+    infer_token_logprob top[10];
+    int32_t n_top = 0;
+    float lp = 0.0f;
+    assert_int_equal(infer_logprobs(l, N, 42, &lp, top, 10, &n_top), INFER_OK);
+    assert_int_equal(n_top, 10);
+    assert_true(fabs(lp - ((double)l[42] - m - log(z))) < 1e-4);
+    assert_int_equal(top[0].token, 100);
+    assert_int_equal(top[1].token, 200);
+    for (int i = 0; i < 10; i++) {
+        assert_true(fabs(top[i].logprob - ((double)l[top[i].token] - m - log(z))) < 1e-4);
+        if (i) assert_true(top[i].logprob <= top[i - 1].logprob);
+    }
+    /* Every token outside the top 10 is at most as likely as the 10th. */
+    for (int i = 0; i < N; i++) {
+        int in_top = 0;
+        for (int k = 0; k < 10; k++) in_top |= top[k].token == i;
+        if (!in_top && !isnan(l[i])) assert_true(l[i] <= l[top[9].token]);
+    }
+    assert_int_equal(infer_logprobs(l, N, 17, &lp, NULL, 0, &n_top), INFER_OK);
+    assert_true(isinf(lp) && lp < 0);   /* NaN counts as -inf */
+    assert_int_equal(infer_logprobs(l, N, N, &lp, NULL, 0, &n_top), INFER_ERR_INVALID_ARG);
+    assert_int_equal(infer_logprobs(NULL, N, 0, &lp, NULL, 0, &n_top), INFER_ERR_INVALID_ARG);
+    free(l);
+}
+
+/* ---- JSON schema conversion errors */
+
+static void expect_schema_error(const char *schema, infer_status want, const char *needle) {
+    char buf[4096];
+    size_t n = 0;
+    infer_error e = {0};
+    infer_status st = infer_json_schema_to_grammar(schema, strlen(schema), buf, sizeof buf, &n, &e);
+    if (st != want || !strstr(e.message, needle)) fprintf(stderr, "got %d '%s', want '%s'\n", st, e.message, needle);
+    assert_int_equal(st, want);
+    assert_non_null(strstr(e.message, needle));
+}
+
+static void test_json_schema_errors(void **state) {
+    (void)state;
+    expect_schema_error("{\"type\": \"object\",\n  \"properties\": [1,}", INFER_ERR_FORMAT, "line 2, column");
+    expect_schema_error("{\"type\": \"object\", \"properties\": {\"a\": {\"items\": {\"not\": {}}}}}", INFER_ERR_UNSUPPORTED,
+                        "'not' at /properties/a/items");
+    expect_schema_error("{\"allOf\": [{}]}", INFER_ERR_UNSUPPORTED, "'allOf'");
+    expect_schema_error("{\"type\": \"array\", \"uniqueItems\": true}", INFER_ERR_UNSUPPORTED, "uniqueItems");
+    expect_schema_error("{\"type\": \"string\", \"pattern\": \"(a\"}", INFER_ERR_UNSUPPORTED, "expected ')'");
+    expect_schema_error("{\"type\": \"string\", \"pattern\": \"a\\\\1\"}", INFER_ERR_UNSUPPORTED, "backreferences");
+    expect_schema_error("{\"type\": \"bogus\"}", INFER_ERR_FORMAT, "unknown type 'bogus'");
+    expect_schema_error("{\"$ref\": \"http://x/y\"}", INFER_ERR_UNSUPPORTED, "only local $ref");
+    expect_schema_error("{\"type\": \"array\", \"minItems\": 3, \"maxItems\": 2}", INFER_ERR_UNSUPPORTED, "minItems above");
+    expect_schema_error("false", INFER_ERR_UNSUPPORTED, "allows nothing");
+    /* The buffer protocol: size query, then the text; the text is a grammar. */
+    const char *schema = "{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\", \"minimum\": -3, "
+                         "\"maximum\": 250}}, \"required\": [\"n\"]}";
+    size_t need = 0;
+    assert_int_equal(infer_json_schema_to_grammar(schema, strlen(schema), NULL, 0, &need, NULL), INFER_ERR_BUFFER_SMALL);
+    char *g = malloc(need + 1);
+    size_t n = 0;
+    assert_int_equal(infer_json_schema_to_grammar(schema, strlen(schema), g, need + 1, &n, NULL), INFER_OK);
+    assert_int_equal(n, need);
+    infer_grammar *gr = NULL;
+    assert_int_equal(infer_grammar_parse(g, n, NULL, &gr, NULL), INFER_OK);
+    /* Integer bounds, every value from -10 to 300 (reference: plain comparison). */
+    for (int v = -10; v <= 300; v++) {
+        char text[64];
+        snprintf(text, sizeof text, "{\"n\": %d}", v);
+        assert_int_equal(infer_grammar_match(gr, text, strlen(text)), v >= -3 && v <= 250 ? 1 : 0);
+    }
+    assert_int_equal(infer_grammar_match(gr, "{\"n\": 007}", 10), 0);   /* no leading zeros */
+    assert_int_equal(infer_grammar_match(gr, "{\"n\": -0}", 9), 0);
+    infer_grammar_free(gr);
+    free(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_chain_equals_stages),
+        cmocka_unit_test(test_logit_bias),
+        cmocka_unit_test(test_mirostat_v2),
+        cmocka_unit_test(test_stop_strings),
+        cmocka_unit_test(test_logprobs),
+        cmocka_unit_test(test_json_schema_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
