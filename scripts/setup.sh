@@ -22,11 +22,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Test-only Python packages live in .venv so the system Python is never modified.
-pypkgs=(pytest openai ollama jsonschema)
+# wheel: `pip install --no-build-isolation ./python` (the Python package test) builds a wheel
+# with setuptools, which before 70.1 needs the wheel package for bdist_wheel.
+pypkgs=(pytest openai ollama jsonschema wheel)
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import pytest, openai, ollama, jsonschema' 2>/dev/null; then
+if ! .venv/bin/python -c 'import pytest, openai, ollama, jsonschema, wheel' 2>/dev/null; then
   echo "setup: pip installing ${pypkgs[*]} into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check "${pypkgs[@]}"
 fi

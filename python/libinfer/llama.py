@@ -347,16 +347,15 @@ class Llama:
         return bool(t) and text.startswith(t)
 
     def _render_chat(self, messages, tools):
-        plain = all(isinstance(m.get("content"), (str, type(None))) and set(m) <= {"role", "content"}
-                    and m["role"] in ("system", "user", "assistant") for m in messages)
+        """The prompt: the model's own (Jinja) template through infer_chat_render_json when
+        the library has it, else the built-in families, which know plain turns only."""
         msgs = [_normalize_message(m) for m in messages]
         if _lib.has("infer_chat_render_json"):
             req = {"messages": msgs, "add_generation_prompt": True}
             if tools:
                 req["tools"] = tools
             return self._model.chat_render_json(req)
-        if tools or not plain and any(m["role"] not in ("system", "user", "assistant") or m.get("tool_calls")
-                                      for m in msgs):
+        if tools or any(m["role"] not in ("system", "user", "assistant") or m.get("tool_calls") for m in msgs):
             raise NotImplementedError("tools and tool messages need a libinfer with the Jinja chat API "
                                       f"(infer_chat_render_json); {_lib.path} lacks it")
         return self._model.chat_render(msgs, add_generation_prompt=True)

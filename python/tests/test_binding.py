@@ -1,0 +1,133 @@
+"""The ctypes layer: handles, errors as exceptions, sequences, sessions, cancel."""
+import threading
+
+import pytest
+
+import libinfer
+from libinfer import Context, LibinferError, Model, Sampler
+
+
+def test_version_and_library():
+    assert libinfer.version() == "0.1.0"
+    assert libinfer.status_str(3) == libinfer._lib.lib.infer_status_str(3).decode()
+
+
+def test_missing_file_raises_with_message(tmp_path):
+    with pytest.raises(LibinferError) as e:
+        Model(str(tmp_path / "nope.gguf"))
+    assert e.value.status == 2 and e.value.status_name == "IO"
+    assert "nope.gguf" in str(e.value)
+
+
+def test_corrupt_file_raises_format(tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + (3).to_bytes(4, "little") + b"\xff" * 60)   # v3, absurd counts
+    with pytest.raises(LibinferError) as e:
+        Model(str(bad))
+    assert e.value.status_name == "FORMAT"
+    assert e.value.message
+
+
+def test_gguf_metadata(stories_path):
+    with libinfer.Gguf(stories_path) as g:
+        assert g.get("general.architecture") == "llama"
+        assert "tokenizer.ggml.tokens" in g.keys()
+        assert len(g.get("tokenizer.ggml.tokens")) == 512
+        names = [t[0] for t in g.tensors()]
+        assert "token_embd.weight" in names
+
+
+def test_context_full_raises(stories_path):
+    m = Model(stories_path)
+    c = Context(m, n_ctx=16, n_threads=2, backend="cpu")
+    with pytest.raises(LibinferError) as e:
+        c.decode(list(range(1, 40)))
+    assert e.value.status_name == "CONTEXT_FULL"
+    assert c.seq_len(0) == 0   # nothing ran
+
+
+def test_sequences_batch_equals_single(stories_path):
+    """Two sequences decoded in one batch give the logits each gives alone."""
+    m = Model(stories_path)
+    a, b = m.tokenize("Once upon a time"), m.tokenize("The cat sat")
+    single = Context(m, n_ctx=128, n_threads=2, backend="cpu")
+    single.decode(a)
+    la = single.logits(len(a) - 1)
+    single.seq_clear()
+    single.decode(b)
+    lb = single.logits(len(b) - 1)
+    multi = Context(m, n_ctx=256, n_threads=2, backend="cpu", n_seq_max=2)
+    multi.decode_batch(a + b, seq_ids=[0] * len(a) + [1] * len(b))
+    ga, gb = multi.logits(len(a) - 1), multi.logits(len(a) + len(b) - 1)
+    assert max(abs(x - y) for x, y in zip(la, ga)) < 1e-3
+    assert max(abs(x - y) for x, y in zip(lb, gb)) < 1e-3
+    assert multi.seq_tokens(1) == b
+    multi.seq_copy(0, 1)
+    assert multi.seq_tokens(1) == a
+
+
+def test_session_round_trip(stories_path, tmp_path):
+    m = Model(stories_path)
+    c = Context(m, n_ctx=128, n_threads=2, backend="cpu")
+    toks = m.tokenize("Once upon a time")
+    c.decode(toks)
+    blob = c.seq_save(0)
+    c.seq_clear()
+    c.seq_load(blob, 0)
+    assert c.seq_tokens(0) == toks
+    with pytest.raises(LibinferError) as e:
+        c.seq_load(blob[:-5] + b"xxxxx", 0)
+    assert e.value.status_name in ("FORMAT", "UNSUPPORTED")
+
+
+def test_abort_callback_cancels(stories_path):
+    m = Model(stories_path)
+    c = Context(m, n_ctx=512, n_threads=2, backend="cpu")
+    c.set_abort_callback(lambda: True)
+    with pytest.raises(LibinferError) as e:
+        c.decode(m.tokenize("Once upon a time " * 20))
+    assert e.value.status_name == "CANCELLED"
+    c.set_abort_callback(None)
+    c.decode(m.tokenize("Once"))
+
+
+def test_decode_releases_gil(stories_path):
+    """Another Python thread makes progress while a long decode runs in C."""
+    m = Model(stories_path)
+    c = Context(m, n_ctx=512, n_threads=1, backend="cpu")
+    toks = m.tokenize("Once upon a time there was a girl " * 12)[:500]
+    ticks = []
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            ticks.append(1)
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        for _ in range(3):
+            c.seq_clear()
+            c.decode(toks)
+    finally:
+        stop.set()
+        t.join()
+    assert len(ticks) > 1000
+
+
+def test_sampler_greedy_is_argmax(stories_path):
+    m = Model(stories_path)
+    c = Context(m, n_ctx=64, n_threads=2, backend="cpu")
+    toks = m.tokenize("Once upon")
+    c.decode(toks)
+    row = c.logits(len(toks) - 1)
+    s = Sampler(m, temperature=0)
+    assert s.sample(c.logits_ptr(len(toks) - 1)) == max(range(len(row)), key=row.__getitem__)
+
+
+def test_detokenizer_streams_utf8(stories_path):
+    m = Model(stories_path)
+    d = libinfer.Detokenizer(m)
+    text = "нещо 🦙"
+    out = "".join(d.push(t) for t in m.tokenize(text, add_bos=False)) + d.flush()
+    assert out == " " + text   # SentencePiece adds its dummy-prefix space
