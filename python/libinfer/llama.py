@@ -225,13 +225,7 @@ class Llama:
         _refuse(unsupported)
         if suffix is not None:
             raise NotImplementedError("suffix (fill-in-the-middle) is not supported by libinfer")
-        if typical_p != 1.0:
-            raise NotImplementedError("typical_p: libinfer has no locally-typical sampling stage")
-        if logit_bias:
-            raise NotImplementedError("logit_bias is not wired in the Python package yet")
-        json_schema = _response_schema(response_format)
-        if isinstance(grammar, _Grammar):
-            grammar = grammar.text
+        json_schema, grammar = _constraints(typical_p, logit_bias, response_format, grammar)
         gen = self._completion(prompt, max_tokens, temperature, top_p, min_p, logprobs, echo, stop,
                                frequency_penalty, presence_penalty, repeat_penalty, top_k, seed, model,
                                grammar, json_schema)
@@ -319,13 +313,7 @@ class Llama:
         _refuse(unsupported)
         if functions is not None or function_call is not None:
             raise NotImplementedError("functions/function_call (the legacy API): pass tools/tool_choice")
-        if typical_p != 1.0:
-            raise NotImplementedError("typical_p: libinfer has no locally-typical sampling stage")
-        if logit_bias:
-            raise NotImplementedError("logit_bias is not wired in the Python package yet")
-        json_schema = _response_schema(response_format)
-        if isinstance(grammar, _Grammar):
-            grammar = grammar.text
+        json_schema, grammar = _constraints(typical_p, logit_bias, response_format, grammar)
         if tool_choice not in (None, "auto", "none"):
             raise NotImplementedError(f"tool_choice={tool_choice!r}: only 'auto' and 'none' are supported")
         offered = tools if tools and tool_choice != "none" else None
@@ -493,6 +481,20 @@ LlamaGrammar = _Grammar
 def _refuse(unsupported):
     if unsupported:
         raise TypeError("libinfer.Llama does not support: " + ", ".join(sorted(unsupported)))
+
+
+def _constraints(typical_p, logit_bias, response_format, grammar):
+    """(JSON schema, GBNF text) constraining the output; refuses what is not supported."""
+    if typical_p != 1.0:
+        raise NotImplementedError("typical_p: libinfer has no locally-typical sampling stage")
+    if logit_bias:
+        raise NotImplementedError("logit_bias is not wired in the Python package yet")
+    json_schema = _response_schema(response_format)
+    if isinstance(grammar, _Grammar):
+        grammar = grammar.text
+    if grammar is not None and json_schema is not None:
+        raise ValueError("give either grammar or response_format, not both")
+    return json_schema, grammar
 
 
 def _response_schema(response_format):
