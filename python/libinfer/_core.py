@@ -482,6 +482,20 @@ def logprobs(logits_ptr, n_vocab, tok, top_n):
     return row[tok] - lse, [(i, row[i] - lse) for i in best]
 
 
+def json_schema_to_grammar(schema):
+    """GBNF text whose sentences are the JSON texts valid under schema (dict or JSON text)."""
+    if not _lib.has("infer_json_schema_to_grammar"):
+        raise NotImplementedError("JSON schema to grammar needs a libinfer with the grammar API "
+                                  f"(infer_json_schema_to_grammar); {_lib.path} lacks it")
+    import json
+    text = (schema if isinstance(schema, str) else json.dumps(schema)).encode()
+    err = InferError()
+    s, gbnf = _grow_string(lambda b, cap, n: lib.infer_json_schema_to_grammar(text, len(text), b, cap, n,
+                                                                             ctypes.byref(err)))
+    _err_check(s, err)
+    return gbnf.decode()
+
+
 def parse_reply(text, tools_json):
     """(content, reasoning, [tool calls]) of a finished reply, by the library's parser."""
     if not _lib.has("infer_chat_parse_reply"):

@@ -183,6 +183,8 @@ _OPTIONAL = {
     "infer_sampler_add_json_schema": (st, [P, c_char_p, c_size_t]),
     "infer_sampler_accept_prompt": (st, [P, c_int32]),
     "infer_json_object_grammar": (c_char_p, []),
+    "infer_json_schema_to_grammar": (st, [c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_size_t),
+                                          POINTER(InferError)]),
     "infer_logprobs": (st, [c_float_p, c_int32, c_int32, c_float_p, POINTER(TokenLogprob), c_int32, c_int32_p]),
     "infer_chat_render_json": (st, [P, c_char_p, c_char_p, c_size_t, POINTER(c_size_t), POINTER(InferError)]),
     "infer_chat_parse_reply": (st, [c_char_p, c_char_p, POINTER(P), POINTER(InferError)]),

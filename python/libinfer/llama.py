@@ -470,9 +470,7 @@ class _Grammar:
 
     @classmethod
     def from_json_schema(cls, json_schema, verbose=True):
-        if not _lib.has("infer_json_schema_to_grammar"):
-            raise NotImplementedError("JSON schema to grammar needs a libinfer with the grammar API")
-        raise NotImplementedError("LlamaGrammar.from_json_schema: pass response_format instead")
+        return cls(_core.json_schema_to_grammar(json_schema))
 
 
 LlamaGrammar = _Grammar

@@ -217,3 +217,18 @@ def test_tool_prompt_and_reply_parsing(stories):
         'Sure.<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>', json.dumps(TOOLS))
     assert [c["name"] for c in calls] == ["get_weather"]
     assert json.loads(calls[0]["arguments"]) == {"city": "Paris"}
+
+
+def test_gbnf_grammar(stories):
+    from libinfer import LlamaGrammar
+    g = 'root ::= ("yes" | "no") " " [0-9]'
+    if not libinfer.library_has("infer_sampler_add_grammar"):
+        with pytest.raises(NotImplementedError, match="grammar"):
+            stories(PROMPT, grammar=LlamaGrammar.from_string(g), max_tokens=8)
+        return
+    import re
+    for seed in (1, 2, 3):
+        r = stories(PROMPT, grammar=LlamaGrammar.from_string(g), max_tokens=8, seed=seed)["choices"][0]
+        assert re.fullmatch(r"(yes|no) [0-9]", r["text"]) and r["finish_reason"] == "stop"
+    gbnf = LlamaGrammar.from_json_schema(json.dumps({"type": "integer"})).text
+    assert "root" in gbnf
