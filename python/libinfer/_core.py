@@ -77,13 +77,33 @@ def _grow_string(call):
 
 
 class _Handle:
+    """Owns one C handle. A handle that uses a model's (a context, a detokenizer, ...)
+    names it as its owner: the model's handle is then freed only after every such
+    dependent's. Garbage collection finalizes a reference cycle in any order, so the
+    Python references alone cannot guarantee that order."""
     _free = None
     _h = None
+    _owner = None
+    _deps = 0
+    _close_pending = False
+
+    def _own_by(self, model):
+        self._owner = model
+        model._deps += 1
 
     def close(self):
+        if self._h and self._deps > 0:
+            self._close_pending = True   # freed when the last dependent closes
+            return
         if self._h:
             type(self)._free(self._h)
             self._h = None
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner._deps -= 1
+            if owner._close_pending and owner._deps == 0:
+                owner._close_pending = False
+                owner.close()
 
     def __del__(self):
         try:
@@ -263,6 +283,7 @@ class Context(_Handle):
         _err_check(lib.infer_ctx_new(model.handle, ctypes.byref(p), ctypes.byref(h), ctypes.byref(err)), err)
         self._h = h.value
         self.model = model   # keeps the model alive as long as the context
+        self._own_by(model)
         self.n_vocab = model.n_vocab
         self._abort = None
 
@@ -382,6 +403,7 @@ class Sampler(_Handle):
             if not h:
                 raise LibinferError(5, "infer_sampler_new failed (bad parameters or out of memory)")
             self._h = h
+            self._own_by(model)
             return
         if not _lib.has("infer_sampler_chain_new"):
             raise NotImplementedError("grammar / JSON-schema sampling needs a libinfer with the grammar API "
@@ -390,6 +412,7 @@ class Sampler(_Handle):
         _err_check(lib.infer_sampler_chain_new(model.handle, model.n_vocab, p.seed, ctypes.byref(h),
                                                ctypes.byref(err)), err)
         self._h = h.value
+        self._own_by(model)
         if json_schema is not None:
             import json
             text = (json_schema if isinstance(json_schema, str) else json.dumps(json_schema)).encode()
@@ -433,6 +456,7 @@ class Detokenizer(_Handle):
         self._h = lib.infer_detok_new(model.handle)
         if not self._h:
             raise LibinferError(5, "infer_detok_new failed")
+        self._own_by(model)
 
     def _call(self, fn, *args):
         buf = ctypes.create_string_buffer(1024)
@@ -456,6 +480,7 @@ class ChatStream(_Handle):
         self._h = lib.infer_chat_stream_new(model.handle)
         if not self._h:
             raise LibinferError(5, "infer_chat_stream_new failed")
+        self._own_by(model)
 
     def push(self, tok):
         return CHAT_PARTS.get(lib.infer_chat_stream_push(self.handle, tok), "other")

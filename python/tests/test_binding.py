@@ -131,3 +131,24 @@ def test_detokenizer_streams_utf8(stories_path):
     text = "нещо 🦙"
     out = "".join(d.push(t) for t in m.tokenize(text, add_bos=False)) + d.flush()
     assert out == " " + text   # SentencePiece adds its dummy-prefix space
+
+
+def test_model_outlives_its_dependents(stories_path):
+    """Closing (or collecting) a model before its context defers the model's free until
+    the context is gone (under the sanitizers a wrong order is a use after free)."""
+    import gc
+    m = Model(stories_path)
+    c = Context(m, n_ctx=32, n_threads=1, backend="cpu")
+    d = libinfer.Detokenizer(m)
+    m.close()
+    assert m._h and m._close_pending
+    c.decode(m.tokenize("Once"))
+    c.close()
+    assert m._h
+    d.close()
+    assert not m._h
+    m2 = Model(stories_path)
+    loop = [m2, Context(m2, n_ctx=32, n_threads=1, backend="cpu")]
+    loop.append(loop)   # a cycle: the collector finalizes its members in any order
+    del m2, loop
+    gc.collect()
