@@ -386,19 +386,19 @@ class Context(_Handle):
 
 
 class Sampler(_Handle):
-    """A sampler chain. grammar (GBNF text) or json_schema (dict or JSON text) adds a
-    constraint stage when the library has the grammar API."""
+    """A sampler chain. grammar (GBNF text), json_schema (dict or JSON text) and
+    logit_bias ({token id: bias}) add stages when the library has the grammar API."""
     _free = staticmethod(lib.infer_sampler_free)
 
     def __init__(self, model, temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0,
                  presence_penalty=0.0, frequency_penalty=0.0, penalty_last_n=64, seed=0,
-                 grammar=None, json_schema=None):
+                 grammar=None, json_schema=None, logit_bias=None):
         p = lib.infer_sampler_default_params()
         p.temperature, p.top_k, p.top_p, p.min_p = temperature, top_k, top_p, min_p
         p.repeat_penalty, p.presence_penalty, p.frequency_penalty = repeat_penalty, presence_penalty, frequency_penalty
         p.penalty_last_n, p.seed = penalty_last_n, seed & 0xFFFFFFFFFFFFFFFF
         self.model = model
-        if grammar is None and json_schema is None:
+        if grammar is None and json_schema is None and not logit_bias:
             h = lib.infer_sampler_new(ctypes.byref(p), model.n_vocab)
             if not h:
                 raise LibinferError(5, "infer_sampler_new failed (bad parameters or out of memory)")
@@ -406,18 +406,23 @@ class Sampler(_Handle):
             self._own_by(model)
             return
         if not _lib.has("infer_sampler_chain_new"):
-            raise NotImplementedError("grammar / JSON-schema sampling needs a libinfer with the grammar API "
-                                      f"(infer_sampler_add_grammar); {_lib.path} lacks it")
+            what = "logit_bias" if logit_bias else "grammar / JSON-schema sampling"
+            raise NotImplementedError(f"{what} needs a libinfer with the grammar API (infer_sampler_chain_new); "
+                                      f"{_lib.path} lacks it")
         h, err = ctypes.c_void_p(), InferError()
         _err_check(lib.infer_sampler_chain_new(model.handle, model.n_vocab, p.seed, ctypes.byref(h),
                                                ctypes.byref(err)), err)
         self._h = h.value
         self._own_by(model)
+        if logit_bias:
+            items = [(int(t), float(b)) for t, b in logit_bias.items()]
+            arr = (_lib.LogitBias * len(items))(*[_lib.LogitBias(t, b) for t, b in items])
+            self._raise(lib.infer_sampler_add_logit_bias(self._h, arr, len(items)))
         if json_schema is not None:
             import json
             text = (json_schema if isinstance(json_schema, str) else json.dumps(json_schema)).encode()
             self._raise(lib.infer_sampler_add_json_schema(self._h, text, len(text)))
-        else:
+        elif grammar is not None:
             g = grammar.encode() if isinstance(grammar, str) else grammar
             self._raise(lib.infer_sampler_add_grammar(self._h, g, len(g), None))
         self._raise(lib.infer_sampler_add_defaults(self._h, ctypes.byref(p)))

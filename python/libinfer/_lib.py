@@ -53,6 +53,10 @@ class TokenLogprob(Structure):
     _fields_ = [("token", c_int32), ("logprob", c_float)]
 
 
+class LogitBias(Structure):
+    _fields_ = [("token", c_int32), ("bias", c_float)]
+
+
 class ChatToolCall(Structure):
     _fields_ = [("struct_size", c_size_t), ("id", c_char_p), ("name", c_char_p), ("arguments", c_char_p)]
 
@@ -181,6 +185,7 @@ _OPTIONAL = {
     "infer_sampler_add_defaults": (st, [P, POINTER(SamplerParams)]),
     "infer_sampler_add_grammar": (st, [P, c_char_p, c_size_t, c_char_p]),
     "infer_sampler_add_json_schema": (st, [P, c_char_p, c_size_t]),
+    "infer_sampler_add_logit_bias": (st, [P, POINTER(LogitBias), c_size_t]),
     "infer_sampler_accept_prompt": (st, [P, c_int32]),
     "infer_json_object_grammar": (c_char_p, []),
     "infer_json_schema_to_grammar": (st, [c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_size_t),

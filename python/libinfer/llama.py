@@ -174,11 +174,11 @@ class Llama:
         return len(tokens) - common - 1
 
     def _sampler(self, temperature, top_p, top_k, min_p, repeat_penalty, presence_penalty, frequency_penalty,
-                 seed, grammar=None, json_schema=None):
+                 seed, grammar=None, json_schema=None, logit_bias=None):
         return Sampler(self._model, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
                        repeat_penalty=repeat_penalty, presence_penalty=presence_penalty,
                        frequency_penalty=frequency_penalty, seed=self._seed if seed is None else seed,
-                       grammar=grammar, json_schema=json_schema)
+                       grammar=grammar, json_schema=json_schema, logit_bias=logit_bias)
 
     def _generate(self, prompt_tokens, max_tokens, sampler, stop_tokens, want_logprobs):
         """Yields (token, logprob info or None) until an end token, max_tokens or a full
@@ -225,10 +225,10 @@ class Llama:
         _refuse(unsupported)
         if suffix is not None:
             raise NotImplementedError("suffix (fill-in-the-middle) is not supported by libinfer")
-        json_schema, grammar = _constraints(typical_p, logit_bias, response_format, grammar)
+        json_schema, grammar = _constraints(typical_p, response_format, grammar)
         gen = self._completion(prompt, max_tokens, temperature, top_p, min_p, logprobs, echo, stop,
                                frequency_penalty, presence_penalty, repeat_penalty, top_k, seed, model,
-                               grammar, json_schema)
+                               grammar, json_schema, logit_bias)
         if stream:
             return gen
         chunks = list(gen)
@@ -248,7 +248,7 @@ class Llama:
                 "usage": last["usage"]}
 
     def _completion(self, prompt, max_tokens, temperature, top_p, min_p, logprobs, echo, stop, frequency_penalty,
-                    presence_penalty, repeat_penalty, top_k, seed, model, grammar, json_schema):
+                    presence_penalty, repeat_penalty, top_k, seed, model, grammar, json_schema, logit_bias):
         cid, created = f"cmpl-{uuid.uuid4()}", int(time.time())
         model_name = model or self.model_path
         if isinstance(prompt, (bytes, str)):
@@ -263,7 +263,7 @@ class Llama:
             raise ValueError("empty prompt and the model has no BOS token")
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         sampler = self._sampler(temperature, top_p, top_k, min_p, repeat_penalty, presence_penalty,
-                                frequency_penalty, seed, grammar, json_schema)
+                                frequency_penalty, seed, grammar, json_schema, logit_bias)
         stopper = _StopText(stops)
         dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
         n_gen, offset = 0, len(ptext) if echo else 0
@@ -313,7 +313,7 @@ class Llama:
         _refuse(unsupported)
         if functions is not None or function_call is not None:
             raise NotImplementedError("functions/function_call (the legacy API): pass tools/tool_choice")
-        json_schema, grammar = _constraints(typical_p, logit_bias, response_format, grammar)
+        json_schema, grammar = _constraints(typical_p, response_format, grammar)
         if tool_choice not in (None, "auto", "none"):
             raise NotImplementedError(f"tool_choice={tool_choice!r}: only 'auto' and 'none' are supported")
         offered = tools if tools and tool_choice != "none" else None
@@ -323,7 +323,7 @@ class Llama:
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         top_n = (top_logprobs or 0) if logprobs else None
         sampler = self._sampler(temperature, top_p, top_k, min_p, repeat_penalty, presence_penalty,
-                                frequency_penalty, seed, grammar, json_schema)
+                                frequency_penalty, seed, grammar, json_schema, logit_bias)
         gen = self._chat(ptoks, max_tokens, sampler, stops, top_n, model, offered)
         if stream:
             return gen
@@ -481,12 +481,10 @@ def _refuse(unsupported):
         raise TypeError("libinfer.Llama does not support: " + ", ".join(sorted(unsupported)))
 
 
-def _constraints(typical_p, logit_bias, response_format, grammar):
+def _constraints(typical_p, response_format, grammar):
     """(JSON schema, GBNF text) constraining the output; refuses what is not supported."""
     if typical_p != 1.0:
         raise NotImplementedError("typical_p: libinfer has no locally-typical sampling stage")
-    if logit_bias:
-        raise NotImplementedError("logit_bias is not wired in the Python package yet")
     json_schema = _response_schema(response_format)
     if isinstance(grammar, _Grammar):
         grammar = grammar.text

@@ -232,3 +232,15 @@ def test_gbnf_grammar(stories):
         assert re.fullmatch(r"(yes|no) [0-9]", r["text"]) and r["finish_reason"] == "stop"
     gbnf = LlamaGrammar.from_json_schema(json.dumps({"type": "integer"})).text
     assert "root" in gbnf
+
+
+def test_logit_bias(stories):
+    """A ban (-inf) on the greedy choice changes the first token; OpenAI's string keys work."""
+    first = stories(PROMPT, max_tokens=1, temperature=0, logprobs=1)["choices"][0]
+    tok = stories.tokenize(first["text"].encode(), add_bos=False)[-1]
+    if not libinfer.library_has("infer_sampler_add_logit_bias"):
+        with pytest.raises(NotImplementedError, match="logit_bias"):
+            stories(PROMPT, max_tokens=1, temperature=0, logit_bias={str(tok): -math.inf})
+        return
+    r = stories(PROMPT, max_tokens=1, temperature=0, logit_bias={str(tok): -math.inf})["choices"][0]
+    assert r["text"] and r["text"] != first["text"]
