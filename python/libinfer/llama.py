@@ -60,6 +60,12 @@ class _StopText:
         return out
 
 
+# llama-cpp-python constructor arguments that only tune its speed or memory (never the
+# results): accepted with a warning so that code passing them runs.
+_PERF_HINTS = {"use_mlock", "flash_attn", "offload_kqv", "n_threads_batch", "main_gpu", "logits_all", "n_ubatch",
+               "op_offload", "swa_full"}
+
+
 class Llama:
     """A model and one context.
 
@@ -69,13 +75,21 @@ class Llama:
 
     n_gpu_layers follows llama-cpp-python: 0 (its default) runs on the CPU, any other value
     on the Vulkan device when one is usable (all layers; there is no partial offload).
-    backend ("cpu", "vulkan", "auto") overrides it. Other llama-cpp-python arguments are
-    refused with TypeError rather than ignored.
+    backend ("cpu", "vulkan", "auto") overrides it. llama-cpp-python's performance-only
+    arguments (flash_attn, use_mlock, ...) are accepted with a warning; any other unknown
+    argument is refused with TypeError rather than ignored.
     """
 
     def __init__(self, model_path, *, n_ctx=512, n_batch=512, n_threads=None, seed=LLAMA_DEFAULT_SEED,
                  embedding=False, verbose=True, vocab_only=False, n_gpu_layers=0, backend=None,
-                 pooling="mean", kv_f16=False, use_mmap=True, chat_format=None):
+                 pooling="mean", kv_f16=False, use_mmap=True, chat_format=None, **hints):
+        unknown = set(hints) - _PERF_HINTS
+        if unknown:
+            raise TypeError("libinfer.Llama does not support: " + ", ".join(sorted(unknown)))
+        if hints:
+            import warnings
+            warnings.warn("libinfer.Llama: " + ", ".join(sorted(hints)) + " only tune llama.cpp's performance "
+                          "and have no effect here", stacklevel=2)
         if not use_mmap:
             raise NotImplementedError("use_mmap=False: libinfer always maps the model file")
         if chat_format is not None:

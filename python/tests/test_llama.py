@@ -162,8 +162,10 @@ def test_unknown_options_are_refused(stories, stories_path):
         stories(PROMPT, mirostat_tau=5.0)
     with pytest.raises(NotImplementedError):
         stories(PROMPT, typical_p=0.5)
-    with pytest.raises(TypeError):
-        Llama(stories_path, flash_attn=True)
+    with pytest.raises(TypeError, match="rope_freq_base"):
+        Llama(stories_path, rope_freq_base=1e4)
+    with pytest.warns(UserWarning, match="flash_attn"):
+        Llama(stories_path, flash_attn=True, n_gpu_layers=0, verbose=False).close()
 
 
 def test_prompt_too_long(stories):
