@@ -45,7 +45,10 @@ def test_completion_shape(stories):
 
 @pytest.mark.parametrize("model,prompt", [("stories260K.gguf", PROMPT),
                                           ("stories260K.gguf", "Tom and his dog"),
-                                          ("synth-llama-Q4_K_M.gguf", "Hello there")])
+                                          ("synth-llama-Q4_K_M.gguf", "Hello there"),
+                                          ("synth-qwen2-Q4_K_M.gguf", "Hello there"),
+                                          ("synth-qwen3-Q4_K_M.gguf", "Hello there"),
+                                          ("synth-gptoss-MXFP4_MOE.gguf", "Hello there")])
 def test_greedy_equals_infer_cli(model, prompt):
     path = os.path.join(REPO, "tests", "data", "models", model)
     want = run_cli(path, prompt, 40, "--temp", "0")
