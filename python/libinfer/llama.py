@@ -78,6 +78,9 @@ class Llama:
     backend ("cpu", "vulkan", "auto") overrides it. llama-cpp-python's performance-only
     arguments (flash_attn, use_mlock, ...) are accepted with a warning; any other unknown
     argument is refused with TypeError rather than ignored.
+
+    One Llama serves one caller at a time (its context is not thread-safe); other Python
+    threads run while it decodes, since every library call releases the GIL.
     """
 
     def __init__(self, model_path, *, n_ctx=512, n_batch=512, n_threads=None, seed=LLAMA_DEFAULT_SEED,
