@@ -8,11 +8,17 @@
 `ChatStream` and `Gguf` wrap the C handles one to one; `libinfer._lib.lib` is the raw
 ctypes library. Library calls release the GIL while they run.
 """
-from ._core import (ChatStream, Context, Detokenizer, Gguf, LibinferError, Model, Sampler, logprobs,
-                    status_str, version)
+from ._core import LibinferError, status_str, version
 from ._lib import path as library_path, has as library_has
-from .llama import LLAMA_DEFAULT_SEED, Llama, LlamaGrammar
+from .context import Context
+from .gguf import Gguf
+from .model import Model
+from .sampling import Sampler, json_schema_to_grammar, logprobs
+from .text import ChatStream, Detokenizer, parse_reply
+from ._openai import LlamaGrammar
+from .llama import LLAMA_DEFAULT_SEED, Llama
 
 __version__ = "0.1.0"
 __all__ = ["Llama", "LlamaGrammar", "LibinferError", "Model", "Context", "Sampler", "Detokenizer", "ChatStream",
-           "Gguf", "logprobs", "status_str", "version", "library_path", "library_has", "LLAMA_DEFAULT_SEED"]
+           "Gguf", "logprobs", "json_schema_to_grammar", "parse_reply", "status_str", "version", "library_path",
+           "library_has", "LLAMA_DEFAULT_SEED"]

@@ -14,50 +14,18 @@ import time
 import uuid
 
 from . import _core, _lib
-from ._core import Context, LibinferError, Model, Sampler, ChatStream
+from ._core import LibinferError
+from ._openai import StopText, collect_chat, constraints, normalize_message, refuse
+from .context import Context
+from .model import Model
+from .sampling import Sampler, logprobs
+from .text import ChatStream, parse_reply
 
 LLAMA_DEFAULT_SEED = 0xFFFFFFFF   # llama-cpp-python's "pick a random seed"
 
 
 def _random_seed():
     return secrets.randbits(32)
-
-
-class _StopText:
-    """Holds back generated text that could still be the start of a stop string."""
-
-    def __init__(self, stops):
-        self.stops = [s for s in stops if s]
-        self.text = ""
-        self.shown = 0
-        self.stopped = False
-
-    def push(self, piece):
-        """Appends text; returns the part that is now safe to show."""
-        if self.stopped:
-            return ""
-        self.text += piece
-        cut = min((i for i in (self.text.find(s, max(0, self.shown - len(s))) for s in self.stops) if i >= 0),
-                  default=-1)
-        if cut >= 0:
-            self.stopped = True
-            self.text = self.text[:cut]
-            out, self.shown = self.text[self.shown:], len(self.text)
-            return out
-        hold = 0
-        for s in self.stops:
-            for k in range(min(len(s) - 1, len(self.text)), 0, -1):
-                if self.text.endswith(s[:k]):
-                    hold = max(hold, k)
-                    break
-        safe = len(self.text) - hold
-        out = self.text[self.shown:safe] if safe > self.shown else ""
-        self.shown = max(self.shown, safe)
-        return out
-
-    def flush(self):
-        out, self.shown = self.text[self.shown:], len(self.text)
-        return out
 
 
 # llama-cpp-python constructor arguments that only tune its speed or memory (never the
@@ -212,7 +180,7 @@ class Llama:
             if tok in stop_tokens or m.is_eog(tok):
                 yield None, "stop"
                 return
-            lp = _core.logprobs(logits, m.n_vocab, tok, want_logprobs) if want_logprobs is not None else None
+            lp = logprobs(logits, m.n_vocab, tok, want_logprobs) if want_logprobs is not None else None
             sampler.accept(tok)
             n += 1
             yield tok, lp
@@ -239,10 +207,10 @@ class Llama:
                           grammar=None, logit_bias=None, model=None, response_format=None, **unsupported):
         """Text completion. Returns a text_completion dict, or with stream=True an iterator
         of text_completion chunks."""
-        _refuse(unsupported)
+        refuse(unsupported)
         if suffix is not None:
             raise NotImplementedError("suffix (fill-in-the-middle) is not supported by libinfer")
-        json_schema, grammar = _constraints(typical_p, response_format, grammar)
+        json_schema, grammar = constraints(typical_p, response_format, grammar)
         gen = self._completion(prompt, max_tokens, temperature, top_p, min_p, logprobs, echo, stop,
                                frequency_penalty, presence_penalty, repeat_penalty, top_k, seed, model,
                                grammar, json_schema, logit_bias)
@@ -281,7 +249,7 @@ class Llama:
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         sampler = self._sampler(temperature, top_p, top_k, min_p, repeat_penalty, presence_penalty,
                                 frequency_penalty, seed, grammar, json_schema, logit_bias)
-        stopper = _StopText(stops)
+        stopper = StopText(stops)
         dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
         n_gen, offset = 0, len(ptext) if echo else 0
 
@@ -327,10 +295,10 @@ class Llama:
                                top_logprobs=None, grammar=None, logit_bias=None, **unsupported):
         """Chat completion over the model's chat template. Returns a chat.completion dict,
         or with stream=True an iterator of chat.completion.chunk dicts."""
-        _refuse(unsupported)
+        refuse(unsupported)
         if functions is not None or function_call is not None:
             raise NotImplementedError("functions/function_call (the legacy API): pass tools/tool_choice")
-        json_schema, grammar = _constraints(typical_p, response_format, grammar)
+        json_schema, grammar = constraints(typical_p, response_format, grammar)
         if tool_choice not in (None, "auto", "none"):
             raise NotImplementedError(f"tool_choice={tool_choice!r}: only 'auto' and 'none' are supported")
         offered = tools if tools and tool_choice != "none" else None
@@ -344,7 +312,7 @@ class Llama:
         gen = self._chat(ptoks, max_tokens, sampler, stops, top_n, model, offered)
         if stream:
             return gen
-        return _collect_chat(list(gen), logprobs)
+        return collect_chat(list(gen), logprobs)
 
     def _starts_with_bos(self, text):
         bos = self._model.token_bos
@@ -354,7 +322,7 @@ class Llama:
     def _render_chat(self, messages, tools):
         """The prompt: the model's own (Jinja) template through infer_chat_render_json when
         the library has it, else the built-in families, which know plain turns only."""
-        msgs = [_normalize_message(m) for m in messages]
+        msgs = [normalize_message(m) for m in messages]
         if _lib.has("infer_chat_render_json"):
             req = {"messages": msgs, "add_generation_prompt": True}
             if tools:
@@ -370,7 +338,7 @@ class Llama:
         model_name = model or self.model_path
         stream = ChatStream(self._model)
         stop_tokens = set(self._model.stop_tokens())
-        answer = _StopText(stops)
+        answer = StopText(stops)
         decoders = {}
         reasoning, raw, n_gen = [], [], 0
 
@@ -414,7 +382,7 @@ class Llama:
                         yield chunk({"reasoning_content": piece}, None, lp)
             if tools:
                 text = b"".join(raw).decode("utf-8", errors="replace")
-                content, reasoning_text, calls = _core.parse_reply(text, json.dumps(tools))
+                content, reasoning_text, calls = parse_reply(text, json.dumps(tools))
                 if reasoning_text:
                     yield chunk({"reasoning_content": reasoning_text}, None)
                 if calls:
@@ -473,95 +441,3 @@ class Llama:
         return {"object": "list", "model": model or self.model_path,
                 "data": [{"object": "embedding", "embedding": e, "index": i} for i, e in enumerate(data)],
                 "usage": {"prompt_tokens": total, "total_tokens": total}}
-
-
-class _Grammar:
-    """LlamaGrammar stand-in: LlamaGrammar.from_string(gbnf) / from_json_schema(text)."""
-
-    def __init__(self, text):
-        self.text = text
-
-    @classmethod
-    def from_string(cls, grammar, verbose=True):
-        return cls(grammar)
-
-    @classmethod
-    def from_json_schema(cls, json_schema, verbose=True):
-        return cls(_core.json_schema_to_grammar(json_schema))
-
-
-LlamaGrammar = _Grammar
-
-
-def _refuse(unsupported):
-    if unsupported:
-        raise TypeError("libinfer.Llama does not support: " + ", ".join(sorted(unsupported)))
-
-
-def _constraints(typical_p, response_format, grammar):
-    """(JSON schema, GBNF text) constraining the output; refuses what is not supported."""
-    if typical_p != 1.0:
-        raise NotImplementedError("typical_p: libinfer has no locally-typical sampling stage")
-    json_schema = _response_schema(response_format)
-    if isinstance(grammar, _Grammar):
-        grammar = grammar.text
-    if grammar is not None and json_schema is not None:
-        raise ValueError("give either grammar or response_format, not both")
-    return json_schema, grammar
-
-
-def _response_schema(response_format):
-    """None for free text, else the JSON schema the reply must follow ({} for any object)."""
-    if not response_format or response_format.get("type") == "text":
-        return None
-    t = response_format.get("type")
-    if t == "json_object":
-        schema = response_format.get("schema") or {"type": "object"}
-    elif t == "json_schema":
-        js = response_format.get("json_schema") or {}
-        schema = js.get("schema", js) if isinstance(js, dict) else js
-    else:
-        raise ValueError(f"response_format type {t!r}: expected 'text', 'json_object' or 'json_schema'")
-    if not _lib.has("infer_sampler_add_json_schema"):
-        raise NotImplementedError("response_format (JSON output) needs a libinfer with the grammar API "
-                                  f"(infer_sampler_add_json_schema); {_lib.path} lacks it")
-    return schema
-
-
-def _normalize_message(m):
-    """OpenAI message -> the fields the library reads; content parts joined as text."""
-    out = dict(m)
-    c = m.get("content")
-    if isinstance(c, list):
-        texts = []
-        for p in c:
-            if p.get("type") != "text":
-                raise NotImplementedError(f"message content part of type {p.get('type')!r}: only text is supported")
-            texts.append(p.get("text", ""))
-        out["content"] = "".join(texts)
-    return out
-
-
-def _collect_chat(chunks, logprobs):
-    last = chunks[-1]
-    content, reasoning, calls, lps = [], [], [], []
-    for c in chunks:
-        d = c["choices"][0]["delta"]
-        if d.get("content"):
-            content.append(d["content"])
-        if d.get("reasoning_content"):
-            reasoning.append(d["reasoning_content"])
-        for tc in d.get("tool_calls") or []:
-            calls.append({k: v for k, v in tc.items() if k != "index"})
-        if c["choices"][0]["logprobs"]:
-            lps += c["choices"][0]["logprobs"]["content"]
-    msg = {"role": "assistant", "content": "".join(content) if content or not calls else None}
-    if reasoning:
-        msg["reasoning_content"] = "".join(reasoning)
-    if calls:
-        msg["tool_calls"] = calls
-    return {"id": last["id"].replace("chatcmpl-", "chatcmpl-", 1), "object": "chat.completion",
-            "created": last["created"], "model": last["model"],
-            "choices": [{"index": 0, "message": msg, "logprobs": {"content": lps} if logprobs else None,
-                         "finish_reason": last["choices"][0]["finish_reason"]}],
-            "usage": last["usage"]}

@@ -209,7 +209,7 @@ def test_tool_prompt_and_reply_parsing(stories):
     reply parses into an OpenAI tool call."""
     if not libinfer.library_has("infer_chat_parse_reply"):
         with pytest.raises(NotImplementedError, match="tool"):
-            libinfer._core.parse_reply("x", json.dumps(TOOLS))
+            libinfer.parse_reply("x", json.dumps(TOOLS))
         return
     qwen3 = os.path.join(os.path.dirname(REPO), "shared", "testdata", "tokenizer", "qwen3.gguf")
     if not os.path.exists(qwen3):
@@ -218,7 +218,7 @@ def test_tool_prompt_and_reply_parsing(stories):
     prompt = q.model.chat_render_json({"messages": [{"role": "user", "content": "Weather in Paris?"}],
                                        "tools": TOOLS, "add_generation_prompt": True})
     assert "get_weather" in prompt and prompt.endswith("<|im_start|>assistant\n")
-    content, reasoning, calls = libinfer._core.parse_reply(
+    content, reasoning, calls = libinfer.parse_reply(
         'Sure.<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>', json.dumps(TOOLS))
     assert [c["name"] for c in calls] == ["get_weather"]
     assert json.loads(calls[0]["arguments"]) == {"city": "Paris"}

@@ -1,0 +1,68 @@
+"""Streaming text: the detokenizer, reply-part classification, tool-call parsing."""
+import ctypes
+
+from . import _lib
+from ._lib import lib, InferError, c_size_t
+from ._core import LibinferError, _Handle, _check, _dec, _err_check
+
+CHAT_PARTS = {0: "markup", 1: "answer", 2: "reasoning", 3: "other"}
+
+
+class Detokenizer(_Handle):
+    """Streaming detokenizer: push() returns only complete UTF-8 characters."""
+    _free = staticmethod(lib.infer_detok_free)
+
+    def __init__(self, model):
+        self.model = model
+        self._h = lib.infer_detok_new(model.handle)
+        if not self._h:
+            raise LibinferError(5, "infer_detok_new failed")
+        self._own_by(model)
+
+    def _call(self, fn, *args):
+        buf = ctypes.create_string_buffer(1024)
+        n = c_size_t(0)
+        _check(fn(self.handle, *args, buf, 1024, ctypes.byref(n)), None)
+        return buf.raw[:n.value].decode("utf-8", errors="replace")
+
+    def push(self, tok):
+        return self._call(lib.infer_detok_push, tok)
+
+    def flush(self):
+        return self._call(lib.infer_detok_flush)
+
+
+class ChatStream(_Handle):
+    """Classifies streamed reply tokens: "markup", "answer", "reasoning", "other"."""
+    _free = staticmethod(lib.infer_chat_stream_free)
+
+    def __init__(self, model):
+        self.model = model
+        self._h = lib.infer_chat_stream_new(model.handle)
+        if not self._h:
+            raise LibinferError(5, "infer_chat_stream_new failed")
+        self._own_by(model)
+
+    def push(self, tok):
+        return CHAT_PARTS.get(lib.infer_chat_stream_push(self.handle, tok), "other")
+
+    def reset(self):
+        lib.infer_chat_stream_reset(self.handle)
+
+
+def parse_reply(text, tools_json):
+    """(content, reasoning, [tool calls]) of a finished reply, by the library's parser."""
+    if not _lib.has("infer_chat_parse_reply"):
+        raise NotImplementedError("tool-call parsing needs a libinfer with infer_chat_parse_reply; "
+                                  f"{_lib.path} lacks it")
+    h, err = ctypes.c_void_p(), InferError()
+    _err_check(lib.infer_chat_parse_reply(text.encode(), tools_json.encode() if tools_json else None,
+                                          ctypes.byref(h), ctypes.byref(err)), err)
+    try:
+        calls = []
+        for i in range(lib.infer_chat_parsed_n_tool_calls(h)):
+            c = lib.infer_chat_parsed_tool_call(h, i).contents
+            calls.append({"id": _dec(c.id), "name": _dec(c.name), "arguments": _dec(c.arguments) or "{}"})
+        return (_dec(lib.infer_chat_parsed_content(h)) or "", _dec(lib.infer_chat_parsed_reasoning(h)) or "", calls)
+    finally:
+        lib.infer_chat_parsed_free(h)
