@@ -13,12 +13,12 @@ from ._lib import path as library_path, has as library_has
 from .context import Context
 from .gguf import Gguf
 from .model import Model
-from .sampling import Sampler, json_schema_to_grammar, logprobs
-from .text import ChatStream, Detokenizer, parse_reply
+from .sampling import Grammar, Sampler, json_schema_to_grammar, logprobs
+from .text import ChatStream, Detokenizer, parse_reply, template_render
 from ._openai import LlamaGrammar
 from .llama import LLAMA_DEFAULT_SEED, Llama
 
 __version__ = "0.1.0"
 __all__ = ["Llama", "LlamaGrammar", "LibinferError", "Model", "Context", "Sampler", "Detokenizer", "ChatStream",
-           "Gguf", "logprobs", "json_schema_to_grammar", "parse_reply", "status_str", "version", "library_path",
+           "Gguf", "Grammar", "template_render", "logprobs", "json_schema_to_grammar", "parse_reply", "status_str", "version", "library_path",
            "library_has", "LLAMA_DEFAULT_SEED"]

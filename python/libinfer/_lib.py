@@ -61,6 +61,10 @@ class ChatToolCall(Structure):
     _fields_ = [("struct_size", c_size_t), ("id", c_char_p), ("name", c_char_p), ("arguments", c_char_p)]
 
 
+class TemplateOpts(Structure):
+    _fields_ = [("struct_size", c_size_t), ("bos_token", c_char_p), ("eos_token", c_char_p), ("date", c_char_p)]
+
+
 ABORT_FN = CFUNCTYPE(c_int, c_void_p)
 PROGRESS_FN = CFUNCTYPE(c_int, c_float, c_void_p)
 
@@ -177,8 +181,15 @@ _SIGNATURES = {
     "infer_chat_stream_reset": (None, [P]),
 }
 
-# Later additions (the grammar and Jinja work): declared when the library has them.
+# Later additions (split files, backend notes, the grammar and Jinja work): declared
+# when the library has them, so that an older libinfer.so still loads.
 _OPTIONAL = {
+    "infer_gguf_open_split": (st, [c_char_p, POINTER(P), POINTER(InferError)]),
+    "infer_gguf_n_parts": (c_int32, [P]),
+    "infer_gguf_part": (P, [P, c_int32]),
+    "infer_gguf_part_path": (c_char_p, [P, c_int32]),
+    "infer_gguf_tensor_part": (c_int32, [P, c_int64]),
+    "infer_ctx_backend_note": (c_char_p, [P]),
     "infer_sampler_init": (st, [P, c_int32, POINTER(SamplerParams), POINTER(P), POINTER(InferError)]),
     "infer_sampler_chain_new": (st, [P, c_int32, c_uint64, POINTER(P), POINTER(InferError)]),
     "infer_sampler_last_error": (c_char_p, [P]),
@@ -187,10 +198,34 @@ _OPTIONAL = {
     "infer_sampler_add_json_schema": (st, [P, c_char_p, c_size_t]),
     "infer_sampler_add_logit_bias": (st, [P, POINTER(LogitBias), c_size_t]),
     "infer_sampler_accept_prompt": (st, [P, c_int32]),
+    "infer_sampler_add_penalties": (st, [P, c_int32, c_float, c_float, c_float]),
+    "infer_sampler_add_top_k": (st, [P, c_int32]),
+    "infer_sampler_add_top_p": (st, [P, c_float]),
+    "infer_sampler_add_min_p": (st, [P, c_float]),
+    "infer_sampler_add_temperature": (st, [P, c_float]),
+    "infer_sampler_add_greedy": (st, [P]),
+    "infer_sampler_add_dist": (st, [P]),
+    "infer_sampler_add_mirostat_v2": (st, [P, c_float, c_float]),
+    "infer_grammar_parse": (st, [c_char_p, c_size_t, c_char_p, POINTER(P), POINTER(InferError)]),
+    "infer_grammar_free": (None, [P]),
+    "infer_grammar_match": (c_int, [P, c_char_p, c_size_t]),
+    "infer_stop_new": (st, [POINTER(c_char_p), c_size_t, POINTER(P), POINTER(InferError)]),
+    "infer_stop_free": (None, [P]),
+    "infer_stop_push": (st, [P, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_size_t), POINTER(c_int)]),
+    "infer_stop_flush": (st, [P, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "infer_stop_which": (c_int32, [P]),
+    "infer_stop_reset": (None, [P]),
     "infer_json_object_grammar": (c_char_p, []),
     "infer_json_schema_to_grammar": (st, [c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_size_t),
                                           POINTER(InferError)]),
     "infer_logprobs": (st, [c_float_p, c_int32, c_int32, c_float_p, POINTER(TokenLogprob), c_int32, c_int32_p]),
+    # infer_chat_message / infer_chat_render_opts are passed as raw pointers: Python
+    # callers use infer_chat_render_json (the same rendering from a JSON request).
+    "infer_chat_render_messages": (st, [P, c_void_p, c_size_t, c_void_p, c_char_p, c_size_t, POINTER(c_size_t),
+                                        POINTER(InferError)]),
+    "infer_template_render": (st, [c_char_p, c_char_p, POINTER(TemplateOpts), c_char_p, c_size_t,
+                                   POINTER(c_size_t), POINTER(InferError)]),
+    "infer_model_chat_template_text": (c_char_p, [P]),
     "infer_chat_render_json": (st, [P, c_char_p, c_char_p, c_size_t, POINTER(c_size_t), POINTER(InferError)]),
     "infer_chat_parse_reply": (st, [c_char_p, c_char_p, POINTER(P), POINTER(InferError)]),
     "infer_chat_parsed_free": (None, [P]),

@@ -39,6 +39,11 @@ class Context(_Handle):
     device_name = property(lambda self: _dec(lib.infer_ctx_device_name(self.handle)))
     kv_bytes = property(lambda self: lib.infer_ctx_kv_bytes(self.handle))
 
+    @property
+    def backend_note(self):
+        """"" or why backend "auto" fell back to the CPU (None: the library cannot say)."""
+        return _dec(lib.infer_ctx_backend_note(self.handle)) if _lib.has("infer_ctx_backend_note") else None
+
     def decode(self, tokens, pos=None, want_logits=None):
         """Evaluates tokens of sequence 0 in one call (the library splits it into n_batch
         steps; the GIL is released throughout)."""

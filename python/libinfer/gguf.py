@@ -1,6 +1,7 @@
 """Gguf: a validated GGUF file's metadata and tensor directory."""
 import ctypes
 
+from . import _lib
 from ._lib import lib, InferError, c_uint64
 from ._core import _Handle, _dec, _err_check, _path
 
@@ -10,9 +11,18 @@ class Gguf(_Handle):
     _free = staticmethod(lib.infer_gguf_close)
 
     def __init__(self, path):
+        """Opens path; the first part of a split model (llama.cpp's gguf-split) opens with
+        all its parts when the library reads split files."""
         h, err = ctypes.c_void_p(), InferError()
-        _err_check(lib.infer_gguf_open(_path(path), ctypes.byref(h), ctypes.byref(err)), err)
+        opener = lib.infer_gguf_open_split if _lib.has("infer_gguf_open_split") else lib.infer_gguf_open
+        _err_check(opener(_path(path), ctypes.byref(h), ctypes.byref(err)), err)
         self._h = h.value
+
+    def parts(self):
+        """Paths of the files the handle reads (one for a single file)."""
+        if not _lib.has("infer_gguf_n_parts"):
+            return [None]
+        return [_dec(lib.infer_gguf_part_path(self.handle, i)) for i in range(lib.infer_gguf_n_parts(self.handle))]
 
     @property
     def version(self):

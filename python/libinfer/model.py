@@ -82,6 +82,13 @@ class Model(_Handle):
         _check(s, None)
         return text.decode("utf-8", errors="replace")
 
+    @property
+    def chat_template(self):
+        """The file's tokenizer.chat_template text, or None."""
+        if not _lib.has("infer_model_chat_template_text"):
+            raise NotImplementedError(f"{_lib.path} lacks infer_model_chat_template_text")
+        return _dec(lib.infer_model_chat_template_text(self.handle))
+
     def chat_render_json(self, request):
         """Renders an OpenAI-style request {"messages", "tools", ...} with the model's own
         (Jinja) template. Needs a library with infer_chat_render_json."""

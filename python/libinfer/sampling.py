@@ -102,3 +102,21 @@ def json_schema_to_grammar(schema):
                                                                              ctypes.byref(err)))
     _err_check(s, err)
     return gbnf.decode()
+
+
+class Grammar(_Handle):
+    """A parsed GBNF grammar; match(text) is 1 (a sentence), 2 (a proper prefix) or 0."""
+    _free = staticmethod(lambda h: lib.infer_grammar_free(h))
+
+    def __init__(self, gbnf, root=None):
+        if not _lib.has("infer_grammar_parse"):
+            raise NotImplementedError(f"GBNF grammars need a libinfer with the grammar API; {_lib.path} lacks it")
+        g = gbnf.encode() if isinstance(gbnf, str) else gbnf
+        h, err = ctypes.c_void_p(), InferError()
+        _err_check(lib.infer_grammar_parse(g, len(g), root.encode() if root else None, ctypes.byref(h),
+                                           ctypes.byref(err)), err)
+        self._h = h.value
+
+    def match(self, text):
+        b = text.encode() if isinstance(text, str) else text
+        return lib.infer_grammar_match(self.handle, b, len(b))

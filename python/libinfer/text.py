@@ -3,7 +3,7 @@ import ctypes
 
 from . import _lib
 from ._lib import lib, InferError, c_size_t
-from ._core import LibinferError, _Handle, _check, _dec, _err_check
+from ._core import LibinferError, _Handle, _check, _dec, _err_check, _grow_string
 
 CHAT_PARTS = {0: "markup", 1: "answer", 2: "reasoning", 3: "other"}
 
@@ -66,3 +66,18 @@ def parse_reply(text, tools_json):
         return (_dec(lib.infer_chat_parsed_content(h)) or "", _dec(lib.infer_chat_parsed_reasoning(h)) or "", calls)
     finally:
         lib.infer_chat_parsed_free(h)
+
+
+def template_render(template, conversation, bos_token=None, eos_token=None, date=None):
+    """Renders any Jinja chat template with a conversation ({"messages": [...], ...})."""
+    if not _lib.has("infer_template_render"):
+        raise NotImplementedError(f"Jinja templates need a libinfer with infer_template_render; {_lib.path} lacks it")
+    import json
+    conv = json.dumps(conversation).encode()
+    enc = (lambda x: x.encode() if x is not None else None)
+    opts = _lib.TemplateOpts(ctypes.sizeof(_lib.TemplateOpts), enc(bos_token), enc(eos_token), enc(date))
+    err = InferError()
+    s, text = _grow_string(lambda b, cap, n: lib.infer_template_render(template.encode(), conv, ctypes.byref(opts),
+                                                                      b, cap, n, ctypes.byref(err)))
+    _err_check(s, err)
+    return text.decode("utf-8", errors="replace")

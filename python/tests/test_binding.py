@@ -35,11 +35,13 @@ def test_gguf_metadata(stories_path):
         assert len(g.get("tokenizer.ggml.tokens")) == 512
         names = [t[0] for t in g.tensors()]
         assert "token_embd.weight" in names
+        assert len(g.parts()) == 1
 
 
 def test_context_full_raises(stories_path):
     m = Model(stories_path)
     c = Context(m, n_ctx=16, n_threads=2, backend="cpu")
+    assert c.backend_name == "cpu" and c.backend_note in ("", None)
     with pytest.raises(LibinferError) as e:
         c.decode(list(range(1, 40)))
     assert e.value.status_name == "CONTEXT_FULL"
@@ -152,3 +154,29 @@ def test_model_outlives_its_dependents(stories_path):
     loop.append(loop)   # a cycle: the collector finalizes its members in any order
     del m2, loop
     gc.collect()
+
+
+def test_every_header_function_is_bound():
+    """Each INFER_API function of include/infer.h has a ctypes signature in _lib.py (a new
+    API function fails here until it is bound)."""
+    import os
+    import re
+    from conftest import REPO
+    with open(os.path.join(REPO, "include", "infer.h")) as f:
+        header = f.read()
+    declared = set(re.findall(r"INFER_API[^;(]*?\b(infer_[a-z0-9_]+)\s*\(", header))
+    assert len(declared) > 100
+    bound = set(libinfer._lib._SIGNATURES) | set(libinfer._lib._OPTIONAL)
+    assert sorted(declared - bound) == []
+
+
+def test_grammar_match():
+    if not libinfer.library_has("infer_grammar_parse"):
+        with pytest.raises(NotImplementedError):
+            libinfer.Grammar('root ::= "a"')
+        return
+    g = libinfer.Grammar('root ::= "yes" | "no"')
+    assert (g.match("yes"), g.match("ye"), g.match("maybe")) == (1, 2, 0)
+    with pytest.raises(LibinferError) as e:
+        libinfer.Grammar("root ::= (")
+    assert e.value.status_name == "FORMAT" and "line 1" in e.value.message
