@@ -249,3 +249,20 @@ def test_logit_bias(stories):
         return
     r = stories(PROMPT, max_tokens=1, temperature=0, logit_bias={str(tok): -math.inf})["choices"][0]
     assert r["text"] and r["text"] != first["text"]
+
+
+def test_chat_logprobs_and_stop(stories):
+    msgs = [{"role": "user", "content": "Tell one"}]
+    full = stories.create_chat_completion(msgs, max_tokens=12, temperature=0, logprobs=True, top_logprobs=2)
+    ch = full["choices"][0]
+    content = ch["logprobs"]["content"]
+    assert len(content) == full["usage"]["completion_tokens"]
+    assert "".join(c["token"] for c in content).startswith(ch["message"]["content"])
+    for c in content:
+        assert set(c) == {"token", "logprob", "bytes", "top_logprobs"} and len(c["top_logprobs"]) == 2
+        assert c["logprob"] == pytest.approx(c["top_logprobs"][0]["logprob"], abs=1e-5)   # greedy: the best
+    text = ch["message"]["content"]
+    stop = text[len(text) // 2:len(text) // 2 + 3]
+    assert len(stop) == 3
+    cut = stories.create_chat_completion(msgs, max_tokens=12, temperature=0, stop=[stop])["choices"][0]
+    assert cut["message"]["content"] == text[:text.find(stop)] and cut["finish_reason"] == "stop"
