@@ -356,7 +356,9 @@ static void exercise_vocab(const infer_model *m) {
     assert_non_null(out);
     assert_int_equal(infer_chat_render(m, msgs, 4, 1, out, 1 << 16, &n), INFER_OK);
     assert_int_equal(strlen(out), n);
-    assert_int_equal(infer_chat_render(m, msgs, 4, 1, out, 3, &n), INFER_ERR_BUFFER_SMALL);
+    /* a 3-byte buffer is too small unless the model's own template renders to 2 bytes or less */
+    size_t n_small = 0;
+    assert_int_equal(infer_chat_render(m, msgs, 4, 1, out, 3, &n_small), n >= 3 ? INFER_ERR_BUFFER_SMALL : INFER_OK);
     free(out);
     int32_t stops[8];
     size_t n_stop = infer_model_stop_tokens(m, stops, 8);
