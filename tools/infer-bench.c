@@ -2,7 +2,7 @@
  * infer-bench: prompt-processing and generation speed, llama-bench style.
  *
  *   infer-bench -m MODEL [-p 512] [-n 128] [-t 1,2] [-r 5] [--backend auto|cpu|vulkan]
- *               [--device I] [--kv-f16] [-c CTX]
+ *               [--device I] [--kv-f32] [-c CTX] [-o md|json|jsonl|csv]
  *
  * For every thread count a fresh context is made; each test runs once to warm up and
  * then REPS times:
@@ -14,9 +14,13 @@
  * from the GGUF tensor table: all weights except the token embedding table (one row is
  * read, unless it doubles as the output head), and only expert_used/expert_count of the
  * MoE expert tensors.
+ * The KV cache is F16 by default, as llama-bench's is (--kv-f32 for an F32 cache).
+ * Every row also carries the process's peak RSS so far and the model load time.
+ * -o json|jsonl|csv use llama-bench's field names (see tools/common/bench_report.h).
  * Only the public API (infer.h) is used.
  */
 #include "infer.h"
+#include "bench_report.h"
 #include "tool_args.h"
 #include "tool_numbers.h"
 #include "tool_util.h"
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BENCH_MAX_LIST 16
@@ -43,6 +48,7 @@ typedef struct bench_opts {
     int device;
     int kv_f16;
     int force_threads;              /* --force-threads: no capping to the online cores */
+    bench_format format;
 } bench_opts;
 
 static void usage(FILE *f, const char *argv0) {
@@ -57,7 +63,9 @@ static void usage(FILE *f, const char *argv0) {
             "  -c CTX             context size (default: largest p + largest n)\n"
             "  --backend B        auto | cpu | vulkan (default auto)\n"
             "  --device I         Vulkan device index (default: INFER_VK_DEVICE or first)\n"
-            "  --kv-f16           F16 KV cache (default F32)\n"
+            "  --kv-f16           F16 KV cache (the default, as in llama-bench)\n"
+            "  --kv-f32           F32 KV cache\n"
+            "  -o FMT             md | json | jsonl | csv (default md; llama-bench's field names)\n"
             "  -h, --help         this text;  --version  the library version\n");
 }
 
@@ -92,12 +100,15 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     o->reps = 5;
     o->backend = INFER_BACKEND_AUTO;
     o->device = -1;
+    o->kv_f16 = 1;
+    o->format = BENCH_MD;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = 1;
         if (tool_help_or_version(a, argv[0], usage)) return 1;
         if (!strcmp(a, "--kv-f16")) { o->kv_f16 = 1; continue; }
+        if (!strcmp(a, "--kv-f32")) { o->kv_f16 = 0; continue; }
         if (!strcmp(a, "--force-threads")) { o->force_threads = 1; continue; }
         if (!v) { fprintf(stderr, "error: %s needs a value (or is unknown)\n", a); return -1; }
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model_path = v;
@@ -110,6 +121,9 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         else if (!strcmp(a, "--backend")) {
             ok = tool_parse_backend(v, &o->backend) == 0;
             if (!ok) fprintf(stderr, "error: --backend: unknown backend '%s' (auto, cpu or vulkan)\n", v);
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            ok = bench_parse_format(v, &o->format) == 0;
+            if (!ok) fprintf(stderr, "error: -o: unknown format '%s' (md, json, jsonl or csv)\n", v);
         } else { fprintf(stderr, "error: unknown option '%s'\n", a); return -1; }
         if (!ok) return -1;
         i++;
@@ -161,20 +175,6 @@ static double weight_bytes_per_token(const char *path) {
 
 /* ---------------------------------------------------------------- timing */
 
-typedef struct bench_stats { double mean, stddev; } bench_stats;
-
-static bench_stats stats_of(const double *v, int n) {
-    bench_stats s = {0, 0};
-    for (int i = 0; i < n; i++) s.mean += v[i];
-    s.mean /= n;
-    if (n > 1) {
-        double ss = 0;
-        for (int i = 0; i < n; i++) ss += (v[i] - s.mean) * (v[i] - s.mean);
-        s.stddev = sqrt(ss / (n - 1));
-    }
-    return s;
-}
-
 /* Fixed-seed xorshift: the same ids every run, any valid id. */
 static void fill_tokens(int32_t *tok, int n, int32_t n_vocab, uint64_t seed) {
     uint64_t x = seed * 2654435761u + 88172645463325252ull;
@@ -207,47 +207,40 @@ static double run_tg(infer_ctx *c, const int32_t *tok, int n) {
     return tool_now_s() - t0;
 }
 
-static void print_size(char *buf, size_t cap, double bytes) {
-    if (bytes >= 1024.0 * 1024 * 1024) snprintf(buf, cap, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
-    else snprintf(buf, cap, "%.2f MiB", bytes / (1024.0 * 1024));
-}
-
-static void print_params(char *buf, size_t cap, double n) {
-    if (n >= 1e9) snprintf(buf, cap, "%.2f B", n / 1e9);
-    else if (n >= 1e6) snprintf(buf, cap, "%.2f M", n / 1e6);
-    else snprintf(buf, cap, "%.2f K", n / 1e3);
-}
-
-typedef struct bench_row {
-    const char *model, *backend, *device;
-    char size[32], params[32];
-    int threads;
-} bench_row;
-
-/* Runs warm-up + reps of one test and prints its table row; returns 0 or -1. */
-static int bench_test(infer_ctx *c, const bench_row *row, int is_pp, int n, const int32_t *tok,
-                      int reps, double bytes_per_token) {
+/* Runs warm-up + reps of one test and reports its row (filled in from *proto); 0 or -1. */
+static int bench_test(infer_ctx *c, bench_report *rep, const bench_result *proto, int is_pp, int n,
+                      const int32_t *tok, int reps, double bytes_per_token) {
+    uint64_t *ns = calloc((size_t)reps, sizeof *ns);
     double *tps = calloc((size_t)reps, sizeof *tps);
-    if (!tps) return -1;
+    if (!ns || !tps) { free(ns); free(tps); return -1; }
+    bench_result r = *proto;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(r.test_time, sizeof r.test_time, "%Y-%m-%dT%H:%M:%SZ", &tm);
     /* Warm-up like llama-bench: the whole prompt for pp, a single token for tg. */
     double t = is_pp ? run_pp(c, tok, n) : run_tg(c, tok, 1);
-    for (int r = 0; t >= 0 && r < reps; r++) {
+    for (int i = 0; t >= 0 && i < reps; i++) {
         t = is_pp ? run_pp(c, tok, n) : run_tg(c, tok, n);
-        if (t > 0) tps[r] = n / t;
+        ns[i] = (uint64_t)(t * 1e9);
+        if (t > 0) tps[i] = n / t;
     }
     if (t < 0) {
         fprintf(stderr, "error: decode failed: %s\n", infer_ctx_last_error(c));
-        free(tps);
+        free(ns); free(tps);
         return -1;
     }
-    bench_stats s = stats_of(tps, reps);
-    char test[32], gbs[32] = "";
-    snprintf(test, sizeof test, "%s%d", is_pp ? "pp" : "tg", n);
-    if (!is_pp && bytes_per_token > 0) snprintf(gbs, sizeof gbs, "%.2f", s.mean * bytes_per_token / 1e9);
-    printf("| %s | %s | %s | %s | %s | %d | %s | %.2f +/- %.2f | %s |\n", row->model, row->size,
-           row->params, row->backend, row->device, row->threads, test, s.mean, s.stddev, gbs);
-    fflush(stdout);
-    free(tps);
+    r.n_prompt = is_pp ? n : 0;
+    r.n_gen = is_pp ? 0 : n;
+    r.samples_ns = ns;
+    r.samples_ts = tps;
+    r.reps = reps;
+    double mean = 0;
+    for (int i = 0; i < reps; i++) mean += tps[i] / reps;
+    r.gbs = !is_pp && bytes_per_token > 0 ? mean * bytes_per_token / 1e9 : 0;
+    r.peak_rss_bytes = bench_peak_rss_bytes();
+    bench_report_row(rep, &r);
+    free(ns); free(tps);
     return 0;
 }
 
@@ -281,14 +274,23 @@ int main(int argc, char **argv) {
     if (!tok) { infer_model_free(m); return 1; }
     fill_tokens(tok, n_tok, infer_model_n_vocab(m), 42);
 
-    bench_row row = {0};
-    const char *base = strrchr(o.model_path, '/');
-    row.model = base ? base + 1 : o.model_path;
-    print_size(row.size, sizeof row.size, (double)infer_model_size_bytes(m));
-    print_params(row.params, sizeof row.params, (double)infer_model_n_params(m));
+    char cpu_info[256], model_type[128];
+    bench_cpu_info(cpu_info, sizeof cpu_info);
+    double np = (double)infer_model_n_params(m);   /* llama-bench style: "llama 1.5B" */
+    if (np >= 1e9) snprintf(model_type, sizeof model_type, "%s %.1fB", infer_model_arch(m), np / 1e9);
+    else snprintf(model_type, sizeof model_type, "%s %.0fM", infer_model_arch(m), np / 1e6 < 1 ? 1 : np / 1e6);
+    bench_result row = {0};
+    row.model_filename = o.model_path;
+    row.model_type = model_type;
+    row.model_size = infer_model_size_bytes(m);
+    row.model_n_params = infer_model_n_params(m);
+    row.cpu_info = cpu_info;
+    row.type_kv = o.kv_f16 ? "f16" : "f32";
+    row.load_time_ms = t_load * 1e3;
 
     fprintf(stderr, "infer-bench: %s (%s, %d layers) loaded in %.2f s; %d reps after 1 warm-up\n",
-            infer_model_arch(m), row.model, infer_model_n_layer(m), t_load, o.reps);
+            infer_model_arch(m), o.model_path, infer_model_n_layer(m), t_load, o.reps);
+    bench_report rep;
     int status = 0, header_done = 0;
     for (int ti = 0; ti < o.threads_count && status == 0; ti++) {
         infer_ctx_params cp = infer_ctx_default_params();
@@ -307,21 +309,22 @@ int main(int argc, char **argv) {
         if (!header_done) {   /* after the first context, so a backend error prints no table */
             fprintf(stderr, "infer-bench: KV cache %.1f MiB for %d positions\n", infer_ctx_kv_bytes(c) / 1048576.0,
                     n_ctx);
-            printf("| model | size | params | backend | device | threads | test | t/s | GB/s |\n");
-            printf("| --- | ---: | ---: | --- | --- | ---: | --- | ---: | ---: |\n");
+            bench_report_begin(&rep, o.format, stdout);
             header_done = 1;
         }
-        row.backend = infer_ctx_backend_name(c);
+        row.backends = infer_ctx_backend_name(c);
         row.device = infer_ctx_device_name(c);
-        row.threads = o.threads[ti];
+        row.n_threads = o.threads[ti];
+        row.n_batch = (int)cp.n_batch;
         for (int i = 0; i < o.n_prompt_count && status == 0; i++)
-            if (o.n_prompt[i] > 0 && bench_test(c, &row, 1, o.n_prompt[i], tok, o.reps, bytes_per_token) != 0)
+            if (o.n_prompt[i] > 0 && bench_test(c, &rep, &row, 1, o.n_prompt[i], tok, o.reps, bytes_per_token) != 0)
                 status = 1;
         for (int i = 0; i < o.n_gen_count && status == 0; i++)
-            if (o.n_gen[i] > 0 && bench_test(c, &row, 0, o.n_gen[i], tok, o.reps, bytes_per_token) != 0)
+            if (o.n_gen[i] > 0 && bench_test(c, &rep, &row, 0, o.n_gen[i], tok, o.reps, bytes_per_token) != 0)
                 status = 1;
         infer_ctx_free(c);
     }
+    if (header_done) bench_report_end(&rep);
     free(tok);
     infer_model_free(m);
     return status;
