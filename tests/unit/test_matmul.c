@@ -35,9 +35,10 @@ static const uint32_t all_types[] = {
     INFER_TYPE_Q8_K, INFER_TYPE_MXFP4, INFER_TYPE_Q2_K, INFER_TYPE_Q3_K, INFER_TYPE_IQ4_NL, INFER_TYPE_IQ4_XS,
 };
 
-static const char *isa_env[] = {"scalar", "avx2", "avx512", "neon"};
-static const infer_cpu_isa isa_val[] = {INFER_ISA_SCALAR, INFER_ISA_AVX2, INFER_ISA_AVX512, INFER_ISA_NEON};
-#define N_ISA 4
+static const char *isa_env[] = {"scalar", "avx2", "avx512", "neon", "amx"};
+static const infer_cpu_isa isa_val[] = {INFER_ISA_SCALAR, INFER_ISA_AVX2, INFER_ISA_AVX512, INFER_ISA_NEON,
+                                        INFER_ISA_AMX};
+#define N_ISA 5
 
 /* Paths this machine can run: x86 levels up to the detected one; NEON only on ARM. */
 static int isa_runnable(int i) {

@@ -10,12 +10,15 @@
 #include <string.h>
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_amx.h"
 #include "kernels/cpu/vec_dot.h"
 #include "tensor/dtype.h"
 
 #define ROW_BLOCK_BYTES (192 * 1024)
 #define ROW_ALIGN 16          /* chunks start on a multiple of this (cache lines of y) */
 #define CHUNKS_PER_THREAD 4
+/* Fewer tokens than this leave most of a 16-token AMX tile empty: VNNI dots do better. */
+#define AMX_MIN_TOKENS 16
 
 struct infer_cpu_scratch {
     void *buf;
@@ -95,6 +98,8 @@ typedef struct {
     const char *W;
     size_t row_bytes;
     int64_t nb, rows, cols, n;
+    uint32_t wtype;
+    int amx;                      /* 1: AMX tiles for this (type, shape) on this thread's CPU */
     const float *x;
     char *xq;
     size_t xs;
@@ -121,6 +126,9 @@ static void matmul_task(void *arg, int ith, int nth) {
         const int64_t r0 = c * j->chunk_rows;
         if (r0 >= j->rows) break;
         const int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
+        if (j->amx && infer_amx_matmul_rows(j->wtype, j->W, j->row_bytes, j->cols, r0, r1, j->xq, j->xs, j->n,
+                                            j->y, j->rows) == 0)
+            continue;
         matmul_range(j->k, j->W, j->row_bytes, j->nb, r0, r1, j->xq, j->xs, j->n, j->y, j->rows);
     }
 }
@@ -146,6 +154,8 @@ static int prepare(matmul_job *j, uint32_t wtype, int64_t cols) {
     }
     j->k = c.k;
     j->quantize = c.quantize;
+    j->wtype = wtype;
+    j->amx = infer_cpu_isa_active() == INFER_ISA_AMX && infer_amx_supports(wtype, c.k->act, cols);
     j->row_bytes = infer_dtype_row_bytes(wtype, cols);
     j->nb = cols / tr->block_size;
     j->xs = infer_act_row_bytes(c.k->act, cols);
@@ -159,6 +169,7 @@ int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
     if (prepare(&j, wtype, cols) != 0 || rows < 0 || n < 0) return -1;
     if (rows == 0 || n == 0) return 0;
     j.W = W; j.rows = rows; j.cols = cols; j.n = n; j.x = x; j.y = y; j.tp = tp;
+    j.amx = j.amx && n >= AMX_MIN_TOKENS;
     if (j.k->act == INFER_ACT_F32) {
         j.xq = (char *)x;   /* read-only use; float weights take the activations as they are */
     } else {

@@ -1,0 +1,129 @@
+/* AMX tile matmul (matmul_amx.c) against the scalar reference path, on awkward shapes:
+ * tokens and rows that are no multiple of 16 (partial tiles), K spanning several 256-column
+ * units, row sub-ranges written with a larger row stride. The AMX entry point is called
+ * directly, so a silent fallback to another kernel cannot pass; and infer_cpu_matmul with
+ * INFER_CPU_ISA=amx must agree too. Both paths use the same quantized activations, so the
+ * integer sums are identical and only float summation order may differ.
+ * Exits 77 (skipped) when this CPU/OS cannot run AMX. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "infer.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_amx.h"
+#include "kernels/cpu/threadpool.h"
+#include "kernels/cpu/vec_dot.h"
+#include "tensor/dtype.h"
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static float gauss(void) {
+    double u[2];
+    for (int i = 0; i < 2; i++) {
+        rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+        u[i] = ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    }
+    return (float)(sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]));
+}
+
+/* Scalar y for all rows, then the AMX kernel for rows [lo,hi) into a strided buffer. */
+static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, int64_t lo, int64_t hi) {
+    const infer_dtype_traits *tr = infer_dtype_traits_get(type);
+    const infer_vec_dot_kernel *k = infer_vec_dot_scalar(type);
+    assert_true(infer_amx_supports(type, k->act, cols));
+    const size_t rb = infer_dtype_row_bytes(type, cols), xs = infer_act_row_bytes(k->act, cols);
+    char *W = malloc(rb * (size_t)rows), *xq = malloc(xs * (size_t)n);
+    float *tmp = malloc(sizeof(float) * (size_t)cols), *x = malloc(sizeof(float) * (size_t)(n * cols));
+    float *ref = malloc(sizeof(float) * (size_t)(n * rows));
+    const int64_t ldy = rows + 7;
+    float *y = malloc(sizeof(float) * (size_t)(n * ldy));
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t c = 0; c < cols; c++) tmp[c] = gauss() * 0.05f;
+        tr->from_float(tmp, W + rb * (size_t)r, cols);
+    }
+    for (int64_t i = 0; i < n * cols; i++) x[i] = gauss() * ((i % cols) % 53 == 7 ? 8.0f : 1.0f);
+    for (int64_t t = 0; t < n; t++) infer_quantize_act_scalar(k->act)(x + t * cols, xq + xs * (size_t)t, cols);
+
+    infer_threadpool *tp = infer_threadpool_new(2);
+    assert_non_null(tp);
+    setenv("INFER_CPU_ISA", "scalar", 1);
+    assert_int_equal(infer_cpu_matmul(tp, NULL, W, type, rows, cols, x, n, ref), 0);
+    unsetenv("INFER_CPU_ISA");
+    for (int64_t i = 0; i < n * ldy; i++) y[i] = NAN;   /* rows outside [lo,hi) must stay untouched */
+    assert_int_equal(infer_amx_matmul_rows(type, W, rb, cols, lo, hi, xq, xs, n, y, ldy), 0);
+    double scale = 0;
+    for (int64_t i = 0; i < n * rows; i++) scale += fabs(ref[i]) / (double)(n * rows);
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t r = 0; r < ldy; r++) {
+            const float v = y[t * ldy + r];
+            if (r < lo || r >= hi) {
+                if (!isnan(v)) { print_error("%s: wrote outside rows [%lld,%lld) at r=%lld\n", infer_type_name(type), (long long)lo, (long long)hi, (long long)r); fail(); }
+                continue;
+            }
+            const double e = fabs((double)v - ref[t * rows + r]);
+            if (!(e <= 1e-5 * (fabs(ref[t * rows + r]) + scale) + 1e-6)) {
+                print_error("%s rows=%lld cols=%lld n=%lld: y[%lld][%lld]=%.9g scalar %.9g\n", infer_type_name(type),
+                            (long long)rows, (long long)cols, (long long)n, (long long)t, (long long)r, v,
+                            ref[t * rows + r]);
+                fail();
+            }
+        }
+    /* the whole dispatcher with AMX selected agrees as well */
+    float *y2 = malloc(sizeof(float) * (size_t)(n * rows));
+    setenv("INFER_CPU_ISA", "amx", 1);
+    assert_int_equal(infer_cpu_isa_active(), INFER_ISA_AMX);
+    assert_int_equal(infer_cpu_matmul(tp, NULL, W, type, rows, cols, x, n, y2), 0);
+    unsetenv("INFER_CPU_ISA");
+    for (int64_t i = 0; i < n * rows; i++)
+        if (!(fabs((double)y2[i] - ref[i]) <= 1e-5 * (fabs(ref[i]) + scale) + 1e-6)) {
+            print_error("%s dispatch: [%lld] %.9g vs scalar %.9g\n", infer_type_name(type), (long long)i, y2[i], ref[i]);
+            fail();
+        }
+    infer_threadpool_free(tp);
+    free(y2); free(W); free(xq); free(tmp); free(x); free(ref); free(y);
+}
+
+static void test_awkward_shapes(void **state) {
+    (void)state;
+    static const uint32_t types[] = {INFER_TYPE_Q4_K, INFER_TYPE_Q6_K, INFER_TYPE_Q8_0};
+    static const int64_t shapes[][3] = {   /* rows, cols, tokens */
+        {16, 256, 16}, {37, 768, 17}, {5, 512, 3}, {100, 1280, 45}, {33, 256, 64}, {16, 2304, 31},
+    };
+    for (size_t ti = 0; ti < 3; ti++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            check_shape(types[ti], shapes[si][0], shapes[si][1], shapes[si][2], 0, shapes[si][0]);
+}
+
+static void test_row_subrange(void **state) {
+    (void)state;
+    check_shape(INFER_TYPE_Q4_K, 60, 512, 20, 13, 47);
+    check_shape(INFER_TYPE_Q6_K, 60, 768, 18, 16, 60);
+    check_shape(INFER_TYPE_Q8_0, 40, 256, 33, 0, 21);
+}
+
+static void test_rejects_what_it_lacks(void **state) {
+    (void)state;
+    assert_false(infer_amx_supports(INFER_TYPE_Q4_K, INFER_ACT_Q8K, 96));    /* no whole unit */
+    assert_false(infer_amx_supports(INFER_TYPE_Q4_K, INFER_ACT_Q8, 256));    /* wrong act partner */
+    assert_false(infer_amx_supports(INFER_TYPE_F32, INFER_ACT_F32, 256));
+}
+
+int main(void) {
+    if (infer_cpu_isa_detect() != INFER_ISA_AMX) {
+        fprintf(stderr, "skip: no AMX-INT8 on this CPU/OS (or permission refused)\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_awkward_shapes),
+        cmocka_unit_test(test_row_subrange),
+        cmocka_unit_test(test_rejects_what_it_lacks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
