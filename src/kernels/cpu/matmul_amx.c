@@ -55,14 +55,9 @@ static int format_of(uint32_t wtype, infer_act_format act, amx_format *f) {
     return 1;
 }
 
-/* Column k of a unit for weight row r, in the VNNI tile of its sub-block. */
-static inline void put_w(amx_unit *u, int S, int r, int k, int8_t v) {
-    const int j = k / S, kk = k % S;
-    u->b[j * (S / 4) + kk / 4][r * 4 + kk % 4] = v;
-}
-
-/* Decodes unit `ui` of weight row r (local index lr) into u. */
-static void decode_row(const amx_format *f, const char *row, int64_t ui, int lr, amx_unit *u) {
+/* Decodes unit `ui` of weight row r into w[256] (plain column order) and its scales at
+ * local row lr of u. */
+static void decode_row(const amx_format *f, const char *row, int64_t ui, int lr, amx_unit *u, int8_t *w) {
     const char *p = row + (size_t)ui * f->unit_w_bytes;
     if (f->kind == KIND_Q4_K) {
         const block_q4_k *b = (const block_q4_k *)p;
@@ -76,8 +71,8 @@ static void decode_row(const amx_format *f, const char *row, int64_t ui, int lr,
         }
         for (int g = 0; g < 4; g++)
             for (int l = 0; l < 32; l++) {
-                put_w(u, 32, lr, 64 * g + l, (int8_t)(b->qs[32 * g + l] & 0xF));
-                put_w(u, 32, lr, 64 * g + 32 + l, (int8_t)(b->qs[32 * g + l] >> 4));
+                w[64 * g + l] = (int8_t)(b->qs[32 * g + l] & 0xF);
+                w[64 * g + 32 + l] = (int8_t)(b->qs[32 * g + l] >> 4);
             }
     } else if (f->kind == KIND_Q6_K) {
         const block_q6_k *b = (const block_q6_k *)p;
@@ -89,29 +84,38 @@ static void decode_row(const amx_format *f, const char *row, int64_t ui, int lr,
         }
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = b->ql + 64 * h, *qh = b->qh + 32 * h;
+            int8_t *o = w + 128 * h;
             for (int l = 0; l < 32; l++) {
-                const int e = 128 * h + l;
-                put_w(u, 16, lr, e, (int8_t)(((ql[l] & 0xF) | ((qh[l] >> 0 & 3) << 4)) - 32));
-                put_w(u, 16, lr, e + 32, (int8_t)(((ql[l + 32] & 0xF) | ((qh[l] >> 2 & 3) << 4)) - 32));
-                put_w(u, 16, lr, e + 64, (int8_t)(((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32));
-                put_w(u, 16, lr, e + 96, (int8_t)(((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32));
+                o[l] = (int8_t)(((ql[l] & 0xF) | ((qh[l] >> 0 & 3) << 4)) - 32);
+                o[l + 32] = (int8_t)(((ql[l + 32] & 0xF) | ((qh[l] >> 2 & 3) << 4)) - 32);
+                o[l + 64] = (int8_t)(((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32);
+                o[l + 96] = (int8_t)(((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32);
             }
         }
     } else {
         const block_q8_0 *b = (const block_q8_0 *)p;
         for (int j = 0; j < 8; j++) {
             u->dsub[j][lr] = infer_fp16_to_f32(b[j].d);
-            for (int k = 0; k < 32; k++) put_w(u, 32, lr, 32 * j + k, b[j].qs[k]);
+            memcpy(w + 32 * j, b[j].qs, 32);
         }
     }
 }
 
 /* Rows past the matrix's end become zeros (never written back). */
-static void clear_row(amx_unit *u, int S, int lr) {
-    for (int k = 0; k < UNIT; k++) put_w(u, S, lr, k, 0);
+static void clear_row(amx_unit *u, int lr, int8_t *w) {
+    memset(w, 0, UNIT);
     for (int j = 0; j < MAX_SUB; j++) { u->sc[j][lr] = 0; u->mn[j][lr] = 0; u->dsub[j][lr] = 0; }
     u->d[lr] = 0;
     u->dmin[lr] = 0;
+}
+
+/* VNNI order is a transpose of 4-byte groups: dword q of row r (columns 4q..4q+3) goes to
+ * B row q, dword r; sub-block j's tile is then rows [j*S/4, (j+1)*S/4) for any S. */
+static void to_vnni(int8_t plain[GROUP][UNIT], amx_unit *u) {
+    for (int q = 0; q < UNIT / 4; q++) {
+        uint32_t *dst = (uint32_t *)(void *)u->b[q];
+        for (int r = 0; r < GROUP; r++) memcpy(&dst[r], &plain[r][4 * q], 4);
+    }
 }
 
 /* Tile palette 1: tile 0 = A (tokens x S bytes), 1 = B (S/4 x 64 bytes), 2 = C (16 x 64). */
@@ -194,6 +198,7 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
     if (!infer_amx_supports(wtype, act, cols) || !format_of(wtype, act, &f)) return -1;
     const int64_t nu = cols / UNIT;
     amx_unit u __attribute__((aligned(64)));
+    int8_t plain[GROUP][UNIT] __attribute__((aligned(64)));   /* decoded rows before to_vnni */
     /* The last, partial tile of tokens is copied here with zero rows after it. */
     char tail[TOK * sizeof(block_q8_k) * 2] __attribute__((aligned(64)));
     _Static_assert(8 * sizeof(infer_act_q8) <= 2 * sizeof(block_q8_k), "tail buffer fits a Q8_0 unit");
@@ -204,9 +209,10 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
         for (int64_t t = 0; t < n; t++) _mm512_mask_storeu_ps(y + t * ldy + r0, rmask, _mm512_setzero_ps());
         for (int64_t ui = 0; ui < nu; ui++) {
             for (int lr = 0; lr < GROUP; lr++) {
-                if (lr < nr) decode_row(&f, W + (size_t)(r0 + lr) * row_bytes, ui, lr, &u);
-                else clear_row(&u, f.S, lr);
+                if (lr < nr) decode_row(&f, W + (size_t)(r0 + lr) * row_bytes, ui, lr, &u, plain[lr]);
+                else clear_row(&u, lr, plain[lr]);
             }
+            to_vnni(plain, &u);
             for (int64_t t0 = 0; t0 < n; t0 += TOK) {
                 const int nt = (int)(n - t0 < TOK ? n - t0 : TOK);
                 const char *xa = xq + (size_t)t0 * xs + (size_t)ui * f.unit_x_bytes;
