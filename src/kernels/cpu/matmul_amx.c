@@ -118,7 +118,9 @@ static void to_vnni(int8_t plain[GROUP][UNIT], amx_unit *u) {
     }
 }
 
-/* Tile palette 1: tile 0 = A (tokens x S bytes), 1 = B (S/4 x 64 bytes), 2 = C (16 x 64). */
+/* Tile palette 1: tile 0 = A (tokens x S bytes), 1 = B (S/4 x 64 bytes), 2 = C (16 x 64);
+ * tiles 3-5 the same again, so that odd sub-blocks use their own set and the tile unit
+ * can start sub-block j+1 while the epilogue of j still reads its C. */
 typedef struct {
     uint8_t palette, start_row, reserved[14];
     uint16_t colsb[16];
@@ -132,6 +134,7 @@ static void load_config(int S) {
     cfg.rows[0] = TOK;       cfg.colsb[0] = (uint16_t)S;
     cfg.rows[1] = (uint8_t)(S / 4); cfg.colsb[1] = 64;
     cfg.rows[2] = TOK;       cfg.colsb[2] = 64;
+    for (int i = 3; i < 6; i++) { cfg.rows[i] = cfg.rows[i - 3]; cfg.colsb[i] = cfg.colsb[i - 3]; }
     _tile_loadconfig(&cfg);
 }
 
@@ -139,15 +142,29 @@ static void load_config(int S) {
  * xa points at the first token's act unit, row stride xstride. */
 static void unit_block(const amx_format *f, const amx_unit *u, const char *xa, size_t xstride, __m512 acc[TOK]) {
     const int nsub = UNIT / f->S;
-    int32_t c[TOK][GROUP] __attribute__((aligned(64)));
+    int32_t cc[2][TOK][GROUP] __attribute__((aligned(64)));
+    /* Even sub-blocks in tiles 0-2, odd ones in 3-5 (tile numbers must be constants). */
+#define AMX_DOT(j, src)                                                              \
+    do {                                                                             \
+        if ((j) & 1) {                                                               \
+            _tile_loadd(3, (src), (long)xstride);                                    \
+            _tile_loadd(4, u->b[(j) * (f->S / 4)], 64);                              \
+            _tile_zero(5);                                                           \
+            _tile_dpbssd(5, 3, 4);                                                   \
+            _tile_stored(5, cc[1], 64);                                              \
+        } else {                                                                     \
+            _tile_loadd(0, (src), (long)xstride);                                    \
+            _tile_loadd(1, u->b[(j) * (f->S / 4)], 64);                              \
+            _tile_zero(2);                                                           \
+            _tile_dpbssd(2, 0, 1);                                                   \
+            _tile_stored(2, cc[0], 64);                                              \
+        }                                                                            \
+    } while (0)
     if (f->kind == KIND_Q8_0) {
         for (int j = 0; j < nsub; j++) {
             const char *xj = xa + (size_t)j * sizeof(infer_act_q8);
-            _tile_loadd(0, xj + offsetof(infer_act_q8, qs), (long)xstride);
-            _tile_loadd(1, u->b[j * (f->S / 4)], 64);
-            _tile_zero(2);
-            _tile_dpbssd(2, 0, 1);
-            _tile_stored(2, c, 64);
+            AMX_DOT(j, xj + offsetof(infer_act_q8, qs));
+            int32_t (*c)[GROUP] = cc[j & 1];
             const __m512 dw = _mm512_loadu_ps(u->dsub[j]);
             for (int t = 0; t < TOK; t++) {
                 const float dx = *(const float *)(xj + (size_t)t * xstride);   /* infer_act_q8.d */
@@ -161,15 +178,13 @@ static void unit_block(const amx_format *f, const amx_unit *u, const char *xa, s
     __m512i isum[TOK];
     for (int t = 0; t < TOK; t++) isum[t] = _mm512_setzero_si512();
     for (int j = 0; j < nsub; j++) {
-        _tile_loadd(0, xa + f->x_qs_off + (size_t)j * f->S, (long)xstride);
-        _tile_loadd(1, u->b[j * (f->S / 4)], 64);
-        _tile_zero(2);
-        _tile_dpbssd(2, 0, 1);
-        _tile_stored(2, c, 64);
+        AMX_DOT(j, xa + f->x_qs_off + (size_t)j * f->S);
+        int32_t (*c)[GROUP] = cc[j & 1];
         const __m512i sc = _mm512_loadu_si512(u->sc[j]);
         for (int t = 0; t < TOK; t++)
             isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(sc, _mm512_load_si512(c[t])));
     }
+#undef AMX_DOT
     const __m512 d = _mm512_loadu_ps(u->d), dmin = _mm512_loadu_ps(u->dmin);
     for (int t = 0; t < TOK; t++) {
         const block_q8_k *xb = (const block_q8_k *)(xa + (size_t)t * xstride);
