@@ -22,6 +22,7 @@
 #define GROUP 16         /* weight rows per tile */
 #define TOK 16           /* tokens per tile */
 #define MAX_SUB 16       /* sub-blocks per unit (Q6_K: 256 / 16) */
+#define Y_SLAB_BYTES (256 * 1024)   /* outputs kept hot while all units pass over them */
 
 /* One unit of 16 decoded weight rows. */
 typedef struct {
@@ -218,11 +219,24 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
     char tail[TOK * sizeof(block_q8_k) * 2] __attribute__((aligned(64)));
     _Static_assert(8 * sizeof(infer_act_q8) <= 2 * sizeof(block_q8_k), "tail buffer fits a Q8_0 unit");
     load_config(f.S);
-    for (int64_t r0 = row_lo; r0 < row_hi; r0 += GROUP) {
-        const int nr = (int)(row_hi - r0 < GROUP ? row_hi - r0 : GROUP);
-        const __mmask16 rmask = (__mmask16)((1u << nr) - 1);
-        for (int64_t t = 0; t < n; t++) _mm512_mask_storeu_ps(y + t * ldy + r0, rmask, _mm512_setzero_ps());
-        for (int64_t ui = 0; ui < nu; ui++) {
+    /* Units outermost: one unit's slice of every token's activations (n x 292 bytes for
+     * Q8_K) stays in L2 while all row groups of the range pass over it; with rows outermost
+     * a wide K (ffn_down: 8960) would stream all activations from memory per row group. */
+    const __mmask16 all = (__mmask16)0xFFFF;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t r0 = row_lo; r0 < row_hi; r0 += GROUP) {
+            const int nr = (int)(row_hi - r0 < GROUP ? row_hi - r0 : GROUP);
+            _mm512_mask_storeu_ps(y + t * ldy + r0, nr == GROUP ? all : (__mmask16)((1u << nr) - 1), _mm512_setzero_ps());
+        }
+    /* ...and rows in blocks whose n x rows slab of y (about Y_SLAB_BYTES) stays in L2 too. */
+    int64_t rblock = (int64_t)(Y_SLAB_BYTES / (sizeof(float) * (size_t)n)) / GROUP * GROUP;
+    if (rblock < GROUP) rblock = GROUP;
+    for (int64_t rb0 = row_lo; rb0 < row_hi; rb0 += rblock) {
+    const int64_t rb1 = rb0 + rblock < row_hi ? rb0 + rblock : row_hi;
+    for (int64_t ui = 0; ui < nu; ui++) {
+        for (int64_t r0 = rb0; r0 < rb1; r0 += GROUP) {
+            const int nr = (int)(rb1 - r0 < GROUP ? rb1 - r0 : GROUP);
+            const __mmask16 rmask = (__mmask16)((1u << nr) - 1);
             for (int lr = 0; lr < GROUP; lr++) {
                 if (lr < nr) decode_row(&f, W + (size_t)(r0 + lr) * row_bytes, ui, lr, &u, plain[lr]);
                 else clear_row(&u, lr, plain[lr]);
@@ -247,6 +261,7 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
                 }
             }
         }
+    }
     }
     _tile_release();
     return 0;
