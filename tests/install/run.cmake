@@ -1,7 +1,10 @@
 # Install test, run by ctest as `cmake -P`: installs the build tree into a scratch
 # prefix, compiles tests/install/main.c against it with pkg-config exactly as a user
 # would, and runs it three ways: shared library found through LD_LIBRARY_PATH, shared
-# library found through an rpath, and static linking (pkg-config --static).
+# library found through an rpath, and static linking (pkg-config --static); then every
+# example under examples/; then tests/install/consumer, a CMake project using
+# find_package(infer), against the same prefix with the imported targets infer::infer and
+# infer::infer_static.
 # Inputs: BINARY_DIR SOURCE_DIR WORK_DIR CC PKG_CONFIG MODEL EXTRA_FLAGS (;-list) EXAMPLES_DIR.
 
 function(run_checked what)
@@ -83,3 +86,23 @@ if(EXAMPLES_DIR)
     message(STATUS "example ${name}:\n${RUN_OUT}")
   endforeach()
 endif()
+
+# 5. CMake config package: find_package(infer) in a user's project
+set(consumer_build "${WORK_DIR}/consumer")
+list(JOIN EXTRA_FLAGS " " extra_flags_str)
+run_checked("configure consumer (find_package)" "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/consumer" -B "${consumer_build}"
+  "-DCMAKE_PREFIX_PATH=${prefix}" "-DCMAKE_C_COMPILER=${CC}" "-DCMAKE_BUILD_TYPE=Release"
+  "-DCMAKE_C_FLAGS=${extra_flags_str}" "-DCMAKE_EXE_LINKER_FLAGS=${extra_flags_str}")
+run_checked("build consumer (find_package)" "${CMAKE_COMMAND}" --build "${consumer_build}")
+run_checked("ldd" ldd "${consumer_build}/hello_cmake")
+if(NOT RUN_OUT MATCHES "libinfer\\.so\\.[0-9]+ => ${lib_dir}/")
+  message(FATAL_ERROR "hello_cmake does not load the installed libinfer.so from ${lib_dir}:\n${RUN_OUT}")
+endif()
+run_checked("run (find_package, shared)" "${CMAKE_COMMAND}" -E env --unset=LD_LIBRARY_PATH "${consumer_build}/hello_cmake" "${MODEL}")
+check_output("find_package infer::infer")
+run_checked("ldd" ldd "${consumer_build}/hello_cmake_static")
+if(RUN_OUT MATCHES "libinfer\\.so")
+  message(FATAL_ERROR "hello_cmake_static is linked to libinfer.so:\n${RUN_OUT}")
+endif()
+run_checked("run (find_package, static)" "${consumer_build}/hello_cmake_static" "${MODEL}")
+check_output("find_package infer::infer_static")

@@ -1,0 +1,60 @@
+# Export check, run by ctest as `cmake -P`: libinfer.so must export exactly the functions
+# include/infer.h declares with INFER_API (all named infer_*), and carry the ABI soname.
+# Inputs: NM READELF LIBRARY HEADER SOVERSION.
+cmake_minimum_required(VERSION 3.25)
+
+execute_process(COMMAND "${NM}" -D --defined-only "${LIBRARY}"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nm -D ${LIBRARY} failed (${rc}): ${err}")
+endif()
+string(REPLACE "\n" ";" lines "${out}")
+set(exported "")
+foreach(line IN LISTS lines)
+  # "ADDRESS TYPE NAME"; the sanitizer runtimes' instrumentation symbols are theirs, not ours.
+  if(line MATCHES "^[0-9a-fA-F]* *[A-Za-z] ([^ ]+)$")
+    set(name "${CMAKE_MATCH_1}")
+    if(NOT name MATCHES "^(__asan|__odr_asan|__ubsan|__sanitizer)")
+      list(APPEND exported "${name}")
+    endif()
+  endif()
+endforeach()
+list(LENGTH exported n_exported)
+if(n_exported EQUAL 0)
+  message(FATAL_ERROR "no symbols read from ${LIBRARY}:\n${out}")
+endif()
+
+# Public functions: every `INFER_API ... infer_name(` in the header (a declaration may
+# wrap over lines, so the name is the first infer_ identifier followed by "(").
+file(READ "${HEADER}" header)
+string(REGEX MATCHALL "INFER_API[^;(]*[ *](infer_[A-Za-z0-9_]+)[ \t]*\\(" decls "${header}")
+set(declared "")
+foreach(d IN LISTS decls)
+  string(REGEX MATCH "(infer_[A-Za-z0-9_]+)[ \t]*\\($" m "${d}")
+  list(APPEND declared "${CMAKE_MATCH_1}")
+endforeach()
+list(LENGTH declared n_declared)
+
+set(bad "")
+foreach(name IN LISTS exported)
+  if(NOT name MATCHES "^infer_")
+    list(APPEND bad "${name} (not infer_)")
+  elseif(NOT name IN_LIST declared)
+    list(APPEND bad "${name} (not declared INFER_API in infer.h)")
+  endif()
+endforeach()
+foreach(name IN LISTS declared)
+  if(NOT name IN_LIST exported)
+    list(APPEND bad "${name} (declared INFER_API but not exported)")
+  endif()
+endforeach()
+if(bad)
+  list(JOIN bad "\n  " bad_text)
+  message(FATAL_ERROR "libinfer.so exports do not match include/infer.h:\n  ${bad_text}")
+endif()
+
+execute_process(COMMAND "${READELF}" -d "${LIBRARY}" OUTPUT_VARIABLE dyn RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT dyn MATCHES "Library soname: \\[libinfer\\.so\\.${SOVERSION}\\]")
+  message(FATAL_ERROR "libinfer.so's soname is not libinfer.so.${SOVERSION}:\n${dyn}")
+endif()
+message(STATUS "${n_exported} symbols exported, all infer_* and declared INFER_API; soname libinfer.so.${SOVERSION}")
