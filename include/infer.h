@@ -649,6 +649,49 @@ INFER_API infer_chat_part infer_chat_stream_push(infer_chat_stream *s, int32_t t
 /* Starts a new reply (the state right after the generation prompt). */
 INFER_API void infer_chat_stream_reset(infer_chat_stream *s);
 
+/* ---------------------------------------------------------------- quantization */
+
+/* One tensor written by infer_model_quantize (for progress display). */
+typedef struct infer_quantize_progress {
+    int64_t index, count;      /* this tensor is index+1 of count */
+    const char *name;
+    uint32_t from_type, to_type;   /* GGUF type ids (infer_type_name) */
+    uint64_t bytes_in, bytes_out;  /* this tensor's size before and after */
+} infer_quantize_progress;
+/* Return nonzero to stop (INFER_ERR_CANCELLED; no output file is left). */
+typedef int (*infer_quantize_progress_fn)(const infer_quantize_progress *p, void *user);
+
+typedef struct infer_quantize_params {
+    const char *type;             /* file type as llama-quantize names it: "Q4_K_M", "Q8_0", "F16",
+                                     ... (infer_quantize_type_names); case-insensitive */
+    int32_t n_threads;            /* 0: all cores */
+    int pure;                     /* every quantizable tensor gets the base type (no _M/_S mix) */
+    int allow_requantize;         /* quantized input tensors may be dequantized and quantized again */
+    const char *const *overrides; /* n_overrides "REGEX=TYPE" (POSIX extended regex on the tensor
+                                     name, GGUF type name): the first match decides the type */
+    size_t n_overrides;
+    infer_quantize_progress_fn progress;   /* may be NULL; called after each tensor */
+    void *progress_user;
+} infer_quantize_params;
+
+typedef struct infer_quantize_stats {
+    int64_t n_tensors, n_quantized, n_fallback;   /* fallback: row length forced another type */
+    uint64_t n_elements, bytes_in, bytes_out;     /* tensor data only */
+    double seconds;
+} infer_quantize_stats;
+
+/* Defaults: type "Q4_K_M", all cores, mixes on, no requantizing, no overrides. */
+INFER_API infer_quantize_params infer_quantize_default_params(void);
+/* NULL-terminated list of the file type names accepted in params.type. */
+INFER_API const char *const *infer_quantize_type_names(void);
+/* Reads a GGUF model and writes it quantized: metadata copied (general.file_type set),
+ * each tensor converted to the type llama.cpp's quantizer would choose, streamed through
+ * memory a few rows at a time. The output appears under out_path only when complete.
+ * stats may be NULL. Thread-safe with respect to other handles. */
+INFER_API infer_status infer_model_quantize(const char *in_path, const char *out_path,
+                                            const infer_quantize_params *params,
+                                            infer_quantize_stats *stats, infer_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -241,8 +241,10 @@ infer_status infer_gguf_writer_set_arr_str(infer_gguf_writer *w, const char *key
     return INFER_OK;
 }
 
-infer_status infer_gguf_writer_add_tensor(infer_gguf_writer *w, const char *name, uint32_t type,
-                                          uint32_t n_dims, const uint64_t *ne, const void *data) {
+/* Validates and appends a tensor; data (bytes as the traits table says) is copied, or
+ * left NULL for a tensor whose bytes the caller streams later (write_tensor_data). */
+static infer_status add_tensor(infer_gguf_writer *w, const char *name, uint32_t type,
+                               uint32_t n_dims, const uint64_t *ne, const void *data, bool streamed) {
     if (!w) return INFER_ERR_INVALID_ARG;
     if (w->status) return w->status;
     if (!name || !*name) return fail(w, INFER_ERR_INVALID_ARG, "tensor name is NULL or empty");
@@ -263,7 +265,7 @@ infer_status infer_gguf_writer_add_tensor(infer_gguf_writer *w, const char *name
     uint64_t row_bytes = ne[0] / (uint64_t)tr->block_size * tr->block_bytes;
     if (__builtin_mul_overflow(row_bytes, rows, &t.bytes) || t.bytes > SIZE_MAX)
         return fail(w, INFER_ERR_INVALID_ARG, "tensor '%s': size overflows", name);
-    if (!data) return fail(w, INFER_ERR_INVALID_ARG, "tensor '%s': NULL data", name);
+    if (!data && !streamed) return fail(w, INFER_ERR_INVALID_ARG, "tensor '%s': NULL data", name);
     if (w->n_tensors == w->cap_tensors) {
         uint64_t cap = w->cap_tensors ? w->cap_tensors * 2 : 16;
         writer_tensor *p = realloc(w->tensors, cap * sizeof *p);
@@ -272,15 +274,65 @@ infer_status infer_gguf_writer_add_tensor(infer_gguf_writer *w, const char *name
         w->cap_tensors = cap;
     }
     t.name = strdup(name);
-    t.data = malloc((size_t)t.bytes);
-    if (!t.name || !t.data) {
+    t.data = streamed ? NULL : malloc((size_t)t.bytes ? (size_t)t.bytes : 1);
+    if (!t.name || (!streamed && !t.data)) {
         free(t.name);
         free(t.data);
         return fail(w, INFER_ERR_NOMEM, "out of memory copying tensor '%s'", name);
     }
-    memcpy(t.data, data, (size_t)t.bytes);
+    if (!streamed) memcpy(t.data, data, (size_t)t.bytes);
     w->tensors[w->n_tensors++] = t;
     return INFER_OK;
+}
+
+infer_status infer_gguf_writer_add_tensor(infer_gguf_writer *w, const char *name, uint32_t type,
+                                          uint32_t n_dims, const uint64_t *ne, const void *data) {
+    return add_tensor(w, name, type, n_dims, ne, data, false);
+}
+
+infer_status infer_gguf_writer_add_tensor_info(infer_gguf_writer *w, const char *name, uint32_t type,
+                                               uint32_t n_dims, const uint64_t *ne) {
+    return add_tensor(w, name, type, n_dims, ne, NULL, true);
+}
+
+uint64_t infer_gguf_writer_tensor_bytes(const infer_gguf_writer *w, uint64_t i) {
+    return w && i < w->n_tensors ? w->tensors[i].bytes : 0;
+}
+
+/* The encoded size of a value at off in g's file: fixed-size scalars, strings and arrays
+ * of either (nested arrays are walked element by element). 0 if it runs past the file. */
+static uint64_t value_span(const infer_gguf *g, infer_gguf_type type, uint64_t off, unsigned depth) {
+    uint64_t fixed = gguf_type_fixed_size(type);
+    if (fixed) return fixed;
+    if (type == INFER_GGUF_STRING) {
+        if (off > g->size || g->size - off < 8) return 0;
+        uint64_t len = gguf_le64(g->base + off);
+        return len > g->size - off - 8 ? 0 : 8 + len;
+    }
+    if (type != INFER_GGUF_ARRAY || depth > GGUF_MAX_ARRAY_NESTING || off > g->size || g->size - off < 12) return 0;
+    infer_gguf_type et = (infer_gguf_type)gguf_le32(g->base + off);
+    uint64_t n = gguf_le64(g->base + off + 4), span = 12;
+    uint64_t efixed = gguf_type_fixed_size(et);
+    if (efixed) return n > (g->size - off - 12) / efixed ? 0 : 12 + n * efixed;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t e = value_span(g, et, off + span, depth + 1);
+        if (e == 0) return 0;
+        span += e;
+    }
+    return span;
+}
+
+infer_status infer_gguf_writer_copy_kv(infer_gguf_writer *w, const infer_gguf *g, int64_t i) {
+    if (!w) return INFER_ERR_INVALID_ARG;
+    if (!g || i < 0 || i >= g->n_kv) return fail(w, INFER_ERR_INVALID_ARG, "copy_kv: no metadata entry %lld", (long long)i);
+    const gguf_kv *kv = &g->kv[i];
+    /* an array's value_off is its first element; the encoded value starts at its header */
+    uint64_t off = kv->type == INFER_GGUF_ARRAY ? kv->value_off - 12 : kv->value_off;
+    uint64_t span = value_span(g, kv->type, off, 0);
+    if (span == 0 || span > SIZE_MAX) return fail(w, INFER_ERR_FORMAT, "copy_kv: metadata key '%s' cannot be copied", kv->key);
+    infer_status st = begin_kv(w, kv->key, kv->type, (size_t)span);
+    if (!st) put_bytes(&w->kv, g->base + off, (size_t)span);
+    return st;
 }
 
 static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
@@ -312,8 +364,8 @@ static void sink_pad(sink *s, uint64_t n) {
     }
 }
 
-/* Emits header, metadata, tensor infos, padding and aligned tensor data. */
-static infer_status emit(infer_gguf_writer *w, sink *s, infer_error *err) {
+/* Emits header, metadata, tensor infos and the padding up to the data section. */
+static infer_status emit_header(infer_gguf_writer *w, sink *s, infer_error *err) {
     if (!w) return infer_err(err, INFER_ERR_INVALID_ARG, "NULL writer");
     if (w->status) {
         if (err) *err = w->error;
@@ -343,6 +395,16 @@ static infer_status emit(infer_gguf_writer *w, sink *s, infer_error *err) {
     sink_write(s, head.p, head.len);
     if (w->n_tensors > 0) sink_pad(s, align_up(head.len, w->alignment) - head.len);
     free(head.p);
+    return s->failed ? INFER_ERR_IO : INFER_OK;
+}
+
+/* Emits the whole file: header, then each tensor's data, aligned. */
+static infer_status emit(infer_gguf_writer *w, sink *s, infer_error *err) {
+    for (uint64_t i = 0; w && !w->status && i < w->n_tensors; i++)
+        if (!w->tensors[i].data)
+            fail(w, INFER_ERR_INVALID_ARG, "tensor '%s' was declared for streaming: write it with write_tensor_data", w->tensors[i].name);
+    infer_status st = emit_header(w, s, err);
+    if (st) return st;
     for (uint64_t i = 0; i < w->n_tensors; i++) {
         const writer_tensor *t = &w->tensors[i];
         sink_write(s, t->data, (size_t)t->bytes);
@@ -377,5 +439,25 @@ infer_status infer_gguf_writer_to_memory(infer_gguf_writer *w, void **data, size
     }
     *data = b.p;
     *size = b.len;
+    return INFER_OK;
+}
+
+infer_status infer_gguf_writer_write_header(infer_gguf_writer *w, FILE *f, infer_error *err) {
+    if (!f) return infer_err(err, INFER_ERR_INVALID_ARG, "NULL file");
+    sink s = {.f = f};
+    infer_status st = emit_header(w, &s, err);
+    if (st == INFER_ERR_IO) infer_err(err, st, "error writing the GGUF header: %s", strerror(errno));
+    return st;
+}
+
+infer_status infer_gguf_writer_write_tensor_data(infer_gguf_writer *w, FILE *f, uint64_t i, const void *data,
+                                                 uint64_t n, bool last_piece, infer_error *err) {
+    if (!w || !f || (!data && n)) return infer_err(err, INFER_ERR_INVALID_ARG, "NULL writer, file or data");
+    if (i >= w->n_tensors) return infer_err(err, INFER_ERR_INVALID_ARG, "no tensor %llu", (unsigned long long)i);
+    sink s = {.f = f};
+    sink_write(&s, data, (size_t)n);
+    const writer_tensor *t = &w->tensors[i];
+    if (last_piece && i + 1 < w->n_tensors) sink_pad(&s, align_up(t->bytes, w->alignment) - t->bytes);
+    if (s.failed) return infer_err(err, INFER_ERR_IO, "error writing tensor '%s': %s", t->name, strerror(errno));
     return INFER_OK;
 }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "infer.h"
 
 typedef struct infer_gguf_writer infer_gguf_writer;
@@ -62,6 +63,21 @@ infer_status infer_gguf_writer_set_arr_str(infer_gguf_writer *w, const char *key
  * as the dtype traits table says) and is copied. */
 infer_status infer_gguf_writer_add_tensor(infer_gguf_writer *w, const char *name, uint32_t type,
                                           uint32_t n_dims, const uint64_t *ne, const void *data);
+
+/* Copies metadata entry i of an open file, value bytes as stored (any type, arrays of
+ * strings included), under the same key. */
+infer_status infer_gguf_writer_copy_kv(infer_gguf_writer *w, const infer_gguf *g, int64_t i);
+
+/* Streaming (files larger than memory): declare every tensor with add_tensor_info, write
+ * the header with write_header, then each tensor's bytes in declaration order with
+ * write_tensor_data, in as many pieces as wanted (last_piece on the final one adds the
+ * alignment padding). tensor_bytes gives the size a declared tensor must have. */
+infer_status infer_gguf_writer_add_tensor_info(infer_gguf_writer *w, const char *name, uint32_t type,
+                                               uint32_t n_dims, const uint64_t *ne);
+uint64_t infer_gguf_writer_tensor_bytes(const infer_gguf_writer *w, uint64_t i);
+infer_status infer_gguf_writer_write_header(infer_gguf_writer *w, FILE *f, infer_error *err);
+infer_status infer_gguf_writer_write_tensor_data(infer_gguf_writer *w, FILE *f, uint64_t i, const void *data,
+                                                 uint64_t n, bool last_piece, infer_error *err);
 
 /* Writes the file (tensors in the order added, each aligned). */
 infer_status infer_gguf_writer_save(infer_gguf_writer *w, const char *path, infer_error *err);
