@@ -5,3 +5,8 @@ foreach(arch qwen2 qwen3 gptoss gemma3)
   set_tests_properties(test_quantize_${arch} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
     ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
 endforeach()
+
+# infer-quantize's command line, progress, summary and failure modes (no partial files).
+add_test(NAME quantize_tool COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/quantize_tool.sh
+  ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR}/../shared/testdata/models)
+set_tests_properties(quantize_tool PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)

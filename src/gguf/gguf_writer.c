@@ -400,9 +400,10 @@ static infer_status emit_header(infer_gguf_writer *w, sink *s, infer_error *err)
 
 /* Emits the whole file: header, then each tensor's data, aligned. */
 static infer_status emit(infer_gguf_writer *w, sink *s, infer_error *err) {
-    for (uint64_t i = 0; w && !w->status && i < w->n_tensors; i++)
+    for (uint64_t i = 0; w && !w->status && i < w->n_tensors; i++)   /* not sticky: streaming still works */
         if (!w->tensors[i].data)
-            fail(w, INFER_ERR_INVALID_ARG, "tensor '%s' was declared for streaming: write it with write_tensor_data", w->tensors[i].name);
+            return infer_err(err, INFER_ERR_INVALID_ARG, "tensor '%s' was declared for streaming: write it with write_tensor_data",
+                             w->tensors[i].name);
     infer_status st = emit_header(w, s, err);
     if (st) return st;
     for (uint64_t i = 0; i < w->n_tensors; i++) {

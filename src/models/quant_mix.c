@@ -4,6 +4,7 @@
  * are left out. */
 #include "models/quant_mix.h"
 #include "tensor/dtype.h"
+#include "infer.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -95,6 +96,31 @@ bool quant_mix_allows(const char *name, uint32_t n_dims) {
     for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
         if (strstr(name, never[i])) return false;
     return true;
+}
+
+/* ---------------------------------------------------------------- model facts */
+
+static int64_t meta_int(const infer_gguf *g, const char *arch, const char *suffix, int64_t def) {
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    int64_t i = infer_gguf_find_key(g, key);
+    if (i < 0) return def;
+    if (infer_gguf_kv_type(g, i) == INFER_GGUF_ARRAY)   /* per-layer values: layer 0's */
+        return infer_gguf_kv_arr_len(g, i) > 0 ? infer_gguf_kv_arr_int(g, i, 0) : def;
+    return infer_gguf_kv_int(g, i);
+}
+
+void quant_mix_model_from_gguf(quant_mix_model *m, const infer_gguf *g, const char *const *names, int64_t n) {
+    int64_t ka = infer_gguf_find_key(g, "general.architecture");
+    uint64_t len = 0;
+    const char *arch = ka >= 0 && infer_gguf_kv_type(g, ka) == INFER_GGUF_STRING ? infer_gguf_kv_str(g, ka, &len) : "";
+    char a[64];
+    snprintf(a, sizeof a, "%.*s", (int)(len < 63 ? len : 63), arch);
+    m->n_layer = (int)meta_int(g, a, "block_count", 0);
+    m->n_head = (int)meta_int(g, a, "attention.head_count", 0);
+    m->n_head_kv = (int)meta_int(g, a, "attention.head_count_kv", m->n_head);
+    m->n_expert = (int)meta_int(g, a, "expert_count", 0);
+    quant_mix_count(m, names, n);
 }
 
 /* ---------------------------------------------------------------- the mix */

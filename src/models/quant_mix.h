@@ -29,7 +29,6 @@ const quant_ftype_info *quant_ftype_all(int *n);
 
 /* What the rules read from the model's metadata and tensor list. */
 typedef struct quant_mix_model {
-    const char *arch;        /* general.architecture */
     int n_layer;             /* <arch>.block_count */
     int n_head, n_head_kv;   /* of layer 0 (n_gqa = n_head / n_head_kv) */
     int n_expert;            /* <arch>.expert_count, 0 if absent */
@@ -46,6 +45,10 @@ typedef struct quant_mix_state {
 
 /* Fills the counts of m (n_attn_v, tied_embeddings) from the tensor names. */
 void quant_mix_count(quant_mix_model *m, const char *const *names, int64_t n);
+/* Fills all of m from a GGUF file's metadata (<arch>.block_count, head counts, expert
+ * count) and its n tensor names. */
+struct infer_gguf;
+void quant_mix_model_from_gguf(quant_mix_model *m, const struct infer_gguf *g, const char *const *names, int64_t n);
 
 /* llama.cpp's processing order: tensors outside blk.N first, then by layer number, each
  * group by name (strcmp). A qsort comparator over `const char *` names. */

@@ -92,32 +92,6 @@ static uint32_t override_for(const override *ov, size_t n, const char *name) {
     return UINT32_MAX;
 }
 
-/* ---------------------------------------------------------------- model facts */
-
-static int64_t meta_int(const infer_gguf *g, const char *arch, const char *suffix, int64_t def) {
-    char key[256];
-    snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    int64_t i = infer_gguf_find_key(g, key);
-    if (i < 0) return def;
-    if (infer_gguf_kv_type(g, i) == INFER_GGUF_ARRAY)   /* per-layer values: layer 0's */
-        return infer_gguf_kv_arr_len(g, i) > 0 ? infer_gguf_kv_arr_int(g, i, 0) : def;
-    return infer_gguf_kv_int(g, i);
-}
-
-static void read_model_facts(const infer_gguf *g, quant_mix_model *m, const char *const *names, int64_t n) {
-    int64_t ka = infer_gguf_find_key(g, "general.architecture");
-    uint64_t len = 0;
-    const char *arch = ka >= 0 && infer_gguf_kv_type(g, ka) == INFER_GGUF_STRING ? infer_gguf_kv_str(g, ka, &len) : "";
-    char a[64];
-    snprintf(a, sizeof a, "%.*s", (int)(len < 63 ? len : 63), arch);
-    m->arch = "";
-    m->n_layer = (int)meta_int(g, a, "block_count", 0);
-    m->n_head = (int)meta_int(g, a, "attention.head_count", 0);
-    m->n_head_kv = (int)meta_int(g, a, "attention.head_count_kv", m->n_head);
-    m->n_expert = (int)meta_int(g, a, "expert_count", 0);
-    quant_mix_count(m, names, n);
-}
-
 /* ---------------------------------------------------------------- conversion */
 
 typedef struct convert_job {
@@ -229,6 +203,7 @@ static double now_seconds(void) {
 static infer_status quantize_open(const infer_gguf *g, const char *out_path, const char *tmp_path,
                                   const infer_quantize_params *p, const quant_ftype_info *ft,
                                   const override *ov, size_t n_ov, infer_quantize_stats *stats, infer_error *err) {
+    const double t0 = now_seconds();
     const int64_t n = infer_gguf_n_tensors(g);
     infer_status st = INFER_OK;
     plan_entry *plan = calloc((size_t)(n > 0 ? n : 1), sizeof *plan);
@@ -247,7 +222,7 @@ static infer_status quantize_open(const infer_gguf *g, const char *out_path, con
     }
     qsort(plan, (size_t)n, sizeof *plan, plan_cmp);
     quant_mix_model model = {0};
-    read_model_facts(g, &model, names, n);
+    quant_mix_model_from_gguf(&model, g, names, n);
     quant_mix_state mix = {0};
     int64_t max_row = 1;
     for (int64_t k = 0; k < n; k++) {
@@ -297,7 +272,6 @@ static infer_status quantize_open(const infer_gguf *g, const char *out_path, con
     f = fopen(tmp_path, "wb");
     if (!f) { st = infer_err(err, INFER_ERR_IO, "cannot create '%s': %s", tmp_path, strerror(errno)); goto done; }
     st = infer_gguf_writer_write_header(w, f, err);
-    const double t0 = now_seconds();
     for (int64_t k = 0; !st && k < n; k++) {
         const plan_entry *e = &plan[k];
         st = write_tensor(g, w, f, (uint64_t)k, e, tp, scratch, window, err);
