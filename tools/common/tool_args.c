@@ -1,4 +1,5 @@
 #include "tool_args.h"
+#include "model_ref.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +134,16 @@ int tool_open_model(const char *path, const tool_ctx_opts *o, infer_model **m, i
     infer_error err = {0};
     *m = NULL;
     *c = NULL;
-    if (infer_model_load(path, NULL, m, &err) != INFER_OK) {
+    /* a file, or a model name downloaded by infer-pull (URL, OWNER/REPO:FILE, catalog name) */
+    char why[2048] = "";
+    char *file = model_resolve(path, why, sizeof why);
+    if (!file) {
+        fprintf(stderr, "error: %s\n", why);
+        return -1;
+    }
+    infer_status st = infer_model_load(file, NULL, m, &err);
+    free(file);
+    if (st != INFER_OK) {
         fprintf(stderr, "error: %s\n", err.message);
         return -1;
     }
