@@ -103,6 +103,7 @@ int main(int argc, char **argv) {
            (long long)st.n_fallback);
     printf("  size      %s (%.2f bits/weight) -> %s (%.2f bits/weight)\n", tool_format_bytes(a, sizeof a, (double)st.bytes_in),
            8.0 * (double)st.bytes_in / n, tool_format_bytes(b, sizeof b, (double)st.bytes_out), 8.0 * (double)st.bytes_out / n);
-    printf("  time      %.2f s (%d threads)\n", st.seconds, qp.n_threads);
+    if (qp.n_threads > 0) printf("  time      %.2f s (%d threads)\n", st.seconds, qp.n_threads);
+    else printf("  time      %.2f s (all cores)\n", st.seconds);
     return 0;
 }

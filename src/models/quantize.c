@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,6 +124,16 @@ static void convert_part(void *arg, int ith, int nth) {
     }
 }
 
+/* The input is a read-only file mapping: pages already converted are dropped from this
+ * process (they would be re-read from the file if touched again), so the resident size
+ * stays at about one window however large the model. */
+static void release_input(const void *p, uint64_t n) {
+    const long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || n == 0) return;
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(page - 1), hi = ((uintptr_t)p + (uintptr_t)n) & ~(uintptr_t)(page - 1);
+    if (hi > lo) madvise((void *)lo, (size_t)(hi - lo), MADV_DONTNEED);
+}
+
 typedef struct plan_entry {
     int64_t index;       /* in the input file */
     const char *name;
@@ -144,6 +155,7 @@ static infer_status write_tensor(const infer_gguf *g, infer_gguf_writer *w, FILE
             uint64_t k = bytes_in - done < WINDOW_BYTES ? bytes_in - done : WINDOW_BYTES;
             infer_status st = infer_gguf_writer_write_tensor_data(w, f, wi, src + done, k, done + k == bytes_in, err);
             if (st) return st;
+            release_input(src + done, k);
             done += k;
         } while (done < bytes_in);
         return INFER_OK;
@@ -168,6 +180,7 @@ static infer_status write_tensor(const infer_gguf *g, infer_gguf_writer *w, FILE
         infer_status st = infer_gguf_writer_write_tensor_data(w, f, wi, window, (uint64_t)job.n_rows * job.dst_row_bytes,
                                                               r0 + job.n_rows == n_rows, err);
         if (st) return st;
+        release_input(job.src, (uint64_t)job.n_rows * job.src_row_bytes);
     }
     return INFER_OK;
 }
