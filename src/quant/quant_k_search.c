@@ -19,21 +19,18 @@ static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? 
 /* Round half to even, as the reference's float trick does for |x| < 2^22. */
 static inline int nearest(float x) { return (int)lrintf(x); }
 
-/* Weighted error of x ~ scale * L + min. */
-static float fit_error(int n, const float *x, const float *w, const uint8_t *L, float scale, float min) {
+/* Weighted error of x ~ scale * L + min: squared, or absolute (use_mad). */
+static float fit_error(int n, const float *x, const float *w, const uint8_t *L, float scale, float min, int use_mad) {
     float err = 0;
     for (int i = 0; i < n; i++) {
         float diff = scale * L[i] + min - x[i];
-        err += w[i] * (diff * diff);
+        err += w[i] * (use_mad ? fabsf(diff) : diff * diff);
     }
     return err;
 }
 
-/* Asymmetric fit x ~ scale * L + min, L in [0, nmax], min <= 0, minimizing the weighted
- * squared error over nstep+1 grids (nmax + rmin + rdelta*k levels across [min, max]).
- * Returns scale; *neg_min receives -min. */
-static float fit_scale_min_weighted(int n, int nmax, const float *x, const float *w, uint8_t *L,
-                                    float *neg_min, float rmin, float rdelta, int nstep) {
+float infer_quant_search_fit_min(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min,
+                                 float rmin, float rdelta, int nstep, int use_mad) {
     float min = x[0], max = x[0];
     float sum_w = w[0], sum_x = sum_w * x[0];
     for (int i = 1; i < n; i++) {
@@ -51,7 +48,7 @@ static float fit_scale_min_weighted(int n, int nmax, const float *x, const float
     float iscale = nmax / (max - min);
     float scale = 1 / iscale;
     for (int i = 0; i < n; i++) L[i] = (uint8_t)clampi(nearest(iscale * (x[i] - min)), 0, nmax);
-    float best = fit_error(n, x, w, L, scale, min);
+    float best = fit_error(n, x, w, L, scale, min, use_mad);
     uint8_t trial[32];
     for (int k = 0; k <= nstep; k++) {
         iscale = (rmin + rdelta * k + nmax) / (max - min);
@@ -71,7 +68,7 @@ static float fit_scale_min_weighted(int n, int nmax, const float *x, const float
             m = 0;
             s = sum_xl / sum_l2;
         }
-        const float err = fit_error(n, x, w, trial, s, m);
+        const float err = fit_error(n, x, w, trial, s, m, use_mad);
         if (err < best) {
             memcpy(L, trial, (size_t)n);
             best = err;
@@ -136,7 +133,7 @@ static void kblock_search(const float *x, int nmax, float rmin, int nstep, uint1
         for (int l = 0; l < 32; l++) sum_x2 += xs[l] * xs[l];
         const float av_x = sqrtf(sum_x2 / 32);
         for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
-        sc[j] = fit_scale_min_weighted(32, nmax, xs, w, L + 32 * j, &mn[j], rmin, 0.1f, nstep);
+        sc[j] = infer_quant_search_fit_min(32, nmax, xs, w, L + 32 * j, &mn[j], rmin, 0.1f, nstep, 0);
         if (sc[j] > max_sc) max_sc = sc[j];
         if (mn[j] > max_mn) max_mn = mn[j];
     }

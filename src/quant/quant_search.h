@@ -8,6 +8,12 @@
 
 #include <stdint.h>
 
+/* Asymmetric fit x ~ scale * L - neg_min, L in [0, nmax], neg_min >= 0, minimizing the
+ * weighted squared (or, use_mad, absolute) error over nstep+1 grids of nmax + rmin +
+ * rdelta*k levels across [min(x, 0), max(x)]; n <= 32. Returns scale. */
+float infer_quant_search_fit_min(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min,
+                                 float rmin, float rdelta, int nstep, int use_mad);
+
 void infer_quant_search_q4_k(const float *src, void *dst, int64_t n);
 void infer_quant_search_q5_k(const float *src, void *dst, int64_t n);
 void infer_quant_search_q6_k(const float *src, void *dst, int64_t n);
