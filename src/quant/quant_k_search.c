@@ -80,32 +80,41 @@ float infer_quant_search_fit_min(int n, int nmax, const float *x, const float *w
     return scale;
 }
 
-/* Symmetric fit x ~ scale * (L - nmax), L in [0, 2*nmax), weights x^2: the extreme value
- * maps to -nmax, then 18 nearby grids are tried and the best least-squares scale kept. */
-static float fit_scale_sym_weighted(int n, int nmax, const float *x, uint8_t *L) {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; i++) {
-        const float ax = fabsf(x[i]);
-        if (ax > amax) { amax = ax; max = x[i]; }
-    }
+float infer_quant_search_sym_start(int n, int nmax, const float *x, int8_t *L, float *sumlx, float *suml2) {
+    float amax;
+    const float max = infer_signed_extreme(x, n, &amax);
+    *sumlx = *suml2 = 0;
     if (amax < ALL_ZERO_EPS) {
+        memset(L, 0, (size_t)n);
+        return 0;
+    }
+    const float iscale = -nmax / max;
+    for (int i = 0; i < n; i++) {
+        const int l = clampi(nearest(iscale * x[i]), -nmax, nmax - 1);
+        L[i] = (int8_t)l;
+        const float w = x[i] * x[i];
+        *sumlx += w * x[i] * l;
+        *suml2 += w * l * l;
+    }
+    return max;
+}
+
+/* Symmetric fit x ~ scale * (L - nmax), L in [0, 2*nmax), weights x^2: the first pass,
+ * then 18 nearby grids, keeping the best least-squares scale. */
+static float fit_scale_sym_weighted(int n, int nmax, const float *x, uint8_t *L) {
+    int8_t l0[32];
+    float sumlx, suml2;
+    const float max = infer_quant_search_sym_start(n, nmax, x, l0, &sumlx, &suml2);
+    if (max == 0) {
         memset(L, 0, (size_t)n);
         return 0.f;
     }
-    float iscale = -nmax / max;
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; i++) {
-        const int l = clampi(nearest(iscale * x[i]), -nmax, nmax - 1);
-        L[i] = (uint8_t)(l + nmax);
-        const float w = x[i] * x[i];
-        sumlx += w * x[i] * l;
-        suml2 += w * l * l;
-    }
+    for (int i = 0; i < n; i++) L[i] = (uint8_t)(l0[i] + nmax);
     float scale = suml2 ? sumlx / suml2 : 0.0f;
     float best = scale * sumlx;
     for (int k = -9; k <= 9; k++) {
         if (k == 0) continue;
-        iscale = -(nmax + 0.1f * k) / max;
+        const float iscale = -(nmax + 0.1f * k) / max;
         sumlx = suml2 = 0;
         for (int i = 0; i < n; i++) {
             const int l = clampi(nearest(iscale * x[i]), -nmax, nmax - 1);
@@ -186,11 +195,9 @@ void infer_quant_search_q6_k(const float *src, void *dst, int64_t n) {
     block_q6_k *b = dst;
     for (int64_t i = 0; i < n / QK_K; i++, b++, src += QK_K) {
         uint8_t L[QK_K];
-        float sc[16], max_sc = 0, max_abs = 0;
-        for (int j = 0; j < 16; j++) {
-            sc[j] = fit_scale_sym_weighted(16, 32, src + 16 * j, L + 16 * j);
-            if (fabsf(sc[j]) > max_abs) { max_abs = fabsf(sc[j]); max_sc = sc[j]; }
-        }
+        float sc[16], max_abs;
+        for (int j = 0; j < 16; j++) sc[j] = fit_scale_sym_weighted(16, 32, src + 16 * j, L + 16 * j);
+        const float max_sc = infer_signed_extreme(sc, 16, &max_abs);
         if (max_abs < ALL_ZERO_EPS) {
             memset(b, 0, sizeof *b);
             continue;

@@ -14,6 +14,22 @@
 float infer_quant_search_fit_min(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min,
                                  float rmin, float rdelta, int nstep, int use_mad);
 
+/* The value of largest magnitude (its sign kept); *amax receives the magnitude. */
+static inline float infer_signed_extreme(const float *x, int n, float *amax) {
+    float a = 0, v = 0;
+    for (int i = 0; i < n; i++) {
+        const float ax = x[i] < 0 ? -x[i] : x[i];
+        if (ax > a) { a = ax; v = x[i]; }
+    }
+    *amax = a;
+    return v;
+}
+
+/* First pass of the symmetric fits (weights x^2): the extreme value maps to -nmax, L gets
+ * levels in [-nmax, nmax) and *sumlx / *suml2 the weighted sums. Returns the extreme
+ * value, or 0 (L zeroed) when every |x| is below 1e-15. */
+float infer_quant_search_sym_start(int n, int nmax, const float *x, int8_t *L, float *sumlx, float *suml2);
+
 void infer_quant_search_q4_k(const float *src, void *dst, int64_t n);
 void infer_quant_search_q5_k(const float *src, void *dst, int64_t n);
 void infer_quant_search_q6_k(const float *src, void *dst, int64_t n);
