@@ -11,7 +11,4 @@ if(TARGET infer-pull)
   target_sources(infer-pull PRIVATE ${INFER_PULL_SOURCES})
   target_include_directories(infer-pull PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/tools/pull)
   target_link_libraries(infer-pull PRIVATE CURL::libcurl)
-  target_compile_definitions(infer-pull PRIVATE
-    INFER_CATALOG_INSTALLED="${CMAKE_INSTALL_FULL_DATADIR}/libinfer/catalog.json"
-    INFER_CATALOG_SOURCE="${CMAKE_CURRENT_SOURCE_DIR}/tools/catalog.json")
 endif()

@@ -169,27 +169,25 @@ static int remove_model(const char *name) {
 }
 
 static int list_catalog(void) {
-    const char *path = getenv("INFER_CATALOG");
-    const char *cands[] = {path && *path ? path : NULL, INFER_CATALOG_INSTALLED, INFER_CATALOG_SOURCE};
-    for (int i = 0; i < 3; i++) {
-        if (!cands[i] || !*cands[i]) continue;
-        json_error_t je;
-        json_t *root = json_load_file(cands[i], 0, &je);
-        if (!root) continue;
-        printf("%s\n", cands[i]);
-        const char *key;
-        json_t *v;
-        json_object_foreach(json_object_get(root, "models"), key, v) {
-            const char *src = json_string_value(json_object_get(v, "hf"));
-            if (!src) src = json_string_value(json_object_get(v, "url"));
-            const char *about = json_string_value(json_object_get(v, "about"));
-            printf("  %-24s %s%s%s\n", key, src ? src : "?", about ? "  " : "", about ? about : "");
-        }
-        json_decref(root);
-        return 0;
+    const char *path = model_catalog_path();
+    json_error_t je;
+    json_t *root = path ? json_load_file(path, 0, &je) : NULL;
+    if (!root) {
+        if (path) fprintf(stderr, "error: catalog %s: %s (line %d)\n", path, je.text, je.line);
+        else fprintf(stderr, "error: no catalog found (set INFER_CATALOG)\n");
+        return 1;
     }
-    fprintf(stderr, "error: no catalog found (set INFER_CATALOG)\n");
-    return 1;
+    printf("%s\n", path);
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(root, "models"), key, v) {
+        const char *src = json_string_value(json_object_get(v, "hf"));
+        if (!src) src = json_string_value(json_object_get(v, "url"));
+        const char *about = json_string_value(json_object_get(v, "about"));
+        printf("  %-24s %s%s%s\n", key, src ? src : "?", about ? "  " : "", about ? about : "");
+    }
+    json_decref(root);
+    return 0;
 }
 
 int main(int argc, char **argv) {

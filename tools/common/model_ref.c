@@ -80,18 +80,19 @@ static int is_hf_ref(const char *s) {
     return colon && slash && slash < colon && !strstr(s, "://");
 }
 
+const char *model_catalog_path(void) {
+    const char *env = getenv("INFER_CATALOG");
+    if (env && *env) return env;
+    if (*INFER_CATALOG_INSTALLED && is_file(INFER_CATALOG_INSTALLED)) return INFER_CATALOG_INSTALLED;
+    if (*INFER_CATALOG_SOURCE && is_file(INFER_CATALOG_SOURCE)) return INFER_CATALOG_SOURCE;
+    return NULL;
+}
+
 static int from_catalog(const char *name, model_ref *out, char *err, size_t cap, int *found) {
     *found = 0;
-    const char *paths[3] = {getenv("INFER_CATALOG"), INFER_CATALOG_INSTALLED, INFER_CATALOG_SOURCE};
-    const char *path = NULL;
-    if (paths[0] && *paths[0]) {
-        path = paths[0];
-        if (!is_file(path)) return fail(err, cap, "catalog %s (INFER_CATALOG) does not exist", path);
-    } else {
-        for (int i = 1; i < 3 && !path; i++)
-            if (*paths[i] && is_file(paths[i])) path = paths[i];
-    }
+    const char *path = model_catalog_path();
     if (!path) return 0;
+    if (!is_file(path)) return fail(err, cap, "catalog %s (INFER_CATALOG) does not exist", path);
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root) {

@@ -21,6 +21,9 @@ typedef struct model_ref {
     uint64_t size;        /* expected size in bytes, 0 if unknown */
 } model_ref;
 
+/* The catalog in use: $INFER_CATALOG if set, else the installed one, else the source
+ * tree's; NULL if none exists. */
+const char *model_catalog_path(void);
 /* The cache directory into buf; returns buf. */
 const char *model_cache_dir(char *buf, size_t cap);
 /* Parses a URL, Hugging Face reference or catalog name. Returns 0, or -1 with a message
