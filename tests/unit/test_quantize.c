@@ -40,7 +40,8 @@ static int g_can_run;         /* the library runs this architecture */
 /* File types whose bytes must equal llama.cpp's (its reference algorithm, no imatrix). */
 static int byte_exact(const char *type) {
     static const char *const exact[] = {"F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1",
-                                        "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "MXFP4_MOE", NULL};
+                                        "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "MXFP4_MOE",
+                                        "Q2_K", "Q3_K_S", "Q3_K_M", "IQ4_NL", "IQ4_XS", NULL};
     for (int i = 0; exact[i]; i++)
         if (strcmp(exact[i], type) == 0) return 1;
     return 0;
