@@ -6,7 +6,10 @@
 #include "tensor/dtype.h"
 #include "infer.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -69,10 +72,13 @@ void quant_mix_count(quant_mix_model *m, const char *const *names, int64_t n) {
     }
 }
 
+/* N of a "blk.N." name, -1 for other names (N beyond int range too: names are input). */
 static int layer_of(const char *name) {
-    int layer = -1;
-    if (sscanf(name, "blk.%d.", &layer) != 1) layer = -1;
-    return layer;
+    if (strncmp(name, "blk.", 4) != 0 || name[4] < '0' || name[4] > '9') return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(name + 4, &end, 10);
+    return *end == '.' && errno == 0 && v <= INT_MAX ? (int)v : -1;
 }
 
 int quant_mix_order(const char *a, const char *b) {
