@@ -2,7 +2,8 @@
 resume after a broken connection (and restart when the server ignores Range), a stalled
 transfer, a slow one with progress lines, SHA-256 verification from the catalog, --sha256
 and the server's X-Linked-Etag (a mismatch deletes the download), 404, offline, a write
-that fails (file size limit: what a full disk gives), split models, --list / --rm, and
+that fails (file size limit: what a full disk gives), split models, --list / --rm, the bar
+redrawn on a terminal (a pty), and
 infer-cli -m NAME resolving through the cache. Never a partial file under a final name.
 
 Environment: INFER_TOOLS_DIR (build directory with infer-pull and infer-cli), MODEL (a
@@ -203,3 +204,25 @@ def test_hf_reference_and_infer_cli_by_name(env):
     r = subprocess.run([CLI, "-m", ref, "-p", "Once", "-n", "4"], env=env["env"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("Once")
+
+
+def test_terminal_gets_a_redrawn_bar(env):
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([PULL, env["srv"].url + "/slow/small.gguf"], env=env["env"], stdout=subprocess.PIPE,
+                         stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    p.wait(timeout=60)
+    os.close(master)
+    text = out.decode("utf-8", "replace")
+    assert p.returncode == 0, text
+    assert "\r" in text and "[###" in text and "512.0 KiB" in text, text
