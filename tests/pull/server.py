@@ -6,7 +6,7 @@ Files are served from a dict {name: bytes}. The first path component picks the b
   /cut/NAME        the first request for NAME stops halfway (connection closed after
                    sending half of what Content-Length promised); later ones honour Range
   /cutnorange/NAME as /cut, but Range is never honoured
-  /stall/NAME      the first request sends half, then stalls for 4 s; later ones honour Range
+  /stall/NAME      the first request sends half, then stalls for 30 s; later ones honour Range
   /slow/NAME       sent in 32 KiB pieces, 0.15 s apart
   /sha/NAME        X-Linked-Etag: the file's real SHA-256 (as Hugging Face sends)
   /badsha/NAME     X-Linked-Etag: a wrong SHA-256
@@ -81,7 +81,7 @@ class Server:
                 if mode == "stall" and first:
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
-                    time.sleep(4)
+                    time.sleep(30)   # longer than any test: only the stall timeout ends it
                     self.close_connection = True
                     return
                 if mode == "slow":
