@@ -114,11 +114,8 @@ void infer_quant_search_q3_k(const float *src, void *dst, int64_t n) {
         } else {
             b->d = TO_FP16(0.f);
         }
-        for (int j = 0; j < 16; j++) {
-            const float d = FP16(b->d) * infer_q3k_scale(j, b->scales);
-            if (!d) continue;
-            for (int k = 0; k < 16; k++) L[16 * j + k] = (int8_t)(clampi(nearest(src[16 * j + k] / d), -4, 3) + 4);
-        }
+        for (int j = 0; j < 16; j++)
+            infer_quant_search_requant_sym(src + 16 * j, 16, FP16(b->d) * infer_q3k_scale(j, b->scales), 4, (uint8_t *)L + 16 * j);
         /* third bit: weight j's in bit j/32 of hmask[j%32] */
         memset(b->hmask, 0, sizeof b->hmask);
         uint8_t U[QK_K];

@@ -99,6 +99,11 @@ float infer_quant_search_sym_start(int n, int nmax, const float *x, int8_t *L, f
     return max;
 }
 
+void infer_quant_search_requant_sym(const float *x, int n, float d, int nmax, uint8_t *L) {
+    if (!d) return;   /* a zero scale keeps the fit's levels, as the reference does */
+    for (int i = 0; i < n; i++) L[i] = (uint8_t)(clampi(nearest(x[i] / d), -nmax, nmax - 1) + nmax);
+}
+
 /* Symmetric fit x ~ scale * (L - nmax), L in [0, 2*nmax), weights x^2: the first pass,
  * then 18 nearby grids, keeping the best least-squares scale. */
 static float fit_scale_sym_weighted(int n, int nmax, const float *x, uint8_t *L) {
@@ -208,11 +213,7 @@ void infer_quant_search_q6_k(const float *src, void *dst, int64_t n) {
             const int s = nearest(iscale * sc[j]);
             b->scales[j] = (int8_t)(s < 127 ? s : 127);
         }
-        for (int j = 0; j < 16; j++) {
-            const float d = FP16(b->d) * b->scales[j];
-            if (!d) continue;
-            for (int k = 0; k < 16; k++) L[16 * j + k] = (uint8_t)(clampi(nearest(src[16 * j + k] / d), -32, 31) + 32);
-        }
+        for (int j = 0; j < 16; j++) infer_quant_search_requant_sym(src + 16 * j, 16, FP16(b->d) * b->scales[j], 32, L + 16 * j);
         infer_kpack_q6k(L, b->ql, b->qh);
     }
 }

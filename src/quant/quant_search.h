@@ -30,6 +30,10 @@ static inline float infer_signed_extreme(const float *x, int n, float *amax) {
  * value, or 0 (L zeroed) when every |x| is below 1e-15. */
 float infer_quant_search_sym_start(int n, int nmax, const float *x, int8_t *L, float *sumlx, float *suml2);
 
+/* Re-rounds x against a stored scale d: L = clamp(round(x/d), -nmax, nmax-1) + nmax;
+ * leaves L as it is when d is 0. */
+void infer_quant_search_requant_sym(const float *x, int n, float d, int nmax, uint8_t *L);
+
 void infer_quant_search_q4_k(const float *src, void *dst, int64_t n);
 void infer_quant_search_q5_k(const float *src, void *dst, int64_t n);
 void infer_quant_search_q6_k(const float *src, void *dst, int64_t n);
