@@ -7,7 +7,6 @@
 #include "gguf/gguf_writer.h"
 #include "kernels/cpu/threadpool.h"
 #include "models/quant_mix.h"
-#include "quant/blocks.h"
 #include "quant/quant_search.h"
 #include "tensor/dtype.h"
 
@@ -31,12 +30,10 @@ static quant_fn quantizer_for(uint32_t type) {
     case INFER_TYPE_Q4_K: return infer_quant_search_q4_k;
     case INFER_TYPE_Q5_K: return infer_quant_search_q5_k;
     case INFER_TYPE_Q6_K: return infer_quant_search_q6_k;
-#ifdef QK4_NL   /* the formats branch's block layouts (see quant_k_low_search.c) */
     case INFER_TYPE_Q2_K: return infer_quant_search_q2_k;
     case INFER_TYPE_Q3_K: return infer_quant_search_q3_k;
     case INFER_TYPE_IQ4_NL: return infer_quant_search_iq4_nl;
     case INFER_TYPE_IQ4_XS: return infer_quant_search_iq4_xs;
-#endif
     default: break;
     }
     const infer_dtype_traits *tr = infer_dtype_traits_get(type);

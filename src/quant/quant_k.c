@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 #include "quant/blocks.h"
+#include "quant/kpack.h"
 #include "quant/quant.h"
 #include "quant/quant_fit.h"
 #include "tensor/dtype.h"
@@ -146,9 +147,7 @@ void infer_quant_q4_k(const float *src, void *dst, int64_t n) {
     uint8_t L[QK_K];
     for (int64_t i = 0; i < n / QK_K; i++, b++, src += QK_K) {
         quantize_kblock(src, 15, &b->d, &b->dmin, b->scales, L);
-        for (int g = 0; g < 4; g++)
-            for (int l = 0; l < 32; l++)
-                b->qs[32 * g + l] = (uint8_t)(L[64 * g + l] | (L[64 * g + 32 + l] << 4));
+        infer_kpack_q4k(L, b->qs);
     }
 }
 
@@ -157,13 +156,7 @@ void infer_quant_q5_k(const float *src, void *dst, int64_t n) {
     uint8_t L[QK_K];
     for (int64_t i = 0; i < n / QK_K; i++, b++, src += QK_K) {
         quantize_kblock(src, 31, &b->d, &b->dmin, b->scales, L);
-        memset(b->qh, 0, sizeof b->qh);
-        for (int g = 0; g < 4; g++)
-            for (int l = 0; l < 32; l++) {
-                const int lo = L[64 * g + l], hi = L[64 * g + 32 + l];
-                b->qs[32 * g + l] = (uint8_t)((lo & 0x0F) | ((hi & 0x0F) << 4));
-                b->qh[l] |= (uint8_t)(((lo >> 4) << (2 * g)) | ((hi >> 4) << (2 * g + 1)));
-            }
+        infer_kpack_q5k(L, b->qs, b->qh);
     }
 }
 
@@ -189,16 +182,7 @@ void infer_quant_q6_k(const float *src, void *dst, int64_t n) {
             for (int k = 0; k < 16; k++)
                 L[16 * j + k] = (uint8_t)(s != 0 ? infer_clampi(infer_nearest(src[16 * j + k] / s), -32, 31) + 32 : 32);
         }
-        for (int half = 0; half < 2; half++) {
-            const uint8_t *Lh = L + 128 * half;
-            uint8_t *ql = b->ql + 64 * half, *qh = b->qh + 32 * half;
-            for (int l = 0; l < 32; l++) {
-                const int q1 = Lh[l], q2 = Lh[l + 32], q3 = Lh[l + 64], q4 = Lh[l + 96];
-                ql[l] = (uint8_t)((q1 & 0x0F) | ((q3 & 0x0F) << 4));
-                ql[l + 32] = (uint8_t)((q2 & 0x0F) | ((q4 & 0x0F) << 4));
-                qh[l] = (uint8_t)((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
-            }
-        }
+        infer_kpack_q6k(L, b->ql, b->qh);
     }
 }
 

@@ -8,11 +8,6 @@
 #include "quant/quant_search.h"
 #include "tensor/dtype.h"
 
-/* The block layouts of these formats arrive with the formats branch (quant/blocks.h:
- * QK4_NL, block_q2_k, ...); until it is merged this file compiles to nothing and
- * infer-quantize reports the four types as unsupported. Drop the guard after the merge. */
-#ifdef QK4_NL
-
 #define FP16(x) infer_fp16_to_f32(x)
 #define TO_FP16(x) infer_f32_to_fp16(x)
 #define ALL_ZERO_EPS 1e-15f
@@ -216,5 +211,3 @@ void infer_quant_search_iq4_xs(const float *src, void *dst, int64_t n) {
         }
     }
 }
-
-#endif /* QK4_NL */

@@ -37,7 +37,6 @@ void infer_quant_search_requant_sym(const float *x, int n, float d, int nmax, ui
 void infer_quant_search_q4_k(const float *src, void *dst, int64_t n);
 void infer_quant_search_q5_k(const float *src, void *dst, int64_t n);
 void infer_quant_search_q6_k(const float *src, void *dst, int64_t n);
-/* Defined once quant/blocks.h has their layouts (see quant_k_low_search.c). */
 void infer_quant_search_q2_k(const float *src, void *dst, int64_t n);
 void infer_quant_search_q3_k(const float *src, void *dst, int64_t n);
 void infer_quant_search_iq4_nl(const float *src, void *dst, int64_t n);   /* n: multiple of 32 */
