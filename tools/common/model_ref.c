@@ -143,14 +143,18 @@ int model_ref_parse(const char *name, model_ref *out, char *err, size_t err_cap)
 }
 
 char *model_resolve(const char *name, char *err, size_t err_cap) {
-    if (name && is_file(name)) return strdup(name);
+    struct stat st;
+    if (!name || stat(name, &st) == 0) return name ? strdup(name) : NULL;   /* whatever it is, the loader says */
+    const int remote = strncmp(name, "http://", 7) == 0 || strncmp(name, "https://", 8) == 0 || is_hf_ref(name);
     model_ref ref;
-    if (model_ref_parse(name, &ref, err, err_cap) != 0) {
-        /* a plain path that does not exist: say so rather than "unknown model" */
-        if (name && (strchr(name, '/') || strstr(name, ".gguf")) && !is_hf_ref(name) && !strstr(name, "://"))
-            snprintf(err, err_cap, "cannot open '%s': no such file", name);
-        return NULL;
+    int found = remote;
+    if (remote) {
+        if (model_ref_parse(name, &ref, err, err_cap) != 0) return NULL;
+    } else {
+        memset(&ref, 0, sizeof ref);
+        if (from_catalog(name, &ref, err, err_cap, &found) != 0) return NULL;
     }
+    if (!found) return strdup(name);   /* a path that does not exist: the loader's message names it */
     char dir[1024];
     model_cache_dir(dir, sizeof dir);
     size_t len = strlen(dir) + strlen(ref.file) + 2;

@@ -29,7 +29,8 @@ const char *model_cache_dir(char *buf, size_t cap);
 /* Parses a URL, Hugging Face reference or catalog name. Returns 0, or -1 with a message
  * in err (unknown name, malformed reference, bad catalog). */
 int model_ref_parse(const char *name, model_ref *out, char *err, size_t err_cap);
-/* Where the model named `name` is on disk: the name itself if it is an existing file,
+/* Where the model named `name` is on disk: the name itself if it exists (of any kind:
+ * the loader reports what is wrong with it) or is not a URL, reference or catalog name;
  * else its cache path if it has been downloaded. malloc'd; NULL with a message in err
  * (not downloaded yet: "run infer-pull NAME"). */
 char *model_resolve(const char *name, char *err, size_t err_cap);
