@@ -1,4 +1,5 @@
 #include "registry.h"
+#include "model_ref.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -209,7 +210,10 @@ int registry_new(const registry_params *p, metrics *met, registry **out, char *e
         }
     }
     if (p->model_path) {
-        r->default_index = add_entry(r, p->model_path, err, errcap);
+        /* a file, or a model infer-pull downloaded (URL, OWNER/REPO:FILE, catalog name) */
+        char *file = model_resolve(p->model_path, err, errcap);
+        r->default_index = file ? add_entry(r, file, err, errcap) : -1;
+        free(file);
         if (r->default_index < 0 || load(r, r->e[r->default_index], err, errcap) != 0) {
             registry_free(r);
             return -1;
