@@ -49,6 +49,17 @@ class ChatMsg(Structure):
     _fields_ = [("role", c_char_p), ("content", c_char_p)]
 
 
+class QuantizeParams(Structure):
+    _fields_ = [("type", c_char_p), ("n_threads", c_int32), ("pure", c_int), ("allow_requantize", c_int),
+                ("overrides", POINTER(c_char_p)), ("n_overrides", c_size_t), ("progress", c_void_p),
+                ("progress_user", c_void_p)]
+
+
+class QuantizeStats(Structure):
+    _fields_ = [("n_tensors", c_int64), ("n_quantized", c_int64), ("n_fallback", c_int64),
+                ("n_elements", c_uint64), ("bytes_in", c_uint64), ("bytes_out", c_uint64), ("seconds", c_double)]
+
+
 class TokenLogprob(Structure):
     _fields_ = [("token", c_int32), ("logprob", c_float)]
 
@@ -184,6 +195,10 @@ _SIGNATURES = {
 # Later additions (split files, backend notes, the grammar and Jinja work): declared
 # when the library has them, so that an older libinfer.so still loads.
 _OPTIONAL = {
+    "infer_quantize_default_params": (QuantizeParams, []),
+    "infer_quantize_type_names": (POINTER(c_char_p), []),
+    "infer_model_quantize": (st, [c_char_p, c_char_p, POINTER(QuantizeParams), POINTER(QuantizeStats),
+                                  POINTER(InferError)]),
     "infer_gguf_open_split": (st, [c_char_p, POINTER(P), POINTER(InferError)]),
     "infer_gguf_n_parts": (c_int32, [P]),
     "infer_gguf_part": (P, [P, c_int32]),
