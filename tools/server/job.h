@@ -32,6 +32,8 @@ typedef struct job {
     size_t n_stop, max_stop_len;
     int chat;                   /* classify tokens (answer / reasoning / markup) and stop on
                                    the model's end-of-turn tokens */
+    char *tools_json;           /* tools offered (owned JSON text, NULL: none): the reply is
+                                   held back and split into text and tool calls at its end */
     double max_seconds;         /* wall-time limit of the generation (<= 0: none) */
 
     /* ---- output: guarded by mu, signalled on cv */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat_tools.h"
 #include "request.h"
 #include "routes.h"
 
@@ -14,6 +15,7 @@ typedef struct oai_stream {
     int chat;                 /* chat.completion.chunk vs text_completion */
     int include_usage;
     int role_sent;
+    int calls_sent;           /* tool calls went out (finish_reason "tool_calls") */
     size_t sent, rsent;       /* content / reasoning bytes already streamed */
     int n_prompt;
 } oai_stream;
@@ -63,8 +65,8 @@ static int refuse_unsupported(json_t *b, int chat, req_err *e) {
         req_fail(e, 400, "logprobs", "unsupported", "logprobs are not supported by this server yet");
         return -1;
     }
-    if ((v = json_object_get(b, "tools")) && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0)) {
-        req_fail(e, 400, "tools", "unsupported", "tools are not supported by this server yet");
+    if (!chat && (v = json_object_get(b, "tools")) && !json_is_null(v)) {
+        req_fail(e, 400, "tools", "unsupported", "tools need /v1/chat/completions");
         return -1;
     }
     if ((v = json_object_get(b, "response_format")) && !json_is_null(v)) {
@@ -99,10 +101,17 @@ static json_t *final_json(void *user, const job *j) {
     const oai_stream *s = user;
     json_t *choice;
     if (s->chat) {
-        json_t *msg = json_pack("{s:s,s:o}", "role", "assistant", "content", json_text_n(j->content.p, j->content.n));
+        sbuf text = {0};
+        json_t *calls = NULL;
+        if (j->tools_json) calls = tools_split_reply(j->content.p, j->content.n, j->tools_json, 0, &text);
+        else sbuf_put(&text, j->content.p, j->content.n);
+        json_t *msg = json_pack("{s:s,s:o}", "role", "assistant", "content",
+                                calls && text.n == 0 ? json_null() : json_text_n(text.p, text.n));
+        sbuf_free(&text);
         if (j->reasoning.n) json_object_set_new(msg, "reasoning_content", json_text_n(j->reasoning.p, j->reasoning.n));
+        if (calls) json_object_set_new(msg, "tool_calls", calls);
         choice = json_pack("{s:i,s:o,s:n,s:s}", "index", 0, "message", msg, "logprobs", "finish_reason",
-                           finish_reason(j->finish));
+                           calls ? "tool_calls" : finish_reason(j->finish));
     } else {
         choice = json_pack("{s:i,s:o,s:n,s:s}", "index", 0, "text", json_text_n(j->content.p, j->content.n), "logprobs",
                            "finish_reason", finish_reason(j->finish));
@@ -142,6 +151,25 @@ static json_t *delta_choice(const oai_stream *s, const char *key, const char *te
     return json_pack("{s:i,s:o,s:n,s:o}", "index", 0, "delta", delta, "logprobs", "finish_reason", fin);
 }
 
+/* The held-back reply of a request with tools: its text, then each tool call as one
+ * delta (OpenAI's streamed form: index, id, type, name and the whole arguments). */
+static void send_held_reply(oai_stream *s, const job *j, sbuf *out) {
+    sbuf text = {0};
+    json_t *calls = tools_split_reply(j->content.p, j->content.n, j->tools_json, 0, &text);
+    if (text.n) sse(out, chunk(s, delta_choice(s, "content", text.p, text.n, NULL)));
+    sbuf_free(&text);
+    size_t i;
+    json_t *call;
+    json_array_foreach(calls, i, call) {
+        json_object_set_new(call, "index", json_integer((json_int_t)i));
+        json_t *c = delta_choice(s, NULL, "", 0, NULL);
+        json_object_set_new(json_object_get(c, "delta"), "tool_calls", json_pack("[O]", call));
+        sse(out, chunk(s, c));
+        s->calls_sent = 1;
+    }
+    json_decref(calls);
+}
+
 /* Server-sent events: a role chunk, text deltas, a chunk with finish_reason, optionally a
  * usage chunk, then [DONE]. */
 static int format_sse(void *user, job *j, sbuf *out) {
@@ -156,15 +184,18 @@ static int format_sse(void *user, job *j, sbuf *out) {
         sse(out, chunk(s, delta_choice(s, "reasoning_content", j->reasoning.p + s->rsent, j->reasoning.n - s->rsent, NULL)));
         s->rsent = j->reasoning.n;
     }
-    if (j->content_visible > s->sent) {
+    /* With tools offered the reply is held back: only the whole of it shows whether it
+     * is text or tool calls. */
+    if (!j->tools_json && j->content_visible > s->sent) {
         sse(out, chunk(s, delta_choice(s, "content", j->content.p + s->sent, j->content_visible - s->sent, NULL)));
         s->sent = j->content_visible;
     }
     if (j->finish == JOB_RUNNING) return 0;
+    if (j->tools_json && j->finish != JOB_ERROR) send_held_reply(s, j, out);
     if (j->finish == JOB_ERROR) {
         sse(out, json_pack("{s:{s:s,s:s,s:n,s:n}}", "error", "message", j->error, "type", "server_error", "param", "code"));
     } else {
-        sse(out, chunk(s, delta_choice(s, NULL, "", 0, finish_reason(j->finish))));
+        sse(out, chunk(s, delta_choice(s, NULL, "", 0, s->calls_sent ? "tool_calls" : finish_reason(j->finish))));
         if (s->include_usage) {
             json_t *u = chunk(s, json_null());
             json_object_set_new(u, "choices", json_array());
@@ -200,7 +231,9 @@ static void completion(http_req *r, int chat) {
     json_t *so = json_object_get(b, "stream_options");
     if (so && json_is_object(so) && req_bool(so, "include_usage", &s->include_usage, &e) < 0) goto fail;
     if (chat) {
-        if (req_chat_prompt(me, json_object_get(b, "messages"), NULL, j, &e) < 0) goto fail;
+        if (tools_read(b, &j->tools_json, &e) < 0 ||
+            req_chat_prompt(me, json_object_get(b, "messages"), NULL, j->tools_json, j, &e) < 0)
+            goto fail;
     } else {
         json_t *p = json_object_get(b, "prompt");
         if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) p = json_array_get(p, 0);
@@ -226,6 +259,31 @@ done:
 }
 
 void openai_chat(http_req *r) { completion(r, 1); }
+
+/* llama.cpp's POST /apply-template: a chat request's messages and tools rendered with the
+ * model's template, {"prompt": text}, nothing generated (for clients that tokenize or
+ * inspect prompts themselves). */
+void openai_apply_template(http_req *r) {
+    json_t *b = http_body_json(r);
+    if (!b) return;
+    double load_s;
+    model_entry *me = req_model(r, b, "model", &load_s);
+    if (!me) {
+        json_decref(b);
+        return;
+    }
+    req_err e = {0};
+    char *tools = NULL, *text = NULL;
+    size_t n = 0;
+    if (tools_read(b, &tools, &e) == 0 && (text = req_chat_render(me, json_object_get(b, "messages"), NULL, tools, &n, &e)))
+        http_send_json(r, 200, json_pack("{s:o}", "prompt", json_text_n(text, n)));
+    else
+        req_answer_error(r, &e);
+    free(text);
+    free(tools);
+    json_decref(b);
+    registry_release(r->srv->reg, me);
+}
 void openai_completions(http_req *r) { completion(r, 0); }
 
 void openai_models(http_req *r) {

@@ -36,9 +36,14 @@ model_entry *req_model(http_req *r, json_t *body, const char *key, double *load_
 int req_text_prompt(const model_entry *me, const char *text, size_t n, job *j, req_err *e);
 /* Token ids given by the client ([1, 403, ...]), used as they are (no BOS added). */
 int req_token_prompt(const model_entry *me, json_t *ids, job *j, req_err *e);
-/* Chat messages [{role, content}] (content a string or [{type:"text",text}] parts),
- * preceded by an optional system text, rendered with the model's template. */
-int req_chat_prompt(const model_entry *me, json_t *messages, const char *system, job *j, req_err *e);
+/* Chat messages [{role, content, tool_calls, tool_call_id, name}] (content a string or
+ * [{type:"text",text}] parts), preceded by an optional system text, rendered with the
+ * model's own template and the offered tools (tools_json, NULL: none). */
+int req_chat_prompt(const model_entry *me, json_t *messages, const char *system, const char *tools_json, job *j,
+                    req_err *e);
+/* The same messages rendered to prompt text (malloc'd, *n bytes), not tokenized. */
+char *req_chat_render(const model_entry *me, json_t *messages, const char *system, const char *tools_json, size_t *n,
+                      req_err *e);
 /* Checks the prompt fits a slot, leaving room for one reply token. */
 int req_check_fits(const model_entry *me, const job *j, req_err *e);
 
