@@ -264,14 +264,10 @@ void openai_chat(http_req *r) { completion(r, 1); }
  * model's template, {"prompt": text}, nothing generated (for clients that tokenize or
  * inspect prompts themselves). */
 void openai_apply_template(http_req *r) {
-    json_t *b = http_body_json(r);
-    if (!b) return;
+    json_t *b;
     double load_s;
-    model_entry *me = req_model(r, b, "model", &load_s);
-    if (!me) {
-        json_decref(b);
-        return;
-    }
+    model_entry *me = req_body_model(r, &b, &load_s);
+    if (!me) return;
     req_err e = {0};
     char *tools = NULL, *text = NULL;
     size_t n = 0;

@@ -118,6 +118,16 @@ model_entry *req_model(http_req *r, json_t *body, const char *key, double *load_
     return me;
 }
 
+model_entry *req_body_model(http_req *r, json_t **body, double *load_s) {
+    if (!(*body = http_body_json(r))) return NULL;
+    model_entry *me = req_model(r, *body, "model", load_s);
+    if (!me) {
+        json_decref(*body);
+        *body = NULL;
+    }
+    return me;
+}
+
 static int tokenize_into(const model_entry *me, const char *text, size_t n, int add_bos, job *j, req_err *e) {
     infer_status st;
     size_t count = 0;

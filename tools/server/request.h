@@ -32,6 +32,9 @@ int req_stop(json_t *o, const char *key, job *j, req_err *e);
 /* The model named by "model" (absent: the default model), loaded; NULL after answering. */
 model_entry *req_model(http_req *r, json_t *body, const char *key, double *load_s);
 
+/* The body as JSON and the model it names (loaded); NULL after answering (nothing to free). */
+model_entry *req_body_model(http_req *r, json_t **body, double *load_s);
+
 /* Tokenizes raw text as infer-cli does (BOS if the model wants one, special tokens parsed). */
 int req_text_prompt(const model_entry *me, const char *text, size_t n, job *j, req_err *e);
 /* Token ids given by the client ([1, 403, ...]), used as they are (no BOS added). */
