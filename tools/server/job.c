@@ -24,6 +24,8 @@ void job_release(job *j) {
     free(j->prompt);
     free(j->gen);
     free(j->tools_json);
+    free(j->lp);
+    free(j->grammar);
     for (size_t i = 0; i < j->n_stop; i++) free(j->stop[i]);
     sbuf_free(&j->content);
     sbuf_free(&j->reasoning);

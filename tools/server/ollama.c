@@ -70,9 +70,13 @@ static int read_common(json_t *b, job *j, oll_stream *s, int *stream, req_err *e
             return -1;
         }
     }
-    json_t *f = json_object_get(b, "format");
-    if (f && !json_is_null(f) && !(json_is_string(f) && json_string_length(f) == 0)) {
-        req_fail(e, 400, "format", "unsupported", "'format' (JSON output) is not supported by this server yet");
+    json_t *f = json_object_get(b, "format");   /* "json" or a JSON schema */
+    if (json_is_string(f) && strcmp(json_string_value(f), "json") == 0) {
+        if (req_json_object(j, e) < 0) return -1;
+    } else if (json_is_object(f)) {
+        if (req_json_schema(f, "format", j, e) < 0) return -1;
+    } else if (f && !json_is_null(f) && !(json_is_string(f) && json_string_length(f) == 0)) {
+        req_fail(e, 400, "format", "invalid_value", "'format' must be \"json\" or a JSON schema");
         return -1;
     }
     json_t *tools = json_object_get(b, "tools");

@@ -208,6 +208,40 @@ int req_chat_prompt(const model_entry *me, json_t *messages, const char *system,
     return rc;
 }
 
+int req_json_object(job *j, req_err *e) {
+    free(j->grammar);
+    if (!(j->grammar = strdup(infer_json_object_grammar()))) {
+        req_fail(e, 500, NULL, NULL, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int req_json_schema(json_t *schema, const char *param, job *j, req_err *e) {
+    if (!json_is_object(schema) && !json_is_boolean(schema)) {
+        req_fail(e, 400, param, "invalid_type", "'%s' must be a JSON schema (an object)", param);
+        return -1;
+    }
+    char *text = json_dumps(schema, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t need = 0;
+    infer_error ie = {0};
+    infer_status st = text ? infer_json_schema_to_grammar(text, strlen(text), NULL, 0, &need, &ie) : INFER_ERR_NOMEM;
+    if (st == INFER_ERR_BUFFER_SMALL || st == INFER_OK) {
+        free(j->grammar);
+        j->grammar = malloc(need + 1);
+        st = j->grammar ? infer_json_schema_to_grammar(text, strlen(text), j->grammar, need + 1, &need, &ie) : INFER_ERR_NOMEM;
+    }
+    free(text);
+    if (st != INFER_OK) {
+        free(j->grammar);
+        j->grammar = NULL;
+        req_fail(e, st == INFER_ERR_NOMEM ? 500 : 400, param, st == INFER_ERR_UNSUPPORTED ? "unsupported_schema" : "invalid_schema",
+                 "%s: %s", param, ie.message[0] ? ie.message : infer_status_str(st));
+        return -1;
+    }
+    return 0;
+}
+
 int req_check_fits(const model_entry *me, const job *j, req_err *e) {
     uint32_t n_ctx = sched_slot_ctx(me->sched);
     if (j->n_prompt == 0) {

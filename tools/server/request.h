@@ -47,6 +47,11 @@ int req_chat_prompt(const model_entry *me, json_t *messages, const char *system,
 /* The same messages rendered to prompt text (malloc'd, *n bytes), not tokenized. */
 char *req_chat_render(const model_entry *me, json_t *messages, const char *system, const char *tools_json, size_t *n,
                       req_err *e);
+/* Constrains the job's reply: any JSON object, or the JSON texts valid under a schema
+ * (converted to a grammar here, so a bad schema is a 400 naming what is wrong). */
+int req_json_object(job *j, req_err *e);
+int req_json_schema(json_t *schema, const char *param, job *j, req_err *e);
+
 /* Checks the prompt fits a slot, leaving room for one reply token. */
 int req_check_fits(const model_entry *me, const job *j, req_err *e);
 
