@@ -21,7 +21,7 @@
 #                      contain an expected word (e.g. "def" for a Python function)
 #                    tools (1.5B): a tool-call round trip through the library
 #                      (test_chat_tools_e2e) and through infer-chat --tools
-#                      (chat_tools_round_trip), both ctests of the build
+#                      (chat_tools_round_trip) and infer-server (server_tools_real), ctests of the build
 #                    infer-perplexity on tests/data/text/stories-public.txt, context 128:
 #                      within 2% of the reference engine's value on the same file
 #                      (llama.cpp, F32 KV cache, no flash attention; recorded below and
@@ -166,12 +166,12 @@ check_chat() {
   done
 }
 
-# Tool calling (tests/unit/test_chat_tools_e2e.c, tests/chat_tools.cmake): get_weather is
+# Tool calling (tests/unit/test_chat_tools_e2e.c, tests/chat_tools.cmake, tests/server/test_tools.py): get_weather is
 # offered, called, answered, and the model uses the result.
 check_tools() {
   local name="$1" t
   [ "$name" = qwen2.5-coder-1.5b ] || return
-  for t in test_chat_tools_e2e chat_tools_round_trip; do
+  for t in test_chat_tools_e2e chat_tools_round_trip server_tools_real; do
     if ! ctest --test-dir "$build" -N -R "^$t\$" 2>/dev/null | grep -q "Total Tests: 1"; then
       skip "$name: ctest $t is not in $build (configure with tests)"; continue
     fi

@@ -130,14 +130,10 @@ static json_t *float_array(const float *v, size_t n) {
 }
 
 static void embed(http_req *r, int ollama) {
-    json_t *b = http_body_json(r);
-    if (!b) return;
+    json_t *b;
     double load_s;
-    model_entry *me = req_model(r, b, "model", &load_s);
-    if (!me) {
-        json_decref(b);
-        return;
-    }
+    model_entry *me = req_body_model(r, &b, &load_s);
+    if (!me) return;
     req_err e = {0};
     embed_inputs in = {0};
     json_t *list = json_array();

@@ -23,6 +23,9 @@ void job_release(job *j) {
     if (!j || atomic_fetch_sub(&j->refs, 1) != 1) return;
     free(j->prompt);
     free(j->gen);
+    free(j->tools_json);
+    free(j->lp);
+    free(j->grammar);
     for (size_t i = 0; i < j->n_stop; i++) free(j->stop[i]);
     sbuf_free(&j->content);
     sbuf_free(&j->reasoning);

@@ -13,6 +13,14 @@
 #include "util.h"
 
 #define JOB_MAX_STOP 16
+#define JOB_MAX_TOP 20
+
+/* One generated token's log-probability and the most likely alternatives. */
+typedef struct job_logprob {
+    float logprob;
+    int32_t n_top;
+    infer_token_logprob top[JOB_MAX_TOP];
+} job_logprob;
 
 typedef enum job_finish {
     JOB_RUNNING = 0,
@@ -32,7 +40,12 @@ typedef struct job {
     size_t n_stop, max_stop_len;
     int chat;                   /* classify tokens (answer / reasoning / markup) and stop on
                                    the model's end-of-turn tokens */
+    char *tools_json;           /* tools offered (owned JSON text, NULL: none): the reply is
+                                   held back and split into text and tool calls at its end */
     double max_seconds;         /* wall-time limit of the generation (<= 0: none) */
+    char *grammar;              /* GBNF the reply must follow (owned), or NULL */
+    int logprobs;               /* record each generated token's log-probability */
+    int top_logprobs;           /* ... and this many alternatives (0..JOB_MAX_TOP) */
 
     /* ---- output: guarded by mu, signalled on cv */
     pthread_mutex_t mu;
@@ -46,6 +59,7 @@ typedef struct job {
     int n_gen;                  /* tokens generated */
     int32_t *gen;               /* their ids (n_gen of them; kept when keep_tokens) */
     int keep_tokens;            /* input: record the generated ids */
+    job_logprob *lp;            /* n_gen of them when logprobs (with gen: the ids) */
     double t_submit, t_start, t_prompt_done, t_first, t_done;   /* tool_now_s() times */
 
     atomic_int cancelled;       /* set by the HTTP side: stop at the next step */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat_tools.h"
 #include "request.h"
 #include "routes.h"
 
@@ -69,16 +70,21 @@ static int read_common(json_t *b, job *j, oll_stream *s, int *stream, req_err *e
             return -1;
         }
     }
-    json_t *f = json_object_get(b, "format");
-    if (f && !json_is_null(f) && !(json_is_string(f) && json_string_length(f) == 0)) {
-        req_fail(e, 400, "format", "unsupported", "'format' (JSON output) is not supported by this server yet");
+    json_t *f = json_object_get(b, "format");   /* "json" or a JSON schema */
+    if (json_is_string(f) && strcmp(json_string_value(f), "json") == 0) {
+        if (req_json_object(j, e) < 0) return -1;
+    } else if (json_is_object(f)) {
+        if (req_json_schema(f, "format", j, e) < 0) return -1;
+    } else if (f && !json_is_null(f) && !(json_is_string(f) && json_string_length(f) == 0)) {
+        req_fail(e, 400, "format", "invalid_value", "'format' must be \"json\" or a JSON schema");
         return -1;
     }
     json_t *tools = json_object_get(b, "tools");
-    if (tools && !json_is_null(tools) && !(json_is_array(tools) && json_array_size(tools) == 0)) {
-        req_fail(e, 400, "tools", "unsupported", "tools are not supported by this server yet");
+    if (!s->chat && tools && !json_is_null(tools)) {
+        req_fail(e, 400, "tools", "unsupported", "tools need /api/chat");
         return -1;
     }
+    if (s->chat && tools_read(b, &j->tools_json, e) < 0) return -1;
     return read_options(b, j, e);
 }
 
@@ -126,12 +132,26 @@ static void ndjson(sbuf *out, json_t *v) {
     free(t);
 }
 
+/* A reply of a request with tools: its text with the tool calls taken out, and the calls
+ * as message.tool_calls. */
+static json_t *piece_with_calls(const oll_stream *s, const job *j, const char *thinking, size_t tn, int done) {
+    sbuf text = {0};
+    json_t *calls = tools_split_reply(j->content.p, j->content.n, j->tools_json, 1, &text);
+    json_t *o = piece(s, text.p, text.n, thinking, tn, done);
+    sbuf_free(&text);
+    if (calls) json_object_set_new(json_object_get(o, "message"), "tool_calls", calls);
+    return o;
+}
+
 static int format_ndjson(void *user, job *j, sbuf *out) {
     oll_stream *s = user;
     size_t tn = s->think && j->reasoning.n > s->rsent ? j->reasoning.n - s->rsent : 0;
-    if (j->content_visible > s->sent || tn) {
-        ndjson(out, piece(s, j->content.p + s->sent, j->content_visible - s->sent, j->reasoning.p + s->rsent, tn, 0));
-        s->sent = j->content_visible;
+    /* With tools offered the reply text is held back until its end (as Ollama does):
+     * only the whole of it shows whether it is text or tool calls. */
+    size_t visible = j->tools_json ? s->sent : j->content_visible;
+    if (visible > s->sent || tn) {
+        ndjson(out, piece(s, j->content.p + s->sent, visible - s->sent, j->reasoning.p + s->rsent, tn, 0));
+        s->sent = visible;
         s->rsent += tn;
     }
     if (j->finish == JOB_RUNNING) return 0;
@@ -139,6 +159,7 @@ static int format_ndjson(void *user, job *j, sbuf *out) {
         ndjson(out, json_pack("{s:s}", "error", j->error));
         return 1;
     }
+    if (j->tools_json && j->content.n) ndjson(out, piece_with_calls(s, j, NULL, 0, 0));
     json_t *last = piece(s, "", 0, NULL, 0, 1);
     add_stats(s, j, last);
     ndjson(out, last);
@@ -147,7 +168,9 @@ static int format_ndjson(void *user, job *j, sbuf *out) {
 
 static json_t *final_json(void *user, const job *j) {
     const oll_stream *s = user;
-    json_t *o = piece(s, j->content.p, j->content.n, j->reasoning.p, s->think ? j->reasoning.n : 0, 1);
+    const char *thinking = j->reasoning.p;
+    size_t tn = s->think ? j->reasoning.n : 0;
+    json_t *o = j->tools_json ? piece_with_calls(s, j, thinking, tn, 1) : piece(s, j->content.p, j->content.n, thinking, tn, 1);
     add_stats(s, j, o);
     return o;
 }
@@ -193,13 +216,13 @@ static void generate(http_req *r, int chat) {
         goto done;
     }
     if (chat) {
-        if (req_chat_prompt(me, msgs, NULL, j, &e) < 0) goto fail;
+        if (req_chat_prompt(me, msgs, NULL, j->tools_json, j, &e) < 0) goto fail;
     } else if (raw) {
         if (req_text_prompt(me, prompt, prompt_len, j, &e) < 0) goto fail;
     } else {
         /* Ollama applies the chat template to a plain prompt: one user turn. */
         json_t *one = json_pack("[{s:s,s:s%}]", "role", "user", "content", prompt, prompt_len);
-        int rc = req_chat_prompt(me, one, system, j, &e);
+        int rc = req_chat_prompt(me, one, system, NULL, j, &e);
         json_decref(one);
         if (rc < 0) goto fail;
     }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat_tools.h"
 #include "request.h"
 #include "routes.h"
 
@@ -14,8 +15,10 @@ typedef struct oai_stream {
     int chat;                 /* chat.completion.chunk vs text_completion */
     int include_usage;
     int role_sent;
+    int calls_sent;           /* tool calls went out (finish_reason "tool_calls") */
     size_t sent, rsent;       /* content / reasoning bytes already streamed */
-    int n_prompt;
+    int lp_sent;              /* logprobs entries already streamed */
+    const infer_model *m;     /* for token texts (the stream holds the model) */
 } oai_stream;
 
 /* ---------------------------------------------------------------- request fields */
@@ -55,16 +58,26 @@ static int read_sampling(json_t *b, job *j, int chat, req_err *e) {
     return 0;
 }
 
-/* Fields this server does not implement yet: refused rather than silently ignored. */
-static int refuse_unsupported(json_t *b, int chat, req_err *e) {
+/* What shapes the output: logprobs, response_format (a grammar); fields this server does
+ * not implement yet are refused rather than silently ignored. */
+static int read_output(json_t *b, job *j, int chat, req_err *e) {
     json_t *v;
-    if ((v = json_object_get(b, "logprobs")) && !json_is_null(v) && !json_is_false(v) &&
-        !(json_is_integer(v) && json_integer_value(v) == 0)) {
-        req_fail(e, 400, "logprobs", "unsupported", "logprobs are not supported by this server yet");
-        return -1;
+    long long top = 0;
+    int rc;
+    if (chat) {   /* logprobs: true, top_logprobs: 0..20 */
+        if (req_bool(b, "logprobs", &j->logprobs, e) < 0 || (rc = req_int(b, "top_logprobs", 0, JOB_MAX_TOP, &top, e)) < 0)
+            return -1;
+        if (rc && !j->logprobs) {
+            req_fail(e, 400, "top_logprobs", "invalid_value", "'top_logprobs' needs 'logprobs': true");
+            return -1;
+        }
+    } else {      /* logprobs: 0..5 alternatives */
+        if ((rc = req_int(b, "logprobs", 0, 5, &top, e)) < 0) return -1;
+        j->logprobs = rc;
     }
-    if ((v = json_object_get(b, "tools")) && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0)) {
-        req_fail(e, 400, "tools", "unsupported", "tools are not supported by this server yet");
+    j->top_logprobs = (int)top;
+    if (!chat && (v = json_object_get(b, "tools")) && !json_is_null(v)) {
+        req_fail(e, 400, "tools", "unsupported", "tools need /v1/chat/completions");
         return -1;
     }
     if ((v = json_object_get(b, "response_format")) && !json_is_null(v)) {
@@ -73,9 +86,18 @@ static int refuse_unsupported(json_t *b, int chat, req_err *e) {
             req_fail(e, 400, "response_format", "invalid_type", "'response_format' must be an object with a string 'type'");
             return -1;
         }
-        if (strcmp(json_string_value(t), "text") != 0) {
-            req_fail(e, 400, "response_format", "unsupported", "response_format '%.40s' is not supported by this server yet",
-                     json_string_value(t));
+        const char *type = json_string_value(t);
+        if (strcmp(type, "json_object") == 0) {
+            if (req_json_object(j, e) < 0) return -1;
+        } else if (strcmp(type, "json_schema") == 0) {
+            json_t *js = json_object_get(v, "json_schema");
+            if (!json_is_object(js) || !json_object_get(js, "schema")) {
+                req_fail(e, 400, "response_format", "invalid_type", "'response_format.json_schema.schema' is missing");
+                return -1;
+            }
+            if (req_json_schema(json_object_get(js, "schema"), "response_format", j, e) < 0) return -1;
+        } else if (strcmp(type, "text") != 0) {
+            req_fail(e, 400, "response_format", "invalid_value", "response_format type '%.40s' is not text, json_object or json_schema", type);
             return -1;
         }
     }
@@ -88,6 +110,57 @@ static int refuse_unsupported(json_t *b, int chat, req_err *e) {
 
 /* ---------------------------------------------------------------- answers */
 
+static json_t *token_json(const infer_model *m, int32_t tok, int with_bytes, json_t **bytes_out) {
+    char buf[256];
+    size_t n = 0;
+    if (infer_token_to_bytes(m, tok, buf, sizeof buf, &n) != INFER_OK) n = 0;
+    if (with_bytes) {
+        *bytes_out = json_array();
+        for (size_t i = 0; i < n; i++) json_array_append_new(*bytes_out, json_integer((unsigned char)buf[i]));
+    }
+    return json_text_n(buf, n);
+}
+
+/* OpenAI's logprobs of generated tokens [from, to): chat {"content":[...]} or the
+ * completions' parallel arrays. */
+static json_t *logprobs_json(const oai_stream *s, const job *j, int from, int to) {
+    if (!j->logprobs || to <= from) return json_null();
+    json_t *content = json_array(), *tokens = json_array(), *lps = json_array(), *tops = json_array();
+    for (int i = from; i < to; i++) {
+        const job_logprob *l = &j->lp[i];
+        json_t *bytes = NULL;
+        if (s->chat) {
+            json_t *top = json_array();
+            for (int k = 0; k < l->n_top; k++) {
+                json_t *tb = NULL;
+                json_t *tt = token_json(s->m, l->top[k].token, 1, &tb);
+                json_array_append_new(top, json_pack("{s:o,s:f,s:o}", "token", tt, "logprob", (double)l->top[k].logprob, "bytes", tb));
+            }
+            json_t *tt = token_json(s->m, j->gen[i], 1, &bytes);
+            json_array_append_new(content, json_pack("{s:o,s:f,s:o,s:o}", "token", tt, "logprob", (double)l->logprob, "bytes",
+                                                     bytes, "top_logprobs", top));
+        } else {
+            json_t *top = json_object();
+            for (int k = 0; k < l->n_top; k++) {
+                json_t *tt = token_json(s->m, l->top[k].token, 0, NULL);
+                json_object_set_new(top, json_string_value(tt), json_real(l->top[k].logprob));
+                json_decref(tt);
+            }
+            json_array_append_new(tokens, token_json(s->m, j->gen[i], 0, NULL));
+            json_array_append_new(lps, json_real(l->logprob));
+            json_array_append_new(tops, top);
+        }
+    }
+    if (s->chat) {
+        json_decref(tokens);
+        json_decref(lps);
+        json_decref(tops);
+        return json_pack("{s:o,s:n}", "content", content, "refusal");
+    }
+    json_decref(content);
+    return json_pack("{s:o,s:o,s:o}", "tokens", tokens, "token_logprobs", lps, "top_logprobs", tops);
+}
+
 static json_t *usage_json(const job *j) {
     return json_pack("{s:i,s:i,s:i,s:{s:i}}", "prompt_tokens", (int)j->n_prompt, "completion_tokens", j->n_gen,
                      "total_tokens", (int)j->n_prompt + j->n_gen, "prompt_tokens_details", "cached_tokens", j->n_cached);
@@ -99,13 +172,20 @@ static json_t *final_json(void *user, const job *j) {
     const oai_stream *s = user;
     json_t *choice;
     if (s->chat) {
-        json_t *msg = json_pack("{s:s,s:o}", "role", "assistant", "content", json_text_n(j->content.p, j->content.n));
+        sbuf text = {0};
+        json_t *calls = NULL;
+        if (j->tools_json) calls = tools_split_reply(j->content.p, j->content.n, j->tools_json, 0, &text);
+        else sbuf_put(&text, j->content.p, j->content.n);
+        json_t *msg = json_pack("{s:s,s:o}", "role", "assistant", "content",
+                                calls && text.n == 0 ? json_null() : json_text_n(text.p, text.n));
+        sbuf_free(&text);
         if (j->reasoning.n) json_object_set_new(msg, "reasoning_content", json_text_n(j->reasoning.p, j->reasoning.n));
-        choice = json_pack("{s:i,s:o,s:n,s:s}", "index", 0, "message", msg, "logprobs", "finish_reason",
-                           finish_reason(j->finish));
+        if (calls) json_object_set_new(msg, "tool_calls", calls);
+        choice = json_pack("{s:i,s:o,s:o,s:s}", "index", 0, "message", msg, "logprobs", logprobs_json(s, j, 0, j->n_gen),
+                           "finish_reason", calls ? "tool_calls" : finish_reason(j->finish));
     } else {
-        choice = json_pack("{s:i,s:o,s:n,s:s}", "index", 0, "text", json_text_n(j->content.p, j->content.n), "logprobs",
-                           "finish_reason", finish_reason(j->finish));
+        choice = json_pack("{s:i,s:o,s:o,s:s}", "index", 0, "text", json_text_n(j->content.p, j->content.n), "logprobs",
+                           logprobs_json(s, j, 0, j->n_gen), "finish_reason", finish_reason(j->finish));
         if (j->keep_tokens) {
             json_t *ids = json_array();
             for (int i = 0; i < j->n_gen; i++) json_array_append_new(ids, json_integer(j->gen[i]));
@@ -142,6 +222,25 @@ static json_t *delta_choice(const oai_stream *s, const char *key, const char *te
     return json_pack("{s:i,s:o,s:n,s:o}", "index", 0, "delta", delta, "logprobs", "finish_reason", fin);
 }
 
+/* The held-back reply of a request with tools: its text, then each tool call as one
+ * delta (OpenAI's streamed form: index, id, type, name and the whole arguments). */
+static void send_held_reply(oai_stream *s, const job *j, sbuf *out) {
+    sbuf text = {0};
+    json_t *calls = tools_split_reply(j->content.p, j->content.n, j->tools_json, 0, &text);
+    if (text.n) sse(out, chunk(s, delta_choice(s, "content", text.p, text.n, NULL)));
+    sbuf_free(&text);
+    size_t i;
+    json_t *call;
+    json_array_foreach(calls, i, call) {
+        json_object_set_new(call, "index", json_integer((json_int_t)i));
+        json_t *c = delta_choice(s, NULL, "", 0, NULL);
+        json_object_set_new(json_object_get(c, "delta"), "tool_calls", json_pack("[O]", call));
+        sse(out, chunk(s, c));
+        s->calls_sent = 1;
+    }
+    json_decref(calls);
+}
+
 /* Server-sent events: a role chunk, text deltas, a chunk with finish_reason, optionally a
  * usage chunk, then [DONE]. */
 static int format_sse(void *user, job *j, sbuf *out) {
@@ -156,15 +255,23 @@ static int format_sse(void *user, job *j, sbuf *out) {
         sse(out, chunk(s, delta_choice(s, "reasoning_content", j->reasoning.p + s->rsent, j->reasoning.n - s->rsent, NULL)));
         s->rsent = j->reasoning.n;
     }
-    if (j->content_visible > s->sent) {
-        sse(out, chunk(s, delta_choice(s, "content", j->content.p + s->sent, j->content_visible - s->sent, NULL)));
+    /* With tools offered the reply is held back: only the whole of it shows whether it
+     * is text or tool calls (its logprobs go out with the last chunk). */
+    if (!j->tools_json && j->content_visible > s->sent) {
+        json_t *c = delta_choice(s, "content", j->content.p + s->sent, j->content_visible - s->sent, NULL);
+        json_object_set_new(c, "logprobs", logprobs_json(s, j, s->lp_sent, j->n_gen));
+        s->lp_sent = j->n_gen;
+        sse(out, chunk(s, c));
         s->sent = j->content_visible;
     }
     if (j->finish == JOB_RUNNING) return 0;
+    if (j->tools_json && j->finish != JOB_ERROR) send_held_reply(s, j, out);
     if (j->finish == JOB_ERROR) {
         sse(out, json_pack("{s:{s:s,s:s,s:n,s:n}}", "error", "message", j->error, "type", "server_error", "param", "code"));
     } else {
-        sse(out, chunk(s, delta_choice(s, NULL, "", 0, finish_reason(j->finish))));
+        json_t *c = delta_choice(s, NULL, "", 0, s->calls_sent ? "tool_calls" : finish_reason(j->finish));
+        json_object_set_new(c, "logprobs", logprobs_json(s, j, s->lp_sent, j->n_gen));
+        sse(out, chunk(s, c));
         if (s->include_usage) {
             json_t *u = chunk(s, json_null());
             json_object_set_new(u, "choices", json_array());
@@ -195,12 +302,15 @@ static void completion(http_req *r, int chat) {
     s->created = (long long)time(NULL);
     make_id(chat ? "chatcmpl-" : "cmpl-", s->id, sizeof s->id);
     snprintf(s->model, sizeof s->model, "%s", me->info.name);
-    if (req_bool(b, "stream", &stream, &e) < 0 || refuse_unsupported(b, chat, &e) < 0 || read_sampling(b, j, chat, &e) < 0)
+    s->m = me->model;
+    if (req_bool(b, "stream", &stream, &e) < 0 || read_output(b, j, chat, &e) < 0 || read_sampling(b, j, chat, &e) < 0)
         goto fail;
     json_t *so = json_object_get(b, "stream_options");
     if (so && json_is_object(so) && req_bool(so, "include_usage", &s->include_usage, &e) < 0) goto fail;
     if (chat) {
-        if (req_chat_prompt(me, json_object_get(b, "messages"), NULL, j, &e) < 0) goto fail;
+        if (tools_read(b, &j->tools_json, &e) < 0 ||
+            req_chat_prompt(me, json_object_get(b, "messages"), NULL, j->tools_json, j, &e) < 0)
+            goto fail;
     } else {
         json_t *p = json_object_get(b, "prompt");
         if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) p = json_array_get(p, 0);
@@ -226,6 +336,27 @@ done:
 }
 
 void openai_chat(http_req *r) { completion(r, 1); }
+
+/* llama.cpp's POST /apply-template: a chat request's messages and tools rendered with the
+ * model's template, {"prompt": text}, nothing generated (for clients that tokenize or
+ * inspect prompts themselves). */
+void openai_apply_template(http_req *r) {
+    json_t *b;
+    double load_s;
+    model_entry *me = req_body_model(r, &b, &load_s);
+    if (!me) return;
+    req_err e = {0};
+    char *tools = NULL, *text = NULL;
+    size_t n = 0;
+    if (tools_read(b, &tools, &e) == 0 && (text = req_chat_render(me, json_object_get(b, "messages"), NULL, tools, &n, &e)))
+        http_send_json(r, 200, json_pack("{s:o}", "prompt", json_text_n(text, n)));
+    else
+        req_answer_error(r, &e);
+    free(text);
+    free(tools);
+    json_decref(b);
+    registry_release(r->srv->reg, me);
+}
 void openai_completions(http_req *r) { completion(r, 0); }
 
 void openai_models(http_req *r) {

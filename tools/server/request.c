@@ -1,5 +1,7 @@
 #include "request.h"
 
+#include "chat_tools.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -116,6 +118,16 @@ model_entry *req_model(http_req *r, json_t *body, const char *key, double *load_
     return me;
 }
 
+model_entry *req_body_model(http_req *r, json_t **body, double *load_s) {
+    if (!(*body = http_body_json(r))) return NULL;
+    model_entry *me = req_model(r, *body, "model", load_s);
+    if (!me) {
+        json_decref(*body);
+        *body = NULL;
+    }
+    return me;
+}
+
 static int tokenize_into(const model_entry *me, const char *text, size_t n, int add_bos, job *j, req_err *e) {
     infer_status st;
     size_t count = 0;
@@ -157,94 +169,77 @@ int req_token_prompt(const model_entry *me, json_t *ids, job *j, req_err *e) {
     return 0;
 }
 
-/* The text of a message's content: a string, or the text parts of an array. */
-static int message_text(json_t *content, size_t idx, sbuf *out, req_err *e) {
-    if (!content || json_is_null(content)) return 0;
-    if (json_is_string(content)) return sbuf_put(out, json_string_value(content), json_string_length(content));
-    if (!json_is_array(content)) {
-        req_fail(e, 400, "messages", "invalid_type", "'messages[%zu].content' must be a string or an array of parts", idx);
-        return -1;
+char *req_chat_render(const model_entry *me, json_t *messages, const char *system, const char *tools_json, size_t *n,
+                      req_err *e) {
+    chat_conv c;
+    if (chat_conv_build(messages, system, &c, e) != 0) return NULL;
+    infer_chat_render_opts opts = {.struct_size = sizeof opts, .add_generation_prompt = 1, .tools_json = tools_json};
+    infer_error err = {0};
+    size_t need = 0;
+    char *buf = NULL;
+    infer_status st = infer_chat_render_messages(me->model, c.msgs, c.n, &opts, NULL, 0, &need, &err);
+    if (st == INFER_ERR_BUFFER_SMALL || st == INFER_OK) {
+        if (!(buf = malloc(need + 1))) st = INFER_ERR_NOMEM;
+        else st = infer_chat_render_messages(me->model, c.msgs, c.n, &opts, buf, need + 1, &need, &err);
     }
-    size_t i;
-    json_t *part;
-    json_array_foreach(content, i, part) {
-        json_t *type = json_object_get(part, "type"), *text = json_object_get(part, "text");
-        if (!json_is_string(type) || strcmp(json_string_value(type), "text") != 0 || !json_is_string(text)) {
-            req_fail(e, 400, "messages", "unsupported_content",
-                     "'messages[%zu].content[%zu]': only {\"type\":\"text\",\"text\":...} parts are supported", idx, i);
-            return -1;
-        }
-        if (sbuf_put(out, json_string_value(text), json_string_length(text)) != 0) return -1;
+    chat_conv_free(&c);
+    if (st != INFER_OK) {
+        free(buf);
+        req_fail(e, st == INFER_ERR_NOMEM ? 500 : 400, "messages", NULL, "cannot render the messages with the chat template: %s%s%s",
+                 infer_status_str(st), err.message[0] ? ": " : "", err.message);
+        return NULL;
+    }
+    *n = need;
+    return buf;
+}
+
+int req_chat_prompt(const model_entry *me, json_t *messages, const char *system, const char *tools_json, job *j,
+                    req_err *e) {
+    size_t n = 0;
+    char *text = req_chat_render(me, messages, system, tools_json, &n, e);
+    if (!text) return -1;
+    /* BOS only if the model wants one and the template did not write it. */
+    int32_t bos = infer_token_bos(me->model);
+    const char *bos_text = bos >= 0 ? infer_token_text(me->model, bos) : NULL;
+    int add_bos = infer_model_add_bos(me->model) && !(bos_text && *bos_text && strncmp(text, bos_text, strlen(bos_text)) == 0);
+    int rc = tokenize_into(me, text, n, add_bos, j, e);
+    free(text);
+    j->chat = 1;
+    return rc;
+}
+
+int req_json_object(job *j, req_err *e) {
+    free(j->grammar);
+    if (!(j->grammar = strdup(infer_json_object_grammar()))) {
+        req_fail(e, 500, NULL, NULL, "out of memory");
+        return -1;
     }
     return 0;
 }
 
-int req_chat_prompt(const model_entry *me, json_t *messages, const char *system, job *j, req_err *e) {
-    if (!json_is_array(messages) || json_array_size(messages) == 0) {
-        req_fail(e, 400, "messages", "invalid_type", "'messages' must be a non-empty array");
+int req_json_schema(json_t *schema, const char *param, job *j, req_err *e) {
+    if (!json_is_object(schema) && !json_is_boolean(schema)) {
+        req_fail(e, 400, param, "invalid_type", "'%s' must be a JSON schema (an object)", param);
         return -1;
     }
-    size_t n = json_array_size(messages) + (system ? 1 : 0);
-    infer_chat_msg *msgs = calloc(n, sizeof *msgs);
-    sbuf *texts = calloc(n, sizeof *texts);
-    int rc = -1;
-    size_t k = 0;
-    if (!msgs || !texts) {
-        req_fail(e, 500, NULL, NULL, "out of memory");
-        goto out;
-    }
-    if (system) {
-        msgs[k].role = "system";
-        msgs[k++].content = system;
-    }
-    size_t i;
-    json_t *m;
-    json_array_foreach(messages, i, m) {
-        json_t *role = json_object_get(m, "role");
-        if (!json_is_object(m) || !json_is_string(role)) {
-            req_fail(e, 400, "messages", "invalid_type", "'messages[%zu]' must be an object with a string 'role'", i);
-            goto out;
-        }
-        const char *rs = json_string_value(role);
-        if (strcmp(rs, "developer") == 0) rs = "system";   /* OpenAI's newer name for it */
-        if (strcmp(rs, "system") != 0 && strcmp(rs, "user") != 0 && strcmp(rs, "assistant") != 0 &&
-            strcmp(rs, "tool") != 0) {
-            req_fail(e, 400, "messages", "invalid_value", "'messages[%zu].role' '%.40s' is not system, user, assistant or tool",
-                     i, rs);
-            goto out;
-        }
-        if (message_text(json_object_get(m, "content"), i, &texts[k], e) != 0) goto out;
-        if (sbuf_put(&texts[k], "", 0) != 0) goto out;
-        msgs[k].role = rs;
-        msgs[k].content = texts[k].p;
-        k++;
-    }
+    char *text = json_dumps(schema, JSON_COMPACT | JSON_ENCODE_ANY);
     size_t need = 0;
-    infer_status st = infer_chat_render(me->model, msgs, k, 1, NULL, 0, &need);
+    infer_error ie = {0};
+    infer_status st = text ? infer_json_schema_to_grammar(text, strlen(text), NULL, 0, &need, &ie) : INFER_ERR_NOMEM;
     if (st == INFER_ERR_BUFFER_SMALL || st == INFER_OK) {
-        char *buf = malloc(need + 1);
-        if (!buf) {
-            req_fail(e, 500, NULL, NULL, "out of memory");
-            goto out;
-        }
-        st = infer_chat_render(me->model, msgs, k, 1, buf, need + 1, &need);
-        if (st == INFER_OK) {
-            /* BOS only if the model wants one and the template did not write it. */
-            int32_t bos = infer_token_bos(me->model);
-            const char *bos_text = bos >= 0 ? infer_token_text(me->model, bos) : NULL;
-            int add_bos = infer_model_add_bos(me->model) &&
-                          !(bos_text && *bos_text && strncmp(buf, bos_text, strlen(bos_text)) == 0);
-            rc = tokenize_into(me, buf, need, add_bos, j, e);
-        }
-        free(buf);
+        free(j->grammar);
+        j->grammar = malloc(need + 1);
+        st = j->grammar ? infer_json_schema_to_grammar(text, strlen(text), j->grammar, need + 1, &need, &ie) : INFER_ERR_NOMEM;
     }
-    if (st != INFER_OK) req_fail(e, 400, "messages", NULL, "cannot render the messages with the chat template: %s", infer_status_str(st));
-    j->chat = 1;
-out:
-    for (size_t t = 0; texts && t < n; t++) sbuf_free(&texts[t]);
-    free(texts);
-    free(msgs);
-    return rc;
+    free(text);
+    if (st != INFER_OK) {
+        free(j->grammar);
+        j->grammar = NULL;
+        req_fail(e, st == INFER_ERR_NOMEM ? 500 : 400, param, st == INFER_ERR_UNSUPPORTED ? "unsupported_schema" : "invalid_schema",
+                 "%s: %s", param, ie.message[0] ? ie.message : infer_status_str(st));
+        return -1;
+    }
+    return 0;
 }
 
 int req_check_fits(const model_entry *me, const job *j, req_err *e) {

@@ -32,13 +32,26 @@ int req_stop(json_t *o, const char *key, job *j, req_err *e);
 /* The model named by "model" (absent: the default model), loaded; NULL after answering. */
 model_entry *req_model(http_req *r, json_t *body, const char *key, double *load_s);
 
+/* The body as JSON and the model it names (loaded); NULL after answering (nothing to free). */
+model_entry *req_body_model(http_req *r, json_t **body, double *load_s);
+
 /* Tokenizes raw text as infer-cli does (BOS if the model wants one, special tokens parsed). */
 int req_text_prompt(const model_entry *me, const char *text, size_t n, job *j, req_err *e);
 /* Token ids given by the client ([1, 403, ...]), used as they are (no BOS added). */
 int req_token_prompt(const model_entry *me, json_t *ids, job *j, req_err *e);
-/* Chat messages [{role, content}] (content a string or [{type:"text",text}] parts),
- * preceded by an optional system text, rendered with the model's template. */
-int req_chat_prompt(const model_entry *me, json_t *messages, const char *system, job *j, req_err *e);
+/* Chat messages [{role, content, tool_calls, tool_call_id, name}] (content a string or
+ * [{type:"text",text}] parts), preceded by an optional system text, rendered with the
+ * model's own template and the offered tools (tools_json, NULL: none). */
+int req_chat_prompt(const model_entry *me, json_t *messages, const char *system, const char *tools_json, job *j,
+                    req_err *e);
+/* The same messages rendered to prompt text (malloc'd, *n bytes), not tokenized. */
+char *req_chat_render(const model_entry *me, json_t *messages, const char *system, const char *tools_json, size_t *n,
+                      req_err *e);
+/* Constrains the job's reply: any JSON object, or the JSON texts valid under a schema
+ * (converted to a grammar here, so a bad schema is a 400 naming what is wrong). */
+int req_json_object(job *j, req_err *e);
+int req_json_schema(json_t *schema, const char *param, job *j, req_err *e);
+
 /* Checks the prompt fits a slot, leaving room for one reply token. */
 int req_check_fits(const model_entry *me, const job *j, req_err *e);
 

@@ -16,6 +16,7 @@ static const route ROUTES[] = {
     {"POST", "/v1/chat/completions", openai_chat, 1},
     {"POST", "/v1/completions", openai_completions, 1},
     {"POST", "/v1/embeddings", openai_embeddings, 1},
+    {"POST", "/apply-template", openai_apply_template, 1},
     {"POST", "/api/chat", ollama_chat, 1},
     {"POST", "/api/generate", ollama_generate, 1},
     {"GET", "/api/tags", ollama_tags, 1},

@@ -11,6 +11,7 @@ void route_health(http_req *r);
 void route_metrics(http_req *r);
 void route_root(http_req *r);
 void openai_models(http_req *r);
+void openai_apply_template(http_req *r);
 void openai_chat(http_req *r);
 void openai_completions(http_req *r);
 void openai_embeddings(http_req *r);

@@ -144,24 +144,39 @@ static void slot_finish(scheduler *s, slot *sl, job_finish f, const char *error)
     job_release(j);
 }
 
-/* The job's sampler (its sampling parameters). Returns 0, or -1 after finishing the job. */
+/* The job's sampler: its grammar first (the HTTP side checked it), then the default chain
+ * of its parameters. Returns 0, or -1 after finishing the job with the reason. */
 static int make_sampler(scheduler *s, slot *sl, job *j) {
-    sl->smp = infer_sampler_new(&j->sp, infer_model_n_vocab(s->m));
-    if (sl->smp) return 0;
-    slot_finish(s, sl, JOB_ERROR, "out of memory");
+    infer_error e = {0};
+    infer_status st = infer_sampler_chain_new(s->m, 0, j->sp.seed, &sl->smp, &e);
+    if (st == INFER_OK && j->grammar) st = infer_sampler_add_grammar(sl->smp, j->grammar, strlen(j->grammar), NULL);
+    if (st == INFER_OK) st = infer_sampler_add_defaults(sl->smp, &j->sp);
+    if (st == INFER_OK) return 0;
+    char msg[600];
+    snprintf(msg, sizeof msg, "sampler: %s", sl->smp ? infer_sampler_last_error(sl->smp) : e.message);
+    slot_finish(s, sl, JOB_ERROR, msg);
     return -1;
 }
 
-/* Records a generated token's id (return_tokens) under the job's lock. Returns 0, or -1
- * out of memory. */
-static int record_token(job *j, int32_t tok) {
+/* Records a generated token: its id (return_tokens, logprobs) and log-probabilities, under
+ * the job's lock since streams read them as they come. Returns 0, or -1 out of memory. */
+static int record_token(scheduler *s, job *j, const float *logits, int32_t tok) {
+    job_logprob l = {0};
+    if (j->logprobs) infer_logprobs(logits, infer_model_n_vocab(s->m), tok, &l.logprob, l.top, j->top_logprobs, &l.n_top);
     int rc = 0;
     pthread_mutex_lock(&j->mu);
-    if (j->keep_tokens) {
+    if (j->keep_tokens || j->logprobs) {
         int32_t *g = realloc(j->gen, (size_t)(j->n_gen + 1) * sizeof *g);
         if (g) {
             j->gen = g;
             j->gen[j->n_gen] = tok;
+        } else rc = -1;
+    }
+    if (rc == 0 && j->logprobs) {
+        job_logprob *g = realloc(j->lp, (size_t)(j->n_gen + 1) * sizeof *g);
+        if (g) {
+            j->lp = g;
+            j->lp[j->n_gen] = l;
         } else rc = -1;
     }
     if (rc == 0) j->n_gen++;
@@ -206,7 +221,7 @@ static void slot_start(scheduler *s, slot *sl, job *j) {
         slot_finish(s, sl, JOB_ERROR, msg);
         return;
     }
-    for (size_t i = 0; i < j->n_prompt; i++) infer_sampler_accept(sl->smp, j->prompt[i]);
+    for (size_t i = 0; i < j->n_prompt; i++) infer_sampler_accept_prompt(sl->smp, j->prompt[i]);
 }
 
 /* Adds the next piece of the slot's prompt to the batch (within the step's budget). */
@@ -237,12 +252,18 @@ static void slot_generate(scheduler *s, slot *sl) {
         return;
     }
     int32_t tok = infer_sampler_sample(sl->smp, logits);
+    if (tok < 0 && j->grammar) {   /* no token can continue the grammar */
+        char msg[600];
+        snprintf(msg, sizeof msg, "sampler: %s", infer_sampler_last_error(sl->smp));
+        slot_finish(s, sl, JOB_ERROR, msg);
+        return;
+    }
     if (is_stop_token(s, j, tok)) {
         slot_finish(s, sl, JOB_STOP, NULL);
         return;
     }
     infer_sampler_accept(sl->smp, tok);
-    if (record_token(j, tok) != 0) {
+    if (record_token(s, j, logits, tok) != 0) {
         slot_finish(s, sl, JOB_ERROR, "out of memory");
         return;
     }
