@@ -3,8 +3,11 @@
 
     bench/server_load.py [-m MODEL] [--slots 1,2,4,8] [--clients N] [--seconds 5]
                          [--max-tokens 64] [-t THREADS] [--server build/infer-server]
+                         [--engine infer|llama]
 
-For each slot count it starts infer-server (--port 0, CPU backend), runs `clients`
+For each slot count it starts the server (infer-server: --port 0, CPU backend;
+--engine llama: llama.cpp's llama-server on a free port with -np SLOTS, -c SLOTS*CTX so
+each slot gets CTX, --cont-batching, ready when GET /health answers 200), runs `clients`
 threads (default: as many as slots) that each send streaming chat requests back to back
 until the time is up, and reports completed requests, generated tokens per second over
 the whole run (all clients together), and the time to first token (first content event
@@ -15,6 +18,7 @@ import json
 import pathlib
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import threading
@@ -38,6 +42,33 @@ def start(server, model, slots, threads, ctx, log):
     raise SystemExit("infer-server did not start")
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_llama(server, model, slots, threads, ctx, log):
+    """llama-server with the same file, threads and context per slot as infer-server."""
+    port = free_port()
+    p = subprocess.Popen([server, "-m", model, "--host", "127.0.0.1", "--port", str(port), "-np", str(slots),
+                          "-t", str(threads), "-tb", str(threads), "-c", str(slots * ctx), "--cont-batching"],
+                         stderr=log, stdout=log)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if p.poll() is not None:
+            raise SystemExit(f"llama-server failed:\n{pathlib.Path(log.name).read_text()}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return p, port
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit("llama-server did not start")
+
+
 def client(port, max_tokens, stop_at, results, idx):
     n = 0
     while time.monotonic() < stop_at:
@@ -48,7 +79,7 @@ def client(port, max_tokens, stop_at, results, idx):
         t0 = time.monotonic()
         conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
         resp = conn.getresponse()
-        ttft, tokens = None, 0
+        ttft, tokens, deltas = None, None, 0
         for line in resp:
             if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
                 continue
@@ -56,16 +87,20 @@ def client(port, max_tokens, stop_at, results, idx):
             if ev.get("usage"):
                 tokens = ev["usage"]["completion_tokens"]
             for c in ev.get("choices", []):
-                if ttft is None and c.get("delta", {}).get("content"):
-                    ttft = time.monotonic() - t0
+                if c.get("delta", {}).get("content"):
+                    deltas += 1
+                    if ttft is None:
+                        ttft = time.monotonic() - t0
         conn.close()
-        results.append((ttft, tokens, time.monotonic()))
+        # usage's count when the server sends it, else one token per content event
+        results.append((ttft, deltas if tokens is None else tokens, time.monotonic()))
         n += 1
 
 
 def run(args, slots):
-    log = open(f"/tmp/server_load_{slots}.log", "w")
-    proc, port = start(args.server, args.model, slots, args.threads, args.ctx, log)
+    log = open(f"/tmp/server_load_{args.engine}_{slots}.log", "w")
+    starter = start_llama if args.engine == "llama" else start
+    proc, port = starter(args.server, args.model, slots, args.threads, args.ctx, log)
     clients = args.clients or slots
     results = []
     t0 = time.monotonic()
@@ -89,6 +124,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-m", "--model", default=str(ROOT / "tests/data/models/stories260K.gguf"))
     ap.add_argument("--server", default=str(ROOT / "build/infer-server"))
+    ap.add_argument("--engine", choices=["infer", "llama"], default="infer",
+                    help="llama: --server is llama.cpp's llama-server")
     ap.add_argument("--slots", default="1,2,4,8")
     ap.add_argument("--clients", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=5)
@@ -96,7 +133,7 @@ def main():
     ap.add_argument("-t", "--threads", type=int, default=1)
     ap.add_argument("-c", "--ctx", type=int, default=512)
     args = ap.parse_args()
-    print(f"model {pathlib.Path(args.model).name}, {args.seconds:g} s per row, max_tokens {args.max_tokens}, "
+    print(f"{args.engine}: model {pathlib.Path(args.model).name}, {args.seconds:g} s per row, max_tokens {args.max_tokens}, "
           f"-t {args.threads}, -c {args.ctx}")
     print("| slots | clients | requests | gen tok/s (all clients) | TTFT p50 ms | TTFT p95 ms |")
     print("|---|---|---|---|---|---|")
