@@ -47,10 +47,15 @@ int64_t infer_act_block(infer_act_format f);
 const infer_vec_dot_kernel *infer_vec_dot_scalar(uint32_t type);
 const infer_vec_dot_kernel *infer_vec_dot_avx2(uint32_t type);
 const infer_vec_dot_kernel *infer_vec_dot_avx512(uint32_t type);
+/* AArch64 levels (NULL on other targets): base ARMv8 NEON, +dotprod (SDOT), and
+ * +i8mm (SMMLA for multi-token prompt tiles). Each level's table is complete on its own. */
 const infer_vec_dot_kernel *infer_vec_dot_neon(uint32_t type);
+const infer_vec_dot_kernel *infer_vec_dot_neon_dotprod(uint32_t type);
+const infer_vec_dot_kernel *infer_vec_dot_neon_i8mm(uint32_t type);
 
 infer_quantize_act_fn infer_quantize_act_scalar(infer_act_format f);
 infer_quantize_act_fn infer_quantize_act_avx2(infer_act_format f);   /* NULL if absent */
 infer_quantize_act_fn infer_quantize_act_avx512(infer_act_format f);
+infer_quantize_act_fn infer_quantize_act_neon(infer_act_format f);  /* same for all levels */
 
 #endif

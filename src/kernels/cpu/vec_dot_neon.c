@@ -157,4 +157,9 @@ const infer_vec_dot_kernel *infer_vec_dot_neon(uint32_t type) {
     if (type >= INFER_TYPE_COUNT || !neon_kernels[type].dot) return NULL;
     return &neon_kernels[type];
 }
+
+/* Placeholders until the per-level tables land: the base table serves every level. */
+const infer_vec_dot_kernel *infer_vec_dot_neon_dotprod(uint32_t type) { return infer_vec_dot_neon(type); }
+const infer_vec_dot_kernel *infer_vec_dot_neon_i8mm(uint32_t type) { return infer_vec_dot_neon(type); }
+infer_quantize_act_fn infer_quantize_act_neon(infer_act_format f) { return NULL; }
 #endif
