@@ -238,7 +238,25 @@ typedef struct infer_ctx_params {
     int32_t embeddings;        /* nonzero: keep the final hidden states (see infer_ctx_embeddings) */
     infer_pooling pooling;     /* with embeddings: how infer_ctx_embeddings_seq pools them */
     int32_t embd_normalize;    /* nonzero: embeddings are L2-normalized (unit Euclidean length) */
+    /* Placement on a GPU backend (ignored by the CPU backend). Fields are only ever
+     * appended here; infer_ctx_default_params() fills every one.
+     * n_gpu_layers: repeating layers on the GPU, counted from the last one (llama.cpp's
+     * -ngl): N > 0 puts layers n_layer-N .. n_layer-1 and the output head (final norm,
+     * output projection) on the GPU and the rest, with the token embedding, on the CPU;
+     * 0 runs everything on the CPU; INFER_GPU_LAYERS_ALL everything on the GPU;
+     * INFER_GPU_LAYERS_AUTO (the default) as many as fit in the device's memory budget
+     * after the KV cache and scratch of the GPU layers (the output head first, then the
+     * layers from the last one down). AUTO never fails for lack of GPU memory: what does
+     * not fit runs on the CPU. The placement is reported by infer_ctx_placement().
+     * INFER_VK_MEMORY_BUDGET=<bytes> in the environment caps the device's budget (tests). */
+    int32_t n_gpu_layers;
+    /* MoE models: the expert tensors (*_exps) of layers 0 .. n_cpu_moe-1 stay on the CPU,
+     * which runs those layers' expert FFN while their attention runs on the GPU. */
+    int32_t n_cpu_moe;
 } infer_ctx_params;
+
+#define INFER_GPU_LAYERS_ALL (-1)
+#define INFER_GPU_LAYERS_AUTO (-2)
 
 INFER_API infer_ctx_params infer_ctx_default_params(void);
 INFER_API infer_status infer_ctx_new(infer_model *m, const infer_ctx_params *params,
@@ -251,6 +269,12 @@ INFER_API const char *infer_ctx_device_name(const infer_ctx *c);   /* CPU model 
 /* "" or why INFER_BACKEND_AUTO fell back to the CPU (a weight type without a kernel on
  * the GPU backend, named with its tensor). */
 INFER_API const char *infer_ctx_backend_note(const infer_ctx *c);
+/* Where the model runs, one line: "layers 0-13 CPU, 14-27 + output vulkan, experts of
+ * layers 0-5 CPU, KV 56.0 MiB on the GPU, 812.4 MiB of weights on the GPU" (all on
+ * one backend: "all layers + output cpu"). Owned by c. */
+INFER_API const char *infer_ctx_placement(const infer_ctx *c);
+/* Weight bytes the context's GPU backend holds (0 on the CPU backend). */
+INFER_API uint64_t infer_ctx_gpu_weight_bytes(const infer_ctx *c);
 
 /* Bytes reserved for the KV cache (all layers, K and V). The memory is reserved, not
  * touched: on the CPU, pages are committed as positions are first written. A context

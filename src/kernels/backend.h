@@ -103,6 +103,10 @@ typedef struct infer_backend_ops {
      * works (the CPU backend: its worker threads, between work items); once it returns
      * nonzero, the rest of the pass is skipped and end() returns INFER_ERR_CANCELLED. */
     void (*set_abort)(infer_backend *be, infer_abort_fn fn, void *user);
+    /* Optional (NULL: the backend uses host memory, no budget). Bytes a context may still
+     * place on the device: its memory budget less what is allocated, less a safety margin
+     * for the driver (none when the budget was set with INFER_VK_MEMORY_BUDGET). */
+    uint64_t (*memory_free)(infer_backend *be);
 
     /* A forward pass: begin(), ops..., end() (Vulkan submits and waits here). */
     void (*begin)(infer_backend *be);

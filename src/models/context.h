@@ -11,6 +11,7 @@
 #include "models/kv_cache.h"
 #include "models/forward.h"
 #include "models/model.h"
+#include "models/placement.h"
 
 /* Scratch activation buffers (backend), each sized for n_batch rows. */
 enum {
@@ -25,16 +26,27 @@ enum {
     INFER_ACT_COUNT
 };
 
+/* One backend's share of a context: the backend, the weights bound on it (a view with
+ * .buf NULL for a weight placed on the other one), and a full set of scratch
+ * activations. The CPU side binds every weight (it wraps the mmap, at no cost). */
+typedef struct infer_ctx_side {
+    infer_backend *be;           /* NULL: nothing runs on this device */
+    infer_bbuf **wbufs;          /* per weight id */
+    infer_bview *wviews;
+    infer_bbuf *act[INFER_ACT_COUNT];
+} infer_ctx_side;
+
 struct infer_ctx {
     infer_model *m;
     infer_ctx_params p;          /* resolved: n_ctx, n_batch, n_threads filled in */
-    infer_backend *be;
+    infer_backend *be;           /* the output head's backend (logits, embeddings) */
 
-    infer_bbuf **wbufs;          /* per weight id */
-    infer_bview *wviews;
+    infer_ctx_side side[INFER_DEV_COUNT];   /* by INFER_DEV_CPU / INFER_DEV_GPU */
+    infer_placement place;       /* which side runs each layer, expert FFN, embedding, head */
+    float *xfer;                 /* host staging for activations crossing sides (xfer_floats) */
+    size_t xfer_floats;
 
     infer_kv_cache kv;
-    infer_bbuf *act[INFER_ACT_COUNT];
 
     infer_bbuf *logits_buf;      /* (logits_rows_cap, n_vocab) on the backend */
     int32_t logits_buf_rows;
@@ -66,6 +78,7 @@ struct infer_ctx {
 
     char *dump_dir;              /* INFER_DUMP_DIR (debugging) or NULL */
     char backend_note[384];      /* why AUTO chose another backend than it would have, or "" */
+    char placement_text[256];    /* infer_ctx_placement() */
     char last_error[512];
 };
 

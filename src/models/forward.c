@@ -10,8 +10,8 @@
 #include "models/forward.h"
 #include "tensor/dtype.h"
 
-static infer_bview act(const infer_ctx *c, int id, uint32_t type) {
-    infer_bview v = {.buf = c->act[id], .offset = 0, .type = type};
+static infer_bview act(const infer_ctx_side *sd, int id, uint32_t type) {
+    infer_bview v = {.buf = sd->act[id], .offset = 0, .type = type};
     return v;
 }
 
@@ -29,16 +29,88 @@ static infer_status reserve_logits(infer_ctx *c, int32_t rows, infer_error *err)
     return INFER_OK;
 }
 
+/* Ends the pass on every side; the first error wins (a crossing's before the sides'). */
+static infer_status end_all(infer_fwd_link *l, infer_error *err) {
+    infer_status st = l->status;
+    if (st != INFER_OK && err) *err = l->err;
+    for (int d = 0; d < INFER_DEV_COUNT; d++) {
+        if (!l->side[d]) continue;
+        infer_error e;
+        infer_status s = l->side[d]->be->ops->end(l->side[d]->be, &e);
+        if (st == INFER_OK && s != INFER_OK) {
+            st = s;
+            if (err) *err = e;
+        }
+    }
+    return st;
+}
+
+static void begin_all(infer_fwd_link *l) {
+    for (int d = 0; d < INFER_DEV_COUNT; d++)
+        if (l->side[d]) l->side[d]->be->ops->begin(l->side[d]->be);
+}
+
 /* With an abort callback: completes the work recorded so far (Vulkan submits it; the
  * CPU has already run it), asks the callback, and goes on in a new begin(). */
-static infer_status between_layers(infer_ctx *c, infer_error *err) {
-    const infer_backend_ops *o = c->be->ops;
-    infer_status st = o->end(c->be, err);
+static infer_status between_layers(infer_ctx *c, infer_fwd_link *l, infer_error *err) {
+    infer_status st = end_all(l, err);
     if (st != INFER_OK) return st;
     if (c->abort_fn(c->abort_user))
         return infer_err(err, INFER_ERR_CANCELLED, "decode cancelled by the abort callback");
-    o->begin(c->be);
+    begin_all(l);
     return INFER_OK;
+}
+
+void infer_fwd_move(infer_fwd *from, infer_bview src, infer_fwd *to, infer_bview dst, size_t n_floats) {
+    infer_fwd_link *l = from->link;
+    if (l->status != INFER_OK) return;
+    if (n_floats > l->host_floats) {
+        l->status = infer_err(&l->err, INFER_ERR_INVALID_ARG, "a crossing of %zu values exceeds the staging (%zu)",
+                              n_floats, l->host_floats);
+        return;
+    }
+    const infer_backend_ops *o = from->be->ops;
+    o->read(from->be, src, l->host, n_floats * sizeof(float));
+    infer_status st = o->end(from->be, &l->err);   /* the read-back completes here */
+    o->begin(from->be);
+    if (st != INFER_OK) {
+        l->status = st;
+        return;
+    }
+    to->be->ops->write(to->be, dst, l->host, n_floats * sizeof(float));
+}
+
+infer_fwd *infer_fwd_experts(infer_fwd *f, uint32_t il) {
+    if (!f->link) return f;
+    infer_fwd *e = f->link->side[f->link->exps_dev[il]];
+    return e ? e : f;
+}
+
+/* The step's state on one side: its backend, its weight views and activations. */
+static void side_state(infer_ctx *c, int d, const infer_fwd *common, infer_fwd *f) {
+    const infer_ctx_side *sd = &c->side[d];
+    *f = *common;
+    f->be = sd->be;
+    f->dev = d;
+    f->w = sd->wviews;
+    f->pos = act(sd, INFER_ACT_POS, INFER_TYPE_I32);
+    f->x = act(sd, INFER_ACT_X, INFER_TYPE_F32);
+    f->xn = act(sd, INFER_ACT_XN, INFER_TYPE_F32);
+    f->q = act(sd, INFER_ACT_Q, INFER_TYPE_F32);
+    f->qn = act(sd, INFER_ACT_QN, INFER_TYPE_F32);
+    f->k = act(sd, INFER_ACT_K, INFER_TYPE_F32);
+    f->kn = act(sd, INFER_ACT_KN, INFER_TYPE_F32);
+    f->v = act(sd, INFER_ACT_V, INFER_TYPE_F32);
+    f->tmp = act(sd, INFER_ACT_TMP, INFER_TYPE_F32);
+    f->gate = act(sd, INFER_ACT_GATE, INFER_TYPE_F32);
+    f->up = act(sd, INFER_ACT_UP, INFER_TYPE_F32);
+    f->router = act(sd, INFER_ACT_ROUTER, INFER_TYPE_F32);
+}
+
+/* Moves the residual stream to side d when the previous group ran elsewhere. */
+static infer_fwd *go_to(infer_fwd *cur, infer_fwd *next) {
+    if (next != cur) infer_fwd_move(cur, cur->x, next, next->x, (size_t)cur->n * cur->hp->n_embd);
+    return next;
 }
 
 infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *err) {
@@ -47,8 +119,7 @@ infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *
     float *logits_out = s->logits_out;
     const infer_model *m = c->m;
     const infer_hparams *hp = &m->hp;
-    infer_backend *be = c->be;
-    const infer_backend_ops *o = be->ops;
+    const infer_placement *pl = &c->place;
 
     infer_status st = reserve_logits(c, n_out > 0 ? n_out : 1, err);
     if (st != INFER_OK) return st;
@@ -57,63 +128,63 @@ infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *
     for (int32_t r = 0; r < s->n_runs; r++)
         if (s->runs[r].n_kv > n_kv) n_kv = s->runs[r].n_kv;
 
-    infer_fwd f = {
-        .be = be,
+    infer_fwd_link link = {.exps_dev = pl->exps_dev, .host = c->xfer, .host_floats = c->xfer_floats};
+    const infer_fwd common = {
+        .link = &link,
         .m = m,
         .hp = hp,
-        .w = c->wviews,
         .n = n,
         .n_kv = n_kv,
         .runs = s->runs,
         .n_runs = s->n_runs,
         .kv = &c->kv,
-        .pos = act(c, INFER_ACT_POS, INFER_TYPE_I32),
-        .x = act(c, INFER_ACT_X, INFER_TYPE_F32),
-        .xn = act(c, INFER_ACT_XN, INFER_TYPE_F32),
-        .q = act(c, INFER_ACT_Q, INFER_TYPE_F32),
-        .qn = act(c, INFER_ACT_QN, INFER_TYPE_F32),
-        .k = act(c, INFER_ACT_K, INFER_TYPE_F32),
-        .kn = act(c, INFER_ACT_KN, INFER_TYPE_F32),
-        .v = act(c, INFER_ACT_V, INFER_TYPE_F32),
-        .tmp = act(c, INFER_ACT_TMP, INFER_TYPE_F32),
-        .gate = act(c, INFER_ACT_GATE, INFER_TYPE_F32),
-        .up = act(c, INFER_ACT_UP, INFER_TYPE_F32),
-        .router = act(c, INFER_ACT_ROUTER, INFER_TYPE_F32),
         .k_cache = c->kv.k,
         .v_cache = c->kv.v,
         .dump_ctx = c->dump_dir ? c : NULL,
     };
-    const infer_bview ids = act(c, INFER_ACT_IDS, INFER_TYPE_I32);
+    infer_fwd fw[INFER_DEV_COUNT];
+    for (int d = 0; d < INFER_DEV_COUNT; d++) {
+        if (!c->side[d].be) continue;
+        side_state(c, d, &common, &fw[d]);
+        link.side[d] = &fw[d];
+    }
     const int64_t E = hp->n_embd;
 
-    o->begin(be);
-    o->write(be, ids, tokens, (size_t)n * sizeof(int32_t));
-    o->write(be, f.pos, pos, (size_t)n * sizeof(int32_t));
-    if (m->arch->embed) m->arch->embed(&f, ids);
-    else infer_block_embed(&f, ids);
-    for (uint32_t il = 0; il < hp->n_layer; il++) {
-        m->arch->forward_layer(&f, il);
-        infer_fwd_dump(&f, "l_out", (int)il, f.x, E);
-        if (c->abort_fn && (st = between_layers(c, err)) != INFER_OK) return st;
+    begin_all(&link);
+    for (int d = 0; d < INFER_DEV_COUNT; d++)
+        if (link.side[d]) fw[d].be->ops->write(fw[d].be, fw[d].pos, pos, (size_t)n * sizeof(int32_t));
+    infer_fwd *f = &fw[pl->embed_dev];
+    const infer_bview ids = act(&c->side[pl->embed_dev], INFER_ACT_IDS, INFER_TYPE_I32);
+    f->be->ops->write(f->be, ids, tokens, (size_t)n * sizeof(int32_t));
+    if (m->arch->embed) m->arch->embed(f, ids);
+    else infer_block_embed(f, ids);
+    for (uint32_t il = 0; il < hp->n_layer && link.status == INFER_OK; il++) {
+        f = go_to(f, &fw[pl->layer_dev[il]]);
+        m->arch->forward_layer(f, il);
+        infer_fwd_dump(f, "l_out", (int)il, f->x, E);
+        if (c->abort_fn && (st = between_layers(c, &link, err)) != INFER_OK) return st;
     }
-    o->rms_norm(be, f.x, c->wviews[m->output_norm], n, E, hp->rms_eps, f.xn);
-    infer_fwd_dump(&f, "result_norm", -1, f.xn, E);
-    if (s->embd_out) o->read(be, f.xn, s->embd_out, (size_t)n * E * sizeof(float));
+    f = go_to(f, &fw[pl->output_dev]);
+    infer_backend *be = f->be;
+    const infer_backend_ops *o = be->ops;
+    o->rms_norm(be, f->x, f->w[m->output_norm], n, E, hp->rms_eps, f->xn);
+    infer_fwd_dump(f, "result_norm", -1, f->xn, E);
+    if (s->embd_out) o->read(be, f->xn, s->embd_out, (size_t)n * E * sizeof(float));
 
     if (n_out > 0) {
-        infer_bview rows = f.xn;
+        infer_bview rows = f->xn;
         if (n_out < n) {   /* gather the wanted rows so the output projection skips the rest */
-            const infer_bview oid = act(c, INFER_ACT_OUT_IDS, INFER_TYPE_I32);
+            const infer_bview oid = act(&c->side[pl->output_dev], INFER_ACT_OUT_IDS, INFER_TYPE_I32);
             o->write(be, oid, out_ids, (size_t)n_out * sizeof(int32_t));
-            o->get_rows(be, f.xn, E, oid, n_out, f.tmp);
-            rows = f.tmp;
+            o->get_rows(be, f->xn, E, oid, n_out, f->tmp);
+            rows = f->tmp;
         }
         const infer_bview logits = {.buf = c->logits_buf, .offset = 0, .type = INFER_TYPE_F32};
-        if (m->arch->output) m->arch->output(&f, rows, n_out, logits);
-        else infer_block_output(&f, rows, n_out, logits);
+        if (m->arch->output) m->arch->output(f, rows, n_out, logits);
+        else infer_block_output(f, rows, n_out, logits);
         o->read(be, logits, logits_out, (size_t)n_out * hp->n_vocab * sizeof(float));
     }
-    return o->end(be, err);
+    return end_all(&link, err);
 }
 
 void infer_fwd_dump(infer_fwd *f, const char *name, int il, infer_bview v, int64_t row_len) {

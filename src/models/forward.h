@@ -19,8 +19,24 @@ typedef struct infer_seq_run {
     int32_t n_kv;                /* the run's highest position + 1 */
 } infer_seq_run;
 
+struct infer_fwd;
+
+/* A step split across two backends (partial offload): the step's state on each side,
+ * which side runs each layer's expert FFN, the host staging that activations cross by,
+ * and the first error of a crossing (a side's end() resets its own). */
+typedef struct infer_fwd_link {
+    struct infer_fwd *side[2];   /* per INFER_DEV_* (models/placement.h); NULL: unused */
+    const uint8_t *exps_dev;     /* per layer: the side running its expert FFN */
+    float *host;
+    size_t host_floats;
+    infer_status status;
+    infer_error err;
+} infer_fwd_link;
+
 typedef struct infer_fwd {
-    infer_backend *be;
+    infer_backend *be;           /* this side's backend; every view below lives on it */
+    int dev;                     /* this side's INFER_DEV_* */
+    infer_fwd_link *link;
     const infer_model *m;
     const infer_hparams *hp;
     const infer_bview *w;        /* backend view of each weight id (see infer_fwd_w) */
@@ -65,6 +81,12 @@ static inline infer_bview infer_fwd_w(const infer_fwd *f, infer_wid id) {
  * <= its own, inside the layer's sliding window. */
 void infer_attend_cache(infer_fwd *f, uint32_t il, infer_bview q, infer_bview k, infer_bview v, infer_bview sinks,
                         infer_bview out);
+
+/* Copies n_floats F32 values from src on side `from` to dst on side `to`: read back,
+ * completed (from's pass ends and begins again), written. Errors go to the link. */
+void infer_fwd_move(infer_fwd *from, infer_bview src, infer_fwd *to, infer_bview dst, size_t n_floats);
+/* The side that runs layer il's expert FFN (f itself unless the experts stay elsewhere). */
+infer_fwd *infer_fwd_experts(infer_fwd *f, uint32_t il);
 
 /* Debug hook (no-op unless INFER_DUMP_DIR is set at context creation): writes the
  * first n_rows x row_len floats of v to <dir>/<name>-<il>.f32 (il < 0: no suffix). */

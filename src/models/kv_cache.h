@@ -21,15 +21,19 @@ typedef struct infer_kv_cache {
     uint64_t bytes;         /* all K and V buffers */
     int32_t *len;           /* per sequence: next position to fill */
     int32_t *tokens;        /* n_seq x n_ctx_seq: token at each position (-1: unknown) */
+    infer_backend **be;     /* per layer: the backend holding it (where the layer runs) */
     infer_bbuf **bufs;      /* 2 * n_layer: K of layer il at 2*il, V at 2*il + 1 */
     infer_bview *k, *v;     /* per layer, whole-buffer views */
 } infer_kv_cache;
 
-/* Reserves the cache. On the CPU the memory is not touched (lazily committed pages), and
- * a cache larger than the memory the system reports available is refused. */
-infer_status infer_kv_cache_init(infer_kv_cache *kv, infer_backend *be, const infer_hparams *hp, uint32_t n_ctx,
-                                 uint32_t n_seq, infer_kv_type type, infer_error *err);
-void infer_kv_cache_free(infer_kv_cache *kv, infer_backend *be);
+/* Reserves the cache, layer il on be_of_layer[il]. On the CPU the memory is not touched
+ * (lazily committed pages), and a CPU share larger than the memory the system reports
+ * available is refused. */
+infer_status infer_kv_cache_init(infer_kv_cache *kv, infer_backend *const *be_of_layer, const infer_hparams *hp,
+                                 uint32_t n_ctx, uint32_t n_seq, infer_kv_type type, infer_error *err);
+void infer_kv_cache_free(infer_kv_cache *kv);
+/* Bytes of one layer's K and V for n_ctx rows (what a layer costs on the GPU). */
+uint64_t infer_kv_layer_bytes(const infer_hparams *hp, uint32_t n_ctx, infer_kv_type type);
 
 /* Views of the first row of sequence seq's region in layer il. */
 infer_bview infer_kv_seq_k(const infer_kv_cache *kv, uint32_t il, uint32_t seq);

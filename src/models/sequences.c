@@ -56,7 +56,6 @@ infer_status infer_ctx_seq_truncate(infer_ctx *c, int32_t seq, int32_t pos) {
 
 infer_status infer_kv_copy_rows(infer_ctx *c, uint32_t src, uint32_t dst, int32_t n, infer_error *err) {
     if (n <= 0 || src == dst) return INFER_OK;
-    const infer_backend_ops *o = c->be->ops;
     const size_t kb = (size_t)n * c->kv.k_row_bytes, vb = (size_t)n * c->kv.v_row_bytes;
     void *host = malloc(kb > vb ? kb : vb);
     if (!host) return infer_err(err, INFER_ERR_NOMEM, "out of memory copying %d cache rows", (int)n);
@@ -67,12 +66,14 @@ infer_status infer_kv_copy_rows(infer_ctx *c, uint32_t src, uint32_t dst, int32_
             const infer_bview from = j ? infer_kv_seq_v(&c->kv, il, src) : infer_kv_seq_k(&c->kv, il, src);
             const infer_bview to = j ? infer_kv_seq_v(&c->kv, il, dst) : infer_kv_seq_k(&c->kv, il, dst);
             const size_t bytes = j ? vb : kb;
-            o->begin(c->be);
-            o->read(c->be, from, host, bytes);
-            if ((st = o->end(c->be, err)) != INFER_OK) break;
-            o->begin(c->be);
-            o->write(c->be, to, host, bytes);
-            st = o->end(c->be, err);
+            infer_backend *be = c->kv.be[il];   /* where the layer runs */
+            const infer_backend_ops *o = be->ops;
+            o->begin(be);
+            o->read(be, from, host, bytes);
+            if ((st = o->end(be, err)) != INFER_OK) break;
+            o->begin(be);
+            o->write(be, to, host, bytes);
+            st = o->end(be, err);
         }
     }
     free(host);

@@ -102,22 +102,26 @@ static size_t session_bytes(const infer_kv_cache *kv, uint64_t n) {
 static infer_status transfer_rows(infer_ctx *c, uint32_t seq, uint32_t n, uint8_t *host, int to_cache,
                                   infer_error *e) {
     const infer_kv_cache *kv = &c->kv;
-    const infer_backend_ops *o = c->be->ops;
     const size_t kb = (size_t)n * kv->k_row_bytes, vb = (size_t)n * kv->v_row_bytes;
     if (n == 0) return INFER_OK;
-    o->begin(c->be);
+    /* Layer by layer on the backend that holds it (a partial offload splits the cache). */
     for (uint32_t il = 0; il < kv->n_layer; il++) {
+        infer_backend *be = kv->be[il];
+        const infer_backend_ops *o = be->ops;
         const infer_bview k = infer_kv_seq_k(kv, il, seq), v = infer_kv_seq_v(kv, il, seq);
+        o->begin(be);
         if (to_cache) {
-            o->write(c->be, k, host, kb);
-            o->write(c->be, v, host + kb, vb);
+            o->write(be, k, host, kb);
+            o->write(be, v, host + kb, vb);
         } else {
-            o->read(c->be, k, host, kb);
-            o->read(c->be, v, host + kb, vb);
+            o->read(be, k, host, kb);
+            o->read(be, v, host + kb, vb);
         }
+        infer_status st = o->end(be, e);
+        if (st != INFER_OK) return st;
         host += kb + vb;
     }
-    return o->end(c->be, e);
+    return INFER_OK;
 }
 
 static infer_status ctx_fail(infer_ctx *c, const infer_error *e) {

@@ -52,6 +52,12 @@ static infer_status vk_end(infer_backend *be, infer_error *err) { return vk_pass
 
 static const char *vk_device_name(infer_backend *be) { return vk_of(be)->caps.device_name; }
 
+static uint64_t vk_memory_free(infer_backend *be) {
+    const vk_backend *vk = vk_of(be);
+    const VkDeviceSize held = vk->allocated + vk->caps.budget_margin;
+    return vk->caps.budget > held ? vk->caps.budget - held : 0;
+}
+
 static void vk_destroy(infer_backend *be) {
     vk_backend *vk = vk_of(be);
     if (!vk) return;
@@ -84,6 +90,7 @@ static const infer_backend_ops vk_ops = {
     .alloc = vk_alloc,
     .weight = vk_weight,
     .release = vk_release,
+    .memory_free = vk_memory_free,
     .write = vk_op_write,
     .read = vk_op_read,
     .begin = vk_begin,

@@ -231,12 +231,30 @@ static bool device_has_ext(VkPhysicalDevice pd, const char *name) {
 /* The budget extension reports what this process may still use; the heap size
  * overstates it when other programs hold memory. */
 static void probe_budget(vk_backend *vk, bool have_budget_ext) {
-    if (!have_budget_ext) return;
-    VkPhysicalDeviceMemoryBudgetPropertiesEXT b = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
-    VkPhysicalDeviceMemoryProperties2 mp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2, .pNext = &b};
-    vkGetPhysicalDeviceMemoryProperties2(vk->phys, &mp);
-    uint32_t heap = mp.memoryProperties.memoryTypes[vk->caps.mem_device].heapIndex;
-    if (b.heapBudget[heap]) vk->caps.budget = b.heapBudget[heap];
+    /* The margin left to the driver (descriptor pools, pipelines, fragmentation) when a
+     * context places a model: a tenth of a reported budget (at most 1 GiB), a fifth of a
+     * bare heap size (at most 2 GiB), which may also hold other programs' memory. */
+    const VkDeviceSize GiB = (VkDeviceSize)1 << 30;
+    VkDeviceSize margin = vk->caps.budget / 5 < 2 * GiB ? vk->caps.budget / 5 : 2 * GiB;
+    if (have_budget_ext) {
+        VkPhysicalDeviceMemoryBudgetPropertiesEXT b = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+        VkPhysicalDeviceMemoryProperties2 mp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2, .pNext = &b};
+        vkGetPhysicalDeviceMemoryProperties2(vk->phys, &mp);
+        uint32_t heap = mp.memoryProperties.memoryTypes[vk->caps.mem_device].heapIndex;
+        if (b.heapBudget[heap]) {
+            vk->caps.budget = b.heapBudget[heap];
+            margin = vk->caps.budget / 10 < GiB ? vk->caps.budget / 10 : GiB;
+        }
+    }
+    /* A budget set by hand (tests of partial offload) is taken exactly. */
+    const char *env = getenv("INFER_VK_MEMORY_BUDGET");
+    char *end = NULL;
+    unsigned long long cap = env && *env ? strtoull(env, &end, 10) : 0;
+    if (end && *end == 0 && cap > 0) {
+        if (cap < vk->caps.budget) vk->caps.budget = cap;
+        margin = 0;
+    }
+    vk->caps.budget_margin = margin;
 }
 
 infer_status vk_device_open(vk_backend *vk, int device_index, int require_gpu, infer_error *err) {

@@ -60,6 +60,7 @@ typedef struct vk_caps {
     VkDeviceSize max_alloc;           /* maxMemoryAllocationSize */
     VkDeviceSize offset_align;        /* minStorageBufferOffsetAlignment */
     VkDeviceSize budget;              /* device-local heap size or budget */
+    VkDeviceSize budget_margin;       /* kept free for the driver when placing a model */
     uint32_t max_groups_x;            /* maxComputeWorkGroupCount[0] */
     uint32_t max_groups_yz;
     uint32_t mem_device;              /* memory type for device-local buffers */
