@@ -76,8 +76,12 @@ static infer_status bind_weights(infer_ctx *c, int dev, infer_error *err) {
         if (dev == INFER_DEV_GPU && infer_placement_weight_dev(&c->place, m, i) != INFER_DEV_GPU) continue;
         infer_status st = sd->be->ops->weight(sd->be, w->data, w->bytes, &sd->wbufs[i]);
         if (st != INFER_OK)
-            return infer_err(err, st, "cannot bind tensor '%s' (%zu bytes) on the %s backend", w->name, w->bytes,
-                             sd->be->ops->name);
+            return infer_err(err, st, "cannot bind tensor '%s' (%zu bytes) on the %s backend%s", w->name, w->bytes,
+                             sd->be->ops->name,
+                             st == INFER_ERR_NOMEM && dev == INFER_DEV_GPU
+                                 ? ": out of GPU memory, put fewer layers on the GPU (n_gpu_layers, -ngl) or let it "
+                                   "fit them (auto)"
+                                 : "");
         sd->wviews[i] = (infer_bview){.buf = sd->wbufs[i], .offset = 0, .type = w->type};
     }
     return INFER_OK;

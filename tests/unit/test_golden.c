@@ -34,6 +34,9 @@ typedef enum { CLASS_F32, CLASS_HALF, CLASS_QUANT } tol_class;
 
 static const char *g_name = "stories260K";
 static infer_backend_kind g_backend = INFER_BACKEND_CPU;
+static int32_t g_ngl = INFER_GPU_LAYERS_AUTO;   /* [NGL [N-CPU-MOE]]: a partial offload */
+static int32_t g_cpu_moe = 0;
+static int g_split;                             /* NGL given: check the placement too */
 static char *g_model_path;
 static infer_model *g_model;
 
@@ -67,11 +70,30 @@ static infer_ctx *new_ctx(uint32_t n_ctx) {
     cp.n_ctx = n_ctx;
     cp.n_threads = N_THREADS;
     cp.backend = g_backend;
+    cp.n_gpu_layers = g_ngl;
+    cp.n_cpu_moe = g_cpu_moe;
     infer_ctx *c = NULL;
     infer_error err;
     infer_status st = infer_ctx_new(g_model, &cp, &c, &err);
     if (st != INFER_OK) fail_msg("infer_ctx_new: %s", err.message);
     return c;
+}
+
+/* A partial offload must be placed as asked: layers 0..L-ngl-1 on the CPU, the rest and
+ * the output head on the GPU, the experts of layers < n_cpu_moe on the CPU. */
+static void check_placement(const infer_ctx *c) {
+    const char *pl = infer_ctx_placement(c);
+    const int L = infer_model_n_layer(g_model);
+    const int ngl = g_ngl == INFER_GPU_LAYERS_ALL || g_ngl > L ? L : g_ngl;
+    char want[128];
+    if (ngl == 0) snprintf(want, sizeof want, "all %d layers + output cpu", L);
+    else if (ngl == L) snprintf(want, sizeof want, "all %d layers + output vulkan", L);
+    else snprintf(want, sizeof want, "layers 0-%d cpu, %d-%d + output vulkan", L - ngl - 1, L - ngl, L - 1);
+    printf("  placement: %s\n", pl);
+    if (strncmp(pl, want, strlen(want)) != 0) fail_msg("placement '%s' does not start with '%s'", pl, want);
+    assert_string_equal(infer_ctx_backend_name(c), ngl ? "vulkan" : "cpu");
+    const int moe_on_gpu_layers = g_cpu_moe > L - ngl;   /* some GPU layer keeps its experts on the CPU */
+    if (ngl && moe_on_gpu_layers && !strstr(pl, "experts of layer")) fail_msg("placement '%s' lacks the experts", pl);
 }
 
 /* ---- tests */
@@ -90,6 +112,7 @@ static void test_logits(void **state) {
     assert_int_equal(ref_bytes, (size_t)n * V * sizeof(float));
 
     infer_ctx *c = new_ctx(0);
+    if (g_split) check_placement(c);
     int8_t *want = malloc((size_t)n);
     memset(want, 1, (size_t)n);
     infer_status st = infer_ctx_decode(c, ids, NULL, want, n);
@@ -287,9 +310,14 @@ int main(int argc, char **argv) {
     if (argc > 2) {
         if (strcmp(argv[2], "vulkan") == 0) g_backend = INFER_BACKEND_VULKAN;
         else if (strcmp(argv[2], "cpu") != 0) {
-            fprintf(stderr, "usage: %s [MODEL-NAME] [cpu|vulkan]\n", argv[0]);
+            fprintf(stderr, "usage: %s [MODEL-NAME] [cpu|vulkan [NGL|all [N-CPU-MOE]]]\n", argv[0]);
             return 2;
         }
+    }
+    if (argc > 3) {
+        g_split = 1;
+        g_ngl = strcmp(argv[3], "all") == 0 ? INFER_GPU_LAYERS_ALL : atoi(argv[3]);
+        if (argc > 4) g_cpu_moe = atoi(argv[4]);
     }
     g_model_path = fixture("models/%s.gguf", g_name);
     infer_error err;

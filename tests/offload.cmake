@@ -1,0 +1,26 @@
+# Partial offload (issue 15): the golden logits of one small model per architecture with
+# the layers split between the CPU and Vulkan (lavapipe in CI) at every split-point
+# class: none on the GPU, the last layer, all but the first, all; and for the MoE model
+# the experts of some GPU layers kept on the CPU. Same tolerances as the golden tests.
+if(INFER_VULKAN)
+  set(_offload_models synth-llama-Q4_K_M synth-qwen2-Q4_K_M synth-qwen3-Q4_K_M synth-gptoss-MXFP4_MOE
+      synth-gemma3-Q4_K_M)
+  foreach(model ${_offload_models})
+    foreach(ngl 0 1 2 all)
+      add_test(NAME offload_${model}_ngl${ngl} COMMAND test_golden ${model} vulkan ${ngl})
+      set_tests_properties(offload_${model}_ngl${ngl} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+        LABELS "golden;vulkan;offload" ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
+    endforeach()
+  endforeach()
+  # gpt-oss: experts of layers 0-1 on the CPU under full offload; of every GPU layer
+  # under a two-layer offload.
+  foreach(split "all;2" "2;3")
+    list(GET split 0 ngl)
+    list(GET split 1 moe)
+    add_test(NAME offload_synth-gptoss-MXFP4_MOE_ngl${ngl}_cpumoe${moe}
+      COMMAND test_golden synth-gptoss-MXFP4_MOE vulkan ${ngl} ${moe})
+    set_tests_properties(offload_synth-gptoss-MXFP4_MOE_ngl${ngl}_cpumoe${moe} PROPERTIES SKIP_RETURN_CODE 77
+      TIMEOUT 300 LABELS "golden;vulkan;offload" ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
+  endforeach()
+  set_tests_properties(test_offload PROPERTIES LABELS "vulkan;offload")
+endif()
