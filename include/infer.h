@@ -273,8 +273,12 @@ INFER_API const char *infer_ctx_backend_note(const infer_ctx *c);
  * layers 0-5 CPU, KV 56.0 MiB on the GPU, 812.4 MiB of weights on the GPU" (all on
  * one backend: "all layers + output cpu"). Owned by c. */
 INFER_API const char *infer_ctx_placement(const infer_ctx *c);
-/* Weight bytes the context's GPU backend holds (0 on the CPU backend). */
+/* Weight bytes the context's GPU backend holds (0 when nothing runs on a GPU). */
 INFER_API uint64_t infer_ctx_gpu_weight_bytes(const infer_ctx *c);
+/* Weight bytes one decoded token reads from GPU memory (for bandwidth figures): the
+ * GPU's weights less the embedding table (one row is read) unless it is the output
+ * head too, the MoE expert tensors counted at expert_used / expert_count. */
+INFER_API uint64_t infer_ctx_gpu_bytes_per_token(const infer_ctx *c);
 
 /* Bytes reserved for the KV cache (all layers, K and V). The memory is reserved, not
  * touched: on the CPU, pages are committed as positions are first written. A context

@@ -2,7 +2,8 @@
  * infer-bench: prompt-processing and generation speed, llama-bench style.
  *
  *   infer-bench -m MODEL [-p 512] [-n 128] [-t 1,2] [-r 5] [--backend auto|cpu|vulkan]
- *               [--device I] [--kv-f32] [-c CTX] [-o md|json|jsonl|csv]
+ *               [--device I] [-ngl N|all|auto] [--n-cpu-moe N] [--peak-gbps X] [--kv-f32]
+ *               [-c CTX] [-o md|json|jsonl|csv]
  *
  * For every thread count a fresh context is made; each test runs once to warm up and
  * then REPS times:
@@ -13,7 +14,9 @@
  * GB/s (tg only) = weight bytes one generated token reads x t/s; the bytes are summed
  * from the GGUF tensor table: all weights except the token embedding table (one row is
  * read, unless it doubles as the output head), and only expert_used/expert_count of the
- * MoE expert tensors.
+ * MoE expert tensors. GPU rows also give the GB/s of the weights read from GPU memory
+ * (infer_ctx_gpu_bytes_per_token) and its share of the device's peak (--peak-gbps, or
+ * tools/common/device_peak.c's table of known GPUs).
  * The KV cache is F16 by default, as llama-bench's is (--kv-f32 for an F32 cache).
  * Every row also carries the process's peak RSS so far and the model load time.
  * -o json|jsonl|csv use llama-bench's field names (see tools/common/bench_report.h).
@@ -21,6 +24,7 @@
  */
 #include "infer.h"
 #include "bench_report.h"
+#include "device_peak.h"
 #include "tool_args.h"
 #include "tool_numbers.h"
 #include "tool_util.h"
@@ -46,6 +50,8 @@ typedef struct bench_opts {
     int n_ctx;                      /* 0: largest p + largest n */
     infer_backend_kind backend;
     int device;
+    int n_gpu_layers, n_cpu_moe;    /* -ngl, --n-cpu-moe */
+    float peak_gbps;                /* --peak-gbps; 0: the device table */
     int kv_f16;
     int force_threads;              /* --force-threads: no capping to the online cores */
     bench_format format;
@@ -63,6 +69,9 @@ static void usage(FILE *f, const char *argv0) {
             "  -c CTX             context size (default: largest p + largest n)\n"
             "  --backend B        auto | cpu | vulkan (default auto)\n"
             "  --device I         Vulkan device index (default: INFER_VK_DEVICE or first)\n"
+            "  -ngl N             layers on the GPU: N | all | auto (default auto)\n"
+            "  --n-cpu-moe N      keep the MoE experts of the first N layers on the CPU\n"
+            "  --peak-gbps X      the GPU's peak bandwidth for the %% of peak (default: a table of known GPUs)\n"
             "  --kv-f16           F16 KV cache (the default, as in llama-bench)\n"
             "  --kv-f32           F32 KV cache\n"
             "  -o FMT             md | json | jsonl | csv (default md; llama-bench's field names)\n"
@@ -100,6 +109,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     o->reps = 5;
     o->backend = INFER_BACKEND_AUTO;
     o->device = -1;
+    o->n_gpu_layers = INFER_GPU_LAYERS_AUTO;
     o->kv_f16 = 1;
     o->format = BENCH_MD;
     for (int i = 1; i < argc; i++) {
@@ -118,6 +128,9 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         else if (!strcmp(a, "-r")) ok = tool_parse_int(a, v, 1, 1000000, &o->reps) == 0;
         else if (!strcmp(a, "-c")) ok = tool_parse_int(a, v, 1, 1 << 30, &o->n_ctx) == 0;
         else if (!strcmp(a, "--device")) ok = tool_parse_int(a, v, -1, 1023, &o->device) == 0;
+        else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) ok = tool_parse_gpu_layers(a, v, &o->n_gpu_layers) == 0;
+        else if (!strcmp(a, "--n-cpu-moe")) ok = tool_parse_int(a, v, 0, 1 << 20, &o->n_cpu_moe) == 0;
+        else if (!strcmp(a, "--peak-gbps")) ok = tool_parse_float(a, v, 1e-3, 1e6, &o->peak_gbps) == 0;
         else if (!strcmp(a, "--backend")) {
             ok = tool_parse_backend(v, &o->backend) == 0;
             if (!ok) fprintf(stderr, "error: --backend: unknown backend '%s' (auto, cpu or vulkan)\n", v);
@@ -209,7 +222,7 @@ static double run_tg(infer_ctx *c, const int32_t *tok, int n) {
 
 /* Runs warm-up + reps of one test and reports its row (filled in from *proto); 0 or -1. */
 static int bench_test(infer_ctx *c, bench_report *rep, const bench_result *proto, int is_pp, int n,
-                      const int32_t *tok, int reps, double bytes_per_token) {
+                      const int32_t *tok, int reps, double bytes_per_token, double gpu_bytes_per_token) {
     uint64_t *ns = calloc((size_t)reps, sizeof *ns);
     double *tps = calloc((size_t)reps, sizeof *tps);
     if (!ns || !tps) { free(ns); free(tps); return -1; }
@@ -238,6 +251,7 @@ static int bench_test(infer_ctx *c, bench_report *rep, const bench_result *proto
     double mean = 0;
     for (int i = 0; i < reps; i++) mean += tps[i] / reps;
     r.gbs = !is_pp && bytes_per_token > 0 ? mean * bytes_per_token / 1e9 : 0;
+    r.gpu_gbs = !is_pp && gpu_bytes_per_token > 0 ? mean * gpu_bytes_per_token / 1e9 : 0;
     r.peak_rss_bytes = bench_peak_rss_bytes();
     bench_report_row(rep, &r);
     free(ns); free(tps);
@@ -300,6 +314,8 @@ int main(int argc, char **argv) {
         cp.kv_type = o.kv_f16 ? INFER_KV_F16 : INFER_KV_F32;
         cp.backend = o.backend;
         cp.device_index = o.device;
+        cp.n_gpu_layers = o.n_gpu_layers;
+        cp.n_cpu_moe = o.n_cpu_moe;
         infer_ctx *c = NULL;
         if (infer_ctx_new(m, &cp, &c, &err) != INFER_OK) {
             fprintf(stderr, "error: context: %s\n", err.message);
@@ -314,13 +330,18 @@ int main(int argc, char **argv) {
         }
         row.backends = infer_ctx_backend_name(c);
         row.device = infer_ctx_device_name(c);
+        const double gpu_bpt = (double)infer_ctx_gpu_bytes_per_token(c);
+        row.peak_gbps = o.peak_gbps > 0 ? o.peak_gbps : device_peak_gbps(row.device);
+        if (gpu_bpt > 0)
+            fprintf(stderr, "infer-bench: placement: %s; %.1f MiB of GPU weights read per token, peak %s\n",
+                    infer_ctx_placement(c), gpu_bpt / 1048576.0, row.peak_gbps > 0 ? "known" : "unknown (--peak-gbps)");
         row.n_threads = o.threads[ti];
         row.n_batch = (int)cp.n_batch;
         for (int i = 0; i < o.n_prompt_count && status == 0; i++)
-            if (o.n_prompt[i] > 0 && bench_test(c, &rep, &row, 1, o.n_prompt[i], tok, o.reps, bytes_per_token) != 0)
+            if (o.n_prompt[i] > 0 && bench_test(c, &rep, &row, 1, o.n_prompt[i], tok, o.reps, bytes_per_token, gpu_bpt) != 0)
                 status = 1;
         for (int i = 0; i < o.n_gen_count && status == 0; i++)
-            if (o.n_gen[i] > 0 && bench_test(c, &rep, &row, 0, o.n_gen[i], tok, o.reps, bytes_per_token) != 0)
+            if (o.n_gen[i] > 0 && bench_test(c, &rep, &row, 0, o.n_gen[i], tok, o.reps, bytes_per_token, gpu_bpt) != 0)
                 status = 1;
         infer_ctx_free(c);
     }

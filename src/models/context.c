@@ -343,3 +343,4 @@ const char *infer_ctx_device_name(const infer_ctx *c) {
 }
 const char *infer_ctx_placement(const infer_ctx *c) { return c ? c->placement_text : ""; }
 uint64_t infer_ctx_gpu_weight_bytes(const infer_ctx *c) { return c ? c->place.gpu_weight_bytes : 0; }
+uint64_t infer_ctx_gpu_bytes_per_token(const infer_ctx *c) { return c ? c->place.gpu_token_bytes : 0; }

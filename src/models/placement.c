@@ -127,8 +127,16 @@ infer_status infer_placement_plan(const infer_model *m, const infer_placement_re
     pl->output_dev = output_gpu ? INFER_DEV_GPU : INFER_DEV_CPU;
     pl->embed_dev = L > 0 ? pl->layer_dev[0] : pl->output_dev;
     pl->gpu_kv_bytes = (uint64_t)ngl * req->kv_bytes_per_layer;
-    for (int32_t i = 0; i < m->n_weights; i++)
-        if (infer_placement_weight_dev(pl, m, i) == INFER_DEV_GPU) pl->gpu_weight_bytes += m->weights[i].bytes;
+    for (int32_t i = 0; i < m->n_weights; i++) {
+        if (infer_placement_weight_dev(pl, m, i) != INFER_DEV_GPU) continue;
+        const uint64_t b = m->weights[i].bytes;
+        uint32_t il = 0;
+        pl->gpu_weight_bytes += b;
+        if (i == m->tok_embd && i != m->output) continue;
+        if (group_of(&m->weights[i], L, &il) == GROUP_EXPS && m->hp.n_expert > 0)
+            pl->gpu_token_bytes += b * m->hp.n_expert_used / m->hp.n_expert;
+        else pl->gpu_token_bytes += b;
+    }
     free(layer_bytes);
     free(exps_bytes);
     return INFER_OK;

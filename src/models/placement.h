@@ -22,6 +22,9 @@ typedef struct infer_placement {
     uint32_t n_cpu_moe;        /* resolved: layers whose experts stay on the CPU */
     uint64_t gpu_weight_bytes; /* weights bound on the GPU */
     uint64_t gpu_kv_bytes;     /* KV cache on the GPU */
+    uint64_t gpu_token_bytes;  /* weight bytes one decoded token reads from GPU memory: the
+                                * embedding table is skipped (one row) unless it is the
+                                * output too, experts count expert_used/expert_count */
 } infer_placement;
 
 /* What the fit needs to know besides the model: bytes per layer of KV cache on the GPU,

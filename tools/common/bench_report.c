@@ -95,6 +95,11 @@ static json_t *row_json(const bench_result *r) {
     json_object_set_new(o, "samples_ts", sts);
     json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)r->peak_rss_bytes));
     json_object_set_new(o, "load_time_ms", json_real(r->load_time_ms));
+    if (r->gpu_gbs > 0) {   /* GPU tg rows: bandwidth of the weights in GPU memory */
+        json_object_set_new(o, "gpu_gbs", json_real(r->gpu_gbs));
+        json_object_set_new(o, "peak_gbps", json_real(r->peak_gbps));
+        json_object_set_new(o, "peak_pct", json_real(r->peak_gbps > 0 ? 100 * r->gpu_gbs / r->peak_gbps : 0));
+    }
     return o;
 }
 
@@ -152,12 +157,17 @@ static void row_md(FILE *f, const bench_result *r, int header) {
         fprintf(f, "| --- | ---: | ---: | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
     }
     row_stats s = stats_of(r);
-    char size[32], params[32], rss[32], test[32], gbs[32] = "";
+    char size[32], params[32], rss[32], test[32], gbs[64] = "";
     human_size(size, sizeof size, (double)r->model_size);
     human_params(params, sizeof params, (double)r->model_n_params);
     human_size(rss, sizeof rss, (double)r->peak_rss_bytes);
     snprintf(test, sizeof test, "%s%d", r->n_prompt > 0 ? "pp" : "tg", r->n_prompt > 0 ? r->n_prompt : r->n_gen);
     if (r->gbs > 0) snprintf(gbs, sizeof gbs, "%.2f", r->gbs);
+    if (r->gpu_gbs > 0 && r->peak_gbps > 0)
+        snprintf(gbs + strlen(gbs), sizeof gbs - strlen(gbs), " (GPU %.0f%% of %.0f)", 100 * r->gpu_gbs / r->peak_gbps,
+                 r->peak_gbps);
+    else if (r->gpu_gbs > 0 && r->gpu_gbs < r->gbs)
+        snprintf(gbs + strlen(gbs), sizeof gbs - strlen(gbs), " (GPU %.2f)", r->gpu_gbs);
     const char *base = strrchr(r->model_filename, '/');
     fprintf(f, "| %s | %s | %s | %s | %s | %d | %s | %s | %.2f +/- %.2f | %s | %s | %.1f |\n",
             base ? base + 1 : r->model_filename, size, params, r->backends, r->device, r->n_threads, r->type_kv,

@@ -12,6 +12,7 @@
  * names the option instead of the library parameter. */
 #define TOOL_MAX_CTX (1 << 30)
 #define TOOL_MAX_THREADS 4096
+#define TOOL_MAX_LAYERS (1 << 20)   /* more than any model has: "all" */
 
 const char TOOL_CTX_OPTIONS_HELP[] =
     "  -t N, --threads N      worker threads (default: cores online; more are capped to that)\n"
@@ -21,12 +22,16 @@ const char TOOL_CTX_OPTIONS_HELP[] =
     "  --backend B            auto | cpu | vulkan (default auto)\n"
     "  --device I             Vulkan device index (default: INFER_VK_DEVICE or the first)\n"
     "  --kv-f16               F16 KV cache instead of F32\n"
+    "  -ngl N, --n-gpu-layers N  layers on the GPU, from the last: N | all | auto (default auto:\n"
+    "                         as many as fit in the GPU's memory, the rest on the CPU)\n"
+    "  --n-cpu-moe N          keep the MoE experts of the first N layers on the CPU\n"
     "  -h, --help             this text;  --version  the library version\n";
 
 void tool_ctx_opts_init(tool_ctx_opts *o) {
     memset(o, 0, sizeof *o);
     o->device = -1;
     o->backend = INFER_BACKEND_AUTO;
+    o->n_gpu_layers = INFER_GPU_LAYERS_AUTO;
 }
 
 int tool_cap_threads(int requested, int force) {
@@ -45,6 +50,8 @@ infer_ctx_params tool_ctx_params(const tool_ctx_opts *o) {
     cp.kv_type = o->kv_f16 ? INFER_KV_F16 : INFER_KV_F32;
     cp.backend = o->backend;
     cp.device_index = o->device;
+    cp.n_gpu_layers = o->n_gpu_layers;
+    cp.n_cpu_moe = o->n_cpu_moe;
     return cp;
 }
 
@@ -75,9 +82,20 @@ int tool_parse_backend(const char *name, infer_backend_kind *out) {
     return 0;
 }
 
+int tool_parse_gpu_layers(const char *option, const char *value, int *out) {
+    if (strcmp(value, "auto") == 0) *out = INFER_GPU_LAYERS_AUTO;
+    else if (strcmp(value, "all") == 0) *out = INFER_GPU_LAYERS_ALL;
+    else if (tool_parse_int(option, value, 0, TOOL_MAX_LAYERS, out) != 0) {
+        fprintf(stderr, "error: %s takes a layer count, all or auto\n", option);
+        return -1;
+    }
+    return 0;
+}
+
 /* The options of tool_model_option that take a value. */
 static const char *const VALUE_OPTIONS[] = {
     "-t", "--threads", "-c", "--ctx-size", "-b", "--batch-size", "--device", "--backend",
+    "-ngl", "--n-gpu-layers", "--gpu-layers", "--n-cpu-moe", "-ncmoe",
 };
 static const char *const SAMPLER_OPTIONS[] = {
     "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--presence-penalty",
@@ -112,6 +130,9 @@ int tool_model_option(const char *name, const char *value, tool_ctx_opts *ctx, i
     else if (IS("-c") || IS("--ctx-size")) rc = tool_parse_int(name, value, 0, TOOL_MAX_CTX, &ctx->n_ctx);
     else if (IS("-b") || IS("--batch-size")) rc = tool_parse_int(name, value, 0, TOOL_MAX_CTX, &ctx->n_batch);
     else if (IS("--device")) rc = tool_parse_int(name, value, -1, 1023, &ctx->device);
+    else if (IS("-ngl") || IS("--n-gpu-layers") || IS("--gpu-layers"))
+        rc = tool_parse_gpu_layers(name, value, &ctx->n_gpu_layers);
+    else if (IS("--n-cpu-moe") || IS("-ncmoe")) rc = tool_parse_int(name, value, 0, TOOL_MAX_LAYERS, &ctx->n_cpu_moe);
     else if (IS("--backend")) {
         if (tool_parse_backend(value, &ctx->backend) != 0) {
             fprintf(stderr, "error: --backend: unknown backend '%s' (auto, cpu or vulkan)\n", value);
@@ -157,5 +178,7 @@ int tool_open_model(const char *path, const tool_ctx_opts *o, infer_model **m, i
     fprintf(stderr, "KV cache: %.1f MiB reserved for %u positions (%s)\n", infer_ctx_kv_bytes(*c) / 1048576.0,
             infer_ctx_n_ctx(*c), cp.kv_type == INFER_KV_F16 ? "F16" : "F32");
     if (*infer_ctx_backend_note(*c)) fprintf(stderr, "note: %s\n", infer_ctx_backend_note(*c));
+    if (infer_ctx_gpu_weight_bytes(*c) > 0 || o->backend == INFER_BACKEND_VULKAN)
+        fprintf(stderr, "placement: %s\n", infer_ctx_placement(*c));
     return 0;
 }

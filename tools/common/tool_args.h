@@ -7,7 +7,7 @@
 
 #include "infer.h"
 
-/* What -t/-c/-b/--backend/--device/--kv-f16 set; tool_ctx_params turns it into
+/* What -t/-c/-b/--backend/--device/--kv-f16/-ngl/--n-cpu-moe set; tool_ctx_params turns it into
  * infer_ctx_params. */
 typedef struct tool_ctx_opts {
     int n_threads;                /* -t; 0: the library's default */
@@ -16,6 +16,8 @@ typedef struct tool_ctx_opts {
     int kv_f16;                   /* --kv-f16: F16 KV cache instead of F32 */
     int force_threads;            /* --force-threads: keep a -t above the online cores */
     infer_backend_kind backend;   /* --backend */
+    int n_gpu_layers;             /* -ngl N|all|auto: INFER_GPU_LAYERS_* or N >= 0 */
+    int n_cpu_moe;                /* --n-cpu-moe N */
 } tool_ctx_opts;
 
 /* Defaults: everything the library's, backend auto, device -1. */
@@ -45,8 +47,14 @@ extern const char TOOL_CTX_OPTIONS_HELP[];
 /* "auto" | "cpu" | "vulkan" -> *out; returns 0, or -1 for any other name. */
 int tool_parse_backend(const char *name, infer_backend_kind *out);
 
+/* -ngl's value: "auto", "all" or a layer count N >= 0 (more than the model has: all)
+ * -> *out (INFER_GPU_LAYERS_AUTO / INFER_GPU_LAYERS_ALL / N); returns 0, or -1 after
+ * printing an error naming `option`. */
+int tool_parse_gpu_layers(const char *option, const char *value, int *out);
+
 /* Tries argv option `name` (its value `value`, NULL when it is the last argument) as a
- * context option (-t -c -b --backend --device --kv-f16 --force-threads) or, when sp is
+ * context option (-t -c -b --backend --device --kv-f16 --force-threads -ngl/--n-gpu-layers
+ * --n-cpu-moe) or, when sp is
  * not NULL, a sampler option (--temp --top-k --top-p --min-p --repeat-penalty
  * --presence-penalty --frequency-penalty --repeat-last-n --seed). Numbers go through
  * tool_numbers.h (range-checked). Returns how many arguments it used (1 or 2), 0 when
