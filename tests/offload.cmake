@@ -24,3 +24,16 @@ if(INFER_VULKAN)
   endforeach()
   set_tests_properties(test_offload PROPERTIES LABELS "vulkan;offload")
 endif()
+
+# The tools on a split placement: infer-cli with -ngl 1 on Vulkan prints where the layers
+# went (stories260K: 5 layers) and generates; infer-bench runs the same split.
+if(INFER_VULKAN AND TARGET infer-cli)
+  add_test(NAME offload_cli_ngl1 COMMAND infer-cli -m ${PROJECT_SOURCE_DIR}/tests/data/models/stories260K.gguf
+    -p Once -n 4 -t 1 --temp 0 --backend vulkan -ngl 1)
+  set_tests_properties(offload_cli_ngl1 PROPERTIES TIMEOUT 120 LABELS "vulkan;offload"
+    PASS_REGULAR_EXPRESSION "placement: layers 0-3 cpu, 4-4 \\+ output vulkan.*generation: ")
+  add_test(NAME offload_bench_ngl2 COMMAND infer-bench -m ${PROJECT_SOURCE_DIR}/tests/data/models/stories260K.gguf
+    -p 8 -n 4 -r 1 -t 1 --backend vulkan -ngl 2 --peak-gbps 100)
+  set_tests_properties(offload_bench_ngl2 PROPERTIES TIMEOUT 120 LABELS "vulkan;offload"
+    PASS_REGULAR_EXPRESSION "placement: layers 0-2 cpu, 3-4 \\+ output vulkan.*tg4 .*GPU [0-9]+% of 100")
+endif()

@@ -31,7 +31,8 @@ class ModelParams(Structure):
 class CtxParams(Structure):
     _fields_ = [("n_ctx", c_uint32), ("n_batch", c_uint32), ("n_threads", c_int32), ("kv_type", c_int),
                 ("backend", c_int), ("device_index", c_int32), ("n_seq_max", c_uint32),
-                ("embeddings", c_int32), ("pooling", c_int), ("embd_normalize", c_int32)]
+                ("embeddings", c_int32), ("pooling", c_int), ("embd_normalize", c_int32),
+                ("n_gpu_layers", c_int32), ("n_cpu_moe", c_int32)]
 
 
 class Batch(Structure):
@@ -205,6 +206,9 @@ _OPTIONAL = {
     "infer_gguf_part_path": (c_char_p, [P, c_int32]),
     "infer_gguf_tensor_part": (c_int32, [P, c_int64]),
     "infer_ctx_backend_note": (c_char_p, [P]),
+    "infer_ctx_placement": (c_char_p, [P]),
+    "infer_ctx_gpu_weight_bytes": (c_uint64, [P]),
+    "infer_ctx_gpu_bytes_per_token": (c_uint64, [P]),
     "infer_sampler_init": (st, [P, c_int32, POINTER(SamplerParams), POINTER(P), POINTER(InferError)]),
     "infer_sampler_chain_new": (st, [P, c_int32, c_uint64, POINTER(P), POINTER(InferError)]),
     "infer_sampler_last_error": (c_char_p, [P]),

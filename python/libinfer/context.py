@@ -6,6 +6,18 @@ from ._lib import lib, InferError, c_int32, c_int8, c_size_t
 from ._core import ERR_BUFFER_SMALL, LibinferError, _Handle, _check, _dec, _err_check, _path
 
 BACKENDS = {"auto": 0, "cpu": 1, "vulkan": 2}
+GPU_LAYERS_ALL, GPU_LAYERS_AUTO = -1, -2   # INFER_GPU_LAYERS_* of infer.h
+
+
+def _gpu_layers(n):
+    """n_gpu_layers as the library takes it: None or "auto" -> auto, "all" or -1 -> all, N >= 0."""
+    if n is None or n == "auto":
+        return GPU_LAYERS_AUTO
+    if n == "all" or n == -1:
+        return GPU_LAYERS_ALL
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n_gpu_layers: {n!r} (use N >= 0, -1 or 'all', None or 'auto')")
+    return n
 POOLING = {"none": 0, "mean": 1, "last": 2, "cls": 3}
 
 
@@ -14,8 +26,13 @@ class Context(_Handle):
     _free = staticmethod(lib.infer_ctx_free)
 
     def __init__(self, model, n_ctx=0, n_batch=0, n_threads=0, backend="auto", n_seq_max=1,
-                 embeddings=False, pooling="mean", embd_normalize=False, kv_f16=False, device_index=-1):
+                 embeddings=False, pooling="mean", embd_normalize=False, kv_f16=False, device_index=-1,
+                 n_gpu_layers=None, n_cpu_moe=0):
+        """n_gpu_layers (GPU backends): layers on the GPU counted from the last, with the
+        output head; None/"auto" (default) as many as fit, "all"/-1 all, 0 none. n_cpu_moe:
+        the MoE experts of the first n layers stay on the CPU."""
         p = lib.infer_ctx_default_params()
+        p.n_gpu_layers, p.n_cpu_moe = _gpu_layers(n_gpu_layers), int(n_cpu_moe)
         p.n_ctx, p.n_batch, p.n_threads = n_ctx or 0, n_batch or 0, n_threads or 0
         p.backend = BACKENDS[backend] if isinstance(backend, str) else int(backend)
         p.n_seq_max, p.embeddings = n_seq_max, int(bool(embeddings))
@@ -43,6 +60,12 @@ class Context(_Handle):
     def backend_note(self):
         """"" or why backend "auto" fell back to the CPU (None: the library cannot say)."""
         return _dec(lib.infer_ctx_backend_note(self.handle)) if _lib.has("infer_ctx_backend_note") else None
+
+    @property
+    def placement(self):
+        """Where the layers run: "layers 0-13 cpu, 14-27 + output vulkan; ..." (None: the
+        library cannot say)."""
+        return _dec(lib.infer_ctx_placement(self.handle)) if _lib.has("infer_ctx_placement") else None
 
     def decode(self, tokens, pos=None, want_logits=None):
         """Evaluates tokens of sequence 0 in one call (the library splits it into n_batch

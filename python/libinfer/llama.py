@@ -41,8 +41,9 @@ class Llama:
           embedding=False, verbose=True, vocab_only=False, n_gpu_layers=0, backend=None,
           pooling="mean", kv_f16=False)
 
-    n_gpu_layers follows llama-cpp-python: 0 (its default) runs on the CPU, any other value
-    on the Vulkan device when one is usable (all layers; there is no partial offload).
+    n_gpu_layers follows llama-cpp-python: 0 (its default) runs on the CPU, -1 puts every
+    layer on the Vulkan device when one is usable, N > 0 the last N layers (and the output
+    head), the others running on the CPU; "auto" as many as fit in the GPU's memory.
     backend ("cpu", "vulkan", "auto") overrides it. llama-cpp-python's performance-only
     arguments (flash_attn, use_mlock, ...) are accepted with a warning; any other unknown
     argument is refused with TypeError rather than ignored.
@@ -76,7 +77,8 @@ class Llama:
             if backend is None:
                 backend = "cpu" if n_gpu_layers == 0 else "auto"
             self._ctx = Context(self._model, n_ctx=n_ctx, n_batch=n_batch, n_threads=n_threads or 0,
-                                backend=backend, embeddings=embedding, pooling=pooling, kv_f16=kv_f16)
+                                backend=backend, embeddings=embedding, pooling=pooling, kv_f16=kv_f16,
+                                n_gpu_layers=n_gpu_layers if n_gpu_layers != 0 else "auto")
             if verbose:
                 import sys
                 print(f"libinfer: loaded {self.model_path} ({self._model.arch}, {self._model.n_layer} layers) "

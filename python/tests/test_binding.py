@@ -180,3 +180,26 @@ def test_grammar_match():
     with pytest.raises(LibinferError) as e:
         libinfer.Grammar("root ::= (")
     assert e.value.status_name == "FORMAT" and "line 1" in e.value.message
+
+
+def test_gpu_layers_placement(stories_path):
+    """n_gpu_layers reaches the library: on Vulkan (lavapipe in CI) -ngl 2 of stories260K's
+    5 layers runs layers 0-2 on the CPU; bad values are refused before any work."""
+    m = Model(stories_path)
+    with pytest.raises(ValueError):
+        Context(m, n_gpu_layers=-5)
+    with pytest.raises(ValueError):
+        Context(m, n_gpu_layers="half")
+    cpu = Context(m, n_ctx=64, backend="cpu", n_gpu_layers="all")
+    assert cpu.placement == "all 5 layers + output cpu"
+    cpu.close()
+    try:
+        c = Context(m, n_ctx=64, backend="vulkan", n_gpu_layers=2, n_cpu_moe=1)
+    except LibinferError as e:
+        if e.status_name == "NO_DEVICE":
+            pytest.skip(f"no Vulkan device: {e}")
+        raise
+    assert c.placement.startswith("layers 0-2 cpu, 3-4 + output vulkan"), c.placement
+    assert c.backend_name == "vulkan"
+    c.close()
+    m.close()

@@ -84,7 +84,7 @@ int tool_parse_backend(const char *name, infer_backend_kind *out) {
 
 int tool_parse_gpu_layers(const char *option, const char *value, int *out) {
     if (strcmp(value, "auto") == 0) *out = INFER_GPU_LAYERS_AUTO;
-    else if (strcmp(value, "all") == 0) *out = INFER_GPU_LAYERS_ALL;
+    else if (strcmp(value, "all") == 0 || strcmp(value, "-1") == 0) *out = INFER_GPU_LAYERS_ALL;   /* -1: llama.cpp's all */
     else if (tool_parse_int(option, value, 0, TOOL_MAX_LAYERS, out) != 0) {
         fprintf(stderr, "error: %s takes a layer count, all or auto\n", option);
         return -1;

@@ -47,7 +47,7 @@ extern const char TOOL_CTX_OPTIONS_HELP[];
 /* "auto" | "cpu" | "vulkan" -> *out; returns 0, or -1 for any other name. */
 int tool_parse_backend(const char *name, infer_backend_kind *out);
 
-/* -ngl's value: "auto", "all" or a layer count N >= 0 (more than the model has: all)
+/* -ngl's value: "auto", "all" (or -1) or a layer count N >= 0 (more than the model has: all)
  * -> *out (INFER_GPU_LAYERS_AUTO / INFER_GPU_LAYERS_ALL / N); returns 0, or -1 after
  * printing an error naming `option`. */
 int tool_parse_gpu_layers(const char *option, const char *value, int *out);

@@ -1,7 +1,7 @@
 /* infer-server: a local OpenAI- and Ollama-compatible HTTP server over libinfer.
  *
  *   infer-server -m MODEL.gguf [--host 127.0.0.1] [--port 8080] [-c CTX] [-np SLOTS]
- *                [-t N] [--backend auto|cpu|vulkan] [--api-key KEY] [--models-dir DIR]
+ *                [-t N] [--backend auto|cpu|vulkan] [-ngl N|all|auto] [--n-cpu-moe N] [--api-key KEY] [--models-dir DIR]
  *                ... (see usage())
  *
  * Listens first, then loads the model (GET /health says "loading" meanwhile). SIGTERM or
@@ -36,7 +36,7 @@ static void usage(const char *argv0) {
             "  --queue N               requests that may wait for a slot; beyond: 503 (default 64)\n"
             "  -t, --threads N         CPU threads per slot (default: all cores)\n"
             "  -b, --batch-size N      most tokens per forward step\n"
-            "  --backend auto|cpu|vulkan, --device I, --kv-f16\n"
+            "  --backend auto|cpu|vulkan, --device I, --kv-f16, -ngl N|all|auto, --n-cpu-moe N\n"
             "  --api-key KEY           require 'Authorization: Bearer KEY' (or INFER_API_KEY)\n"
             "  --cors ORIGIN           send CORS headers allowing ORIGIN (default: none)\n"
             "  --max-body BYTES        largest request body (default 8388608)\n"

@@ -415,6 +415,7 @@ int sched_new(infer_model *m, const scheduler_params *p, metrics *met, scheduler
         return -1;
     }
     s->slot_ctx = infer_ctx_n_ctx_seq(s->ctx);
+    if (infer_ctx_gpu_weight_bytes(s->ctx) > 0) fprintf(stderr, "placement: %s\n", infer_ctx_placement(s->ctx));
     s->b_cap = PREFILL_BUDGET + s->n_slots;
     s->b_tokens = malloc((size_t)s->b_cap * sizeof *s->b_tokens);
     s->b_seq = malloc((size_t)s->b_cap * sizeof *s->b_seq);
