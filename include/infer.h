@@ -246,8 +246,10 @@ typedef struct infer_ctx_params {
      * 0 runs everything on the CPU; INFER_GPU_LAYERS_ALL everything on the GPU;
      * INFER_GPU_LAYERS_AUTO (the default) as many as fit in the device's memory budget
      * after the KV cache and scratch of the GPU layers (the output head first, then the
-     * layers from the last one down). AUTO never fails for lack of GPU memory: what does
-     * not fit runs on the CPU. The placement is reported by infer_ctx_placement().
+     * layers from the last one down; a MoE model first keeps the experts of as few
+     * leading layers as needed on the CPU, as n_cpu_moe would, before it gives up whole
+     * layers). AUTO never fails for lack of GPU memory: what does not fit runs on the CPU.
+     * The placement is reported by infer_ctx_placement().
      * INFER_VK_MEMORY_BUDGET=<bytes> in the environment caps the device's budget (tests). */
     int32_t n_gpu_layers;
     /* MoE models: the expert tensors (*_exps) of layers 0 .. n_cpu_moe-1 stay on the CPU,

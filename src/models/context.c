@@ -122,17 +122,33 @@ static infer_status alloc_activations(infer_ctx *c, int dev, infer_error *err) {
     return INFER_OK;
 }
 
+/* A GPU backend's own scratch grows by doubling from 1 MiB and keeps the outgrown buffers
+ * until the pass ends: at most twice the next power of two of what a step needs. */
+static uint64_t grown_scratch(uint64_t need) {
+    uint64_t size = (uint64_t)1 << 20;
+    while (size < need) size *= 2;
+    return 2 * size;
+}
+
 /* What the GPU needs besides weights and KV: activations, logits for n_batch rows, and the
- * backend's own scratch (quantized activations, expert intermediates). */
+ * backend's own scratch: a copy of a matmul's input rows, and the expert routing and
+ * intermediates of a MoE step (n_batch x expert_used rows of 2 n_ff_exp + n_embd). */
 static uint64_t gpu_scratch_bytes(const infer_ctx *c) {
     const infer_hparams *hp = &c->m->hp;
     size_t bytes[INFER_ACT_COUNT];
     activation_bytes(c, bytes);
     uint64_t total = 0;
     for (int i = 0; i < INFER_ACT_COUNT; i++) total += bytes[i];
-    const uint64_t B = c->p.n_batch, widest = hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd;
-    total += B * hp->n_vocab * sizeof(float);
-    total += B * (widest + (uint64_t)hp->n_expert_used * (2 * (uint64_t)hp->n_ff_exp + hp->n_embd)) * sizeof(float);
+    const uint64_t B = c->p.n_batch, f = sizeof(float);
+    uint64_t widest = hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd;
+    if ((uint64_t)hp->n_head * hp->head_dim_v > widest) widest = (uint64_t)hp->n_head * hp->head_dim_v;
+    total += B * hp->n_vocab * f;
+    total += grown_scratch(B * widest * f);
+    if (hp->n_expert > 0) {
+        const uint64_t rows = B * hp->n_expert_used;
+        total += grown_scratch((rows * 2 + hp->n_expert * (B + 1)) * 4 + rows * (2 * (uint64_t)hp->n_ff_exp + hp->n_embd) * f +
+                               4 * 256);
+    }
     return total;
 }
 

@@ -57,8 +57,9 @@ static uint64_t wbytes(const infer_model *m, infer_wid id) {
 
 /* The number of layers (from the last) that fit in req->gpu_free, and whether the output
  * head does; the head is placed first. */
-static uint32_t fit_layers(const infer_model *m, const infer_placement_req *req, const uint64_t *layer_bytes,
-                           const uint64_t *exps_bytes, uint64_t top_bytes, int *output_fits) {
+static uint32_t fit_layers(const infer_model *m, const infer_placement_req *req, uint32_t n_cpu_moe,
+                           const uint64_t *layer_bytes, const uint64_t *exps_bytes, uint64_t top_bytes,
+                           int *output_fits) {
     const uint32_t L = m->hp.n_layer;
     *output_fits = 0;
     if (req->gpu_free <= req->scratch_bytes) return 0;
@@ -71,7 +72,7 @@ static uint32_t fit_layers(const infer_model *m, const infer_placement_req *req,
     for (uint32_t k = 0; k < L; k++) {
         uint32_t il = L - 1 - k;
         uint64_t cost = layer_bytes[il] + req->kv_bytes_per_layer;
-        if (il >= (uint32_t)req->n_cpu_moe) cost += exps_bytes[il];
+        if (il >= n_cpu_moe) cost += exps_bytes[il];
         if (k == 0) cost += top_bytes;   /* RoPE factors and the like, read by every layer */
         if (il == 0 && m->tok_embd != m->output) cost += wbytes(m, m->tok_embd);
         if (cost > left) break;
@@ -109,17 +110,27 @@ infer_status infer_placement_plan(const infer_model *m, const infer_placement_re
         else if (i != m->tok_embd && i != m->output && i != m->output_norm) top_bytes += m->weights[i].bytes;
     }
 
-    uint32_t ngl;
+    uint32_t ngl, n_cpu_moe = (uint32_t)req->n_cpu_moe < L ? (uint32_t)req->n_cpu_moe : L;
     int output_gpu;
     if (req->n_gpu_layers == INFER_GPU_LAYERS_AUTO) {
-        ngl = fit_layers(m, req, layer_bytes, exps_bytes, top_bytes, &output_gpu);
+        ngl = fit_layers(m, req, n_cpu_moe, layer_bytes, exps_bytes, top_bytes, &output_gpu);
+        /* A MoE model that does not fit whole keeps the experts of its first layers on
+         * the CPU, as few as needed, before it gives up whole layers (the attention and
+         * the dense parts are small and read by every token; an expert only by some). */
+        if (ngl < L && m->hp.n_expert > 0 && req->n_cpu_moe == 0) {
+            for (n_cpu_moe = 1; n_cpu_moe <= L; n_cpu_moe++) {
+                ngl = fit_layers(m, req, n_cpu_moe, layer_bytes, exps_bytes, top_bytes, &output_gpu);
+                if (ngl == L) break;
+            }
+            if (n_cpu_moe > L) n_cpu_moe = L;
+        }
     } else {
         ngl = req->n_gpu_layers == INFER_GPU_LAYERS_ALL || (uint32_t)req->n_gpu_layers > L ? L
                                                                                            : (uint32_t)req->n_gpu_layers;
         output_gpu = req->n_gpu_layers != 0;
     }
     pl->n_gpu_layers = ngl;
-    pl->n_cpu_moe = (uint32_t)req->n_cpu_moe < L ? (uint32_t)req->n_cpu_moe : L;
+    pl->n_cpu_moe = n_cpu_moe;
     for (uint32_t il = L - ngl; il < L; il++) {
         pl->layer_dev[il] = INFER_DEV_GPU;
         pl->exps_dev[il] = il < pl->n_cpu_moe ? INFER_DEV_CPU : INFER_DEV_GPU;

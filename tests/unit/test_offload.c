@@ -3,6 +3,8 @@
  * - A budget (INFER_VK_MEMORY_BUDGET) of 60% of what the whole model needs on the GPU:
  *   the automatic fit places only some layers there, says so, and the logits still match
  *   the reference engine's (../shared golden, the F32 tolerances of ../shared/README.md).
+ * - gpt-oss under a ladder of budgets: the fit keeps every layer on the GPU with the
+ *   experts of the first ones on the CPU, with the reference's logits.
  * - A budget of one byte: everything runs on the CPU, with the same logits; an explicit
  *   n_gpu_layers = all under it fails with INFER_ERR_NOMEM instead (only AUTO adapts).
  * - Parameters out of range are refused.
@@ -96,6 +98,68 @@ static void test_budget_tiny(void **state) {
     printf("  all layers under 1 byte: %s\n", err.message);
     assert_null(c);
     unsetenv("INFER_VK_MEMORY_BUDGET");
+}
+
+/* gpt-oss under shrinking budgets: the first that cannot hold everything keeps every
+ * layer on the GPU with the experts of the first ones on the CPU (experts go before whole
+ * layers), and that split matches the reference's logits. */
+static void test_budget_moe(void **state) {
+    (void)state;
+    char *path = test_fixture("models/synth-gptoss-MXFP4_MOE.gguf");
+    char *prompt_path = test_fixture("golden/synth-gptoss-MXFP4_MOE.prompt.txt");
+    char *logits_path = test_fixture("golden/synth-gptoss-MXFP4_MOE.logits.f32");
+    if (!path || !prompt_path || !logits_path) skip();
+    infer_model *m = NULL;
+    infer_error err;
+    if (infer_model_load(path, NULL, &m, &err) != INFER_OK) fail_msg("%s", err.message);
+    int32_t n = 0;
+    int32_t *ids = test_read_ids(prompt_path, &n);
+    float *ref = test_read_all(logits_path, NULL);
+    assert_non_null(ids);
+    assert_non_null(ref);
+    const int32_t V = infer_model_n_vocab(m);
+
+    infer_model *keep = g_model;
+    g_model = m;
+    infer_ctx *c = NULL;
+    unsetenv("INFER_VK_MEMORY_BUDGET");
+    if (new_ctx(INFER_GPU_LAYERS_ALL, 1, &c, &err) != INFER_OK) fail_msg("%s", err.message);
+    const uint64_t full = infer_ctx_gpu_weight_bytes(c) + infer_ctx_kv_bytes(c);
+    infer_ctx_free(c);
+    /* Down from three times that, by an eighth: the first budget that does not hold
+     * everything must move experts, not layers, and only those of the first layers. */
+    int found = 0;
+    for (int i = 24; i >= 4 && !found; i--) {
+        char budget[32];
+        snprintf(budget, sizeof budget, "%llu", (unsigned long long)(full * (uint64_t)i / 8));
+        setenv("INFER_VK_MEMORY_BUDGET", budget, 1);
+        if (new_ctx(INFER_GPU_LAYERS_AUTO, 1, &c, &err) != INFER_OK) fail_msg("auto under %s: %s", budget, err.message);
+        const char *pl = infer_ctx_placement(c);
+        if (strncmp(pl, "all 3 layers + output vulkan;", 29) != 0) {
+            printf("  budget %s: %s\n", budget, pl);
+            if (strncmp(pl, "all 3 layers + output vulkan, experts of layer", 46) != 0 || strstr(pl, "0-2"))
+                fail_msg("the first split under %s bytes is '%s'", budget, pl);
+            found = 1;
+            int8_t *want = malloc((size_t)n);
+            memset(want, 1, (size_t)n);
+            if (infer_ctx_decode(c, ids, NULL, want, n) != INFER_OK) fail_msg("decode: %s", infer_ctx_last_error(c));
+            free(want);
+            double kl = 0;
+            for (int32_t t = 0; t < n; t++) kl += test_kl_row(ref + (size_t)t * V, infer_ctx_logits(c, t), V);
+            printf("  mean KL %.3g (bound 2.5e-2, gpt-oss quantized)\n", kl / n);
+            assert_true(kl / n <= 2.5e-2);
+        }
+        infer_ctx_free(c);
+    }
+    unsetenv("INFER_VK_MEMORY_BUDGET");
+    g_model = keep;
+    assert_true(found);
+    infer_model_free(m);
+    free(ids);
+    free(ref);
+    free(path);
+    free(prompt_path);
+    free(logits_path);
 }
 
 static void test_bad_params(void **state) {
@@ -194,6 +258,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_budget_partial),
         cmocka_unit_test(test_budget_tiny),
+        cmocka_unit_test(test_budget_moe),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_state_across_backends),
     };
