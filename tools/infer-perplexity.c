@@ -185,6 +185,7 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "%zu tokens, %d chunks of %d, backend %s (%s), KV cache %.1f MiB\n", n_tok, n_chunk, n_ctx,
             infer_ctx_backend_name(c), infer_ctx_device_name(c), infer_ctx_kv_bytes(c) / 1048576.0);
+    if (infer_ctx_gpu_weight_bytes(c) > 0) fprintf(stderr, "placement: %s\n", infer_ctx_placement(c));
     int rc = score(&a, m, c, toks, n_chunk);
     free(toks);
     infer_ctx_free(c);
