@@ -178,10 +178,13 @@ void infer_placement_describe(const infer_placement *pl, const infer_model *m, c
     const uint32_t L = pl->n_layer, ngl = pl->n_gpu_layers;
     const char *head = dev_name(pl->output_dev, gpu_name);
     size_t n = 0;
+    if (cap) out[0] = 0;
 #define PUT(...) \
     do { \
-        int k_ = snprintf(out + n, n < cap ? cap - n : 0, __VA_ARGS__); \
-        if (k_ > 0) n += (size_t)k_; \
+        if (n < cap) { \
+            int k_ = snprintf(out + n, cap - n, __VA_ARGS__); \
+            if (k_ > 0) n += (size_t)k_; \
+        } \
     } while (0)
     if (ngl == 0 || ngl == L) {
         const char *layers = dev_name(ngl ? INFER_DEV_GPU : INFER_DEV_CPU, gpu_name);
@@ -192,7 +195,7 @@ void infer_placement_describe(const infer_placement *pl, const infer_model *m, c
     }
     uint32_t first = L - ngl, last_cpu_exps = 0, any = 0;
     for (uint32_t il = first; il < L; il++)
-        if (m->layers && m->hp.n_expert > 0 && pl->exps_dev[il] == INFER_DEV_CPU) {
+        if (m->hp.n_expert > 0 && pl->exps_dev[il] == INFER_DEV_CPU) {
             last_cpu_exps = il;
             any = 1;
         }
