@@ -37,3 +37,15 @@ if(INFER_VULKAN AND TARGET infer-cli)
   set_tests_properties(offload_bench_ngl2 PROPERTIES TIMEOUT 120 LABELS "vulkan;offload"
     PASS_REGULAR_EXPRESSION "placement: layers 0-2 cpu, 3-4 \\+ output vulkan.*tg4 .*GPU [0-9]+% of 100")
 endif()
+
+# Under the sanitizers the golden and tool runs on Vulkan turn leak detection off, as
+# golden_vulkan_* do (lavapipe's globals read as leaks once the loader unloads it);
+# test_offload pins the drivers and keeps it, so the split contexts' teardown is checked.
+if(INFER_VULKAN AND INFER_SANITIZE)
+  get_property(_offload_tests DIRECTORY PROPERTY TESTS)
+  foreach(t ${_offload_tests})
+    if(t MATCHES "^offload_")
+      set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
+    endif()
+  endforeach()
+endif()
