@@ -14,12 +14,13 @@
  * GB/s (tg only) = weight bytes one generated token reads x t/s; the bytes are summed
  * from the GGUF tensor table: all weights except the token embedding table (one row is
  * read, unless it doubles as the output head), and only expert_used/expert_count of the
- * MoE expert tensors. GPU rows also give the GB/s of the weights read from GPU memory
- * (infer_ctx_gpu_bytes_per_token) and its share of the device's peak (--peak-gbps, or
- * tools/common/device_peak.c's table of known GPUs).
+ * MoE expert tensors.
  * The KV cache is F16 by default, as llama-bench's is (--kv-f32 for an F32 cache).
  * Every row also carries the process's peak RSS so far and the model load time.
  * -o json|jsonl|csv use llama-bench's field names (see tools/common/bench_report.h).
+ * GPU rows also give the GB/s of the weights read from GPU memory
+ * (infer_ctx_gpu_bytes_per_token) and its share of the device's peak (--peak-gbps, or
+ * tools/common/device_peak.c's table of known GPUs).
  * Only the public API (infer.h) is used.
  */
 #include "infer.h"
@@ -125,12 +126,12 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         else if (!strcmp(a, "-p")) ok = (o->n_prompt_count = parse_int_list(a, v, 0, 1000000, o->n_prompt, BENCH_MAX_LIST)) > 0;
         else if (!strcmp(a, "-n")) ok = (o->n_gen_count = parse_int_list(a, v, 0, 1000000, o->n_gen, BENCH_MAX_LIST)) > 0;
         else if (!strcmp(a, "-t")) ok = (o->threads_count = parse_int_list(a, v, 1, 4096, o->threads, BENCH_MAX_LIST)) > 0;
-        else if (!strcmp(a, "-r")) ok = tool_parse_int(a, v, 1, 1000000, &o->reps) == 0;
-        else if (!strcmp(a, "-c")) ok = tool_parse_int(a, v, 1, 1 << 30, &o->n_ctx) == 0;
-        else if (!strcmp(a, "--device")) ok = tool_parse_int(a, v, -1, 1023, &o->device) == 0;
         else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) ok = tool_parse_gpu_layers(a, v, &o->n_gpu_layers) == 0;
         else if (!strcmp(a, "--n-cpu-moe")) ok = tool_parse_int(a, v, 0, 1 << 20, &o->n_cpu_moe) == 0;
         else if (!strcmp(a, "--peak-gbps")) ok = tool_parse_float(a, v, 1e-3, 1e6, &o->peak_gbps) == 0;
+        else if (!strcmp(a, "-r")) ok = tool_parse_int(a, v, 1, 1000000, &o->reps) == 0;
+        else if (!strcmp(a, "-c")) ok = tool_parse_int(a, v, 1, 1 << 30, &o->n_ctx) == 0;
+        else if (!strcmp(a, "--device")) ok = tool_parse_int(a, v, -1, 1023, &o->device) == 0;
         else if (!strcmp(a, "--backend")) {
             ok = tool_parse_backend(v, &o->backend) == 0;
             if (!ok) fprintf(stderr, "error: --backend: unknown backend '%s' (auto, cpu or vulkan)\n", v);
@@ -251,8 +252,8 @@ static int bench_test(infer_ctx *c, bench_report *rep, const bench_result *proto
     double mean = 0;
     for (int i = 0; i < reps; i++) mean += tps[i] / reps;
     r.gbs = !is_pp && bytes_per_token > 0 ? mean * bytes_per_token / 1e9 : 0;
-    r.gpu_gbs = !is_pp && gpu_bytes_per_token > 0 ? mean * gpu_bytes_per_token / 1e9 : 0;
     r.peak_rss_bytes = bench_peak_rss_bytes();
+    r.gpu_gbs = !is_pp && gpu_bytes_per_token > 0 ? mean * gpu_bytes_per_token / 1e9 : 0;
     bench_report_row(rep, &r);
     free(ns); free(tps);
     return 0;

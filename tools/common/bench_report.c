@@ -93,13 +93,13 @@ static json_t *row_json(const bench_result *r) {
     json_object_set_new(o, "stddev_ts", json_real(s.stddev_ts));
     json_object_set_new(o, "samples_ns", sns);
     json_object_set_new(o, "samples_ts", sts);
+    /* GPU rows: GB/s of the weights in GPU memory (tg) and its share of the device's peak;
+     * on every row (0: not applicable or unknown) so CSV columns stay aligned. */
+    json_object_set_new(o, "gpu_gbs", json_real(r->gpu_gbs));
+    json_object_set_new(o, "gpu_peak_gbps", json_real(r->peak_gbps));
+    json_object_set_new(o, "gpu_peak_pct", json_real(r->peak_gbps > 0 ? 100 * r->gpu_gbs / r->peak_gbps : 0));
     json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)r->peak_rss_bytes));
     json_object_set_new(o, "load_time_ms", json_real(r->load_time_ms));
-    if (r->gpu_gbs > 0) {   /* GPU tg rows: bandwidth of the weights in GPU memory */
-        json_object_set_new(o, "gpu_gbs", json_real(r->gpu_gbs));
-        json_object_set_new(o, "peak_gbps", json_real(r->peak_gbps));
-        json_object_set_new(o, "peak_pct", json_real(r->peak_gbps > 0 ? 100 * r->gpu_gbs / r->peak_gbps : 0));
-    }
     return o;
 }
 
@@ -163,12 +163,12 @@ static void row_md(FILE *f, const bench_result *r, int header) {
     human_size(rss, sizeof rss, (double)r->peak_rss_bytes);
     snprintf(test, sizeof test, "%s%d", r->n_prompt > 0 ? "pp" : "tg", r->n_prompt > 0 ? r->n_prompt : r->n_gen);
     if (r->gbs > 0) snprintf(gbs, sizeof gbs, "%.2f", r->gbs);
+    const char *base = strrchr(r->model_filename, '/');
     if (r->gpu_gbs > 0 && r->peak_gbps > 0)
         snprintf(gbs + strlen(gbs), sizeof gbs - strlen(gbs), " (GPU %.0f%% of %.0f)", 100 * r->gpu_gbs / r->peak_gbps,
                  r->peak_gbps);
     else if (r->gpu_gbs > 0 && r->gpu_gbs < r->gbs)
         snprintf(gbs + strlen(gbs), sizeof gbs - strlen(gbs), " (GPU %.2f)", r->gpu_gbs);
-    const char *base = strrchr(r->model_filename, '/');
     fprintf(f, "| %s | %s | %s | %s | %s | %d | %s | %s | %.2f +/- %.2f | %s | %s | %.1f |\n",
             base ? base + 1 : r->model_filename, size, params, r->backends, r->device, r->n_threads, r->type_kv,
             test, s.avg_ts, s.stddev_ts, gbs, rss, r->load_time_ms);

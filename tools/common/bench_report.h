@@ -23,11 +23,12 @@ typedef struct bench_result {
     const double *samples_ts;
     int reps;
     double gbs;                /* weight GB/s for tg rows, 0 if unknown or pp */
-    double gpu_gbs;            /* GPU rows, tg: GB/s of the weights read from GPU memory */
-    double peak_gbps;          /* the GPU's peak bandwidth, 0 if unknown */
     /* process-wide */
     uint64_t peak_rss_bytes;   /* getrusage max RSS so far (includes the model mapping) */
     double load_time_ms;       /* infer_model_load wall time */
+    /* GPU rows */
+    double gpu_gbs;            /* tg: GB/s of the weights read from GPU memory */
+    double peak_gbps;          /* the GPU's peak bandwidth, 0 if unknown */
 } bench_result;
 
 /* Output state: JSON needs to know whether a row is the first. */
