@@ -82,6 +82,14 @@ struct infer_ctx {
     char last_error[512];
 };
 
+/* Places the model on the opened backend c->be (a GPU one gets the layers the parameters
+ * and its budget say, the rest a CPU backend) and builds each side: weights, KV cache,
+ * activations, c->be set to the output head's backend. An automatic fit that still runs
+ * out of GPU memory falls back to the CPU (noted in backend_note). */
+infer_status infer_ctx_place_and_build(infer_ctx *c, infer_error *err);
+/* Releases both sides, the KV cache and the placement (also after a partial build). */
+void infer_ctx_free_sides(infer_ctx *c);
+
 /* One forward step of n <= n_batch tokens grouped by sequence (runs): runs every layer,
  * stores K/V at each token's position in its sequence's region, and writes the logits of
  * rows out_ids[0..n_out) to logits_out (n_out x n_vocab) and, when embd_out is set, the
