@@ -142,14 +142,17 @@ void infer_block_moe_core(infer_fwd *f, uint32_t il) {
      * there, the expert FFN runs there, its output comes back. */
     infer_fwd *e = infer_fwd_experts(f, il);
     if (e != f) {
-        infer_fwd_move(f, f->xn, e, e->xn, (size_t)n * E);
-        infer_fwd_move(f, f->router, e, e->router, (size_t)n * hp->n_expert);
+        const infer_fwd_copy in[2] = {{f->xn, e->xn, (size_t)n * E}, {f->router, e->router, (size_t)n * hp->n_expert}};
+        infer_fwd_move(f, e, in, 2);
     }
     e->be->ops->moe(e->be, e->xn, e->router, n, E, hp->n_ff_exp, (int32_t)hp->n_expert, (int32_t)hp->n_expert_used,
                     infer_fwd_w(e, L->gate_exps), infer_fwd_w(e, L->gate_exps_b), infer_fwd_w(e, L->up_exps),
                     infer_fwd_w(e, L->up_exps_b), infer_fwd_w(e, L->down_exps), infer_fwd_w(e, L->down_exps_b),
                     hp->moe_glu, hp->glu_alpha, hp->glu_limit, e->tmp);
-    if (e != f) infer_fwd_move(e, e->tmp, f, f->tmp, (size_t)n * E);
+    if (e != f) {
+        const infer_fwd_copy out = {e->tmp, f->tmp, (size_t)n * E};
+        infer_fwd_move(e, f, &out, 1);
+    }
     infer_fwd_dump(f, "ffn_moe_out", (int)il, f->tmp, E);
 }
 

@@ -147,7 +147,7 @@ static infer_status build_sides(infer_ctx *c, infer_error *err) {
         if ((st = alloc_activations(c, d, err)) != INFER_OK) return st;
     }
     const infer_hparams *hp = &m->hp;
-    c->xfer_floats = (size_t)c->p.n_batch * (hp->n_embd > hp->n_expert ? hp->n_embd : hp->n_expert);
+    c->xfer_floats = (size_t)c->p.n_batch * (hp->n_embd + hp->n_expert);   /* a MoE crossing: xn and router */
     if (!(c->xfer = malloc(c->xfer_floats * sizeof(float)))) return infer_err(err, INFER_ERR_NOMEM, "out of memory");
     const infer_backend *gpu = c->side[INFER_DEV_GPU].be;
     infer_placement_describe(pl, m, gpu ? gpu->ops->name : "gpu", c->placement_text, sizeof c->placement_text);

@@ -61,23 +61,33 @@ static infer_status between_layers(infer_ctx *c, infer_fwd_link *l, infer_error 
     return INFER_OK;
 }
 
-void infer_fwd_move(infer_fwd *from, infer_bview src, infer_fwd *to, infer_bview dst, size_t n_floats) {
+void infer_fwd_move(infer_fwd *from, infer_fwd *to, const infer_fwd_copy *copies, int n) {
     infer_fwd_link *l = from->link;
     if (l->status != INFER_OK) return;
-    if (n_floats > l->host_floats) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += copies[i].n_floats;
+    if (total > l->host_floats) {
         l->status = infer_err(&l->err, INFER_ERR_INVALID_ARG, "a crossing of %zu values exceeds the staging (%zu)",
-                              n_floats, l->host_floats);
+                              total, l->host_floats);
         return;
     }
     const infer_backend_ops *o = from->be->ops;
-    o->read(from->be, src, l->host, n_floats * sizeof(float));
-    infer_status st = o->end(from->be, &l->err);   /* the read-back completes here */
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        o->read(from->be, copies[i].src, l->host + at, copies[i].n_floats * sizeof(float));
+        at += copies[i].n_floats;
+    }
+    infer_status st = o->end(from->be, &l->err);   /* the read-backs complete here */
     o->begin(from->be);
     if (st != INFER_OK) {
         l->status = st;
         return;
     }
-    to->be->ops->write(to->be, dst, l->host, n_floats * sizeof(float));
+    at = 0;
+    for (int i = 0; i < n; i++) {
+        to->be->ops->write(to->be, copies[i].dst, l->host + at, copies[i].n_floats * sizeof(float));
+        at += copies[i].n_floats;
+    }
 }
 
 infer_fwd *infer_fwd_experts(infer_fwd *f, uint32_t il) {
@@ -109,7 +119,10 @@ static void side_state(infer_ctx *c, int d, const infer_fwd *common, infer_fwd *
 
 /* Moves the residual stream to side d when the previous group ran elsewhere. */
 static infer_fwd *go_to(infer_fwd *cur, infer_fwd *next) {
-    if (next != cur) infer_fwd_move(cur, cur->x, next, next->x, (size_t)cur->n * cur->hp->n_embd);
+    if (next != cur) {
+        const infer_fwd_copy x = {cur->x, next->x, (size_t)cur->n * cur->hp->n_embd};
+        infer_fwd_move(cur, next, &x, 1);
+    }
     return next;
 }
 

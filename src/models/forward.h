@@ -82,9 +82,15 @@ static inline infer_bview infer_fwd_w(const infer_fwd *f, infer_wid id) {
 void infer_attend_cache(infer_fwd *f, uint32_t il, infer_bview q, infer_bview k, infer_bview v, infer_bview sinks,
                         infer_bview out);
 
-/* Copies n_floats F32 values from src on side `from` to dst on side `to`: read back,
- * completed (from's pass ends and begins again), written. Errors go to the link. */
-void infer_fwd_move(infer_fwd *from, infer_bview src, infer_fwd *to, infer_bview dst, size_t n_floats);
+/* One activation crossing sides: n_floats F32 values from src (on the side they leave)
+ * to dst (on the side they reach). */
+typedef struct infer_fwd_copy {
+    infer_bview src, dst;
+    size_t n_floats;
+} infer_fwd_copy;
+/* Moves n copies from side `from` to side `to`: read back together, completed by one end
+ * of from's pass (which begins again), written. Errors go to the link. */
+void infer_fwd_move(infer_fwd *from, infer_fwd *to, const infer_fwd_copy *copies, int n);
 /* The side that runs layer il's expert FFN (f itself unless the experts stay elsewhere). */
 infer_fwd *infer_fwd_experts(infer_fwd *f, uint32_t il);
 
