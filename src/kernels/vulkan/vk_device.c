@@ -241,8 +241,10 @@ static void probe_budget(vk_backend *vk, bool have_budget_ext) {
         VkPhysicalDeviceMemoryProperties2 mp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2, .pNext = &b};
         vkGetPhysicalDeviceMemoryProperties2(vk->phys, &mp);
         uint32_t heap = mp.memoryProperties.memoryTypes[vk->caps.mem_device].heapIndex;
-        if (b.heapBudget[heap]) {
-            vk->caps.budget = b.heapBudget[heap];
+        if (b.heapBudget[heap] > b.heapUsage[heap]) {
+            /* The process's budget less what it already uses (other contexts' devices):
+             * what this device may still take. */
+            vk->caps.budget = b.heapBudget[heap] - b.heapUsage[heap];
             margin = vk->caps.budget / 10 < GiB ? vk->caps.budget / 10 : GiB;
         }
     }
