@@ -1,6 +1,7 @@
 /* AMX tile matmul (matmul_amx.c) against the scalar reference path, on awkward shapes:
- * tokens and rows that are no multiple of 16 (partial tiles), K spanning several 256-column
- * units, row sub-ranges written with a larger row stride. The AMX entry point is called
+ * every format it covers, tokens (1..40) and rows that are no multiple of 16 (partial tiles),
+ * K spanning several 256-column units or ending in a partial one (32-weight formats), row
+ * sub-ranges written with a larger row stride. The AMX entry point is called
  * directly, so a silent fallback to another kernel cannot pass; and infer_cpu_matmul with
  * INFER_CPU_ISA=amx must agree too. Both paths use the same quantized activations, so the
  * integer sums are identical and only float summation order may differ.
@@ -90,22 +91,51 @@ static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, in
     free(y2); free(W); free(xq); free(tmp); free(x); free(ref); free(y);
 }
 
+static const uint32_t kquants[] = {INFER_TYPE_Q2_K, INFER_TYPE_Q3_K, INFER_TYPE_Q4_K,
+                                   INFER_TYPE_Q5_K, INFER_TYPE_Q6_K, INFER_TYPE_IQ4_XS};
+static const uint32_t blocks32[] = {INFER_TYPE_Q4_0, INFER_TYPE_Q4_1, INFER_TYPE_Q5_0, INFER_TYPE_Q5_1,
+                                    INFER_TYPE_Q8_0, INFER_TYPE_IQ4_NL, INFER_TYPE_MXFP4};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Every format on shapes whose rows and tokens are no multiple of 16. */
 static void test_awkward_shapes(void **state) {
     (void)state;
-    static const uint32_t types[] = {INFER_TYPE_Q4_K, INFER_TYPE_Q6_K, INFER_TYPE_Q8_0};
-    static const int64_t shapes[][3] = {   /* rows, cols, tokens */
-        {16, 256, 16}, {37, 768, 17}, {5, 512, 3}, {100, 1280, 45}, {33, 256, 64}, {16, 2304, 31},
+    static const int64_t shapes[][3] = {   /* rows, cols (multiples of 256), tokens */
+        {16, 256, 16}, {37, 768, 17}, {5, 512, 3}, {100, 1280, 40}, {33, 256, 33}, {16, 2304, 31},
     };
-    for (size_t ti = 0; ti < 3; ti++)
-        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
-            check_shape(types[ti], shapes[si][0], shapes[si][1], shapes[si][2], 0, shapes[si][0]);
+    for (size_t ti = 0; ti < COUNT(kquants) + COUNT(blocks32); ti++) {
+        const uint32_t type = ti < COUNT(kquants) ? kquants[ti] : blocks32[ti - COUNT(kquants)];
+        for (size_t si = 0; si < COUNT(shapes); si++)
+            check_shape(type, shapes[si][0], shapes[si][1], shapes[si][2], 0, shapes[si][0]);
+    }
+}
+
+/* 32-weight formats with rows that end in a partial 256-column unit (gpt-oss: 2880). */
+static void test_partial_units(void **state) {
+    (void)state;
+    static const int64_t shapes[][3] = {{17, 32, 16}, {16, 96, 5}, {23, 288, 19}, {9, 2880, 21}, {40, 480, 40}};
+    for (size_t ti = 0; ti < COUNT(blocks32); ti++)
+        for (size_t si = 0; si < COUNT(shapes); si++)
+            check_shape(blocks32[ti], shapes[si][0], shapes[si][1], shapes[si][2], 0, shapes[si][0]);
+}
+
+/* Every token count from 1 to 40 (partial token tiles of every size). */
+static void test_token_counts(void **state) {
+    (void)state;
+    for (int64_t n = 1; n <= 40; n++) {
+        check_shape(kquants[n % COUNT(kquants)], 19, 512, n, 0, 19);
+        check_shape(blocks32[n % COUNT(blocks32)], 21, 160, n, 0, 21);
+    }
 }
 
 static void test_row_subrange(void **state) {
     (void)state;
     check_shape(INFER_TYPE_Q4_K, 60, 512, 20, 13, 47);
     check_shape(INFER_TYPE_Q6_K, 60, 768, 18, 16, 60);
+    check_shape(INFER_TYPE_Q2_K, 50, 256, 17, 3, 50);
     check_shape(INFER_TYPE_Q8_0, 40, 256, 33, 0, 21);
+    check_shape(INFER_TYPE_MXFP4, 45, 2880, 24, 5, 38);
+    check_shape(INFER_TYPE_Q4_1, 30, 224, 16, 14, 29);
 }
 
 static void test_rejects_what_it_lacks(void **state) {
@@ -113,6 +143,9 @@ static void test_rejects_what_it_lacks(void **state) {
     assert_false(infer_amx_supports(INFER_TYPE_Q4_K, INFER_ACT_Q8K, 96));    /* no whole unit */
     assert_false(infer_amx_supports(INFER_TYPE_Q4_K, INFER_ACT_Q8, 256));    /* wrong act partner */
     assert_false(infer_amx_supports(INFER_TYPE_F32, INFER_ACT_F32, 256));
+    assert_false(infer_amx_supports(INFER_TYPE_Q4_0, INFER_ACT_Q8, 48));     /* no whole block */
+    assert_false(infer_amx_supports(INFER_TYPE_MXFP4, INFER_ACT_Q8K, 256));  /* wrong act partner */
+    assert_true(infer_amx_supports(INFER_TYPE_MXFP4, INFER_ACT_Q8, 2880));   /* gpt-oss rows */
 }
 
 int main(void) {
@@ -122,6 +155,8 @@ int main(void) {
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_awkward_shapes),
+        cmocka_unit_test(test_partial_units),
+        cmocka_unit_test(test_token_counts),
         cmocka_unit_test(test_row_subrange),
         cmocka_unit_test(test_rejects_what_it_lacks),
     };

@@ -1,12 +1,12 @@
 /* AMX-INT8 prompt matmul: blocks of 16 weight rows x 16 tokens multiplied with tile
- * instructions (TDPBSSD), for the weight types listed in matmul_amx.c.
+ * instructions (TDPBSSD), for the K-quants (Q2_K..Q6_K, IQ4_XS; Q8_K activations) and the
+ * 32-weight formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, MXFP4; infer_act_q8 activations).
  *
- * Weights are decoded on the fly, 16 rows x 256 columns at a time, into int8 tiles in the
- * VNNI layout TDPBSSD wants plus their integer sub-block scales (no second copy of the
- * model). Activations are the already converted act rows (Q8_K for K-quants, infer_act_q8
- * for Q8_0) read straight from the matmul's buffer as tiles of 16 tokens. Each
- * sub-block's int32 dot tile is scaled in an AVX-512 epilogue with exactly the integer
- * maths of the scalar reference (vec_dot_scalar.c); only float summation order differs. */
+ * Weights are decoded on the fly, 16 rows x 256 columns at a time (tile_decode_amx.c, one
+ * decoder per format), into int8 tiles in the VNNI layout TDPBSSD wants (no second copy of
+ * the model). Activations are the already converted act rows read straight from the
+ * matmul's buffer as tiles of 16 tokens. Integer sums are exactly those of the scalar
+ * reference (vec_dot_scalar.c); only float summation order differs. */
 #ifndef INFER_CPU_MATMUL_AMX_H
 #define INFER_CPU_MATMUL_AMX_H
 
@@ -15,7 +15,7 @@
 #include "kernels/cpu/vec_dot.h"
 
 /* 1 when an AMX kernel exists for weights of `wtype` with `act` activations and rows of
- * `cols` (a multiple of 256), and this build has AMX code. Says nothing about the CPU:
+ * `cols` (a multiple of 256 for K-quants, of 32 for the others), and this build has AMX code. Says nothing about the CPU:
  * the caller checks infer_cpu_isa_active() == INFER_ISA_AMX. */
 int infer_amx_supports(uint32_t wtype, infer_act_format act, int64_t cols);
 

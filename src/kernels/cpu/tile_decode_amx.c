@@ -1,0 +1,184 @@
+/* Per-format weight decoders for the AMX matmul (see tile_decode.h). Plain C: the file is
+ * compiled with the AMX/AVX-512 flags so the compiler may vectorize the loops, but it
+ * only decodes; the values are those of vec_dot_scalar.c, format by format. */
+#include "kernels/cpu/tile_decode.h"
+
+#include <string.h>
+#include "quant/blocks.h"
+#include "tensor/dtype.h"
+
+/* ---------------------------------------------------------------- K-quants */
+
+/* Q4_K / Q5_K: 4 groups of 64 weights, low nibbles then high nibbles of qs[32g..32g+32),
+ * each half a sub-block of 32 with a 6-bit scale and min; qh (Q5_K) adds bit 2g / 2g+1. */
+static void decode_q45_k(uint16_t d, uint16_t dmin, const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
+                         amx_kblock *o) {
+    o->d = infer_fp16_to_f32(d);
+    o->dmin = infer_fp16_to_f32(dmin);
+    for (int g = 0; g < 4; g++) {
+        uint8_t sc1, m1, sc2, m2;
+        infer_q4k_scale_min(2 * g, scales, &sc1, &m1);
+        infer_q4k_scale_min(2 * g + 1, scales, &sc2, &m2);
+        const uint8_t *q = qs + 32 * g;
+        int16_t *w = o->w + 64 * g;
+        for (int l = 0; l < 32; l++) {
+            const int h1 = qh ? (qh[l] >> (2 * g)) & 1 : 0, h2 = qh ? (qh[l] >> (2 * g + 1)) & 1 : 0;
+            w[l] = (int16_t)(sc1 * ((q[l] & 0xF) | h1 << 4));
+            w[l + 32] = (int16_t)(sc2 * ((q[l] >> 4) | h2 << 4));
+        }
+        o->mn16[4 * g] = o->mn16[4 * g + 1] = (int8_t)m1;
+        o->mn16[4 * g + 2] = o->mn16[4 * g + 3] = (int8_t)m2;
+    }
+}
+static void decode_q4_k(const void *blk, amx_kblock *o) {
+    const block_q4_k *b = blk;
+    decode_q45_k(b->d, b->dmin, b->scales, b->qs, NULL, o);
+}
+static void decode_q5_k(const void *blk, amx_kblock *o) {
+    const block_q5_k *b = blk;
+    decode_q45_k(b->d, b->dmin, b->scales, b->qs, b->qh, o);
+}
+
+/* Q6_K: two halves of 128; signed 8-bit scale per 16 weights, levels minus 32. */
+static void decode_q6_k(const void *blk, amx_kblock *o) {
+    const block_q6_k *b = blk;
+    o->d = infer_fp16_to_f32(b->d);
+    o->dmin = 0;
+    memset(o->mn16, 0, sizeof o->mn16);
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = b->ql + 64 * h, *qh = b->qh + 32 * h;
+        const int8_t *sc = b->scales + 8 * h;
+        int16_t *w = o->w + 128 * h;
+        for (int l = 0; l < 32; l++) {
+            const int is = l / 16;
+            w[l] = (int16_t)(sc[is] * (((ql[l] & 0xF) | ((qh[l] >> 0 & 3) << 4)) - 32));
+            w[l + 32] = (int16_t)(sc[is + 2] * (((ql[l + 32] & 0xF) | ((qh[l] >> 2 & 3) << 4)) - 32));
+            w[l + 64] = (int16_t)(sc[is + 4] * (((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32));
+            w[l + 96] = (int16_t)(sc[is + 6] * (((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32));
+        }
+    }
+}
+
+/* Q2_K: 2-bit levels; per 16 weights a 4-bit scale (low nibble) and min (high nibble). */
+static void decode_q2_k(const void *blk, amx_kblock *o) {
+    const block_q2_k *b = blk;
+    o->d = infer_fp16_to_f32(b->d);
+    o->dmin = infer_fp16_to_f32(b->dmin);
+    for (int j = 0; j < 16; j++) {
+        const int sc = b->scales[j] & 0xF;
+        o->mn16[j] = (int8_t)(b->scales[j] >> 4);
+        for (int k = 0; k < 16; k++) o->w[16 * j + k] = (int16_t)(sc * infer_k_low2(b->qs, 16 * j + k));
+    }
+}
+
+/* Q3_K: 3-bit levels minus 4; per 16 weights a 6-bit scale minus 32. */
+static void decode_q3_k(const void *blk, amx_kblock *o) {
+    const block_q3_k *b = blk;
+    o->d = infer_fp16_to_f32(b->d);
+    o->dmin = 0;
+    memset(o->mn16, 0, sizeof o->mn16);
+    for (int j = 0; j < 16; j++) {
+        const int sc = infer_q3k_scale(j, b->scales);
+        for (int k = 0; k < 16; k++) {
+            const int e = 16 * j + k;
+            const int q = infer_k_low2(b->qs, e) | infer_q3k_high(b->hmask, e) << 2;
+            o->w[e] = (int16_t)(sc * (q - 4));
+        }
+    }
+}
+
+/* IQ4_XS: eight IQ4_NL groups of 32 (low nibbles, then high) with 6-bit scales minus 32. */
+static void decode_iq4_xs(const void *blk, amx_kblock *o) {
+    const block_iq4_xs *b = blk;
+    o->d = infer_fp16_to_f32(b->d);
+    o->dmin = 0;
+    memset(o->mn16, 0, sizeof o->mn16);
+    for (int j = 0; j < 8; j++) {
+        const int sc = infer_iq4xs_scale(j, b->scales_h, b->scales_l);
+        const uint8_t *q = b->qs + 16 * j;
+        for (int l = 0; l < 16; l++) {
+            o->w[32 * j + l] = (int16_t)(sc * infer_iq4nl_values[q[l] & 0xF]);
+            o->w[32 * j + l + 16] = (int16_t)(sc * infer_iq4nl_values[q[l] >> 4]);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- 32-weight blocks */
+
+/* Weight j is the low (j < 16) or high nibble of qs[j % 16], bit j of qh its fifth bit. */
+static void nibbles(const uint8_t qs[16], uint32_t qh, int bias, int8_t w[32]) {
+    for (int j = 0; j < 16; j++) {
+        w[j] = (int8_t)(((qs[j] & 0xF) | (int)((qh >> j) & 1) << 4) - bias);
+        w[j + 16] = (int8_t)(((qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4) - bias);
+    }
+}
+static uint32_t qh32(const uint8_t q[4]) {
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+}
+static void decode_q4_0(const void *blk, amx_block32 *o) {
+    const block_q4_0 *b = blk;
+    nibbles(b->qs, 0, 8, o->w);
+    o->d = infer_fp16_to_f32(b->d);
+    o->m = 0;
+}
+static void decode_q4_1(const void *blk, amx_block32 *o) {
+    const block_q4_1 *b = blk;
+    nibbles(b->qs, 0, 0, o->w);
+    o->d = infer_fp16_to_f32(b->d);
+    o->m = infer_fp16_to_f32(b->m);
+}
+static void decode_q5_0(const void *blk, amx_block32 *o) {
+    const block_q5_0 *b = blk;
+    nibbles(b->qs, qh32(b->qh), 16, o->w);
+    o->d = infer_fp16_to_f32(b->d);
+    o->m = 0;
+}
+static void decode_q5_1(const void *blk, amx_block32 *o) {
+    const block_q5_1 *b = blk;
+    nibbles(b->qs, qh32(b->qh), 0, o->w);
+    o->d = infer_fp16_to_f32(b->d);
+    o->m = infer_fp16_to_f32(b->m);
+}
+static void decode_q8_0(const void *blk, amx_block32 *o) {
+    const block_q8_0 *b = blk;
+    memcpy(o->w, b->qs, 32);
+    o->d = infer_fp16_to_f32(b->d);
+    o->m = 0;
+}
+/* Nibbles indexing a table of int8 levels (low nibbles first, then high). */
+static void lookup(const uint8_t qs[16], const int8_t table[16], int8_t w[32]) {
+    for (int j = 0; j < 16; j++) {
+        w[j] = table[qs[j] & 0xF];
+        w[j + 16] = table[qs[j] >> 4];
+    }
+}
+static void decode_iq4_nl(const void *blk, amx_block32 *o) {
+    const block_iq4_nl *b = blk;
+    lookup(b->qs, infer_iq4nl_values, o->w);
+    o->d = infer_fp16_to_f32(b->d);
+    o->m = 0;
+}
+/* MXFP4: doubled FP4 levels (int8) with half the E8M0 scale, as the reference. */
+static void decode_mxfp4(const void *blk, amx_block32 *o) {
+    const block_mxfp4 *b = blk;
+    lookup(b->qs, infer_mxfp4_values, o->w);
+    o->d = infer_e8m0_to_f32_half(b->e);
+    o->m = 0;
+}
+
+/* ---------------------------------------------------------------- table */
+
+#define KQ(T, min, wide, fn) [INFER_TYPE_##T] = {1, min, wide, sizeof(block_##fn), decode_##fn, NULL}
+#define B32(T, min, fn) [INFER_TYPE_##T] = {0, min, 0, sizeof(block_##fn), NULL, decode_##fn}
+static const amx_weight_format formats[INFER_TYPE_COUNT] = {
+    /* Q2_K's sc * q is at most 15 * 3: it stays in int8 */
+    KQ(Q2_K, 1, 0, q2_k), KQ(Q3_K, 0, 1, q3_k), KQ(Q4_K, 1, 1, q4_k), KQ(Q5_K, 1, 1, q5_k),
+    KQ(Q6_K, 0, 1, q6_k), KQ(IQ4_XS, 0, 1, iq4_xs),
+    B32(Q4_0, 0, q4_0), B32(Q4_1, 1, q4_1), B32(Q5_0, 0, q5_0), B32(Q5_1, 1, q5_1), B32(Q8_0, 0, q8_0),
+    B32(IQ4_NL, 0, iq4_nl), B32(MXFP4, 0, mxfp4),
+};
+
+const amx_weight_format *infer_amx_weight_format(uint32_t wtype) {
+    if (wtype >= INFER_TYPE_COUNT || !formats[wtype].block_bytes) return NULL;
+    return &formats[wtype];
+}
