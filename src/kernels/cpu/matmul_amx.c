@@ -17,6 +17,7 @@
  * with the block's scales, as the reference. */
 #include "kernels/cpu/matmul_amx.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/tile_decode.h"
 #include "quant/blocks.h"
@@ -31,6 +32,8 @@
 #define B32_PER_UNIT (UNIT / 32)
 #define Y_SLAB_BYTES (256 * 1024)   /* outputs kept hot while all units pass over them */
 #define X_UNIT_MAX (B32_PER_UNIT * sizeof(infer_act_q8))   /* act bytes per unit, the larger kind */
+#define SPAN 4           /* units multiplied per pass over y */
+#define TAIL_BYTES (TOK * SPAN * X_UNIT_MAX)
 _Static_assert(sizeof(block_q8_k) <= X_UNIT_MAX, "tail buffer fits a Q8_K unit");
 
 /* One unit of 16 decoded weight rows, B tiles in VNNI order. */
@@ -238,60 +241,76 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
                           int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
     const amx_weight_format *f = infer_amx_weight_format(wtype);
     if (!f || !infer_amx_supports(wtype, act_of(f), cols)) return -1;
+    if (row_hi <= row_lo || n <= 0) return 0;
     /* 32-weight formats: the last unit may hold fewer than 8 blocks (gpt-oss: 2880 = 11.25 units) */
     const int64_t nblocks = f->kquant ? cols / UNIT : cols / 32;
     const int per_unit = f->kquant ? 1 : B32_PER_UNIT;
     const int64_t nu = (nblocks + per_unit - 1) / per_unit;
     const size_t unit_x_bytes = f->kquant ? sizeof(block_q8_k) : X_UNIT_MAX;
-    amx_unit u __attribute__((aligned(64)));
-    /* The last, partial tile of tokens is copied here with zero rows after it. */
-    char tail[TOK * X_UNIT_MAX] __attribute__((aligned(64)));
+    /* SPAN decoded units (about 50 KB) and the partial token tile's copy live on the heap:
+     * callers' threads may have small stacks. No memory: the caller's other kernel runs. */
+    amx_unit *us = aligned_alloc(64, sizeof(amx_unit) * SPAN);
+    char *tail = aligned_alloc(64, TAIL_BYTES);
+    if (!us || !tail) {
+        free(us);
+        free(tail);
+        return -1;
+    }
     load_config(f->kquant);
-    const __mmask16 all = (__mmask16)0xFFFF;
-    for (int64_t t = 0; t < n; t++)
-        for (int64_t r0 = row_lo; r0 < row_hi; r0 += GROUP) {
-            const int nr = (int)(row_hi - r0 < GROUP ? row_hi - r0 : GROUP);
-            _mm512_mask_storeu_ps(y + t * ldy + r0, nr == GROUP ? all : (__mmask16)((1u << nr) - 1), _mm512_setzero_ps());
-        }
-    /* Units outermost within a block of rows: one unit's slice of every token's activations
-     * (n x 292 bytes for Q8_K) stays in L2 while the block's row groups pass over it; with
-     * rows outermost a wide K (ffn_down: 8960) would stream all activations from memory per
-     * row group. Rows go in blocks whose n x rows slab of y (about Y_SLAB_BYTES) stays in L2. */
+    /* Spans of units outermost within a block of rows: one span's slice of every token's
+     * activations (n x 4 x 292 bytes for Q8_K) stays in L2 while the block's row groups pass
+     * over it; with rows outermost a wide K (ffn_down: 8960) would stream all activations
+     * from memory per row group. Rows go in blocks whose n x rows slab of y (about
+     * Y_SLAB_BYTES) stays in L2 too, and y is read and written once per span. */
     int64_t rblock = (int64_t)(Y_SLAB_BYTES / (sizeof(float) * (size_t)n)) / GROUP * GROUP;
     if (rblock < GROUP) rblock = GROUP;
     for (int64_t rb0 = row_lo; rb0 < row_hi; rb0 += rblock) {
         const int64_t rb1 = rb0 + rblock < row_hi ? rb0 + rblock : row_hi;
-        for (int64_t ui = 0; ui < nu; ui++) {
-            const int nsub = (int)(nblocks - ui * per_unit < per_unit ? nblocks - ui * per_unit : per_unit);
-            const size_t x_bytes = f->kquant ? sizeof(block_q8_k) : (size_t)nsub * sizeof(infer_act_q8);
+        for (int64_t ui0 = 0; ui0 < nu; ui0 += SPAN) {
+            const int ns = (int)(nu - ui0 < SPAN ? nu - ui0 : SPAN);
+            int nsub[SPAN];
+            for (int k = 0; k < ns; k++) {
+                const int64_t left = nblocks - (ui0 + k) * per_unit;
+                nsub[k] = (int)(left < per_unit ? left : per_unit);
+            }
+            /* the span's act bytes are contiguous in each act row */
+            const size_t span_x = (size_t)ui0 * unit_x_bytes;
+            const size_t span_bytes = xs - span_x < (size_t)ns * unit_x_bytes ? xs - span_x : (size_t)ns * unit_x_bytes;
             for (int64_t r0 = rb0; r0 < rb1; r0 += GROUP) {
                 const int nr = (int)(rb1 - r0 < GROUP ? rb1 - r0 : GROUP);
                 const __mmask16 rmask = (__mmask16)((1u << nr) - 1);
-                if (f->kquant) decode_unit_k(f, W, row_bytes, r0, nr, ui, &u);
-                else decode_unit_32(f, W, row_bytes, r0, nr, ui, nsub, &u);
+                for (int k = 0; k < ns; k++) {
+                    if (f->kquant) decode_unit_k(f, W, row_bytes, r0, nr, ui0 + k, &us[k]);
+                    else decode_unit_32(f, W, row_bytes, r0, nr, ui0 + k, nsub[k], &us[k]);
+                }
                 for (int64_t t0 = 0; t0 < n; t0 += TOK) {
                     const int nt = (int)(n - t0 < TOK ? n - t0 : TOK);
-                    const char *xa = xq + (size_t)t0 * xs + (size_t)ui * unit_x_bytes;
+                    const char *xa = xq + (size_t)t0 * xs + span_x;
                     size_t stride = xs;
-                    if (nt < TOK) {
-                        memset(tail, 0, sizeof tail);
-                        for (int t = 0; t < nt; t++) memcpy(tail + (size_t)t * unit_x_bytes, xa + (size_t)t * xs, x_bytes);
+                    if (nt < TOK) {   /* partial tile of tokens: zero rows after them */
+                        memset(tail, 0, TAIL_BYTES);
+                        for (int t = 0; t < nt; t++) memcpy(tail + (size_t)t * SPAN * X_UNIT_MAX, xa + (size_t)t * xs, span_bytes);
                         xa = tail;
-                        stride = unit_x_bytes;
+                        stride = SPAN * X_UNIT_MAX;
                     }
                     __m512 acc[TOK];
                     for (int t = 0; t < TOK; t++) acc[t] = _mm512_setzero_ps();
-                    if (f->kquant) block_k(f, &u, xa, stride, acc);
-                    else block_32(f, &u, nsub, xa, stride, acc);
-                    for (int t = 0; t < nt; t++) {
+                    for (int k = 0; k < ns; k++) {
+                        if (f->kquant) block_k(f, &us[k], xa + (size_t)k * unit_x_bytes, stride, acc);
+                        else block_32(f, &us[k], nsub[k], xa + (size_t)k * unit_x_bytes, stride, acc);
+                    }
+                    for (int t = 0; t < nt; t++) {   /* the first span writes y, later ones add */
                         float *yt = y + (t0 + t) * ldy + r0;
-                        _mm512_mask_storeu_ps(yt, rmask, _mm512_add_ps(_mm512_maskz_loadu_ps(rmask, yt), acc[t]));
+                        const __m512 v = ui0 == 0 ? acc[t] : _mm512_add_ps(_mm512_maskz_loadu_ps(rmask, yt), acc[t]);
+                        _mm512_mask_storeu_ps(yt, rmask, v);
                     }
                 }
             }
         }
     }
     _tile_release();
+    free(us);
+    free(tail);
     return 0;
 }
 
