@@ -1,31 +1,52 @@
-/* Per-format weight decoders for the AMX matmul (see tile_decode.h). Plain C: the file is
- * compiled with the AMX/AVX-512 flags so the compiler may vectorize the loops, but it
- * only decodes; the values are those of vec_dot_scalar.c, format by format. */
+/* Per-format weight decoders for the AMX matmul (see tile_decode.h). Mostly plain C (the
+ * file is compiled with the AMX/AVX-512 flags, so the compiler may vectorize the loops);
+ * Q4_K, Q5_K and Q6_K have AVX-512 bodies. The values are those of vec_dot_scalar.c,
+ * format by format. */
 #include "kernels/cpu/tile_decode.h"
 
 #include <string.h>
 #include "quant/blocks.h"
 #include "tensor/dtype.h"
+#ifdef __AVX512BW__
+#include <immintrin.h>
+#endif
 
 /* ---------------------------------------------------------------- K-quants */
 
 /* Q4_K / Q5_K: 4 groups of 64 weights, low nibbles then high nibbles of qs[32g..32g+32),
- * each half a sub-block of 32 with a 6-bit scale and min; qh (Q5_K) adds bit 2g / 2g+1. */
+ * each half a sub-block of 32 with a 6-bit scale and min; qh (Q5_K) adds bit 2g / 2g+1.
+ * These two and Q6_K carry most prompt matmuls (Q4_K_M files), so they have an AVX-512
+ * version computing the same integers; the plain loops stay for other compilers. */
 static void decode_q45_k(uint16_t d, uint16_t dmin, const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
                          amx_kblock *o) {
     o->d = infer_fp16_to_f32(d);
     o->dmin = infer_fp16_to_f32(dmin);
+#ifdef __AVX512BW__
+    const __m256i m4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
+    const __m256i h = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+#endif
     for (int g = 0; g < 4; g++) {
         uint8_t sc1, m1, sc2, m2;
         infer_q4k_scale_min(2 * g, scales, &sc1, &m1);
         infer_q4k_scale_min(2 * g + 1, scales, &sc2, &m2);
         const uint8_t *q = qs + 32 * g;
         int16_t *w = o->w + 64 * g;
+#ifdef __AVX512BW__
+        const __m256i v = _mm256_loadu_si256((const __m256i *)q);
+        /* bit 2g / 2g+1 of each qh byte: a 16-bit shift, then a byte mask keeps only it */
+        const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(h, 2 * g), one);
+        const __m256i h2 = _mm256_and_si256(_mm256_srli_epi16(h, 2 * g + 1), one);
+        const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4), _mm256_slli_epi16(h1, 4));
+        const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), _mm256_slli_epi16(h2, 4));
+        _mm512_storeu_si512(w, _mm512_mullo_epi16(_mm512_cvtepu8_epi16(lo), _mm512_set1_epi16(sc1)));
+        _mm512_storeu_si512(w + 32, _mm512_mullo_epi16(_mm512_cvtepu8_epi16(hi), _mm512_set1_epi16(sc2)));
+#else
         for (int l = 0; l < 32; l++) {
             const int h1 = qh ? (qh[l] >> (2 * g)) & 1 : 0, h2 = qh ? (qh[l] >> (2 * g + 1)) & 1 : 0;
             w[l] = (int16_t)(sc1 * ((q[l] & 0xF) | h1 << 4));
             w[l + 32] = (int16_t)(sc2 * ((q[l] >> 4) | h2 << 4));
         }
+#endif
         o->mn16[4 * g] = o->mn16[4 * g + 1] = (int8_t)m1;
         o->mn16[4 * g + 2] = o->mn16[4 * g + 3] = (int8_t)m2;
     }
@@ -39,6 +60,14 @@ static void decode_q5_k(const void *blk, amx_kblock *o) {
     decode_q45_k(b->d, b->dmin, b->scales, b->qs, b->qh, o);
 }
 
+#ifdef __AVX512BW__
+/* 32 signed levels times scale a (first 16) and b (last 16), as int16. */
+static inline __m512i scaled16(__m256i q, int a, int b) {
+    const __m512i sc = _mm512_inserti64x4(_mm512_set1_epi16((short)a), _mm256_set1_epi16((short)b), 1);
+    return _mm512_mullo_epi16(_mm512_cvtepi8_epi16(q), sc);
+}
+#endif
+
 /* Q6_K: two halves of 128; signed 8-bit scale per 16 weights, levels minus 32. */
 static void decode_q6_k(const void *blk, amx_kblock *o) {
     const block_q6_k *b = blk;
@@ -49,6 +78,18 @@ static void decode_q6_k(const void *blk, amx_kblock *o) {
         const uint8_t *ql = b->ql + 64 * h, *qh = b->qh + 32 * h;
         const int8_t *sc = b->scales + 8 * h;
         int16_t *w = o->w + 128 * h;
+#ifdef __AVX512BW__
+        const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+        const __m256i hv = _mm256_loadu_si256((const __m256i *)qh);
+#define Q6(lowbits, shift) \
+    _mm256_sub_epi8(_mm256_or_si256((lowbits), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, (shift)), m2), 4)), off)
+        _mm512_storeu_si512(w, scaled16(Q6(_mm256_and_si256(l0, m4), 0), sc[0], sc[1]));
+        _mm512_storeu_si512(w + 32, scaled16(Q6(_mm256_and_si256(l1, m4), 2), sc[2], sc[3]));
+        _mm512_storeu_si512(w + 64, scaled16(Q6(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), 4), sc[4], sc[5]));
+        _mm512_storeu_si512(w + 96, scaled16(Q6(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), 6), sc[6], sc[7]));
+#undef Q6
+#else
         for (int l = 0; l < 32; l++) {
             const int is = l / 16;
             w[l] = (int16_t)(sc[is] * (((ql[l] & 0xF) | ((qh[l] >> 0 & 3) << 4)) - 32));
@@ -56,6 +97,7 @@ static void decode_q6_k(const void *blk, amx_kblock *o) {
             w[l + 64] = (int16_t)(sc[is + 4] * (((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32));
             w[l + 96] = (int16_t)(sc[is + 6] * (((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32));
         }
+#endif
     }
 }
 
