@@ -162,41 +162,61 @@ static void load_config(int kquant) {
     _tile_loadconfig(&cfg);
 }
 
-/* One 16x16 block of a K-quant unit: adds d_x * (d * isum - dmin * msum) to acc[t] (a
- * vector over the 16 rows). xa points at the first token's Q8_K block, row stride xstride. */
-static void block_k(const amx_weight_format *f, const amx_unit *u, const char *xa, size_t xstride, __m512 acc[TOK]) {
-    int32_t clo[TOK][GROUP] __attribute__((aligned(64)));
-    int32_t chi[TOK][GROUP] __attribute__((aligned(64)));
-    int32_t cmn[TOK][GROUP] __attribute__((aligned(64)));
+/* A K-quant unit's int32 dot tiles for 16 tokens x 16 rows. */
+typedef struct {
+    int32_t lo[TOK][GROUP], hi[TOK][GROUP], mn[TOK][GROUP];
+} kquant_dots;
+
+/* Tile half of a 16x16 block of a K-quant unit: isum's lo and hi parts and msum into c.
+ * xa points at the first token's Q8_K block, row stride xstride. */
+static void tiles_k(const amx_weight_format *f, const amx_unit *u, const char *xa, size_t xstride, kquant_dots *c) {
     const char *xq = xa + offsetof(block_q8_k, qs);
     _tile_zero(4);
     _tile_zero(5);
     _tile_zero(6);
-    for (int c = 0; c < UNIT / 64; c++) {
-        _tile_loadd(0, xq + 64 * c, (long)xstride);
-        _tile_loadd(1, u->lo[16 * c], 64);
+    for (int k = 0; k < UNIT / 64; k++) {
+        _tile_loadd(0, xq + 64 * k, (long)xstride);
+        _tile_loadd(1, u->lo[16 * k], 64);
         _tile_dpbssd(4, 0, 1);
         if (f->wide) {
-            _tile_loadd(2, u->hi[16 * c], 64);
+            _tile_loadd(2, u->hi[16 * k], 64);
             _tile_dpbssd(5, 0, 2);
         }
         if (f->has_min) {
-            _tile_loadd(3, u->mn[16 * c], 64);
+            _tile_loadd(3, u->mn[16 * k], 64);
             _tile_dpbssd(6, 0, 3);
         }
     }
-    _tile_stored(4, clo, 64);
-    if (f->wide) _tile_stored(5, chi, 64);
-    if (f->has_min) _tile_stored(6, cmn, 64);
+    _tile_stored(4, c->lo, 64);
+    if (f->wide) _tile_stored(5, c->hi, 64);
+    if (f->has_min) _tile_stored(6, c->mn, 64);
+}
+
+/* Float half: adds d_x * (d * isum - dmin * msum) to acc[t] (a vector over the 16 rows). */
+static void epilogue_k(const amx_weight_format *f, const amx_unit *u, const kquant_dots *c, const char *xa,
+                       size_t xstride, __m512 acc[TOK]) {
     const __m512 d = _mm512_loadu_ps(u->d), dmin = _mm512_loadu_ps(u->dmin);
     for (int t = 0; t < TOK; t++) {
-        __m512i isum = _mm512_load_si512(clo[t]);
-        if (f->wide) isum = _mm512_add_epi32(isum, _mm512_slli_epi32(_mm512_load_si512(chi[t]), 7));
+        __m512i isum = _mm512_load_si512(c->lo[t]);
+        if (f->wide) isum = _mm512_add_epi32(isum, _mm512_slli_epi32(_mm512_load_si512(c->hi[t]), 7));
         __m512 v = _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum));
-        if (f->has_min) v = _mm512_fnmadd_ps(dmin, _mm512_cvtepi32_ps(_mm512_load_si512(cmn[t])), v);
+        if (f->has_min) v = _mm512_fnmadd_ps(dmin, _mm512_cvtepi32_ps(_mm512_load_si512(c->mn[t])), v);
         const float dx = ((const block_q8_k *)(xa + (size_t)t * xstride))->d;
         acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dx), v, acc[t]);
     }
+}
+
+/* ns K-quant units of one 16x16 block, software-pipelined: the tiles of unit k are issued
+ * before the epilogue of unit k-1, so the vector units scale k-1 while the tile unit
+ * multiplies k (the two sets of dot buffers keep them apart). */
+static void span_k(const amx_weight_format *f, const amx_unit *us, int ns, const char *xa, size_t ux, size_t xstride,
+                   __m512 acc[TOK]) {
+    kquant_dots c[2] __attribute__((aligned(64)));
+    for (int k = 0; k < ns; k++) {
+        tiles_k(f, &us[k], xa + (size_t)k * ux, xstride, &c[k & 1]);
+        if (k > 0) epilogue_k(f, &us[k - 1], &c[(k - 1) & 1], xa + (size_t)(k - 1) * ux, xstride, acc);
+    }
+    epilogue_k(f, &us[ns - 1], &c[(ns - 1) & 1], xa + (size_t)(ns - 1) * ux, xstride, acc);
 }
 
 /* One 16x16 block of a 32-weight unit of nsub blocks: adds d * d_x * dot (+ m * s_x). */
@@ -295,10 +315,9 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
                     }
                     __m512 acc[TOK];
                     for (int t = 0; t < TOK; t++) acc[t] = _mm512_setzero_ps();
-                    for (int k = 0; k < ns; k++) {
-                        if (f->kquant) block_k(f, &us[k], xa + (size_t)k * unit_x_bytes, stride, acc);
-                        else block_32(f, &us[k], nsub[k], xa + (size_t)k * unit_x_bytes, stride, acc);
-                    }
+                    if (f->kquant) span_k(f, us, ns, xa, unit_x_bytes, stride, acc);
+                    else
+                        for (int k = 0; k < ns; k++) block_32(f, &us[k], nsub[k], xa + (size_t)k * unit_x_bytes, stride, acc);
                     for (int t = 0; t < nt; t++) {   /* the first span writes y, later ones add */
                         float *yt = y + (t0 + t) * ldy + r0;
                         const __m512 v = ui0 == 0 ? acc[t] : _mm512_add_ps(_mm512_maskz_loadu_ps(rmask, yt), acc[t]);
