@@ -122,7 +122,9 @@ def test_ollama_tool_messages(tsrv):
 @pytest.mark.parametrize("body,param", [
     ({"tools": {"type": "function"}}, "tools"),
     ({"tools": [{"type": "function", "function": {"description": "no name"}}]}, "tools"),
-    ({"tools": WEATHER, "tool_choice": "required"}, "tool_choice"),
+    ({"tools": WEATHER, "tool_choice": "required", "response_format": {"type": "json_object"}}, "tool_choice"),
+    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "not": {}}}}],
+      "tool_choice": "required"}, "tools"),
     ({"tools": WEATHER, "tool_choice": "sometimes"}, "tool_choice"),
     ({"tools": WEATHER, "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
     ({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"function": {"arguments": "{}"}}]}]},

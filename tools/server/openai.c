@@ -5,8 +5,10 @@
 #include <time.h>
 
 #include "chat_tools.h"
+#include "reply.h"
 #include "request.h"
 #include "routes.h"
+#include "tool_choice.h"
 
 typedef struct oai_stream {
     char id[64];
@@ -174,7 +176,7 @@ static json_t *final_json(void *user, const job *j) {
     if (s->chat) {
         sbuf text = {0};
         json_t *calls = NULL;
-        if (j->tools_json) calls = tools_split_reply(j->content.p, j->content.n, j->tools_json, 0, &text);
+        if (j->tools_json) calls = reply_finish(j, 0, 0, &text);
         else sbuf_put(&text, j->content.p, j->content.n);
         json_t *msg = json_pack("{s:s,s:o}", "role", "assistant", "content",
                                 calls && text.n == 0 ? json_null() : json_text_n(text.p, text.n));
@@ -222,12 +224,18 @@ static json_t *delta_choice(const oai_stream *s, const char *key, const char *te
     return json_pack("{s:i,s:o,s:n,s:o}", "index", 0, "delta", delta, "logprobs", "finish_reason", fin);
 }
 
-/* The held-back reply of a request with tools: its text, then each tool call as one
+/* The end of a reply with tools: the text not streamed yet, then each tool call as one
  * delta (OpenAI's streamed form: index, id, type, name and the whole arguments). */
-static void send_held_reply(oai_stream *s, const job *j, sbuf *out) {
+static void send_reply_end(oai_stream *s, const job *j, sbuf *out) {
     sbuf text = {0};
-    json_t *calls = tools_split_reply(j->content.p, j->content.n, j->tools_json, 0, &text);
-    if (text.n) sse(out, chunk(s, delta_choice(s, "content", text.p, text.n, NULL)));
+    json_t *calls = reply_finish(j, s->sent, 0, &text);
+    if (text.n) {
+        json_t *c = delta_choice(s, "content", text.p, text.n, NULL);
+        json_object_set_new(c, "logprobs", logprobs_json(s, j, s->lp_sent, j->n_gen));
+        s->lp_sent = j->n_gen;
+        sse(out, chunk(s, c));
+    }
+    s->sent = j->content.n;
     sbuf_free(&text);
     size_t i;
     json_t *call;
@@ -255,17 +263,21 @@ static int format_sse(void *user, job *j, sbuf *out) {
         sse(out, chunk(s, delta_choice(s, "reasoning_content", j->reasoning.p + s->rsent, j->reasoning.n - s->rsent, NULL)));
         s->rsent = j->reasoning.n;
     }
-    /* With tools offered the reply is held back: only the whole of it shows whether it
-     * is text or tool calls (its logprobs go out with the last chunk). */
-    if (!j->tools_json && j->content_visible > s->sent) {
-        json_t *c = delta_choice(s, "content", j->content.p + s->sent, j->content_visible - s->sent, NULL);
+    /* With tools offered, text that may still turn into a tool call waits for the end. */
+    size_t visible = j->content_visible;
+    if (j->tools_json && !j->harmony) {
+        size_t safe = reply_stream_safe(j->content.p, j->content.n);
+        if (safe < visible) visible = safe;
+    }
+    if (!(j->tools_json && j->finish != JOB_RUNNING) && visible > s->sent) {
+        json_t *c = delta_choice(s, "content", j->content.p + s->sent, visible - s->sent, NULL);
         json_object_set_new(c, "logprobs", logprobs_json(s, j, s->lp_sent, j->n_gen));
         s->lp_sent = j->n_gen;
         sse(out, chunk(s, c));
-        s->sent = j->content_visible;
+        s->sent = visible;
     }
     if (j->finish == JOB_RUNNING) return 0;
-    if (j->tools_json && j->finish != JOB_ERROR) send_held_reply(s, j, out);
+    if (j->tools_json && j->finish != JOB_ERROR) send_reply_end(s, j, out);
     if (j->finish == JOB_ERROR) {
         sse(out, json_pack("{s:{s:s,s:s,s:n,s:n}}", "error", "message", j->error, "type", "server_error", "param", "code"));
     } else {
@@ -285,54 +297,41 @@ static int format_sse(void *user, job *j, sbuf *out) {
 
 /* ---------------------------------------------------------------- endpoints */
 
+/* Reads the request into the job; 0, or -1 after filling e. */
+static int read_request(gen_req *g, oai_stream *s, int *stream) {
+    json_t *b = g->body;
+    job *j = g->j;
+    req_err *e = &g->e;
+    if (req_bool(b, "stream", stream, e) < 0 || read_output(b, j, s->chat, e) < 0 || read_sampling(b, j, s->chat, e) < 0)
+        return -1;
+    json_t *so = json_object_get(b, "stream_options");
+    if (so && json_is_object(so) && req_bool(so, "include_usage", &s->include_usage, e) < 0) return -1;
+    if (s->chat) return tools_chat_prompt(g->me, b, json_object_get(b, "messages"), j, e);
+    json_t *p = json_object_get(b, "prompt");
+    if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) p = json_array_get(p, 0);
+    if (json_is_array(p) && json_array_size(p) > 0 && json_is_integer(json_array_get(p, 0))) {
+        if (req_token_prompt(g->me, p, j, e) < 0) return -1;
+    } else if (!json_is_string(p)) {
+        req_fail(e, 400, "prompt", "invalid_type", "'prompt' must be a string, an array of one string or of token ids");
+        return -1;
+    } else if (req_text_prompt(g->me, json_string_value(p), json_string_length(p), j, e) < 0)
+        return -1;
+    /* llama.cpp's extension: the generated token ids in the answer */
+    return req_bool(b, "return_tokens", &j->keep_tokens, e) < 0 ? -1 : 0;
+}
+
 static void completion(http_req *r, int chat) {
-    json_t *b;
-    model_entry *me;
-    job *j;
-    double load_s;
-    if (req_begin(r, &b, &me, &j, &load_s) != 0) return;
-    req_err e = {0};
-    oai_stream *s = calloc(1, sizeof *s);
+    gen_req g;
+    if (gen_begin(r, sizeof(oai_stream), &g) != 0) return;
+    oai_stream *s = g.state;
     int stream = 0;
-    if (!s) {
-        req_fail(&e, 500, NULL, NULL, "out of memory");
-        goto fail;
-    }
     s->chat = chat;
     s->created = (long long)time(NULL);
     make_id(chat ? "chatcmpl-" : "cmpl-", s->id, sizeof s->id);
-    snprintf(s->model, sizeof s->model, "%s", me->info.name);
-    s->m = me->model;
-    if (req_bool(b, "stream", &stream, &e) < 0 || read_output(b, j, chat, &e) < 0 || read_sampling(b, j, chat, &e) < 0)
-        goto fail;
-    json_t *so = json_object_get(b, "stream_options");
-    if (so && json_is_object(so) && req_bool(so, "include_usage", &s->include_usage, &e) < 0) goto fail;
-    if (chat) {
-        if (tools_read(b, &j->tools_json, &e) < 0 ||
-            req_chat_prompt(me, json_object_get(b, "messages"), NULL, j->tools_json, j, &e) < 0)
-            goto fail;
-    } else {
-        json_t *p = json_object_get(b, "prompt");
-        if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) p = json_array_get(p, 0);
-        if (json_is_array(p) && json_array_size(p) > 0 && json_is_integer(json_array_get(p, 0))) {
-            if (req_token_prompt(me, p, j, &e) < 0) goto fail;
-        } else if (!json_is_string(p)) {
-            req_fail(&e, 400, "prompt", "invalid_type", "'prompt' must be a string, an array of one string or of token ids");
-            goto fail;
-        } else if (req_text_prompt(me, json_string_value(p), json_string_length(p), j, &e) < 0)
-            goto fail;
-        /* llama.cpp's extension: the generated token ids in the answer */
-        if (req_bool(b, "return_tokens", &j->keep_tokens, &e) < 0) goto fail;
-    }
-    void *user = s;   /* a stream takes it */
-    req_run(r, me, j, stream, "text/event-stream", format_sse, &user, final_json);
-    s = user;
-    goto done;
-fail:
-    req_answer_error(r, &e);
-done:
-    free(s);
-    req_end(r, b, me, j);
+    snprintf(s->model, sizeof s->model, "%s", g.me->info.name);
+    s->m = g.me->model;
+    read_request(&g, s, &stream);
+    gen_end(&g, stream, "text/event-stream", format_sse, final_json);
 }
 
 void openai_chat(http_req *r) { completion(r, 1); }
@@ -348,7 +347,8 @@ void openai_apply_template(http_req *r) {
     req_err e = {0};
     char *tools = NULL, *text = NULL;
     size_t n = 0;
-    if (tools_read(b, &tools, &e) == 0 && (text = req_chat_render(me, json_object_get(b, "messages"), NULL, tools, &n, &e)))
+    int required = 0;
+    if (tools_read(b, &tools, &required, &e) == 0 && (text = req_chat_render(me, json_object_get(b, "messages"), NULL, tools, &n, &e)))
         http_send_json(r, 200, json_pack("{s:o}", "prompt", json_text_n(text, n)));
     else
         req_answer_error(r, &e);
