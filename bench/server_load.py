@@ -28,7 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def start(server, model, slots, threads, ctx, log):
-    p = subprocess.Popen([server, "-m", model, "--port", "0", "-np", str(slots), "-t", str(threads), "-c", str(ctx),
+    p = subprocess.Popen([server, "-m", model, "--port", "0", "-np", str(slots), "-t", str(threads), "-c", str(slots * ctx),
                           "--backend", "cpu", "--quiet", "--queue", "256"], stderr=log, stdout=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -44,7 +44,7 @@ def family_server(request, tmp_path_factory):
     d = tmp_path_factory.mktemp(request.param)
     path = d / f"stories-{request.param}.gguf"
     with_chat_template(MODEL, path, tpl.read_text(encoding="utf-8"))
-    s = Server(["-m", str(path), "-np", "2", "-c", "2048"], d)
+    s = Server(["-m", str(path), "-np", "2", "-c", "8192"], d)   # Llama 3.1's tool prompt: 1.5k tokens
     s.model = path.stem
     yield s
     assert s.stop() == 0, s.output()[-4000:]

@@ -104,6 +104,16 @@ def test_reply_with_tools_streams_like_whole(tsrv):
     assert finish == whole.choices[0].finish_reason
 
 
+def test_text_streams_before_the_end_with_tools(tsrv):
+    """Text that cannot start a tool call is streamed as it comes (not held to the end):
+    a long reply arrives in several content deltas, as it does without tools."""
+    c = openai.OpenAI(base_url=tsrv.url + "/v1", api_key="x", max_retries=0)
+    stream = c.chat.completions.create(model=MODEL_NAME, messages=[{"role": "user", "content": "Once upon a time"}],
+                                       tools=WEATHER, temperature=0, max_tokens=400, seed=1, stream=True)
+    deltas = [ch.choices[0].delta.content for ch in stream if ch.choices and ch.choices[0].delta.content]
+    assert len(deltas) >= 2 and not "".join(deltas).lstrip().startswith(("{", "[", "<tool_call>"))
+
+
 def test_ollama_tool_messages(tsrv):
     """Ollama's shapes: arguments as an object, the tool result with tool_name."""
     cl = ollama.Client(host=tsrv.url)

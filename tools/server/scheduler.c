@@ -355,10 +355,17 @@ int sched_new(infer_model *m, const scheduler_params *p, metrics *met, scheduler
         sched_free(s);
         return -1;
     }
-    /* One context, one sequence of p->ctx.n_ctx positions per slot. */
+    /* One context, its positions shared evenly by the slots' sequences (as llama-server
+     * divides -c by -np). */
     infer_ctx_params cp = p->ctx;
     cp.n_seq_max = (uint32_t)s->n_slots;
-    cp.n_ctx = (cp.n_ctx ? cp.n_ctx : 4096) * (uint32_t)s->n_slots;
+    cp.n_ctx = cp.n_ctx ? cp.n_ctx : 4096;
+    if (cp.n_ctx < (uint32_t)s->n_slots * 16) {
+        snprintf(err, errcap, "-c %u is too small for %d slots (at least 16 tokens each)", cp.n_ctx, s->n_slots);
+        sched_free(s);
+        return -1;
+    }
+    cp.n_ctx -= cp.n_ctx % (uint32_t)s->n_slots;
     if (cp.n_batch < (uint32_t)(PREFILL_BUDGET + s->n_slots)) cp.n_batch = (uint32_t)(PREFILL_BUDGET + s->n_slots);
     infer_error e = {0};
     if (infer_ctx_new(m, &cp, &s->ctx, &e) != INFER_OK) {

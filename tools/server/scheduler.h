@@ -21,7 +21,8 @@ typedef struct scheduler scheduler;
 typedef struct scheduler_params {
     int n_slots;               /* >= 1 */
     int queue_size;            /* jobs that may wait for a slot (>= 0) */
-    infer_ctx_params ctx;      /* per slot; ctx.n_ctx is the window of each slot */
+    infer_ctx_params ctx;      /* ctx.n_ctx: positions of all slots together (llama-server's -c);
+                                  each slot gets n_ctx / n_slots */
 } scheduler_params;
 
 /* Opens one context per slot and starts the thread. Returns 0, or -1 with err filled. */
