@@ -11,8 +11,7 @@
 #include "tool_choice.h"
 
 typedef struct oll_stream {
-    char model[256];
-    int chat;
+    gen_state g;
     int think;                /* send reasoning as "thinking" */
     size_t sent, rsent;
     double t_request, load_s;
@@ -81,7 +80,7 @@ static int read_common(json_t *b, job *j, oll_stream *s, int *stream, req_err *e
         return -1;
     }
     json_t *tools = json_object_get(b, "tools");
-    if (!s->chat && tools && !json_is_null(tools)) {
+    if (!s->g.chat && tools && !json_is_null(tools)) {
         req_fail(e, 400, "tools", "unsupported", "tools need /api/chat");
         return -1;
     }
@@ -93,13 +92,13 @@ static int read_common(json_t *b, job *j, oll_stream *s, int *stream, req_err *e
 static json_t *base(const oll_stream *s) {
     char when[40];
     rfc3339_now(when);
-    return json_pack("{s:s,s:s}", "model", s->model, "created_at", when);
+    return json_pack("{s:s,s:s}", "model", s->g.model, "created_at", when);
 }
 
 /* A piece of the reply: {"message":{...}} for chat, {"response":...} for generate. */
 static json_t *piece(const oll_stream *s, const char *text, size_t n, const char *thinking, size_t tn, int done) {
     json_t *o = base(s);
-    if (s->chat) {
+    if (s->g.chat) {
         json_t *msg = json_pack("{s:s,s:o}", "role", "assistant", "content", json_text_n(text, n));
         if (thinking && tn) json_object_set_new(msg, "thinking", json_text_n(thinking, tn));
         json_object_set_new(o, "message", msg);
@@ -196,7 +195,7 @@ static int read_request(gen_req *g, oll_stream *s, int *stream) {
     const char *prompt = NULL, *system = NULL;
     size_t prompt_len = 0;
     int raw = 0;
-    if (s->chat) {
+    if (s->g.chat) {
         if (msgs && !json_is_null(msgs) && !json_is_array(msgs)) {
             req_fail(e, 400, "messages", "invalid_type", "'messages' must be an array");
             return -1;
@@ -205,13 +204,13 @@ static int read_request(gen_req *g, oll_stream *s, int *stream) {
                req_bool(b, "raw", &raw, e) < 0)
         return -1;
     /* No messages / no prompt: Ollama's way to load a model and report it ready. */
-    if (s->chat ? json_array_size(msgs) == 0 : prompt_len == 0) {
+    if (s->g.chat ? json_array_size(msgs) == 0 : prompt_len == 0) {
         json_t *o = piece(s, "", 0, NULL, 0, 1);
         json_object_set_new(o, "done_reason", json_string("load"));
         http_send_json(g->r, 200, o);
         return 0;
     }
-    if (s->chat) return tools_chat_prompt(g->me, b, msgs, g->j, e) < 0 ? -1 : 1;
+    if (s->g.chat) return tools_chat_prompt(g->me, b, msgs, g->j, e) < 0 ? -1 : 1;
     if (raw) return req_text_prompt(g->me, prompt, prompt_len, g->j, e) < 0 ? -1 : 1;
     /* Ollama applies the chat template to a plain prompt: one user turn. */
     json_t *one = json_pack("[{s:s,s:s%}]", "role", "user", "content", prompt, prompt_len);
@@ -222,13 +221,11 @@ static int read_request(gen_req *g, oll_stream *s, int *stream) {
 
 static void generate(http_req *r, int chat) {
     gen_req g;
-    if (gen_begin(r, sizeof(oll_stream), &g) != 0) return;
+    if (gen_begin(r, sizeof(oll_stream), chat, &g) != 0) return;
     oll_stream *s = g.state;
     int stream = 1;
-    s->chat = chat;
     s->t_request = r->t0;
     s->load_s = g.load_s;
-    snprintf(s->model, sizeof s->model, "%s", g.me->info.name);
     int ready = read_request(&g, s, &stream);
     gen_end(&g, stream, "application/x-ndjson", format_ndjson, ready ? final_json : NULL);
 }

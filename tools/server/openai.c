@@ -11,10 +11,9 @@
 #include "tool_choice.h"
 
 typedef struct oai_stream {
+    gen_state g;              /* model name; chat: chat.completion.chunk vs text_completion */
     char id[64];
-    char model[256];
     long long created;
-    int chat;                 /* chat.completion.chunk vs text_completion */
     int include_usage;
     int role_sent;
     int calls_sent;           /* tool calls went out (finish_reason "tool_calls") */
@@ -131,7 +130,7 @@ static json_t *logprobs_json(const oai_stream *s, const job *j, int from, int to
     for (int i = from; i < to; i++) {
         const job_logprob *l = &j->lp[i];
         json_t *bytes = NULL;
-        if (s->chat) {
+        if (s->g.chat) {
             json_t *top = json_array();
             for (int k = 0; k < l->n_top; k++) {
                 json_t *tb = NULL;
@@ -153,7 +152,7 @@ static json_t *logprobs_json(const oai_stream *s, const job *j, int from, int to
             json_array_append_new(tops, top);
         }
     }
-    if (s->chat) {
+    if (s->g.chat) {
         json_decref(tokens);
         json_decref(lps);
         json_decref(tops);
@@ -173,7 +172,7 @@ static const char *finish_reason(job_finish f) { return f == JOB_LENGTH ? "lengt
 static json_t *final_json(void *user, const job *j) {
     const oai_stream *s = user;
     json_t *choice;
-    if (s->chat) {
+    if (s->g.chat) {
         sbuf text = {0};
         json_t *calls = NULL;
         if (j->tools_json) calls = reply_finish(j, 0, 0, &text);
@@ -194,8 +193,8 @@ static json_t *final_json(void *user, const job *j) {
             json_object_set_new(choice, "tokens", ids);
         }
     }
-    return json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o],s:o}", "id", s->id, "object", s->chat ? "chat.completion" : "text_completion",
-                     "created", (json_int_t)s->created, "model", s->model, "system_fingerprint", "libinfer-" INFER_VERSION_STRING,
+    return json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o],s:o}", "id", s->id, "object", s->g.chat ? "chat.completion" : "text_completion",
+                     "created", (json_int_t)s->created, "model", s->g.model, "system_fingerprint", "libinfer-" INFER_VERSION_STRING,
                      "choices", choice, "usage", usage_json(j));
 }
 
@@ -210,14 +209,14 @@ static void sse(sbuf *out, json_t *v) {
 }
 
 static json_t *chunk(const oai_stream *s, json_t *choice) {
-    return json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o]}", "id", s->id, "object", s->chat ? "chat.completion.chunk" : "text_completion",
-                     "created", (json_int_t)s->created, "model", s->model, "system_fingerprint", "libinfer-" INFER_VERSION_STRING,
+    return json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o]}", "id", s->id, "object", s->g.chat ? "chat.completion.chunk" : "text_completion",
+                     "created", (json_int_t)s->created, "model", s->g.model, "system_fingerprint", "libinfer-" INFER_VERSION_STRING,
                      "choices", choice);
 }
 
 static json_t *delta_choice(const oai_stream *s, const char *key, const char *text, size_t n, const char *finish) {
     json_t *fin = finish ? json_string(finish) : json_null();
-    if (!s->chat)
+    if (!s->g.chat)
         return json_pack("{s:i,s:o,s:n,s:o}", "index", 0, "text", json_text_n(text, n), "logprobs", "finish_reason", fin);
     json_t *delta = json_object();
     if (key) json_object_set_new(delta, key, json_text_n(text, n));
@@ -253,13 +252,13 @@ static void send_reply_end(oai_stream *s, const job *j, sbuf *out) {
  * usage chunk, then [DONE]. */
 static int format_sse(void *user, job *j, sbuf *out) {
     oai_stream *s = user;
-    if (s->chat && !s->role_sent) {
+    if (s->g.chat && !s->role_sent) {
         json_t *c = delta_choice(s, "content", "", 0, NULL);
         json_object_set_new(json_object_get(c, "delta"), "role", json_string("assistant"));
         sse(out, chunk(s, c));
         s->role_sent = 1;
     }
-    if (s->chat && j->reasoning.n > s->rsent) {
+    if (s->g.chat && j->reasoning.n > s->rsent) {
         sse(out, chunk(s, delta_choice(s, "reasoning_content", j->reasoning.p + s->rsent, j->reasoning.n - s->rsent, NULL)));
         s->rsent = j->reasoning.n;
     }
@@ -302,11 +301,11 @@ static int read_request(gen_req *g, oai_stream *s, int *stream) {
     json_t *b = g->body;
     job *j = g->j;
     req_err *e = &g->e;
-    if (req_bool(b, "stream", stream, e) < 0 || read_output(b, j, s->chat, e) < 0 || read_sampling(b, j, s->chat, e) < 0)
+    if (req_bool(b, "stream", stream, e) < 0 || read_output(b, j, s->g.chat, e) < 0 || read_sampling(b, j, s->g.chat, e) < 0)
         return -1;
     json_t *so = json_object_get(b, "stream_options");
     if (so && json_is_object(so) && req_bool(so, "include_usage", &s->include_usage, e) < 0) return -1;
-    if (s->chat) return tools_chat_prompt(g->me, b, json_object_get(b, "messages"), j, e);
+    if (s->g.chat) return tools_chat_prompt(g->me, b, json_object_get(b, "messages"), j, e);
     json_t *p = json_object_get(b, "prompt");
     if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) p = json_array_get(p, 0);
     if (json_is_array(p) && json_array_size(p) > 0 && json_is_integer(json_array_get(p, 0))) {
@@ -322,13 +321,11 @@ static int read_request(gen_req *g, oai_stream *s, int *stream) {
 
 static void completion(http_req *r, int chat) {
     gen_req g;
-    if (gen_begin(r, sizeof(oai_stream), &g) != 0) return;
+    if (gen_begin(r, sizeof(oai_stream), chat, &g) != 0) return;
     oai_stream *s = g.state;
     int stream = 0;
-    s->chat = chat;
     s->created = (long long)time(NULL);
     make_id(chat ? "chatcmpl-" : "cmpl-", s->id, sizeof s->id);
-    snprintf(s->model, sizeof s->model, "%s", g.me->info.name);
     s->m = g.me->model;
     read_request(&g, s, &stream);
     gen_end(&g, stream, "text/event-stream", format_sse, final_json);

@@ -257,7 +257,7 @@ int req_check_fits(const model_entry *me, const job *j, req_err *e) {
     return 0;
 }
 
-int gen_begin(http_req *r, size_t state_size, gen_req *g) {
+int gen_begin(http_req *r, size_t state_size, int chat, gen_req *g) {
     memset(g, 0, sizeof *g);
     g->r = r;
     if (!(g->body = http_body_json(r))) return -1;
@@ -270,6 +270,9 @@ int gen_begin(http_req *r, size_t state_size, gen_req *g) {
         gen_end(g, 0, NULL, NULL, NULL);
         return -1;
     }
+    gen_state *st = g->state;
+    snprintf(st->model, sizeof st->model, "%s", g->me->info.name);
+    st->chat = chat;
     return 0;
 }
 
