@@ -36,6 +36,7 @@ struct scheduler {
     int32_t stop_toks[16];
     size_t n_stop_toks;
     int32_t *b_tokens, *b_seq;  /* the step's batch */
+    slot **prefill_order;       /* the step's prefilling slots, shortest prompt left first */
     int8_t *b_want;
     int32_t b_n, b_cap;
 
@@ -235,11 +236,15 @@ static void slot_generate(scheduler *s, slot *sl) {
     sl->logits_row = s->b_n - 1;
 }
 
-/* One step: every busy slot samples (from the previous step's logits) or adds a piece of
- * its prompt, then one forward pass evaluates all their tokens together. */
+static size_t prompt_left(const slot *sl) { return sl->j->n_prompt - sl->prefill_pos; }
+
+/* One step: every generating slot samples (from the previous step's logits) and adds its
+ * token, the prefilling slots add pieces of their prompts (every one admitted at once, up
+ * to the step's budget), then one forward pass evaluates all their tokens together. */
 static void step(scheduler *s, double cancel_at) {
     double now = tool_now_s();
     int32_t budget = PREFILL_BUDGET;
+    int n_pre = 0;
     s->b_n = 0;
     for (int i = 0; i < s->n_slots; i++) {
         slot *sl = &s->slots[i];
@@ -247,9 +252,18 @@ static void step(scheduler *s, double cancel_at) {
         if (!sl->j) continue;
         if (atomic_load(&sl->j->cancelled) || (cancel_at > 0 && now >= cancel_at)) slot_finish(s, sl, JOB_CANCELLED, NULL);
         else if (sl->j->max_seconds > 0 && now - sl->j->t_start > sl->j->max_seconds) slot_finish(s, sl, JOB_LENGTH, NULL);
-        else if (sl->prefilling) slot_prefill(s, sl, &budget);
+        else if (sl->prefilling) s->prefill_order[n_pre++] = sl;
         else slot_generate(s, sl);
     }
+    /* The shortest prompts first: a short prompt queued behind long ones gets its first
+     * token after one step, and the long ones go on in pieces (the least total wait). */
+    for (int a = 1; a < n_pre; a++)
+        for (int b = a; b > 0 && prompt_left(s->prefill_order[b]) < prompt_left(s->prefill_order[b - 1]); b--) {
+            slot *t = s->prefill_order[b];
+            s->prefill_order[b] = s->prefill_order[b - 1];
+            s->prefill_order[b - 1] = t;
+        }
+    for (int a = 0; a < n_pre; a++) slot_prefill(s, s->prefill_order[a], &budget);
     if (s->b_n == 0) return;
     infer_batch b = {.n_tokens = s->b_n, .tokens = s->b_tokens, .seq_id = s->b_seq, .want_logits = s->b_want};
     infer_status st = infer_ctx_decode_batch(s->ctx, &b);
@@ -346,11 +360,12 @@ int sched_new(infer_model *m, const scheduler_params *p, metrics *met, scheduler
     s->q_cap = p->queue_size + p->n_slots;   /* the queue also carries jobs between submit and start */
     s->queue = calloc((size_t)s->q_cap, sizeof *s->queue);
     s->slots = calloc((size_t)s->n_slots, sizeof *s->slots);
+    s->prefill_order = calloc((size_t)s->n_slots, sizeof *s->prefill_order);
     s->n_stop_toks = infer_model_stop_tokens(m, s->stop_toks, 16);
     if (s->n_stop_toks > 16) s->n_stop_toks = 16;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    if (!s->queue || !s->slots) {
+    if (!s->queue || !s->slots || !s->prefill_order) {
         snprintf(err, errcap, "out of memory");
         sched_free(s);
         return -1;
@@ -418,6 +433,7 @@ void sched_free(scheduler *s) {
     free(s->b_seq);
     free(s->b_want);
     free(s->slots);
+    free(s->prefill_order);
     free(s->queue);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

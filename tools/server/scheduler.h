@@ -8,7 +8,8 @@
  *
  * The slots are the sequences of one context: each step, every generating slot samples
  * its next token from the previous step's logits and prefilling slots add a piece of their
- * prompt, and one batched forward pass (infer_ctx_decode_batch) evaluates them all, so the
+ * prompt (every waiting prompt in the same step, shortest first, up to a token budget), and
+ * one batched forward pass (infer_ctx_decode_batch) evaluates them all, so the
  * weights are read once per step for every slot (continuous batching). */
 #ifndef SERVER_SCHEDULER_H
 #define SERVER_SCHEDULER_H
