@@ -114,6 +114,17 @@ def test_text_streams_before_the_end_with_tools(tsrv):
     assert len(deltas) >= 2 and not "".join(deltas).lstrip().startswith(("{", "[", "<tool_call>"))
 
 
+def test_ollama_text_streams_with_tools(tsrv):
+    """Ollama's stream with tools: the text comes in pieces as it is generated, and the
+    pieces add up to the whole (non-streamed) answer."""
+    cl = ollama.Client(host=tsrv.url)
+    kw = dict(model=MODEL_NAME, messages=[{"role": "user", "content": "Once upon a time"}], tools=WEATHER,
+              options={"temperature": 0, "num_predict": 300, "seed": 1})
+    whole = cl.chat(**kw).message.content
+    pieces = [p.message.content for p in cl.chat(stream=True, **kw) if p.message.content]
+    assert len(pieces) >= 2 and "".join(pieces) == whole
+
+
 def test_ollama_tool_messages(tsrv):
     """Ollama's shapes: arguments as an object, the tool result with tool_name."""
     cl = ollama.Client(host=tsrv.url)
