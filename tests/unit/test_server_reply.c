@@ -202,10 +202,46 @@ static void test_stream_safe_prefix(void **state) {
     check_stream_equals_whole("Text with a <tool_call> that never closes", 0, NULL);
 }
 
+/* Hermes calls go out as each block closes, with the ids the end's parse gives them. */
+static void test_closed_calls_early(void **state) {
+    (void)state;
+    const char *one = "Let me look.\n<tool_call>\n{\"name\": \"search\", \"arguments\": {\"q\": \"a\"}}\n</tool_call>\n<tool_call>\n{\"na";
+    const char *two = "me\": \"get_weather\", \"arguments\": {\"location\": \"Paris\"}}\n</tool_call>";
+    job *j = job_new();
+    assert_non_null(j);
+    j->chat = 1;
+    j->tools_json = strdup(TOOLS);
+    job_append_content(j, "Let me look.", 12);
+    assert_null(reply_closed_calls(j, 0, 0));   /* no block yet */
+    j->content.n = 0;
+    job_append_content(j, one, strlen(one));
+    json_t *first = reply_closed_calls(j, 0, 0);
+    assert_int_equal(json_array_size(first), 1);
+    assert_null(reply_closed_calls(j, 1, 0));   /* the second is not closed */
+    job_append_content(j, two, strlen(two));
+    json_t *second = reply_closed_calls(j, 1, 0);
+    assert_int_equal(json_array_size(second), 1);
+    job_set_finish(j, JOB_STOP, NULL);
+    sbuf rest = {0};
+    json_t *all = reply_finish(j, 12, 0, &rest);
+    assert_int_equal(json_array_size(all), 2);
+    assert_int_equal(rest.n, 0);
+    assert_true(json_equal(json_array_get(all, 0), json_array_get(first, 0)));
+    assert_true(json_equal(json_array_get(all, 1), json_array_get(second, 0)));
+    json_t *fn = json_object_get(json_array_get(second, 0), "function");
+    assert_string_equal(json_string_value(json_object_get(fn, "name")), "get_weather");
+    json_decref(first);
+    json_decref(second);
+    json_decref(all);
+    sbuf_free(&rest);
+    job_release(j);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_harmony_tool_call),
         cmocka_unit_test(test_stream_safe_prefix),
+        cmocka_unit_test(test_closed_calls_early),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

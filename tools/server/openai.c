@@ -17,6 +17,7 @@ typedef struct oai_stream {
     int include_usage;
     int role_sent;
     int calls_sent;           /* tool calls went out (finish_reason "tool_calls") */
+    size_t n_calls_sent;      /* how many */
     size_t sent, rsent;       /* content / reasoning bytes already streamed */
     int lp_sent;              /* logprobs entries already streamed */
     const infer_model *m;     /* for token texts (the stream holds the model) */
@@ -223,8 +224,22 @@ static json_t *delta_choice(const oai_stream *s, const char *key, const char *te
     return json_pack("{s:i,s:o,s:n,s:o}", "index", 0, "delta", delta, "logprobs", "finish_reason", fin);
 }
 
-/* The end of a reply with tools: the text not streamed yet, then each tool call as one
- * delta (OpenAI's streamed form: index, id, type, name and the whole arguments). */
+/* Tool calls from the (n_calls_sent)th on, one delta each (OpenAI's streamed form: index,
+ * id, type, name and the whole arguments). */
+static void send_calls(oai_stream *s, json_t *calls, sbuf *out) {
+    size_t i;
+    json_t *call;
+    json_array_foreach(calls, i, call) {
+        json_object_set_new(call, "index", json_integer((json_int_t)s->n_calls_sent++));
+        json_t *c = delta_choice(s, NULL, "", 0, NULL);
+        json_object_set_new(json_object_get(c, "delta"), "tool_calls", json_pack("[O]", call));
+        sse(out, chunk(s, c));
+        s->calls_sent = 1;
+    }
+    json_decref(calls);
+}
+
+/* The end of a reply with tools: the text not streamed yet, then the calls not sent yet. */
 static void send_reply_end(oai_stream *s, const job *j, sbuf *out) {
     sbuf text = {0};
     json_t *calls = reply_finish(j, s->sent, 0, &text);
@@ -236,16 +251,10 @@ static void send_reply_end(oai_stream *s, const job *j, sbuf *out) {
     }
     s->sent = j->content.n;
     sbuf_free(&text);
-    size_t i;
-    json_t *call;
-    json_array_foreach(calls, i, call) {
-        json_object_set_new(call, "index", json_integer((json_int_t)i));
-        json_t *c = delta_choice(s, NULL, "", 0, NULL);
-        json_object_set_new(json_object_get(c, "delta"), "tool_calls", json_pack("[O]", call));
-        sse(out, chunk(s, c));
-        s->calls_sent = 1;
-    }
+    json_t *left = json_array();   /* the calls not streamed while the reply ran */
+    for (size_t i = s->n_calls_sent; i < json_array_size(calls); i++) json_array_append(left, json_array_get(calls, i));
     json_decref(calls);
+    send_calls(s, left, out);
 }
 
 /* Server-sent events: a role chunk, text deltas, a chunk with finish_reason, optionally a
@@ -275,6 +284,7 @@ static int format_sse(void *user, job *j, sbuf *out) {
         sse(out, chunk(s, c));
         s->sent = visible;
     }
+    if (j->tools_json && j->finish == JOB_RUNNING) send_calls(s, reply_closed_calls(j, s->n_calls_sent, 0), out);
     if (j->finish == JOB_RUNNING) return 0;
     if (j->tools_json && j->finish != JOB_ERROR) send_reply_end(s, j, out);
     if (j->finish == JOB_ERROR) {

@@ -163,6 +163,28 @@ static infer_chat_parsed *parse_calls(const char *text, size_t n, const char *to
     return p;
 }
 
+json_t *reply_closed_calls(const job *j, size_t skip, int ollama) {
+    static const char close[] = "</tool_call>";
+    const char *t = j->content.p;
+    size_t n = j->content.n;
+    if (j->harmony || !t || n == 0) return NULL;
+    size_t at = split_point(t, n);
+    if (at >= n || n - at < sizeof MARKERS[0] || memcmp(t + at, MARKERS[0], strlen(MARKERS[0])) != 0) return NULL;
+    size_t end = at;   /* just after the last closed block */
+    for (const char *c = t + at; (c = memmem(c, (size_t)(t + n - c), close, sizeof close - 1)); c += sizeof close - 1)
+        end = (size_t)(c - t) + sizeof close - 1;
+    infer_chat_parsed *p = end > at ? parse_calls(t + at, end - at, j->tools_json) : NULL;
+    json_t *calls = p ? calls_json(p, ollama) : NULL;
+    infer_chat_parsed_free(p);
+    if (calls && skip) {
+        json_t *rest = json_array();
+        for (size_t i = skip; i < json_array_size(calls); i++) json_array_append(rest, json_array_get(calls, i));
+        json_decref(calls);
+        calls = json_array_size(rest) ? rest : (json_decref(rest), NULL);
+    }
+    return calls;
+}
+
 json_t *reply_finish(const job *j, size_t from, int ollama, sbuf *rest) {
     const char *t = j->content.p ? j->content.p : "";
     size_t n = j->content.n;

@@ -38,6 +38,12 @@ int reply_router_end(reply_router *r, job *j, int flush);
  * or starts like a JSON value, which may be a bare JSON call. */
 size_t reply_stream_safe(const char *text, size_t n);
 
+/* The Hermes calls (<tool_call>...</tool_call>) already closed in a running reply's answer
+ * text, from the `skip`th on, in OpenAI's or Ollama's shape (NULL: none yet), so streams
+ * send each call as soon as it is complete. reply_finish parses the same calls again at
+ * the end (same order and ids): skip the ones sent. */
+json_t *reply_closed_calls(const job *j, size_t skip, int ollama);
+
 /* The finished reply of j (tools offered) from answer byte `from` on (the bytes before it
  * were streamed): the text left once the tool calls are taken out goes to rest; the calls
  * come back as a JSON array in OpenAI's shape ([{"id","type":"function","function":
