@@ -3,7 +3,7 @@
 
     bench/server_load.py [-m MODEL] [--slots 1,2,4,8] [--clients N] [--seconds 5]
                          [--max-tokens 64] [-t THREADS] [--server build/infer-server]
-                         [--engine infer|llama]
+                         [--engine infer|llama|both] [--llama-server PATH]
 
 For each slot count it starts the server (infer-server: --port 0, CPU backend;
 --engine llama: llama.cpp's llama-server on a free port with -np SLOTS, -c SLOTS*CTX so
@@ -11,7 +11,11 @@ each slot gets CTX, --cont-batching, ready when GET /health answers 200), runs `
 threads (default: as many as slots) that each send streaming chat requests back to back
 until the time is up, and reports completed requests, generated tokens per second over
 the whole run (all clients together), and the time to first token (first content event
-after sending the request): median and 95th percentile. Standard library only."""
+after sending the request): the median of each client's first request (all clients start
+at once: a burst of prompts evaluated together) and the median and 95th percentile of the
+later ones (a prompt joining generations already running: the steady state). --engine
+both runs infer-server and llama-server (--llama-server) alternately for each slot count,
+side by side on the same machine state. Standard library only."""
 import argparse
 import http.client
 import json
@@ -19,7 +23,6 @@ import pathlib
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import threading
 import time
@@ -28,7 +31,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def start(server, model, slots, threads, ctx, log):
-    p = subprocess.Popen([server, "-m", model, "--port", "0", "-np", str(slots), "-t", str(threads), "-c", str(ctx),
+    p = subprocess.Popen([server, "-m", model, "--port", "0", "-np", str(slots), "-t", str(threads), "-c", str(slots * ctx),
                           "--backend", "cpu", "--quiet", "--queue", "256"], stderr=log, stdout=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -93,14 +96,20 @@ def client(port, max_tokens, stop_at, results, idx):
                         ttft = time.monotonic() - t0
         conn.close()
         # usage's count when the server sends it, else one token per content event
-        results.append((ttft, deltas if tokens is None else tokens, time.monotonic()))
+        results.append((ttft, deltas if tokens is None else tokens, time.monotonic(), n == 0))
         n += 1
 
 
-def run(args, slots):
-    log = open(f"/tmp/server_load_{args.engine}_{slots}.log", "w")
-    starter = start_llama if args.engine == "llama" else start
-    proc, port = starter(args.server, args.model, slots, args.threads, args.ctx, log)
+def pct(xs, q):
+    xs = sorted(xs)
+    return 1000 * xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def run(args, slots, engine):
+    log = open(f"/tmp/server_load_{engine}_{slots}.log", "w")
+    starter = start_llama if engine == "llama" else start
+    server = args.llama_server if engine == "llama" and args.engine == "both" else args.server
+    proc, port = starter(server, args.model, slots, args.threads, args.ctx, log)
     clients = args.clients or slots
     results = []
     t0 = time.monotonic()
@@ -113,19 +122,20 @@ def run(args, slots):
     wall = time.monotonic() - t0
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
-    ttfts = sorted(r[0] for r in results if r[0] is not None)
+    first = [r[0] for r in results if r[0] is not None and r[3]]
+    later = [r[0] for r in results if r[0] is not None and not r[3]]
     tokens = sum(r[1] for r in results)
-    p95 = ttfts[min(len(ttfts) - 1, int(0.95 * len(ttfts)))] if ttfts else float("nan")
-    print(f"| {slots} | {clients} | {len(results)} | {tokens / wall:.0f} | "
-          f"{1000 * statistics.median(ttfts):.1f} | {1000 * p95:.1f} |", flush=True)
+    print(f"| {slots} | {engine} | {len(results)} | {tokens / wall:.0f} | {pct(first, 0.5):.0f} | "
+          f"{pct(later, 0.5):.0f} / {pct(later, 0.95):.0f} ({len(later)}) |", flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-m", "--model", default=str(ROOT / "tests/data/models/stories260K.gguf"))
     ap.add_argument("--server", default=str(ROOT / "build/infer-server"))
-    ap.add_argument("--engine", choices=["infer", "llama"], default="infer",
-                    help="llama: --server is llama.cpp's llama-server")
+    ap.add_argument("--engine", choices=["infer", "llama", "both"], default="infer",
+                    help="llama: --server is llama.cpp's llama-server; both: alternate with --llama-server")
+    ap.add_argument("--llama-server", default="llama-server")
     ap.add_argument("--slots", default="1,2,4,8")
     ap.add_argument("--clients", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=5)
@@ -135,10 +145,12 @@ def main():
     args = ap.parse_args()
     print(f"{args.engine}: model {pathlib.Path(args.model).name}, {args.seconds:g} s per row, max_tokens {args.max_tokens}, "
           f"-t {args.threads}, -c {args.ctx}")
-    print("| slots | clients | requests | gen tok/s (all clients) | TTFT p50 ms | TTFT p95 ms |")
-    print("|---|---|---|---|---|---|")
+    print("| slots | engine | requests | gen tok/s (all clients) | TTFT burst p50 ms | TTFT steady p50 / p95 ms (n) |")
+    print("|---:|---|---:|---:|---:|---:|")
+    engines = ["infer", "llama"] if args.engine == "both" else [args.engine]
     for s in [int(x) for x in args.slots.split(",")]:
-        run(args, s)
+        for e in engines:
+            run(args, s, e)
 
 
 if __name__ == "__main__":

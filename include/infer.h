@@ -508,9 +508,9 @@ INFER_API int infer_grammar_match(const infer_grammar *g, const char *text, size
 
 /* Converts a JSON schema (a JSON text of len bytes) to GBNF whose sentences are the JSON
  * texts valid under it. Supported: type (also lists of types), properties, required,
- * additionalProperties, enum, const, items, prefixItems, minItems/maxItems, nested
- * objects, $ref to #/$defs/... (and #/definitions/...), anyOf, oneOf,
- * string format date/time/date-time/uuid, minLength/maxLength, pattern (^...$ with
+ * additionalProperties, enum, const (also beside a type: the values of that type), items,
+ * prefixItems, minItems/maxItems, nested objects, $ref to #/$defs/... (and
+ * #/definitions/...), anyOf, oneOf, string format date/time/date-time/uuid, minLength/maxLength, pattern (^...$ with
  * literals, ., [classes], \d \w \s, groups, |, * + ? {m,n}), integer minimum/maximum
  * (and exclusive variants). An empty schema {} allows any JSON value. Anything else
  * (a keyword that would change which texts are valid) is INFER_ERR_UNSUPPORTED naming the

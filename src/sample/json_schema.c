@@ -295,6 +295,42 @@ static const char *literal_rule(conv *c, json_t *const *vals, size_t n, const ch
     return define(c, hint, &b);
 }
 
+/* 1 when v is an instance of the JSON schema type name t. */
+static int has_type(json_t *v, const char *t) {
+    if (strcmp(t, "string") == 0) return json_is_string(v);
+    if (strcmp(t, "number") == 0) return json_is_number(v);
+    if (strcmp(t, "integer") == 0)
+        return json_is_integer(v) || (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v));
+    if (strcmp(t, "boolean") == 0) return json_is_boolean(v);
+    if (strcmp(t, "null") == 0) return json_is_null(v);
+    if (strcmp(t, "object") == 0) return json_is_object(v);
+    if (strcmp(t, "array") == 0) return json_is_array(v);
+    return 0;
+}
+
+/* enum (or const) next to "type": a value must satisfy both, so the literals of the
+ * type(s) are the alternatives. */
+static const char *typed_literal_rule(conv *c, json_t *lits, int is_const, json_t *type, const char *hint) {
+    if (!is_const && (!json_is_array(lits) || json_array_size(lits) == 0))
+        return fail(c, INFER_ERR_FORMAT, "'enum' must be a non-empty array");
+    size_t n = is_const ? 1 : json_array_size(lits), k = 0;
+    json_t **vals = malloc(n * sizeof *vals);
+    if (!vals) return fail(c, INFER_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = is_const ? lits : json_array_get(lits, i);
+        int ok = 0;
+        if (json_is_string(type)) ok = has_type(v, json_string_value(type));
+        for (size_t t = 0; json_is_array(type) && t < json_array_size(type) && !ok; t++)
+            ok = json_is_string(json_array_get(type, t)) && has_type(v, json_string_value(json_array_get(type, t)));
+        if (ok) vals[k++] = v;
+    }
+    const char *r = k ? literal_rule(c, vals, k, hint)
+                      : fail(c, INFER_ERR_UNSUPPORTED, "no value of '%s' has the schema's type: the schema allows nothing",
+                             is_const ? "const" : "enum");
+    free(vals);
+    return r;
+}
+
 static const char *visit_ref(conv *c, const char *ref) {
     for (size_t i = 0; i < c->n_refs; i++)
         if (strcmp(c->refs[i].ref, ref) == 0) return c->rules[c->refs[i].rule].name;
@@ -656,7 +692,9 @@ static const char *visit(conv *c, json_t *s, const char *hint) {
     json_t *ref = json_object_get(s, "$ref"), *en = json_object_get(s, "enum"), *cn = json_object_get(s, "const");
     json_t *any = json_object_get(s, "anyOf"), *one = json_object_get(s, "oneOf"), *type = json_object_get(s, "type");
     int n_kinds = !!ref + !!en + !!cn + !!any + !!one;
-    if (n_kinds > 1 || (n_kinds == 1 && (type || implied_type(c, s)))) {
+    /* enum/const with a bare "type" (as tool schemas write them): the literals of that type */
+    int typed_literals = (en || cn) && n_kinds == 1 && type && !implied_type(c, s) && !c->failed;
+    if (n_kinds > 1 || (n_kinds == 1 && !typed_literals && (type || implied_type(c, s)))) {
         if (!c->failed) fail(c, INFER_ERR_UNSUPPORTED, "combining $ref, enum, const, anyOf, oneOf or type is not supported");
         goto out;
     }
@@ -666,6 +704,8 @@ static const char *visit(conv *c, json_t *s, const char *hint) {
             goto out;
         }
         r = visit_ref(c, json_string_value(ref));
+    } else if (typed_literals) {
+        r = typed_literal_rule(c, en ? en : cn, !en, type, hint);
     } else if (cn) {
         r = literal_rule(c, &cn, 1, hint);
     } else if (en) {

@@ -77,8 +77,8 @@ def start_server(tmp_path):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """One shared server for tests that only read: 2 slots of 512 tokens."""
-    s = Server(["-m", str(MODEL), "-np", "2", "-c", "512"], tmp_path_factory.mktemp("srv"))
+    """One shared server for tests that only read: 2 slots of 512 tokens (-c is shared)."""
+    s = Server(["-m", str(MODEL), "-np", "2", "-c", "1024"], tmp_path_factory.mktemp("srv"))
     yield s
     rc = s.stop()
     assert rc == 0, f"infer-server exited with {rc}:\n{s.output()[-4000:]}"

@@ -89,7 +89,7 @@ def test_completion_stream_equals_non_stream(server):
 
 
 def test_parallel_equals_sequential(start_server):
-    srv = start_server("-np", "4", "-c", "256")
+    srv = start_server("-np", "4", "-c", "1024")
     prompts = ["Once upon a time", "The sun was", "Tom had a", "In the park", "A big red", "Lily said"]
     seq = [client(srv).completions.create(model="stories260K", prompt=p, max_tokens=40, temperature=0).choices[0].text
            for p in prompts]
@@ -129,7 +129,7 @@ def test_max_tokens_and_seed(server):
 
 
 def test_multi_turn_reuses_prefix(start_server):
-    srv = start_server("-np", "2", "-c", "512")
+    srv = start_server("-np", "2", "-c", "1024")
     msgs = [{"role": "user", "content": "Tell me about a cat"}]
     first = chat(srv, msgs, max_tokens=20, temperature=0)
     msgs += [{"role": "assistant", "content": first.choices[0].message.content},
@@ -173,7 +173,7 @@ def test_metrics_exposition(server):
 
 def test_shared_system_prompt_is_copied_between_slots(start_server):
     """A busy slot's cached system prompt is copied into the slot a new request gets."""
-    srv = start_server("-np", "2", "-c", "4096")
+    srv = start_server("-np", "2", "-c", "8192")
     system = "You are a storyteller. " * 12   # well over the 32 tokens that make a copy worth it
     first = {"model": "stories260K", "messages": [{"role": "system", "content": system}, {"role": "user", "content": "A"}],
              "max_tokens": 3000, "temperature": 1, "stream": True}
@@ -184,3 +184,15 @@ def test_shared_system_prompt_is_copied_between_slots(start_server):
             model="stories260K", messages=[{"role": "system", "content": system}, {"role": "user", "content": "B"}],
             max_tokens=4, temperature=0)
     assert second.usage.prompt_tokens_details.cached_tokens >= 32, second.usage
+
+
+def test_ctx_is_shared_by_the_slots(start_server):
+    """-c is the context of all slots together, divided by -np (llama-server's meaning)."""
+    srv = start_server("-np", "4", "-c", "1024")
+    assert "4 slots of 256 tokens" in srv.output()
+    long_prompt = "Once upon a time there was a little cat. " * 40   # about 400 tokens
+    r = httpx.post(srv.url + "/v1/completions", json={"prompt": long_prompt, "max_tokens": 1}, timeout=30)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded"
+    assert "256" in r.json()["error"]["message"]
+    ok = httpx.post(srv.url + "/v1/completions", json={"prompt": "Once upon a time", "max_tokens": 2}, timeout=30)
+    assert ok.status_code == 200

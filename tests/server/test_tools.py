@@ -104,6 +104,27 @@ def test_reply_with_tools_streams_like_whole(tsrv):
     assert finish == whole.choices[0].finish_reason
 
 
+def test_text_streams_before_the_end_with_tools(tsrv):
+    """Text that cannot start a tool call is streamed as it comes (not held to the end):
+    a long reply arrives in several content deltas, as it does without tools."""
+    c = openai.OpenAI(base_url=tsrv.url + "/v1", api_key="x", max_retries=0)
+    stream = c.chat.completions.create(model=MODEL_NAME, messages=[{"role": "user", "content": "Once upon a time"}],
+                                       tools=WEATHER, temperature=0, max_tokens=400, seed=1, stream=True)
+    deltas = [ch.choices[0].delta.content for ch in stream if ch.choices and ch.choices[0].delta.content]
+    assert len(deltas) >= 2 and not "".join(deltas).lstrip().startswith(("{", "[", "<tool_call>"))
+
+
+def test_ollama_text_streams_with_tools(tsrv):
+    """Ollama's stream with tools: the text comes in pieces as it is generated, and the
+    pieces add up to the whole (non-streamed) answer."""
+    cl = ollama.Client(host=tsrv.url)
+    kw = dict(model=MODEL_NAME, messages=[{"role": "user", "content": "Once upon a time"}], tools=WEATHER,
+              options={"temperature": 0, "num_predict": 300, "seed": 1})
+    whole = cl.chat(**kw).message.content
+    pieces = [p.message.content for p in cl.chat(stream=True, **kw) if p.message.content]
+    assert len(pieces) >= 2 and "".join(pieces) == whole
+
+
 def test_ollama_tool_messages(tsrv):
     """Ollama's shapes: arguments as an object, the tool result with tool_name."""
     cl = ollama.Client(host=tsrv.url)
@@ -122,7 +143,9 @@ def test_ollama_tool_messages(tsrv):
 @pytest.mark.parametrize("body,param", [
     ({"tools": {"type": "function"}}, "tools"),
     ({"tools": [{"type": "function", "function": {"description": "no name"}}]}, "tools"),
-    ({"tools": WEATHER, "tool_choice": "required"}, "tool_choice"),
+    ({"tools": WEATHER, "tool_choice": "required", "response_format": {"type": "json_object"}}, "tool_choice"),
+    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "not": {}}}}],
+      "tool_choice": "required"}, "tools"),
     ({"tools": WEATHER, "tool_choice": "sometimes"}, "tool_choice"),
     ({"tools": WEATHER, "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
     ({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"function": {"arguments": "{}"}}]}]},

@@ -248,6 +248,8 @@ static void test_json_schema_errors(void **state) {
     expect_schema_error("{\"$ref\": \"http://x/y\"}", INFER_ERR_UNSUPPORTED, "only local $ref");
     expect_schema_error("{\"type\": \"array\", \"minItems\": 3, \"maxItems\": 2}", INFER_ERR_UNSUPPORTED, "minItems above");
     expect_schema_error("false", INFER_ERR_UNSUPPORTED, "allows nothing");
+    expect_schema_error("{\"type\": \"string\", \"enum\": [1, null]}", INFER_ERR_UNSUPPORTED, "allows nothing");
+    expect_schema_error("{\"type\": \"string\", \"maxLength\": 3, \"enum\": [\"a\"]}", INFER_ERR_UNSUPPORTED, "combining");
     /* The buffer protocol: size query, then the text; the text is a grammar. */
     const char *schema = "{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\", \"minimum\": -3, "
                          "\"maximum\": 250}}, \"required\": [\"n\"]}";

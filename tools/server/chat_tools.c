@@ -10,8 +10,9 @@ static int tool_name_is(json_t *tool, const char *name) {
     return json_is_string(n) && strcmp(json_string_value(n), name) == 0;
 }
 
-int tools_read(json_t *body, char **tools_json, req_err *e) {
+int tools_read(json_t *body, char **tools_json, int *required, req_err *e) {
     *tools_json = NULL;
+    *required = 0;
     json_t *tools = json_object_get(body, "tools");
     if (!tools || json_is_null(tools)) return 0;
     if (!json_is_array(tools)) {
@@ -37,12 +38,8 @@ int tools_read(json_t *body, char **tools_json, req_err *e) {
         if (json_is_string(choice)) {
             const char *c = json_string_value(choice);
             if (strcmp(c, "none") == 0) return 0;
-            if (strcmp(c, "required") == 0) {
-                /* Forcing a call needs a grammar over the call syntax: refused, not ignored. */
-                req_fail(e, 400, "tool_choice", "unsupported", "tool_choice \"required\" is not supported yet (use \"auto\")");
-                return -1;
-            }
-            if (strcmp(c, "auto") != 0) {
+            if (strcmp(c, "required") == 0) *required = 1;
+            else if (strcmp(c, "auto") != 0) {
                 req_fail(e, 400, "tool_choice", "invalid_value", "'tool_choice' must be \"none\", \"auto\" or a function");
                 return -1;
             }
@@ -53,6 +50,7 @@ int tools_read(json_t *body, char **tools_json, req_err *e) {
                          "'tool_choice' must be a string or {\"type\":\"function\",\"function\":{\"name\":...}}");
                 return -1;
             }
+            *required = 1;
             offered = json_array();
             json_array_foreach(tools, i, t) if (tool_name_is(t, json_string_value(name))) json_array_append(offered, t);
             if (json_array_size(offered) == 0) {
@@ -220,43 +218,4 @@ void chat_conv_free(chat_conv *c) {
     free(c->msgs);
     free(c->owned);
     memset(c, 0, sizeof *c);
-}
-
-/* ---------------------------------------------------------------- replies */
-
-json_t *tools_split_reply(const char *text, size_t n, const char *tools_json, int ollama, sbuf *content) {
-    char *t = malloc(n + 1);
-    infer_chat_parsed *p = NULL;
-    infer_error err;
-    if (!t) return NULL;
-    memcpy(t, text ? text : "", n);
-    t[n] = '\0';
-    if (memchr(t, 0, n) || infer_chat_parse_reply(t, tools_json, &p, &err) != INFER_OK || !p) {
-        sbuf_put(content, t, n);   /* unparsable: the reply stays text */
-        free(t);
-        return NULL;
-    }
-    free(t);
-    sbuf_puts(content, infer_chat_parsed_content(p));
-    json_t *calls = NULL;
-    size_t k = infer_chat_parsed_n_tool_calls(p);
-    for (size_t i = 0; i < k; i++) {
-        const infer_chat_tool_call *tc = infer_chat_parsed_tool_call(p, i);
-        if (!tc || !tc->name) continue;
-        const char *args = tc->arguments ? tc->arguments : "{}";
-        json_t *call;
-        if (ollama) {
-            json_t *obj = json_loads(args, JSON_DECODE_ANY, NULL);
-            if (!json_is_object(obj)) json_decref(obj), obj = json_object();
-            call = json_pack("{s:{s:s,s:o}}", "function", "name", tc->name, "arguments", obj);
-        } else {
-            call = json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", tc->id ? tc->id : "", "type", "function", "function", "name",
-                             tc->name, "arguments", args);
-        }
-        if (!call) continue;
-        if (!calls) calls = json_array();
-        json_array_append_new(calls, call);
-    }
-    infer_chat_parsed_free(p);
-    return calls;
 }

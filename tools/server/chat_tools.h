@@ -1,7 +1,6 @@
-/* Tools in chat requests: the tools a client offers (and tool_choice), conversation
+/* Tools in chat requests: the tools a client offers (and tool_choice), and conversation
  * messages that carry tool calls and tool results (OpenAI's and Ollama's shapes) turned
- * into the library's chat messages, and a finished reply split into text and tool calls
- * with the library's reply parser. */
+ * into the library's chat messages. Replies are split into text and calls in reply.h. */
 #ifndef SERVER_CHAT_TOOLS_H
 #define SERVER_CHAT_TOOLS_H
 #include <jansson.h>
@@ -11,8 +10,9 @@
 /* Reads "tools" and "tool_choice" from a request body. *tools_json gets the tools offered
  * to the model as compact JSON text (malloc'd), or NULL when none are offered (absent,
  * empty or tool_choice "none"). A named function in tool_choice offers only that tool.
+ * *required: 1 when the reply must be a call (tool_choice "required" or a function).
  * Returns 0, or -1 after filling e. */
-int tools_read(json_t *body, char **tools_json, req_err *e);
+int tools_read(json_t *body, char **tools_json, int *required, req_err *e);
 
 /* Messages converted for infer_chat_render_messages. Strings are borrowed from the JSON
  * (which must outlive this) except the arguments written out from Ollama's objects. */
@@ -29,12 +29,5 @@ typedef struct chat_conv {
  * comes first. Returns 0, or -1 after filling e (conv is then freed). */
 int chat_conv_build(json_t *messages, const char *system, chat_conv *c, req_err *e);
 void chat_conv_free(chat_conv *c);
-
-/* Splits a finished reply (n bytes) into text and tool calls for the offered tools.
- * content gets the text left once the calls are taken out (the whole reply when no call
- * parses). Returns the calls as a JSON array in OpenAI's shape
- * ([{"id","type":"function","function":{"name","arguments": "<json text>"}}]) or, with
- * ollama, Ollama's ([{"function":{"name","arguments":{...}}}]); NULL when there are none. */
-json_t *tools_split_reply(const char *text, size_t n, const char *tools_json, int ollama, sbuf *content);
 
 #endif

@@ -29,6 +29,7 @@ void job_release(job *j) {
     for (size_t i = 0; i < j->n_stop; i++) free(j->stop[i]);
     sbuf_free(&j->content);
     sbuf_free(&j->reasoning);
+    sbuf_free(&j->raw);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
     free(j);
@@ -95,6 +96,12 @@ void job_append_reasoning(job *j, const char *s, size_t n) {
     pthread_mutex_lock(&j->mu);
     sbuf_put(&j->reasoning, s, n);
     pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+void job_append_raw(job *j, const char *s, size_t n) {
+    pthread_mutex_lock(&j->mu);
+    sbuf_put(&j->raw, s, n);
     pthread_mutex_unlock(&j->mu);
 }
 

@@ -40,10 +40,15 @@ typedef struct job {
     size_t n_stop, max_stop_len;
     int chat;                   /* classify tokens (answer / reasoning / markup) and stop on
                                    the model's end-of-turn tokens */
-    char *tools_json;           /* tools offered (owned JSON text, NULL: none): the reply is
-                                   held back and split into text and tool calls at its end */
+    char *tools_json;           /* tools offered (owned JSON text, NULL: none): the answer is
+                                   streamed while it cannot be a call (reply.h), and split
+                                   into text and tool calls at its end */
+    int harmony;                /* the model writes Harmony channels (gpt-oss) */
+    size_t n_reply_prefix;      /* the last prompt tokens start the reply (a forced tool
+                                   call's opening marker): routed like generated ones */
     double max_seconds;         /* wall-time limit of the generation (<= 0: none) */
     char *grammar;              /* GBNF the reply must follow (owned), or NULL */
+    const char *grammar_root;   /* its start rule (static text; NULL: "root") */
     int logprobs;               /* record each generated token's log-probability */
     int top_logprobs;           /* ... and this many alternatives (0..JOB_MAX_TOP) */
 
@@ -53,6 +58,7 @@ typedef struct job {
     sbuf content;               /* the answer text */
     size_t content_visible;     /* bytes of content that can no longer turn into a stop string */
     sbuf reasoning;             /* reasoning text (Harmony analysis, <think> blocks) */
+    sbuf raw;                   /* with tools: every reply token's bytes, markup included */
     job_finish finish;
     char error[256];
     int n_cached;               /* prompt tokens found in the slot's cache */
@@ -79,6 +85,7 @@ int job_add_stop(job *j, const char *s, size_t n);
  * (the content is cut before it). */
 int job_append_content(job *j, const char *s, size_t n);
 void job_append_reasoning(job *j, const char *s, size_t n);
+void job_append_raw(job *j, const char *s, size_t n);
 void job_set_finish(job *j, job_finish f, const char *error);
 
 /* Name OpenAI/Ollama use for a finish ("stop", "length", ...). */

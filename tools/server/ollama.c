@@ -5,13 +5,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "chat_tools.h"
+#include "reply.h"
 #include "request.h"
 #include "routes.h"
+#include "tool_choice.h"
 
 typedef struct oll_stream {
-    char model[256];
-    int chat;
+    gen_state g;
     int think;                /* send reasoning as "thinking" */
     size_t sent, rsent;
     double t_request, load_s;
@@ -80,11 +80,10 @@ static int read_common(json_t *b, job *j, oll_stream *s, int *stream, req_err *e
         return -1;
     }
     json_t *tools = json_object_get(b, "tools");
-    if (!s->chat && tools && !json_is_null(tools)) {
+    if (!s->g.chat && tools && !json_is_null(tools)) {
         req_fail(e, 400, "tools", "unsupported", "tools need /api/chat");
         return -1;
     }
-    if (s->chat && tools_read(b, &j->tools_json, e) < 0) return -1;
     return read_options(b, j, e);
 }
 
@@ -93,13 +92,13 @@ static int read_common(json_t *b, job *j, oll_stream *s, int *stream, req_err *e
 static json_t *base(const oll_stream *s) {
     char when[40];
     rfc3339_now(when);
-    return json_pack("{s:s,s:s}", "model", s->model, "created_at", when);
+    return json_pack("{s:s,s:s}", "model", s->g.model, "created_at", when);
 }
 
 /* A piece of the reply: {"message":{...}} for chat, {"response":...} for generate. */
 static json_t *piece(const oll_stream *s, const char *text, size_t n, const char *thinking, size_t tn, int done) {
     json_t *o = base(s);
-    if (s->chat) {
+    if (s->g.chat) {
         json_t *msg = json_pack("{s:s,s:o}", "role", "assistant", "content", json_text_n(text, n));
         if (thinking && tn) json_object_set_new(msg, "thinking", json_text_n(thinking, tn));
         json_object_set_new(o, "message", msg);
@@ -132,11 +131,15 @@ static void ndjson(sbuf *out, json_t *v) {
     free(t);
 }
 
-/* A reply of a request with tools: its text with the tool calls taken out, and the calls
- * as message.tool_calls. */
-static json_t *piece_with_calls(const oll_stream *s, const job *j, const char *thinking, size_t tn, int done) {
+/* The end of a reply with tools from answer byte `from` on: its text with the tool calls
+ * taken out, and the calls as message.tool_calls (NULL when not done and both are empty). */
+static json_t *piece_with_calls(const oll_stream *s, const job *j, size_t from, const char *thinking, size_t tn, int done) {
     sbuf text = {0};
-    json_t *calls = tools_split_reply(j->content.p, j->content.n, j->tools_json, 1, &text);
+    json_t *calls = reply_finish(j, from, 1, &text);
+    if (!done && !calls && text.n == 0) {   /* nothing left to say before the last object */
+        sbuf_free(&text);
+        return NULL;
+    }
     json_t *o = piece(s, text.p, text.n, thinking, tn, done);
     sbuf_free(&text);
     if (calls) json_object_set_new(json_object_get(o, "message"), "tool_calls", calls);
@@ -146,9 +149,14 @@ static json_t *piece_with_calls(const oll_stream *s, const job *j, const char *t
 static int format_ndjson(void *user, job *j, sbuf *out) {
     oll_stream *s = user;
     size_t tn = s->think && j->reasoning.n > s->rsent ? j->reasoning.n - s->rsent : 0;
-    /* With tools offered the reply text is held back until its end (as Ollama does):
-     * only the whole of it shows whether it is text or tool calls. */
-    size_t visible = j->tools_json ? s->sent : j->content_visible;
+    /* With tools offered, text that may still turn into a tool call waits for the end. */
+    size_t visible = j->content_visible;
+    if (j->tools_json && !j->harmony) {
+        size_t safe = reply_stream_safe(j->content.p, j->content.n);
+        if (safe < visible) visible = safe;
+    }
+    if (j->tools_json && j->finish != JOB_RUNNING) visible = s->sent;
+    if (visible < s->sent) visible = s->sent;
     if (visible > s->sent || tn) {
         ndjson(out, piece(s, j->content.p + s->sent, visible - s->sent, j->reasoning.p + s->rsent, tn, 0));
         s->sent = visible;
@@ -159,7 +167,7 @@ static int format_ndjson(void *user, job *j, sbuf *out) {
         ndjson(out, json_pack("{s:s}", "error", j->error));
         return 1;
     }
-    if (j->tools_json && j->content.n) ndjson(out, piece_with_calls(s, j, NULL, 0, 0));
+    if (j->tools_json) ndjson(out, piece_with_calls(s, j, s->sent, NULL, 0, 0));
     json_t *last = piece(s, "", 0, NULL, 0, 1);
     add_stats(s, j, last);
     ndjson(out, last);
@@ -170,71 +178,56 @@ static json_t *final_json(void *user, const job *j) {
     const oll_stream *s = user;
     const char *thinking = j->reasoning.p;
     size_t tn = s->think ? j->reasoning.n : 0;
-    json_t *o = j->tools_json ? piece_with_calls(s, j, thinking, tn, 1) : piece(s, j->content.p, j->content.n, thinking, tn, 1);
+    json_t *o = j->tools_json ? piece_with_calls(s, j, 0, thinking, tn, 1) : piece(s, j->content.p, j->content.n, thinking, tn, 1);
     add_stats(s, j, o);
     return o;
 }
 
 /* ---------------------------------------------------------------- endpoints */
 
-static void generate(http_req *r, int chat) {
-    json_t *b;
-    model_entry *me;
-    job *j;
-    double load_s;
-    if (req_begin(r, &b, &me, &j, &load_s) != 0) return;
-    req_err e = {0};
-    oll_stream *s = calloc(1, sizeof *s);
-    int stream = 1;
-    if (!s) {
-        req_fail(&e, 500, NULL, NULL, "out of memory");
-        goto fail;
-    }
-    s->chat = chat;
-    s->t_request = r->t0;
-    s->load_s = load_s;
-    snprintf(s->model, sizeof s->model, "%s", me->info.name);
-    if (read_common(b, j, s, &stream, &e) < 0) goto fail;
-
+/* Reads the request into the job. Returns 1 when it is ready to run, 0 when it was
+ * answered here (a load request), -1 after filling e. */
+static int read_request(gen_req *g, oll_stream *s, int *stream) {
+    json_t *b = g->body;
+    req_err *e = &g->e;
+    if (read_common(b, g->j, s, stream, e) < 0) return -1;
     json_t *msgs = json_object_get(b, "messages");
     const char *prompt = NULL, *system = NULL;
     size_t prompt_len = 0;
     int raw = 0;
-    if (chat) {
+    if (s->g.chat) {
         if (msgs && !json_is_null(msgs) && !json_is_array(msgs)) {
-            req_fail(&e, 400, "messages", "invalid_type", "'messages' must be an array");
-            goto fail;
+            req_fail(e, 400, "messages", "invalid_type", "'messages' must be an array");
+            return -1;
         }
-    } else if (req_string(b, "prompt", &prompt, &prompt_len, &e) < 0 || req_string(b, "system", &system, NULL, &e) < 0 ||
-               req_bool(b, "raw", &raw, &e) < 0)
-        goto fail;
+    } else if (req_string(b, "prompt", &prompt, &prompt_len, e) < 0 || req_string(b, "system", &system, NULL, e) < 0 ||
+               req_bool(b, "raw", &raw, e) < 0)
+        return -1;
     /* No messages / no prompt: Ollama's way to load a model and report it ready. */
-    if (chat ? json_array_size(msgs) == 0 : prompt_len == 0) {
+    if (s->g.chat ? json_array_size(msgs) == 0 : prompt_len == 0) {
         json_t *o = piece(s, "", 0, NULL, 0, 1);
         json_object_set_new(o, "done_reason", json_string("load"));
-        http_send_json(r, 200, o);
-        goto done;
+        http_send_json(g->r, 200, o);
+        return 0;
     }
-    if (chat) {
-        if (req_chat_prompt(me, msgs, NULL, j->tools_json, j, &e) < 0) goto fail;
-    } else if (raw) {
-        if (req_text_prompt(me, prompt, prompt_len, j, &e) < 0) goto fail;
-    } else {
-        /* Ollama applies the chat template to a plain prompt: one user turn. */
-        json_t *one = json_pack("[{s:s,s:s%}]", "role", "user", "content", prompt, prompt_len);
-        int rc = req_chat_prompt(me, one, system, NULL, j, &e);
-        json_decref(one);
-        if (rc < 0) goto fail;
-    }
-    void *user = s;   /* a stream takes it */
-    req_run(r, me, j, stream, "application/x-ndjson", format_ndjson, &user, final_json);
-    s = user;
-    goto done;
-fail:
-    req_answer_error(r, &e);
-done:
-    free(s);
-    req_end(r, b, me, j);
+    if (s->g.chat) return tools_chat_prompt(g->me, b, msgs, g->j, e) < 0 ? -1 : 1;
+    if (raw) return req_text_prompt(g->me, prompt, prompt_len, g->j, e) < 0 ? -1 : 1;
+    /* Ollama applies the chat template to a plain prompt: one user turn. */
+    json_t *one = json_pack("[{s:s,s:s%}]", "role", "user", "content", prompt, prompt_len);
+    int rc = req_chat_prompt(g->me, one, system, NULL, g->j, e);
+    json_decref(one);
+    return rc < 0 ? -1 : 1;
+}
+
+static void generate(http_req *r, int chat) {
+    gen_req g;
+    if (gen_begin(r, sizeof(oll_stream), chat, &g) != 0) return;
+    oll_stream *s = g.state;
+    int stream = 1;
+    s->t_request = r->t0;
+    s->load_s = g.load_s;
+    int ready = read_request(&g, s, &stream);
+    gen_end(&g, stream, "application/x-ndjson", format_ndjson, ready ? final_json : NULL);
 }
 
 void ollama_chat(http_req *r) { generate(r, 1); }

@@ -5,17 +5,19 @@
 #include <time.h>
 
 #include "chat_tools.h"
+#include "reply.h"
 #include "request.h"
 #include "routes.h"
+#include "tool_choice.h"
 
 typedef struct oai_stream {
+    gen_state g;              /* model name; chat: chat.completion.chunk vs text_completion */
     char id[64];
-    char model[256];
     long long created;
-    int chat;                 /* chat.completion.chunk vs text_completion */
     int include_usage;
     int role_sent;
     int calls_sent;           /* tool calls went out (finish_reason "tool_calls") */
+    size_t n_calls_sent;      /* how many */
     size_t sent, rsent;       /* content / reasoning bytes already streamed */
     int lp_sent;              /* logprobs entries already streamed */
     const infer_model *m;     /* for token texts (the stream holds the model) */
@@ -129,7 +131,7 @@ static json_t *logprobs_json(const oai_stream *s, const job *j, int from, int to
     for (int i = from; i < to; i++) {
         const job_logprob *l = &j->lp[i];
         json_t *bytes = NULL;
-        if (s->chat) {
+        if (s->g.chat) {
             json_t *top = json_array();
             for (int k = 0; k < l->n_top; k++) {
                 json_t *tb = NULL;
@@ -151,7 +153,7 @@ static json_t *logprobs_json(const oai_stream *s, const job *j, int from, int to
             json_array_append_new(tops, top);
         }
     }
-    if (s->chat) {
+    if (s->g.chat) {
         json_decref(tokens);
         json_decref(lps);
         json_decref(tops);
@@ -171,10 +173,10 @@ static const char *finish_reason(job_finish f) { return f == JOB_LENGTH ? "lengt
 static json_t *final_json(void *user, const job *j) {
     const oai_stream *s = user;
     json_t *choice;
-    if (s->chat) {
+    if (s->g.chat) {
         sbuf text = {0};
         json_t *calls = NULL;
-        if (j->tools_json) calls = tools_split_reply(j->content.p, j->content.n, j->tools_json, 0, &text);
+        if (j->tools_json) calls = reply_finish(j, 0, 0, &text);
         else sbuf_put(&text, j->content.p, j->content.n);
         json_t *msg = json_pack("{s:s,s:o}", "role", "assistant", "content",
                                 calls && text.n == 0 ? json_null() : json_text_n(text.p, text.n));
@@ -192,8 +194,8 @@ static json_t *final_json(void *user, const job *j) {
             json_object_set_new(choice, "tokens", ids);
         }
     }
-    return json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o],s:o}", "id", s->id, "object", s->chat ? "chat.completion" : "text_completion",
-                     "created", (json_int_t)s->created, "model", s->model, "system_fingerprint", "libinfer-" INFER_VERSION_STRING,
+    return json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o],s:o}", "id", s->id, "object", s->g.chat ? "chat.completion" : "text_completion",
+                     "created", (json_int_t)s->created, "model", s->g.model, "system_fingerprint", "libinfer-" INFER_VERSION_STRING,
                      "choices", choice, "usage", usage_json(j));
 }
 
@@ -208,31 +210,27 @@ static void sse(sbuf *out, json_t *v) {
 }
 
 static json_t *chunk(const oai_stream *s, json_t *choice) {
-    return json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o]}", "id", s->id, "object", s->chat ? "chat.completion.chunk" : "text_completion",
-                     "created", (json_int_t)s->created, "model", s->model, "system_fingerprint", "libinfer-" INFER_VERSION_STRING,
+    return json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o]}", "id", s->id, "object", s->g.chat ? "chat.completion.chunk" : "text_completion",
+                     "created", (json_int_t)s->created, "model", s->g.model, "system_fingerprint", "libinfer-" INFER_VERSION_STRING,
                      "choices", choice);
 }
 
 static json_t *delta_choice(const oai_stream *s, const char *key, const char *text, size_t n, const char *finish) {
     json_t *fin = finish ? json_string(finish) : json_null();
-    if (!s->chat)
+    if (!s->g.chat)
         return json_pack("{s:i,s:o,s:n,s:o}", "index", 0, "text", json_text_n(text, n), "logprobs", "finish_reason", fin);
     json_t *delta = json_object();
     if (key) json_object_set_new(delta, key, json_text_n(text, n));
     return json_pack("{s:i,s:o,s:n,s:o}", "index", 0, "delta", delta, "logprobs", "finish_reason", fin);
 }
 
-/* The held-back reply of a request with tools: its text, then each tool call as one
- * delta (OpenAI's streamed form: index, id, type, name and the whole arguments). */
-static void send_held_reply(oai_stream *s, const job *j, sbuf *out) {
-    sbuf text = {0};
-    json_t *calls = tools_split_reply(j->content.p, j->content.n, j->tools_json, 0, &text);
-    if (text.n) sse(out, chunk(s, delta_choice(s, "content", text.p, text.n, NULL)));
-    sbuf_free(&text);
+/* Tool calls from the (n_calls_sent)th on, one delta each (OpenAI's streamed form: index,
+ * id, type, name and the whole arguments). */
+static void send_calls(oai_stream *s, json_t *calls, sbuf *out) {
     size_t i;
     json_t *call;
     json_array_foreach(calls, i, call) {
-        json_object_set_new(call, "index", json_integer((json_int_t)i));
+        json_object_set_new(call, "index", json_integer((json_int_t)s->n_calls_sent++));
         json_t *c = delta_choice(s, NULL, "", 0, NULL);
         json_object_set_new(json_object_get(c, "delta"), "tool_calls", json_pack("[O]", call));
         sse(out, chunk(s, c));
@@ -241,31 +239,54 @@ static void send_held_reply(oai_stream *s, const job *j, sbuf *out) {
     json_decref(calls);
 }
 
+/* The end of a reply with tools: the text not streamed yet, then the calls not sent yet. */
+static void send_reply_end(oai_stream *s, const job *j, sbuf *out) {
+    sbuf text = {0};
+    json_t *calls = reply_finish(j, s->sent, 0, &text);
+    if (text.n) {
+        json_t *c = delta_choice(s, "content", text.p, text.n, NULL);
+        json_object_set_new(c, "logprobs", logprobs_json(s, j, s->lp_sent, j->n_gen));
+        s->lp_sent = j->n_gen;
+        sse(out, chunk(s, c));
+    }
+    s->sent = j->content.n;
+    sbuf_free(&text);
+    json_t *left = json_array();   /* the calls not streamed while the reply ran */
+    for (size_t i = s->n_calls_sent; i < json_array_size(calls); i++) json_array_append(left, json_array_get(calls, i));
+    json_decref(calls);
+    send_calls(s, left, out);
+}
+
 /* Server-sent events: a role chunk, text deltas, a chunk with finish_reason, optionally a
  * usage chunk, then [DONE]. */
 static int format_sse(void *user, job *j, sbuf *out) {
     oai_stream *s = user;
-    if (s->chat && !s->role_sent) {
+    if (s->g.chat && !s->role_sent) {
         json_t *c = delta_choice(s, "content", "", 0, NULL);
         json_object_set_new(json_object_get(c, "delta"), "role", json_string("assistant"));
         sse(out, chunk(s, c));
         s->role_sent = 1;
     }
-    if (s->chat && j->reasoning.n > s->rsent) {
+    if (s->g.chat && j->reasoning.n > s->rsent) {
         sse(out, chunk(s, delta_choice(s, "reasoning_content", j->reasoning.p + s->rsent, j->reasoning.n - s->rsent, NULL)));
         s->rsent = j->reasoning.n;
     }
-    /* With tools offered the reply is held back: only the whole of it shows whether it
-     * is text or tool calls (its logprobs go out with the last chunk). */
-    if (!j->tools_json && j->content_visible > s->sent) {
-        json_t *c = delta_choice(s, "content", j->content.p + s->sent, j->content_visible - s->sent, NULL);
+    /* With tools offered, text that may still turn into a tool call waits for the end. */
+    size_t visible = j->content_visible;
+    if (j->tools_json && !j->harmony) {
+        size_t safe = reply_stream_safe(j->content.p, j->content.n);
+        if (safe < visible) visible = safe;
+    }
+    if (!(j->tools_json && j->finish != JOB_RUNNING) && visible > s->sent) {
+        json_t *c = delta_choice(s, "content", j->content.p + s->sent, visible - s->sent, NULL);
         json_object_set_new(c, "logprobs", logprobs_json(s, j, s->lp_sent, j->n_gen));
         s->lp_sent = j->n_gen;
         sse(out, chunk(s, c));
-        s->sent = j->content_visible;
+        s->sent = visible;
     }
+    if (j->tools_json && j->finish == JOB_RUNNING) send_calls(s, reply_closed_calls(j, s->n_calls_sent, 0), out);
     if (j->finish == JOB_RUNNING) return 0;
-    if (j->tools_json && j->finish != JOB_ERROR) send_held_reply(s, j, out);
+    if (j->tools_json && j->finish != JOB_ERROR) send_reply_end(s, j, out);
     if (j->finish == JOB_ERROR) {
         sse(out, json_pack("{s:{s:s,s:s,s:n,s:n}}", "error", "message", j->error, "type", "server_error", "param", "code"));
     } else {
@@ -285,54 +306,39 @@ static int format_sse(void *user, job *j, sbuf *out) {
 
 /* ---------------------------------------------------------------- endpoints */
 
+/* Reads the request into the job; 0, or -1 after filling e. */
+static int read_request(gen_req *g, oai_stream *s, int *stream) {
+    json_t *b = g->body;
+    job *j = g->j;
+    req_err *e = &g->e;
+    if (req_bool(b, "stream", stream, e) < 0 || read_output(b, j, s->g.chat, e) < 0 || read_sampling(b, j, s->g.chat, e) < 0)
+        return -1;
+    json_t *so = json_object_get(b, "stream_options");
+    if (so && json_is_object(so) && req_bool(so, "include_usage", &s->include_usage, e) < 0) return -1;
+    if (s->g.chat) return tools_chat_prompt(g->me, b, json_object_get(b, "messages"), j, e);
+    json_t *p = json_object_get(b, "prompt");
+    if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) p = json_array_get(p, 0);
+    if (json_is_array(p) && json_array_size(p) > 0 && json_is_integer(json_array_get(p, 0))) {
+        if (req_token_prompt(g->me, p, j, e) < 0) return -1;
+    } else if (!json_is_string(p)) {
+        req_fail(e, 400, "prompt", "invalid_type", "'prompt' must be a string, an array of one string or of token ids");
+        return -1;
+    } else if (req_text_prompt(g->me, json_string_value(p), json_string_length(p), j, e) < 0)
+        return -1;
+    /* llama.cpp's extension: the generated token ids in the answer */
+    return req_bool(b, "return_tokens", &j->keep_tokens, e) < 0 ? -1 : 0;
+}
+
 static void completion(http_req *r, int chat) {
-    json_t *b;
-    model_entry *me;
-    job *j;
-    double load_s;
-    if (req_begin(r, &b, &me, &j, &load_s) != 0) return;
-    req_err e = {0};
-    oai_stream *s = calloc(1, sizeof *s);
+    gen_req g;
+    if (gen_begin(r, sizeof(oai_stream), chat, &g) != 0) return;
+    oai_stream *s = g.state;
     int stream = 0;
-    if (!s) {
-        req_fail(&e, 500, NULL, NULL, "out of memory");
-        goto fail;
-    }
-    s->chat = chat;
     s->created = (long long)time(NULL);
     make_id(chat ? "chatcmpl-" : "cmpl-", s->id, sizeof s->id);
-    snprintf(s->model, sizeof s->model, "%s", me->info.name);
-    s->m = me->model;
-    if (req_bool(b, "stream", &stream, &e) < 0 || read_output(b, j, chat, &e) < 0 || read_sampling(b, j, chat, &e) < 0)
-        goto fail;
-    json_t *so = json_object_get(b, "stream_options");
-    if (so && json_is_object(so) && req_bool(so, "include_usage", &s->include_usage, &e) < 0) goto fail;
-    if (chat) {
-        if (tools_read(b, &j->tools_json, &e) < 0 ||
-            req_chat_prompt(me, json_object_get(b, "messages"), NULL, j->tools_json, j, &e) < 0)
-            goto fail;
-    } else {
-        json_t *p = json_object_get(b, "prompt");
-        if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) p = json_array_get(p, 0);
-        if (json_is_array(p) && json_array_size(p) > 0 && json_is_integer(json_array_get(p, 0))) {
-            if (req_token_prompt(me, p, j, &e) < 0) goto fail;
-        } else if (!json_is_string(p)) {
-            req_fail(&e, 400, "prompt", "invalid_type", "'prompt' must be a string, an array of one string or of token ids");
-            goto fail;
-        } else if (req_text_prompt(me, json_string_value(p), json_string_length(p), j, &e) < 0)
-            goto fail;
-        /* llama.cpp's extension: the generated token ids in the answer */
-        if (req_bool(b, "return_tokens", &j->keep_tokens, &e) < 0) goto fail;
-    }
-    void *user = s;   /* a stream takes it */
-    req_run(r, me, j, stream, "text/event-stream", format_sse, &user, final_json);
-    s = user;
-    goto done;
-fail:
-    req_answer_error(r, &e);
-done:
-    free(s);
-    req_end(r, b, me, j);
+    s->m = g.me->model;
+    read_request(&g, s, &stream);
+    gen_end(&g, stream, "text/event-stream", format_sse, final_json);
 }
 
 void openai_chat(http_req *r) { completion(r, 1); }
@@ -348,7 +354,8 @@ void openai_apply_template(http_req *r) {
     req_err e = {0};
     char *tools = NULL, *text = NULL;
     size_t n = 0;
-    if (tools_read(b, &tools, &e) == 0 && (text = req_chat_render(me, json_object_get(b, "messages"), NULL, tools, &n, &e)))
+    int required = 0;
+    if (tools_read(b, &tools, &required, &e) == 0 && (text = req_chat_render(me, json_object_get(b, "messages"), NULL, tools, &n, &e)))
         http_send_json(r, 200, json_pack("{s:o}", "prompt", json_text_n(text, n)));
     else
         req_answer_error(r, &e);

@@ -205,6 +205,7 @@ int req_chat_prompt(const model_entry *me, json_t *messages, const char *system,
     int rc = tokenize_into(me, text, n, add_bos, j, e);
     free(text);
     j->chat = 1;
+    j->harmony = strcmp(infer_chat_template_name(me->model), "harmony") == 0;
     return rc;
 }
 
@@ -256,26 +257,23 @@ int req_check_fits(const model_entry *me, const job *j, req_err *e) {
     return 0;
 }
 
-int req_begin(http_req *r, json_t **body, model_entry **me, job **j, double *load_s) {
-    *me = NULL;
-    *j = NULL;
-    if (!(*body = http_body_json(r))) return -1;
-    if (!(*me = req_model(r, *body, "model", load_s))) {
-        json_decref(*body);
+int gen_begin(http_req *r, size_t state_size, int chat, gen_req *g) {
+    memset(g, 0, sizeof *g);
+    g->r = r;
+    if (!(g->body = http_body_json(r))) return -1;
+    if (!(g->me = req_model(r, g->body, "model", &g->load_s))) {
+        json_decref(g->body);
         return -1;
     }
-    if (!(*j = job_new())) {
+    if (!(g->j = job_new()) || !(g->state = calloc(1, state_size))) {
         http_send_error(r, 500, NULL, NULL, "out of memory");
-        req_end(r, *body, *me, NULL);
+        gen_end(g, 0, NULL, NULL, NULL);
         return -1;
     }
+    gen_state *st = g->state;
+    snprintf(st->model, sizeof st->model, "%s", g->me->info.name);
+    st->chat = chat;
     return 0;
-}
-
-void req_end(http_req *r, json_t *body, model_entry *me, job *j) {
-    json_decref(body);
-    job_release(j);
-    registry_release(r->srv->reg, me);
 }
 
 static int submit(http_req *r, const model_entry *me, job *j) {
@@ -333,6 +331,16 @@ void req_run(http_req *r, model_entry *me, job *j, int stream, const char *conte
     if (j->finish == JOB_ERROR) http_send_error(r, 500, NULL, NULL, "generation failed: %s", j->error);
     else if (j->finish == JOB_CANCELLED) http_send_error(r, 503, NULL, "cancelled", "the request was cancelled (server shutting down)");
     else http_send_json(r, 200, final(*user, j));
+}
+
+void gen_end(gen_req *g, int stream, const char *content_type, http_stream_format format,
+             json_t *(*final)(void *user, const job *j)) {
+    if (g->e.status) req_answer_error(g->r, &g->e);
+    else if (final) req_run(g->r, g->me, g->j, stream, content_type, format, &g->state, final);
+    free(g->state);   /* NULL when a stream took it */
+    json_decref(g->body);
+    job_release(g->j);
+    registry_release(g->r->srv->reg, g->me);
 }
 
 json_t *json_text_n(const char *s, size_t n) {

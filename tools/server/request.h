@@ -55,11 +55,30 @@ int req_json_schema(json_t *schema, const char *param, job *j, req_err *e);
 /* Checks the prompt fits a slot, leaving room for one reply token. */
 int req_check_fits(const model_entry *me, const job *j, req_err *e);
 
-/* The start every generation endpoint shares: the body as JSON, the model it names
- * (loaded), a new job. Returns 0, or -1 after answering (with nothing left to free). */
-int req_begin(http_req *r, json_t **body, model_entry **me, job **j, double *load_s);
-/* Frees what req_begin gave. */
-void req_end(http_req *r, json_t *body, model_entry *me, job *j);
+/* The start of each dialect's per-request state, filled by gen_begin. */
+typedef struct gen_state {
+    char model[256];   /* the model's name, as answers report it */
+    int chat;          /* a chat endpoint (messages) rather than a raw prompt */
+} gen_state;
+
+/* A generation request as both dialects handle it: the body as JSON, the model it names
+ * (loaded), a new job, the dialect's per-request state and what went wrong. */
+typedef struct gen_req {
+    http_req *r;
+    json_t *body;
+    model_entry *me;
+    job *j;
+    double load_s;
+    void *state;    /* state_size zeroed bytes starting with a gen_state; a stream takes it over */
+    req_err e;      /* set by the dialect when the request is refused */
+} gen_req;
+
+/* Returns 0, or -1 after answering (with nothing left to free). */
+int gen_begin(http_req *r, size_t state_size, int chat, gen_req *g);
+/* Answers g->e when it was filled, else runs the job (req_run, with the state as the
+ * stream's or final's user); then frees what gen_begin gave. */
+void gen_end(gen_req *g, int stream, const char *content_type, http_stream_format format,
+             json_t *(*final)(void *user, const job *j));
 
 /* Checks the prompt fits, submits the job and answers: a stream over the job in
  * content_type (the stream takes *user, frees it at its end and sets *user to NULL; it

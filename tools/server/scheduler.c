@@ -1,5 +1,7 @@
 #include "scheduler.h"
 
+#include "reply.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +19,7 @@ typedef struct slot {
 
     job *j;                    /* NULL when free */
     infer_sampler *smp;
-    infer_detok *detok;
-    infer_chat_stream *cs;
-    infer_chat_part out;       /* where detokenized text goes now */
-    int saw_markup, answer_started;
+    reply_router route;        /* generated tokens -> the job's text */
     size_t prefill_pos;        /* next prompt token to evaluate */
     int prefilling;
     int32_t pending;           /* tokens this slot put in the current batch */
@@ -37,6 +36,7 @@ struct scheduler {
     int32_t stop_toks[16];
     size_t n_stop_toks;
     int32_t *b_tokens, *b_seq;  /* the step's batch */
+    slot **prefill_order;       /* the step's prefilling slots, shortest prompt left first */
     int8_t *b_want;
     int32_t b_n, b_cap;
 
@@ -81,54 +81,11 @@ static void batch_add(scheduler *s, int32_t tok, int32_t seq, int want) {
     s->b_n++;
 }
 
-/* ---------------------------------------------------------------- text routing */
-
-static void route_text(slot *sl, const char *text, size_t n, int *stopped) {
-    if (n == 0) return;
-    if (sl->out == INFER_CHAT_PART_ANSWER) {
-        if (sl->saw_markup && !sl->answer_started) {   /* "</think>\n\n": no leading blank lines */
-            while (n && (*text == '\n' || *text == ' ')) text++, n--;
-            if (n == 0) return;
-        }
-        sl->answer_started = 1;
-        if (job_append_content(sl->j, text, n)) *stopped = 1;
-    } else if (sl->out == INFER_CHAT_PART_REASONING) {
-        job_append_reasoning(sl->j, text, n);
-    }
-    /* Other Harmony channels (commentary) are not shown. */
-}
-
-static void flush_detok(slot *sl, int *stopped) {
-    char tail[64];
-    size_t n = 0;
-    if (infer_detok_flush(sl->detok, tail, sizeof tail, &n) == INFER_OK) route_text(sl, tail, n, stopped);
-}
-
-static void emit_token(scheduler *s, slot *sl, int32_t tok, int *stopped) {
-    if (sl->j->chat && sl->cs) {
-        infer_chat_part part = infer_chat_stream_push(sl->cs, tok);
-        if (part == INFER_CHAT_PART_MARKUP) {
-            flush_detok(sl, stopped);
-            sl->saw_markup = 1;
-            return;
-        }
-        if (part != sl->out) {
-            flush_detok(sl, stopped);
-            sl->out = part;
-        }
-    }
-    char buf[256];
-    size_t n = 0;
-    if (infer_detok_push(sl->detok, tok, buf, sizeof buf, &n) == INFER_OK) route_text(sl, buf, n, stopped);
-    (void)s;
-}
-
 /* ---------------------------------------------------------------- slot life */
 
 static void slot_finish(scheduler *s, slot *sl, job_finish f, const char *error) {
     job *j = sl->j;
-    int stopped = 0;
-    if (sl->detok && f != JOB_CANCELLED) flush_detok(sl, &stopped);
+    reply_router_end(&sl->route, j, f != JOB_CANCELLED);
     double now = tool_now_s();
     job_set_finish(j, f, error);
     double prompt_s = (j->t_prompt_done > 0 ? j->t_prompt_done : now) - j->t_start;
@@ -136,9 +93,7 @@ static void slot_finish(scheduler *s, slot *sl, job_finish f, const char *error)
     metrics_job(s->met, f == JOB_CANCELLED, (int)j->n_prompt - j->n_cached, j->n_cached, j->n_gen, prompt_s, gen_s,
                 j->t_first > 0 ? j->t_first - j->t_submit : -1);
     infer_sampler_free(sl->smp);
-    infer_detok_free(sl->detok);
     sl->smp = NULL;
-    sl->detok = NULL;
     sl->j = NULL;
     sl->last_used = now;
     job_release(j);
@@ -149,7 +104,8 @@ static void slot_finish(scheduler *s, slot *sl, job_finish f, const char *error)
 static int make_sampler(scheduler *s, slot *sl, job *j) {
     infer_error e = {0};
     infer_status st = infer_sampler_chain_new(s->m, 0, j->sp.seed, &sl->smp, &e);
-    if (st == INFER_OK && j->grammar) st = infer_sampler_add_grammar(sl->smp, j->grammar, strlen(j->grammar), NULL);
+    if (st == INFER_OK && j->grammar)
+        st = infer_sampler_add_grammar(sl->smp, j->grammar, strlen(j->grammar), j->grammar_root);
     if (st == INFER_OK) st = infer_sampler_add_defaults(sl->smp, &j->sp);
     if (st == INFER_OK) return 0;
     char msg[600];
@@ -206,12 +162,8 @@ static void slot_start(scheduler *s, slot *sl, job *j) {
     j->n_cached = (int)keep;
     sl->prefill_pos = keep;
     sl->prefilling = 1;
-    sl->out = INFER_CHAT_PART_ANSWER;
-    sl->saw_markup = sl->answer_started = 0;
-    if (sl->cs) infer_chat_stream_reset(sl->cs);
     if (make_sampler(s, sl, j) != 0) return;
-    sl->detok = infer_detok_new(s->m);
-    if (!sl->detok) {
+    if (reply_router_start(&sl->route) != 0) {
         slot_finish(s, sl, JOB_ERROR, "out of memory");
         return;
     }
@@ -222,6 +174,9 @@ static void slot_start(scheduler *s, slot *sl, job *j) {
         return;
     }
     for (size_t i = 0; i < j->n_prompt; i++) infer_sampler_accept_prompt(sl->smp, j->prompt[i]);
+    /* A reply the server opened (a forced call's marker) reads as if generated. */
+    size_t n_pre = j->n_reply_prefix < j->n_prompt ? j->n_reply_prefix : 0;
+    for (size_t i = j->n_prompt - n_pre; i < j->n_prompt; i++) reply_router_push(&sl->route, j, j->prompt[i]);
 }
 
 /* Adds the next piece of the slot's prompt to the batch (within the step's budget). */
@@ -268,9 +223,7 @@ static void slot_generate(scheduler *s, slot *sl) {
         return;
     }
     if (j->t_first == 0) j->t_first = tool_now_s();
-    int stopped = 0;
-    emit_token(s, sl, tok, &stopped);
-    if (stopped) {
+    if (reply_router_push(&sl->route, j, tok)) {
         slot_finish(s, sl, JOB_STOP, NULL);
         return;
     }
@@ -283,11 +236,15 @@ static void slot_generate(scheduler *s, slot *sl) {
     sl->logits_row = s->b_n - 1;
 }
 
-/* One step: every busy slot samples (from the previous step's logits) or adds a piece of
- * its prompt, then one forward pass evaluates all their tokens together. */
+static size_t prompt_left(const slot *sl) { return sl->j->n_prompt - sl->prefill_pos; }
+
+/* One step: every generating slot samples (from the previous step's logits) and adds its
+ * token, the prefilling slots add pieces of their prompts (every one admitted at once, up
+ * to the step's budget), then one forward pass evaluates all their tokens together. */
 static void step(scheduler *s, double cancel_at) {
     double now = tool_now_s();
     int32_t budget = PREFILL_BUDGET;
+    int n_pre = 0;
     s->b_n = 0;
     for (int i = 0; i < s->n_slots; i++) {
         slot *sl = &s->slots[i];
@@ -295,9 +252,18 @@ static void step(scheduler *s, double cancel_at) {
         if (!sl->j) continue;
         if (atomic_load(&sl->j->cancelled) || (cancel_at > 0 && now >= cancel_at)) slot_finish(s, sl, JOB_CANCELLED, NULL);
         else if (sl->j->max_seconds > 0 && now - sl->j->t_start > sl->j->max_seconds) slot_finish(s, sl, JOB_LENGTH, NULL);
-        else if (sl->prefilling) slot_prefill(s, sl, &budget);
+        else if (sl->prefilling) s->prefill_order[n_pre++] = sl;
         else slot_generate(s, sl);
     }
+    /* The shortest prompts first: a short prompt queued behind long ones gets its first
+     * token after one step, and the long ones go on in pieces (the least total wait). */
+    for (int a = 1; a < n_pre; a++)
+        for (int b = a; b > 0 && prompt_left(s->prefill_order[b]) < prompt_left(s->prefill_order[b - 1]); b--) {
+            slot *t = s->prefill_order[b];
+            s->prefill_order[b] = s->prefill_order[b - 1];
+            s->prefill_order[b - 1] = t;
+        }
+    for (int a = 0; a < n_pre; a++) slot_prefill(s, s->prefill_order[a], &budget);
     if (s->b_n == 0) return;
     infer_batch b = {.n_tokens = s->b_n, .tokens = s->b_tokens, .seq_id = s->b_seq, .want_logits = s->b_want};
     infer_status st = infer_ctx_decode_batch(s->ctx, &b);
@@ -394,19 +360,27 @@ int sched_new(infer_model *m, const scheduler_params *p, metrics *met, scheduler
     s->q_cap = p->queue_size + p->n_slots;   /* the queue also carries jobs between submit and start */
     s->queue = calloc((size_t)s->q_cap, sizeof *s->queue);
     s->slots = calloc((size_t)s->n_slots, sizeof *s->slots);
+    s->prefill_order = calloc((size_t)s->n_slots, sizeof *s->prefill_order);
     s->n_stop_toks = infer_model_stop_tokens(m, s->stop_toks, 16);
     if (s->n_stop_toks > 16) s->n_stop_toks = 16;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    if (!s->queue || !s->slots) {
+    if (!s->queue || !s->slots || !s->prefill_order) {
         snprintf(err, errcap, "out of memory");
         sched_free(s);
         return -1;
     }
-    /* One context, one sequence of p->ctx.n_ctx positions per slot. */
+    /* One context, its positions shared evenly by the slots' sequences (as llama-server
+     * divides -c by -np). */
     infer_ctx_params cp = p->ctx;
     cp.n_seq_max = (uint32_t)s->n_slots;
-    cp.n_ctx = (cp.n_ctx ? cp.n_ctx : 4096) * (uint32_t)s->n_slots;
+    cp.n_ctx = cp.n_ctx ? cp.n_ctx : 4096;
+    if (cp.n_ctx < (uint32_t)s->n_slots * 16) {
+        snprintf(err, errcap, "-c %u is too small for %d slots (at least 16 tokens each)", cp.n_ctx, s->n_slots);
+        sched_free(s);
+        return -1;
+    }
+    cp.n_ctx -= cp.n_ctx % (uint32_t)s->n_slots;
     if (cp.n_batch < (uint32_t)(PREFILL_BUDGET + s->n_slots)) cp.n_batch = (uint32_t)(PREFILL_BUDGET + s->n_slots);
     infer_error e = {0};
     if (infer_ctx_new(m, &cp, &s->ctx, &e) != INFER_OK) {
@@ -427,7 +401,11 @@ int sched_new(infer_model *m, const scheduler_params *p, metrics *met, scheduler
     }
     for (int i = 0; i < s->n_slots; i++) {
         s->slots[i].seq = i;
-        s->slots[i].cs = infer_chat_stream_new(m);
+        if (reply_router_init(&s->slots[i].route, m) != 0) {
+            snprintf(err, errcap, "out of memory");
+            sched_free(s);
+            return -1;
+        }
     }
     if (pthread_create(&s->thread, NULL, sched_thread, s) != 0) {
         snprintf(err, errcap, "cannot start the scheduler thread");
@@ -449,12 +427,13 @@ void sched_free(scheduler *s) {
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->thread, NULL);
     }
-    for (int i = 0; s->slots && i < s->n_slots; i++) infer_chat_stream_free(s->slots[i].cs);
+    for (int i = 0; s->slots && i < s->n_slots; i++) reply_router_free(&s->slots[i].route);
     infer_ctx_free(s->ctx);
     free(s->b_tokens);
     free(s->b_seq);
     free(s->b_want);
     free(s->slots);
+    free(s->prefill_order);
     free(s->queue);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

@@ -8,7 +8,8 @@
  *
  * The slots are the sequences of one context: each step, every generating slot samples
  * its next token from the previous step's logits and prefilling slots add a piece of their
- * prompt, and one batched forward pass (infer_ctx_decode_batch) evaluates them all, so the
+ * prompt (every waiting prompt in the same step, shortest first, up to a token budget), and
+ * one batched forward pass (infer_ctx_decode_batch) evaluates them all, so the
  * weights are read once per step for every slot (continuous batching). */
 #ifndef SERVER_SCHEDULER_H
 #define SERVER_SCHEDULER_H
@@ -21,7 +22,8 @@ typedef struct scheduler scheduler;
 typedef struct scheduler_params {
     int n_slots;               /* >= 1 */
     int queue_size;            /* jobs that may wait for a slot (>= 0) */
-    infer_ctx_params ctx;      /* per slot; ctx.n_ctx is the window of each slot */
+    infer_ctx_params ctx;      /* ctx.n_ctx: positions of all slots together (llama-server's -c);
+                                  each slot gets n_ctx / n_slots */
 } scheduler_params;
 
 /* Opens one context per slot and starts the thread. Returns 0, or -1 with err filled. */
