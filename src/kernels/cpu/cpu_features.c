@@ -105,8 +105,7 @@ static infer_cpu_isa detect_arm(void) {
 #else
     const int dotprod = 0, i8mm = 0;   /* no known way to ask: the ABI's baseline */
 #endif
-    /* the SMMLA kernels also use SDOT for their leftovers: I8MM without DotProd (no real
-     * CPU) stays at the DotProd level's requirements */
+    /* the i8mm level's kernels use SDOT as well, so that level needs both */
     if (dotprod && i8mm) return INFER_ISA_NEON_I8MM;
     if (dotprod) return INFER_ISA_NEON_DOTPROD;
     return INFER_ISA_NEON;
