@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: set up, build, run ctest; then the same suite under
 # AddressSanitizer + UndefinedBehaviorSanitizer; then a bounded libFuzzer run on the GGUF
-# reader and the model path. Fails if anything fails; the last line sums up both ctest runs.
+# reader and the model path; then the aarch64 build under qemu-user (scripts/test-aarch64.sh,
+# when the cross tools are installed). Fails if anything fails; the last line sums up all runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -43,6 +44,23 @@ else
   failed=$((failed + 1)); status=1
 fi
 
-echo "(tests of the Release and the ASan+UBSan runs, plus the fuzz run as one)"
+echo "== aarch64 build under qemu-user, -cpu max and -cpu cortex-a53 (scripts/test-aarch64.sh)"
+arm_rc=0
+./scripts/test-aarch64.sh "$logs" || arm_rc=$?
+if [ "$arm_rc" -eq 77 ]; then   # cross tools missing: nothing ran, and nothing is counted as passed
+  echo "aarch64: the aarch64 run did NOT happen (cross compiler or qemu-user missing); counted as 1 skipped"
+  skipped=$((skipped + 1))
+else
+  failed_before=$failed
+  for f in "$logs/aarch64-max.log" "$logs/aarch64-cortex-a53.log"; do
+    if [ -f "$f" ] && grep -qE 'tests passed, [0-9]+ tests? failed out of' "$f"; then tally "$f"; fi
+  done
+  if [ "$arm_rc" -ne 0 ]; then   # a failure no ctest count shows (the build, a missing test) counts as one
+    status=1
+    [ "$failed" -gt "$failed_before" ] || failed=$((failed + 1))
+  fi
+fi
+
+echo "(tests of the Release and the ASan+UBSan runs, the fuzz run as one, and the aarch64 runs per CPU model)"
 echo "summary: $passed passed, $failed failed, $skipped skipped"
 exit $status

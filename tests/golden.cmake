@@ -23,10 +23,17 @@ foreach(f ${_golden_found})
 endforeach()
 list(REMOVE_DUPLICATES INFER_GOLDEN_MODELS)
 
+# In a cross build the tools test_golden starts (infer-cli, infer-perplexity) run under
+# the same emulator as the test itself.
+set(_golden_env "CMOCKA_MESSAGE_OUTPUT=stdout")
+if(CMAKE_CROSSCOMPILING_EMULATOR)
+  list(JOIN CMAKE_CROSSCOMPILING_EMULATOR " " _golden_emu)
+  list(APPEND _golden_env "INFER_TEST_EMULATOR=${_golden_emu}")
+endif()
 foreach(model ${INFER_GOLDEN_MODELS})
   add_test(NAME golden_${model} COMMAND test_golden ${model} cpu)
   set_tests_properties(golden_${model} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS golden
-    ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
+    ENVIRONMENT "${_golden_env}")
   if(INFER_VULKAN)
     add_test(NAME golden_vulkan_${model} COMMAND test_golden ${model} vulkan)
     set_tests_properties(golden_vulkan_${model} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600

@@ -10,6 +10,9 @@
 # non-zero code. Under INFER_SANITIZE the instrumented library is loaded into a plain
 # Python, so the sanitizer runtimes are preloaded and leak checking is off (the
 # interpreter's own allocations at exit are not ours).
+if(CMAKE_CROSSCOMPILING)   # the host's Python cannot load a library built for another CPU
+  return()
+endif()
 set(_py ${PROJECT_SOURCE_DIR}/.venv/bin/python)
 set(_py_env LIBINFER_LIBRARY=$<TARGET_FILE:infer> INFER_CLI=$<TARGET_FILE:infer-cli>)
 if(INFER_SANITIZE)

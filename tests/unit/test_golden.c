@@ -254,9 +254,12 @@ static void test_tools(void **state) {
     assert_true(fd >= 0);
     close(fd);
 
+    /* a cross build runs the tools under its emulator (tests/golden.cmake) */
+    const char *emu = getenv("INFER_TEST_EMULATOR");
+    if (!emu) emu = "";
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' -m '%s' --tokens-file '%s' --logits-out '%s' --greedy 32 -t %d --backend %s 2>/dev/null",
-             cli, g_model_path, prompt_path, out_path, N_THREADS, g_backend == INFER_BACKEND_VULKAN ? "vulkan" : "cpu");
+    snprintf(cmd, sizeof cmd, "%s '%s' -m '%s' --tokens-file '%s' --logits-out '%s' --greedy 32 -t %d --backend %s 2>/dev/null",
+             emu, cli, g_model_path, prompt_path, out_path, N_THREADS, g_backend == INFER_BACKEND_VULKAN ? "vulkan" : "cpu");
     char *out = run_tool(cmd);
     assert_non_null(out);
     char *ref_greedy = test_read_all(greedy_path, NULL);
@@ -281,7 +284,7 @@ static void test_tools(void **state) {
     assert_true(kl / (na / sizeof(float) / (size_t)V) <= 1e-5);
     unlink(out_path);
 
-    snprintf(cmd, sizeof cmd, "'%s' -m '%s' -f '%s' -c 128 -t %d --backend %s 2>/dev/null", ppl_tool, g_model_path,
+    snprintf(cmd, sizeof cmd, "%s '%s' -m '%s' -f '%s' -c 128 -t %d --backend %s 2>/dev/null", emu, ppl_tool, g_model_path,
              text_path, N_THREADS, g_backend == INFER_BACKEND_VULKAN ? "vulkan" : "cpu");
     char *ppl_out = run_tool(cmd);
     assert_non_null(ppl_out);

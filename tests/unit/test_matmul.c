@@ -35,16 +35,17 @@ static const uint32_t all_types[] = {
     INFER_TYPE_Q8_K, INFER_TYPE_MXFP4, INFER_TYPE_Q2_K, INFER_TYPE_Q3_K, INFER_TYPE_IQ4_NL, INFER_TYPE_IQ4_XS,
 };
 
-static const char *isa_env[] = {"scalar", "avx2", "avx512", "neon", "amx"};
+static const char *isa_env[] = {"scalar", "avx2", "avx512", "neon", "amx", "dotprod", "i8mm"};
 static const infer_cpu_isa isa_val[] = {INFER_ISA_SCALAR, INFER_ISA_AVX2, INFER_ISA_AVX512, INFER_ISA_NEON,
-                                        INFER_ISA_AMX};
-#define N_ISA 5
+                                        INFER_ISA_AMX, INFER_ISA_NEON_DOTPROD, INFER_ISA_NEON_I8MM};
+#define N_ISA 7
 
-/* Paths this machine can run: x86 levels up to the detected one; NEON only on ARM. */
+/* Paths this machine can run: the levels of its own family (x86 or aarch64) up to the
+ * detected one, and scalar. */
 static int isa_runnable(int i) {
     const infer_cpu_isa have = infer_cpu_isa_detect();
-    if (isa_val[i] == INFER_ISA_NEON || have == INFER_ISA_NEON) return isa_val[i] == have || isa_val[i] == INFER_ISA_SCALAR;
-    return isa_val[i] <= have;
+    if (isa_val[i] == INFER_ISA_SCALAR) return 1;
+    return infer_cpu_isa_is_arm(isa_val[i]) == infer_cpu_isa_is_arm(have) && isa_val[i] <= have;
 }
 
 typedef struct {

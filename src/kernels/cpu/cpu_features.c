@@ -4,7 +4,10 @@
  * AVX-512. AMX additionally needs CPUID AMX-TILE and AMX-INT8, XCR0 bits 17-18 (tile
  * config and tile data) and Linux's permission for the tile data state (XFD-guarded):
  * arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) is asked once, during detection;
- * a refusal means no AMX, never a crash. */
+ * a refusal means no AMX, never a crash.
+ * On aarch64 the kernel tells what the CPU has: Linux through the auxiliary vector
+ * (HWCAP_ASIMD, HWCAP_ASIMDDP for SDOT, HWCAP2_I8MM for SMMLA), macOS through
+ * sysctlbyname("hw.optional.arm.FEAT_*"). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +66,52 @@ static infer_cpu_isa detect_x86(void) {
 }
 #endif
 
+#if defined(__aarch64__)
+#if defined(__linux__)
+#include <sys/auxv.h>
+/* The bit values of the Linux arm64 ABI (asm/hwcap.h), for C libraries without them. */
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1UL << 1)
+#endif
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
+#ifndef HWCAP2_I8MM
+#define HWCAP2_I8MM (1UL << 13)
+#endif
+#elif defined(__APPLE__)
+#include <sys/sysctl.h>
+static int sysctl_flag(const char *name) {
+    int v = 0;
+    size_t len = sizeof v;
+    return sysctlbyname(name, &v, &len, NULL, 0) == 0 && v != 0;
+}
+#endif
+
+static infer_cpu_isa detect_arm(void) {
+#if defined(__linux__)
+    const unsigned long hw = getauxval(AT_HWCAP);
+#if defined(AT_HWCAP2)
+    const unsigned long hw2 = getauxval(AT_HWCAP2);
+#else
+    const unsigned long hw2 = 0;
+#endif
+    if (!(hw & HWCAP_ASIMD)) return INFER_ISA_SCALAR;
+    const int dotprod = (hw & HWCAP_ASIMDDP) != 0, i8mm = (hw2 & HWCAP2_I8MM) != 0;
+#elif defined(__APPLE__)
+    /* every Apple arm64 CPU has ASIMD; M1 and later have DotProd, M2 and later I8MM */
+    const int dotprod = sysctl_flag("hw.optional.arm.FEAT_DotProd");
+    const int i8mm = sysctl_flag("hw.optional.arm.FEAT_I8MM");
+#else
+    const int dotprod = 0, i8mm = 0;   /* no known way to ask: the ABI's baseline */
+#endif
+    /* the i8mm level's kernels use SDOT as well, so that level needs both */
+    if (dotprod && i8mm) return INFER_ISA_NEON_I8MM;
+    if (dotprod) return INFER_ISA_NEON_DOTPROD;
+    return INFER_ISA_NEON;
+}
+#endif
+
 static infer_cpu_isa detected_isa = INFER_ISA_SCALAR;
 static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
 
@@ -70,7 +119,7 @@ static void detect(void) {
 #if defined(__x86_64__) || defined(__i386__)
     detected_isa = detect_x86();
 #elif defined(__aarch64__)
-    detected_isa = INFER_ISA_NEON;
+    detected_isa = detect_arm();
 #else
     detected_isa = INFER_ISA_SCALAR;
 #endif
@@ -81,19 +130,27 @@ infer_cpu_isa infer_cpu_isa_detect(void) {
     return detected_isa;
 }
 
+int infer_cpu_isa_is_arm(infer_cpu_isa isa) {
+    return isa == INFER_ISA_NEON || isa == INFER_ISA_NEON_DOTPROD || isa == INFER_ISA_NEON_I8MM;
+}
+
 infer_cpu_isa infer_cpu_isa_active(void) {
-    infer_cpu_isa isa = infer_cpu_isa_detect();
+    const infer_cpu_isa isa = infer_cpu_isa_detect();
     const char *force = getenv("INFER_CPU_ISA");
-    if (force && *force) {
-        infer_cpu_isa want = isa;
-        if (!strcmp(force, "scalar")) want = INFER_ISA_SCALAR;
-        else if (!strcmp(force, "avx2")) want = INFER_ISA_AVX2;
-        else if (!strcmp(force, "avx512")) want = INFER_ISA_AVX512;
-        else if (!strcmp(force, "amx")) want = INFER_ISA_AMX;
-        else if (!strcmp(force, "neon")) want = INFER_ISA_NEON;
-        /* only ever lower; an unknown value or a request above the hardware is ignored */
-        if (want < isa && !(want == INFER_ISA_NEON && isa != INFER_ISA_NEON)) isa = want;
-        else if (want == INFER_ISA_SCALAR) isa = want;
+    if (!force || !*force) return isa;
+    static const struct { const char *name; infer_cpu_isa isa; } names[] = {
+        {"scalar", INFER_ISA_SCALAR}, {"neon", INFER_ISA_NEON}, {"dotprod", INFER_ISA_NEON_DOTPROD},
+        {"i8mm", INFER_ISA_NEON_I8MM}, {"avx2", INFER_ISA_AVX2}, {"avx512", INFER_ISA_AVX512},
+        {"amx", INFER_ISA_AMX},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(force, names[i].name) != 0) continue;
+        const infer_cpu_isa want = names[i].isa;
+        /* only ever lower, and only within the machine's family (scalar is in both); an
+         * unknown value or a request above the hardware is ignored */
+        if (want == INFER_ISA_SCALAR) return want;
+        if (infer_cpu_isa_is_arm(want) == infer_cpu_isa_is_arm(isa) && want <= isa) return want;
+        return isa;
     }
     return isa;
 }
@@ -103,6 +160,8 @@ const char *infer_cpu_isa_str(infer_cpu_isa isa) {
     case INFER_ISA_AMX: return "amx-int8";
     case INFER_ISA_AVX512: return "avx512-vnni";
     case INFER_ISA_AVX2: return "avx2";
+    case INFER_ISA_NEON_I8MM: return "neon-i8mm";
+    case INFER_ISA_NEON_DOTPROD: return "neon-dotprod";
     case INFER_ISA_NEON: return "neon";
     default: return "scalar";
     }

@@ -43,27 +43,57 @@ static void *scratch_reserve(infer_cpu_scratch *s, size_t bytes) {
     return p;
 }
 
-/* The best available kernel for a weight type, and the matching activation converter. */
+/* The best available kernel for a weight type, the matching activation converter, and
+ * the ISA level of the table the kernel came from. */
 typedef struct {
     const infer_vec_dot_kernel *k;
     infer_quantize_act_fn quantize;
+    infer_cpu_isa level;
 } kernel_choice;
 
+/* aarch64: the best table at or below the active level that has the type (i8mm, then
+ * dotprod, then base NEON). The tables are NULL stubs on other targets. */
+static kernel_choice choose_kernel_arm(infer_cpu_isa isa, uint32_t wtype) {
+    kernel_choice c = {NULL, NULL, INFER_ISA_SCALAR};
+    if (isa >= INFER_ISA_NEON_I8MM && (c.k = infer_vec_dot_neon_i8mm(wtype))) c.level = INFER_ISA_NEON_I8MM;
+    else if (isa >= INFER_ISA_NEON_DOTPROD && (c.k = infer_vec_dot_neon_dotprod(wtype)))
+        c.level = INFER_ISA_NEON_DOTPROD;
+    else if ((c.k = infer_vec_dot_neon(wtype))) c.level = INFER_ISA_NEON;
+    return c;
+}
+
 static kernel_choice choose_kernel(uint32_t wtype) {
-    kernel_choice c = {NULL, NULL};
+    kernel_choice c = {NULL, NULL, INFER_ISA_SCALAR};
     const infer_cpu_isa isa = infer_cpu_isa_active();
-    if (isa >= INFER_ISA_AVX512 && (c.k = infer_vec_dot_avx512(wtype)))
-        c.quantize = infer_quantize_act_avx512(c.k->act);
-    if (!c.k && isa >= INFER_ISA_AVX2 && (c.k = infer_vec_dot_avx2(wtype)))
-        c.quantize = infer_quantize_act_avx2(c.k->act);
-    if (!c.k && isa == INFER_ISA_NEON) c.k = infer_vec_dot_neon(wtype);
-    if (!c.k) c.k = infer_vec_dot_scalar(wtype);
+    if (infer_cpu_isa_is_arm(isa)) {
+        c = choose_kernel_arm(isa, wtype);
+    } else {
+        if (isa >= INFER_ISA_AVX512 && (c.k = infer_vec_dot_avx512(wtype))) {
+            c.quantize = infer_quantize_act_avx512(c.k->act);
+            c.level = INFER_ISA_AVX512;
+        }
+        if (!c.k && isa >= INFER_ISA_AVX2 && (c.k = infer_vec_dot_avx2(wtype))) {
+            c.quantize = infer_quantize_act_avx2(c.k->act);
+            c.level = INFER_ISA_AVX2;
+        }
+    }
+    if (!c.k) {
+        c.k = infer_vec_dot_scalar(wtype);
+        c.level = INFER_ISA_SCALAR;
+    }
     if (c.k && !c.quantize) {
         if (isa >= INFER_ISA_AVX512) c.quantize = infer_quantize_act_avx512(c.k->act);
         if (!c.quantize && isa >= INFER_ISA_AVX2) c.quantize = infer_quantize_act_avx2(c.k->act);
+        if (!c.quantize && infer_cpu_isa_is_arm(isa)) c.quantize = infer_quantize_act_neon(c.k->act);
         if (!c.quantize) c.quantize = infer_quantize_act_scalar(c.k->act);
     }
     return c;
+}
+
+infer_cpu_isa infer_cpu_matmul_isa(uint32_t wtype) {
+    const infer_dtype_traits *tr = infer_dtype_traits_get(wtype);
+    if (!tr || !tr->supported) return INFER_ISA_SCALAR;
+    return choose_kernel(wtype).level;
 }
 
 /* Rows [row_lo,row_hi) x all n tokens; xq holds n activation rows of xs bytes. */

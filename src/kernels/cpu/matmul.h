@@ -10,6 +10,7 @@
 #define INFER_CPU_MATMUL_H
 
 #include <stdint.h>
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/threadpool.h"
 
 typedef struct infer_cpu_scratch infer_cpu_scratch;   /* reusable buffer for converted activations */
@@ -26,7 +27,12 @@ int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
 int infer_cpu_matmul_rows(const void *W, uint32_t wtype, int64_t cols, int64_t row_lo, int64_t row_hi,
                           const float *x, int64_t n, float *y, int64_t ldy);
 
-/* Name of the ISA path chosen at run time ("avx512-vnni", "avx2", "neon", "scalar"). */
+/* Name of the ISA path chosen at run time ("amx-int8", "avx512-vnni", "avx2",
+ * "neon-i8mm", "neon-dotprod", "neon", "scalar"). */
 const char *infer_cpu_isa_name(void);
+/* The ISA level of the kernel table infer_cpu_matmul uses for wtype now: the active level
+ * or a lower one when that level's table lacks the type (scalar at worst). AMX tiles are
+ * reported as the AVX-512 table they start from. */
+infer_cpu_isa infer_cpu_matmul_isa(uint32_t wtype);
 
 #endif
