@@ -100,7 +100,7 @@ infer_cpu_isa infer_cpu_matmul_isa(uint32_t wtype) {
 static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t row_bytes, int64_t nb,
                          int64_t row_lo, int64_t row_hi, const char *xq, size_t xs, int64_t n,
                          float *y, int64_t ldy) {
-    float out[INFER_DOT_WIDE_NT];
+    float out[2 * INFER_DOT_WIDE_NT];
     const int tile = k->max_nt > 0 ? k->max_nt : INFER_DOT_MAX_NT;
     if (n == 1) {
         for (int64_t r = row_lo; r < row_hi; r++) k->dot(nb, W + (size_t)r * row_bytes, xq, xs, 1, &y[r]);
@@ -113,7 +113,16 @@ static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t ro
         for (int64_t t = 0; t < n; t += tile) {
             const int nt = (int)(n - t < tile ? n - t : tile);
             const char *xt = xq + (size_t)t * xs;
-            for (int64_t r = r0; r < r1; r++) {
+            int64_t r = r0;
+            if (k->dot2) /* two-row kernels (SMMLA): rows in pairs, an odd last one alone */
+                for (; r + 1 < r1; r += 2) {
+                    k->dot2(nb, W + (size_t)r * row_bytes, row_bytes, xt, xs, nt, out);
+                    for (int j = 0; j < nt; j++) {
+                        y[(t + j) * ldy + r] = out[j];
+                        y[(t + j) * ldy + r + 1] = out[nt + j];
+                    }
+                }
+            for (; r < r1; r++) {
                 k->dot(nb, W + (size_t)r * row_bytes, xt, xs, nt, out);
                 for (int j = 0; j < nt; j++) y[(t + j) * ldy + r] = out[j];
             }

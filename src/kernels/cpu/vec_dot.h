@@ -31,10 +31,16 @@ typedef void (*infer_quantize_act_fn)(const float *x, void *dst, int64_t cols);
 #define INFER_DOT_WIDE_NT 8
 typedef void (*infer_dot_tile_fn)(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 
+/* Two weight rows at once (w and w + ws bytes) against nt tokens: out[j] for row 0 and
+ * out[nt + j] for row 1, j < nt. For instructions that need two rows per operand
+ * (AArch64 SMMLA, see vec_dot_neon_mmla.inc); nt up to the kernel's max_nt. */
+typedef void (*infer_dot_rows2_fn)(int64_t nb, const void *w, size_t ws, const void *x, size_t xs, int nt, float *out);
+
 typedef struct infer_vec_dot_kernel {
     infer_act_format act;
     infer_dot_tile_fn dot;
     int max_nt;   /* tokens per call it takes; 0 means INFER_DOT_MAX_NT */
+    infer_dot_rows2_fn dot2;   /* NULL: one row per call only */
 } infer_vec_dot_kernel;
 
 /* Bytes of one activation row of `cols` values in format f. */
