@@ -222,7 +222,7 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 infer_status infer_cpu_moe(infer_threadpool *tp, infer_cpu_scratch *scratch, infer_cpu_ws *ws,
                            const infer_cpu_moe_args *a, infer_error *err) {
-    (void)scratch;
+    (void)scratch;   /* converted rows live in ws, next to the grouping they belong to */
     const int64_t T = a->n_tok, E = a->n_embd, F = a->n_ff;
     const int32_t K = a->k, NE = a->n_expert;
     if (NE <= 0 || K <= 0 || K > NE || T < 0 || E <= 0 || F <= 0)
