@@ -244,4 +244,25 @@ int infer_cpu_matmul_rows(const void *W, uint32_t wtype, int64_t cols, int64_t r
     return 0;
 }
 
+int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t cols) {
+    matmul_job j = {0};
+    if (prepare(&j, wtype, cols) != 0) return -1;
+    *p = (infer_cpu_matmul_plan){.k = j.k, .quantize = j.quantize, .wtype = wtype, .act = (int)j.k->act,
+                                 .cols = cols, .nb = j.nb, .row_bytes = j.row_bytes, .xs = j.xs, .amx = j.amx};
+    return 0;
+}
+
+void infer_cpu_matmul_plan_convert(const infer_cpu_matmul_plan *p, const float *x, void *xq) {
+    p->quantize(x, xq, p->cols);
+}
+
+void infer_cpu_matmul_plan_rows(const infer_cpu_matmul_plan *p, const void *W, int64_t row_lo, int64_t row_hi,
+                                const void *xq, int64_t n, float *y, int64_t ldy) {
+    if (row_hi <= row_lo || n <= 0) return;
+    if (p->amx && n >= AMX_MIN_TOKENS &&
+        infer_amx_matmul_rows(p->wtype, W, p->row_bytes, p->cols, row_lo, row_hi, xq, p->xs, n, y, ldy) == 0)
+        return;
+    matmul_range(p->k, W, p->row_bytes, p->nb, row_lo, row_hi, xq, p->xs, n, y, ldy);
+}
+
 const char *infer_cpu_isa_name(void) { return infer_cpu_isa_str(infer_cpu_isa_active()); }

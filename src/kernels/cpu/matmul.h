@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/threadpool.h"
+#include "kernels/cpu/vec_dot.h"
 
 typedef struct infer_cpu_scratch infer_cpu_scratch;   /* reusable buffer for converted activations */
 infer_cpu_scratch *infer_cpu_scratch_new(void);
@@ -26,6 +27,31 @@ int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
  * ldy; single-threaded building block for callers that split work themselves (MoE). */
 int infer_cpu_matmul_rows(const void *W, uint32_t wtype, int64_t cols, int64_t row_lo, int64_t row_hi,
                           const float *x, int64_t n, float *y, int64_t ldy);
+
+/* A weight type's kernel choice for callers that convert activations once and then run
+ * many row ranges of several matrices over them themselves (MoE: each token converted once,
+ * its row gathered into every expert it is routed to). Same kernels, tiles and AMX choice
+ * as infer_cpu_matmul. */
+typedef struct infer_cpu_matmul_plan {
+    const struct infer_vec_dot_kernel *k;
+    infer_quantize_act_fn quantize;
+    uint32_t wtype;
+    int act;                  /* infer_act_format of the converted rows */
+    int64_t cols, nb;
+    size_t row_bytes;         /* bytes of one weight row */
+    size_t xs;                /* bytes of one converted activation row */
+    int amx;                  /* AMX tiles exist for (type, cols) and are the active ISA */
+} infer_cpu_matmul_plan;
+
+/* Returns 0, or -1 when wtype/cols have no kernel. */
+int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t cols);
+/* Converts one row of p->cols floats into p->xs bytes at xq. */
+void infer_cpu_matmul_plan_convert(const infer_cpu_matmul_plan *p, const float *x, void *xq);
+/* y[t * ldy + r] = dot(W[r], x[t]) for rows [row_lo,row_hi) and n converted rows at xq
+ * (p->xs bytes apart); single-threaded, AMX tiles when the plan has them and n is large
+ * enough to fill them. */
+void infer_cpu_matmul_plan_rows(const infer_cpu_matmul_plan *p, const void *W, int64_t row_lo, int64_t row_hi,
+                                const void *xq, int64_t n, float *y, int64_t ldy);
 
 /* Name of the ISA path chosen at run time ("amx-int8", "avx512-vnni", "avx2",
  * "neon-i8mm", "neon-dotprod", "neon", "scalar"). */

@@ -63,6 +63,9 @@ infer_status infer_cpu_attention(infer_threadpool *tp, infer_cpu_ws *ws, const f
 float infer_gelu_tanh(float x);
 void infer_cpu_glu(infer_threadpool *tp, infer_glu_kind kind, const float *gate, const float *up,
                    int64_t n, float alpha, float limit, float *out);
+/* Same on the calling thread only (for callers already inside a pool task). */
+void infer_cpu_glu_serial(infer_glu_kind kind, const float *gate, const float *up, int64_t n, float alpha,
+                          float limit, float *out);
 /* glu with AVX2: handles a prefix of n and returns its length (all of n when built with
  * AVX2, 0 otherwise). Every element goes through the same vector formula, so results do
  * not depend on how the work was split. */

@@ -55,6 +55,12 @@ void infer_cpu_glu(infer_threadpool *tp, infer_glu_kind kind, const float *gate,
     else infer_threadpool_run(tp, glu_task, &t);
 }
 
+void infer_cpu_glu_serial(infer_glu_kind kind, const float *gate, const float *up, int64_t n, float alpha,
+                          float limit, float *out) {
+    ew_task t = { kind, gate, up, out, n, alpha, limit };
+    glu_range(&t, 0, n);
+}
+
 static void add_task(void *arg, int ith, int nth) {
     const ew_task *t = arg;
     long lo, hi;

@@ -35,6 +35,12 @@ static void tile_q6_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, i
 static void tile_q2_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 static void tile_q3_k_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 static void tile_iq4_xs_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
+/* MXFP4, IQ4_NL: 16-entry level tables on nibbles, a pair of blocks per zmm (below) */
+#define ISA_TILE_MXFP4 tile_mxfp4_zmm
+#define ISA_TILE_IQ4_NL tile_iq4_nl_zmm
+#define ISA_TILE_LUT4_NT ZMM_NT
+static void tile_mxfp4_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
+static void tile_iq4_nl_zmm(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out);
 #include "kernels/cpu/vec_dot_x86.inc"
 
 /* 8 int32 lanes: lanes k and k+8 of v added. */
@@ -270,6 +276,53 @@ ALWAYS_INLINE void q8_0_zmm_nt(int64_t nb, const void *w, const void *x, size_t 
     }
 }
 
+/* MXFP4 / IQ4_NL: the 16-byte nibble runs of blocks i and i+1 each broadcast to two
+ * 128-bit lanes, the upper lane of each shifted by 4: lanes hold the levels' indices in
+ * element order (low nibbles are weights 0-15, high nibbles 16-31), one in-lane shuffle
+ * turns them into signed levels. Then as Q8_0: |level| x the activation with the level's
+ * sign, each half scaled by its own dw * dx. The last block of an odd count goes through
+ * the same path with a zero second half (its scale 0). */
+ALWAYS_INLINE __m512i lut4_pair(const uint8_t *q0, const uint8_t *q1, __m512i lut) {
+    const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q0))),
+                                         _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q1)), 1);
+    const __m512i idx = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0x0F));
+    return _mm512_shuffle_epi8(lut, idx);
+}
+
+#define LUT4_ZMM_BODY(BLOCK, SCALE, LUT)                                                                   \
+    const BLOCK *a = w;                                                                                    \
+    const __m512i lut = LUT;                                                                               \
+    __m512 acc[ZMM_NT];                                                                                    \
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();                                             \
+    for (int64_t i = 0; i < nb; i += 2) {                                                                  \
+        const int two = i + 1 < nb;                                                                        \
+        const __m512i v = lut4_pair(a[i].qs, a[i + two].qs, lut);                                          \
+        const __mmask64 neg = _mm512_movepi8_mask(v);                                                      \
+        const __m512i va = _mm512_abs_epi8(v);                                                             \
+        const float dw0 = SCALE(a[i]), dw1 = two ? SCALE(a[i + 1]) : 0.0f;                                  \
+        for (int t = 0; t < nt; t++) {                                                                     \
+            const infer_act_q8 *b = Q8_ACT(t, i);                                                          \
+            const __m512i xv = load_pair_256(b[0].qs, b[two].qs);                                          \
+            const __m512i xsg = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);                 \
+            const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), va, xsg);                        \
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pair_ps(dw0 * b[0].d, dw1 * b[two].d), acc[t]); \
+        }                                                                                                  \
+    }                                                                                                      \
+    for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t])
+
+#define MXFP4_SCALE(blk) infer_e8m0_to_f32_half((blk).e)
+/* FP4 E2M1 values doubled (the half scale undoes it), in all four lanes */
+#define MXFP4_LUT_ZMM _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12))
+ALWAYS_INLINE void mxfp4_zmm_nt(int64_t nb, const void *w, const void *x, size_t xs, const int nt, float *out) {
+    LUT4_ZMM_BODY(block_mxfp4, MXFP4_SCALE, MXFP4_LUT_ZMM);
+}
+
+#define IQ4_NL_SCALE(blk) fp16_to_f32((blk).d)
+#define IQ4_NL_LUT_ZMM _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)infer_iq4nl_values))
+ALWAYS_INLINE void iq4_nl_zmm_nt(int64_t nb, const void *w, const void *x, size_t xs, const int nt, float *out) {
+    LUT4_ZMM_BODY(block_iq4_nl, IQ4_NL_SCALE, IQ4_NL_LUT_ZMM);
+}
+
 _Static_assert(ZMM_NT == 8 && ZMM_NT <= INFER_DOT_WIDE_NT, "DEFINE_TILE_ZMM handles 1..8 tokens");
 #define DEFINE_TILE_ZMM(name)                                                                        \
     static void tile_##name(int64_t nb, const void *w, const void *x, size_t xs, int nt, float *out) { \
@@ -288,6 +341,8 @@ DEFINE_TILE_ZMM(q8_0_zmm)
 DEFINE_TILE_ZMM(q4_k_zmm)
 DEFINE_TILE_ZMM(q5_k_zmm)
 DEFINE_TILE_ZMM(q6_k_zmm)
+DEFINE_TILE_ZMM(mxfp4_zmm)
+DEFINE_TILE_ZMM(iq4_nl_zmm)
 
 #include "kernels/cpu/vec_dot_avx512_lowbit.inc"
 
