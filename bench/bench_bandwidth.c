@@ -6,6 +6,9 @@
  * barrier and ends when the last one finishes. Prints GB/s (1e9 bytes) per pass: median,
  * min and max over REPS passes after one warm-up pass. -q prints only
  * "bandwidth_gbps T MEDIAN" lines (for scripts, e.g. infer-bench --bandwidth).
+ * "cpu GB/s" divides by the threads' mean CPU time instead of the wall time: on a machine
+ * shared with other work the threads are often descheduled, and this is the rate while
+ * they run (compare with bench-bench_matmul's "cpu GB/s" at 1 thread).
  * The buffer is written once before timing (pages faulted in, not zero pages). */
 #define _GNU_SOURCE 1
 #include <pthread.h>
@@ -75,10 +78,17 @@ typedef struct {
     sum_fn sum;
     pthread_barrier_t start, done;
     double *pass_s;        /* per pass, written by thread 0 */
+    double *cpu_s;         /* per pass and thread: the thread's CPU time */
     volatile uint64_t sink;
 } bw_job;
 
 typedef struct { bw_job *j; int ith; } bw_arg;
+
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static void *bw_thread(void *p) {
     bw_arg *a = p;
@@ -89,8 +99,9 @@ static void *bw_thread(void *p) {
     uint64_t s = 0;
     for (int r = 0; r < j->reps; r++) {
         pthread_barrier_wait(&j->start);
-        const double t0 = bench_now_s();
+        const double t0 = bench_now_s(), c0 = thread_cpu_s();
         s += j->sum(mine, per);
+        j->cpu_s[r * j->nth + a->ith] = thread_cpu_s() - c0;
         pthread_barrier_wait(&j->done);
         if (a->ith == 0) j->pass_s[r] = bench_now_s() - t0;
     }
@@ -150,15 +161,16 @@ int main(int argc, char **argv) {
         char line[128] = "?\n";
         if (la) { if (!fgets(line, sizeof line, la)) line[0] = '\0'; fclose(la); }
         printf("%s", line);
-        printf("| threads | median GB/s | min GB/s | max GB/s |\n|---:|---:|---:|---:|\n");
+        printf("| threads | median GB/s | min GB/s | max GB/s | median cpu GB/s |\n|---:|---:|---:|---:|---:|\n");
     }
     for (int ti = 0; ti < n_threads; ti++) {
         const int nth = threads[ti];
         bw_job j = {.buf = buf, .bytes = bytes, .nth = nth, .reps = reps + 1, .sum = sum};
         j.pass_s = calloc((size_t)j.reps, sizeof(double));
+        j.cpu_s = calloc((size_t)j.reps * (size_t)nth, sizeof(double));
         pthread_t *th = calloc((size_t)nth, sizeof *th);
         bw_arg *args = calloc((size_t)nth, sizeof *args);
-        if (!j.pass_s || !th || !args) return 1;
+        if (!j.pass_s || !j.cpu_s || !th || !args) return 1;
         pthread_barrier_init(&j.start, NULL, (unsigned)nth);
         pthread_barrier_init(&j.done, NULL, (unsigned)nth);
         for (int i = 0; i < nth; i++) {
@@ -169,15 +181,23 @@ int main(int argc, char **argv) {
         for (int i = 1; i < nth; i++) pthread_join(th[i], NULL);
         const double read = (double)(bytes / (size_t)nth / 4096 * 4096) * nth;
         double *gbs = j.pass_s + 1;   /* pass 0 was the warm-up */
-        for (int r = 0; r < reps; r++) gbs[r] = read / gbs[r] * 1e-9;
+        double *cpu_gbs = j.cpu_s;   /* reuses the first reps entries: pass r + 1 is read before r is written */
+        for (int r = 0; r < reps; r++) {
+            double mean_cpu = 0;
+            for (int t = 0; t < nth; t++) mean_cpu += j.cpu_s[(r + 1) * nth + t] / nth;
+            gbs[r] = read / gbs[r] * 1e-9;
+            cpu_gbs[r] = read / mean_cpu * 1e-9;
+        }
         qsort(gbs, (size_t)reps, sizeof *gbs, cmp_double);
+        qsort(cpu_gbs, (size_t)reps, sizeof *cpu_gbs, cmp_double);
         const double med = reps % 2 ? gbs[reps / 2] : 0.5 * (gbs[reps / 2 - 1] + gbs[reps / 2]);
+        const double cmed = reps % 2 ? cpu_gbs[reps / 2] : 0.5 * (cpu_gbs[reps / 2 - 1] + cpu_gbs[reps / 2]);
         if (quiet) printf("bandwidth_gbps %d %.2f\n", nth, med);
-        else printf("| %d | %.2f | %.2f | %.2f |\n", nth, med, gbs[0], gbs[reps - 1]);
+        else printf("| %d | %.2f | %.2f | %.2f | %.2f |\n", nth, med, gbs[0], gbs[reps - 1], cmed);
         fflush(stdout);
         pthread_barrier_destroy(&j.start);
         pthread_barrier_destroy(&j.done);
-        free(j.pass_s); free(th); free(args);
+        free(j.pass_s); free(j.cpu_s); free(th); free(args);
     }
     free(buf);
     return 0;
