@@ -11,6 +11,7 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_amx.h"
+#include "kernels/cpu/matmul_blas.h"
 #include "kernels/cpu/vec_dot.h"
 #include "tensor/dtype.h"
 
@@ -100,6 +101,7 @@ typedef struct {
     int64_t nb, rows, cols, n;
     uint32_t wtype;
     int amx;                      /* 1: AMX tiles for this (type, shape) on this thread's CPU */
+    int blas;                     /* 1: float weights and a prompt batch: OpenBLAS sgemm per chunk */
     const float *x;
     char *xq;
     size_t xs;
@@ -128,6 +130,9 @@ static void matmul_task(void *arg, int ith, int nth) {
         const int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
         if (j->amx && infer_amx_matmul_rows(j->wtype, j->W, j->row_bytes, j->cols, r0, r1, j->xq, j->xs, j->n,
                                             j->y, j->rows) == 0)
+            continue;
+        if (j->blas && infer_blas_matmul_rows(j->wtype, j->W, j->row_bytes, j->cols, r0, r1, (const float *)j->xq,
+                                              j->n, j->y, j->rows) == 0)
             continue;
         matmul_range(j->k, j->W, j->row_bytes, j->nb, r0, r1, j->xq, j->xs, j->n, j->y, j->rows);
     }
@@ -172,6 +177,7 @@ int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
     j.amx = j.amx && n >= AMX_MIN_TOKENS;
     if (j.k->act == INFER_ACT_F32) {
         j.xq = (char *)x;   /* read-only use; float weights take the activations as they are */
+        j.blas = n >= INFER_BLAS_MIN_TOKENS && infer_cpu_isa_active() != INFER_ISA_SCALAR && infer_blas_supports(wtype);
     } else {
         infer_cpu_scratch local = {0};
         infer_cpu_scratch *s = scratch ? scratch : &local;
