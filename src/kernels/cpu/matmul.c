@@ -18,6 +18,12 @@
 #define ROW_BLOCK_BYTES (192 * 1024)
 #define ROW_ALIGN 16          /* chunks start on a multiple of this (cache lines of y) */
 #define CHUNKS_PER_THREAD 4
+/* Decode (one token) streams each weight row once from memory. The hardware prefetchers
+ * alone left the matvec at about half of a plain load loop's bandwidth per CPU-second
+ * (bench/RESULTS.md); asking for the row this many bytes ahead closes much of that. */
+#ifndef DECODE_PREFETCH_BYTES
+#define DECODE_PREFETCH_BYTES 4096
+#endif
 /* Fewer tokens than this leave most of a 16-token AMX tile empty: VNNI dots do better. */
 #define AMX_MIN_TOKENS 16
 
@@ -74,7 +80,14 @@ static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t ro
     float out[INFER_DOT_WIDE_NT];
     const int tile = k->max_nt > 0 ? k->max_nt : INFER_DOT_MAX_NT;
     if (n == 1) {
-        for (int64_t r = row_lo; r < row_hi; r++) k->dot(nb, W + (size_t)r * row_bytes, xq, xs, 1, &y[r]);
+        const char *end = W + (size_t)row_hi * row_bytes;   /* never prefetch past this range */
+        for (int64_t r = row_lo; r < row_hi; r++) {
+            const char *row = W + (size_t)r * row_bytes;
+            for (const char *p = row + DECODE_PREFETCH_BYTES; p < row + DECODE_PREFETCH_BYTES + row_bytes && p < end;
+                 p += 64)
+                __builtin_prefetch(p, 0, 0);
+            k->dot(nb, row, xq, xs, 1, &y[r]);
+        }
         return;
     }
     int64_t rb = (int64_t)(ROW_BLOCK_BYTES / (row_bytes ? row_bytes : 1));
