@@ -109,11 +109,6 @@ static void *bw_thread(void *p) {
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int parse_list(const char *s, int *out, int max) {
     int k = 0;
     while (*s && k < max) {
@@ -188,10 +183,7 @@ int main(int argc, char **argv) {
             gbs[r] = read / gbs[r] * 1e-9;
             cpu_gbs[r] = read / mean_cpu * 1e-9;
         }
-        qsort(gbs, (size_t)reps, sizeof *gbs, cmp_double);
-        qsort(cpu_gbs, (size_t)reps, sizeof *cpu_gbs, cmp_double);
-        const double med = reps % 2 ? gbs[reps / 2] : 0.5 * (gbs[reps / 2 - 1] + gbs[reps / 2]);
-        const double cmed = reps % 2 ? cpu_gbs[reps / 2] : 0.5 * (cpu_gbs[reps / 2 - 1] + cpu_gbs[reps / 2]);
+        const double med = bench_median(gbs, reps), cmed = bench_median(cpu_gbs, reps);   /* both sorted */
         if (quiet) printf("bandwidth_gbps %d %.2f\n", nth, med);
         else printf("| %d | %.2f | %.2f | %.2f | %.2f |\n", nth, med, gbs[0], gbs[reps - 1], cmed);
         fflush(stdout);

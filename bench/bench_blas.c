@@ -61,16 +61,6 @@ static void blas_pool_task(void *arg, int ith, int nth) {
     }
 }
 
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 int main(int argc, char **argv) {
     int threads[8] = {1, 2}, n_threads = 2, reps = 5;
     int64_t n = 512;
@@ -144,7 +134,7 @@ int main(int argc, char **argv) {
                     if (fabsf(y1[i]) > maxy) maxy = fabsf(y1[i]);
                     if (fabsf(y0[i] - y1[i]) > maxd) maxd = fabsf(y0[i] - y1[i]);
                 }
-                const double mo = median(t_ours, reps), mb = median(t_blas, reps), mp = median(t_pool, reps);
+                const double mo = bench_median(t_ours, reps), mb = bench_median(t_blas, reps), mp = bench_median(t_pool, reps);
                 printf("| %s | %d | %s | %.1f | %.1f | %.1f | %.2f | %.1e |\n", tname, T, sh->what, mo * 1e3, mb * 1e3,
                        mp * 1e3, mo / (mb < mp ? mb : mp), maxd / (maxy > 0 ? maxy : 1));
                 fflush(stdout);

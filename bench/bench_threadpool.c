@@ -22,11 +22,6 @@ static void part(void *arg, int ith, int nth) {
     while (bench_now_s() < t_end) {}
 }
 
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv) {
     int threads[8] = {1, 2}, n_threads = 2, jobs = 20000;
     double work_ns = 0;
@@ -59,7 +54,7 @@ int main(int argc, char **argv) {
             t[i] = bench_now_s() - t0;
             total += t[i];
         }
-        qsort(t, (size_t)jobs, sizeof *t, cmp_double);
+        qsort(t, (size_t)jobs, sizeof *t, bench_cmp_double);
         const double med = t[jobs / 2], p99 = t[(size_t)(jobs * 0.99)];
         printf("| %d | %.2f | %.2f | %.2f | %.2f |\n", threads[ti], total / jobs * 1e6, med * 1e6, p99 * 1e6,
                med * 1e6 - work_ns * 1e-3);
