@@ -197,7 +197,8 @@ static void test_larger_tiles(void **state) {
 }
 
 /* Float weights with a prompt-sized batch: with OpenBLAS built in, the SIMD ISAs take its
- * sgemm (matmul_blas.c) from INFER_BLAS_MIN_TOKENS tokens on, chunk by chunk; row counts
+ * sgemm for F32/BF16 (matmul_blas.c) from INFER_BLAS_MIN_TOKENS tokens on, chunk by chunk
+ * (F16 stays on our tiles, covered here alike); row counts
  * that are no multiple of the chunk alignment and odd row lengths check its edges. */
 static void test_float_prompt_batches(void **state) {
     infer_threadpool *tp = infer_threadpool_new(2);

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-/* F16/BF16 rows are converted this many at a time (1.5 MiB of floats at 1536 columns:
+/* BF16 rows are converted this many at a time (1.5 MiB of floats at 1536 columns:
  * stays in L2 while sgemm packs it, and the buffer is small). */
 #define BLAS_CONVERT_ROWS 256
 
@@ -19,12 +19,16 @@ static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_threaded(void) { openblas_set_num_threads(1); }
 
 int infer_blas_supports(uint32_t wtype) {
-    return wtype == INFER_TYPE_F32 || wtype == INFER_TYPE_F16 || wtype == INFER_TYPE_BF16;
+    /* F16 measured level with our kernels (their inline F16C conversion is as cheap as
+     * converting rows for sgemm): only F32 and BF16 gain */
+    if (wtype != INFER_TYPE_F32 && wtype != INFER_TYPE_BF16) return 0;
+    const char *env = getenv("INFER_OPENBLAS");   /* "0": our kernels (bench-bench_blas compares) */
+    return !(env && env[0] == '0' && env[1] == '\0');
 }
 
 int infer_blas_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
                            int64_t row_hi, const float *x, int64_t n, float *y, int64_t ldy) {
-    if (!infer_blas_supports(wtype) || cols <= 0 || cols > INT32_MAX || n > INT32_MAX || ldy > INT32_MAX ||
+    if ((wtype != INFER_TYPE_F32 && wtype != INFER_TYPE_F16 && wtype != INFER_TYPE_BF16) || cols <= 0 || cols > INT32_MAX || n > INT32_MAX || ldy > INT32_MAX ||
         row_hi - row_lo > INT32_MAX)
         return -1;
     pthread_once(&blas_once, blas_single_threaded);
