@@ -100,14 +100,13 @@ static json_t *row_json(const bench_result *r) {
     json_object_set_new(o, "gpu_peak_pct", json_real(r->peak_gbps > 0 ? 100 * r->gpu_gbs / r->peak_gbps : 0));
     json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)r->peak_rss_bytes));
     json_object_set_new(o, "load_time_ms", json_real(r->load_time_ms));
-    if (r->n_gen > 0 && r->weight_bytes_per_token > 0) {
-        json_object_set_new(o, "weight_bytes_per_token", json_integer((json_int_t)llround(r->weight_bytes_per_token)));
-        json_object_set_new(o, "gbps", json_real(r->gbs));
-        if (r->bandwidth_gbps > 0) {
-            json_object_set_new(o, "bandwidth_gbps", json_real(r->bandwidth_gbps));
-            json_object_set_new(o, "bandwidth_fraction", json_real(r->gbs / r->bandwidth_gbps));
-        }
-    }
+    /* tg rows: weights read per token, their GB/s and its share of --bandwidth; on every
+     * row (0: pp, unknown or not given) so CSV columns stay aligned */
+    const int tg = r->n_gen > 0 && r->weight_bytes_per_token > 0;
+    json_object_set_new(o, "weight_bytes_per_token", json_integer(tg ? (json_int_t)llround(r->weight_bytes_per_token) : 0));
+    json_object_set_new(o, "gbps", json_real(tg ? r->gbs : 0));
+    json_object_set_new(o, "bandwidth_gbps", json_real(r->bandwidth_gbps));
+    json_object_set_new(o, "bandwidth_fraction", json_real(tg && r->bandwidth_gbps > 0 ? r->gbs / r->bandwidth_gbps : 0));
     return o;
 }
 

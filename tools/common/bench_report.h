@@ -1,8 +1,8 @@
 /* infer-bench's result rows and their output formats (-o md|json|jsonl|csv).
  * JSON/CSV use llama-bench's field names so scripts written for llama-bench's
  * `-o json` read ours unchanged (bench/compare.sh does); fields llama-bench lacks
- * (peak_rss_bytes, load_time_ms; for tg rows weight_bytes_per_token, gbps and, with
- * --bandwidth, bandwidth_gbps and bandwidth_fraction) are extra keys at the end of each row. */
+ * (peak_rss_bytes, load_time_ms, weight_bytes_per_token, gbps, bandwidth_gbps,
+ * bandwidth_fraction: the last four 0 where they do not apply) are extra keys of each row. */
 #ifndef INFER_BENCH_REPORT_H
 #define INFER_BENCH_REPORT_H
 #include <stdint.h>
