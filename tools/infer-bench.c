@@ -15,6 +15,9 @@
  * from the GGUF tensor table: all weights except the token embedding table (one row is
  * read, unless it doubles as the output head), and only expert_used/expert_count of the
  * MoE expert tensors.
+ * --bandwidth GBPS (the machine's read bandwidth, e.g. from bench/bench_bandwidth) adds
+ * each tg row's share of it (JSON: bandwidth_gbps, bandwidth_fraction; tg rows always
+ * carry weight_bytes_per_token and gbps).
  * The KV cache is F16 by default, as llama-bench's is (--kv-f32 for an F32 cache).
  * Every row also carries the process's peak RSS so far and the model load time.
  * -o json|jsonl|csv use llama-bench's field names (see tools/common/bench_report.h).
@@ -55,6 +58,7 @@ typedef struct bench_opts {
     float peak_gbps;                /* --peak-gbps; 0: the device table */
     int kv_f16;
     int force_threads;              /* --force-threads: no capping to the online cores */
+    double bandwidth_gbps;          /* --bandwidth: memory read GB/s to compare tg with; 0 = none */
     bench_format format;
 } bench_opts;
 
@@ -76,6 +80,7 @@ static void usage(FILE *f, const char *argv0) {
             "  --kv-f16           F16 KV cache (the default, as in llama-bench)\n"
             "  --kv-f32           F32 KV cache\n"
             "  -o FMT             md | json | jsonl | csv (default md; llama-bench's field names)\n"
+            "  --bandwidth GBPS   memory read bandwidth (bench-bench_bandwidth): tg rows show their share\n"
             "  -h, --help         this text;  --version  the library version\n");
 }
 
@@ -131,6 +136,11 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         else if (!strcmp(a, "--peak-gbps")) ok = tool_parse_float(a, v, 1e-3, 1e6, &o->peak_gbps) == 0;
         else if (!strcmp(a, "-r")) ok = tool_parse_int(a, v, 1, 1000000, &o->reps) == 0;
         else if (!strcmp(a, "-c")) ok = tool_parse_int(a, v, 1, 1 << 30, &o->n_ctx) == 0;
+        else if (!strcmp(a, "--bandwidth")) {
+            float gbps = 0;
+            ok = tool_parse_float(a, v, 0.001, 1e6, &gbps) == 0;
+            o->bandwidth_gbps = gbps;
+        }
         else if (!strcmp(a, "--device")) ok = tool_parse_int(a, v, -1, 1023, &o->device) == 0;
         else if (!strcmp(a, "--backend")) {
             ok = tool_parse_backend(v, &o->backend) == 0;
@@ -252,6 +262,7 @@ static int bench_test(infer_ctx *c, bench_report *rep, const bench_result *proto
     double mean = 0;
     for (int i = 0; i < reps; i++) mean += tps[i] / reps;
     r.gbs = !is_pp && bytes_per_token > 0 ? mean * bytes_per_token / 1e9 : 0;
+    r.weight_bytes_per_token = is_pp ? 0 : bytes_per_token;
     r.peak_rss_bytes = bench_peak_rss_bytes();
     r.gpu_gbs = !is_pp && gpu_bytes_per_token > 0 ? mean * gpu_bytes_per_token / 1e9 : 0;
     bench_report_row(rep, &r);
@@ -302,6 +313,7 @@ int main(int argc, char **argv) {
     row.cpu_info = cpu_info;
     row.type_kv = o.kv_f16 ? "f16" : "f32";
     row.load_time_ms = t_load * 1e3;
+    row.bandwidth_gbps = o.bandwidth_gbps;
 
     fprintf(stderr, "infer-bench: %s (%s, %d layers) loaded in %.2f s; %d reps after 1 warm-up\n",
             infer_model_arch(m), o.model_path, infer_model_n_layer(m), t_load, o.reps);

@@ -9,7 +9,8 @@ LLAMA_BENCH_FIELDS = ["build_commit", "cpu_info", "backends", "model_filename", 
                       "model_size", "model_n_params", "n_batch", "n_threads", "type_k", "type_v",
                       "n_prompt", "n_gen", "test_time", "avg_ns", "stddev_ns", "avg_ts",
                       "stddev_ts", "samples_ns", "samples_ts"]
-EXTRA_FIELDS = ["peak_rss_bytes", "load_time_ms"]
+EXTRA_FIELDS = ["peak_rss_bytes", "load_time_ms", "weight_bytes_per_token", "gbps", "bandwidth_gbps",
+                "bandwidth_fraction"]
 
 
 def run(exe, model, fmt, *extra):
@@ -41,8 +42,21 @@ def main():
     if not os.path.exists(model):
         print(f"skip: {model} missing")
         return 77
-    rows = json.loads(run(exe, model, "json"))
+    rows = json.loads(run(exe, model, "json", "--bandwidth", "12.5"))
     check_rows(rows, "json", "f16")
+    # tg rows: weights read per token (at most the file, at least half of it for this
+    # model, whose weights are all read each token), GB/s = t/s x bytes, and the share of
+    # the --bandwidth given; pp rows carry zeros (every row has the keys: CSV stays aligned)
+    size = os.path.getsize(model)
+    if any(rows[0].get(k) != 0 for k in ("weight_bytes_per_token", "gbps", "bandwidth_fraction")):
+        sys.exit(f"-o json: the pp row's tg-only fields should be 0: {rows[0]}")
+    tg = rows[1]
+    wb = tg.get("weight_bytes_per_token", 0)
+    if not size / 2 < wb <= size:
+        sys.exit(f"-o json: weight_bytes_per_token {wb} not within ({size / 2}, {size}]")
+    if abs(tg["gbps"] - tg["avg_ts"] * wb / 1e9) > 1e-6 * tg["gbps"] or tg["bandwidth_gbps"] != 12.5 or \
+       abs(tg["bandwidth_fraction"] - tg["gbps"] / 12.5) > 1e-9 * tg["bandwidth_fraction"]:
+        sys.exit(f"-o json: gbps/bandwidth_fraction inconsistent: {tg}")
     for row in rows:
         if len(row["samples_ns"]) != 2 or len(row["samples_ts"]) != 2:
             sys.exit("-o json: samples_ns/samples_ts should have one entry per repetition (2)")

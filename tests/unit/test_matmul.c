@@ -197,6 +197,26 @@ static void test_larger_tiles(void **state) {
     infer_threadpool_free(tp);
 }
 
+/* Float weights with a prompt-sized batch: with OpenBLAS built in, the SIMD ISAs take its
+ * sgemm for F32/BF16 (matmul_blas.c) from INFER_BLAS_MIN_TOKENS tokens on, chunk by chunk
+ * (F16 stays on our tiles, covered here alike); row counts
+ * that are no multiple of the chunk alignment and odd row lengths check its edges. */
+static void test_float_prompt_batches(void **state) {
+    infer_threadpool *tp = infer_threadpool_new(2);
+    infer_cpu_scratch *sc = infer_cpu_scratch_new();
+    static const uint32_t types[] = {INFER_TYPE_F32, INFER_TYPE_F16, INFER_TYPE_BF16};
+    static const int64_t shapes[][3] = {{75, 99, 33}, {300, 256, 64}};   /* rows, cols, n */
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            problem p;
+            problem_make(&p, types[ti], shapes[si][0], shapes[si][1], shapes[si][2]);
+            run_all_isas(tp, sc, &p);
+            problem_free(&p);
+        }
+    infer_cpu_scratch_free(sc);
+    infer_threadpool_free(tp);
+}
+
 static void test_rows_subrange_and_stride(void **state) {
     problem p;
     problem_make(&p, INFER_TYPE_Q4_K, 20, 512, 5);
@@ -229,6 +249,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_types_awkward_shapes),
         cmocka_unit_test(test_larger_tiles),
+        cmocka_unit_test(test_float_prompt_batches),
         cmocka_unit_test(test_rows_subrange_and_stride),
         cmocka_unit_test(test_rejects_unsupported),
     };

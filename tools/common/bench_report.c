@@ -100,6 +100,13 @@ static json_t *row_json(const bench_result *r) {
     json_object_set_new(o, "gpu_peak_pct", json_real(r->peak_gbps > 0 ? 100 * r->gpu_gbs / r->peak_gbps : 0));
     json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)r->peak_rss_bytes));
     json_object_set_new(o, "load_time_ms", json_real(r->load_time_ms));
+    /* tg rows: weights read per token, their GB/s and its share of --bandwidth; on every
+     * row (0: pp, unknown or not given) so CSV columns stay aligned */
+    const int tg = r->n_gen > 0 && r->weight_bytes_per_token > 0;
+    json_object_set_new(o, "weight_bytes_per_token", json_integer(tg ? (json_int_t)llround(r->weight_bytes_per_token) : 0));
+    json_object_set_new(o, "gbps", json_real(tg ? r->gbs : 0));
+    json_object_set_new(o, "bandwidth_gbps", json_real(r->bandwidth_gbps));
+    json_object_set_new(o, "bandwidth_fraction", json_real(tg && r->bandwidth_gbps > 0 ? r->gbs / r->bandwidth_gbps : 0));
     return o;
 }
 
@@ -162,7 +169,9 @@ static void row_md(FILE *f, const bench_result *r, int header) {
     human_params(params, sizeof params, (double)r->model_n_params);
     human_size(rss, sizeof rss, (double)r->peak_rss_bytes);
     snprintf(test, sizeof test, "%s%d", r->n_prompt > 0 ? "pp" : "tg", r->n_prompt > 0 ? r->n_prompt : r->n_gen);
-    if (r->gbs > 0) snprintf(gbs, sizeof gbs, "%.2f", r->gbs);
+    if (r->gbs > 0 && r->bandwidth_gbps > 0)   /* share of the given memory bandwidth */
+        snprintf(gbs, sizeof gbs, "%.2f (%.0f%%)", r->gbs, 100.0 * r->gbs / r->bandwidth_gbps);
+    else if (r->gbs > 0) snprintf(gbs, sizeof gbs, "%.2f", r->gbs);
     const char *base = strrchr(r->model_filename, '/');
     if (r->gpu_gbs > 0 && r->peak_gbps > 0)
         snprintf(gbs + strlen(gbs), sizeof gbs - strlen(gbs), " (GPU %.0f%% of %.0f)", 100 * r->gpu_gbs / r->peak_gbps,

@@ -1,7 +1,8 @@
 /* infer-bench's result rows and their output formats (-o md|json|jsonl|csv).
  * JSON/CSV use llama-bench's field names so scripts written for llama-bench's
  * `-o json` read ours unchanged (bench/compare.sh does); fields llama-bench lacks
- * (peak_rss_bytes, load_time_ms, isa) are extra keys at the end of each row. */
+ * (peak_rss_bytes, load_time_ms, weight_bytes_per_token, gbps, bandwidth_gbps,
+ * bandwidth_fraction: the last four 0 where they do not apply) are extra keys of each row. */
 #ifndef INFER_BENCH_REPORT_H
 #define INFER_BENCH_REPORT_H
 #include <stdint.h>
@@ -23,6 +24,8 @@ typedef struct bench_result {
     const double *samples_ts;
     int reps;
     double gbs;                /* weight GB/s for tg rows, 0 if unknown or pp */
+    double weight_bytes_per_token;   /* tg rows: weights one token reads, 0 if unknown */
+    double bandwidth_gbps;     /* the machine's read bandwidth (--bandwidth), 0 if not given */
     /* process-wide */
     uint64_t peak_rss_bytes;   /* getrusage max RSS so far (includes the model mapping) */
     double load_time_ms;       /* infer_model_load wall time */

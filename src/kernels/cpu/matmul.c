@@ -11,12 +11,19 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_amx.h"
+#include "kernels/cpu/matmul_blas.h"
 #include "kernels/cpu/vec_dot.h"
 #include "tensor/dtype.h"
 
 #define ROW_BLOCK_BYTES (192 * 1024)
 #define ROW_ALIGN 16          /* chunks start on a multiple of this (cache lines of y) */
 #define CHUNKS_PER_THREAD 4
+/* Decode (one token) streams each weight row once from memory. The hardware prefetchers
+ * alone left the matvec at about half of a plain load loop's bandwidth per CPU-second
+ * (bench/RESULTS.md); asking for the row this many bytes ahead closes much of that. */
+#ifndef DECODE_PREFETCH_BYTES
+#define DECODE_PREFETCH_BYTES 4096
+#endif
 /* Fewer tokens than this leave most of a 16-token AMX tile empty: VNNI dots do better. */
 #define AMX_MIN_TOKENS 16
 
@@ -103,7 +110,14 @@ static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t ro
     float out[2 * INFER_DOT_WIDE_NT];
     const int tile = k->max_nt > 0 ? k->max_nt : INFER_DOT_MAX_NT;
     if (n == 1) {
-        for (int64_t r = row_lo; r < row_hi; r++) k->dot(nb, W + (size_t)r * row_bytes, xq, xs, 1, &y[r]);
+        const char *end = W + (size_t)row_hi * row_bytes;   /* never prefetch past this range */
+        for (int64_t r = row_lo; r < row_hi; r++) {
+            const char *row = W + (size_t)r * row_bytes;
+            for (const char *p = row + DECODE_PREFETCH_BYTES; p < row + DECODE_PREFETCH_BYTES + row_bytes && p < end;
+                 p += 64)
+                __builtin_prefetch(p, 0, 0);
+            k->dot(nb, row, xq, xs, 1, &y[r]);
+        }
         return;
     }
     int64_t rb = (int64_t)(ROW_BLOCK_BYTES / (row_bytes ? row_bytes : 1));
@@ -139,6 +153,7 @@ typedef struct {
     int64_t nb, rows, cols, n;
     uint32_t wtype;
     int amx;                      /* 1: AMX tiles for this (type, shape) on this thread's CPU */
+    int blas;                     /* 1: float weights and a prompt batch: OpenBLAS sgemm per chunk */
     const float *x;
     char *xq;
     size_t xs;
@@ -167,6 +182,9 @@ static void matmul_task(void *arg, int ith, int nth) {
         const int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
         if (j->amx && infer_amx_matmul_rows(j->wtype, j->W, j->row_bytes, j->cols, r0, r1, j->xq, j->xs, j->n,
                                             j->y, j->rows) == 0)
+            continue;
+        if (j->blas && infer_blas_matmul_rows(j->wtype, j->W, j->row_bytes, j->cols, r0, r1, (const float *)j->xq,
+                                              j->n, j->y, j->rows) == 0)
             continue;
         matmul_range(j->k, j->W, j->row_bytes, j->nb, r0, r1, j->xq, j->xs, j->n, j->y, j->rows);
     }
@@ -211,6 +229,7 @@ int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
     j.amx = j.amx && n >= AMX_MIN_TOKENS;
     if (j.k->act == INFER_ACT_F32) {
         j.xq = (char *)x;   /* read-only use; float weights take the activations as they are */
+        j.blas = n >= INFER_BLAS_MIN_TOKENS && infer_cpu_isa_active() != INFER_ISA_SCALAR && infer_blas_supports(wtype);
     } else {
         infer_cpu_scratch local = {0};
         infer_cpu_scratch *s = scratch ? scratch : &local;
