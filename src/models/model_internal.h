@@ -1,4 +1,4 @@
-/* What other library modules (tokenizer API, chat templates) may ask of a loaded model.
+/* What other library modules (the sampler's grammar stage, chat templates) may ask of a loaded model.
  * Implemented in src/models/. */
 #ifndef INFER_MODELS_MODEL_INTERNAL_H
 #define INFER_MODELS_MODEL_INTERNAL_H

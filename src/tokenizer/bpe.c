@@ -4,6 +4,7 @@
  * hash lookup of the id pair. */
 #include <stdlib.h>
 
+#include "tokenizer/tokvec.h"
 #include "tokenizer/vocab_internal.h"
 
 typedef struct bpe_symbol {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "tokenizer/unicode.h"
+#include "tokenizer/tokvec.h"
 #include "tokenizer/vocab_internal.h"
 
 /* One piece of the text: a doubly linked list over the original positions. */

@@ -3,19 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizer/tokvec.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab_internal.h"
-
-void infer_tokvec_push(infer_tokvec *tv, int32_t tok) {
-    if (tv->n == tv->cap) {
-        size_t cap = tv->cap ? 2 * tv->cap : 256;
-        int32_t *d = realloc(tv->data, cap * sizeof *d);
-        if (!d) { tv->oom = true; return; }
-        tv->data = d;
-        tv->cap = cap;
-    }
-    tv->data[tv->n++] = tok;
-}
 
 /* Is this special token recognized in text? User-defined tokens always are (as the
  * Hugging Face tokenizers split on every added token); control and unknown tokens

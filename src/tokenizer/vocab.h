@@ -1,7 +1,7 @@
 /* The tokenizer's contract with the rest of the library: a vocabulary loaded from GGUF
  * metadata (tokenizer.ggml.*) and the operations on it. The model module loads one per
  * model (also in vocab_only mode); the public infer_token_* / infer_tokenize /
- * infer_detok_* functions forward here through infer_model_vocab(). A loaded vocab is
+ * infer_detok_* functions (src/models/tokenizer_api.c) forward here. A loaded vocab is
  * read-only: any number of threads may use it at once. */
 #ifndef INFER_TOKENIZER_VOCAB_H
 #define INFER_TOKENIZER_VOCAB_H

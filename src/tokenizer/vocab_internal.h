@@ -3,6 +3,7 @@
 #define INFER_TOKENIZER_VOCAB_INTERNAL_H
 
 #include "tokenizer/token_map.h"
+#include "tokenizer/tokvec.h"
 #include "tokenizer/vocab.h"
 
 /* tokenizer.ggml.token_type values. */
@@ -67,15 +68,6 @@ struct infer_vocab {
 infer_status infer_vocab_find_eog(struct infer_vocab *v, int32_t eom, infer_error *err);
 /* Builds v->special / v->special_start. */
 infer_status infer_vocab_index_special(struct infer_vocab *v, infer_error *err);
-
-/* A growable token list. */
-typedef struct infer_tokvec {
-    int32_t *data;
-    size_t n, cap;
-    bool oom;                   /* an append failed: the list is incomplete */
-} infer_tokvec;
-
-void infer_tokvec_push(infer_tokvec *tv, int32_t tok);
 
 /* SentencePiece encoding of one text fragment (spaces already escaped to U+2581). */
 void infer_spm_encode(const struct infer_vocab *v, const char *text, size_t len, infer_tokvec *out);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/vulkan/vk_error.h"
 #include "kernels/vulkan/vk_internal.h"
 
 static void fill_zero(VkCommandBuffer cmd, void *u) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/vulkan/vk_error.h"
 #include "kernels/vulkan/vk_internal.h"
 
 static bool has_extension(const VkExtensionProperties *ext, uint32_t n, const char *name) {

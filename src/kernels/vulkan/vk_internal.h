@@ -1,4 +1,5 @@
 /* Vulkan backend internals shared by its files:
+ *   vk_error.c     VkResult names, the sticky error of a pass (vk_fail)
  *   vk_device.c    instance, device choice, feature probing, queue
  *   vk_memory.c    buffers, weight upload, host arenas, scratch
  *   vk_pipeline.c  compute pipelines built lazily from the embedded SPIR-V
@@ -15,6 +16,7 @@
 #include <vulkan/vulkan.h>
 
 #include "kernels/backend.h"
+#include "kernels/vulkan/vk_error.h"
 
 #define VK_MAX_BINDINGS 8
 #define VK_PUSH_WORDS 32          /* 128 bytes: the minimum every device guarantees */
@@ -151,12 +153,6 @@ typedef struct vk_backend {
 } vk_backend;
 
 static inline vk_backend *vk_of(infer_backend *be) { return (vk_backend *)be; }
-
-/* Records the first error of a pass (later ones are consequences). */
-void vk_fail(vk_backend *vk, infer_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-const char *vk_result_str(VkResult r);
-/* VK_ERROR_OUT_OF_*_MEMORY -> INFER_ERR_NOMEM, everything else INFER_ERR_BACKEND. */
-infer_status vk_status_of(VkResult r);
 
 /* vk_device.c */
 infer_status vk_device_open(vk_backend *vk, int device_index, int require_gpu, infer_error *err);

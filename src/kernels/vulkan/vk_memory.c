@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/vulkan/vk_error.h"
 #include "kernels/vulkan/vk_internal.h"
 
 #define STAGING_BYTES ((VkDeviceSize)64 << 20)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/vulkan/vk_error.h"
 #include "kernels/vulkan/vk_internal.h"
 #include "tensor/dtype.h"
 

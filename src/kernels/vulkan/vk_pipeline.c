@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "infer_shaders.h"
+#include "kernels/vulkan/vk_error.h"
 #include "kernels/vulkan/vk_internal.h"
 
 /* Highest `layout(binding = N)` in the module plus one (OpDecorate ... Binding N). */

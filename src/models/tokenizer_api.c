@@ -1,4 +1,6 @@
-/* The public tokenizer functions of infer.h: each forwards to the model's vocabulary. */
+/* The public tokenizer functions of infer.h: each forwards to the model's vocabulary.
+ * They live in the models layer, which owns the vocabulary and knows the tokenizer;
+ * src/tokenizer/ itself knows nothing of models (data flows model -> tokenizer only). */
 #include "infer.h"
 #include "models/model_internal.h"
 #include "tokenizer/vocab.h"
