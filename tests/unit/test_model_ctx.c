@@ -354,6 +354,7 @@ static void test_contexts_share_model(void **s) {
 
 int main(void) {
     test_pin_vulkan_drivers();
+    test_pin_batch_invariant_cpu();
     load_fixture(&g_llama);
     load_fixture(&g_gptoss);
     const struct CMUnitTest tests[] = {

@@ -347,6 +347,7 @@ static void test_bad_params(void **state) {
 
 int main(int argc, char **argv) {
     test_pin_vulkan_drivers();
+    test_pin_batch_invariant_cpu();
     if (argc > 1 && strcmp(argv[1], "vulkan") == 0) g_backend = INFER_BACKEND_VULKAN;
     if (!load(&g_models[0], &g_st)) return TEST_SKIP_EXIT;
     if (g_backend == INFER_BACKEND_VULKAN) {
