@@ -18,12 +18,9 @@
 #define ROW_BLOCK_BYTES (192 * 1024)
 #define ROW_ALIGN 16          /* chunks start on a multiple of this (cache lines of y) */
 #define CHUNKS_PER_THREAD 4
-/* Decode (one token) streams each weight row once from memory. The hardware prefetchers
- * alone left the matvec at about half of a plain load loop's bandwidth per CPU-second
- * (bench/RESULTS.md); asking for the row this many bytes ahead closes much of that. */
-#ifndef DECODE_PREFETCH_BYTES
-#define DECODE_PREFETCH_BYTES 4096
-#endif
+/* Decode (one token) streams each weight row once and leaves prefetching to the hardware:
+ * a software prefetch 4 KiB ahead (prefetchnta) cost ~10% tg on a quiet machine
+ * (bench/RESULTS.md, 2026-12-02 04:02). */
 /* Fewer tokens than this leave most of a 16-token AMX tile empty: VNNI dots do better. */
 #define AMX_MIN_TOKENS 16
 
@@ -110,14 +107,7 @@ static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t ro
     float out[2 * INFER_DOT_WIDE_NT];
     const int tile = k->max_nt > 0 ? k->max_nt : INFER_DOT_MAX_NT;
     if (n == 1) {
-        const char *end = W + (size_t)row_hi * row_bytes;   /* never prefetch past this range */
-        for (int64_t r = row_lo; r < row_hi; r++) {
-            const char *row = W + (size_t)r * row_bytes;
-            for (const char *p = row + DECODE_PREFETCH_BYTES; p < row + DECODE_PREFETCH_BYTES + row_bytes && p < end;
-                 p += 64)
-                __builtin_prefetch(p, 0, 0);
-            k->dot(nb, row, xq, xs, 1, &y[r]);
-        }
+        for (int64_t r = row_lo; r < row_hi; r++) k->dot(nb, W + (size_t)r * row_bytes, xq, xs, 1, &y[r]);
         return;
     }
     int64_t rb = (int64_t)(ROW_BLOCK_BYTES / (row_bytes ? row_bytes : 1));

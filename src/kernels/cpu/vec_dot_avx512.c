@@ -341,10 +341,12 @@ DEFINE_TILE_ZMM(q8_0_zmm)
 DEFINE_TILE_ZMM(q4_k_zmm)
 DEFINE_TILE_ZMM(q5_k_zmm)
 DEFINE_TILE_ZMM(q6_k_zmm)
-DEFINE_TILE_ZMM(mxfp4_zmm)
-DEFINE_TILE_ZMM(iq4_nl_zmm)
 
 #include "kernels/cpu/vec_dot_avx512_lowbit.inc"
+/* MXFP4/IQ4_NL decode (one token) on the 256-bit kernels: the zmm pair decode cost ~15%
+ * of gpt-oss-20b tg on this Xeon (bench/RESULTS.md, 2026-12-02). */
+DEFINE_TILE_ZMM_FROM2(mxfp4)
+DEFINE_TILE_ZMM_FROM2(iq4_nl)
 
 #else
 const infer_vec_dot_kernel *infer_vec_dot_avx512(uint32_t type) { return NULL; }
