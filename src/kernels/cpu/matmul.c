@@ -136,17 +136,12 @@ static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t ro
 
 typedef struct {
     infer_threadpool *tp;         /* polled for cancellation between chunks */
-    const infer_vec_dot_kernel *k;
-    infer_quantize_act_fn quantize;
+    infer_cpu_matmul_plan p;      /* kernel, activation format and sizes for (wtype, cols) */
     const char *W;
-    size_t row_bytes;
-    int64_t nb, rows, cols, n;
-    uint32_t wtype;
-    int amx;                      /* 1: AMX tiles for this (type, shape) on this thread's CPU */
+    int64_t rows, n;
     int blas;                     /* 1: float weights and a prompt batch: OpenBLAS sgemm per chunk */
     const float *x;
     char *xq;
-    size_t xs;
     float *y;
     int64_t chunk_rows;           /* rows per claimed chunk */
     atomic_llong next_chunk;      /* next chunk index to claim */
@@ -156,7 +151,7 @@ static void quantize_task(void *arg, int ith, int nth) {
     matmul_job *j = arg;
     long lo, hi;
     infer_split_range((long)j->n, ith, nth, &lo, &hi);
-    for (long t = lo; t < hi; t++) j->quantize(j->x + t * j->cols, j->xq + (size_t)t * j->xs, j->cols);
+    for (long t = lo; t < hi; t++) j->p.quantize(j->x + t * j->p.cols, j->xq + (size_t)t * j->p.xs, j->p.cols);
 }
 
 /* Rows are handed out in chunks from a shared counter rather than split statically:
@@ -170,13 +165,10 @@ static void matmul_task(void *arg, int ith, int nth) {
         const int64_t r0 = c * j->chunk_rows;
         if (r0 >= j->rows) break;
         const int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
-        if (j->amx && infer_amx_matmul_rows(j->wtype, j->W, j->row_bytes, j->cols, r0, r1, j->xq, j->xs, j->n,
-                                            j->y, j->rows) == 0)
+        if (j->blas && infer_blas_matmul_rows(j->p.wtype, j->W, j->p.row_bytes, j->p.cols, r0, r1,
+                                              (const float *)j->xq, j->n, j->y, j->rows) == 0)
             continue;
-        if (j->blas && infer_blas_matmul_rows(j->wtype, j->W, j->row_bytes, j->cols, r0, r1, (const float *)j->xq,
-                                              j->n, j->y, j->rows) == 0)
-            continue;
-        matmul_range(j->k, j->W, j->row_bytes, j->nb, r0, r1, j->xq, j->xs, j->n, j->y, j->rows);
+        infer_cpu_matmul_plan_rows(&j->p, j->W, r0, r1, j->xq, j->n, j->y, j->rows);
     }
 }
 
@@ -188,8 +180,8 @@ static void plan_chunks(matmul_job *j, int nth) {
     atomic_init(&j->next_chunk, 0);
 }
 
-/* Checks the type and shape; fills the job's kernel fields. */
-static int prepare(matmul_job *j, uint32_t wtype, int64_t cols) {
+/* Checks the type and shape; fills the plan. */
+int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t cols) {
     const infer_dtype_traits *tr = infer_dtype_traits_get(wtype);
     if (!tr || !tr->supported || cols <= 0 || cols % tr->block_size != 0) return -1;
     kernel_choice c = choose_kernel(wtype);
@@ -199,13 +191,12 @@ static int prepare(matmul_job *j, uint32_t wtype, int64_t cols) {
          * valid tensor */
         return -1;
     }
-    j->k = c.k;
-    j->quantize = c.quantize;
-    j->wtype = wtype;
-    j->amx = infer_cpu_isa_active() == INFER_ISA_AMX && infer_amx_supports(wtype, c.k->act, cols);
-    j->row_bytes = infer_dtype_row_bytes(wtype, cols);
-    j->nb = cols / tr->block_size;
-    j->xs = infer_act_row_bytes(c.k->act, cols);
+    *p = (infer_cpu_matmul_plan){
+        .k = c.k, .quantize = c.quantize, .wtype = wtype, .act = (int)c.k->act, .cols = cols,
+        .nb = cols / tr->block_size, .row_bytes = infer_dtype_row_bytes(wtype, cols),
+        .xs = infer_act_row_bytes(c.k->act, cols),
+        .amx = infer_cpu_isa_active() == INFER_ISA_AMX && infer_amx_supports(wtype, c.k->act, cols),
+    };
     return 0;
 }
 
@@ -213,17 +204,16 @@ int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
                      const void *W, uint32_t wtype, int64_t rows, int64_t cols,
                      const float *x, int64_t n, float *y) {
     matmul_job j = {0};
-    if (prepare(&j, wtype, cols) != 0 || rows < 0 || n < 0) return -1;
+    if (infer_cpu_matmul_plan_init(&j.p, wtype, cols) != 0 || rows < 0 || n < 0) return -1;
     if (rows == 0 || n == 0) return 0;
-    j.W = W; j.rows = rows; j.cols = cols; j.n = n; j.x = x; j.y = y; j.tp = tp;
-    j.amx = j.amx && n >= AMX_MIN_TOKENS;
-    if (j.k->act == INFER_ACT_F32) {
+    j.W = W; j.rows = rows; j.n = n; j.x = x; j.y = y; j.tp = tp;
+    if (j.p.k->act == INFER_ACT_F32) {
         j.xq = (char *)x;   /* read-only use; float weights take the activations as they are */
         j.blas = n >= INFER_BLAS_MIN_TOKENS && infer_cpu_isa_active() != INFER_ISA_SCALAR && infer_blas_supports(wtype);
     } else {
         infer_cpu_scratch local = {0};
         infer_cpu_scratch *s = scratch ? scratch : &local;
-        j.xq = scratch_reserve(s, j.xs * (size_t)n);
+        j.xq = scratch_reserve(s, j.p.xs * (size_t)n);
         if (!j.xq) return -1;
         if (n >= 4) infer_threadpool_run(tp, quantize_task, &j);
         else quantize_task(&j, 0, 1);
@@ -239,25 +229,17 @@ int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
 
 int infer_cpu_matmul_rows(const void *W, uint32_t wtype, int64_t cols, int64_t row_lo, int64_t row_hi,
                           const float *x, int64_t n, float *y, int64_t ldy) {
-    matmul_job j = {0};
-    if (prepare(&j, wtype, cols) != 0 || row_lo < 0 || row_hi < row_lo || n < 0) return -1;
+    infer_cpu_matmul_plan p;
+    if (infer_cpu_matmul_plan_init(&p, wtype, cols) != 0 || row_lo < 0 || row_hi < row_lo || n < 0) return -1;
     if (row_hi == row_lo || n == 0) return 0;
     char *xq = (char *)x;
-    if (j.k->act != INFER_ACT_F32) {
-        xq = malloc(j.xs * (size_t)n);
+    if (p.k->act != INFER_ACT_F32) {
+        xq = malloc(p.xs * (size_t)n);
         if (!xq) return -1;
-        for (int64_t t = 0; t < n; t++) j.quantize(x + t * cols, xq + (size_t)t * j.xs, cols);
+        for (int64_t t = 0; t < n; t++) p.quantize(x + t * cols, xq + (size_t)t * p.xs, cols);
     }
-    matmul_range(j.k, W, j.row_bytes, j.nb, row_lo, row_hi, xq, j.xs, n, y, ldy);
+    matmul_range(p.k, W, p.row_bytes, p.nb, row_lo, row_hi, xq, p.xs, n, y, ldy);
     if (xq != (const char *)x) free(xq);
-    return 0;
-}
-
-int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t cols) {
-    matmul_job j = {0};
-    if (prepare(&j, wtype, cols) != 0) return -1;
-    *p = (infer_cpu_matmul_plan){.k = j.k, .quantize = j.quantize, .wtype = wtype, .act = (int)j.k->act,
-                                 .cols = cols, .nb = j.nb, .row_bytes = j.row_bytes, .xs = j.xs, .amx = j.amx};
     return 0;
 }
 
