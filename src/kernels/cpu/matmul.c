@@ -196,6 +196,7 @@ int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t
         .nb = cols / tr->block_size, .row_bytes = infer_dtype_row_bytes(wtype, cols),
         .xs = infer_act_row_bytes(c.k->act, cols),
         .amx = infer_cpu_isa_active() == INFER_ISA_AMX && infer_amx_supports(wtype, c.k->act, cols),
+        .decode = c.level == INFER_ISA_AVX512 ? infer_decode_rows_avx512(wtype) : NULL,
     };
     return 0;
 }
@@ -227,6 +228,14 @@ int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
     return 0;
 }
 
+/* One token through the plan's decode kernel; 0 when there is none for this shape. */
+static int plan_decode(const infer_cpu_matmul_plan *p, const void *W, int64_t row_lo, int64_t row_hi,
+                       const void *xq, int64_t n, float *y) {
+    return n == 1 && p->decode &&
+           p->decode(p->nb, (const char *)W + (size_t)row_lo * p->row_bytes, p->row_bytes, row_hi - row_lo, xq,
+                     y + row_lo) == 0;
+}
+
 int infer_cpu_matmul_rows(const void *W, uint32_t wtype, int64_t cols, int64_t row_lo, int64_t row_hi,
                           const float *x, int64_t n, float *y, int64_t ldy) {
     infer_cpu_matmul_plan p;
@@ -238,7 +247,8 @@ int infer_cpu_matmul_rows(const void *W, uint32_t wtype, int64_t cols, int64_t r
         if (!xq) return -1;
         for (int64_t t = 0; t < n; t++) p.quantize(x + t * cols, xq + (size_t)t * p.xs, cols);
     }
-    matmul_range(p.k, W, p.row_bytes, p.nb, row_lo, row_hi, xq, p.xs, n, y, ldy);
+    if (!plan_decode(&p, W, row_lo, row_hi, xq, n, y))
+        matmul_range(p.k, W, p.row_bytes, p.nb, row_lo, row_hi, xq, p.xs, n, y, ldy);
     if (xq != (const char *)x) free(xq);
     return 0;
 }
@@ -250,6 +260,7 @@ void infer_cpu_matmul_plan_convert(const infer_cpu_matmul_plan *p, const float *
 void infer_cpu_matmul_plan_rows(const infer_cpu_matmul_plan *p, const void *W, int64_t row_lo, int64_t row_hi,
                                 const void *xq, int64_t n, float *y, int64_t ldy) {
     if (row_hi <= row_lo || n <= 0) return;
+    if (plan_decode(p, W, row_lo, row_hi, xq, n, y)) return;
     if (p->amx && n >= AMX_MIN_TOKENS &&
         infer_amx_matmul_rows(p->wtype, W, p->row_bytes, p->cols, row_lo, row_hi, xq, p->xs, n, y, ldy) == 0)
         return;

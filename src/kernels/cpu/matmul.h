@@ -41,6 +41,7 @@ typedef struct infer_cpu_matmul_plan {
     size_t row_bytes;         /* bytes of one weight row */
     size_t xs;                /* bytes of one converted activation row */
     int amx;                  /* AMX tiles exist for (type, cols) and are the active ISA */
+    infer_dot_rows_fn decode; /* one-token kernel over a row range, or NULL */
 } infer_cpu_matmul_plan;
 
 /* Returns 0, or -1 when wtype/cols have no kernel. */

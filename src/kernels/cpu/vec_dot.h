@@ -43,6 +43,14 @@ typedef struct infer_vec_dot_kernel {
     infer_dot_rows2_fn dot2;   /* NULL: one row per call only */
 } infer_vec_dot_kernel;
 
+/* One token against `nrows` weight rows (w, w + ws bytes, ...): y[r] = dot(row r, x).
+ * Dedicated decode kernels walk the whole range in one call; the result must equal the
+ * tile kernel's for that token bit for bit (batch invariance). Returns -1 when it does
+ * not take this shape (the caller then uses the tile kernel), else 0. */
+typedef int (*infer_dot_rows_fn)(int64_t nb, const void *w, size_t ws, int64_t nrows, const void *x, float *y);
+/* NULL when the type has no decode kernel on AVX-512 (or it was not compiled in). */
+infer_dot_rows_fn infer_decode_rows_avx512(uint32_t type);
+
 /* Bytes of one activation row of `cols` values in format f. */
 size_t infer_act_row_bytes(infer_act_format f, int64_t cols);
 /* Elements per act block. */
