@@ -44,7 +44,7 @@ ALWAYS_INLINE __m512i pair_fold(__m512i a, __m512i b) {
 }
 
 ALWAYS_INLINE void store_pair(__m512 acc, float *ya, float *yb) {
-    *ya = hsum8(_mm512_castps512_ps256(acc));
+    if (ya) *ya = hsum8(_mm512_castps512_ps256(acc));
     if (yb) *yb = hsum8(_mm512_extractf32x8_ps(acc, 1));
 }
 
@@ -60,19 +60,36 @@ ALWAYS_INLINE __m512 halves_ps(const void *a, const void *b) {
  * part in the same step, two parts per 512-bit accumulator: each part is one sequential
  * run of memory, so the hardware prefetchers keep that many streams in flight (adjacent
  * rows interleaved were one stream and ran slower than a row at a time). A part past the
- * end repeats row p (computed, not stored). PAIR_STEP(A, B) returns the pair's acc. */
-#define ROW_STREAMS_LOOP(BLOCK, PAIR_STEP)                                                  \
+ * end repeats row p (computed, not stored). PAIR_BLOCK adds block i of rows A and B to
+ * acc and returns it; QUAD 1 walks all pairs in one block loop, 0 one pair after another. */
+#define ROW_STREAMS_LOOP(BLOCK, PAIR_BLOCK, QUAD)                                           \
     const int64_t q = (nrows + DECODE_STREAMS - 1) / DECODE_STREAMS;                       \
     for (int64_t p = 0; p < q; p++) {                                                      \
         int64_t rr[DECODE_STREAMS];                                                        \
-        for (int s = 0; s < DECODE_STREAMS; s++) rr[s] = p + s * q < nrows ? p + s * q : -1; \
-        for (int s = 0; s < DECODE_STREAMS && rr[s] >= 0; s += 2) {                        \
-            const int64_t rb = rr[s + 1] >= 0 ? rr[s + 1] : rr[s];                         \
-            const BLOCK *A = (const BLOCK *)((const char *)w + (size_t)rr[s] * ws);        \
-            const BLOCK *B = (const BLOCK *)((const char *)w + (size_t)rb * ws);           \
-            const __m512 acc = PAIR_STEP;                                                  \
-            store_pair(acc, &y[rr[s]], rr[s + 1] >= 0 ? &y[rb] : NULL);                    \
+        const BLOCK *R[DECODE_STREAMS];                                                    \
+        __m512 accs[DECODE_STREAMS / 2];                                                   \
+        for (int s = 0; s < DECODE_STREAMS; s++) {                                         \
+            rr[s] = p + s * q < nrows ? p + s * q : -1;                                    \
+            R[s] = (const BLOCK *)((const char *)w + (size_t)(rr[s] >= 0 ? rr[s] : p) * ws); \
         }                                                                                  \
+        if (QUAD) {                                                                        \
+            for (int s = 0; s < DECODE_STREAMS / 2; s++) accs[s] = _mm512_setzero_ps();    \
+            for (int64_t i = 0; i < nb; i++)                                               \
+                for (int s = 0; s < DECODE_STREAMS; s += 2) {                              \
+                    const BLOCK *A = R[s], *B = R[s + 1];                                  \
+                    __m512 acc = accs[s / 2];                                              \
+                    accs[s / 2] = PAIR_BLOCK;                                              \
+                }                                                                          \
+        } else {                                                                           \
+            for (int s = 0; s < DECODE_STREAMS; s += 2) {                                  \
+                const BLOCK *A = R[s], *B = R[s + 1];                                      \
+                __m512 acc = _mm512_setzero_ps();                                          \
+                for (int64_t i = 0; i < nb; i++) acc = PAIR_BLOCK;                         \
+                accs[s / 2] = acc;                                                         \
+            }                                                                              \
+        }                                                                                  \
+        for (int s = 0; s < DECODE_STREAMS; s += 2)                                        \
+            store_pair(accs[s / 2], rr[s] >= 0 ? &y[rr[s]] : NULL, rr[s + 1] >= 0 ? &y[rr[s + 1]] : NULL); \
     }
 
 /* ---------------------------------------------------------------- Q4_K */
@@ -129,28 +146,25 @@ ALWAYS_INLINE __m512i q4_k_block_isum(const block_q4_k *a, const int8_t *xp, con
 }
 
 /* Rows A and B over all blocks: acc lanes 0-7 row A, 8-15 row B. */
-ALWAYS_INLINE __m512 q4_k_pair_step(const block_q4_k *A, const block_q4_k *B, int64_t nb, const block_q8_k *x,
-                                    const int8_t *xp, const q4_k_consts *kc) {
+/* One block of rows A and B added to acc (lanes 0-7 row A, 8-15 row B). */
+ALWAYS_INLINE __m512 q4_k_pair_block(const block_q4_k *A, const block_q4_k *B, int64_t i, const block_q8_k *x,
+                                     const int8_t *xp, const q4_k_consts *kc, __m512 acc) {
     const q4_k_consts k = *kc;
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        uint64_t sca, mna, scb, mnb;
-        unpack_scale_min(A[i].scales, &sca, &mna);
-        unpack_scale_min(B[i].scales, &scb, &mnb);
-        const __m512i isa = q4_k_block_isum(&A[i], xp + QK_K * i, &k, sca);
-        const __m512i isb = q4_k_block_isum(&B[i], xp + QK_K * i, &k, scb);
-        const __m512i mins = _mm512_shuffle_epi8(
-            _mm512_inserti64x4(_mm512_set1_epi64((long long)mna), _mm256_set1_epi64x((long long)mnb), 1), k.min_idx);
-        const __m512 dd = halves_ps(&A[i].d, &B[i].d);
-        const __m512 dv = _mm512_permutexvar_ps(k.d_idx, dd);
-        const __m512 dminv = _mm512_permutexvar_ps(k.dmin_idx, dd);
-        const __m512i bs = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i].bsums));
-        const __m512i pm = _mm512_madd_epi16(bs, mins);
-        const __m512 f = _mm512_fmsub_ps(_mm512_cvtepi32_ps(pair_fold(isa, isb)), dv,
-                                         _mm512_mul_ps(_mm512_cvtepi32_ps(pm), dminv));
-        acc = _mm512_fmadd_ps(f, _mm512_set1_ps(x[i].d), acc);
-    }
-    return acc;
+    uint64_t sca, mna, scb, mnb;
+    unpack_scale_min(A[i].scales, &sca, &mna);
+    unpack_scale_min(B[i].scales, &scb, &mnb);
+    const __m512i isa = q4_k_block_isum(&A[i], xp + QK_K * i, &k, sca);
+    const __m512i isb = q4_k_block_isum(&B[i], xp + QK_K * i, &k, scb);
+    const __m512i mins = _mm512_shuffle_epi8(
+        _mm512_inserti64x4(_mm512_set1_epi64((long long)mna), _mm256_set1_epi64x((long long)mnb), 1), k.min_idx);
+    const __m512 dd = halves_ps(&A[i].d, &B[i].d);
+    const __m512 dv = _mm512_permutexvar_ps(k.d_idx, dd);
+    const __m512 dminv = _mm512_permutexvar_ps(k.dmin_idx, dd);
+    const __m512i bs = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i].bsums));
+    const __m512i pm = _mm512_madd_epi16(bs, mins);
+    const __m512 f = _mm512_fmsub_ps(_mm512_cvtepi32_ps(pair_fold(isa, isb)), dv,
+                                     _mm512_mul_ps(_mm512_cvtepi32_ps(pm), dminv));
+    return _mm512_fmadd_ps(f, _mm512_set1_ps(x[i].d), acc);
 }
 
 static int decode_q4_k(int64_t nb, const void *w, size_t ws, int64_t nrows, const void *xv, float *y) {
@@ -171,7 +185,8 @@ static int decode_q4_k(int64_t nb, const void *w, size_t ws, int64_t nrows, cons
         4, -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128));
     k.d_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
     k.dmin_idx = _mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3);
-    ROW_STREAMS_LOOP(block_q4_k, q4_k_pair_step(A, B, nb, x, xp, &k));
+    /* pair after pair: both pairs in one block loop measured ~10% slower for Q4_K */
+    ROW_STREAMS_LOOP(block_q4_k, q4_k_pair_block(A, B, i, x, xp, &k, acc), 0);
     return 0;
 }
 
@@ -201,24 +216,20 @@ ALWAYS_INLINE __m512i q6_k_block_isum(const block_q6_k *a, const int8_t *xq, con
     return _mm512_add_epi32(s0, s1);
 }
 
-ALWAYS_INLINE __m512 q6_k_pair_step(const block_q6_k *A, const block_q6_k *B, int64_t nb, const block_q8_k *x,
-                                    const q6_k_consts *kc) {
+ALWAYS_INLINE __m512 q6_k_pair_block(const block_q6_k *A, const block_q6_k *B, int64_t i, const block_q8_k *x,
+                                     const q6_k_consts *kc, __m512 acc) {
     const q6_k_consts k = *kc;
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i swa = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)A[i].scales));
-        const __m256i swb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)B[i].scales));
-        const __m512i isa = q6_k_block_isum(&A[i], x[i].qs, &k, _mm512_castsi256_si512(swa));
-        const __m512i isb = q6_k_block_isum(&B[i], x[i].qs, &k, _mm512_castsi256_si512(swb));
-        const __m512i bs = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i].bsums));
-        const __m512i c = _mm512_madd_epi16(bs, _mm512_inserti64x4(_mm512_castsi256_si512(swa), swb, 1));
-        /* levels are q + 32: the offset is 32 = 1 << 5 */
-        const __m512i tot = _mm512_sub_epi32(pair_fold(isa, isb), _mm512_slli_epi32(c, 5));
-        /* d * the token's d rounded as a float product, as the tiles do */
-        const __m512 dw = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(A[i].d)), _mm256_set1_ps(_cvtsh_ss(B[i].d)), 1);
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot), _mm512_mul_ps(dw, _mm512_set1_ps(x[i].d)), acc);
-    }
-    return acc;
+    const __m256i swa = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)A[i].scales));
+    const __m256i swb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)B[i].scales));
+    const __m512i isa = q6_k_block_isum(&A[i], x[i].qs, &k, _mm512_castsi256_si512(swa));
+    const __m512i isb = q6_k_block_isum(&B[i], x[i].qs, &k, _mm512_castsi256_si512(swb));
+    const __m512i bs = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i].bsums));
+    const __m512i c = _mm512_madd_epi16(bs, _mm512_inserti64x4(_mm512_castsi256_si512(swa), swb, 1));
+    /* levels are q + 32: the offset is 32 = 1 << 5 */
+    const __m512i tot = _mm512_sub_epi32(pair_fold(isa, isb), _mm512_slli_epi32(c, 5));
+    /* d * the token's d rounded as a float product, as the tiles do */
+    const __m512 dw = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(A[i].d)), _mm256_set1_ps(_cvtsh_ss(B[i].d)), 1);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot), _mm512_mul_ps(dw, _mm512_set1_ps(x[i].d)), acc);
 }
 
 static int decode_q6_k(int64_t nb, const void *w, size_t ws, int64_t nrows, const void *xv, float *y) {
@@ -235,7 +246,8 @@ static int decode_q6_k(int64_t nb, const void *w, size_t ws, int64_t nrows, cons
         for (int l = 0; l < 32; l++) idx[l] = (short)(4 * z + l / 8);
         k.sidx[z] = _mm512_loadu_si512(idx);
     }
-    ROW_STREAMS_LOOP(block_q6_k, q6_k_pair_step(A, B, nb, x, &k));
+    /* all pairs in one block loop: ~7% faster than pair after pair for Q6_K */
+    ROW_STREAMS_LOOP(block_q6_k, q6_k_pair_block(A, B, i, x, &k, acc), 1);
     return 0;
 }
 
