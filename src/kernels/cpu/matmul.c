@@ -21,6 +21,10 @@
 /* Decode (one token) streams each weight row once and leaves prefetching to the hardware:
  * a software prefetch 4 KiB ahead (prefetchnta) cost ~10% tg on a quiet machine
  * (bench/RESULTS.md, 2026-12-02 04:02). */
+/* One token: the row range is walked as this many equal parts side by side, so the
+ * hardware prefetchers follow that many sequential streams (as the dedicated decode
+ * kernels in vec_dot_decode_avx512.c do; bench/RESULTS.md, row streams). */
+#define DECODE_ROW_STREAMS 4
 /* Fewer tokens than this leave most of a 16-token AMX tile empty: VNNI dots do better. */
 #define AMX_MIN_TOKENS 16
 
@@ -106,8 +110,10 @@ static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t ro
                          float *y, int64_t ldy) {
     float out[2 * INFER_DOT_WIDE_NT];
     const int tile = k->max_nt > 0 ? k->max_nt : INFER_DOT_MAX_NT;
-    if (n == 1) {
-        for (int64_t r = row_lo; r < row_hi; r++) k->dot(nb, W + (size_t)r * row_bytes, xq, xs, 1, &y[r]);
+    if (n == 1) { /* DECODE_ROW_STREAMS parts of the range side by side (see the top) */
+        const int64_t q = (row_hi - row_lo + DECODE_ROW_STREAMS - 1) / DECODE_ROW_STREAMS;
+        for (int64_t p = row_lo; p < row_lo + q; p++)
+            for (int64_t r = p; r < row_hi; r += q) k->dot(nb, W + (size_t)r * row_bytes, xq, xs, 1, &y[r]);
         return;
     }
     int64_t rb = (int64_t)(ROW_BLOCK_BYTES / (row_bytes ? row_bytes : 1));
