@@ -275,11 +275,13 @@ static void test_matmul_all_types(void **state) {
         fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
         run_matmul(&f, 40, 256, 1, false);    /* decode: one workgroup per row */
         run_matmul(&f, 37, 1024, 1, true);    /* decode: several blocks a row, partial row group, bias */
+        run_matmul(&f, 9, 2304, 1, false);    /* decode: x staged in two chunks, the second partial */
         run_matmul(&f, 40, 256, 5, true);     /* several rows at once, bias */
         run_matmul(&f, 40, 256, 37, true);    /* tiled: partial row and token tiles */
         run_matmul(&f, 100, 256, 70, false);  /* tiled: several row and token tiles */
         if (f.type == INFER_TYPE_F32 || f.type == INFER_TYPE_F16 || f.type == INFER_TYPE_BF16) {
             run_matmul(&f, 37, 67, 3, true);   /* columns not a multiple of 8 */
+            run_matmul(&f, 37, 67, 1, true);
             run_matmul(&f, 37, 67, 11, false);
         }
         free_fixture(&f);
@@ -326,6 +328,31 @@ static void test_matmul_portable_variants(void **state) {
     run_attention(INFER_TYPE_F16, 100, false);
     g_be = saved;
     portable->ops->destroy(portable);
+}
+
+/* The integer dot-product decode kernels (Q4_0, Q8_0; a device with an accelerated
+ * packed 4x8-bit dot product takes them, INFER_VK_INT_DOT=1 forces them where the
+ * feature exists, as on lavapipe): x staged in one and in two chunks, partial row groups. */
+static void test_matvec_int_dot(void **state) {
+    (void)state;
+    setenv("INFER_VK_INT_DOT", "1", 1);
+    infer_backend *saved = g_be, *idot = NULL;
+    infer_error err = {0};
+    infer_status st = infer_backend_vulkan_new(-1, 0, &idot, &err);
+    unsetenv("INFER_VK_INT_DOT");
+    if (st != INFER_OK) fail_msg("second backend: %s", err.message);
+    g_be = idot;
+    static const uint32_t types[] = {INFER_TYPE_Q4_0, INFER_TYPE_Q8_0};
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        if (k_types[ti].type != types[0] && k_types[ti].type != types[1]) continue;
+        fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
+        run_matmul(&f, 40, 256, 1, false);
+        run_matmul(&f, 37, 1024, 1, true);
+        run_matmul(&f, 9, 2304, 1, false);
+        free_fixture(&f);
+    }
+    g_be = saved;
+    idot->ops->destroy(idot);
 }
 
 /* Weights above the allocation limit are split into overlapping parts; the ops serve them
@@ -801,6 +828,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_matmul_all_types),
         cmocka_unit_test(test_matmul_portable_variants),
         cmocka_unit_test(test_matvec_aligned_inputs),
+        cmocka_unit_test(test_matvec_int_dot),
         cmocka_unit_test(test_split_weights),
         cmocka_unit_test(test_rms_norm),
         cmocka_unit_test(test_glu_add),

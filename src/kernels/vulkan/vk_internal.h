@@ -57,7 +57,7 @@ typedef struct vk_caps {
     bool storage16;               /* storageBuffer16BitAccess (enabled at device creation) */
     bool portable;                /* INFER_VK_PORTABLE: plain 32-bit variants only */
     bool float16;                 /* shaderFloat16 */
-    bool int_dot;                 /* shaderIntegerDotProduct */
+    bool int_dot;                 /* shaderIntegerDotProduct, accelerated (or INFER_VK_INT_DOT=1) */
     VkDeviceSize max_storage_range;   /* maxStorageBufferRange */
     VkDeviceSize max_alloc;           /* maxMemoryAllocationSize */
     VkDeviceSize offset_align;        /* minStorageBufferOffsetAlignment */

@@ -13,7 +13,7 @@
 
 #define MATMUL_VEC_MAX_N 8      /* below this many activation rows, one workgroup per weight row */
 #define MAT_TILE 64             /* matmul_mat.comp's BM = BN */
-#define MATVEC_ROWS 4           /* matvec_q4_k.comp's ROWS */
+#define MATVEC_ROWS 4           /* matvec_q4_k.comp's and matvec_rows.comp's ROWS */
 
 /* Push-constant blocks, word for word as the shaders declare them. */
 typedef struct { uint32_t a_off, row_bytes, row_len, ids_off, o_off, n; int32_t row_lo, row_hi, n_rows; } pc_get_rows;
@@ -241,19 +241,24 @@ void vk_op_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_t n_r
     vk_dispatch(vk, p, b, 3, &pc, sizeof pc, (uint64_t)n_rows, 1);
 }
 
+/* The activation rounding block of a weight type (0: float weights, x as is). */
+static uint32_t act_block(uint32_t wtype) {
+    switch (wtype) {
+    case INFER_TYPE_Q4_0: case INFER_TYPE_Q4_1: case INFER_TYPE_Q5_0: case INFER_TYPE_Q5_1:
+    case INFER_TYPE_Q8_0: case INFER_TYPE_MXFP4: case INFER_TYPE_IQ4_NL: return 32;
+    case INFER_TYPE_Q2_K: case INFER_TYPE_Q3_K: case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K:
+    case INFER_TYPE_IQ4_XS: return 256;
+    default: return 0;
+    }
+}
+
 /* The reference engine multiplies quantized weights with activations rounded to an
  * 8-bit format (blocks of 32 for the 32-value formats, of 256 for the K-quants); doing
  * the same keeps our logits next to its. Returns the view to multiply with: x itself
  * for float weights, else the rounded copy in act_scratch. */
 static infer_bview act_for(vk_backend *vk, uint32_t wtype, infer_bview x, uint64_t n_values) {
-    uint32_t qb;
-    switch (wtype) {
-    case INFER_TYPE_Q4_0: case INFER_TYPE_Q4_1: case INFER_TYPE_Q5_0: case INFER_TYPE_Q5_1:
-    case INFER_TYPE_Q8_0: case INFER_TYPE_MXFP4: case INFER_TYPE_IQ4_NL: qb = 32; break;
-    case INFER_TYPE_Q2_K: case INFER_TYPE_Q3_K: case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K:
-    case INFER_TYPE_IQ4_XS: qb = 256; break;
-    default: return x;
-    }
+    uint32_t qb = act_block(wtype);
+    if (!qb) return x;
     if (vk->act_cached.valid && vk->act_cached.buf == x.buf && vk->act_cached.offset == x.offset && vk->act_cached.n == n_values &&
         vk->act_cached.qb == qb)
         return (infer_bview){vk->act_scratch, 0, INFER_TYPE_F32};
@@ -287,6 +292,18 @@ static bool matvec_fast_ok(vk_backend *vk, uint32_t wtype, int64_t n) {
            vk->caps.subgroup_size >= 8 && vk->caps.subgroup_size <= 32;
 }
 
+/* The one-row decode kernel of every type (matvec_rows.comp: ROWS rows per workgroup, x
+ * rounded inside): its subgroup form where whole subgroups of 4..32 invocations fit in
+ * one row's 32, else its shared-memory form; the integer dot-product form for Q4_0/Q8_0
+ * where the device has shaderIntegerDotProduct. */
+static const char *matvec_rows_shader(vk_backend *vk, uint32_t wtype) {
+    uint32_t sg = vk->caps.subgroup_size;
+    bool sub = vk->caps.subgroup_arith && sg >= 4 && sg <= 32 && (sg & (sg - 1)) == 0;
+    /* Integer dot products (Q4_0, Q8_0) where the device has them. */
+    if (vk->caps.int_dot && (wtype == INFER_TYPE_Q4_0 || wtype == INFER_TYPE_Q8_0)) return sub ? "matvec_rows_sg_idot" : "matvec_rows_idot";
+    return sub ? "matvec_rows_sg" : "matvec_rows";
+}
+
 void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias, infer_bview y) {
     vk_backend *vk = vk_of(be);
     if (!vk_ensure_recording(vk) || rows <= 0 || n <= 0) return;
@@ -315,7 +332,9 @@ static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols
         if (!vk_bind(vk, x, x_bytes, &raw_x, "matmul x")) return;
         fast_ok = raw_x.rem % 16 == 0;
     }
-    const char *shader = !vec ? "matmul_mat" : vk->caps.subgroup_arith ? "matmul_vec_sg" : "matmul_vec";
+    /* One activation row: the several-rows-per-workgroup kernel that rounds x itself. */
+    bool rows_k = n == 1;
+    const char *shader = !vec ? "matmul_mat" : rows_k ? matvec_rows_shader(vk, W.type) : vk->caps.subgroup_arith ? "matmul_vec_sg" : "matmul_vec";
     size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
     vk_binding b[4];
     vk_pipeline *p = NULL;   /* the general kernel, set up (with the rounded x) on first need */
@@ -328,7 +347,7 @@ static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols
         if (!vk_bind(vk, infer_bview_at(W, (size_t)(r0 * row_bytes)), (size_t)(cnt * row_bytes), &b[0], "matmul W")) return;
         vk_pipeline *fast = fast_ok && b[0].rem % 16 == 0 ? vk_pipeline_get(vk, "matvec_q4_k") : NULL;
         if (!fast && !p) {
-            infer_bview xr = act_for(vk, W.type, x, (uint64_t)(n * cols));
+            infer_bview xr = rows_k ? x : act_for(vk, W.type, x, (uint64_t)(n * cols));
             p = typed_pipeline(vk, shader, W.type);
             if (!p || !vk_bind(vk, xr, x_bytes, &rounded_x, "matmul x")) return;
         }
@@ -336,8 +355,11 @@ static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols
         pc_matmul pc = {.a_off = b[0].rem, .row_bytes = (uint32_t)row_bytes, .rows = (uint32_t)rows, .cols = (uint32_t)cols,
                         .x_off = b[1].rem / 4, .b_off = b[2].rem / 4, .has_bias = bias.buf != NULL, .y_off = b[3].rem / 4,
                         .n = (uint32_t)n, .r_base = (uint32_t)r0, .win_rows = (uint32_t)cnt, .x_div = 1, .e_count = 1};
+        if (rows_k) pc.expert_bytes = act_block(W.type);   /* matvec_rows reads this word as x_qb */
         if (fast)
             vk_dispatch(vk, fast, b, 4, &pc, sizeof pc, ceil_div(cnt, MATVEC_ROWS), 1);
+        else if (rows_k)
+            vk_dispatch(vk, p, b, 4, &pc, sizeof pc, ceil_div(cnt, MATVEC_ROWS), 1);
         else if (vec)
             vk_dispatch(vk, p, b, 4, &pc, sizeof pc, cnt, (uint32_t)ceil_div((uint64_t)n, 4));
         else
