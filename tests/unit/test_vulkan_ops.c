@@ -432,6 +432,52 @@ static void test_rms_norm(void **state) {
     free(w);
 }
 
+/* A residual add followed by the norm of its output is one fused dispatch on Vulkan: the
+ * stored sum and the normed rows both match the reference, in place (out = a, as the
+ * forward pass does) and not, and a norm of some other view still sees the add done. */
+static void test_add_rms_norm_fused(void **state) {
+    (void)state;
+    const int n_rows = 3, row_len = 300;
+    const size_t n = (size_t)n_rows * row_len;
+    float *a = rand_vec(n, 2.0f), *b = rand_vec(n, 2.0f), *w = rand_vec((size_t)row_len, 1.0f);
+    const float eps = 1e-6f;
+    double *sum = malloc(sizeof(double) * n), *want = malloc(sizeof(double) * n), *want_row0 = malloc(sizeof(double) * row_len);
+    for (size_t i = 0; i < n; i++) sum[i] = (double)(a[i] + b[i]);   /* the add is in float */
+    for (int r = 0; r < n_rows; r++) {
+        double ss = 0;
+        for (int i = 0; i < row_len; i++) ss += sum[r * row_len + i] * sum[r * row_len + i];
+        double sc = 1.0 / sqrt(ss / row_len + eps);
+        for (int i = 0; i < row_len; i++) want[r * row_len + i] = sum[r * row_len + i] * sc * w[i];
+    }
+    /* Row 0 alone with half its length: not the add's output view, so not fused. */
+    double ss0 = 0;
+    for (int i = 0; i < row_len / 2; i++) ss0 += sum[row_len + i] * sum[row_len + i];
+    for (int i = 0; i < row_len / 2; i++) want_row0[i] = sum[row_len + i] / sqrt(ss0 / (row_len / 2) + eps);
+    float *got = malloc(sizeof(float) * n), *got_sum = malloc(sizeof(float) * n), *got_sep = malloc(sizeof(float) * n);
+    for (int in_place = 0; in_place < 2; in_place++) {
+        dev da = dev_new(a, sizeof(float) * n, INFER_TYPE_F32), db = dev_new(b, sizeof(float) * n, INFER_TYPE_F32);
+        dev ds = dev_new(NULL, sizeof(float) * n, INFER_TYPE_F32), dw = dev_new(w, sizeof(float) * row_len, INFER_TYPE_F32);
+        dev dout = dev_new(NULL, sizeof(float) * n, INFER_TYPE_F32), dsep = dev_new(NULL, sizeof(float) * n, INFER_TYPE_F32);
+        infer_bview s = in_place ? da.v : ds.v;
+        g_be->ops->begin(g_be);
+        g_be->ops->add(g_be, da.v, db.v, (int64_t)n, s);
+        g_be->ops->rms_norm(g_be, s, dw.v, n_rows, row_len, eps, dout.v);
+        g_be->ops->add(g_be, s, db.v, (int64_t)n, s);   /* s + b again, then undone below */
+        g_be->ops->scale(g_be, db.v, (int64_t)n, -1.0f, 0.0f, dsep.v);
+        g_be->ops->add(g_be, s, dsep.v, (int64_t)n, s);
+        g_be->ops->rms_norm(g_be, infer_bview_at(s, sizeof(float) * row_len), none(), 1, row_len / 2, eps, dsep.v);
+        g_be->ops->read(g_be, dout.v, got, sizeof(float) * n);
+        g_be->ops->read(g_be, s, got_sum, sizeof(float) * n);
+        g_be->ops->read(g_be, dsep.v, got_sep, sizeof(float) * (size_t)(row_len / 2));
+        end_ok();
+        check_close("add+rms_norm: normed", got, want, n, 1e-6, 1e-5);
+        check_close("add+rms_norm: sum", got_sum, sum, n, 1e-5, 1e-5);
+        check_close("add then a norm of another view", got_sep, want_row0, (size_t)(row_len / 2), 1e-5, 1e-4);
+        dev_free(da); dev_free(db); dev_free(ds); dev_free(dw); dev_free(dout); dev_free(dsep);
+    }
+    free(a); free(b); free(w); free(sum); free(want); free(want_row0); free(got); free(got_sum); free(got_sep);
+}
+
 static void test_glu_add(void **state) {
     (void)state;
     const int n = 1000;
@@ -832,6 +878,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_split_weights),
         cmocka_unit_test(test_rms_norm),
         cmocka_unit_test(test_glu_add),
+        cmocka_unit_test(test_add_rms_norm_fused),
         cmocka_unit_test(test_rope),
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_moe),

@@ -47,9 +47,15 @@ static void vk_release(infer_backend *be, infer_bbuf *buf) {
     vk_retire(vk_of(be), buf);
 }
 
-static void vk_begin(infer_backend *be) { vk_pass_begin(vk_of(be)); }
+static void vk_begin(infer_backend *be) {
+    vk_of(be)->pending_add.on = false;
+    vk_pass_begin(vk_of(be));
+}
 
-static infer_status vk_end(infer_backend *be, infer_error *err) { return vk_pass_end(vk_of(be), err); }
+static infer_status vk_end(infer_backend *be, infer_error *err) {
+    vk_add_flush(vk_of(be));
+    return vk_pass_end(vk_of(be), err);
+}
 
 static const char *vk_device_name(infer_backend *be) { return vk_of(be)->caps.device_name; }
 

@@ -133,6 +133,10 @@ typedef struct vk_backend {
     /* What act_scratch holds, so consecutive matmuls on the same input (Q/K/V, gate/up)
      * round it once. Any op other than a matmul, and any host write, forgets it. */
     struct { infer_bbuf *buf; size_t offset; uint64_t n; uint32_t qb; bool valid; } act_cached;
+    /* A residual add held back so that the rms_norm reading its output can do both in
+     * one dispatch (add_rms_norm.comp); any other op, host transfer or end() records it
+     * first (vk_add_flush). */
+    struct { bool on; infer_bview a, b, out; int64_t n; } pending_add;
     infer_bbuf *check_buf;        /* device-side argument checks (bad ids), zeroed per pass */
     bool check_used;              /* this pass wrote check_buf: read it back at end() */
     uint32_t check_result;
@@ -232,6 +236,8 @@ void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t
 void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks, const infer_attn_params *p, infer_bview out);
 void vk_op_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, infer_bview up, int64_t n, float alpha, float limit, infer_bview out);
 void vk_op_add(infer_backend *be, infer_bview a, infer_bview b, int64_t n, infer_bview out);
+/* Records the held-back add, if any (before any other op, transfer, or the end of a pass). */
+void vk_add_flush(vk_backend *vk);
 bool vk_supports(infer_backend *be, infer_op op, uint32_t type);
 void vk_op_scale(infer_backend *be, infer_bview x, int64_t n, float s, float cap, infer_bview out);
 void vk_op_moe(infer_backend *be, infer_bview x, infer_bview logits, int64_t n_tok, int64_t n_embd, int64_t n_ff, int32_t n_expert, int32_t k,

@@ -32,6 +32,7 @@ typedef struct {
 typedef struct { uint32_t g_off, u_off, o_off, n, kind; float alpha, limit; } pc_glu;
 typedef struct { uint32_t x_off, o_off, n; float s, cap; } pc_scale;
 typedef struct { uint32_t a_off, b_off, o_off, n; } pc_add;
+typedef struct { uint32_t a_off, b_off, s_off, w_off, o_off, row_len, n_rows, has_w; float eps; } pc_add_rms_norm;
 typedef struct { uint32_t l_off, n_tok, n_expert, k, sel_off, cnt_off, list_off, w_off; } pc_moe_route;
 typedef struct { uint32_t d_off, w_off, o_off, n_tok, n_embd, k; } pc_moe_combine;
 
@@ -44,6 +45,7 @@ static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
  * write anything, so the rounded-activation cache is forgotten. */
 static bool ready(vk_backend *vk) {
     vk->act_cached.valid = false;
+    vk_add_flush(vk);
     return vk_ensure_recording(vk);
 }
 
@@ -140,6 +142,7 @@ static bool view_in_range(vk_backend *vk, infer_bview v, size_t bytes, const cha
 void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t bytes) {
     vk_backend *vk = vk_of(be);
     vk->act_cached.valid = false;
+    vk_add_flush(vk);
     if (vk->status || bytes == 0 || !view_in_range(vk, dst, bytes, "write")) return;
     if (!vk->recording) {   /* outside a pass: the device is idle, copy now */
         if (dst.buf->mapped) {
@@ -166,6 +169,7 @@ void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t byt
 
 void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes) {
     vk_backend *vk = vk_of(be);
+    vk_add_flush(vk);
     if (vk->status || bytes == 0 || !view_in_range(vk, src, bytes, "read")) return;
     if (!vk->recording) {
         if (src.buf->mapped) {
@@ -225,12 +229,37 @@ void vk_op_get_rows(infer_backend *be, infer_bview table, int64_t row_len, infer
     }
 }
 
+static bool same_view(infer_bview a, infer_bview b) { return a.buf == b.buf && a.offset == b.offset; }
+
+/* The held-back add and this norm in one dispatch: s = a + b, out = norm(s) * w. */
+static void add_rms_norm_rec(vk_backend *vk, infer_bview a, infer_bview bb, infer_bview s, infer_bview w, int64_t n_rows,
+                             int64_t row_len, float eps, infer_bview out) {
+    vk_pipeline *p = vk_pipeline_get(vk, "add_rms_norm");
+    vk_binding b[5];
+    size_t bytes = (size_t)(n_rows * row_len) * 4;
+    if (!p || !vk_bind(vk, a, bytes, &b[0], "add a") || !vk_bind(vk, bb, bytes, &b[1], "add b") ||
+        !vk_bind(vk, s, bytes, &b[2], "add out") || !vk_bind(vk, w.buf ? w : s, (size_t)row_len * 4, &b[3], "rms_norm weight") ||
+        !vk_bind(vk, out, bytes, &b[4], "rms_norm out"))
+        return;
+    pc_add_rms_norm pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, b[3].rem / 4, b[4].rem / 4,
+                          (uint32_t)row_len, (uint32_t)n_rows, w.buf != NULL, eps};
+    vk_dispatch(vk, p, b, 5, &pc, sizeof pc, (uint64_t)n_rows, 1);
+}
+
 void vk_op_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_t n_rows, int64_t row_len, float eps, infer_bview out) {
     vk_backend *vk = vk_of(be);
+    /* A held-back add whose output is exactly this norm's input is done here with it. */
+    bool fuse = vk->pending_add.on && n_rows > 0 && row_len > 0 && same_view(vk->pending_add.out, x) &&
+                vk->pending_add.n == n_rows * row_len;
+    if (fuse) vk->pending_add.on = false;
     if (!ready(vk) || n_rows <= 0 || row_len <= 0) return;
     if (!f32_view(vk, x, "rms_norm", "x") || !f32_view(vk, out, "rms_norm", "out") ||
         (w.buf && !f32_view(vk, w, "rms_norm", "weight")) || !fits(vk, "rms_norm", (uint64_t)(n_rows * row_len)))
         return;
+    if (fuse) {
+        add_rms_norm_rec(vk, vk->pending_add.a, vk->pending_add.b, x, w, n_rows, row_len, eps, out);
+        return;
+    }
     vk_pipeline *p = vk_pipeline_get(vk, "rms_norm");
     vk_binding b[3];
     size_t bytes = (size_t)(n_rows * row_len) * 4;
@@ -306,6 +335,7 @@ static const char *matvec_rows_shader(vk_backend *vk, uint32_t wtype) {
 
 void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias, infer_bview y) {
     vk_backend *vk = vk_of(be);
+    vk_add_flush(vk);
     if (!vk_ensure_recording(vk) || rows <= 0 || n <= 0) return;
     matmul_rec(vk, W, rows, cols, x, n, bias, y);
     /* y may share the buffer of the rounded input: then that copy may be stale. */
@@ -506,10 +536,7 @@ void vk_op_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, infer_b
     glu_rec(vk, kind, gate, up, n, alpha, limit, out);
 }
 
-void vk_op_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n, infer_bview out) {
-    vk_backend *vk = vk_of(be);
-    if (!ready(vk) || n <= 0 || !fits(vk, "add", (uint64_t)n)) return;
-    if (!f32_view(vk, a, "add", "a") || !f32_view(vk, bb, "add", "b") || !f32_view(vk, out, "add", "out")) return;
+static void add_rec(vk_backend *vk, infer_bview a, infer_bview bb, int64_t n, infer_bview out) {
     vk_pipeline *p = vk_pipeline_get(vk, "add");
     vk_binding b[3];
     size_t bytes = (size_t)n * 4;
@@ -517,6 +544,25 @@ void vk_op_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n, infe
         return;
     pc_add pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n};
     vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)n, 64), 1);
+}
+
+/* Checked now, recorded later: by the next rms_norm when it reads `out` (one dispatch
+ * for both), else by vk_add_flush before whatever comes next. */
+void vk_op_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n, infer_bview out) {
+    vk_backend *vk = vk_of(be);
+    if (!ready(vk) || n <= 0 || !fits(vk, "add", (uint64_t)n)) return;
+    if (!f32_view(vk, a, "add", "a") || !f32_view(vk, bb, "add", "b") || !f32_view(vk, out, "add", "out")) return;
+    vk->pending_add.a = a;
+    vk->pending_add.b = bb;
+    vk->pending_add.out = out;
+    vk->pending_add.n = n;
+    vk->pending_add.on = true;
+}
+
+void vk_add_flush(vk_backend *vk) {
+    if (!vk->pending_add.on) return;
+    vk->pending_add.on = false;
+    if (!vk->status) add_rec(vk, vk->pending_add.a, vk->pending_add.b, vk->pending_add.n, vk->pending_add.out);
 }
 
 void vk_op_scale(infer_backend *be, infer_bview x, int64_t n, float s, float cap, infer_bview out) {
