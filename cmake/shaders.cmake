@@ -64,6 +64,10 @@ foreach(s kv_store attention)
   # Devices with 16-bit storage read and write the F16 cache directly.
   infer_vk_variant(${s}_f16s ${s}.comp KV_F16 KV_F16_STORAGE)
 endforeach()
+# Split-K (flash-decoding) attention: partial softmax states, merged by attention_merge.
+infer_vk_variant(attention_split_f32 attention.comp SPLIT)
+infer_vk_variant(attention_split_f16 attention.comp KV_F16 SPLIT)
+infer_vk_variant(attention_split_f16s attention.comp KV_F16 KV_F16_STORAGE SPLIT)
 
 # Activation rounding to the reference's 8-bit dot-product partners.
 infer_vk_variant(quantize_act_q8 quantize_act.comp QB=32)

@@ -598,9 +598,13 @@ static void test_rope(void **state) {
 
 /* ------------------------------------------------------------------ KV cache + attention */
 
-static void run_attention(uint32_t cache_type, int window, bool sinks) {
-    const int n_head = 6, n_head_kv = 2, head_dim = 72, n_kv = 150, n_tok = 3;
-    const int32_t pos[] = {97, 140, 149};
+static void run_attention_kv(uint32_t cache_type, int window, bool sinks, int n_kv);
+static void run_attention(uint32_t cache_type, int window, bool sinks) { run_attention_kv(cache_type, window, sinks, 150); }
+
+/* n_kv must be coprime with 37 (the shuffled store order below). */
+static void run_attention_kv(uint32_t cache_type, int window, bool sinks, int n_kv) {
+    const int n_head = 6, n_head_kv = 2, head_dim = 72, n_tok = 3;
+    const int32_t pos[] = {n_kv * 2 / 3, n_kv - 10, n_kv - 1};
     const int row = n_head_kv * head_dim;
     bool f16 = cache_type == INFER_TYPE_F16;
     size_t es = f16 ? 2 : 4;
@@ -611,7 +615,7 @@ static void run_attention(uint32_t cache_type, int window, bool sinks) {
      * a shuffled order, so row placement is checked too. */
     int32_t *perm = malloc(sizeof(int32_t) * n_kv);
     float *ks = malloc(sizeof(float) * (size_t)n_kv * row), *vs = malloc(sizeof(float) * (size_t)n_kv * row);
-    for (int j = 0; j < n_kv; j++) perm[j] = (j * 37 + 11) % n_kv;   /* 37 is coprime with 150 */
+    for (int j = 0; j < n_kv; j++) perm[j] = (j * 37 + 11) % n_kv;   /* a permutation: 37 is coprime with n_kv */
     for (int j = 0; j < n_kv; j++) {
         memcpy(ks + (size_t)j * row, kall + (size_t)perm[j] * row, sizeof(float) * row);
         memcpy(vs + (size_t)j * row, vall + (size_t)perm[j] * row, sizeof(float) * row);
@@ -647,7 +651,7 @@ static void run_attention(uint32_t cache_type, int window, bool sinks) {
         for (int h = 0; h < n_head; h++) {
             int kh = h / (n_head / n_head_kv);
             const float *qv = q + ((size_t)t * n_head + h) * head_dim;
-            double sc[150], m = sinks ? snk[h] : -INFINITY, l = 0;
+            double *sc = malloc(sizeof(double) * (size_t)n_kv), m = sinks ? snk[h] : -INFINITY, l = 0;
             int lo = window > 0 ? (pos[t] - window + 1 > 0 ? pos[t] - window + 1 : 0) : 0;
             for (int j = lo; j <= pos[t]; j++) {
                 double s = 0;
@@ -662,9 +666,10 @@ static void run_attention(uint32_t cache_type, int window, bool sinks) {
                 for (int j = lo; j <= pos[t]; j++) o += exp(sc[j] - m) * vall[(size_t)j * row + kh * head_dim + d];
                 want[((size_t)t * n_head + h) * head_dim + d] = o / l;
             }
+            free(sc);
         }
     char what[64];
-    snprintf(what, sizeof what, "attention %s window %d sinks %d", f16 ? "F16" : "F32", window, sinks);
+    snprintf(what, sizeof what, "attention %s window %d sinks %d n_kv %d", f16 ? "F16" : "F32", window, sinks, n_kv);
     check_close(what, got, want, (size_t)n_tok * n_head * head_dim, f16 ? 2e-3 : 2e-6, f16 ? 2e-3 : 1e-5);
     dev_free(dk); dev_free(dv); dev_free(dks); dev_free(dvs); dev_free(dperm); dev_free(dq); dev_free(dpos); dev_free(dsnk); dev_free(dout);
     free(kall); free(vall); free(q); free(snk); free(perm); free(ks); free(vs); free(got); free(kback); free(want);
@@ -676,6 +681,32 @@ static void test_attention(void **state) {
     run_attention(INFER_TYPE_F32, 16, true);
     run_attention(INFER_TYPE_F16, 0, true);
     run_attention(INFER_TYPE_F16, 100, false);
+}
+
+/* Split-K attention: the default choice splits long caches with few query rows (1000
+ * and 1234 keys for 18 rows); INFER_VK_ATTN_SPLIT forces parts of 64 and 37 keys, so
+ * contexts that are not multiples of the part, parts left empty by a window, and the
+ * sink (added once, at the merge) are all checked against the reference. */
+static void test_attention_split(void **state) {
+    (void)state;
+    run_attention_kv(INFER_TYPE_F32, 0, false, 1000);
+    run_attention_kv(INFER_TYPE_F16, 0, true, 1234);
+    static const char *lens[] = {"64", "37"};
+    for (int li = 0; li < 2; li++) {
+        setenv("INFER_VK_ATTN_SPLIT", lens[li], 1);
+        infer_backend *saved = g_be, *split = NULL;
+        infer_error err = {0};
+        infer_status st = infer_backend_vulkan_new(-1, 0, &split, &err);
+        unsetenv("INFER_VK_ATTN_SPLIT");
+        if (st != INFER_OK) fail_msg("second backend: %s", err.message);
+        g_be = split;
+        run_attention_kv(INFER_TYPE_F32, 0, false, 150);
+        run_attention_kv(INFER_TYPE_F32, 16, true, 150);
+        run_attention_kv(INFER_TYPE_F16, 0, true, 301);
+        run_attention_kv(INFER_TYPE_F16, 100, false, 129);
+        g_be = saved;
+        split->ops->destroy(split);
+    }
 }
 
 /* ------------------------------------------------------------------ MoE */
@@ -881,6 +912,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_add_rms_norm_fused),
         cmocka_unit_test(test_rope),
         cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_attention_split),
         cmocka_unit_test(test_moe),
         cmocka_unit_test(test_errors_are_sticky_and_reported),
         cmocka_unit_test(test_kv_store_out_of_range_positions),

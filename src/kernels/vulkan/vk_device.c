@@ -194,6 +194,12 @@ static void probe(vk_backend *vk) {
         if (v >= 4096 && v < c->weight_split) c->weight_split = v & ~3ull;
     }
 
+    /* INFER_VK_ATTN_SPLIT=KEYS: split-K attention whenever the cache is longer than KEYS,
+     * in parts of KEYS (tests exercise the split at small contexts). */
+    const char *asplit = getenv("INFER_VK_ATTN_SPLIT");
+    unsigned long long as = asplit && *asplit ? strtoull(asplit, NULL, 10) : 0;
+    c->attn_split_len = as > 0 && as <= (1u << 20) ? (uint32_t)as : 0;
+
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &s16};
     VkPhysicalDeviceShaderFloat16Int8Features f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};

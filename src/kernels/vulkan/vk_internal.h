@@ -68,6 +68,7 @@ typedef struct vk_caps {
     uint32_t mem_device;              /* memory type for device-local buffers */
     uint32_t mem_host;                /* memory type for host-visible coherent buffers */
     VkDeviceSize weight_split;        /* weights above this are split (maxMemoryAllocationSize) */
+    uint32_t attn_split_len;          /* INFER_VK_ATTN_SPLIT: keys per split-K part, forced (0: chosen) */
     bool device_is_host_visible;      /* mem_device can be mapped (UMA, lavapipe) */
 } vk_caps;
 

@@ -28,7 +28,9 @@ typedef struct {
     uint32_t q_off, k_off, v_off, pos_off, sink_off, has_sink, o_off, n_tokens, n_head, n_head_kv, head_dim, n_kv;
     float scale;
     int32_t window;
+    uint32_t n_split, split_len;
 } pc_attention;
+typedef struct { uint32_t p_off, sink_off, has_sink, o_off, n_rows, n_head, head_dim, n_split; } pc_attention_merge;
 typedef struct { uint32_t g_off, u_off, o_off, n, kind; float alpha, limit; } pc_glu;
 typedef struct { uint32_t x_off, o_off, n; float s, cap; } pc_scale;
 typedef struct { uint32_t a_off, b_off, o_off, n; } pc_add;
@@ -480,6 +482,57 @@ void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t
     vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)(n_tok * row_len), 64), 1);
 }
 
+#define ATTN_SPLIT_MIN_KEYS 128    /* keys per part at least: two of the kernel's 64-key chunks */
+#define ATTN_SPLIT_ROWS 128        /* below this many (query, head) workgroups the device idles */
+#define ATTN_SPLIT_TARGET 512      /* workgroups aimed at when splitting */
+
+/* Keys per part of split-K attention, or 0 for the one-pass kernel: split when the
+ * (query, head) rows alone would leave most of the device idle and each part still gets
+ * at least ATTN_SPLIT_MIN_KEYS keys (decode at long contexts). */
+static uint32_t attention_split_len(const vk_backend *vk, const infer_attn_params *ap) {
+    uint64_t rows = (uint64_t)ap->n_tokens * (uint64_t)ap->n_head, n_kv = (uint64_t)ap->n_kv;
+    if (vk->caps.attn_split_len) return n_kv > vk->caps.attn_split_len ? vk->caps.attn_split_len : 0;
+    if (rows >= ATTN_SPLIT_ROWS || n_kv < 2 * ATTN_SPLIT_MIN_KEYS) return 0;
+    uint64_t parts = ATTN_SPLIT_TARGET / rows;
+    if (parts > n_kv / ATTN_SPLIT_MIN_KEYS) parts = n_kv / ATTN_SPLIT_MIN_KEYS;
+    if (parts < 2) return 0;
+    uint64_t len = (ceil_div(n_kv, parts) + 63) & ~(uint64_t)63;   /* whole 64-key chunks */
+    return len < n_kv ? (uint32_t)len : 0;
+}
+
+/* Split-K attention: each (query, head) row's keys in parts of split_len, one workgroup
+ * per part writing its partial softmax state to scratch, then one merge dispatch. */
+static void attention_split_rec(vk_backend *vk, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks,
+                                 const infer_attn_params *ap, uint32_t split_len, infer_bview out) {
+    bool f16 = k.type == INFER_TYPE_F16;
+    size_t es = f16 ? 2 : 4;
+    uint64_t rows = (uint64_t)ap->n_tokens * (uint64_t)ap->n_head;
+    uint32_t n_split = (uint32_t)ceil_div((uint64_t)ap->n_kv, split_len);
+    size_t part_bytes = (size_t)rows * n_split * ((size_t)ap->head_dim + 2) * 4;
+    if (n_split > vk->caps.max_groups_yz || !fits(vk, "attention", part_bytes / 4)) return;
+    size_t qbytes = (size_t)rows * (size_t)ap->head_dim * 4;
+    size_t kvbytes = (size_t)ap->n_kv * (size_t)ap->n_head_kv * (size_t)ap->head_dim * es;
+    infer_bbuf *s = vk_scratch(vk, &vk->scratch, part_bytes);
+    vk_pipeline *p = vk_pipeline_get(vk, !f16 ? "attention_split_f32" : vk->caps.storage16 ? "attention_split_f16s" : "attention_split_f16");
+    vk_pipeline *pm = vk_pipeline_get(vk, "attention_merge");
+    infer_bview parts = {s, 0, INFER_TYPE_F32};
+    vk_binding b[6];
+    if (!s || !p || !pm || !vk_bind(vk, q, qbytes, &b[0], "attention q") || !vk_bind(vk, k, kvbytes, &b[1], "attention k") ||
+        !vk_bind(vk, v, kvbytes, &b[2], "attention v") || !vk_bind(vk, pos, (size_t)ap->n_tokens * 4, &b[3], "attention positions") ||
+        !vk_bind(vk, sinks.buf ? sinks : q, sinks.buf ? (size_t)ap->n_head * 4 : 4, &b[4], "attention sinks") ||
+        !vk_bind(vk, parts, part_bytes, &b[5], "attention parts"))
+        return;
+    pc_attention pc = {b[0].rem / 4, (uint32_t)(b[1].rem / es), (uint32_t)(b[2].rem / es), b[3].rem / 4, b[4].rem / 4,
+                       sinks.buf != NULL, b[5].rem / 4, (uint32_t)ap->n_tokens, (uint32_t)ap->n_head, (uint32_t)ap->n_head_kv,
+                       (uint32_t)ap->head_dim, (uint32_t)ap->n_kv, ap->scale, ap->window, n_split, split_len};
+    vk_dispatch(vk, p, b, 6, &pc, sizeof pc, rows, n_split);
+    vk_binding m[3] = {b[5], b[4]};
+    if (!vk_bind(vk, out, qbytes, &m[2], "attention out")) return;
+    pc_attention_merge pcm = {m[0].rem / 4, m[1].rem / 4, sinks.buf != NULL, m[2].rem / 4, (uint32_t)rows, (uint32_t)ap->n_head,
+                              (uint32_t)ap->head_dim, n_split};
+    vk_dispatch(vk, pm, m, 3, &pcm, sizeof pcm, rows, 1);
+}
+
 void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks,
                      const infer_attn_params *ap, infer_bview out) {
     vk_backend *vk = vk_of(be);
@@ -495,6 +548,11 @@ void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bvie
         return;
     }
     if (!f32_view(vk, q, "attention", "q") || !f32_view(vk, out, "attention", "out")) return;
+    uint32_t split_len = attention_split_len(vk, ap);
+    if (split_len) {
+        attention_split_rec(vk, q, k, v, pos, sinks, ap, split_len, out);
+        return;
+    }
     bool f16 = k.type == INFER_TYPE_F16;
     size_t es = f16 ? 2 : 4;
     size_t qbytes = (size_t)ap->n_tokens * (size_t)ap->n_head * (size_t)ap->head_dim * 4;
@@ -508,7 +566,7 @@ void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bvie
         return;
     pc_attention pc = {b[0].rem / 4, (uint32_t)(b[1].rem / es), (uint32_t)(b[2].rem / es), b[3].rem / 4, b[4].rem / 4,
                        sinks.buf != NULL, b[5].rem / 4, (uint32_t)ap->n_tokens, (uint32_t)ap->n_head, (uint32_t)ap->n_head_kv,
-                       (uint32_t)ap->head_dim, (uint32_t)ap->n_kv, ap->scale, ap->window};
+                       (uint32_t)ap->head_dim, (uint32_t)ap->n_kv, ap->scale, ap->window, 1, 0};
     vk_dispatch(vk, p, b, 6, &pc, sizeof pc, (uint64_t)ap->n_tokens * (uint64_t)ap->n_head, 1);
 }
 
