@@ -5,7 +5,8 @@
 # default choices leave idle at the test models' sizes: split-K attention forced on every
 # cache longer than 16 keys (INFER_VK_ATTN_SPLIT; sinks and sliding windows in gpt-oss
 # and gemma3), and the integer dot-product kernels for Q4_0/Q8_0 (INFER_VK_INT_DOT, which
-# lavapipe has but does not accelerate).
+# lavapipe has but does not accelerate); and the mid-pass submission of command buffers
+# at its most frequent (INFER_VK_SUBMIT_FIRST).
 if(INFER_VULKAN)
   set(_vkk_env "CMOCKA_MESSAGE_OUTPUT=stdout;INFER_TEST_GOLDEN_STEP=1")
   if(INFER_SANITIZE)
@@ -18,9 +19,11 @@ if(INFER_VULKAN)
   endfunction()
   # One model per decoder family (the unit tests check every type's kernel against the
   # dequant fixtures; these runs are seconds each on lavapipe, so only a few).
-  foreach(model synth-llama-Q6_K synth-llama-Q5_1 synth-llama-BF16)
+  foreach(model synth-llama-Q6_K synth-llama-BF16)
     _vkk_golden(golden_vulkan_step_${model} ${model} "")
   endforeach()
+  # Each pass split into the most command buffers (submitted after 2, 4, 8, ... dispatches).
+  _vkk_golden(golden_vulkan_step_submit2_synth-llama-Q5_1 synth-llama-Q5_1 "INFER_VK_SUBMIT_FIRST=2")
   foreach(model synth-gptoss-MXFP4_MOE synth-gemma3-Q4_K_M)
     _vkk_golden(golden_vulkan_step_attn_split_${model} ${model} "INFER_VK_ATTN_SPLIT=16")
   endforeach()

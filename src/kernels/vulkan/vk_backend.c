@@ -128,8 +128,9 @@ infer_status infer_backend_vulkan_new(int device_index, int require_gpu, infer_b
         VkResult r = vkCreateCommandPool(vk->device, &pci, NULL, &vk->cmd_pool);
         if (r == VK_SUCCESS) {
             VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = vk->cmd_pool,
-                                              .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
-            r = vkAllocateCommandBuffers(vk->device, &ai, &vk->cmd);
+                                              .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = VK_MAX_CMDS};
+            r = vkAllocateCommandBuffers(vk->device, &ai, vk->cmds);
+            vk->cmd = vk->cmds[0];
         }
         if (r == VK_SUCCESS) {
             VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};

@@ -200,6 +200,11 @@ static void probe(vk_backend *vk) {
     unsigned long long as = asplit && *asplit ? strtoull(asplit, NULL, 10) : 0;
     c->attn_split_len = as > 0 && as <= (1u << 20) ? (uint32_t)as : 0;
 
+    /* INFER_VK_SUBMIT_FIRST=N: submit a pass's first command buffer after N dispatches
+     * (0: the whole pass at end(), as one command buffer). */
+    const char *sf = getenv("INFER_VK_SUBMIT_FIRST");
+    c->submit_first = sf && *sf ? (uint32_t)strtoul(sf, NULL, 10) : 32;
+
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &s16};
     VkPhysicalDeviceShaderFloat16Int8Features f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};

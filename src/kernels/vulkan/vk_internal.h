@@ -20,6 +20,7 @@
 
 #define VK_MAX_BINDINGS 8
 #define VK_PUSH_WORDS 32          /* 128 bytes: the minimum every device guarantees */
+#define VK_MAX_CMDS 8             /* command buffers a pass is split into at most */
 
 /* One device allocation with its buffer. mapped != NULL when host-visible.
  * A weight larger than one allocation may hold is split: then buffer is null and
@@ -69,6 +70,7 @@ typedef struct vk_caps {
     uint32_t mem_host;                /* memory type for host-visible coherent buffers */
     VkDeviceSize weight_split;        /* weights above this are split (maxMemoryAllocationSize) */
     uint32_t attn_split_len;          /* INFER_VK_ATTN_SPLIT: keys per split-K part, forced (0: chosen) */
+    uint32_t submit_first;            /* INFER_VK_SUBMIT_FIRST: dispatches before the first mid-pass submit (0: none) */
     bool device_is_host_visible;      /* mem_device can be mapped (UMA, lavapipe) */
 } vk_caps;
 
@@ -110,7 +112,14 @@ typedef struct vk_backend {
     vk_caps caps;
 
     VkCommandPool cmd_pool;
+    /* A pass is recorded into cmds[0], cmds[1], ...: each is submitted once it holds
+     * submit_at dispatches (doubling each time, first caps.submit_first), so the device
+     * runs the start of a pass while the rest is recorded; end() submits the last with
+     * the fence. cmd is the one being recorded. */
+    VkCommandBuffer cmds[VK_MAX_CMDS];
     VkCommandBuffer cmd;
+    int cur_cmd;
+    uint32_t in_cmd, submit_at;
     VkFence fence;
     VkDescriptorSetLayout set_layouts[VK_MAX_BINDINGS + 1];   /* by binding count */
     VkDescriptorPool *pools;      /* reset at each begin(); more added when one fills */

@@ -1,5 +1,8 @@
-/* The pass: one primary command buffer recorded between begin() and end(), submitted
- * once. Each dispatch gets a descriptor set from pools that are reset at begin() (more
+/* The pass: primary command buffers recorded between begin() and end(); the first ones
+ * are submitted as they fill (after caps.submit_first dispatches, then twice as many each
+ * time), so the device starts on a pass while the host still records it, and end()
+ * submits the last and waits. Each new command buffer starts with a full barrier (its
+ * first scope covers everything submitted earlier on the queue). Each dispatch gets a descriptor set from pools that are reset at begin() (more
  * pools are added when a long pass fills one). Barriers go only where needed: the byte
  * ranges each dispatch reads and writes (writes = bindings not declared readonly) are
  * remembered until the next barrier, and a dispatch that would read or write a range
@@ -118,6 +121,34 @@ static void remember(vk_backend *vk, const vk_binding *b, uint32_t nb, uint32_t 
         vk->touched[vk->n_touched++] = (vk_touch){b[i].buf->buffer, b[i].lo, b[i].hi, ((writes >> i) & 1u) != 0};
 }
 
+static bool begin_cmd(vk_backend *vk) {
+    vk->cmd = vk->cmds[vk->cur_cmd];
+    vk->in_cmd = 0;
+    VkResult r = vkResetCommandBuffer(vk->cmd, 0);
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    if (r == VK_SUCCESS) r = vkBeginCommandBuffer(vk->cmd, &bi);
+    if (r != VK_SUCCESS) vk_fail(vk, vk_status_of(r), "vulkan: vkBeginCommandBuffer failed: %s", vk_result_str(r));
+    return r == VK_SUCCESS;
+}
+
+/* Submits the command buffer recorded so far (no fence: end() waits on the last one,
+ * whose fence covers everything earlier on the queue) and continues in the next. */
+static void submit_partial(vk_backend *vk) {
+    if (vk->status || vk->cur_cmd + 1 >= VK_MAX_CMDS) return;
+    VkResult r = vkEndCommandBuffer(vk->cmd);
+    if (r == VK_SUCCESS) {
+        VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &vk->cmd};
+        r = vkQueueSubmit(vk->queue, 1, &si, VK_NULL_HANDLE);
+    }
+    if (r != VK_SUCCESS) {
+        vk_fail(vk, vk_status_of(r), "vulkan: mid-pass submit failed: %s", vk_result_str(r));
+        return;
+    }
+    vk->cur_cmd++;
+    vk->submit_at *= 2;
+    if (begin_cmd(vk)) vk_barrier(vk);
+}
+
 void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t nb, const void *push, uint32_t push_bytes,
                   uint32_t gx, uint32_t gy, uint32_t gz) {
     if (vk->status || !p) return;
@@ -151,6 +182,7 @@ void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t 
         vkCmdWriteTimestamp(vk->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->queries, vk->n_queries);
         vk->query_shader[vk->n_queries++] = (int32_t)(p - vk->pipelines);
     }
+    if (++vk->in_cmd >= vk->submit_at && vk->submit_at) submit_partial(vk);
 }
 
 void vk_profile_init(vk_backend *vk) {
@@ -259,13 +291,9 @@ void vk_pass_begin(vk_backend *vk) {
     vk->upload.used = 0;
     vk->readback.used = 0;
     vk->n_reads = 0;
-    VkResult r = vkResetCommandBuffer(vk->cmd, 0);
-    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-    if (r == VK_SUCCESS) r = vkBeginCommandBuffer(vk->cmd, &bi);
-    if (r != VK_SUCCESS) {
-        vk_fail(vk, vk_status_of(r), "vulkan: vkBeginCommandBuffer failed: %s", vk_result_str(r));
-        return;
-    }
+    vk->cur_cmd = 0;
+    vk->submit_at = vk->caps.submit_first;
+    if (!begin_cmd(vk)) return;
     vk->recording = true;
     vk->n_touched = 0;
     if (vk->profile) {
@@ -318,6 +346,9 @@ infer_status vk_pass_end(vk_backend *vk, infer_error *err) {
             vk_fail(vk, vk_status_of(r), "vulkan: vkQueueSubmit failed: %s", vk_result_str(r));
         }
     }
+    /* A failed pass may still have command buffers running: they finish before anything
+     * they use is reset or freed. */
+    if (vk->status && vk->cur_cmd > 0) vkQueueWaitIdle(vk->queue);
     if (!vk->status) profile_collect(vk);
     if (!vk->status)
         for (int i = 0; i < vk->n_reads; i++)
