@@ -160,6 +160,7 @@ typedef struct vk_backend {
     int32_t *query_shader;        /* pipeline index of each timestamp after the first */
     double *prof_ms;              /* per pipeline index */
     uint64_t *prof_calls;
+    uint64_t prof_passes, prof_dispatches, prof_barriers, prof_submits;   /* per-pass counts, summed */
 
     /* Sticky error of the pass (ops return void). */
     infer_status status;

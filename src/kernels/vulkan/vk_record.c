@@ -97,6 +97,7 @@ void vk_barrier(vk_backend *vk) {
     VkPipelineStageFlags st = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     vkCmdPipelineBarrier(vk->cmd, st, st, 0, 1, &mb, 0, NULL, 0, NULL);
     vk->n_touched = 0;
+    vk->prof_barriers++;
 }
 
 void vk_flush(vk_backend *vk) {
@@ -145,6 +146,7 @@ static void submit_partial(vk_backend *vk) {
         return;
     }
     vk->cur_cmd++;
+    vk->prof_submits++;
     vk->submit_at *= 2;
     if (begin_cmd(vk)) vk_barrier(vk);
 }
@@ -182,6 +184,7 @@ void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t 
         vkCmdWriteTimestamp(vk->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->queries, vk->n_queries);
         vk->query_shader[vk->n_queries++] = (int32_t)(p - vk->pipelines);
     }
+    vk->prof_dispatches++;
     if (++vk->in_cmd >= vk->submit_at && vk->submit_at) submit_partial(vk);
 }
 
@@ -220,6 +223,10 @@ void vk_profile_report(vk_backend *vk) {
     if (!vk->profile) return;
     double total = 0;
     for (int i = 0; i < infer_shader_blob_count; i++) total += vk->prof_ms[i];
+    double np = vk->prof_passes ? (double)vk->prof_passes : 1.0;
+    fprintf(stderr, "vulkan profile: %llu passes; per pass %.1f dispatches, %.1f barriers, %.1f submits\n",
+            (unsigned long long)vk->prof_passes, (double)vk->prof_dispatches / np, (double)vk->prof_barriers / np,
+            (double)vk->prof_submits / np);
     fprintf(stderr, "vulkan profile (GPU time between consecutive dispatch ends; first dispatch of each pass not counted):\n");
     for (;;) {
         int best = -1;
@@ -350,6 +357,8 @@ infer_status vk_pass_end(vk_backend *vk, infer_error *err) {
      * they use is reset or freed. */
     if (vk->status && vk->cur_cmd > 0) vkQueueWaitIdle(vk->queue);
     if (!vk->status) profile_collect(vk);
+    vk->prof_passes++;
+    vk->prof_submits++;
     if (!vk->status)
         for (int i = 0; i < vk->n_reads; i++)
             memcpy(vk->reads[i].dst, (const char *)vk->reads[i].src->mapped + vk->reads[i].offset, vk->reads[i].bytes);
