@@ -58,7 +58,7 @@ foreach(t Q4_0 Q8_0)
 endforeach()
 
 # KV-cache readers/writers: F32 and F16 caches.
-foreach(s kv_store attention)
+foreach(s kv_store attention rope_store)
   infer_vk_variant(${s}_f32 ${s}.comp)
   infer_vk_variant(${s}_f16 ${s}.comp KV_F16)
   # Devices with 16-bit storage read and write the F16 cache directly.
@@ -77,7 +77,7 @@ infer_vk_variant(quantize_act_q8k quantize_act.comp QB=256)
 foreach(src ${_vk_sources})
   get_filename_component(s ${src} NAME_WE)
   list(FIND _vk_typed ${s} typed)
-  if(typed EQUAL -1 AND NOT s MATCHES "^(kv_store|attention|quantize_act|matvec_rows)$")
+  if(typed EQUAL -1 AND NOT s MATCHES "^(kv_store|attention|rope_store|quantize_act|matvec_rows)$")
     infer_vk_variant(${s} ${s}.comp)
   endif()
 endforeach()

@@ -306,6 +306,7 @@ static void test_matvec_aligned_inputs(void **state) {
 }
 
 static void run_attention(uint32_t cache_type, int window, bool sinks);
+static void test_rope_kv_store_fused(void **state);
 
 /* The plain 32-bit variants (decode matmul without subgroups, F16 cache through 32-bit
  * words), which devices without those features use. */
@@ -326,6 +327,7 @@ static void test_matmul_portable_variants(void **state) {
     }
     run_attention(INFER_TYPE_F16, 0, true);
     run_attention(INFER_TYPE_F16, 100, false);
+    test_rope_kv_store_fused(NULL);
     g_be = saved;
     portable->ops->destroy(portable);
 }
@@ -593,6 +595,58 @@ static void test_rope(void **state) {
         dev_free(dp);
     }
     dev_free(dff);
+    free(x);
+}
+
+/* A rope followed by the kv_store of its output at the same positions is one fused
+ * dispatch on Vulkan: x is roped in place and the cache rows hold the roped values
+ * (the unrotated tail too, n_rot < head_dim), F32 and F16 caches, both rope modes; a
+ * position outside the cache is dropped. */
+static void test_rope_kv_store_fused(void **state) {
+    (void)state;
+    const int n_tok = 3, n_head = 2, head_dim = 20, row = n_head * head_dim, cache_rows = 8;
+    const int32_t pos[] = {5, 1000, 2};
+    infer_rope_params ps[2] = {
+        {.mode = INFER_ROPE_NORMAL, .n_rot = 16, .freq_base = 10000, .freq_scale = 1, .yarn_factor = 1, .attn_factor = 1},
+        {.mode = INFER_ROPE_NEOX, .n_rot = 12, .freq_base = 1000000, .freq_scale = 1, .yarn_factor = 1, .attn_factor = 1},
+    };
+    const size_t n = (size_t)n_tok * row;
+    float *x = rand_vec(n, 1.0f);
+    for (int k = 0; k < 4; k++) {
+        const infer_rope_params *rp = &ps[k % 2];
+        bool f16 = k >= 2;
+        size_t es = f16 ? 2 : 4;
+        dev dx = dev_new(x, n * 4, INFER_TYPE_F32), dp = dev_new(pos, sizeof pos, INFER_TYPE_I32);
+        dev dc = dev_new(NULL, (size_t)cache_rows * row * es, f16 ? INFER_TYPE_F16 : INFER_TYPE_F32);
+        float *got = malloc(n * 4);
+        uint8_t *cache = malloc((size_t)cache_rows * row * es);
+        g_be->ops->begin(g_be);
+        g_be->ops->rope(g_be, dx.v, dp.v, n_tok, n_head, head_dim, none(), rp);
+        g_be->ops->kv_store(g_be, dx.v, dp.v, n_tok, row, dc.v);
+        g_be->ops->read(g_be, dx.v, got, n * 4);
+        g_be->ops->read(g_be, dc.v, cache, (size_t)cache_rows * row * es);
+        end_ok();
+        double *want = malloc(n * 8);
+        for (size_t i = 0; i < n; i++) want[i] = x[i];
+        rope_ref(want, n_tok, n_head, head_dim, pos, NULL, rp);
+        check_close("rope then kv_store: x", got, want, n, 2e-4, 1e-4);
+        for (int r = 0; r < cache_rows; r++) {
+            int t = r == 5 ? 0 : r == 2 ? 2 : -1;
+            for (int i = 0; i < row; i++) {
+                size_t e = (size_t)r * row + i;
+                double v = f16 ? infer_fp16_to_f32(((uint16_t *)cache)[e]) : ((float *)cache)[e];
+                double w = t < 0 ? 0.0 : want[(size_t)t * row + i];
+                if (!(fabs(v - w) <= (f16 ? fabs(w) / 1024.0 + 1e-7 : 2e-4 + 1e-4 * fabs(w))))
+                    fail_msg("rope then kv_store (%s, mode %d): cache row %d [%d] got %g want %g", f16 ? "F16" : "F32", rp->mode, r, i, v, w);
+            }
+        }
+        free(got);
+        free(cache);
+        free(want);
+        dev_free(dx);
+        dev_free(dp);
+        dev_free(dc);
+    }
     free(x);
 }
 
@@ -911,6 +965,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_glu_add),
         cmocka_unit_test(test_add_rms_norm_fused),
         cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_rope_kv_store_fused),
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_attention_split),
         cmocka_unit_test(test_moe),

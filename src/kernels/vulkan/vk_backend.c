@@ -49,11 +49,12 @@ static void vk_release(infer_backend *be, infer_bbuf *buf) {
 
 static void vk_begin(infer_backend *be) {
     vk_of(be)->pending_add.on = false;
+    vk_of(be)->pending_rope.on = false;
     vk_pass_begin(vk_of(be));
 }
 
 static infer_status vk_end(infer_backend *be, infer_error *err) {
-    vk_add_flush(vk_of(be));
+    vk_pending_flush(vk_of(be));
     return vk_pass_end(vk_of(be), err);
 }
 

@@ -102,6 +102,15 @@ typedef struct vk_readback {
     size_t bytes;
 } vk_readback;
 
+/* A storage-buffer binding: a window of a buffer plus where the view starts in it. */
+typedef struct vk_binding {
+    infer_bbuf *buf;
+    VkDeviceSize offset;      /* aligned to minStorageBufferOffsetAlignment */
+    VkDeviceSize range;
+    uint32_t rem;             /* bytes from the window start to the view */
+    VkDeviceSize lo, hi;      /* the bytes the op uses: [view offset, + bytes) in buf */
+} vk_binding;
+
 typedef struct vk_backend {
     infer_backend base;
     VkInstance instance;
@@ -143,10 +152,20 @@ typedef struct vk_backend {
     /* What act_scratch holds, so consecutive matmuls on the same input (Q/K/V, gate/up)
      * round it once. Any op other than a matmul, and any host write, forgets it. */
     struct { infer_bbuf *buf; size_t offset; uint64_t n; uint32_t qb; bool valid; } act_cached;
-    /* A residual add held back so that the rms_norm reading its output can do both in
-     * one dispatch (add_rms_norm.comp); any other op, host transfer or end() records it
-     * first (vk_add_flush). */
+    /* An op held back so that the next one can do both in one dispatch: a residual add
+     * whose output the next rms_norm reads (add_rms_norm.comp), a rope whose output the
+     * next kv_store writes to the cache (rope_store.comp). Any other op, host transfer
+     * or end() records it first (vk_pending_flush); at most one is held. */
     struct { bool on; infer_bview a, b, out; int64_t n; } pending_add;
+    struct {
+        bool on;
+        vk_pipeline *p;
+        vk_binding b[4];
+        uint32_t pc[11];          /* rope.comp's push constants */
+        infer_bview x, pos;
+        int64_t n_tok, row_len;
+        uint64_t groups;
+    } pending_rope;
     infer_bbuf *check_buf;        /* device-side argument checks (bad ids), zeroed per pass */
     bool check_used;              /* this pass wrote check_buf: read it back at end() */
     uint32_t check_result;
@@ -200,14 +219,6 @@ infer_status vk_pipelines_init(vk_backend *vk, infer_error *err);
 void vk_pipelines_free(vk_backend *vk);
 
 /* vk_record.c */
-/* A storage-buffer binding: a window of a buffer plus where the view starts in it. */
-typedef struct vk_binding {
-    infer_bbuf *buf;
-    VkDeviceSize offset;      /* aligned to minStorageBufferOffsetAlignment */
-    VkDeviceSize range;
-    uint32_t rem;             /* bytes from the window start to the view */
-    VkDeviceSize lo, hi;      /* the bytes the op uses: [view offset, + bytes) in buf */
-} vk_binding;
 
 /* Window over [view.offset, view.offset + bytes); fails (sticky) if it cannot be bound. */
 bool vk_bind(vk_backend *vk, infer_bview v, size_t bytes, vk_binding *out, const char *what);
@@ -247,8 +258,8 @@ void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t
 void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks, const infer_attn_params *p, infer_bview out);
 void vk_op_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, infer_bview up, int64_t n, float alpha, float limit, infer_bview out);
 void vk_op_add(infer_backend *be, infer_bview a, infer_bview b, int64_t n, infer_bview out);
-/* Records the held-back add, if any (before any other op, transfer, or the end of a pass). */
-void vk_add_flush(vk_backend *vk);
+/* Records the held-back op, if any (before any other op, transfer, or the end of a pass). */
+void vk_pending_flush(vk_backend *vk);
 bool vk_supports(infer_backend *be, infer_op op, uint32_t type);
 void vk_op_scale(infer_backend *be, infer_bview x, int64_t n, float s, float cap, infer_bview out);
 void vk_op_moe(infer_backend *be, infer_bview x, infer_bview logits, int64_t n_tok, int64_t n_embd, int64_t n_ff, int32_t n_expert, int32_t k,

@@ -24,6 +24,7 @@ typedef struct {
 } pc_matmul;
 typedef struct { uint32_t x_off, pos_off, freq_off, n_tok, n_head, head_dim, n_rot, neox; float mscale; uint32_t ff_off, has_ff; } pc_rope;
 typedef struct { uint32_t src_off, pos_off, c_off, n_tok, row_len, c_len; } pc_kv_store;
+typedef struct { pc_rope rope; uint32_t c_off, c_len; } pc_rope_store;
 typedef struct {
     uint32_t q_off, k_off, v_off, pos_off, sink_off, has_sink, o_off, n_tokens, n_head, n_head_kv, head_dim, n_kv;
     float scale;
@@ -39,6 +40,7 @@ typedef struct { uint32_t l_off, n_tok, n_expert, k, sel_off, cnt_off, list_off,
 typedef struct { uint32_t d_off, w_off, o_off, n_tok, n_embd, k; } pc_moe_combine;
 
 _Static_assert(sizeof(pc_matmul) <= VK_PUSH_WORDS * 4, "push constants fit the guaranteed 128 bytes");
+_Static_assert(sizeof(pc_rope) == sizeof(((vk_backend *)0)->pending_rope.pc), "a held-back rope keeps its push constants");
 _Static_assert(sizeof(pc_attention) <= VK_PUSH_WORDS * 4, "push constants fit the guaranteed 128 bytes");
 
 static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
@@ -47,7 +49,7 @@ static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
  * write anything, so the rounded-activation cache is forgotten. */
 static bool ready(vk_backend *vk) {
     vk->act_cached.valid = false;
-    vk_add_flush(vk);
+    vk_pending_flush(vk);
     return vk_ensure_recording(vk);
 }
 
@@ -144,7 +146,7 @@ static bool view_in_range(vk_backend *vk, infer_bview v, size_t bytes, const cha
 void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t bytes) {
     vk_backend *vk = vk_of(be);
     vk->act_cached.valid = false;
-    vk_add_flush(vk);
+    vk_pending_flush(vk);
     if (vk->status || bytes == 0 || !view_in_range(vk, dst, bytes, "write")) return;
     if (!vk->recording) {   /* outside a pass: the device is idle, copy now */
         if (dst.buf->mapped) {
@@ -171,7 +173,7 @@ void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t byt
 
 void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes) {
     vk_backend *vk = vk_of(be);
-    vk_add_flush(vk);
+    vk_pending_flush(vk);
     if (vk->status || bytes == 0 || !view_in_range(vk, src, bytes, "read")) return;
     if (!vk->recording) {
         if (src.buf->mapped) {
@@ -337,7 +339,7 @@ static const char *matvec_rows_shader(vk_backend *vk, uint32_t wtype) {
 
 void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias, infer_bview y) {
     vk_backend *vk = vk_of(be);
-    vk_add_flush(vk);
+    vk_pending_flush(vk);
     if (!vk_ensure_recording(vk) || rows <= 0 || n <= 0) return;
     matmul_rec(vk, W, rows, cols, x, n, bias, y);
     /* y may share the buffer of the rounded input: then that copy may be stale. */
@@ -457,11 +459,39 @@ void vk_op_rope(infer_backend *be, infer_bview x, infer_bview pos, int64_t n_tok
         return;
     pc_rope pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n_tok, (uint32_t)n_head, (uint32_t)head_dim,
                   (uint32_t)rp->n_rot, rp->mode == INFER_ROPE_NEOX, mscale, b[3].rem / 4, freq_factors.buf != NULL};
-    vk_dispatch(vk, p, b, 4, &pc, sizeof pc, ceil_div((uint64_t)(n_tok * n_head) * (uint64_t)(rp->n_rot / 2), 64), 1);
+    /* Held back: the kv_store of this x at these positions does both (rope_store.comp). */
+    vk->pending_rope.p = p;
+    memcpy(vk->pending_rope.b, b, sizeof b);
+    memcpy(vk->pending_rope.pc, &pc, sizeof pc);
+    vk->pending_rope.x = x;
+    vk->pending_rope.pos = pos;
+    vk->pending_rope.n_tok = n_tok;
+    vk->pending_rope.row_len = n_head * head_dim;
+    vk->pending_rope.groups = ceil_div((uint64_t)(n_tok * n_head) * (uint64_t)(rp->n_rot / 2), 64);
+    vk->pending_rope.on = true;
+}
+
+/* The held-back rope of src and this store in one dispatch: rope in place, and the
+ * rotated (and unrotated) values to cache rows pos[t]. */
+static void rope_store_rec(vk_backend *vk, infer_bview cache, bool f16) {
+    vk_pipeline *p = vk_pipeline_get(vk, !f16 ? "rope_store_f32" : vk->caps.storage16 ? "rope_store_f16s" : "rope_store_f16");
+    vk_binding b[5];
+    memcpy(b, vk->pending_rope.b, sizeof vk->pending_rope.b);
+    if (!p || !vk_bind(vk, cache, bindable_rest(vk, cache), &b[4], "kv_store cache")) return;
+    pc_rope_store pc;
+    memcpy(&pc.rope, vk->pending_rope.pc, sizeof pc.rope);
+    uint64_t c_len = b[4].range / (f16 ? 2 : 4);
+    pc.c_off = b[4].rem / (f16 ? 2 : 4);
+    pc.c_len = (uint32_t)(c_len > UINT32_MAX ? UINT32_MAX : c_len);
+    uint64_t per_head = pc.rope.head_dim - pc.rope.n_rot / 2;
+    vk_dispatch(vk, p, b, 5, &pc, sizeof pc, ceil_div((uint64_t)pc.rope.n_tok * pc.rope.n_head * per_head, 64), 1);
 }
 
 void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t n_tok, int64_t row_len, infer_bview cache) {
     vk_backend *vk = vk_of(be);
+    bool fuse = vk->pending_rope.on && n_tok > 0 && row_len > 0 && same_view(vk->pending_rope.x, src) &&
+                same_view(vk->pending_rope.pos, pos) && vk->pending_rope.n_tok == n_tok && vk->pending_rope.row_len == row_len;
+    if (fuse) vk->pending_rope.on = false;
     if (!ready(vk) || n_tok <= 0 || row_len <= 0) return;
     if (cache.type != INFER_TYPE_F32 && cache.type != INFER_TYPE_F16) {
         vk_fail(vk, INFER_ERR_TYPE, "vulkan: kv_store: cache type %u is neither F32 nor F16", cache.type);
@@ -469,6 +499,10 @@ void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t
     }
     bool f16 = cache.type == INFER_TYPE_F16;
     if (!f32_view(vk, src, "kv_store", "src") || !fits(vk, "kv_store", (uint64_t)(n_tok * row_len))) return;
+    if (fuse) {
+        rope_store_rec(vk, cache, f16);
+        return;
+    }
     vk_pipeline *p = vk_pipeline_get(vk, !f16 ? "kv_store_f32" : vk->caps.storage16 ? "kv_store_f16s" : "kv_store_f16");
     vk_binding b[3];
     /* Positions are on the device, so the cache is bound from the view to the end. */
@@ -605,7 +639,7 @@ static void add_rec(vk_backend *vk, infer_bview a, infer_bview bb, int64_t n, in
 }
 
 /* Checked now, recorded later: by the next rms_norm when it reads `out` (one dispatch
- * for both), else by vk_add_flush before whatever comes next. */
+ * for both), else by vk_pending_flush before whatever comes next. */
 void vk_op_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n, infer_bview out) {
     vk_backend *vk = vk_of(be);
     if (!ready(vk) || n <= 0 || !fits(vk, "add", (uint64_t)n)) return;
@@ -617,10 +651,17 @@ void vk_op_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n, infe
     vk->pending_add.on = true;
 }
 
-void vk_add_flush(vk_backend *vk) {
-    if (!vk->pending_add.on) return;
-    vk->pending_add.on = false;
-    if (!vk->status) add_rec(vk, vk->pending_add.a, vk->pending_add.b, vk->pending_add.n, vk->pending_add.out);
+void vk_pending_flush(vk_backend *vk) {
+    if (vk->pending_add.on) {
+        vk->pending_add.on = false;
+        if (!vk->status) add_rec(vk, vk->pending_add.a, vk->pending_add.b, vk->pending_add.n, vk->pending_add.out);
+    }
+    if (vk->pending_rope.on) {
+        vk->pending_rope.on = false;
+        if (!vk->status)
+            vk_dispatch(vk, vk->pending_rope.p, vk->pending_rope.b, 4, vk->pending_rope.pc, sizeof vk->pending_rope.pc,
+                        vk->pending_rope.groups, 1);
+    }
 }
 
 void vk_op_scale(infer_backend *be, infer_bview x, int64_t n, float s, float cap, infer_bview out) {
