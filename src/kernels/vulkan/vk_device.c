@@ -219,12 +219,13 @@ static void probe(vk_backend *vk) {
     c->float16 = f16.shaderFloat16;
     /* Used only where the driver says the packed signed 4x8-bit form is accelerated (an
      * emulated one, as lavapipe's, is slower than float FMAs); INFER_VK_INT_DOT=1 uses
-     * it wherever it exists (tests run the path on lavapipe). */
+     * it wherever it exists (tests run the path on lavapipe), =0 never (A/B timing). */
     VkPhysicalDeviceShaderIntegerDotProductProperties idp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES};
     VkPhysicalDeviceProperties2 pi = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &idp};
     if (idot_ext) vkGetPhysicalDeviceProperties2(vk->phys, &pi);
     const char *force_idot = getenv("INFER_VK_INT_DOT");
-    bool want_idot = idp.integerDotProduct4x8BitPackedSignedAccelerated || (force_idot && strcmp(force_idot, "1") == 0);
+    bool idot_on = force_idot && strcmp(force_idot, "1") == 0, idot_off = force_idot && strcmp(force_idot, "0") == 0;
+    bool want_idot = (idp.integerDotProduct4x8BitPackedSignedAccelerated && !idot_off) || idot_on;
     c->int_dot = idot_ext && idot.shaderIntegerDotProduct && want_idot && !c->portable;
 
     VkPhysicalDeviceMemoryProperties mp;
