@@ -62,6 +62,17 @@ static dev dev_new(const void *host, size_t bytes, uint32_t type) {
 static void dev_free(dev d) { g_be->ops->release(g_be, d.buf); }
 static infer_bview none(void) { return (infer_bview){NULL, 0, INFER_TYPE_F32}; }
 
+/* A second backend created with one environment knob set (probed at creation only). */
+static infer_backend *backend_with_env(const char *var, const char *value) {
+    setenv(var, value, 1);
+    infer_backend *be = NULL;
+    infer_error err = {0};
+    infer_status st = infer_backend_vulkan_new(-1, 0, &be, &err);
+    unsetenv(var);
+    if (st != INFER_OK) fail_msg("backend with %s=%s: %s", var, value, err.message);
+    return be;
+}
+
 static void end_ok(void) {
     infer_error err = {0};
     infer_status st = g_be->ops->end(g_be, &err);
@@ -312,12 +323,7 @@ static void test_rope_kv_store_fused(void **state);
  * words), which devices without those features use. */
 static void test_matmul_portable_variants(void **state) {
     (void)state;
-    setenv("INFER_VK_PORTABLE", "1", 1);
-    infer_backend *saved = g_be, *portable = NULL;
-    infer_error err = {0};
-    infer_status st = infer_backend_vulkan_new(-1, 0, &portable, &err);
-    unsetenv("INFER_VK_PORTABLE");
-    if (st != INFER_OK) fail_msg("second backend: %s", err.message);
+    infer_backend *saved = g_be, *portable = backend_with_env("INFER_VK_PORTABLE", "1");
     g_be = portable;
     for (size_t ti = 0; ti < N_TYPES; ti++) {
         fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
@@ -337,12 +343,7 @@ static void test_matmul_portable_variants(void **state) {
  * feature exists, as on lavapipe): x staged in one and in two chunks, partial row groups. */
 static void test_matvec_int_dot(void **state) {
     (void)state;
-    setenv("INFER_VK_INT_DOT", "1", 1);
-    infer_backend *saved = g_be, *idot = NULL;
-    infer_error err = {0};
-    infer_status st = infer_backend_vulkan_new(-1, 0, &idot, &err);
-    unsetenv("INFER_VK_INT_DOT");
-    if (st != INFER_OK) fail_msg("second backend: %s", err.message);
+    infer_backend *saved = g_be, *idot = backend_with_env("INFER_VK_INT_DOT", "1");
     g_be = idot;
     static const uint32_t types[] = {INFER_TYPE_Q4_0, INFER_TYPE_Q8_0};
     for (size_t ti = 0; ti < N_TYPES; ti++) {
@@ -361,12 +362,7 @@ static void test_matvec_int_dot(void **state) {
  * window by window. The limit is lowered so that small tensors split into many parts. */
 static void test_split_weights(void **state) {
     (void)state;
-    setenv("INFER_VK_WEIGHT_SPLIT", "8192", 1);
-    infer_backend *saved = g_be, *split = NULL;
-    infer_error err = {0};
-    infer_status st = infer_backend_vulkan_new(-1, 0, &split, &err);
-    unsetenv("INFER_VK_WEIGHT_SPLIT");
-    if (st != INFER_OK) fail_msg("second backend: %s", err.message);
+    infer_backend *saved = g_be, *split = backend_with_env("INFER_VK_WEIGHT_SPLIT", "8192");
     g_be = split;
     const uint32_t types[] = {INFER_TYPE_F32, INFER_TYPE_Q4_K, INFER_TYPE_Q6_K, INFER_TYPE_MXFP4};
     const char *names[] = {"F32", "Q4_K", "Q6_K", "MXFP4"};
@@ -747,12 +743,7 @@ static void test_attention_split(void **state) {
     run_attention_kv(INFER_TYPE_F16, 0, true, 1234);
     static const char *lens[] = {"64", "37"};
     for (int li = 0; li < 2; li++) {
-        setenv("INFER_VK_ATTN_SPLIT", lens[li], 1);
-        infer_backend *saved = g_be, *split = NULL;
-        infer_error err = {0};
-        infer_status st = infer_backend_vulkan_new(-1, 0, &split, &err);
-        unsetenv("INFER_VK_ATTN_SPLIT");
-        if (st != INFER_OK) fail_msg("second backend: %s", err.message);
+        infer_backend *saved = g_be, *split = backend_with_env("INFER_VK_ATTN_SPLIT", lens[li]);
         g_be = split;
         run_attention_kv(INFER_TYPE_F32, 0, false, 150);
         run_attention_kv(INFER_TYPE_F32, 16, true, 150);

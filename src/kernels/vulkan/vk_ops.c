@@ -534,32 +534,36 @@ static uint32_t attention_split_len(const vk_backend *vk, const infer_attn_param
     return len < n_kv ? (uint32_t)len : 0;
 }
 
-/* Split-K attention: each (query, head) row's keys in parts of split_len, one workgroup
- * per part writing its partial softmax state to scratch, then one merge dispatch. */
-static void attention_split_rec(vk_backend *vk, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks,
-                                 const infer_attn_params *ap, uint32_t split_len, infer_bview out) {
+/* Attention in one pass (split_len 0: one workgroup per (query, head) row) or split-K:
+ * each row's keys in parts of split_len, one workgroup per part writing its partial
+ * softmax state to scratch, then one merge dispatch into out. */
+static void attention_rec(vk_backend *vk, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks,
+                          const infer_attn_params *ap, uint32_t split_len, infer_bview out) {
     bool f16 = k.type == INFER_TYPE_F16;
     size_t es = f16 ? 2 : 4;
     uint64_t rows = (uint64_t)ap->n_tokens * (uint64_t)ap->n_head;
-    uint32_t n_split = (uint32_t)ceil_div((uint64_t)ap->n_kv, split_len);
+    uint32_t n_split = split_len ? (uint32_t)ceil_div((uint64_t)ap->n_kv, split_len) : 1;
     size_t part_bytes = (size_t)rows * n_split * ((size_t)ap->head_dim + 2) * 4;
-    if (n_split > vk->caps.max_groups_yz || !fits(vk, "attention", part_bytes / 4)) return;
+    if (split_len && (n_split > vk->caps.max_groups_yz || !fits(vk, "attention", part_bytes / 4))) return;
     size_t qbytes = (size_t)rows * (size_t)ap->head_dim * 4;
     size_t kvbytes = (size_t)ap->n_kv * (size_t)ap->n_head_kv * (size_t)ap->head_dim * es;
-    infer_bbuf *s = vk_scratch(vk, &vk->scratch, part_bytes);
-    vk_pipeline *p = vk_pipeline_get(vk, !f16 ? "attention_split_f32" : vk->caps.storage16 ? "attention_split_f16s" : "attention_split_f16");
-    vk_pipeline *pm = vk_pipeline_get(vk, "attention_merge");
-    infer_bview parts = {s, 0, INFER_TYPE_F32};
+    char name[32];
+    snprintf(name, sizeof name, "attention%s_%s", split_len ? "_split" : "", !f16 ? "f32" : vk->caps.storage16 ? "f16s" : "f16");
+    vk_pipeline *p = vk_pipeline_get(vk, name), *pm = split_len ? vk_pipeline_get(vk, "attention_merge") : NULL;
+    infer_bbuf *s = split_len ? vk_scratch(vk, &vk->scratch, part_bytes) : NULL;
+    infer_bview dst = split_len ? (infer_bview){s, 0, INFER_TYPE_F32} : out;
     vk_binding b[6];
-    if (!s || !p || !pm || !vk_bind(vk, q, qbytes, &b[0], "attention q") || !vk_bind(vk, k, kvbytes, &b[1], "attention k") ||
-        !vk_bind(vk, v, kvbytes, &b[2], "attention v") || !vk_bind(vk, pos, (size_t)ap->n_tokens * 4, &b[3], "attention positions") ||
+    if (!p || (split_len && (!pm || !s)) || !vk_bind(vk, q, qbytes, &b[0], "attention q") ||
+        !vk_bind(vk, k, kvbytes, &b[1], "attention k") || !vk_bind(vk, v, kvbytes, &b[2], "attention v") ||
+        !vk_bind(vk, pos, (size_t)ap->n_tokens * 4, &b[3], "attention positions") ||
         !vk_bind(vk, sinks.buf ? sinks : q, sinks.buf ? (size_t)ap->n_head * 4 : 4, &b[4], "attention sinks") ||
-        !vk_bind(vk, parts, part_bytes, &b[5], "attention parts"))
+        !vk_bind(vk, dst, split_len ? part_bytes : qbytes, &b[5], split_len ? "attention parts" : "attention out"))
         return;
     pc_attention pc = {b[0].rem / 4, (uint32_t)(b[1].rem / es), (uint32_t)(b[2].rem / es), b[3].rem / 4, b[4].rem / 4,
                        sinks.buf != NULL, b[5].rem / 4, (uint32_t)ap->n_tokens, (uint32_t)ap->n_head, (uint32_t)ap->n_head_kv,
                        (uint32_t)ap->head_dim, (uint32_t)ap->n_kv, ap->scale, ap->window, n_split, split_len};
     vk_dispatch(vk, p, b, 6, &pc, sizeof pc, rows, n_split);
+    if (!split_len) return;
     vk_binding m[3] = {b[5], b[4]};
     if (!vk_bind(vk, out, qbytes, &m[2], "attention out")) return;
     pc_attention_merge pcm = {m[0].rem / 4, m[1].rem / 4, sinks.buf != NULL, m[2].rem / 4, (uint32_t)rows, (uint32_t)ap->n_head,
@@ -582,26 +586,7 @@ void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bvie
         return;
     }
     if (!f32_view(vk, q, "attention", "q") || !f32_view(vk, out, "attention", "out")) return;
-    uint32_t split_len = attention_split_len(vk, ap);
-    if (split_len) {
-        attention_split_rec(vk, q, k, v, pos, sinks, ap, split_len, out);
-        return;
-    }
-    bool f16 = k.type == INFER_TYPE_F16;
-    size_t es = f16 ? 2 : 4;
-    size_t qbytes = (size_t)ap->n_tokens * (size_t)ap->n_head * (size_t)ap->head_dim * 4;
-    size_t kvbytes = (size_t)ap->n_kv * (size_t)ap->n_head_kv * (size_t)ap->head_dim * es;
-    vk_pipeline *p = vk_pipeline_get(vk, !f16 ? "attention_f32" : vk->caps.storage16 ? "attention_f16s" : "attention_f16");
-    vk_binding b[6];
-    if (!p || !vk_bind(vk, q, qbytes, &b[0], "attention q") || !vk_bind(vk, k, kvbytes, &b[1], "attention k") ||
-        !vk_bind(vk, v, kvbytes, &b[2], "attention v") || !vk_bind(vk, pos, (size_t)ap->n_tokens * 4, &b[3], "attention positions") ||
-        !vk_bind(vk, sinks.buf ? sinks : q, sinks.buf ? (size_t)ap->n_head * 4 : 4, &b[4], "attention sinks") ||
-        !vk_bind(vk, out, qbytes, &b[5], "attention out"))
-        return;
-    pc_attention pc = {b[0].rem / 4, (uint32_t)(b[1].rem / es), (uint32_t)(b[2].rem / es), b[3].rem / 4, b[4].rem / 4,
-                       sinks.buf != NULL, b[5].rem / 4, (uint32_t)ap->n_tokens, (uint32_t)ap->n_head, (uint32_t)ap->n_head_kv,
-                       (uint32_t)ap->head_dim, (uint32_t)ap->n_kv, ap->scale, ap->window, 1, 0};
-    vk_dispatch(vk, p, b, 6, &pc, sizeof pc, (uint64_t)ap->n_tokens * (uint64_t)ap->n_head, 1);
+    attention_rec(vk, q, k, v, pos, sinks, ap, attention_split_len(vk, ap), out);
 }
 
 static void glu_rec(vk_backend *vk, infer_glu_kind kind, infer_bview gate, infer_bview up, int64_t n, float alpha, float limit,
