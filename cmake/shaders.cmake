@@ -69,6 +69,10 @@ infer_vk_variant(attention_split_f32 attention.comp SPLIT)
 infer_vk_variant(attention_split_f16 attention.comp KV_F16 SPLIT)
 infer_vk_variant(attention_split_f16s attention.comp KV_F16 KV_F16_STORAGE SPLIT)
 
+# Row norms reduced with subgroupAdd on devices with subgroup arithmetic.
+infer_vk_variant(rms_norm_sg rms_norm.comp USE_SUBGROUP)
+infer_vk_variant(add_rms_norm_sg add_rms_norm.comp USE_SUBGROUP)
+
 # Activation rounding to the reference's 8-bit dot-product partners.
 infer_vk_variant(quantize_act_q8 quantize_act.comp QB=32)
 infer_vk_variant(quantize_act_q8k quantize_act.comp QB=256)

@@ -318,9 +318,11 @@ static void test_matvec_aligned_inputs(void **state) {
 
 static void run_attention(uint32_t cache_type, int window, bool sinks);
 static void test_rope_kv_store_fused(void **state);
+static void test_rms_norm(void **state);
+static void test_add_rms_norm_fused(void **state);
 
-/* The plain 32-bit variants (decode matmul without subgroups, F16 cache through 32-bit
- * words), which devices without those features use. */
+/* The plain 32-bit variants (decode matmul and norms without subgroups, F16 cache through
+ * 32-bit words), which devices without those features use. */
 static void test_matmul_portable_variants(void **state) {
     (void)state;
     infer_backend *saved = g_be, *portable = backend_with_env("INFER_VK_PORTABLE", "1");
@@ -334,6 +336,8 @@ static void test_matmul_portable_variants(void **state) {
     run_attention(INFER_TYPE_F16, 0, true);
     run_attention(INFER_TYPE_F16, 100, false);
     test_rope_kv_store_fused(NULL);
+    test_rms_norm(NULL);             /* the shared-memory reductions */
+    test_add_rms_norm_fused(NULL);
     g_be = saved;
     portable->ops->destroy(portable);
 }

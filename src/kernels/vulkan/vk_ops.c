@@ -238,7 +238,7 @@ static bool same_view(infer_bview a, infer_bview b) { return a.buf == b.buf && a
 /* The held-back add and this norm in one dispatch: s = a + b, out = norm(s) * w. */
 static void add_rms_norm_rec(vk_backend *vk, infer_bview a, infer_bview bb, infer_bview s, infer_bview w, int64_t n_rows,
                              int64_t row_len, float eps, infer_bview out) {
-    vk_pipeline *p = vk_pipeline_get(vk, "add_rms_norm");
+    vk_pipeline *p = vk_pipeline_get(vk, vk->caps.subgroup_arith ? "add_rms_norm_sg" : "add_rms_norm");
     vk_binding b[5];
     size_t bytes = (size_t)(n_rows * row_len) * 4;
     if (!p || !vk_bind(vk, a, bytes, &b[0], "add a") || !vk_bind(vk, bb, bytes, &b[1], "add b") ||
@@ -264,7 +264,7 @@ void vk_op_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_t n_r
         add_rms_norm_rec(vk, vk->pending_add.a, vk->pending_add.b, x, w, n_rows, row_len, eps, out);
         return;
     }
-    vk_pipeline *p = vk_pipeline_get(vk, "rms_norm");
+    vk_pipeline *p = vk_pipeline_get(vk, vk->caps.subgroup_arith ? "rms_norm_sg" : "rms_norm");
     vk_binding b[3];
     size_t bytes = (size_t)(n_rows * row_len) * 4;
     if (!p || !vk_bind(vk, x, bytes, &b[0], "rms_norm x") || !vk_bind(vk, w.buf ? w : x, (size_t)row_len * 4, &b[1], "rms_norm weight") ||

@@ -1,5 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#ifdef USE_SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 // The residual add and the RMSNorm after it in one dispatch (the host fuses an add whose
 // output is the next norm's input): s = a + b is stored (the residual stream), and
 // out = s / sqrt(mean(s^2) + eps) * w. One workgroup per row. s may be a (in place), out
@@ -18,6 +21,27 @@ layout(push_constant) uniform PC {
 #include "common.glsl"
 shared float red[WG];
 
+// The workgroup's sum of v: subgroupAdd and one value per subgroup through shared memory
+// (USE_SUBGROUP, devices with subgroup arithmetic), else a shared-memory tree.
+float row_sum(uint tid, float v) {
+#ifdef USE_SUBGROUP
+    float t = subgroupAdd(v);
+    if (subgroupElect()) red[gl_SubgroupID] = t;
+    barrier();
+    float r = 0.0;
+    for (uint i = 0u; i < gl_NumSubgroups; i++) r += red[i];
+    return r;
+#else
+    red[tid] = v;
+    barrier();
+    for (uint h = WG / 2u; h > 0u; h >>= 1) {
+        if (tid < h) red[tid] += red[tid + h];
+        barrier();
+    }
+    return red[0];
+#endif
+}
+
 void main() {
     uint row = flat_wg();
     if (row >= pc.n_rows) return;
@@ -29,13 +53,7 @@ void main() {
         s[pc.s_off + base + i] = v;
         ss += v * v;
     }
-    red[tid] = ss;
-    barrier();
-    for (uint h = WG / 2u; h > 0u; h >>= 1) {
-        if (tid < h) red[tid] += red[tid + h];
-        barrier();
-    }
-    float scale = 1.0 / sqrt(red[0] / float(pc.row_len) + pc.eps);
+    float scale = 1.0 / sqrt(row_sum(tid, ss) / float(pc.row_len) + pc.eps);
     for (uint i = tid; i < pc.row_len; i += WG) {
         float v = s[pc.s_off + base + i] * scale;
         o[pc.o_off + base + i] = pc.has_w != 0u ? v * w[pc.w_off + i] : v;
