@@ -143,6 +143,7 @@ static void submit_partial(vk_backend *vk) {
     }
     if (r != VK_SUCCESS) {
         vk_fail(vk, vk_status_of(r), "vulkan: mid-pass submit failed: %s", vk_result_str(r));
+        begin_cmd(vk);   /* recording again (emptied), as end() expects */
         return;
     }
     vk->cur_cmd++;
