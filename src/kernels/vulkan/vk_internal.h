@@ -5,6 +5,7 @@
  *   vk_pipeline.c  compute pipelines built lazily from the embedded SPIR-V
  *   vk_record.c    the pass: command buffer, descriptor sets, barriers, submit
  *   vk_ops.c       one function per backend op (push constants + dispatch)
+ *   vk_ops_kv.c    the ops on positions and the KV cache: rope, kv_store, attention
  *   vk_backend.c   the ops table and the constructor
  */
 #ifndef INFER_VK_INTERNAL_H
@@ -246,7 +247,19 @@ bool vk_ensure_recording(vk_backend *vk);
 void vk_pass_begin(vk_backend *vk);
 infer_status vk_pass_end(vk_backend *vk, infer_error *err);
 
-/* vk_ops.c: the op entries of the table. */
+/* vk_ops.c: helpers of the op files (vk_ops.c, vk_ops_kv.c). */
+static inline uint64_t vk_ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+static inline bool vk_same_view(infer_bview a, infer_bview b) { return a.buf == b.buf && a.offset == b.offset; }
+/* The op may start: records any held-back op, forgets the rounded-activation cache
+ * (ops other than matmul may write anything), opens a pass if none; false after an error. */
+bool vk_op_ready(vk_backend *vk);
+/* Shader index math is 32-bit: false (sticky error) when a count does not fit. */
+bool vk_fits(vk_backend *vk, const char *op, uint64_t v);
+bool vk_f32_view(vk_backend *vk, infer_bview v, const char *op, const char *what);
+/* Bytes from v.offset to the end of its buffer (its part, when split), capped at one binding. */
+size_t vk_bindable_rest(vk_backend *vk, infer_bview v);
+
+/* vk_ops.c, vk_ops_kv.c: the op entries of the table. */
 void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t bytes);
 void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes);
 void vk_op_get_rows(infer_backend *be, infer_bview table, int64_t row_len, infer_bview ids, int64_t n, infer_bview out);
