@@ -19,7 +19,7 @@ if(INFER_VULKAN)
   endfunction()
   # One model per decoder family (the unit tests check every type's kernel against the
   # dequant fixtures; these runs are seconds each on lavapipe, so only a few).
-  foreach(model synth-llama-Q6_K synth-llama-BF16)
+  foreach(model synth-llama-Q6_K)
     _vkk_golden(golden_vulkan_step_${model} ${model} "")
   endforeach()
   # Each pass split into the most command buffers (submitted after 2, 4, 8, ... dispatches).
