@@ -347,19 +347,24 @@ static void test_matmul_portable_variants(void **state) {
  * feature exists, as on lavapipe): x staged in one and in two chunks, partial row groups. */
 static void test_matvec_int_dot(void **state) {
     (void)state;
-    infer_backend *saved = g_be, *idot = backend_with_env("INFER_VK_INT_DOT", "1");
-    g_be = idot;
-    static const uint32_t types[] = {INFER_TYPE_Q4_0, INFER_TYPE_Q8_0};
-    for (size_t ti = 0; ti < N_TYPES; ti++) {
-        if (k_types[ti].type != types[0] && k_types[ti].type != types[1]) continue;
-        fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
-        run_matmul(&f, 40, 256, 1, false);
-        run_matmul(&f, 37, 1024, 1, true);
-        run_matmul(&f, 9, 2304, 1, false);
-        free_fixture(&f);
+    infer_backend *saved = g_be;
+    for (int portable = 0; portable < 2; portable++) {   /* with subgroups, then the shared-memory form */
+        if (portable) setenv("INFER_VK_PORTABLE", "1", 1);
+        infer_backend *idot = backend_with_env("INFER_VK_INT_DOT", "1");
+        unsetenv("INFER_VK_PORTABLE");
+        g_be = idot;
+        static const uint32_t types[] = {INFER_TYPE_Q4_0, INFER_TYPE_Q8_0};
+        for (size_t ti = 0; ti < N_TYPES; ti++) {
+            if (k_types[ti].type != types[0] && k_types[ti].type != types[1]) continue;
+            fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
+            run_matmul(&f, 40, 256, 1, false);
+            run_matmul(&f, 37, 1024, 1, true);
+            run_matmul(&f, 9, 2304, 1, false);
+            free_fixture(&f);
+        }
+        g_be = saved;
+        idot->ops->destroy(idot);
     }
-    g_be = saved;
-    idot->ops->destroy(idot);
 }
 
 /* Weights above the allocation limit are split into overlapping parts; the ops serve them

@@ -226,7 +226,7 @@ static void probe(vk_backend *vk) {
     const char *force_idot = getenv("INFER_VK_INT_DOT");
     bool idot_on = force_idot && strcmp(force_idot, "1") == 0, idot_off = force_idot && strcmp(force_idot, "0") == 0;
     bool want_idot = (idp.integerDotProduct4x8BitPackedSignedAccelerated && !idot_off) || idot_on;
-    c->int_dot = idot_ext && idot.shaderIntegerDotProduct && want_idot && !c->portable;
+    c->int_dot = idot_ext && idot.shaderIntegerDotProduct && want_idot && (!c->portable || idot_on);   /* forced: also portable */
 
     VkPhysicalDeviceMemoryProperties mp;
     vkGetPhysicalDeviceMemoryProperties(vk->phys, &mp);

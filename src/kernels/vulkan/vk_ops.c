@@ -31,8 +31,9 @@ typedef struct { uint32_t d_off, w_off, o_off, n_tok, n_embd, k; } pc_moe_combin
 
 _Static_assert(sizeof(pc_matmul) <= VK_PUSH_WORDS * 4, "push constants fit the guaranteed 128 bytes");
 
-/* The op may start: a pass is open and no earlier op failed. Ops other than matmul may
- * write anything, so the rounded-activation cache is forgotten. */
+/* The op may start: any held-back op is recorded, a pass is open and no earlier op
+ * failed. Ops other than matmul may write anything, so the rounded-activation cache is
+ * forgotten. */
 bool vk_op_ready(vk_backend *vk) {
     vk->act_cached.valid = false;
     vk_pending_flush(vk);
