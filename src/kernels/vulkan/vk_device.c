@@ -204,6 +204,10 @@ static void probe(vk_backend *vk) {
      * (0: the whole pass at end(), as one command buffer). */
     const char *sf = getenv("INFER_VK_SUBMIT_FIRST");
     c->submit_first = sf && *sf ? (uint32_t)strtoul(sf, NULL, 10) : 32;
+    /* INFER_VK_MATVEC_ROWS=0: one-row decode by matmul_vec after a quantize_act dispatch,
+     * as before matvec_rows.comp (A/B timing on a GPU). */
+    const char *mr = getenv("INFER_VK_MATVEC_ROWS");
+    c->matvec_rows = !(mr && strcmp(mr, "0") == 0);
 
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &s16};

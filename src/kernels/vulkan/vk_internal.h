@@ -72,6 +72,7 @@ typedef struct vk_caps {
     VkDeviceSize weight_split;        /* weights above this are split (maxMemoryAllocationSize) */
     uint32_t attn_split_len;          /* INFER_VK_ATTN_SPLIT: keys per split-K part, forced (0: chosen) */
     uint32_t submit_first;            /* INFER_VK_SUBMIT_FIRST: dispatches before the first mid-pass submit (0: none) */
+    bool matvec_rows;                 /* one-row decode by matvec_rows.comp (INFER_VK_MATVEC_ROWS=0: the older matmul_vec) */
     bool device_is_host_visible;      /* mem_device can be mapped (UMA, lavapipe) */
 } vk_caps;
 

@@ -352,7 +352,7 @@ static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols
         fast_ok = raw_x.rem % 16 == 0;
     }
     /* One activation row: the several-rows-per-workgroup kernel that rounds x itself. */
-    bool rows_k = n == 1;
+    bool rows_k = n == 1 && vk->caps.matvec_rows;
     const char *shader = !vec ? "matmul_mat" : rows_k ? matvec_rows_shader(vk, W.type) : vk->caps.subgroup_arith ? "matmul_vec_sg" : "matmul_vec";
     size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
     vk_binding b[4];
