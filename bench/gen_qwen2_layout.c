@@ -2,9 +2,11 @@
  * timed at real shapes where the real file cannot travel (the GPU machine only receives
  * a small working tree). Metadata and tokenizer come from a small qwen2 GGUF (e.g.
  * tests/data/models/synth-qwen2-Q4_K_M.gguf); the shapes from the command line. Matrices
- * are Q4_K (token_embd Q6_K) with sane block scales, norms 1, biases small.
+ * are Q4_K (token_embd Q6_K) with sane block scales, norms 1, biases small; MATRIX_TYPE
+ * q6_k, q8_0 or q4_0 makes them all that type, q4_k_m gives attn_v and ffn_down of every
+ * other layer Q6_K (roughly the mix of real Q4_K_M files).
  *
- *   bench-gen_qwen2_layout SRC.gguf OUT.gguf N_EMBD N_LAYER N_HEAD N_HEAD_KV N_FF
+ *   bench-gen_qwen2_layout SRC.gguf OUT.gguf N_EMBD N_LAYER N_HEAD N_HEAD_KV N_FF [MATRIX_TYPE]
  *   e.g. Qwen2.5-1.5B's body: 1536 28 12 2 8960 (the vocabulary stays SRC's)
  */
 #define _GNU_SOURCE 1   /* clock_gettime (bench_common.h) under -std=c11 */
@@ -35,6 +37,9 @@ static void *rand_matrix(uint32_t type, uint64_t cols, uint64_t rows) {
             memcpy(blk + 2, &dmin, 2);
         } else if (type == INFER_TYPE_Q6_K) {
             memcpy(blk + 208, &d, 2);
+        } else if (type == INFER_TYPE_Q8_0 || type == INFER_TYPE_Q4_0) {
+            uint16_t d0 = infer_f32_to_fp16(type == INFER_TYPE_Q8_0 ? 0.0005f : 0.004f);
+            memcpy(blk, &d0, 2);
         }
     }
     return p;
@@ -86,8 +91,15 @@ static void copy_kv(infer_gguf_writer *w, const infer_gguf *g, int64_t i) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 8) {
-        fprintf(stderr, "usage: %s SRC.gguf OUT.gguf N_EMBD N_LAYER N_HEAD N_HEAD_KV N_FF\n", argv[0]);
+    if (argc != 8 && argc != 9) {
+        fprintf(stderr, "usage: %s SRC.gguf OUT.gguf N_EMBD N_LAYER N_HEAD N_HEAD_KV N_FF [q4_k|q4_k_m|q6_k|q8_0|q4_0]\n", argv[0]);
+        return 2;
+    }
+    const char *mt = argc == 9 ? argv[8] : "q4_k";
+    bool mix = strcmp(mt, "q4_k_m") == 0;
+    uint32_t mat = !strcmp(mt, "q6_k") ? INFER_TYPE_Q6_K : !strcmp(mt, "q8_0") ? INFER_TYPE_Q8_0 : !strcmp(mt, "q4_0") ? INFER_TYPE_Q4_0 : INFER_TYPE_Q4_K;
+    if (!mix && mat == INFER_TYPE_Q4_K && strcmp(mt, "q4_k") != 0) {
+        fprintf(stderr, "unknown matrix type '%s'\n", mt);
         return 2;
     }
     uint64_t n_embd = strtoull(argv[3], NULL, 10), n_layer = strtoull(argv[4], NULL, 10);
@@ -124,18 +136,19 @@ int main(int argc, char **argv) {
     char name[96];
     for (uint64_t l = 0; l < n_layer; l++) {
 #define NAME(s) (snprintf(name, sizeof name, "blk.%llu.%s", (unsigned long long)l, s), name)
+        const uint32_t mv = mix && l % 2 == 0 ? INFER_TYPE_Q6_K : mat;   /* attn_v, ffn_down */
         ADD(NAME("attn_norm.weight"), INFER_TYPE_F32, n_embd, 0, const_vec(n_embd, 1, 0));
         ADD(NAME("ffn_norm.weight"), INFER_TYPE_F32, n_embd, 0, const_vec(n_embd, 1, 0));
-        ADD(NAME("attn_q.weight"), INFER_TYPE_Q4_K, n_embd, n_embd, rand_matrix(INFER_TYPE_Q4_K, n_embd, n_embd));
-        ADD(NAME("attn_k.weight"), INFER_TYPE_Q4_K, n_embd, n_kv, rand_matrix(INFER_TYPE_Q4_K, n_embd, n_kv));
-        ADD(NAME("attn_v.weight"), INFER_TYPE_Q4_K, n_embd, n_kv, rand_matrix(INFER_TYPE_Q4_K, n_embd, n_kv));
+        ADD(NAME("attn_q.weight"), mat, n_embd, n_embd, rand_matrix(mat, n_embd, n_embd));
+        ADD(NAME("attn_k.weight"), mat, n_embd, n_kv, rand_matrix(mat, n_embd, n_kv));
+        ADD(NAME("attn_v.weight"), mv, n_embd, n_kv, rand_matrix(mv, n_embd, n_kv));
         ADD(NAME("attn_q.bias"), INFER_TYPE_F32, n_embd, 0, const_vec(n_embd, 0, 0.02f));
         ADD(NAME("attn_k.bias"), INFER_TYPE_F32, n_kv, 0, const_vec(n_kv, 0, 0.02f));
         ADD(NAME("attn_v.bias"), INFER_TYPE_F32, n_kv, 0, const_vec(n_kv, 0, 0.02f));
-        ADD(NAME("attn_output.weight"), INFER_TYPE_Q4_K, n_embd, n_embd, rand_matrix(INFER_TYPE_Q4_K, n_embd, n_embd));
-        ADD(NAME("ffn_gate.weight"), INFER_TYPE_Q4_K, n_embd, n_ff, rand_matrix(INFER_TYPE_Q4_K, n_embd, n_ff));
-        ADD(NAME("ffn_up.weight"), INFER_TYPE_Q4_K, n_embd, n_ff, rand_matrix(INFER_TYPE_Q4_K, n_embd, n_ff));
-        ADD(NAME("ffn_down.weight"), INFER_TYPE_Q4_K, n_ff, n_embd, rand_matrix(INFER_TYPE_Q4_K, n_ff, n_embd));
+        ADD(NAME("attn_output.weight"), mat, n_embd, n_embd, rand_matrix(mat, n_embd, n_embd));
+        ADD(NAME("ffn_gate.weight"), mat, n_embd, n_ff, rand_matrix(mat, n_embd, n_ff));
+        ADD(NAME("ffn_up.weight"), mat, n_embd, n_ff, rand_matrix(mat, n_embd, n_ff));
+        ADD(NAME("ffn_down.weight"), mv, n_ff, n_embd, rand_matrix(mv, n_ff, n_embd));
     }
     infer_status st = infer_gguf_writer_save(w, argv[2], &err);
     infer_gguf_writer_free(w);

@@ -46,15 +46,32 @@ foreach(t ${INFER_VK_TYPES})
   # Devices with subgroup arithmetic reduce decode dot products without shared memory.
   infer_vk_variant(matmul_vec_sg_${tl} matmul_vec.comp DATA_A_${t} USE_SUBGROUP)
   infer_vk_variant(matmul_mat_moe_${tl} matmul_mat.comp DATA_A_${t} MOE)
+  # One-row decode: several rows per workgroup, x rounded inside (no quantize_act).
+  infer_vk_variant(matvec_rows_${tl} matvec_rows.comp DATA_A_${t})
+  infer_vk_variant(matvec_rows_sg_${tl} matvec_rows.comp DATA_A_${t} USE_SUBGROUP)
+endforeach()
+# Devices with shaderIntegerDotProduct: packed 4x8-bit dot products for the 8-bit-friendly formats.
+foreach(t Q4_0 Q8_0)
+  string(TOLOWER ${t} tl)
+  infer_vk_variant(matvec_rows_idot_${tl} matvec_rows.comp DATA_A_${t} INT_DOT)
+  infer_vk_variant(matvec_rows_sg_idot_${tl} matvec_rows.comp DATA_A_${t} INT_DOT USE_SUBGROUP)
 endforeach()
 
 # KV-cache readers/writers: F32 and F16 caches.
-foreach(s kv_store attention)
+foreach(s kv_store attention rope_store)
   infer_vk_variant(${s}_f32 ${s}.comp)
   infer_vk_variant(${s}_f16 ${s}.comp KV_F16)
   # Devices with 16-bit storage read and write the F16 cache directly.
   infer_vk_variant(${s}_f16s ${s}.comp KV_F16 KV_F16_STORAGE)
 endforeach()
+# Split-K (flash-decoding) attention: partial softmax states, merged by attention_merge.
+infer_vk_variant(attention_split_f32 attention.comp SPLIT)
+infer_vk_variant(attention_split_f16 attention.comp KV_F16 SPLIT)
+infer_vk_variant(attention_split_f16s attention.comp KV_F16 KV_F16_STORAGE SPLIT)
+
+# Row norms reduced with subgroupAdd on devices with subgroup arithmetic.
+infer_vk_variant(rms_norm_sg rms_norm.comp USE_SUBGROUP)
+infer_vk_variant(add_rms_norm_sg add_rms_norm.comp USE_SUBGROUP)
 
 # Activation rounding to the reference's 8-bit dot-product partners.
 infer_vk_variant(quantize_act_q8 quantize_act.comp QB=32)
@@ -64,7 +81,7 @@ infer_vk_variant(quantize_act_q8k quantize_act.comp QB=256)
 foreach(src ${_vk_sources})
   get_filename_component(s ${src} NAME_WE)
   list(FIND _vk_typed ${s} typed)
-  if(typed EQUAL -1 AND NOT s MATCHES "^(kv_store|attention|quantize_act)$")
+  if(typed EQUAL -1 AND NOT s MATCHES "^(kv_store|attention|rope_store|quantize_act|matvec_rows)$")
     infer_vk_variant(${s} ${s}.comp)
   endif()
 endforeach()

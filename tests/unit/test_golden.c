@@ -10,7 +10,8 @@
  * its architecture. For stories260K also: the greedy continuation (one decode per token)
  * must equal golden/<name>.greedy.txt and the perplexity of text/stories-public.txt at
  * context 128 must be within 0.5% of golden/<name>.ppl.txt, and infer-cli --tokens-file /
- * infer-perplexity must reproduce the same. Fixtures absent -> exit 77. */
+ * infer-perplexity must reproduce the same. Fixtures absent -> exit 77.
+ * INFER_TEST_GOLDEN_STEP=K feeds the prompt in batches of K tokens (1: token by token). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,13 +116,23 @@ static void test_logits(void **state) {
     if (g_split) check_placement(c);
     int8_t *want = malloc((size_t)n);
     memset(want, 1, (size_t)n);
-    infer_status st = infer_ctx_decode(c, ids, NULL, want, n);
-    if (st != INFER_OK) fail_msg("decode: %s", infer_ctx_last_error(c));
+    /* INFER_TEST_GOLDEN_STEP=K: the prompt goes in batches of K tokens (1: one decode per
+     * token, the path of generation), the logits of each batch copied out. */
+    const char *step_env = getenv("INFER_TEST_GOLDEN_STEP");
+    const int32_t step = step_env ? (int32_t)atoi(step_env) : 0;
+    float *stepped = step > 0 ? malloc(sizeof(float) * (size_t)n * V) : NULL;
+    for (int32_t i0 = 0; i0 < n; i0 += step > 0 ? step : n) {
+        const int32_t m = step > 0 && step < n - i0 ? step : n - i0;
+        infer_status st = infer_ctx_decode(c, ids + i0, NULL, want + i0, m);
+        if (st != INFER_OK) fail_msg("decode at %d: %s", i0, infer_ctx_last_error(c));
+        for (int32_t j = 0; stepped && j < m; j++) memcpy(stepped + (size_t)(i0 + j) * V, infer_ctx_logits(c, j), sizeof(float) * V);
+    }
+    if (step > 0) printf("  prompt fed in batches of %d token(s)\n", step);
 
     double kl_sum = 0, kl_max = 0;
     int checked = 0, agree = 0;
     for (int32_t i = 0; i < n; i++) {
-        const float *ours = infer_ctx_logits(c, i);
+        const float *ours = stepped ? stepped + (size_t)i * V : infer_ctx_logits(c, i);
         const float *r = ref + (size_t)i * V;
         assert_non_null(ours);
         double kl = test_kl_row(r, ours, V);
@@ -151,6 +162,7 @@ static void test_logits(void **state) {
     assert_true(agree_frac >= agree_min);
 
     free(want);
+    free(stepped);
     free(ids);
     free(ref);
     free(prompt_path);

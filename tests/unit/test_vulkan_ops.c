@@ -62,6 +62,17 @@ static dev dev_new(const void *host, size_t bytes, uint32_t type) {
 static void dev_free(dev d) { g_be->ops->release(g_be, d.buf); }
 static infer_bview none(void) { return (infer_bview){NULL, 0, INFER_TYPE_F32}; }
 
+/* A second backend created with one environment knob set (probed at creation only). */
+static infer_backend *backend_with_env(const char *var, const char *value) {
+    setenv(var, value, 1);
+    infer_backend *be = NULL;
+    infer_error err = {0};
+    infer_status st = infer_backend_vulkan_new(-1, 0, &be, &err);
+    unsetenv(var);
+    if (st != INFER_OK) fail_msg("backend with %s=%s: %s", var, value, err.message);
+    return be;
+}
+
 static void end_ok(void) {
     infer_error err = {0};
     infer_status st = g_be->ops->end(g_be, &err);
@@ -275,11 +286,13 @@ static void test_matmul_all_types(void **state) {
         fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
         run_matmul(&f, 40, 256, 1, false);    /* decode: one workgroup per row */
         run_matmul(&f, 37, 1024, 1, true);    /* decode: several blocks a row, partial row group, bias */
+        run_matmul(&f, 9, 2304, 1, false);    /* decode: x staged in two chunks, the second partial */
         run_matmul(&f, 40, 256, 5, true);     /* several rows at once, bias */
         run_matmul(&f, 40, 256, 37, true);    /* tiled: partial row and token tiles */
         run_matmul(&f, 100, 256, 70, false);  /* tiled: several row and token tiles */
         if (f.type == INFER_TYPE_F32 || f.type == INFER_TYPE_F16 || f.type == INFER_TYPE_BF16) {
             run_matmul(&f, 37, 67, 3, true);   /* columns not a multiple of 8 */
+            run_matmul(&f, 37, 67, 1, true);
             run_matmul(&f, 37, 67, 11, false);
         }
         free_fixture(&f);
@@ -304,17 +317,15 @@ static void test_matvec_aligned_inputs(void **state) {
 }
 
 static void run_attention(uint32_t cache_type, int window, bool sinks);
+static void test_rope_kv_store_fused(void **state);
+static void test_rms_norm(void **state);
+static void test_add_rms_norm_fused(void **state);
 
-/* The plain 32-bit variants (decode matmul without subgroups, F16 cache through 32-bit
- * words), which devices without those features use. */
+/* The plain 32-bit variants (decode matmul and norms without subgroups, F16 cache through
+ * 32-bit words), which devices without those features use. */
 static void test_matmul_portable_variants(void **state) {
     (void)state;
-    setenv("INFER_VK_PORTABLE", "1", 1);
-    infer_backend *saved = g_be, *portable = NULL;
-    infer_error err = {0};
-    infer_status st = infer_backend_vulkan_new(-1, 0, &portable, &err);
-    unsetenv("INFER_VK_PORTABLE");
-    if (st != INFER_OK) fail_msg("second backend: %s", err.message);
+    infer_backend *saved = g_be, *portable = backend_with_env("INFER_VK_PORTABLE", "1");
     g_be = portable;
     for (size_t ti = 0; ti < N_TYPES; ti++) {
         fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
@@ -324,20 +335,43 @@ static void test_matmul_portable_variants(void **state) {
     }
     run_attention(INFER_TYPE_F16, 0, true);
     run_attention(INFER_TYPE_F16, 100, false);
+    test_rope_kv_store_fused(NULL);
+    test_rms_norm(NULL);             /* the shared-memory reductions */
+    test_add_rms_norm_fused(NULL);
     g_be = saved;
     portable->ops->destroy(portable);
+}
+
+/* The integer dot-product decode kernels (Q4_0, Q8_0; a device with an accelerated
+ * packed 4x8-bit dot product takes them, INFER_VK_INT_DOT=1 forces them where the
+ * feature exists, as on lavapipe): x staged in one and in two chunks, partial row groups. */
+static void test_matvec_int_dot(void **state) {
+    (void)state;
+    infer_backend *saved = g_be;
+    for (int portable = 0; portable < 2; portable++) {   /* with subgroups, then the shared-memory form */
+        if (portable) setenv("INFER_VK_PORTABLE", "1", 1);
+        infer_backend *idot = backend_with_env("INFER_VK_INT_DOT", "1");
+        unsetenv("INFER_VK_PORTABLE");
+        g_be = idot;
+        static const uint32_t types[] = {INFER_TYPE_Q4_0, INFER_TYPE_Q8_0};
+        for (size_t ti = 0; ti < N_TYPES; ti++) {
+            if (k_types[ti].type != types[0] && k_types[ti].type != types[1]) continue;
+            fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
+            run_matmul(&f, 40, 256, 1, false);
+            run_matmul(&f, 37, 1024, 1, true);
+            run_matmul(&f, 9, 2304, 1, false);
+            free_fixture(&f);
+        }
+        g_be = saved;
+        idot->ops->destroy(idot);
+    }
 }
 
 /* Weights above the allocation limit are split into overlapping parts; the ops serve them
  * window by window. The limit is lowered so that small tensors split into many parts. */
 static void test_split_weights(void **state) {
     (void)state;
-    setenv("INFER_VK_WEIGHT_SPLIT", "8192", 1);
-    infer_backend *saved = g_be, *split = NULL;
-    infer_error err = {0};
-    infer_status st = infer_backend_vulkan_new(-1, 0, &split, &err);
-    unsetenv("INFER_VK_WEIGHT_SPLIT");
-    if (st != INFER_OK) fail_msg("second backend: %s", err.message);
+    infer_backend *saved = g_be, *split = backend_with_env("INFER_VK_WEIGHT_SPLIT", "8192");
     g_be = split;
     const uint32_t types[] = {INFER_TYPE_F32, INFER_TYPE_Q4_K, INFER_TYPE_Q6_K, INFER_TYPE_MXFP4};
     const char *names[] = {"F32", "Q4_K", "Q6_K", "MXFP4"};
@@ -403,6 +437,52 @@ static void test_rms_norm(void **state) {
     }
     free(x);
     free(w);
+}
+
+/* A residual add followed by the norm of its output is one fused dispatch on Vulkan: the
+ * stored sum and the normed rows both match the reference, in place (out = a, as the
+ * forward pass does) and not, and a norm of some other view still sees the add done. */
+static void test_add_rms_norm_fused(void **state) {
+    (void)state;
+    const int n_rows = 3, row_len = 300;
+    const size_t n = (size_t)n_rows * row_len;
+    float *a = rand_vec(n, 2.0f), *b = rand_vec(n, 2.0f), *w = rand_vec((size_t)row_len, 1.0f);
+    const float eps = 1e-6f;
+    double *sum = malloc(sizeof(double) * n), *want = malloc(sizeof(double) * n), *want_row0 = malloc(sizeof(double) * row_len);
+    for (size_t i = 0; i < n; i++) sum[i] = (double)(a[i] + b[i]);   /* the add is in float */
+    for (int r = 0; r < n_rows; r++) {
+        double ss = 0;
+        for (int i = 0; i < row_len; i++) ss += sum[r * row_len + i] * sum[r * row_len + i];
+        double sc = 1.0 / sqrt(ss / row_len + eps);
+        for (int i = 0; i < row_len; i++) want[r * row_len + i] = sum[r * row_len + i] * sc * w[i];
+    }
+    /* Row 0 alone with half its length: not the add's output view, so not fused. */
+    double ss0 = 0;
+    for (int i = 0; i < row_len / 2; i++) ss0 += sum[row_len + i] * sum[row_len + i];
+    for (int i = 0; i < row_len / 2; i++) want_row0[i] = sum[row_len + i] / sqrt(ss0 / (row_len / 2) + eps);
+    float *got = malloc(sizeof(float) * n), *got_sum = malloc(sizeof(float) * n), *got_sep = malloc(sizeof(float) * n);
+    for (int in_place = 0; in_place < 2; in_place++) {
+        dev da = dev_new(a, sizeof(float) * n, INFER_TYPE_F32), db = dev_new(b, sizeof(float) * n, INFER_TYPE_F32);
+        dev ds = dev_new(NULL, sizeof(float) * n, INFER_TYPE_F32), dw = dev_new(w, sizeof(float) * row_len, INFER_TYPE_F32);
+        dev dout = dev_new(NULL, sizeof(float) * n, INFER_TYPE_F32), dsep = dev_new(NULL, sizeof(float) * n, INFER_TYPE_F32);
+        infer_bview s = in_place ? da.v : ds.v;
+        g_be->ops->begin(g_be);
+        g_be->ops->add(g_be, da.v, db.v, (int64_t)n, s);
+        g_be->ops->rms_norm(g_be, s, dw.v, n_rows, row_len, eps, dout.v);
+        g_be->ops->add(g_be, s, db.v, (int64_t)n, s);   /* s + b again, then undone below */
+        g_be->ops->scale(g_be, db.v, (int64_t)n, -1.0f, 0.0f, dsep.v);
+        g_be->ops->add(g_be, s, dsep.v, (int64_t)n, s);
+        g_be->ops->rms_norm(g_be, infer_bview_at(s, sizeof(float) * row_len), none(), 1, row_len / 2, eps, dsep.v);
+        g_be->ops->read(g_be, dout.v, got, sizeof(float) * n);
+        g_be->ops->read(g_be, s, got_sum, sizeof(float) * n);
+        g_be->ops->read(g_be, dsep.v, got_sep, sizeof(float) * (size_t)(row_len / 2));
+        end_ok();
+        check_close("add+rms_norm: normed", got, want, n, 1e-6, 1e-5);
+        check_close("add+rms_norm: sum", got_sum, sum, n, 1e-5, 1e-5);
+        check_close("add then a norm of another view", got_sep, want_row0, (size_t)(row_len / 2), 1e-5, 1e-4);
+        dev_free(da); dev_free(db); dev_free(ds); dev_free(dw); dev_free(dout); dev_free(dsep);
+    }
+    free(a); free(b); free(w); free(sum); free(want); free(want_row0); free(got); free(got_sum); free(got_sep);
 }
 
 static void test_glu_add(void **state) {
@@ -523,11 +603,67 @@ static void test_rope(void **state) {
     free(x);
 }
 
+/* A rope followed by the kv_store of its output at the same positions is one fused
+ * dispatch on Vulkan: x is roped in place and the cache rows hold the roped values
+ * (the unrotated tail too, n_rot < head_dim), F32 and F16 caches, both rope modes; a
+ * position outside the cache is dropped. */
+static void test_rope_kv_store_fused(void **state) {
+    (void)state;
+    const int n_tok = 3, n_head = 2, head_dim = 20, row = n_head * head_dim, cache_rows = 8;
+    const int32_t pos[] = {5, 1000, 2};
+    infer_rope_params ps[2] = {
+        {.mode = INFER_ROPE_NORMAL, .n_rot = 16, .freq_base = 10000, .freq_scale = 1, .yarn_factor = 1, .attn_factor = 1},
+        {.mode = INFER_ROPE_NEOX, .n_rot = 12, .freq_base = 1000000, .freq_scale = 1, .yarn_factor = 1, .attn_factor = 1},
+    };
+    const size_t n = (size_t)n_tok * row;
+    float *x = rand_vec(n, 1.0f);
+    for (int k = 0; k < 4; k++) {
+        const infer_rope_params *rp = &ps[k % 2];
+        bool f16 = k >= 2;
+        size_t es = f16 ? 2 : 4;
+        dev dx = dev_new(x, n * 4, INFER_TYPE_F32), dp = dev_new(pos, sizeof pos, INFER_TYPE_I32);
+        dev dc = dev_new(NULL, (size_t)cache_rows * row * es, f16 ? INFER_TYPE_F16 : INFER_TYPE_F32);
+        float *got = malloc(n * 4);
+        uint8_t *cache = malloc((size_t)cache_rows * row * es);
+        g_be->ops->begin(g_be);
+        g_be->ops->rope(g_be, dx.v, dp.v, n_tok, n_head, head_dim, none(), rp);
+        g_be->ops->kv_store(g_be, dx.v, dp.v, n_tok, row, dc.v);
+        g_be->ops->read(g_be, dx.v, got, n * 4);
+        g_be->ops->read(g_be, dc.v, cache, (size_t)cache_rows * row * es);
+        end_ok();
+        double *want = malloc(n * 8);
+        for (size_t i = 0; i < n; i++) want[i] = x[i];
+        rope_ref(want, n_tok, n_head, head_dim, pos, NULL, rp);
+        check_close("rope then kv_store: x", got, want, n, 2e-4, 1e-4);
+        for (int r = 0; r < cache_rows; r++) {
+            int t = r == 5 ? 0 : r == 2 ? 2 : -1;
+            for (int i = 0; i < row; i++) {
+                size_t e = (size_t)r * row + i;
+                double v = f16 ? infer_fp16_to_f32(((uint16_t *)cache)[e]) : ((float *)cache)[e];
+                double w = t < 0 ? 0.0 : want[(size_t)t * row + i];
+                if (!(fabs(v - w) <= (f16 ? fabs(w) / 1024.0 + 1e-7 : 2e-4 + 1e-4 * fabs(w))))
+                    fail_msg("rope then kv_store (%s, mode %d): cache row %d [%d] got %g want %g", f16 ? "F16" : "F32", rp->mode, r, i, v, w);
+            }
+        }
+        free(got);
+        free(cache);
+        free(want);
+        dev_free(dx);
+        dev_free(dp);
+        dev_free(dc);
+    }
+    free(x);
+}
+
 /* ------------------------------------------------------------------ KV cache + attention */
 
-static void run_attention(uint32_t cache_type, int window, bool sinks) {
-    const int n_head = 6, n_head_kv = 2, head_dim = 72, n_kv = 150, n_tok = 3;
-    const int32_t pos[] = {97, 140, 149};
+static void run_attention_kv(uint32_t cache_type, int window, bool sinks, int n_kv);
+static void run_attention(uint32_t cache_type, int window, bool sinks) { run_attention_kv(cache_type, window, sinks, 150); }
+
+/* n_kv must be coprime with 37 (the shuffled store order below). */
+static void run_attention_kv(uint32_t cache_type, int window, bool sinks, int n_kv) {
+    const int n_head = 6, n_head_kv = 2, head_dim = 72, n_tok = 3;
+    const int32_t pos[] = {n_kv * 2 / 3, n_kv - 10, n_kv - 1};
     const int row = n_head_kv * head_dim;
     bool f16 = cache_type == INFER_TYPE_F16;
     size_t es = f16 ? 2 : 4;
@@ -538,7 +674,7 @@ static void run_attention(uint32_t cache_type, int window, bool sinks) {
      * a shuffled order, so row placement is checked too. */
     int32_t *perm = malloc(sizeof(int32_t) * n_kv);
     float *ks = malloc(sizeof(float) * (size_t)n_kv * row), *vs = malloc(sizeof(float) * (size_t)n_kv * row);
-    for (int j = 0; j < n_kv; j++) perm[j] = (j * 37 + 11) % n_kv;   /* 37 is coprime with 150 */
+    for (int j = 0; j < n_kv; j++) perm[j] = (j * 37 + 11) % n_kv;   /* a permutation: 37 is coprime with n_kv */
     for (int j = 0; j < n_kv; j++) {
         memcpy(ks + (size_t)j * row, kall + (size_t)perm[j] * row, sizeof(float) * row);
         memcpy(vs + (size_t)j * row, vall + (size_t)perm[j] * row, sizeof(float) * row);
@@ -574,7 +710,7 @@ static void run_attention(uint32_t cache_type, int window, bool sinks) {
         for (int h = 0; h < n_head; h++) {
             int kh = h / (n_head / n_head_kv);
             const float *qv = q + ((size_t)t * n_head + h) * head_dim;
-            double sc[150], m = sinks ? snk[h] : -INFINITY, l = 0;
+            double *sc = malloc(sizeof(double) * (size_t)n_kv), m = sinks ? snk[h] : -INFINITY, l = 0;
             int lo = window > 0 ? (pos[t] - window + 1 > 0 ? pos[t] - window + 1 : 0) : 0;
             for (int j = lo; j <= pos[t]; j++) {
                 double s = 0;
@@ -589,9 +725,10 @@ static void run_attention(uint32_t cache_type, int window, bool sinks) {
                 for (int j = lo; j <= pos[t]; j++) o += exp(sc[j] - m) * vall[(size_t)j * row + kh * head_dim + d];
                 want[((size_t)t * n_head + h) * head_dim + d] = o / l;
             }
+            free(sc);
         }
     char what[64];
-    snprintf(what, sizeof what, "attention %s window %d sinks %d", f16 ? "F16" : "F32", window, sinks);
+    snprintf(what, sizeof what, "attention %s window %d sinks %d n_kv %d", f16 ? "F16" : "F32", window, sinks, n_kv);
     check_close(what, got, want, (size_t)n_tok * n_head * head_dim, f16 ? 2e-3 : 2e-6, f16 ? 2e-3 : 1e-5);
     dev_free(dk); dev_free(dv); dev_free(dks); dev_free(dvs); dev_free(dperm); dev_free(dq); dev_free(dpos); dev_free(dsnk); dev_free(dout);
     free(kall); free(vall); free(q); free(snk); free(perm); free(ks); free(vs); free(got); free(kback); free(want);
@@ -603,6 +740,27 @@ static void test_attention(void **state) {
     run_attention(INFER_TYPE_F32, 16, true);
     run_attention(INFER_TYPE_F16, 0, true);
     run_attention(INFER_TYPE_F16, 100, false);
+}
+
+/* Split-K attention: the default choice splits long caches with few query rows (1000
+ * and 1234 keys for 18 rows); INFER_VK_ATTN_SPLIT forces parts of 64 and 37 keys, so
+ * contexts that are not multiples of the part, parts left empty by a window, and the
+ * sink (added once, at the merge) are all checked against the reference. */
+static void test_attention_split(void **state) {
+    (void)state;
+    run_attention_kv(INFER_TYPE_F32, 0, false, 1000);
+    run_attention_kv(INFER_TYPE_F16, 0, true, 1234);
+    static const char *lens[] = {"64", "37"};
+    for (int li = 0; li < 2; li++) {
+        infer_backend *saved = g_be, *split = backend_with_env("INFER_VK_ATTN_SPLIT", lens[li]);
+        g_be = split;
+        run_attention_kv(INFER_TYPE_F32, 0, false, 150);
+        run_attention_kv(INFER_TYPE_F32, 16, true, 150);
+        run_attention_kv(INFER_TYPE_F16, 0, true, 301);
+        run_attention_kv(INFER_TYPE_F16, 100, false, 129);
+        g_be = saved;
+        split->ops->destroy(split);
+    }
 }
 
 /* ------------------------------------------------------------------ MoE */
@@ -801,11 +959,15 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_matmul_all_types),
         cmocka_unit_test(test_matmul_portable_variants),
         cmocka_unit_test(test_matvec_aligned_inputs),
+        cmocka_unit_test(test_matvec_int_dot),
         cmocka_unit_test(test_split_weights),
         cmocka_unit_test(test_rms_norm),
         cmocka_unit_test(test_glu_add),
+        cmocka_unit_test(test_add_rms_norm_fused),
         cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_rope_kv_store_fused),
         cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_attention_split),
         cmocka_unit_test(test_moe),
         cmocka_unit_test(test_errors_are_sticky_and_reported),
         cmocka_unit_test(test_kv_store_out_of_range_positions),

@@ -47,9 +47,16 @@ static void vk_release(infer_backend *be, infer_bbuf *buf) {
     vk_retire(vk_of(be), buf);
 }
 
-static void vk_begin(infer_backend *be) { vk_pass_begin(vk_of(be)); }
+static void vk_begin(infer_backend *be) {
+    vk_of(be)->pending_add.on = false;
+    vk_of(be)->pending_rope.on = false;
+    vk_pass_begin(vk_of(be));
+}
 
-static infer_status vk_end(infer_backend *be, infer_error *err) { return vk_pass_end(vk_of(be), err); }
+static infer_status vk_end(infer_backend *be, infer_error *err) {
+    vk_pending_flush(vk_of(be));
+    return vk_pass_end(vk_of(be), err);
+}
 
 static const char *vk_device_name(infer_backend *be) { return vk_of(be)->caps.device_name; }
 
@@ -122,8 +129,9 @@ infer_status infer_backend_vulkan_new(int device_index, int require_gpu, infer_b
         VkResult r = vkCreateCommandPool(vk->device, &pci, NULL, &vk->cmd_pool);
         if (r == VK_SUCCESS) {
             VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = vk->cmd_pool,
-                                              .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
-            r = vkAllocateCommandBuffers(vk->device, &ai, &vk->cmd);
+                                              .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = VK_MAX_CMDS};
+            r = vkAllocateCommandBuffers(vk->device, &ai, vk->cmds);
+            vk->cmd = vk->cmds[0];
         }
         if (r == VK_SUCCESS) {
             VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};

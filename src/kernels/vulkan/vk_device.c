@@ -145,6 +145,17 @@ static infer_status choose_device(vk_backend *vk, int device_index, int require_
     return INFER_OK;
 }
 
+static bool device_has_ext(VkPhysicalDevice pd, const char *name) {
+    uint32_t n = 0;
+    if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return false;
+    VkExtensionProperties *e = calloc(n, sizeof *e);
+    if (!e) return false;
+    vkEnumerateDeviceExtensionProperties(pd, NULL, &n, e);
+    bool ok = has_extension(e, n, name);
+    free(e);
+    return ok;
+}
+
 static void probe(vk_backend *vk) {
     vk_caps *c = &vk->caps;
     VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
@@ -183,16 +194,43 @@ static void probe(vk_backend *vk) {
         if (v >= 4096 && v < c->weight_split) c->weight_split = v & ~3ull;
     }
 
+    /* INFER_VK_ATTN_SPLIT=KEYS: split-K attention whenever the cache is longer than KEYS,
+     * in parts of KEYS (tests exercise the split at small contexts). */
+    const char *asplit = getenv("INFER_VK_ATTN_SPLIT");
+    unsigned long long as = asplit && *asplit ? strtoull(asplit, NULL, 10) : 0;
+    c->attn_split_len = as > 0 && as <= (1u << 20) ? (uint32_t)as : 0;
+
+    /* INFER_VK_SUBMIT_FIRST=N: submit a pass's first command buffer after N dispatches
+     * (0: the whole pass at end(), as one command buffer). */
+    const char *sf = getenv("INFER_VK_SUBMIT_FIRST");
+    c->submit_first = sf && *sf ? (uint32_t)strtoul(sf, NULL, 10) : 32;
+    /* INFER_VK_MATVEC_ROWS=0: one-row decode by matmul_vec after a quantize_act dispatch,
+     * as before matvec_rows.comp (A/B timing on a GPU). */
+    const char *mr = getenv("INFER_VK_MATVEC_ROWS");
+    c->matvec_rows = !(mr && strcmp(mr, "0") == 0);
+
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &s16};
     VkPhysicalDeviceShaderFloat16Int8Features f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
     VkPhysicalDeviceShaderIntegerDotProductFeatures idot = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+    /* The instance asks for Vulkan 1.1, so integer dot products come through their
+     * extension (core in 1.3, where drivers still list it). */
+    bool idot_ext = device_has_ext(vk->phys, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
     if (p->apiVersion >= VK_API_VERSION_1_2) s16.pNext = &f16;
-    if (p->apiVersion >= VK_API_VERSION_1_3) f16.pNext = &idot;
+    if (idot_ext) f16.pNext = &idot;
     vkGetPhysicalDeviceFeatures2(vk->phys, &f2);
     c->storage16 = s16.storageBuffer16BitAccess && !c->portable;
     c->float16 = f16.shaderFloat16;
-    c->int_dot = idot.shaderIntegerDotProduct;
+    /* Used only where the driver says the packed signed 4x8-bit form is accelerated (an
+     * emulated one, as lavapipe's, is slower than float FMAs); INFER_VK_INT_DOT=1 uses
+     * it wherever it exists (tests run the path on lavapipe), =0 never (A/B timing). */
+    VkPhysicalDeviceShaderIntegerDotProductProperties idp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES};
+    VkPhysicalDeviceProperties2 pi = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &idp};
+    if (idot_ext) vkGetPhysicalDeviceProperties2(vk->phys, &pi);
+    const char *force_idot = getenv("INFER_VK_INT_DOT");
+    bool idot_on = force_idot && strcmp(force_idot, "1") == 0, idot_off = force_idot && strcmp(force_idot, "0") == 0;
+    bool want_idot = (idp.integerDotProduct4x8BitPackedSignedAccelerated && !idot_off) || idot_on;
+    c->int_dot = idot_ext && idot.shaderIntegerDotProduct && want_idot && (!c->portable || idot_on);   /* forced: also portable */
 
     VkPhysicalDeviceMemoryProperties mp;
     vkGetPhysicalDeviceMemoryProperties(vk->phys, &mp);
@@ -216,17 +254,6 @@ static void probe(vk_backend *vk) {
     c->mem_host = (uint32_t)(host < 0 ? 0 : host);
     c->device_is_host_visible = (mp.memoryTypes[c->mem_device].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) != 0;
     c->budget = mp.memoryHeaps[mp.memoryTypes[c->mem_device].heapIndex].size;
-}
-
-static bool device_has_ext(VkPhysicalDevice pd, const char *name) {
-    uint32_t n = 0;
-    if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return false;
-    VkExtensionProperties *e = calloc(n, sizeof *e);
-    if (!e) return false;
-    vkEnumerateDeviceExtensionProperties(pd, NULL, &n, e);
-    bool ok = has_extension(e, n, name);
-    free(e);
-    return ok;
 }
 
 /* The budget extension reports what this process may still use; the heap size
@@ -277,11 +304,15 @@ infer_status vk_device_open(vk_backend *vk, int device_index, int require_gpu, i
         .queueCount = 1,
         .pQueuePriorities = &prio,
     };
-    const char *exts[1];
+    const char *exts[2];
     uint32_t n_exts = 0;
     if (budget_ext) exts[n_exts++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
-    /* The only optional feature we turn on; variants that need it are chosen only then. */
+    if (vk->caps.int_dot) exts[n_exts++] = VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME;
+    /* The optional features we turn on; variants that need them are chosen only then. */
+    VkPhysicalDeviceShaderIntegerDotProductFeatures idot = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES,
+                                                            .shaderIntegerDotProduct = VK_TRUE};
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+                                                .pNext = vk->caps.int_dot ? &idot : NULL,
                                                 .storageBuffer16BitAccess = vk->caps.storage16};
     VkDeviceCreateInfo dci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,

@@ -5,6 +5,7 @@
  *   vk_pipeline.c  compute pipelines built lazily from the embedded SPIR-V
  *   vk_record.c    the pass: command buffer, descriptor sets, barriers, submit
  *   vk_ops.c       one function per backend op (push constants + dispatch)
+ *   vk_ops_kv.c    the ops on positions and the KV cache: rope, kv_store, attention
  *   vk_backend.c   the ops table and the constructor
  */
 #ifndef INFER_VK_INTERNAL_H
@@ -20,6 +21,7 @@
 
 #define VK_MAX_BINDINGS 8
 #define VK_PUSH_WORDS 32          /* 128 bytes: the minimum every device guarantees */
+#define VK_MAX_CMDS 8             /* command buffers a pass is split into at most */
 
 /* One device allocation with its buffer. mapped != NULL when host-visible.
  * A weight larger than one allocation may hold is split: then buffer is null and
@@ -57,7 +59,7 @@ typedef struct vk_caps {
     bool storage16;               /* storageBuffer16BitAccess (enabled at device creation) */
     bool portable;                /* INFER_VK_PORTABLE: plain 32-bit variants only */
     bool float16;                 /* shaderFloat16 */
-    bool int_dot;                 /* shaderIntegerDotProduct */
+    bool int_dot;                 /* shaderIntegerDotProduct, accelerated (or INFER_VK_INT_DOT=1) */
     VkDeviceSize max_storage_range;   /* maxStorageBufferRange */
     VkDeviceSize max_alloc;           /* maxMemoryAllocationSize */
     VkDeviceSize offset_align;        /* minStorageBufferOffsetAlignment */
@@ -68,6 +70,9 @@ typedef struct vk_caps {
     uint32_t mem_device;              /* memory type for device-local buffers */
     uint32_t mem_host;                /* memory type for host-visible coherent buffers */
     VkDeviceSize weight_split;        /* weights above this are split (maxMemoryAllocationSize) */
+    uint32_t attn_split_len;          /* INFER_VK_ATTN_SPLIT: keys per split-K part, forced (0: chosen) */
+    uint32_t submit_first;            /* INFER_VK_SUBMIT_FIRST: dispatches before the first mid-pass submit (0: none) */
+    bool matvec_rows;                 /* one-row decode by matvec_rows.comp (INFER_VK_MATVEC_ROWS=0: the older matmul_vec) */
     bool device_is_host_visible;      /* mem_device can be mapped (UMA, lavapipe) */
 } vk_caps;
 
@@ -99,6 +104,15 @@ typedef struct vk_readback {
     size_t bytes;
 } vk_readback;
 
+/* A storage-buffer binding: a window of a buffer plus where the view starts in it. */
+typedef struct vk_binding {
+    infer_bbuf *buf;
+    VkDeviceSize offset;      /* aligned to minStorageBufferOffsetAlignment */
+    VkDeviceSize range;
+    uint32_t rem;             /* bytes from the window start to the view */
+    VkDeviceSize lo, hi;      /* the bytes the op uses: [view offset, + bytes) in buf */
+} vk_binding;
+
 typedef struct vk_backend {
     infer_backend base;
     VkInstance instance;
@@ -109,7 +123,14 @@ typedef struct vk_backend {
     vk_caps caps;
 
     VkCommandPool cmd_pool;
+    /* A pass is recorded into cmds[0], cmds[1], ...: each is submitted once it holds
+     * submit_at dispatches (doubling each time, first caps.submit_first), so the device
+     * runs the start of a pass while the rest is recorded; end() submits the last with
+     * the fence. cmd is the one being recorded. */
+    VkCommandBuffer cmds[VK_MAX_CMDS];
     VkCommandBuffer cmd;
+    int cur_cmd;
+    uint32_t in_cmd, submit_at;
     VkFence fence;
     VkDescriptorSetLayout set_layouts[VK_MAX_BINDINGS + 1];   /* by binding count */
     VkDescriptorPool *pools;      /* reset at each begin(); more added when one fills */
@@ -133,6 +154,20 @@ typedef struct vk_backend {
     /* What act_scratch holds, so consecutive matmuls on the same input (Q/K/V, gate/up)
      * round it once. Any op other than a matmul, and any host write, forgets it. */
     struct { infer_bbuf *buf; size_t offset; uint64_t n; uint32_t qb; bool valid; } act_cached;
+    /* An op held back so that the next one can do both in one dispatch: a residual add
+     * whose output the next rms_norm reads (add_rms_norm.comp), a rope whose output the
+     * next kv_store writes to the cache (rope_store.comp). Any other op, host transfer
+     * or end() records it first (vk_pending_flush); at most one is held. */
+    struct { bool on; infer_bview a, b, out; int64_t n; } pending_add;
+    struct {
+        bool on;
+        vk_pipeline *p;
+        vk_binding b[4];
+        uint32_t pc[11];          /* rope.comp's push constants */
+        infer_bview x, pos;
+        int64_t n_tok, row_len;
+        uint64_t groups;
+    } pending_rope;
     infer_bbuf *check_buf;        /* device-side argument checks (bad ids), zeroed per pass */
     bool check_used;              /* this pass wrote check_buf: read it back at end() */
     uint32_t check_result;
@@ -146,6 +181,7 @@ typedef struct vk_backend {
     int32_t *query_shader;        /* pipeline index of each timestamp after the first */
     double *prof_ms;              /* per pipeline index */
     uint64_t *prof_calls;
+    uint64_t prof_passes, prof_dispatches, prof_barriers, prof_submits;   /* per-pass counts, summed */
 
     /* Sticky error of the pass (ops return void). */
     infer_status status;
@@ -185,14 +221,6 @@ infer_status vk_pipelines_init(vk_backend *vk, infer_error *err);
 void vk_pipelines_free(vk_backend *vk);
 
 /* vk_record.c */
-/* A storage-buffer binding: a window of a buffer plus where the view starts in it. */
-typedef struct vk_binding {
-    infer_bbuf *buf;
-    VkDeviceSize offset;      /* aligned to minStorageBufferOffsetAlignment */
-    VkDeviceSize range;
-    uint32_t rem;             /* bytes from the window start to the view */
-    VkDeviceSize lo, hi;      /* the bytes the op uses: [view offset, + bytes) in buf */
-} vk_binding;
 
 /* Window over [view.offset, view.offset + bytes); fails (sticky) if it cannot be bound. */
 bool vk_bind(vk_backend *vk, infer_bview v, size_t bytes, vk_binding *out, const char *what);
@@ -220,7 +248,19 @@ bool vk_ensure_recording(vk_backend *vk);
 void vk_pass_begin(vk_backend *vk);
 infer_status vk_pass_end(vk_backend *vk, infer_error *err);
 
-/* vk_ops.c: the op entries of the table. */
+/* vk_ops.c: helpers of the op files (vk_ops.c, vk_ops_kv.c). */
+static inline uint64_t vk_ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+static inline bool vk_same_view(infer_bview a, infer_bview b) { return a.buf == b.buf && a.offset == b.offset; }
+/* The op may start: records any held-back op, forgets the rounded-activation cache
+ * (ops other than matmul may write anything), opens a pass if none; false after an error. */
+bool vk_op_ready(vk_backend *vk);
+/* Shader index math is 32-bit: false (sticky error) when a count does not fit. */
+bool vk_fits(vk_backend *vk, const char *op, uint64_t v);
+bool vk_f32_view(vk_backend *vk, infer_bview v, const char *op, const char *what);
+/* Bytes from v.offset to the end of its buffer (its part, when split), capped at one binding. */
+size_t vk_bindable_rest(vk_backend *vk, infer_bview v);
+
+/* vk_ops.c, vk_ops_kv.c: the op entries of the table. */
 void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t bytes);
 void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes);
 void vk_op_get_rows(infer_backend *be, infer_bview table, int64_t row_len, infer_bview ids, int64_t n, infer_bview out);
@@ -232,6 +272,8 @@ void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t
 void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks, const infer_attn_params *p, infer_bview out);
 void vk_op_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, infer_bview up, int64_t n, float alpha, float limit, infer_bview out);
 void vk_op_add(infer_backend *be, infer_bview a, infer_bview b, int64_t n, infer_bview out);
+/* Records the held-back op, if any (before any other op, transfer, or the end of a pass). */
+void vk_pending_flush(vk_backend *vk);
 bool vk_supports(infer_backend *be, infer_op op, uint32_t type);
 void vk_op_scale(infer_backend *be, infer_bview x, int64_t n, float s, float cap, infer_bview out);
 void vk_op_moe(infer_backend *be, infer_bview x, infer_bview logits, int64_t n_tok, int64_t n_embd, int64_t n_ff, int32_t n_expert, int32_t k,

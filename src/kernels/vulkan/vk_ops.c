@@ -13,7 +13,7 @@
 
 #define MATMUL_VEC_MAX_N 8      /* below this many activation rows, one workgroup per weight row */
 #define MAT_TILE 64             /* matmul_mat.comp's BM = BN */
-#define MATVEC_ROWS 4           /* matvec_q4_k.comp's ROWS */
+#define MATVEC_ROWS 4           /* matvec_q4_k.comp's and matvec_rows.comp's ROWS */
 
 /* Push-constant blocks, word for word as the shaders declare them. */
 typedef struct { uint32_t a_off, row_bytes, row_len, ids_off, o_off, n; int32_t row_lo, row_hi, n_rows; } pc_get_rows;
@@ -22,39 +22,32 @@ typedef struct {
     uint32_t a_off, row_bytes, rows, cols, x_off, b_off, has_bias, y_off, n, r_base, win_rows;
     uint32_t expert_bytes, x_div, e_base, e_count, list_off, cnt_off, list_stride;
 } pc_matmul;
-typedef struct { uint32_t x_off, pos_off, freq_off, n_tok, n_head, head_dim, n_rot, neox; float mscale; uint32_t ff_off, has_ff; } pc_rope;
-typedef struct { uint32_t src_off, pos_off, c_off, n_tok, row_len, c_len; } pc_kv_store;
-typedef struct {
-    uint32_t q_off, k_off, v_off, pos_off, sink_off, has_sink, o_off, n_tokens, n_head, n_head_kv, head_dim, n_kv;
-    float scale;
-    int32_t window;
-} pc_attention;
 typedef struct { uint32_t g_off, u_off, o_off, n, kind; float alpha, limit; } pc_glu;
 typedef struct { uint32_t x_off, o_off, n; float s, cap; } pc_scale;
 typedef struct { uint32_t a_off, b_off, o_off, n; } pc_add;
+typedef struct { uint32_t a_off, b_off, s_off, w_off, o_off, row_len, n_rows, has_w; float eps; } pc_add_rms_norm;
 typedef struct { uint32_t l_off, n_tok, n_expert, k, sel_off, cnt_off, list_off, w_off; } pc_moe_route;
 typedef struct { uint32_t d_off, w_off, o_off, n_tok, n_embd, k; } pc_moe_combine;
 
 _Static_assert(sizeof(pc_matmul) <= VK_PUSH_WORDS * 4, "push constants fit the guaranteed 128 bytes");
-_Static_assert(sizeof(pc_attention) <= VK_PUSH_WORDS * 4, "push constants fit the guaranteed 128 bytes");
 
-static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
-
-/* The op may start: a pass is open and no earlier op failed. Ops other than matmul may
- * write anything, so the rounded-activation cache is forgotten. */
-static bool ready(vk_backend *vk) {
+/* The op may start: any held-back op is recorded, a pass is open and no earlier op
+ * failed. Ops other than matmul may write anything, so the rounded-activation cache is
+ * forgotten. */
+bool vk_op_ready(vk_backend *vk) {
     vk->act_cached.valid = false;
+    vk_pending_flush(vk);
     return vk_ensure_recording(vk);
 }
 
 /* Shader index math is 32-bit: every element count must fit. */
-static bool fits(vk_backend *vk, const char *op, uint64_t v) {
+bool vk_fits(vk_backend *vk, const char *op, uint64_t v) {
     if (v <= UINT32_MAX) return true;
     vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: %s: size %llu exceeds 32-bit shader indexing", op, (unsigned long long)v);
     return false;
 }
 
-static bool f32_view(vk_backend *vk, infer_bview v, const char *op, const char *what) {
+bool vk_f32_view(vk_backend *vk, infer_bview v, const char *op, const char *what) {
     if (v.type == INFER_TYPE_F32) return true;
     vk_fail(vk, INFER_ERR_TYPE, "vulkan: %s: %s must be F32 (got type %u)", op, what, v.type);
     return false;
@@ -106,7 +99,7 @@ bool vk_supports(infer_backend *be, infer_op op, uint32_t type) {
 
 /* Bytes from v.offset to the end of its buffer (of its part, for a split weight),
  * capped at what one binding can reach. */
-static size_t bindable_rest(vk_backend *vk, infer_bview v) {
+size_t vk_bindable_rest(vk_backend *vk, infer_bview v) {
     if (!v.buf || v.offset >= v.buf->size) return 0;
     if (v.buf->n_parts) {
         v = vk_part_view(v);
@@ -120,7 +113,7 @@ static size_t bindable_rest(vk_backend *vk, infer_bview v) {
 /* How many `unit`-byte items (rows, experts) from v.offset one binding serves, at most
  * `left`; 0 (and a sticky error) if not even one fits. */
 static uint64_t window_items(vk_backend *vk, infer_bview v, size_t unit, uint64_t left, const char *op) {
-    uint64_t n = bindable_rest(vk, v) / unit;
+    uint64_t n = vk_bindable_rest(vk, v) / unit;
     if (n == 0) vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: %s: one row of %zu bytes exceeds a binding window", op, unit);
     return n < left ? n : left;
 }
@@ -140,6 +133,7 @@ static bool view_in_range(vk_backend *vk, infer_bview v, size_t bytes, const cha
 void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t bytes) {
     vk_backend *vk = vk_of(be);
     vk->act_cached.valid = false;
+    vk_pending_flush(vk);
     if (vk->status || bytes == 0 || !view_in_range(vk, dst, bytes, "write")) return;
     if (!vk->recording) {   /* outside a pass: the device is idle, copy now */
         if (dst.buf->mapped) {
@@ -166,6 +160,7 @@ void vk_op_write(infer_backend *be, infer_bview dst, const void *src, size_t byt
 
 void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes) {
     vk_backend *vk = vk_of(be);
+    vk_pending_flush(vk);
     if (vk->status || bytes == 0 || !view_in_range(vk, src, bytes, "read")) return;
     if (!vk->recording) {
         if (src.buf->mapped) {
@@ -195,13 +190,13 @@ void vk_op_read(infer_backend *be, infer_bview src, void *dst, size_t bytes) {
 
 void vk_op_get_rows(infer_backend *be, infer_bview table, int64_t row_len, infer_bview ids, int64_t n, infer_bview out) {
     vk_backend *vk = vk_of(be);
-    if (!ready(vk) || n <= 0) return;
+    if (!vk_op_ready(vk) || n <= 0) return;
     const infer_dtype_traits *tr = infer_dtype_traits_get(table.type);
     if (!tr || !tr->supported || row_len <= 0 || row_len % tr->block_size) {
         vk_fail(vk, INFER_ERR_TYPE, "vulkan: get_rows: row of %lld is not whole blocks of type %u", (long long)row_len, table.type);
         return;
     }
-    if (!f32_view(vk, out, "get_rows", "out") || !fits(vk, "get_rows", (uint64_t)n * (uint64_t)row_len)) return;
+    if (!vk_f32_view(vk, out, "get_rows", "out") || !vk_fits(vk, "get_rows", (uint64_t)n * (uint64_t)row_len)) return;
     vk_pipeline *p = typed_pipeline(vk, "get_rows", table.type);
     size_t row_bytes = infer_dtype_row_bytes(table.type, row_len);
     vk_binding b[4];
@@ -221,17 +216,40 @@ void vk_op_get_rows(infer_backend *be, infer_bview table, int64_t row_len, infer
         pc_get_rows pc = {b[0].rem, (uint32_t)row_bytes, (uint32_t)row_len, b[1].rem / 4, b[2].rem / 4, (uint32_t)n,
                           (int32_t)(lo > INT32_MAX ? INT32_MAX : lo), (int32_t)(lo + cnt > INT32_MAX ? INT32_MAX : lo + cnt),
                           (int32_t)(total_rows > INT32_MAX ? INT32_MAX : total_rows)};
-        vk_dispatch(vk, p, b, 4, &pc, sizeof pc, ceil_div((uint64_t)n * ceil_div((uint64_t)row_len, 8), 64), 1);
+        vk_dispatch(vk, p, b, 4, &pc, sizeof pc, vk_ceil_div((uint64_t)n * vk_ceil_div((uint64_t)row_len, 8), 64), 1);
     }
+}
+
+/* The held-back add and this norm in one dispatch: s = a + b, out = norm(s) * w. */
+static void add_rms_norm_rec(vk_backend *vk, infer_bview a, infer_bview bb, infer_bview s, infer_bview w, int64_t n_rows,
+                             int64_t row_len, float eps, infer_bview out) {
+    vk_pipeline *p = vk_pipeline_get(vk, vk->caps.subgroup_arith ? "add_rms_norm_sg" : "add_rms_norm");
+    vk_binding b[5];
+    size_t bytes = (size_t)(n_rows * row_len) * 4;
+    if (!p || !vk_bind(vk, a, bytes, &b[0], "add a") || !vk_bind(vk, bb, bytes, &b[1], "add b") ||
+        !vk_bind(vk, s, bytes, &b[2], "add out") || !vk_bind(vk, w.buf ? w : s, (size_t)row_len * 4, &b[3], "rms_norm weight") ||
+        !vk_bind(vk, out, bytes, &b[4], "rms_norm out"))
+        return;
+    pc_add_rms_norm pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, b[3].rem / 4, b[4].rem / 4,
+                          (uint32_t)row_len, (uint32_t)n_rows, w.buf != NULL, eps};
+    vk_dispatch(vk, p, b, 5, &pc, sizeof pc, (uint64_t)n_rows, 1);
 }
 
 void vk_op_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_t n_rows, int64_t row_len, float eps, infer_bview out) {
     vk_backend *vk = vk_of(be);
-    if (!ready(vk) || n_rows <= 0 || row_len <= 0) return;
-    if (!f32_view(vk, x, "rms_norm", "x") || !f32_view(vk, out, "rms_norm", "out") ||
-        (w.buf && !f32_view(vk, w, "rms_norm", "weight")) || !fits(vk, "rms_norm", (uint64_t)(n_rows * row_len)))
+    /* A held-back add whose output is exactly this norm's input is done here with it. */
+    bool fuse = vk->pending_add.on && n_rows > 0 && row_len > 0 && vk_same_view(vk->pending_add.out, x) &&
+                vk->pending_add.n == n_rows * row_len;
+    if (fuse) vk->pending_add.on = false;
+    if (!vk_op_ready(vk) || n_rows <= 0 || row_len <= 0) return;
+    if (!vk_f32_view(vk, x, "rms_norm", "x") || !vk_f32_view(vk, out, "rms_norm", "out") ||
+        (w.buf && !vk_f32_view(vk, w, "rms_norm", "weight")) || !vk_fits(vk, "rms_norm", (uint64_t)(n_rows * row_len)))
         return;
-    vk_pipeline *p = vk_pipeline_get(vk, "rms_norm");
+    if (fuse) {
+        add_rms_norm_rec(vk, vk->pending_add.a, vk->pending_add.b, x, w, n_rows, row_len, eps, out);
+        return;
+    }
+    vk_pipeline *p = vk_pipeline_get(vk, vk->caps.subgroup_arith ? "rms_norm_sg" : "rms_norm");
     vk_binding b[3];
     size_t bytes = (size_t)(n_rows * row_len) * 4;
     if (!p || !vk_bind(vk, x, bytes, &b[0], "rms_norm x") || !vk_bind(vk, w.buf ? w : x, (size_t)row_len * 4, &b[1], "rms_norm weight") ||
@@ -241,19 +259,24 @@ void vk_op_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_t n_r
     vk_dispatch(vk, p, b, 3, &pc, sizeof pc, (uint64_t)n_rows, 1);
 }
 
+/* The activation rounding block of a weight type (0: float weights, x as is). */
+static uint32_t act_block(uint32_t wtype) {
+    switch (wtype) {
+    case INFER_TYPE_Q4_0: case INFER_TYPE_Q4_1: case INFER_TYPE_Q5_0: case INFER_TYPE_Q5_1:
+    case INFER_TYPE_Q8_0: case INFER_TYPE_MXFP4: case INFER_TYPE_IQ4_NL: return 32;
+    case INFER_TYPE_Q2_K: case INFER_TYPE_Q3_K: case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K:
+    case INFER_TYPE_IQ4_XS: return 256;
+    default: return 0;
+    }
+}
+
 /* The reference engine multiplies quantized weights with activations rounded to an
  * 8-bit format (blocks of 32 for the 32-value formats, of 256 for the K-quants); doing
  * the same keeps our logits next to its. Returns the view to multiply with: x itself
  * for float weights, else the rounded copy in act_scratch. */
 static infer_bview act_for(vk_backend *vk, uint32_t wtype, infer_bview x, uint64_t n_values) {
-    uint32_t qb;
-    switch (wtype) {
-    case INFER_TYPE_Q4_0: case INFER_TYPE_Q4_1: case INFER_TYPE_Q5_0: case INFER_TYPE_Q5_1:
-    case INFER_TYPE_Q8_0: case INFER_TYPE_MXFP4: case INFER_TYPE_IQ4_NL: qb = 32; break;
-    case INFER_TYPE_Q2_K: case INFER_TYPE_Q3_K: case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K:
-    case INFER_TYPE_IQ4_XS: qb = 256; break;
-    default: return x;
-    }
+    uint32_t qb = act_block(wtype);
+    if (!qb) return x;
     if (vk->act_cached.valid && vk->act_cached.buf == x.buf && vk->act_cached.offset == x.offset && vk->act_cached.n == n_values &&
         vk->act_cached.qb == qb)
         return (infer_bview){vk->act_scratch, 0, INFER_TYPE_F32};
@@ -287,8 +310,21 @@ static bool matvec_fast_ok(vk_backend *vk, uint32_t wtype, int64_t n) {
            vk->caps.subgroup_size >= 8 && vk->caps.subgroup_size <= 32;
 }
 
+/* The one-row decode kernel of every type (matvec_rows.comp: ROWS rows per workgroup, x
+ * rounded inside): its subgroup form where whole subgroups of 4..32 invocations fit in
+ * one row's 32, else its shared-memory form; the integer dot-product form for Q4_0/Q8_0
+ * where the device has shaderIntegerDotProduct. */
+static const char *matvec_rows_shader(vk_backend *vk, uint32_t wtype) {
+    uint32_t sg = vk->caps.subgroup_size;
+    bool sub = vk->caps.subgroup_arith && sg >= 4 && sg <= 32 && (sg & (sg - 1)) == 0;
+    /* Integer dot products (Q4_0, Q8_0) where the device has them. */
+    if (vk->caps.int_dot && (wtype == INFER_TYPE_Q4_0 || wtype == INFER_TYPE_Q8_0)) return sub ? "matvec_rows_sg_idot" : "matvec_rows_idot";
+    return sub ? "matvec_rows_sg" : "matvec_rows";
+}
+
 void vk_op_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias, infer_bview y) {
     vk_backend *vk = vk_of(be);
+    vk_pending_flush(vk);
     if (!vk_ensure_recording(vk) || rows <= 0 || n <= 0) return;
     matmul_rec(vk, W, rows, cols, x, n, bias, y);
     /* y may share the buffer of the rounded input: then that copy may be stale. */
@@ -302,8 +338,8 @@ static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols
         vk_fail(vk, INFER_ERR_TYPE, "vulkan: matmul: %lld columns are not whole blocks of type %u", (long long)cols, W.type);
         return;
     }
-    if (!f32_view(vk, x, "matmul", "x") || !f32_view(vk, y, "matmul", "y") || (bias.buf && !f32_view(vk, bias, "matmul", "bias")) ||
-        !fits(vk, "matmul", (uint64_t)(n * cols)) || !fits(vk, "matmul", (uint64_t)(n * rows)))
+    if (!vk_f32_view(vk, x, "matmul", "x") || !vk_f32_view(vk, y, "matmul", "y") || (bias.buf && !vk_f32_view(vk, bias, "matmul", "bias")) ||
+        !vk_fits(vk, "matmul", (uint64_t)(n * cols)) || !vk_fits(vk, "matmul", (uint64_t)(n * rows)))
         return;
     bool vec = n < MATMUL_VEC_MAX_N;
     size_t x_bytes = (size_t)(n * cols) * 4;
@@ -315,7 +351,9 @@ static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols
         if (!vk_bind(vk, x, x_bytes, &raw_x, "matmul x")) return;
         fast_ok = raw_x.rem % 16 == 0;
     }
-    const char *shader = !vec ? "matmul_mat" : vk->caps.subgroup_arith ? "matmul_vec_sg" : "matmul_vec";
+    /* One activation row: the several-rows-per-workgroup kernel that rounds x itself. */
+    bool rows_k = n == 1 && vk->caps.matvec_rows;
+    const char *shader = !vec ? "matmul_mat" : rows_k ? matvec_rows_shader(vk, W.type) : vk->caps.subgroup_arith ? "matmul_vec_sg" : "matmul_vec";
     size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
     vk_binding b[4];
     vk_pipeline *p = NULL;   /* the general kernel, set up (with the rounded x) on first need */
@@ -328,7 +366,7 @@ static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols
         if (!vk_bind(vk, infer_bview_at(W, (size_t)(r0 * row_bytes)), (size_t)(cnt * row_bytes), &b[0], "matmul W")) return;
         vk_pipeline *fast = fast_ok && b[0].rem % 16 == 0 ? vk_pipeline_get(vk, "matvec_q4_k") : NULL;
         if (!fast && !p) {
-            infer_bview xr = act_for(vk, W.type, x, (uint64_t)(n * cols));
+            infer_bview xr = rows_k ? x : act_for(vk, W.type, x, (uint64_t)(n * cols));
             p = typed_pipeline(vk, shader, W.type);
             if (!p || !vk_bind(vk, xr, x_bytes, &rounded_x, "matmul x")) return;
         }
@@ -336,128 +374,16 @@ static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols
         pc_matmul pc = {.a_off = b[0].rem, .row_bytes = (uint32_t)row_bytes, .rows = (uint32_t)rows, .cols = (uint32_t)cols,
                         .x_off = b[1].rem / 4, .b_off = b[2].rem / 4, .has_bias = bias.buf != NULL, .y_off = b[3].rem / 4,
                         .n = (uint32_t)n, .r_base = (uint32_t)r0, .win_rows = (uint32_t)cnt, .x_div = 1, .e_count = 1};
+        if (rows_k) pc.expert_bytes = act_block(W.type);   /* matvec_rows reads this word as x_qb */
         if (fast)
-            vk_dispatch(vk, fast, b, 4, &pc, sizeof pc, ceil_div(cnt, MATVEC_ROWS), 1);
+            vk_dispatch(vk, fast, b, 4, &pc, sizeof pc, vk_ceil_div(cnt, MATVEC_ROWS), 1);
+        else if (rows_k)
+            vk_dispatch(vk, p, b, 4, &pc, sizeof pc, vk_ceil_div(cnt, MATVEC_ROWS), 1);
         else if (vec)
-            vk_dispatch(vk, p, b, 4, &pc, sizeof pc, cnt, (uint32_t)ceil_div((uint64_t)n, 4));
+            vk_dispatch(vk, p, b, 4, &pc, sizeof pc, cnt, (uint32_t)vk_ceil_div((uint64_t)n, 4));
         else
-            vk_dispatch3(vk, p, b, 4, &pc, sizeof pc, (uint32_t)ceil_div(cnt, MAT_TILE), (uint32_t)ceil_div((uint64_t)n, MAT_TILE), 1);
+            vk_dispatch3(vk, p, b, 4, &pc, sizeof pc, (uint32_t)vk_ceil_div(cnt, MAT_TILE), (uint32_t)vk_ceil_div((uint64_t)n, MAT_TILE), 1);
     }
-}
-
-/* Angle per position of each rotated pair, with YaRN's blend of interpolated and
- * extrapolated frequencies (ggml's rope_yarn): pairs rotating slower than the original
- * context (below corr_dims[0]) are interpolated by freq_scale, faster ones kept. */
-static void rope_table(const infer_rope_params *p, float *freq, float *mscale) {
-    int n_dims = p->n_rot;
-    float theta_scale = powf(p->freq_base, -2.0f / (float)n_dims);
-    bool yarn = p->yarn_factor > 1.0f;
-    float low = 0, high = 0;
-    if (yarn) {
-        float denom = 2.0f * logf(p->freq_base);
-        float lo = (float)n_dims * logf((float)p->yarn_orig_ctx / (p->yarn_beta_fast * 2.0f * (float)M_PI)) / denom;
-        float hi = (float)n_dims * logf((float)p->yarn_orig_ctx / (p->yarn_beta_slow * 2.0f * (float)M_PI)) / denom;
-        low = fmaxf(0.0f, floorf(lo));
-        high = fminf((float)(n_dims - 1), ceilf(hi));
-    }
-    float theta = 1.0f;
-    for (int i = 0; i < n_dims / 2; i++) {
-        float f = theta * p->freq_scale;
-        if (yarn) {
-            float y = ((float)i - low) / fmaxf(0.001f, high - low);
-            float ramp = 1.0f - fminf(1.0f, fmaxf(0.0f, y));
-            f = f * (1.0f - ramp) + theta * ramp;
-        }
-        freq[i] = f;
-        theta *= theta_scale;
-    }
-    *mscale = p->attn_factor;
-    if (yarn) *mscale *= 1.0f + 0.1f * logf(1.0f / p->freq_scale);
-}
-
-void vk_op_rope(infer_backend *be, infer_bview x, infer_bview pos, int64_t n_tok, int64_t n_head, int64_t head_dim,
-                infer_bview freq_factors, const infer_rope_params *rp) {
-    vk_backend *vk = vk_of(be);
-    if (!ready(vk) || n_tok <= 0 || n_head <= 0) return;
-    if (!f32_view(vk, x, "rope", "x") || !fits(vk, "rope", (uint64_t)(n_tok * n_head * head_dim))) return;
-    if (rp->n_rot <= 0 || rp->n_rot > head_dim || rp->n_rot % 2) {
-        vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: rope: n_rot %d invalid for head_dim %lld", rp->n_rot, (long long)head_dim);
-        return;
-    }
-    float *freq = malloc((size_t)rp->n_rot / 2 * sizeof *freq);
-    if (!freq) { vk_fail(vk, INFER_ERR_NOMEM, "vulkan: rope: out of memory"); return; }
-    float mscale;
-    rope_table(rp, freq, &mscale);
-    infer_bbuf *tb;
-    VkDeviceSize toff;
-    bool ok = vk_arena_push(vk, &vk->upload, freq, (size_t)rp->n_rot / 2 * sizeof *freq, &tb, &toff);
-    free(freq);
-    vk_pipeline *p = vk_pipeline_get(vk, "rope");
-    vk_binding b[4];
-    infer_bview table = {tb, toff, INFER_TYPE_F32};
-    if (!ok || !p || !vk_bind(vk, x, (size_t)(n_tok * n_head * head_dim) * 4, &b[0], "rope x") ||
-        !vk_bind(vk, pos, (size_t)n_tok * 4, &b[1], "rope positions") ||
-        !vk_bind(vk, table, (size_t)rp->n_rot / 2 * 4, &b[2], "rope table") ||
-        (freq_factors.buf && !f32_view(vk, freq_factors, "rope", "freq_factors")) ||
-        !vk_bind(vk, freq_factors.buf ? freq_factors : table, (size_t)rp->n_rot / 2 * 4, &b[3], "rope freq_factors"))
-        return;
-    pc_rope pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n_tok, (uint32_t)n_head, (uint32_t)head_dim,
-                  (uint32_t)rp->n_rot, rp->mode == INFER_ROPE_NEOX, mscale, b[3].rem / 4, freq_factors.buf != NULL};
-    vk_dispatch(vk, p, b, 4, &pc, sizeof pc, ceil_div((uint64_t)(n_tok * n_head) * (uint64_t)(rp->n_rot / 2), 64), 1);
-}
-
-void vk_op_kv_store(infer_backend *be, infer_bview src, infer_bview pos, int64_t n_tok, int64_t row_len, infer_bview cache) {
-    vk_backend *vk = vk_of(be);
-    if (!ready(vk) || n_tok <= 0 || row_len <= 0) return;
-    if (cache.type != INFER_TYPE_F32 && cache.type != INFER_TYPE_F16) {
-        vk_fail(vk, INFER_ERR_TYPE, "vulkan: kv_store: cache type %u is neither F32 nor F16", cache.type);
-        return;
-    }
-    bool f16 = cache.type == INFER_TYPE_F16;
-    if (!f32_view(vk, src, "kv_store", "src") || !fits(vk, "kv_store", (uint64_t)(n_tok * row_len))) return;
-    vk_pipeline *p = vk_pipeline_get(vk, !f16 ? "kv_store_f32" : vk->caps.storage16 ? "kv_store_f16s" : "kv_store_f16");
-    vk_binding b[3];
-    /* Positions are on the device, so the cache is bound from the view to the end. */
-    if (!p || !vk_bind(vk, src, (size_t)(n_tok * row_len) * 4, &b[0], "kv_store src") ||
-        !vk_bind(vk, pos, (size_t)n_tok * 4, &b[1], "kv_store positions") ||
-        !vk_bind(vk, cache, bindable_rest(vk, cache), &b[2], "kv_store cache"))
-        return;
-    uint64_t c_len = b[2].range / (f16 ? 2 : 4);
-    pc_kv_store pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / (f16 ? 2 : 4), (uint32_t)n_tok, (uint32_t)row_len,
-                      (uint32_t)(c_len > UINT32_MAX ? UINT32_MAX : c_len)};
-    vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)(n_tok * row_len), 64), 1);
-}
-
-void vk_op_attention(infer_backend *be, infer_bview q, infer_bview k, infer_bview v, infer_bview pos, infer_bview sinks,
-                     const infer_attn_params *ap, infer_bview out) {
-    vk_backend *vk = vk_of(be);
-    if (!ready(vk) || ap->n_tokens <= 0) return;
-    if (k.type != v.type || (k.type != INFER_TYPE_F32 && k.type != INFER_TYPE_F16)) {
-        vk_fail(vk, INFER_ERR_TYPE, "vulkan: attention: K/V cache types %u/%u unsupported", k.type, v.type);
-        return;
-    }
-    if (ap->n_head <= 0 || ap->n_head_kv <= 0 || ap->n_head % ap->n_head_kv || ap->head_dim <= 0 || ap->head_dim > 512 ||
-        ap->n_kv <= 0) {
-        vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: attention: heads %d/%d, head_dim %d (max 512), n_kv %d unsupported", ap->n_head,
-                ap->n_head_kv, ap->head_dim, ap->n_kv);
-        return;
-    }
-    if (!f32_view(vk, q, "attention", "q") || !f32_view(vk, out, "attention", "out")) return;
-    bool f16 = k.type == INFER_TYPE_F16;
-    size_t es = f16 ? 2 : 4;
-    size_t qbytes = (size_t)ap->n_tokens * (size_t)ap->n_head * (size_t)ap->head_dim * 4;
-    size_t kvbytes = (size_t)ap->n_kv * (size_t)ap->n_head_kv * (size_t)ap->head_dim * es;
-    vk_pipeline *p = vk_pipeline_get(vk, !f16 ? "attention_f32" : vk->caps.storage16 ? "attention_f16s" : "attention_f16");
-    vk_binding b[6];
-    if (!p || !vk_bind(vk, q, qbytes, &b[0], "attention q") || !vk_bind(vk, k, kvbytes, &b[1], "attention k") ||
-        !vk_bind(vk, v, kvbytes, &b[2], "attention v") || !vk_bind(vk, pos, (size_t)ap->n_tokens * 4, &b[3], "attention positions") ||
-        !vk_bind(vk, sinks.buf ? sinks : q, sinks.buf ? (size_t)ap->n_head * 4 : 4, &b[4], "attention sinks") ||
-        !vk_bind(vk, out, qbytes, &b[5], "attention out"))
-        return;
-    pc_attention pc = {b[0].rem / 4, (uint32_t)(b[1].rem / es), (uint32_t)(b[2].rem / es), b[3].rem / 4, b[4].rem / 4,
-                       sinks.buf != NULL, b[5].rem / 4, (uint32_t)ap->n_tokens, (uint32_t)ap->n_head, (uint32_t)ap->n_head_kv,
-                       (uint32_t)ap->head_dim, (uint32_t)ap->n_kv, ap->scale, ap->window};
-    vk_dispatch(vk, p, b, 6, &pc, sizeof pc, (uint64_t)ap->n_tokens * (uint64_t)ap->n_head, 1);
 }
 
 static void glu_rec(vk_backend *vk, infer_glu_kind kind, infer_bview gate, infer_bview up, int64_t n, float alpha, float limit,
@@ -469,44 +395,67 @@ static void glu_rec(vk_backend *vk, infer_glu_kind kind, infer_bview gate, infer
         !vk_bind(vk, out, bytes, &b[2], "glu out"))
         return;
     pc_glu pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n, (uint32_t)kind, alpha, limit};
-    vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)n, 64), 1);
+    vk_dispatch(vk, p, b, 3, &pc, sizeof pc, vk_ceil_div((uint64_t)n, 64), 1);
 }
 
 void vk_op_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, infer_bview up, int64_t n, float alpha, float limit,
                infer_bview out) {
     vk_backend *vk = vk_of(be);
-    if (!ready(vk) || n <= 0 || !fits(vk, "glu", (uint64_t)n)) return;
+    if (!vk_op_ready(vk) || n <= 0 || !vk_fits(vk, "glu", (uint64_t)n)) return;
     if ((unsigned)kind >= INFER_GLU_COUNT) {
         vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: glu: unknown kind %d", (int)kind);
         return;
     }
-    if (!f32_view(vk, gate, "glu", "gate") || !f32_view(vk, up, "glu", "up") || !f32_view(vk, out, "glu", "out")) return;
+    if (!vk_f32_view(vk, gate, "glu", "gate") || !vk_f32_view(vk, up, "glu", "up") || !vk_f32_view(vk, out, "glu", "out")) return;
     glu_rec(vk, kind, gate, up, n, alpha, limit, out);
 }
 
-void vk_op_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n, infer_bview out) {
-    vk_backend *vk = vk_of(be);
-    if (!ready(vk) || n <= 0 || !fits(vk, "add", (uint64_t)n)) return;
-    if (!f32_view(vk, a, "add", "a") || !f32_view(vk, bb, "add", "b") || !f32_view(vk, out, "add", "out")) return;
+static void add_rec(vk_backend *vk, infer_bview a, infer_bview bb, int64_t n, infer_bview out) {
     vk_pipeline *p = vk_pipeline_get(vk, "add");
     vk_binding b[3];
     size_t bytes = (size_t)n * 4;
     if (!p || !vk_bind(vk, a, bytes, &b[0], "add a") || !vk_bind(vk, bb, bytes, &b[1], "add b") || !vk_bind(vk, out, bytes, &b[2], "add out"))
         return;
     pc_add pc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n};
-    vk_dispatch(vk, p, b, 3, &pc, sizeof pc, ceil_div((uint64_t)n, 64), 1);
+    vk_dispatch(vk, p, b, 3, &pc, sizeof pc, vk_ceil_div((uint64_t)n, 64), 1);
+}
+
+/* Checked now, recorded later: by the next rms_norm when it reads `out` (one dispatch
+ * for both), else by vk_pending_flush before whatever comes next. */
+void vk_op_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n, infer_bview out) {
+    vk_backend *vk = vk_of(be);
+    if (!vk_op_ready(vk) || n <= 0 || !vk_fits(vk, "add", (uint64_t)n)) return;
+    if (!vk_f32_view(vk, a, "add", "a") || !vk_f32_view(vk, bb, "add", "b") || !vk_f32_view(vk, out, "add", "out")) return;
+    vk->pending_add.a = a;
+    vk->pending_add.b = bb;
+    vk->pending_add.out = out;
+    vk->pending_add.n = n;
+    vk->pending_add.on = true;
+}
+
+void vk_pending_flush(vk_backend *vk) {
+    if (vk->pending_add.on) {
+        vk->pending_add.on = false;
+        if (!vk->status) add_rec(vk, vk->pending_add.a, vk->pending_add.b, vk->pending_add.n, vk->pending_add.out);
+    }
+    if (vk->pending_rope.on) {
+        vk->pending_rope.on = false;
+        if (!vk->status)
+            vk_dispatch(vk, vk->pending_rope.p, vk->pending_rope.b, 4, vk->pending_rope.pc, sizeof vk->pending_rope.pc,
+                        vk->pending_rope.groups, 1);
+    }
 }
 
 void vk_op_scale(infer_backend *be, infer_bview x, int64_t n, float s, float cap, infer_bview out) {
     vk_backend *vk = vk_of(be);
-    if (!ready(vk) || n <= 0 || !fits(vk, "scale", (uint64_t)n)) return;
-    if (!f32_view(vk, x, "scale", "x") || !f32_view(vk, out, "scale", "out")) return;
+    if (!vk_op_ready(vk) || n <= 0 || !vk_fits(vk, "scale", (uint64_t)n)) return;
+    if (!vk_f32_view(vk, x, "scale", "x") || !vk_f32_view(vk, out, "scale", "out")) return;
     vk_pipeline *p = vk_pipeline_get(vk, "scale");
     vk_binding b[2];
     size_t bytes = (size_t)n * 4;
     if (!p || !vk_bind(vk, x, bytes, &b[0], "scale x") || !vk_bind(vk, out, bytes, &b[1], "scale out")) return;
     pc_scale pc = {b[0].rem / 4, b[1].rem / 4, (uint32_t)n, s, cap};
-    vk_dispatch(vk, p, b, 2, &pc, sizeof pc, ceil_div((uint64_t)n, 64), 1);
+    vk_dispatch(vk, p, b, 2, &pc, sizeof pc, vk_ceil_div((uint64_t)n, 64), 1);
 }
 
 /* ------------------------------------------------------------------ mixture of experts */
@@ -552,7 +501,7 @@ static void moe_matmul(vk_backend *vk, infer_bview W, infer_bview bias, int64_t 
             pc.list_off = b[4].rem / 4 + list_off;
             pc.cnt_off = b[4].rem / 4 + cnt_off;
             pc.list_stride = (uint32_t)n_tok;
-            vk_dispatch3(vk, p, b, 5, &pc, sizeof pc, (uint32_t)ceil_div((uint64_t)rows, MAT_TILE), (uint32_t)ceil_div((uint64_t)n_tok, MAT_TILE),
+            vk_dispatch3(vk, p, b, 5, &pc, sizeof pc, (uint32_t)vk_ceil_div((uint64_t)rows, MAT_TILE), (uint32_t)vk_ceil_div((uint64_t)n_tok, MAT_TILE),
                          (uint32_t)cnt);
         }
     }
@@ -564,15 +513,15 @@ void vk_op_moe(infer_backend *be, infer_bview x, infer_bview logits, int64_t n_t
                int32_t k, infer_bview w_gate, infer_bview b_gate, infer_bview w_up, infer_bview b_up, infer_bview w_down,
                infer_bview b_down, infer_glu_kind glu, float alpha, float limit, infer_bview out) {
     vk_backend *vk = vk_of(be);
-    if (!ready(vk) || n_tok <= 0) return;
+    if (!vk_op_ready(vk) || n_tok <= 0) return;
     if (n_expert <= 0 || k <= 0 || k > n_expert || n_embd <= 0 || n_ff <= 0) {
         vk_fail(vk, INFER_ERR_INVALID_ARG, "vulkan: moe: %d experts, top-%d, n_embd %lld, n_ff %lld", n_expert, k, (long long)n_embd,
                 (long long)n_ff);
         return;
     }
     int64_t n_assign = n_tok * k;
-    if (!f32_view(vk, x, "moe", "x") || !f32_view(vk, logits, "moe", "router logits") || !f32_view(vk, out, "moe", "out") ||
-        !fits(vk, "moe", (uint64_t)n_assign * (uint64_t)(n_ff > n_embd ? n_ff : n_embd)) || n_assign > 65535) {
+    if (!vk_f32_view(vk, x, "moe", "x") || !vk_f32_view(vk, logits, "moe", "router logits") || !vk_f32_view(vk, out, "moe", "out") ||
+        !vk_fits(vk, "moe", (uint64_t)n_assign * (uint64_t)(n_ff > n_embd ? n_ff : n_embd)) || n_assign > 65535) {
         if (!vk->status) vk_fail(vk, INFER_ERR_UNSUPPORTED, "vulkan: moe: %lld routed rows exceed one dispatch", (long long)n_assign);
         return;
     }
@@ -612,6 +561,6 @@ void vk_op_moe(infer_backend *be, infer_bview x, infer_bview logits, int64_t n_t
         !vk_bind(vk, wts, (size_t)n_assign * 4, &b[1], "moe weights") || !vk_bind(vk, out, (size_t)(n_tok * n_embd) * 4, &b[2], "moe out"))
         return;
     pc_moe_combine pcc = {b[0].rem / 4, b[1].rem / 4, b[2].rem / 4, (uint32_t)n_tok, (uint32_t)n_embd, (uint32_t)k};
-    vk_dispatch(vk, pc2, b, 3, &pcc, sizeof pcc, ceil_div((uint64_t)(n_tok * n_embd), 64), 1);
+    vk_dispatch(vk, pc2, b, 3, &pcc, sizeof pcc, vk_ceil_div((uint64_t)(n_tok * n_embd), 64), 1);
     vk->act_cached.valid = false;
 }

@@ -1,5 +1,8 @@
-/* The pass: one primary command buffer recorded between begin() and end(), submitted
- * once. Each dispatch gets a descriptor set from pools that are reset at begin() (more
+/* The pass: primary command buffers recorded between begin() and end(); the first ones
+ * are submitted as they fill (after caps.submit_first dispatches, then twice as many each
+ * time), so the device starts on a pass while the host still records it, and end()
+ * submits the last and waits. Each new command buffer starts with a full barrier (its
+ * first scope covers everything submitted earlier on the queue). Each dispatch gets a descriptor set from pools that are reset at begin() (more
  * pools are added when a long pass fills one). Barriers go only where needed: the byte
  * ranges each dispatch reads and writes (writes = bindings not declared readonly) are
  * remembered until the next barrier, and a dispatch that would read or write a range
@@ -94,6 +97,7 @@ void vk_barrier(vk_backend *vk) {
     VkPipelineStageFlags st = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     vkCmdPipelineBarrier(vk->cmd, st, st, 0, 1, &mb, 0, NULL, 0, NULL);
     vk->n_touched = 0;
+    vk->prof_barriers++;
 }
 
 void vk_flush(vk_backend *vk) {
@@ -116,6 +120,36 @@ static bool hazard(const vk_backend *vk, const vk_binding *b, uint32_t nb, uint3
 static void remember(vk_backend *vk, const vk_binding *b, uint32_t nb, uint32_t writes) {
     for (uint32_t i = 0; i < nb && vk->n_touched < VK_MAX_TOUCHES; i++)
         vk->touched[vk->n_touched++] = (vk_touch){b[i].buf->buffer, b[i].lo, b[i].hi, ((writes >> i) & 1u) != 0};
+}
+
+static bool begin_cmd(vk_backend *vk) {
+    vk->cmd = vk->cmds[vk->cur_cmd];
+    vk->in_cmd = 0;
+    VkResult r = vkResetCommandBuffer(vk->cmd, 0);
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    if (r == VK_SUCCESS) r = vkBeginCommandBuffer(vk->cmd, &bi);
+    if (r != VK_SUCCESS) vk_fail(vk, vk_status_of(r), "vulkan: vkBeginCommandBuffer failed: %s", vk_result_str(r));
+    return r == VK_SUCCESS;
+}
+
+/* Submits the command buffer recorded so far (no fence: end() waits on the last one,
+ * whose fence covers everything earlier on the queue) and continues in the next. */
+static void submit_partial(vk_backend *vk) {
+    if (vk->status || vk->cur_cmd + 1 >= VK_MAX_CMDS) return;
+    VkResult r = vkEndCommandBuffer(vk->cmd);
+    if (r == VK_SUCCESS) {
+        VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &vk->cmd};
+        r = vkQueueSubmit(vk->queue, 1, &si, VK_NULL_HANDLE);
+    }
+    if (r != VK_SUCCESS) {
+        vk_fail(vk, vk_status_of(r), "vulkan: mid-pass submit failed: %s", vk_result_str(r));
+        begin_cmd(vk);   /* recording again (emptied), as end() expects */
+        return;
+    }
+    vk->cur_cmd++;
+    vk->prof_submits++;
+    vk->submit_at *= 2;
+    if (begin_cmd(vk)) vk_barrier(vk);
 }
 
 void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t nb, const void *push, uint32_t push_bytes,
@@ -151,6 +185,8 @@ void vk_dispatch3(vk_backend *vk, vk_pipeline *p, const vk_binding *b, uint32_t 
         vkCmdWriteTimestamp(vk->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->queries, vk->n_queries);
         vk->query_shader[vk->n_queries++] = (int32_t)(p - vk->pipelines);
     }
+    vk->prof_dispatches++;
+    if (++vk->in_cmd >= vk->submit_at && vk->submit_at) submit_partial(vk);
 }
 
 void vk_profile_init(vk_backend *vk) {
@@ -188,6 +224,10 @@ void vk_profile_report(vk_backend *vk) {
     if (!vk->profile) return;
     double total = 0;
     for (int i = 0; i < infer_shader_blob_count; i++) total += vk->prof_ms[i];
+    double np = vk->prof_passes ? (double)vk->prof_passes : 1.0;
+    fprintf(stderr, "vulkan profile: %llu passes; per pass %.1f dispatches, %.1f barriers, %.1f submits\n",
+            (unsigned long long)vk->prof_passes, (double)vk->prof_dispatches / np, (double)vk->prof_barriers / np,
+            (double)vk->prof_submits / np);
     fprintf(stderr, "vulkan profile (GPU time between consecutive dispatch ends; first dispatch of each pass not counted):\n");
     for (;;) {
         int best = -1;
@@ -259,13 +299,9 @@ void vk_pass_begin(vk_backend *vk) {
     vk->upload.used = 0;
     vk->readback.used = 0;
     vk->n_reads = 0;
-    VkResult r = vkResetCommandBuffer(vk->cmd, 0);
-    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-    if (r == VK_SUCCESS) r = vkBeginCommandBuffer(vk->cmd, &bi);
-    if (r != VK_SUCCESS) {
-        vk_fail(vk, vk_status_of(r), "vulkan: vkBeginCommandBuffer failed: %s", vk_result_str(r));
-        return;
-    }
+    vk->cur_cmd = 0;
+    vk->submit_at = vk->caps.submit_first;
+    if (!begin_cmd(vk)) return;
     vk->recording = true;
     vk->n_touched = 0;
     if (vk->profile) {
@@ -318,7 +354,12 @@ infer_status vk_pass_end(vk_backend *vk, infer_error *err) {
             vk_fail(vk, vk_status_of(r), "vulkan: vkQueueSubmit failed: %s", vk_result_str(r));
         }
     }
+    /* A failed pass may still have command buffers running: they finish before anything
+     * they use is reset or freed. */
+    if (vk->status && vk->cur_cmd > 0) vkQueueWaitIdle(vk->queue);
     if (!vk->status) profile_collect(vk);
+    vk->prof_passes++;
+    vk->prof_submits++;
     if (!vk->status)
         for (int i = 0; i < vk->n_reads; i++)
             memcpy(vk->reads[i].dst, (const char *)vk->reads[i].src->mapped + vk->reads[i].offset, vk->reads[i].bytes);

@@ -9,6 +9,11 @@
 // GQA: head h reads kv head h / (n_head / n_head_kv). A sink logit, when present,
 // starts the running max and denominator. KV_F16: cache values are binary16 pairs in
 // 32-bit words; KV_F16_STORAGE: the same read as float16_t (16-bit storage devices).
+// SPLIT (long contexts with few query rows, flash-decoding): workgroup z = s serves only
+// keys [j_start + s*split_len, + split_len) of its row and writes the partial softmax
+// state (running max m, denominator l, then the unnormalized output) to o at
+// ((row * n_split + s) * (head_dim + 2)); attention_merge.comp combines the parts and
+// the sink.
 #define WG 64u
 #define MAX_HD 512u
 #define DPT (MAX_HD / WG)
@@ -30,6 +35,7 @@ layout(push_constant) uniform PC {
     uint n_tokens, n_head, n_head_kv, head_dim, n_kv;
     float scale;
     int window;
+    uint n_split, split_len;   // SPLIT only
 } pc;
 #include "common.glsl"
 
@@ -87,8 +93,15 @@ void main() {
     int j_start = pc.window > 0 ? max(0, p - pc.window + 1) : 0;
     uint kv_stride = pc.n_head_kv * hd;
 
+#ifdef SPLIT
+    j_start += int(gl_WorkGroupID.z * pc.split_len);
+    j_end = min(j_end, j_start + int(pc.split_len));
+    float m = -1.0 / 0.0;
+    float l = 0.0;
+#else
     float m = pc.has_sink != 0u ? sinks[pc.sink_off + h] : -1.0 / 0.0;
     float l = pc.has_sink != 0u ? 1.0 : 0.0;
+#endif
     float acc[DPT];
     for (uint i = 0u; i < DPT; i++) acc[i] = 0.0;
 
@@ -117,9 +130,21 @@ void main() {
         m = m_new;
         barrier();
     }
+#ifdef SPLIT
+    uint ob = pc.o_off + (th * pc.n_split + gl_WorkGroupID.z) * (hd + 2u);
+    if (tid == 0u) {
+        o[ob] = m;
+        o[ob + 1u] = l;
+    }
+    for (uint i = 0u; i < DPT; i++) {
+        uint d = tid + WG * i;
+        if (d < hd) o[ob + 2u + d] = acc[i];
+    }
+#else
     uint ob = pc.o_off + th * hd;
     for (uint i = 0u; i < DPT; i++) {
         uint d = tid + WG * i;
         if (d < hd) o[ob + d] = l > 0.0 ? acc[i] / l : 0.0;
     }
+#endif
 }
