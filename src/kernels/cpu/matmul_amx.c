@@ -143,7 +143,9 @@ typedef struct {
     uint8_t rows[16];
 } tile_config;
 
-/* K-quants: tile 0 = A (16 tokens x 64), 1-3 = B lo/hi/min (16 x 64), 4-6 = C lo/hi/min.
+/* K-quants: tile 0 = A (16 tokens x 64), 1 = B (16 x 64), 2-4 = C lo/hi/min of the first
+ * 16 rows, 5-7 those of the next 16: each A load feeds up to six products (the A tiles come
+ * from L2, the decoded B tiles from L1).
  * 32-weight formats: 0 = A (16 x 32), 1 = B (8 x 64), 2 = C; tiles 3-5 the same again so
  * that odd blocks use their own set and the tile unit can start block j+1 while the
  * epilogue of j still reads its C. */
@@ -152,7 +154,7 @@ static void load_config(int kquant) {
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
     if (kquant) {
-        for (int i = 0; i < 7; i++) { cfg.rows[i] = 16; cfg.colsb[i] = 64; }
+        for (int i = 0; i < 8; i++) { cfg.rows[i] = 16; cfg.colsb[i] = 64; }
     } else {
         cfg.rows[0] = TOK; cfg.colsb[0] = 32;
         cfg.rows[1] = 8;   cfg.colsb[1] = 64;
@@ -162,39 +164,63 @@ static void load_config(int kquant) {
     _tile_loadconfig(&cfg);
 }
 
+#define KROWS (2 * GROUP)   /* weight rows per K-quant block: two groups share each A tile */
+
 /* A K-quant unit's int32 dot tiles for 16 tokens x 16 rows. */
 typedef struct {
     int32_t lo[TOK][GROUP], hi[TOK][GROUP], mn[TOK][GROUP];
 } kquant_dots;
 
-/* Tile half of a 16x16 block of a K-quant unit: isum's lo and hi parts and msum into c.
- * xa points at the first token's Q8_K block, row stride xstride. */
-static void tiles_k(const amx_weight_format *f, const amx_unit *u, const char *xa, size_t xstride, kquant_dots *c) {
+/* Tile half of a 16x32 block of a K-quant unit (row groups u[0], u[1]): isum's lo and hi
+ * parts and msum into c[0], c[1]. xa points at the first token's Q8_K block, row stride
+ * xstride. */
+static void tiles_k(const amx_weight_format *f, const amx_unit *u0, const amx_unit *u1, const char *xa,
+                    size_t xstride, kquant_dots c[2]) {
     const char *xq = xa + offsetof(block_q8_k, qs);
-    _tile_zero(4);
+    _tile_zero(2);
     _tile_zero(5);
-    _tile_zero(6);
+    if (f->wide) {
+        _tile_zero(3);
+        _tile_zero(6);
+    }
+    if (f->has_min) {
+        _tile_zero(4);
+        _tile_zero(7);
+    }
     for (int k = 0; k < UNIT / 64; k++) {
         _tile_loadd(0, xq + 64 * k, (long)xstride);
-        _tile_loadd(1, u->lo[16 * k], 64);
-        _tile_dpbssd(4, 0, 1);
+        _tile_loadd(1, u0->lo[16 * k], 64);
+        _tile_dpbssd(2, 0, 1);
+        _tile_loadd(1, u1->lo[16 * k], 64);
+        _tile_dpbssd(5, 0, 1);
         if (f->wide) {
-            _tile_loadd(2, u->hi[16 * k], 64);
-            _tile_dpbssd(5, 0, 2);
+            _tile_loadd(1, u0->hi[16 * k], 64);
+            _tile_dpbssd(3, 0, 1);
+            _tile_loadd(1, u1->hi[16 * k], 64);
+            _tile_dpbssd(6, 0, 1);
         }
         if (f->has_min) {
-            _tile_loadd(3, u->mn[16 * k], 64);
-            _tile_dpbssd(6, 0, 3);
+            _tile_loadd(1, u0->mn[16 * k], 64);
+            _tile_dpbssd(4, 0, 1);
+            _tile_loadd(1, u1->mn[16 * k], 64);
+            _tile_dpbssd(7, 0, 1);
         }
     }
-    _tile_stored(4, c->lo, 64);
-    if (f->wide) _tile_stored(5, c->hi, 64);
-    if (f->has_min) _tile_stored(6, c->mn, 64);
+    _tile_stored(2, c[0].lo, 64);
+    _tile_stored(5, c[1].lo, 64);
+    if (f->wide) {
+        _tile_stored(3, c[0].hi, 64);
+        _tile_stored(6, c[1].hi, 64);
+    }
+    if (f->has_min) {
+        _tile_stored(4, c[0].mn, 64);
+        _tile_stored(7, c[1].mn, 64);
+    }
 }
 
-/* Float half: adds d_x * (d * isum - dmin * msum) to acc[t] (a vector over the 16 rows). */
+/* Float half: adds d_x * (d * isum - dmin * msum) to acc[t] (16 rows). */
 static void epilogue_k(const amx_weight_format *f, const amx_unit *u, const kquant_dots *c, const char *xa,
-                       size_t xstride, __m512 acc[TOK]) {
+                       size_t xstride, float acc[TOK][GROUP]) {
     const __m512 d = _mm512_loadu_ps(u->d), dmin = _mm512_loadu_ps(u->dmin);
     for (int t = 0; t < TOK; t++) {
         __m512i isum = _mm512_load_si512(c->lo[t]);
@@ -202,21 +228,25 @@ static void epilogue_k(const amx_weight_format *f, const amx_unit *u, const kqua
         __m512 v = _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum));
         if (f->has_min) v = _mm512_fnmadd_ps(dmin, _mm512_cvtepi32_ps(_mm512_load_si512(c->mn[t])), v);
         const float dx = ((const block_q8_k *)(xa + (size_t)t * xstride))->d;
-        acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dx), v, acc[t]);
+        _mm512_store_ps(acc[t], _mm512_fmadd_ps(_mm512_set1_ps(dx), v, _mm512_load_ps(acc[t])));
     }
 }
 
-/* ns K-quant units of one 16x16 block, software-pipelined: the tiles of unit k are issued
- * before the epilogue of unit k-1, so the vector units scale k-1 while the tile unit
- * multiplies k (the two sets of dot buffers keep them apart). */
+/* ns K-quant units of one 16x32 block (us[0..ns) the first row group, us[SPAN..] the
+ * second), software-pipelined: the tiles of unit k are issued before the epilogue of unit
+ * k-1, so the vector units scale k-1 while the tile unit multiplies k (two sets of dot
+ * buffers keep them apart). */
 static void span_k(const amx_weight_format *f, const amx_unit *us, int ns, const char *xa, size_t ux, size_t xstride,
-                   __m512 acc[TOK]) {
-    kquant_dots c[2] __attribute__((aligned(64)));
-    for (int k = 0; k < ns; k++) {
-        tiles_k(f, &us[k], xa + (size_t)k * ux, xstride, &c[k & 1]);
-        if (k > 0) epilogue_k(f, &us[k - 1], &c[(k - 1) & 1], xa + (size_t)(k - 1) * ux, xstride, acc);
+                   float acc[2][TOK][GROUP]) {
+    kquant_dots c[2][2] __attribute__((aligned(64)));
+    for (int k = 0; k <= ns; k++) {
+        if (k < ns) tiles_k(f, &us[k], &us[SPAN + k], xa + (size_t)k * ux, xstride, c[k & 1]);
+        if (k > 0) {
+            const char *xp = xa + (size_t)(k - 1) * ux;
+            epilogue_k(f, &us[k - 1], &c[(k - 1) & 1][0], xp, xstride, acc[0]);
+            epilogue_k(f, &us[SPAN + k - 1], &c[(k - 1) & 1][1], xp, xstride, acc[1]);
+        }
     }
-    epilogue_k(f, &us[ns - 1], &c[(ns - 1) & 1], xa + (size_t)(ns - 1) * ux, xstride, acc);
 }
 
 /* One 16x16 block of a 32-weight unit of nsub blocks: adds d * d_x * dot (+ m * s_x). */
@@ -257,6 +287,17 @@ int infer_amx_supports(uint32_t wtype, infer_act_format act, int64_t cols) {
     return f && act == act_of(f) && cols > 0 && cols % (f->kquant ? UNIT : 32) == 0;
 }
 
+/* The span's act bytes of tokens [t0, t0+nt): in place (stride xs) for a whole tile, else
+ * copied into tail (stride SPAN * X_UNIT_MAX) with zero rows after them. */
+static const char *token_tile(const char *xq, size_t xs, int64_t t0, int nt, size_t span_x, size_t span_bytes,
+                              char *tail) {
+    const char *xa = xq + (size_t)t0 * xs + span_x;
+    if (nt == TOK) return xa;
+    memset(tail, 0, TAIL_BYTES);
+    for (int t = 0; t < nt; t++) memcpy(tail + (size_t)t * SPAN * X_UNIT_MAX, xa + (size_t)t * xs, span_bytes);
+    return tail;
+}
+
 int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
                           int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
     const amx_weight_format *f = infer_amx_weight_format(wtype);
@@ -269,7 +310,7 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
     const size_t unit_x_bytes = f->kquant ? sizeof(block_q8_k) : X_UNIT_MAX;
     /* SPAN decoded units (about 50 KB) and the partial token tile's copy live on the heap:
      * callers' threads may have small stacks. No memory: the caller's other kernel runs. */
-    amx_unit *us = aligned_alloc(64, sizeof(amx_unit) * SPAN);
+    amx_unit *us = aligned_alloc(64, sizeof(amx_unit) * 2 * SPAN);
     char *tail = aligned_alloc(64, TAIL_BYTES);
     if (!us || !tail) {
         free(us);
@@ -296,28 +337,46 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
             /* the span's act bytes are contiguous in each act row */
             const size_t span_x = (size_t)ui0 * unit_x_bytes;
             const size_t span_bytes = xs - span_x < (size_t)ns * unit_x_bytes ? xs - span_x : (size_t)ns * unit_x_bytes;
+            if (f->kquant) {
+                for (int64_t r0 = rb0; r0 < rb1; r0 += KROWS) {
+                    int nr[2];
+                    __mmask16 rmask[2];
+                    for (int g = 0; g < 2; g++) {
+                        const int64_t left = rb1 - r0 - g * GROUP;
+                        nr[g] = (int)(left < 0 ? 0 : left < GROUP ? left : GROUP);
+                        rmask[g] = (__mmask16)((1u << nr[g]) - 1);
+                        for (int k = 0; k < ns; k++)
+                            decode_unit_k(f, W, row_bytes, r0 + g * GROUP, nr[g], ui0 + k, &us[g * SPAN + k]);
+                    }
+                    for (int64_t t0 = 0; t0 < n; t0 += TOK) {
+                        const int nt = (int)(n - t0 < TOK ? n - t0 : TOK);
+                        const char *xa = token_tile(xq, xs, t0, nt, span_x, span_bytes, tail);
+                        const size_t stride = nt < TOK ? SPAN * X_UNIT_MAX : xs;
+                        float acc[2][TOK][GROUP] __attribute__((aligned(64)));
+                        memset(acc, 0, sizeof acc);
+                        span_k(f, us, ns, xa, unit_x_bytes, stride, acc);
+                        for (int g = 0; g < 2; g++)
+                            for (int t = 0; t < nt; t++) {   /* the first span writes y, later ones add */
+                                float *yt = y + (t0 + t) * ldy + r0 + g * GROUP;
+                                const __m512 a = _mm512_load_ps(acc[g][t]);
+                                const __m512 v = ui0 == 0 ? a : _mm512_add_ps(_mm512_maskz_loadu_ps(rmask[g], yt), a);
+                                _mm512_mask_storeu_ps(yt, rmask[g], v);
+                            }
+                    }
+                }
+                continue;
+            }
             for (int64_t r0 = rb0; r0 < rb1; r0 += GROUP) {
                 const int nr = (int)(rb1 - r0 < GROUP ? rb1 - r0 : GROUP);
                 const __mmask16 rmask = (__mmask16)((1u << nr) - 1);
-                for (int k = 0; k < ns; k++) {
-                    if (f->kquant) decode_unit_k(f, W, row_bytes, r0, nr, ui0 + k, &us[k]);
-                    else decode_unit_32(f, W, row_bytes, r0, nr, ui0 + k, nsub[k], &us[k]);
-                }
+                for (int k = 0; k < ns; k++) decode_unit_32(f, W, row_bytes, r0, nr, ui0 + k, nsub[k], &us[k]);
                 for (int64_t t0 = 0; t0 < n; t0 += TOK) {
                     const int nt = (int)(n - t0 < TOK ? n - t0 : TOK);
-                    const char *xa = xq + (size_t)t0 * xs + span_x;
-                    size_t stride = xs;
-                    if (nt < TOK) {   /* partial tile of tokens: zero rows after them */
-                        memset(tail, 0, TAIL_BYTES);
-                        for (int t = 0; t < nt; t++) memcpy(tail + (size_t)t * SPAN * X_UNIT_MAX, xa + (size_t)t * xs, span_bytes);
-                        xa = tail;
-                        stride = SPAN * X_UNIT_MAX;
-                    }
+                    const char *xa = token_tile(xq, xs, t0, nt, span_x, span_bytes, tail);
+                    const size_t stride = nt < TOK ? SPAN * X_UNIT_MAX : xs;
                     __m512 acc[TOK];
                     for (int t = 0; t < TOK; t++) acc[t] = _mm512_setzero_ps();
-                    if (f->kquant) span_k(f, us, ns, xa, unit_x_bytes, stride, acc);
-                    else
-                        for (int k = 0; k < ns; k++) block_32(f, &us[k], nsub[k], xa + (size_t)k * unit_x_bytes, stride, acc);
+                    for (int k = 0; k < ns; k++) block_32(f, &us[k], nsub[k], xa + (size_t)k * unit_x_bytes, stride, acc);
                     for (int t = 0; t < nt; t++) {   /* the first span writes y, later ones add */
                         float *yt = y + (t0 + t) * ldy + r0;
                         const __m512 v = ui0 == 0 ? acc[t] : _mm512_add_ps(_mm512_maskz_loadu_ps(rmask, yt), acc[t]);
