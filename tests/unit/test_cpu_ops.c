@@ -465,6 +465,23 @@ static void test_attention_portable(void **state) {
     unsetenv("INFER_CPU_ISA");
 }
 
+/* The AVX2 and AVX-512 tile kernels, each forced (the default picks the widest): head
+ * sizes that are and are not multiples of 16 and 64, F16/F32 caches, sinks, windows. */
+static void test_attention_per_isa(void **state) {
+    (void)state;
+    static const char *isas[] = {"avx2", "avx512"};
+    for (int i = 0; i < 2; i++) {
+        setenv("INFER_CPU_ISA", isas[i], 1);
+        check_attention((attn_case){ 37, 8, 2, 64, 0, 16, true, INFER_TYPE_F32 });
+        check_attention((attn_case){ 19, 16, 2, 96, 51, 0, false, INFER_TYPE_F16 });
+        check_attention((attn_case){ 21, 12, 2, 128, 70, 0, true, INFER_TYPE_F16 });
+        check_attention((attn_case){ 11, 4, 2, 80, 9, 0, false, INFER_TYPE_F32 });
+        check_attention((attn_case){ 6, 4, 4, 40, 2, 0, true, INFER_TYPE_F32 });
+        check_attention((attn_case){ 1, 6, 2, 64, 1300, 0, true, INFER_TYPE_F16 });    /* key split */
+        unsetenv("INFER_CPU_ISA");
+    }
+}
+
 static void test_attention_decode(void **state) {
     /* One query over many keys: several key blocks, online rescaling across them. */
     check_attention((attn_case){ 1, 8, 8, 64, 700, 0, false, INFER_TYPE_F32 });
@@ -733,6 +750,7 @@ int main(void) {
         cmocka_unit_test(test_attention_prompt),
         cmocka_unit_test(test_attention_decode),
         cmocka_unit_test(test_attention_portable),
+        cmocka_unit_test(test_attention_per_isa),
         cmocka_unit_test(test_attention_batch_invariance),
         cmocka_unit_test(test_glu_add),
         cmocka_unit_test(test_gelu_scalar),

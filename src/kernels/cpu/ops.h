@@ -139,5 +139,6 @@ static inline size_t attn_tile_scratch_floats(int rows, int head_dim) {
 }
 void infer_cpu_attn_tile_generic(const attn_tile *t, float *scratch);
 void infer_cpu_attn_tile_avx2(const attn_tile *t, float *scratch);
+void infer_cpu_attn_tile_avx512(const attn_tile *t, float *scratch);
 
 #endif

@@ -63,6 +63,7 @@ typedef void (*attn_tile_fn)(const attn_tile *t, float *scratch);
 static attn_tile_fn attn_pick_kernel(void) {
     /* The shared ISA choice (INFER_CPU_ISA can force the portable path for tests). */
     const infer_cpu_isa isa = infer_cpu_isa_active();
+    if (isa >= INFER_ISA_AVX512) return infer_cpu_attn_tile_avx512;
     if (isa >= INFER_ISA_AVX2) return infer_cpu_attn_tile_avx2;
     return infer_cpu_attn_tile_generic;
 }
