@@ -287,6 +287,39 @@ int infer_amx_supports(uint32_t wtype, infer_act_format act, int64_t cols) {
     return f && act == act_of(f) && cols > 0 && cols % (f->kquant ? UNIT : 32) == 0;
 }
 
+/* Weight bytes the next decode reads (rows [r, r + nrows) of units [ui, ui + nunits)), asked
+ * into L2 a few rows per token tile while the tiles run: decoding otherwise waits on
+ * memory for every row (each row's blocks sit row_bytes apart, too far apart for the
+ * hardware prefetchers to follow). Rows past the matrix are not touched. */
+typedef struct {
+    const char *W;
+    size_t row_bytes, unit_bytes;
+    int64_t r, nrows, ui, nunits, row_end;
+} weight_prefetch;
+
+static void prefetch_some(const weight_prefetch *p, int64_t part, int64_t parts) {
+    const int64_t per = (p->nrows + parts - 1) / parts;
+    const size_t bytes = p->unit_bytes * (size_t)p->nunits;
+    for (int64_t i = part * per; i < (part + 1) * per && i < p->nrows && p->r + i < p->row_end; i++) {
+        const char *row = p->W + (size_t)(p->r + i) * p->row_bytes + (size_t)p->ui * p->unit_bytes;
+        for (size_t b = 0; b < bytes; b += 64) _mm_prefetch(row + b, _MM_HINT_T1);
+    }
+}
+
+/* What the decode after rows [r, r + step) of span ui0 reads: the next rows of the same
+ * span, or at the end of the row block the next span from its first row. */
+static weight_prefetch next_decode(const char *W, size_t row_bytes, size_t unit_bytes, int64_t r, int64_t step,
+                                   int64_t rb0, int64_t rb1, int64_t ui0, int64_t nu) {
+    weight_prefetch p = {W, row_bytes, unit_bytes, r, step, ui0, 0, rb1};
+    if (r >= rb1) {
+        p.r = rb0;
+        p.ui = ui0 + SPAN;
+    }
+    p.nunits = nu - p.ui < SPAN ? nu - p.ui : SPAN;
+    if (p.nunits < 0) p.nunits = 0;
+    return p;
+}
+
 /* The span's act bytes of tokens [t0, t0+nt): in place (stride xs) for a whole tile, else
  * copied into tail (stride SPAN * X_UNIT_MAX) with zero rows after them. */
 static const char *token_tile(const char *xq, size_t xs, int64_t t0, int nt, size_t span_x, size_t span_bytes,
@@ -308,6 +341,7 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
     const int per_unit = f->kquant ? 1 : B32_PER_UNIT;
     const int64_t nu = (nblocks + per_unit - 1) / per_unit;
     const size_t unit_x_bytes = f->kquant ? sizeof(block_q8_k) : X_UNIT_MAX;
+    const size_t unit_w_bytes = f->block_bytes * (size_t)per_unit;   /* a row's bytes per unit */
     /* SPAN decoded units (about 50 KB) and the partial token tile's copy live on the heap:
      * callers' threads may have small stacks. No memory: the caller's other kernel runs. */
     amx_unit *us = aligned_alloc(64, sizeof(amx_unit) * 2 * SPAN);
@@ -348,8 +382,10 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
                         for (int k = 0; k < ns; k++)
                             decode_unit_k(f, W, row_bytes, r0 + g * GROUP, nr[g], ui0 + k, &us[g * SPAN + k]);
                     }
+                    const weight_prefetch pf = next_decode(W, row_bytes, unit_w_bytes, r0 + KROWS, KROWS, rb0, rb1, ui0, nu);
                     for (int64_t t0 = 0; t0 < n; t0 += TOK) {
                         const int nt = (int)(n - t0 < TOK ? n - t0 : TOK);
+                        prefetch_some(&pf, t0 / TOK, (n + TOK - 1) / TOK);
                         const char *xa = token_tile(xq, xs, t0, nt, span_x, span_bytes, tail);
                         const size_t stride = nt < TOK ? SPAN * X_UNIT_MAX : xs;
                         float acc[2][TOK][GROUP] __attribute__((aligned(64)));
@@ -370,8 +406,10 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
                 const int nr = (int)(rb1 - r0 < GROUP ? rb1 - r0 : GROUP);
                 const __mmask16 rmask = (__mmask16)((1u << nr) - 1);
                 for (int k = 0; k < ns; k++) decode_unit_32(f, W, row_bytes, r0, nr, ui0 + k, nsub[k], &us[k]);
+                const weight_prefetch pf = next_decode(W, row_bytes, unit_w_bytes, r0 + GROUP, GROUP, rb0, rb1, ui0, nu);
                 for (int64_t t0 = 0; t0 < n; t0 += TOK) {
                     const int nt = (int)(n - t0 < TOK ? n - t0 : TOK);
+                    prefetch_some(&pf, t0 / TOK, (n + TOK - 1) / TOK);
                     const char *xa = token_tile(xq, xs, t0, nt, span_x, span_bytes, tail);
                     const size_t stride = nt < TOK ? SPAN * X_UNIT_MAX : xs;
                     __m512 acc[TOK];
