@@ -475,7 +475,9 @@ static void test_attention_per_isa(void **state) {
         check_attention((attn_case){ 37, 8, 2, 64, 0, 16, true, INFER_TYPE_F32 });
         check_attention((attn_case){ 19, 16, 2, 96, 51, 0, false, INFER_TYPE_F16 });
         check_attention((attn_case){ 21, 12, 2, 128, 70, 0, true, INFER_TYPE_F16 });
-        check_attention((attn_case){ 11, 4, 2, 80, 9, 0, false, INFER_TYPE_F32 });
+        check_attention((attn_case){ 11, 4, 2, 144, 9, 0, false, INFER_TYPE_F32 });
+        check_attention((attn_case){ 7, 4, 1, 200, 40, 0, true, INFER_TYPE_F16 });
+        check_attention((attn_case){ 3, 2, 2, 256, 130, 0, false, INFER_TYPE_F32 });
         check_attention((attn_case){ 6, 4, 4, 40, 2, 0, true, INFER_TYPE_F32 });
         check_attention((attn_case){ 1, 6, 2, 64, 1300, 0, true, INFER_TYPE_F16 });    /* key split */
         unsetenv("INFER_CPU_ISA");

@@ -406,10 +406,10 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
                 const int nr = (int)(rb1 - r0 < GROUP ? rb1 - r0 : GROUP);
                 const __mmask16 rmask = (__mmask16)((1u << nr) - 1);
                 for (int k = 0; k < ns; k++) decode_unit_32(f, W, row_bytes, r0, nr, ui0 + k, nsub[k], &us[k]);
-                const weight_prefetch pf = next_decode(W, row_bytes, unit_w_bytes, r0 + GROUP, GROUP, rb0, rb1, ui0, nu);
+                /* no weight prefetch here: on gpt-oss's experts (few tokens per expert) it
+                 * measured no better, possibly worse */
                 for (int64_t t0 = 0; t0 < n; t0 += TOK) {
                     const int nt = (int)(n - t0 < TOK ? n - t0 : TOK);
-                    prefetch_some(&pf, t0 / TOK, (n + TOK - 1) / TOK);
                     const char *xa = token_tile(xq, xs, t0, nt, span_x, span_bytes, tail);
                     const size_t stride = nt < TOK ? SPAN * X_UNIT_MAX : xs;
                     __m512 acc[TOK];

@@ -150,8 +150,18 @@ static void vblock_accum(float *acc, const float *p, const float *V, size_t vs, 
     }
 }
 
-#define ATTN_TILE_FN infer_cpu_attn_tile_avx512
+void infer_cpu_attn_tile_zmm(const attn_tile *t, float *scratch);
+#define ATTN_TILE_FN infer_cpu_attn_tile_zmm
 #include "ops_attention_tile.inc"
+
+/* Heads of 128 and more: half the instructions of the AVX2 kernel for the same products
+ * (Qwen2.5 1.5B pp512: 1.3-1.9x on bench_ops). At 64 (gpt-oss) the 16-key transpose-add
+ * weighs as much as the products and it measured level with AVX2, which keeps them.
+ * The choice depends on the head size only, so every row of a model takes the same path. */
+void infer_cpu_attn_tile_avx512(const attn_tile *t, float *scratch) {
+    if (t->head_dim >= 128) infer_cpu_attn_tile_zmm(t, scratch);
+    else infer_cpu_attn_tile_avx2(t, scratch);
+}
 
 #else
 /* Built without the ISA flags (non-x86): never selected, kept for the symbol. */
