@@ -115,29 +115,23 @@ static float vexp_sum(float *s, int n, float m) {
     return _mm512_reduce_add_ps(sum);
 }
 
-/* acc += sum_j p[j] * V[j]; the accumulator stays in registers 128 floats at a time. */
+/* acc[c, c + 16 * nv) += sum_j p[j] * V[j][c, ...), the accumulator held in nv registers. */
+static inline void accum_chunk(float *acc, const float *p, const float *V, size_t vs, int jn, int c, int nv) {
+    __m512 a[8];
+    for (int i = 0; i < nv; i++) a[i] = _mm512_loadu_ps(acc + c + 16 * i);
+    for (int j = 0; j < jn; j++) {
+        const __m512 pj = _mm512_set1_ps(p[j]);
+        const float *v = V + (size_t)j * vs + c;
+        for (int i = 0; i < nv; i++) a[i] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 16 * i), a[i]);
+    }
+    for (int i = 0; i < nv; i++) _mm512_storeu_ps(acc + c + 16 * i, a[i]);
+}
+
+/* acc += sum_j p[j] * V[j], 128 floats at a time, then 64, then the rest. */
 static void vblock_accum(float *acc, const float *p, const float *V, size_t vs, int jn, int D) {
     int c = 0;
-    for (; c + 128 <= D; c += 128) {
-        __m512 a[8];
-        for (int i = 0; i < 8; i++) a[i] = _mm512_loadu_ps(acc + c + 16 * i);
-        for (int j = 0; j < jn; j++) {
-            const __m512 pj = _mm512_set1_ps(p[j]);
-            const float *v = V + (size_t)j * vs + c;
-            for (int i = 0; i < 8; i++) a[i] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 16 * i), a[i]);
-        }
-        for (int i = 0; i < 8; i++) _mm512_storeu_ps(acc + c + 16 * i, a[i]);
-    }
-    for (; c + 64 <= D; c += 64) {
-        __m512 a[4];
-        for (int i = 0; i < 4; i++) a[i] = _mm512_loadu_ps(acc + c + 16 * i);
-        for (int j = 0; j < jn; j++) {
-            const __m512 pj = _mm512_set1_ps(p[j]);
-            const float *v = V + (size_t)j * vs + c;
-            for (int i = 0; i < 4; i++) a[i] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 16 * i), a[i]);
-        }
-        for (int i = 0; i < 4; i++) _mm512_storeu_ps(acc + c + 16 * i, a[i]);
-    }
+    for (; c + 128 <= D; c += 128) accum_chunk(acc, p, V, vs, jn, c, 8);
+    for (; c + 64 <= D; c += 64) accum_chunk(acc, p, V, vs, jn, c, 4);
     if (c == D) return;
     for (int j = 0; j < jn; j++) {
         if (p[j] == 0.0f) continue;
@@ -155,9 +149,10 @@ void infer_cpu_attn_tile_zmm(const attn_tile *t, float *scratch);
 #include "ops_attention_tile.inc"
 
 /* Heads of 128 and more: half the instructions of the AVX2 kernel for the same products
- * (Qwen2.5 1.5B pp512: 1.3-1.9x on bench_ops). At 64 (gpt-oss) the 16-key transpose-add
- * weighs as much as the products and it measured level with AVX2, which keeps them.
- * The choice depends on the head size only, so every row of a model takes the same path. */
+ * (Qwen2.5 1.5B, T=512: 1.0-1.6x on bench_ops, loaded machine). At 64 (gpt-oss) the
+ * 16-key transpose-add weighs as much as the products and it measured level with AVX2,
+ * which keeps those heads. The choice depends on the head size only, so every row of a
+ * model takes the same path. */
 void infer_cpu_attn_tile_avx512(const attn_tile *t, float *scratch) {
     if (t->head_dim >= 128) infer_cpu_attn_tile_zmm(t, scratch);
     else infer_cpu_attn_tile_avx2(t, scratch);
