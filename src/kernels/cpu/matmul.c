@@ -12,6 +12,7 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_amx.h"
 #include "kernels/cpu/matmul_blas.h"
+#include "kernels/cpu/matmul_panels.h"
 #include "kernels/cpu/vec_dot.h"
 #include "tensor/dtype.h"
 
@@ -203,6 +204,7 @@ int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t
         .xs = infer_act_row_bytes(c.k->act, cols),
         .amx = infer_cpu_isa_active() == INFER_ISA_AMX && infer_amx_supports(wtype, c.k->act, cols),
         .decode = c.level == INFER_ISA_AVX512 ? infer_decode_rows_avx512(wtype) : NULL,
+        .panels = c.level == INFER_ISA_AVX512 && infer_panels_supports(wtype, c.k->act, cols) && infer_panels_enabled(),
     };
     return 0;
 }
@@ -269,6 +271,9 @@ void infer_cpu_matmul_plan_rows(const infer_cpu_matmul_plan *p, const void *W, i
     if (plan_decode(p, W, row_lo, row_hi, xq, n, y)) return;
     if (p->amx && n >= AMX_MIN_TOKENS &&
         infer_amx_matmul_rows(p->wtype, W, p->row_bytes, p->cols, row_lo, row_hi, xq, p->xs, n, y, ldy) == 0)
+        return;
+    if (p->panels && n >= INFER_PANEL_MIN_TOKENS &&
+        infer_panels_matmul_rows(p->wtype, W, p->row_bytes, p->cols, row_lo, row_hi, xq, p->xs, n, y, ldy) == 0)
         return;
     matmul_range(p->k, W, p->row_bytes, p->nb, row_lo, row_hi, xq, p->xs, n, y, ldy);
 }

@@ -1,0 +1,43 @@
+/* AVX-512 VNNI prompt matmul without AMX: "decode once, multiply many".
+ *
+ * The per-row tiles of vec_dot_avx512.c re-decode a weight block for every 8 tokens and
+ * end every block with a per-token float tail. Here 16 weight rows are decoded once per
+ * call into a small per-thread panel (plain uint8 levels laid out rows-in-lanes, with the
+ * sub-block scales as int32, the min/offset terms as int16 pairs and the row scales as
+ * floats), and then every token of the batch runs against it: one vpdpbusd per 4 columns x
+ * 16 rows with the token's 4 activation bytes broadcast, the sub-block scales applied in
+ * the integer domain, the mins / level offset from the Q8_K bsums with vpdpwssd, and one
+ * int-to-float per super-block and token. The 16 outputs of a token are 16 consecutive
+ * floats of y. No second copy of the weights: the panel is 16 rows x one row length.
+ *
+ * Integer sums are exactly the scalar reference's; each token's float work is the same
+ * whatever the batch size or its place in the batch (so a batch of >= PANEL_MIN_TOKENS
+ * tokens gives every token the same bits as any other such batch), but not the same bits
+ * as the one-token dot kernels. */
+#ifndef INFER_CPU_MATMUL_PANELS_H
+#define INFER_CPU_MATMUL_PANELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "kernels/cpu/vec_dot.h"
+
+/* Fewer tokens than this do not pay for decoding a panel: the 8-token tiles do better. */
+#define INFER_PANEL_MIN_TOKENS 8
+
+/* 1 when this build has panel code for weights of `wtype` with `act` activations and rows
+ * of `cols`. Says nothing about the CPU (the caller checks the active ISA is AVX-512 or
+ * above) and nothing about INFER_CPU_PANELS (see infer_panels_enabled). */
+int infer_panels_supports(uint32_t wtype, infer_act_format act, int64_t cols);
+
+/* 0 when INFER_CPU_PANELS=0 is set in the environment (re-read each call): the tests that
+ * compare a batch with token-by-token decoding bit for bit turn panels off, since the one-
+ * token kernels sum floats in another order. */
+int infer_panels_enabled(void);
+
+/* y[t * ldy + r] = dot(W[r], x[t]) for rows [row_lo,row_hi) and all n tokens; xq holds n
+ * act rows of xs bytes. Returns 0, or -1 when unsupported or out of memory (nothing
+ * written). */
+int infer_panels_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
+                             int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy);
+
+#endif

@@ -1,0 +1,248 @@
+/* AVX-512 VNNI panel matmul for the K-quants (see matmul_panels.h for the why).
+ *
+ * Panel of one super-block (256 columns) of 16 rows, PANEL_SB_BYTES bytes:
+ *   q     [64 column quads][16 rows][4]  uint8 levels (Q6_K's stored q, before its -32)
+ *   sc    [16 sub-blocks][16 rows]       int32 sub-block scales (Q4_K/Q5_K use the first 8)
+ *   corr  [8 bsum pairs][16 rows][2]     int16 factors of the Q8_K bsums: the mins (Q4_K,
+ *                                        Q5_K) or -32 x the scale (Q6_K's level offset)
+ *   d, dm [16 rows]                      float: d, and -dmin (Q4_K/Q5_K) or 0
+ * A token's per-row result for one super-block is d * isum + dm * cs (with mins) or
+ * d * (isum + cs) (Q6_K), isum = sum_j sc_j * dot(q_j, x_j) and cs = dot(corr, bsums): the
+ * scalar reference's integers exactly. */
+#include "kernels/cpu/matmul_panels.h"
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512F__) && defined(__F16C__)
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+#include "quant/blocks.h"
+#include "tensor/dtype.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define PANEL_ROWS 16
+#define PANEL_NT 8            /* tokens per register block: 8 x (sub-block sum, block sum, float acc) */
+#define OFF_SC 4096
+#define OFF_CORR (OFF_SC + 16 * 64)
+#define OFF_D (OFF_CORR + 8 * 64)
+#define OFF_DM (OFF_D + 64)
+#define PANEL_SB_BYTES (OFF_DM + 64)
+
+/* One row's super-block, decoded: the 256 levels in column order, scales, bsum factors. */
+typedef struct {
+    uint8_t q[256];
+    int32_t sc[16];
+    int16_t corr[16];   /* corr[2k], corr[2k+1] multiply bsums[2k], bsums[2k+1] */
+    float d, dm;
+} row_block;
+
+static void decode_q45_k(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, row_block *o) {
+    const __m256i lo4 = _mm256_set1_epi8(0x0F);
+    for (int g = 0; g < 4; g++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
+        __m256i a = _mm256_and_si256(v, lo4), b = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+        if (qh) {   /* fifth bit: bit 2g (first 32) / 2g+1 (second 32) of qh[l] */
+            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            const __m256i m1 = _mm256_set1_epi8((char)(1 << (2 * g))), m2 = _mm256_set1_epi8((char)(2 << (2 * g)));
+            const __m256i b16 = _mm256_set1_epi8(16);
+            a = _mm256_or_si256(a, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, m1), m1), b16));
+            b = _mm256_or_si256(b, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, m2), m2), b16));
+        }
+        _mm256_storeu_si256((__m256i *)(o->q + 64 * g), a);
+        _mm256_storeu_si256((__m256i *)(o->q + 64 * g + 32), b);
+    }
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, m;
+        infer_q4k_scale_min(j, scales, &sc, &m);
+        o->sc[j] = sc;
+        o->sc[8 + j] = 0;
+        o->corr[2 * j] = o->corr[2 * j + 1] = (int16_t)m;   /* sub-block j spans bsums 2j, 2j+1 */
+    }
+}
+
+static void decode_q4_k(const void *blk, row_block *o) {
+    const block_q4_k *b = blk;
+    decode_q45_k(b->scales, b->qs, NULL, o);
+    o->d = _cvtsh_ss(b->d);
+    o->dm = -_cvtsh_ss(b->dmin);
+}
+
+static void decode_q5_k(const void *blk, row_block *o) {
+    const block_q5_k *b = blk;
+    decode_q45_k(b->scales, b->qs, b->qh, o);
+    o->d = _cvtsh_ss(b->d);
+    o->dm = -_cvtsh_ss(b->dmin);
+}
+
+/* Q6_K: weight 128h + 32k + l (k = 0..3) has low bits ql[64h + 32(k&1) + l] (low nibble
+ * for k < 2, high for k >= 2) and high bits (qh[32h + l] >> 2k) & 3. */
+static void decode_q6_k(const void *blk, row_block *o) {
+    const block_q6_k *b = blk;
+    const __m256i lo4 = _mm256_set1_epi8(0x0F), lo2 = _mm256_set1_epi8(3);
+    for (int h = 0; h < 2; h++) {
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+        const __m256i low[4] = {_mm256_and_si256(l0, lo4), _mm256_and_si256(l1, lo4),
+                                _mm256_and_si256(_mm256_srli_epi16(l0, 4), lo4),
+                                _mm256_and_si256(_mm256_srli_epi16(l1, 4), lo4)};
+        for (int k = 0; k < 4; k++) {
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * k), lo2);
+            _mm256_storeu_si256((__m256i *)(o->q + 128 * h + 32 * k),
+                                _mm256_or_si256(low[k], _mm256_slli_epi16(hi, 4)));
+        }
+    }
+    for (int s = 0; s < 16; s++) {
+        o->sc[s] = b->scales[s];
+        o->corr[s] = (int16_t)(-32 * b->scales[s]);
+    }
+    o->d = _cvtsh_ss(b->d);
+    o->dm = 0;
+}
+
+typedef void (*decode_fn)(const void *blk, row_block *o);
+
+/* Rows r0..r0+nr (nr <= 16; the rest of the panel is zero) x all nb super-blocks. */
+static void fill_panel(decode_fn decode, size_t block_bytes, const char *W, size_t row_bytes, int64_t r0, int nr,
+                       int64_t nb, uint8_t *panel, row_block *tmp) {
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int)sizeof(row_block)));
+    if (nr < PANEL_ROWS) memset(tmp + nr, 0, sizeof(row_block) * (size_t)(PANEL_ROWS - nr));
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t *P = panel + (size_t)i * PANEL_SB_BYTES;
+        for (int r = 0; r < nr; r++) decode(W + (size_t)(r0 + r) * row_bytes + (size_t)i * block_bytes, &tmp[r]);
+        for (int kq = 0; kq < 64; kq++)
+            _mm512_store_si512(P + 64 * kq, _mm512_i32gather_epi32(idx, tmp[0].q + 4 * kq, 1));
+        for (int s = 0; s < 16; s++)
+            _mm512_store_si512(P + OFF_SC + 64 * s, _mm512_i32gather_epi32(idx, &tmp[0].sc[s], 1));
+        for (int k = 0; k < 8; k++)
+            _mm512_store_si512(P + OFF_CORR + 64 * k, _mm512_i32gather_epi32(idx, &tmp[0].corr[2 * k], 1));
+        float *d = (float *)(P + OFF_D), *dm = (float *)(P + OFF_DM);
+        for (int r = 0; r < PANEL_ROWS; r++) {
+            d[r] = tmp[r].d;
+            dm[r] = tmp[r].dm;
+        }
+    }
+}
+
+#define ACT(t, i) ((const block_q8_k *)(x + (size_t)(t) * xs) + (i))
+
+/* nt tokens against a panel of nb super-blocks; sub_q column quads per sub-block (8 for
+ * 32-wide sub-blocks, 4 for 16-wide), has_min: d * isum + dm * cs, else d * (isum + cs).
+ * Writes 16 floats per token at y + t * ldy (masked to the panel's real rows). */
+ALWAYS_INLINE void panel_tokens(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int nt,
+                                const int sub_q, const int has_min, float *y, int64_t ldy, __mmask16 rows) {
+    __m512 acc[PANEL_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *P = panel + (size_t)i * PANEL_SB_BYTES;
+        __m512i isum[PANEL_NT], part[PANEL_NT];
+        for (int t = 0; t < nt; t++) isum[t] = _mm512_setzero_si512();
+        for (int s = 0; s < 64 / sub_q; s++) {
+            for (int t = 0; t < nt; t++) part[t] = _mm512_setzero_si512();
+            for (int g = 0; g < sub_q; g++) {
+                const int kq = s * sub_q + g;
+                const __m512i w = _mm512_load_si512(P + 64 * kq);
+                for (int t = 0; t < nt; t++) {
+                    int32_t xv;
+                    memcpy(&xv, ACT(t, i)->qs + 4 * kq, 4);
+                    part[t] = _mm512_dpbusd_epi32(part[t], w, _mm512_set1_epi32(xv));
+                }
+            }
+            const __m512i sc = _mm512_load_si512(P + OFF_SC + 64 * s);
+            for (int t = 0; t < nt; t++) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(part[t], sc));
+        }
+        for (int t = 0; t < nt; t++) part[t] = _mm512_setzero_si512();
+        for (int k = 0; k < 8; k++) {
+            const __m512i c = _mm512_load_si512(P + OFF_CORR + 64 * k);
+            for (int t = 0; t < nt; t++) {
+                int32_t bs;
+                memcpy(&bs, &ACT(t, i)->bsums[2 * k], 4);
+                part[t] = _mm512_dpwssd_epi32(part[t], c, _mm512_set1_epi32(bs));
+            }
+        }
+        const __m512 d = _mm512_load_ps(P + OFF_D);
+        if (has_min) {
+            const __m512 dm = _mm512_load_ps(P + OFF_DM);
+            for (int t = 0; t < nt; t++) {
+                const __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), d,
+                                                 _mm512_mul_ps(_mm512_cvtepi32_ps(part[t]), dm));
+                acc[t] = _mm512_fmadd_ps(f, _mm512_set1_ps(ACT(t, i)->d), acc[t]);
+            }
+        } else {
+            for (int t = 0; t < nt; t++)
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[t], part[t])),
+                                         _mm512_mul_ps(d, _mm512_set1_ps(ACT(t, i)->d)), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + t * ldy, rows, acc[t]);
+}
+
+typedef void (*panel_kernel)(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,
+                             __mmask16 rows);
+#define PANEL_KERNEL(name, nt, sub_q, has_min)                                                              \
+    static void name(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,    \
+                     __mmask16 rows) {                                                                      \
+        panel_tokens(panel, nb, x, xs, nt, sub_q, has_min, y, ldy, rows);                                   \
+    }
+#define PANEL_KERNELS(fam, sub_q, has_min)                                                                  \
+    PANEL_KERNEL(fam##_1, 1, sub_q, has_min) PANEL_KERNEL(fam##_2, 2, sub_q, has_min)                       \
+    PANEL_KERNEL(fam##_3, 3, sub_q, has_min) PANEL_KERNEL(fam##_4, 4, sub_q, has_min)                       \
+    PANEL_KERNEL(fam##_5, 5, sub_q, has_min) PANEL_KERNEL(fam##_6, 6, sub_q, has_min)                       \
+    PANEL_KERNEL(fam##_7, 7, sub_q, has_min) PANEL_KERNEL(fam##_8, 8, sub_q, has_min)                       \
+    static const panel_kernel fam[PANEL_NT] = {fam##_1, fam##_2, fam##_3, fam##_4,                          \
+                                               fam##_5, fam##_6, fam##_7, fam##_8};
+PANEL_KERNELS(kmin32, 8, 1)     /* Q4_K, Q5_K: 32-wide sub-blocks with mins */
+PANEL_KERNELS(koff16, 4, 0)     /* Q6_K: 16-wide sub-blocks, level offset */
+
+typedef struct {
+    decode_fn decode;
+    size_t block_bytes;
+    const panel_kernel *kernels;
+} panel_format;
+
+static int format_of(uint32_t wtype, panel_format *f) {
+    switch (wtype) {
+    case INFER_TYPE_Q4_K: *f = (panel_format){decode_q4_k, sizeof(block_q4_k), kmin32}; return 0;
+    case INFER_TYPE_Q5_K: *f = (panel_format){decode_q5_k, sizeof(block_q5_k), kmin32}; return 0;
+    case INFER_TYPE_Q6_K: *f = (panel_format){decode_q6_k, sizeof(block_q6_k), koff16}; return 0;
+    default: return -1;
+    }
+}
+
+int infer_panels_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
+                             int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
+    panel_format f;
+    if (!infer_panels_supports(wtype, INFER_ACT_Q8K, cols) || format_of(wtype, &f) != 0) return -1;
+    if (row_hi <= row_lo || n <= 0) return 0;
+    const int64_t nb = cols / 256;
+    uint8_t *panel = NULL;
+    row_block *tmp = NULL;
+    if (posix_memalign((void **)&panel, 64, (size_t)nb * PANEL_SB_BYTES) != 0) return -1;
+    if (posix_memalign((void **)&tmp, 64, sizeof(row_block) * PANEL_ROWS) != 0) {
+        free(panel);
+        return -1;
+    }
+    for (int64_t r0 = row_lo; r0 < row_hi; r0 += PANEL_ROWS) {
+        const int nr = (int)(row_hi - r0 < PANEL_ROWS ? row_hi - r0 : PANEL_ROWS);
+        const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
+        fill_panel(f.decode, f.block_bytes, W, row_bytes, r0, nr, nb, panel, tmp);
+        for (int64_t t = 0; t < n; t += PANEL_NT) {
+            const int nt = (int)(n - t < PANEL_NT ? n - t : PANEL_NT);
+            f.kernels[nt - 1](panel, nb, xq + (size_t)t * xs, xs, y + t * ldy + r0, ldy, rows);
+        }
+    }
+    free(tmp);
+    free(panel);
+    return 0;
+}
+
+#else /* built without AVX-512 VNNI: nothing to dispatch to */
+
+int infer_panels_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
+                             int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
+    (void)wtype; (void)W; (void)row_bytes; (void)cols; (void)row_lo; (void)row_hi;
+    (void)xq; (void)xs; (void)n; (void)y; (void)ldy;
+    return -1;
+}
+
+#endif

@@ -1,0 +1,150 @@
+/* VNNI panel matmul (matmul_panels_avx512.c) against the scalar reference path, on awkward
+ * shapes: Q4_K, Q5_K, Q6_K with rows that are no multiple of the 16-row panel, every token
+ * count from 1 to 40 (partial 8-token register blocks), several super-blocks per row, row
+ * sub-ranges written with a larger row stride. The panel entry point is called directly,
+ * so a silent fallback to another kernel cannot pass; infer_cpu_matmul with
+ * INFER_CPU_ISA=avx512 must agree too, and with INFER_CPU_PANELS=0 as well. Both use the
+ * same quantized activations: integer sums are identical, only float order differs.
+ * A token's result must not depend on the batch it is in (bit for bit).
+ * Exits 77 (skipped) when this CPU cannot run AVX-512 VNNI. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "infer.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_panels.h"
+#include "kernels/cpu/threadpool.h"
+#include "kernels/cpu/vec_dot.h"
+#include "tensor/dtype.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static float gauss(void) {
+    double u[2];
+    for (int i = 0; i < 2; i++) {
+        rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+        u[i] = ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    }
+    return (float)(sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]));
+}
+
+static void expect_close(const float *y, const float *ref, int64_t count, const char *what, uint32_t type) {
+    double scale = 0;
+    for (int64_t i = 0; i < count; i++) scale += fabs(ref[i]) / (double)count;
+    for (int64_t i = 0; i < count; i++)
+        if (!(fabs((double)y[i] - ref[i]) <= 1e-5 * (fabs(ref[i]) + scale) + 1e-6)) {
+            print_error("%s %s: [%lld] %.9g vs scalar %.9g\n", infer_type_name(type), what, (long long)i, y[i], ref[i]);
+            fail();
+        }
+}
+
+/* Scalar y for all rows, then the panel kernel for rows [lo,hi) into a strided buffer. */
+static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, int64_t lo, int64_t hi) {
+    const infer_dtype_traits *tr = infer_dtype_traits_get(type);
+    const infer_vec_dot_kernel *k = infer_vec_dot_scalar(type);
+    assert_true(infer_panels_supports(type, k->act, cols));
+    const size_t rb = infer_dtype_row_bytes(type, cols), xs = infer_act_row_bytes(k->act, cols);
+    char *W = malloc(rb * (size_t)rows), *xq = malloc(xs * (size_t)n);
+    float *tmp = malloc(sizeof(float) * (size_t)cols), *x = malloc(sizeof(float) * (size_t)(n * cols));
+    float *ref = malloc(sizeof(float) * (size_t)(n * rows)), *y2 = malloc(sizeof(float) * (size_t)(n * rows));
+    const int64_t ldy = rows + 7;
+    float *y = malloc(sizeof(float) * (size_t)(n * ldy));
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t c = 0; c < cols; c++) tmp[c] = gauss() * 0.05f;
+        tr->from_float(tmp, W + rb * (size_t)r, cols);
+    }
+    for (int64_t i = 0; i < n * cols; i++) x[i] = gauss() * ((i % cols) % 53 == 7 ? 8.0f : 1.0f);
+    for (int64_t t = 0; t < n; t++) infer_quantize_act_scalar(k->act)(x + t * cols, xq + xs * (size_t)t, cols);
+
+    infer_threadpool *tp = infer_threadpool_new(2);
+    assert_non_null(tp);
+    setenv("INFER_CPU_ISA", "scalar", 1);
+    assert_int_equal(infer_cpu_matmul(tp, NULL, W, type, rows, cols, x, n, ref), 0);
+    unsetenv("INFER_CPU_ISA");
+    for (int64_t i = 0; i < n * ldy; i++) y[i] = NAN;   /* rows outside [lo,hi) must stay untouched */
+    assert_int_equal(infer_panels_matmul_rows(type, W, rb, cols, lo, hi, xq, xs, n, y, ldy), 0);
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t r = 0; r < ldy; r++) {
+            const float v = y[t * ldy + r];
+            if (r < lo || r >= hi) {
+                if (!isnan(v)) { print_error("%s: wrote outside rows [%lld,%lld) at r=%lld\n", infer_type_name(type), (long long)lo, (long long)hi, (long long)r); fail(); }
+                continue;
+            }
+            expect_close(&v, &ref[t * rows + r], 1, "panel", type);
+        }
+    /* the last token alone (as the tail of a register block) gives the same bits */
+    float *y1 = malloc(sizeof(float) * (size_t)ldy);
+    assert_int_equal(infer_panels_matmul_rows(type, W, rb, cols, lo, hi, xq + xs * (size_t)(n - 1), xs, 1, y1, ldy), 0);
+    for (int64_t r = lo; r < hi; r++)
+        if (memcmp(&y1[r], &y[(n - 1) * ldy + r], sizeof(float)) != 0) {
+            print_error("%s: token %lld alone %.9g, in a batch of %lld %.9g\n", infer_type_name(type), (long long)(n - 1),
+                        y1[r], (long long)n, y[(n - 1) * ldy + r]);
+            fail();
+        }
+    free(y1);
+    /* the whole dispatcher at AVX-512, with panels and without */
+    for (int off = 0; off < 2; off++) {
+        setenv("INFER_CPU_ISA", "avx512", 1);
+        if (off) setenv("INFER_CPU_PANELS", "0", 1);
+        assert_int_equal(infer_cpu_matmul(tp, NULL, W, type, rows, cols, x, n, y2), 0);
+        unsetenv("INFER_CPU_ISA");
+        unsetenv("INFER_CPU_PANELS");
+        expect_close(y2, ref, n * rows, off ? "dispatch, panels off" : "dispatch", type);
+    }
+    infer_threadpool_free(tp);
+    free(y2); free(W); free(xq); free(tmp); free(x); free(ref); free(y);
+}
+
+static const uint32_t types[] = {INFER_TYPE_Q4_K, INFER_TYPE_Q5_K, INFER_TYPE_Q6_K};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static void test_awkward_shapes(void **state) {
+    (void)state;
+    static const int64_t shapes[][3] = {   /* rows, cols (multiples of 256), tokens */
+        {16, 256, 16}, {37, 768, 17}, {5, 512, 3}, {100, 1280, 40}, {33, 256, 9}, {16, 2304, 31}, {47, 1536, 64},
+    };
+    for (size_t ti = 0; ti < COUNT(types); ti++)
+        for (size_t si = 0; si < COUNT(shapes); si++)
+            check_shape(types[ti], shapes[si][0], shapes[si][1], shapes[si][2], 0, shapes[si][0]);
+}
+
+static void test_token_counts(void **state) {
+    (void)state;
+    for (int64_t n = 1; n <= 40; n++) check_shape(types[n % COUNT(types)], 19 + n % 5, 512, n, 0, 19 + n % 5);
+}
+
+static void test_row_subrange(void **state) {
+    (void)state;
+    check_shape(INFER_TYPE_Q4_K, 60, 512, 20, 13, 47);
+    check_shape(INFER_TYPE_Q6_K, 60, 768, 18, 16, 60);
+    check_shape(INFER_TYPE_Q5_K, 50, 256, 17, 3, 50);
+}
+
+static void test_rejects_what_it_lacks(void **state) {
+    (void)state;
+    assert_false(infer_panels_supports(INFER_TYPE_Q4_K, INFER_ACT_Q8K, 96));   /* no whole super-block */
+    assert_false(infer_panels_supports(INFER_TYPE_Q4_K, INFER_ACT_Q8, 256));   /* wrong act partner */
+    assert_false(infer_panels_supports(INFER_TYPE_F32, INFER_ACT_F32, 256));
+    assert_int_equal(infer_panels_matmul_rows(INFER_TYPE_F32, NULL, 1024, 256, 0, 1, NULL, 1024, 1, NULL, 1), -1);
+}
+
+int main(void) {
+    if (infer_cpu_isa_detect() < INFER_ISA_AVX512 || infer_cpu_isa_is_arm(infer_cpu_isa_detect())) {
+        fprintf(stderr, "skip: no AVX-512 VNNI on this CPU\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_awkward_shapes),
+        cmocka_unit_test(test_token_counts),
+        cmocka_unit_test(test_row_subrange),
+        cmocka_unit_test(test_rejects_what_it_lacks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
