@@ -12,6 +12,10 @@ int infer_panels_supports(uint32_t wtype, infer_act_format act, int64_t cols) {
     case INFER_TYPE_Q4_K:
     case INFER_TYPE_Q5_K:
     case INFER_TYPE_Q6_K: return act == INFER_ACT_Q8K && cols % 256 == 0;
+    case INFER_TYPE_MXFP4:
+    case INFER_TYPE_IQ4_NL:
+    case INFER_TYPE_Q4_0:
+    case INFER_TYPE_Q8_0: return act == INFER_ACT_Q8 && cols % 32 == 0;
     default: return 0;
     }
 #else

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "quant/blocks.h"
+#include "kernels/cpu/vec_dot.h"
 #include "tensor/dtype.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -209,8 +210,172 @@ static int format_of(uint32_t wtype, panel_format *f) {
     }
 }
 
+/* ------------------------------------------------------------ 32-weight blocks
+ * Panel of one block (32 columns) of 16 rows, B32_BYTES bytes: q [8 column quads][16 rows]
+ * [4] = level + 128 as uint8 (vpdpbusd wants one unsigned operand), then d [16 rows] float.
+ * Against infer_act_q8 rows: dot(q + 128, x) - 128 * sum(x) = dot(q, x) exactly, the
+ * correction per (token, block) computed once per call. */
+#define B32_OFF_D 512
+#define B32_BYTES (B32_OFF_D + 64)
+
+typedef struct {
+    uint8_t q[32];
+    float d;
+} row_block32;
+
+/* 16 levels (+128) looked up by nibble: weight j < 16 is the low nibble of qs[j], j >= 16
+ * the high nibble of qs[j - 16]. */
+ALWAYS_INLINE void lut_nibbles(const int8_t levels[16], const uint8_t qs[16], uint8_t q[32]) {
+    const __m128i lut = _mm_xor_si128(_mm_loadu_si128((const __m128i *)levels), _mm_set1_epi8((char)0x80));
+    const __m128i v = _mm_loadu_si128((const __m128i *)qs), lo4 = _mm_set1_epi8(0x0F);
+    _mm_storeu_si128((__m128i *)q, _mm_shuffle_epi8(lut, _mm_and_si128(v, lo4)));
+    _mm_storeu_si128((__m128i *)(q + 16), _mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(v, 4), lo4)));
+}
+
+static void decode_mxfp4(const void *blk, row_block32 *o) {
+    const block_mxfp4 *b = blk;
+    lut_nibbles(infer_mxfp4_values, b->qs, o->q);
+    o->d = infer_e8m0_to_f32_half(b->e);
+}
+
+static void decode_iq4_nl(const void *blk, row_block32 *o) {
+    const block_iq4_nl *b = blk;
+    lut_nibbles(infer_iq4nl_values, b->qs, o->q);
+    o->d = _cvtsh_ss(b->d);
+}
+
+static void decode_q4_0(const void *blk, row_block32 *o) {
+    static const int8_t levels[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
+    const block_q4_0 *b = blk;
+    lut_nibbles(levels, b->qs, o->q);
+    o->d = _cvtsh_ss(b->d);
+}
+
+static void decode_q8_0(const void *blk, row_block32 *o) {
+    const block_q8_0 *b = blk;
+    _mm256_storeu_si256((__m256i *)o->q, _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs),
+                                                           _mm256_set1_epi8((char)0x80)));
+    o->d = _cvtsh_ss(b->d);
+}
+
+typedef void (*decode32_fn)(const void *blk, row_block32 *o);
+
+static void fill_panel32(decode32_fn decode, size_t block_bytes, const char *W, size_t row_bytes, int64_t r0, int nr,
+                         int64_t nb, uint8_t *panel, row_block32 *tmp) {
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int)sizeof(row_block32)));
+    if (nr < PANEL_ROWS) memset(tmp + nr, 0, sizeof(row_block32) * (size_t)(PANEL_ROWS - nr));
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t *P = panel + (size_t)i * B32_BYTES;
+        for (int r = 0; r < nr; r++) decode(W + (size_t)(r0 + r) * row_bytes + (size_t)i * block_bytes, &tmp[r]);
+        for (int kq = 0; kq < 8; kq++)
+            _mm512_store_si512(P + 64 * kq, _mm512_i32gather_epi32(idx, tmp[0].q + 4 * kq, 1));
+        _mm512_store_si512(P + B32_OFF_D, _mm512_i32gather_epi32(idx, &tmp[0].d, 1));
+    }
+}
+
+/* corr[t * nb + i] = -128 * sum of token t's levels in block i */
+static void act_q8_corrections(const char *x, size_t xs, int64_t n, int64_t nb, int32_t *corr) {
+    for (int64_t t = 0; t < n; t++) {
+        const infer_act_q8 *b = (const infer_act_q8 *)(x + (size_t)t * xs);
+        for (int64_t i = 0; i < nb; i++) {
+            const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[i].qs), _mm256_set1_epi8((char)0x80));
+            const __m256i s4 = _mm256_sad_epu8(u, _mm256_setzero_si256());   /* sum of (q + 128) in 4 lanes */
+            const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+            const int64_t sum = _mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1) - 32 * 128;
+            corr[t * nb + i] = (int32_t)(-128 * sum);
+        }
+    }
+}
+
+#define ACT32(t, i) ((const infer_act_q8 *)(x + (size_t)(t) * xs) + (i))
+
+ALWAYS_INLINE void panel32_tokens(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int32_t *corr,
+                                  const int nt, float *y, int64_t ldy, __mmask16 rows) {
+    __m512 acc[PANEL_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *P = panel + (size_t)i * B32_BYTES;
+        __m512i part[PANEL_NT];
+        for (int t = 0; t < nt; t++) part[t] = _mm512_set1_epi32(corr[t * nb + i]);
+        for (int kq = 0; kq < 8; kq++) {
+            const __m512i w = _mm512_load_si512(P + 64 * kq);
+            for (int t = 0; t < nt; t++) {
+                int32_t xv;
+                memcpy(&xv, ACT32(t, i)->qs + 4 * kq, 4);
+                part[t] = _mm512_dpbusd_epi32(part[t], w, _mm512_set1_epi32(xv));
+            }
+        }
+        const __m512 d = _mm512_load_ps(P + B32_OFF_D);
+        for (int t = 0; t < nt; t++)
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(part[t]), _mm512_mul_ps(d, _mm512_set1_ps(ACT32(t, i)->d)), acc[t]);
+    }
+    for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + t * ldy, rows, acc[t]);
+}
+
+typedef void (*panel32_kernel)(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int32_t *corr,
+                               float *y, int64_t ldy, __mmask16 rows);
+#define PANEL32_KERNEL(nt)                                                                                  \
+    static void panel32_##nt(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int32_t *corr, \
+                             float *y, int64_t ldy, __mmask16 rows) {                                       \
+        panel32_tokens(panel, nb, x, xs, corr, nt, y, ldy, rows);                                           \
+    }
+PANEL32_KERNEL(1) PANEL32_KERNEL(2) PANEL32_KERNEL(3) PANEL32_KERNEL(4)
+PANEL32_KERNEL(5) PANEL32_KERNEL(6) PANEL32_KERNEL(7) PANEL32_KERNEL(8)
+static const panel32_kernel panel32[PANEL_NT] = {panel32_1, panel32_2, panel32_3, panel32_4,
+                                                 panel32_5, panel32_6, panel32_7, panel32_8};
+
+static decode32_fn format32_of(uint32_t wtype, size_t *block_bytes) {
+    switch (wtype) {
+    case INFER_TYPE_MXFP4: *block_bytes = sizeof(block_mxfp4); return decode_mxfp4;
+    case INFER_TYPE_IQ4_NL: *block_bytes = sizeof(block_iq4_nl); return decode_iq4_nl;
+    case INFER_TYPE_Q4_0: *block_bytes = sizeof(block_q4_0); return decode_q4_0;
+    case INFER_TYPE_Q8_0: *block_bytes = sizeof(block_q8_0); return decode_q8_0;
+    default: return NULL;
+    }
+}
+
+static int panels32_rows(decode32_fn decode, size_t block_bytes, const char *W, size_t row_bytes, int64_t cols,
+                         int64_t row_lo, int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
+    const int64_t nb = cols / 32;
+    uint8_t *panel = NULL;
+    row_block32 *tmp = NULL;
+    int32_t *corr = malloc(sizeof(int32_t) * (size_t)(n * nb));
+    if (!corr) return -1;
+    if (posix_memalign((void **)&panel, 64, (size_t)nb * B32_BYTES) != 0) {
+        free(corr);
+        return -1;
+    }
+    if (posix_memalign((void **)&tmp, 64, sizeof(row_block32) * PANEL_ROWS) != 0) {
+        free(corr);
+        free(panel);
+        return -1;
+    }
+    act_q8_corrections(xq, xs, n, nb, corr);
+    for (int64_t r0 = row_lo; r0 < row_hi; r0 += PANEL_ROWS) {
+        const int nr = (int)(row_hi - r0 < PANEL_ROWS ? row_hi - r0 : PANEL_ROWS);
+        const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
+        fill_panel32(decode, block_bytes, W, row_bytes, r0, nr, nb, panel, tmp);
+        for (int64_t t = 0; t < n; t += PANEL_NT) {
+            const int nt = (int)(n - t < PANEL_NT ? n - t : PANEL_NT);
+            panel32[nt - 1](panel, nb, xq + (size_t)t * xs, xs, corr + t * nb, y + t * ldy + r0, ldy, rows);
+        }
+    }
+    free(tmp);
+    free(panel);
+    free(corr);
+    return 0;
+}
+
 int infer_panels_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
                              int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
+    size_t block_bytes = 0;
+    const decode32_fn decode32 = format32_of(wtype, &block_bytes);
+    if (decode32) {
+        if (!infer_panels_supports(wtype, INFER_ACT_Q8, cols)) return -1;
+        if (row_hi <= row_lo || n <= 0) return 0;
+        return panels32_rows(decode32, block_bytes, W, row_bytes, cols, row_lo, row_hi, xq, xs, n, y, ldy);
+    }
     panel_format f;
     if (!infer_panels_supports(wtype, INFER_ACT_Q8K, cols) || format_of(wtype, &f) != 0) return -1;
     if (row_hi <= row_lo || n <= 0) return 0;
