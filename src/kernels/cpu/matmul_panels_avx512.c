@@ -218,59 +218,54 @@ static int format_of(uint32_t wtype, panel_format *f) {
 #define B32_OFF_D 512
 #define B32_BYTES (B32_OFF_D + 64)
 
+/* How a 32-weight format stores its levels and scale. */
 typedef struct {
-    uint8_t q[32];
-    float d;
-} row_block32;
+    size_t block_bytes;
+    int qs_off;              /* offset of the levels in a block */
+    int nibbles;             /* 1: 16 bytes of nibbles through `levels`; 0: 32 int8 levels */
+    int e8m0;                /* scale: 1 = one E8M0 byte (halved, as the FP4 levels are doubled), 0 = fp16 */
+    const int8_t *levels;
+} format32;
 
-/* 16 levels (+128) looked up by nibble: weight j < 16 is the low nibble of qs[j], j >= 16
- * the high nibble of qs[j - 16]. */
-ALWAYS_INLINE void lut_nibbles(const int8_t levels[16], const uint8_t qs[16], uint8_t q[32]) {
-    const __m128i lut = _mm_xor_si128(_mm_loadu_si128((const __m128i *)levels), _mm_set1_epi8((char)0x80));
-    const __m128i v = _mm_loadu_si128((const __m128i *)qs), lo4 = _mm_set1_epi8(0x0F);
-    _mm_storeu_si128((__m128i *)q, _mm_shuffle_epi8(lut, _mm_and_si128(v, lo4)));
-    _mm_storeu_si128((__m128i *)(q + 16), _mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(v, 4), lo4)));
-}
-
-static void decode_mxfp4(const void *blk, row_block32 *o) {
-    const block_mxfp4 *b = blk;
-    lut_nibbles(infer_mxfp4_values, b->qs, o->q);
-    o->d = infer_e8m0_to_f32_half(b->e);
-}
-
-static void decode_iq4_nl(const void *blk, row_block32 *o) {
-    const block_iq4_nl *b = blk;
-    lut_nibbles(infer_iq4nl_values, b->qs, o->q);
-    o->d = _cvtsh_ss(b->d);
-}
-
-static void decode_q4_0(const void *blk, row_block32 *o) {
-    static const int8_t levels[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
-    const block_q4_0 *b = blk;
-    lut_nibbles(levels, b->qs, o->q);
-    o->d = _cvtsh_ss(b->d);
-}
-
-static void decode_q8_0(const void *blk, row_block32 *o) {
-    const block_q8_0 *b = blk;
-    _mm256_storeu_si256((__m256i *)o->q, _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs),
-                                                           _mm256_set1_epi8((char)0x80)));
-    o->d = _cvtsh_ss(b->d);
-}
-
-typedef void (*decode32_fn)(const void *blk, row_block32 *o);
-
-static void fill_panel32(decode32_fn decode, size_t block_bytes, const char *W, size_t row_bytes, int64_t r0, int nr,
-                         int64_t nb, uint8_t *panel, row_block32 *tmp) {
+/* The panel of rows r0..r0+nr (the rest hold don't-care values whose results are never
+ * stored) x nb blocks, read straight from the weights with one gather per column quad:
+ * lane r of a gather is row r0 + r. Nibble byte 4m..4m+3 of a row hold weights 4m..4m+3
+ * (low nibbles) and 16+4m.. (high), i.e. quads m and m + 4. */
+static void fill_panel32(const format32 *f, const char *W, size_t row_bytes, int64_t r0, int nr, int64_t nb,
+                         uint8_t *panel) {
+    const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
     const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32((int)sizeof(row_block32)));
-    if (nr < PANEL_ROWS) memset(tmp + nr, 0, sizeof(row_block32) * (size_t)(PANEL_ROWS - nr));
+                                           _mm512_set1_epi32((int)row_bytes));
+    const __m512i lo4 = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    __m512i lut = zero;
+    if (f->nibbles)
+        lut = _mm512_broadcast_i32x4(_mm_xor_si128(_mm_loadu_si128((const __m128i *)f->levels), _mm_set1_epi8((char)0x80)));
+    const char *base = W + (size_t)r0 * row_bytes;
     for (int64_t i = 0; i < nb; i++) {
         uint8_t *P = panel + (size_t)i * B32_BYTES;
-        for (int r = 0; r < nr; r++) decode(W + (size_t)(r0 + r) * row_bytes + (size_t)i * block_bytes, &tmp[r]);
-        for (int kq = 0; kq < 8; kq++)
-            _mm512_store_si512(P + 64 * kq, _mm512_i32gather_epi32(idx, tmp[0].q + 4 * kq, 1));
-        _mm512_store_si512(P + B32_OFF_D, _mm512_i32gather_epi32(idx, &tmp[0].d, 1));
+        const char *B = base + (size_t)i * f->block_bytes;
+        if (f->nibbles) {
+            for (int m = 0; m < 4; m++) {
+                const __m512i v = _mm512_mask_i32gather_epi32(zero, rows, idx, B + f->qs_off + 4 * m, 1);
+                _mm512_store_si512(P + 64 * m, _mm512_shuffle_epi8(lut, _mm512_and_si512(v, lo4)));
+                _mm512_store_si512(P + 64 * (m + 4),
+                                   _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4)));
+            }
+        } else {
+            for (int m = 0; m < 8; m++)
+                _mm512_store_si512(P + 64 * m, _mm512_xor_si512(_mm512_mask_i32gather_epi32(zero, rows, idx, B + f->qs_off + 4 * m, 1), bias));
+        }
+        const __m512i s = _mm512_mask_i32gather_epi32(zero, rows, idx, B, 1);
+        __m512 d;
+        if (f->e8m0) {   /* 2^(e-128): e >= 2 a normal float with exponent field e - 1, else a subnormal */
+            const __m512i e = _mm512_and_si512(s, _mm512_set1_epi32(0xFF));
+            const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
+            const __m512i sub = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
+            d = _mm512_castsi512_ps(_mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(e, _mm512_set1_epi32(2)), normal, sub));
+        } else {
+            d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_and_si512(s, _mm512_set1_epi32(0xFFFF))));
+        }
+        _mm512_store_ps(P + B32_OFF_D, d);
     }
 }
 
@@ -325,43 +320,38 @@ PANEL32_KERNEL(5) PANEL32_KERNEL(6) PANEL32_KERNEL(7) PANEL32_KERNEL(8)
 static const panel32_kernel panel32[PANEL_NT] = {panel32_1, panel32_2, panel32_3, panel32_4,
                                                  panel32_5, panel32_6, panel32_7, panel32_8};
 
-static decode32_fn format32_of(uint32_t wtype, size_t *block_bytes) {
+static const int8_t q4_0_levels[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
+
+static int format32_of(uint32_t wtype, format32 *f) {
     switch (wtype) {
-    case INFER_TYPE_MXFP4: *block_bytes = sizeof(block_mxfp4); return decode_mxfp4;
-    case INFER_TYPE_IQ4_NL: *block_bytes = sizeof(block_iq4_nl); return decode_iq4_nl;
-    case INFER_TYPE_Q4_0: *block_bytes = sizeof(block_q4_0); return decode_q4_0;
-    case INFER_TYPE_Q8_0: *block_bytes = sizeof(block_q8_0); return decode_q8_0;
-    default: return NULL;
+    case INFER_TYPE_MXFP4: *f = (format32){sizeof(block_mxfp4), 1, 1, 1, infer_mxfp4_values}; return 0;
+    case INFER_TYPE_IQ4_NL: *f = (format32){sizeof(block_iq4_nl), 2, 1, 0, infer_iq4nl_values}; return 0;
+    case INFER_TYPE_Q4_0: *f = (format32){sizeof(block_q4_0), 2, 1, 0, q4_0_levels}; return 0;
+    case INFER_TYPE_Q8_0: *f = (format32){sizeof(block_q8_0), 2, 0, 0, NULL}; return 0;
+    default: return -1;
     }
 }
 
-static int panels32_rows(decode32_fn decode, size_t block_bytes, const char *W, size_t row_bytes, int64_t cols,
+static int panels32_rows(const format32 *f, const char *W, size_t row_bytes, int64_t cols,
                          int64_t row_lo, int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
     const int64_t nb = cols / 32;
     uint8_t *panel = NULL;
-    row_block32 *tmp = NULL;
     int32_t *corr = malloc(sizeof(int32_t) * (size_t)(n * nb));
     if (!corr) return -1;
     if (posix_memalign((void **)&panel, 64, (size_t)nb * B32_BYTES) != 0) {
         free(corr);
         return -1;
     }
-    if (posix_memalign((void **)&tmp, 64, sizeof(row_block32) * PANEL_ROWS) != 0) {
-        free(corr);
-        free(panel);
-        return -1;
-    }
     act_q8_corrections(xq, xs, n, nb, corr);
     for (int64_t r0 = row_lo; r0 < row_hi; r0 += PANEL_ROWS) {
         const int nr = (int)(row_hi - r0 < PANEL_ROWS ? row_hi - r0 : PANEL_ROWS);
         const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
-        fill_panel32(decode, block_bytes, W, row_bytes, r0, nr, nb, panel, tmp);
+        fill_panel32(f, W, row_bytes, r0, nr, nb, panel);
         for (int64_t t = 0; t < n; t += PANEL_NT) {
             const int nt = (int)(n - t < PANEL_NT ? n - t : PANEL_NT);
             panel32[nt - 1](panel, nb, xq + (size_t)t * xs, xs, corr + t * nb, y + t * ldy + r0, ldy, rows);
         }
     }
-    free(tmp);
     free(panel);
     free(corr);
     return 0;
@@ -369,12 +359,13 @@ static int panels32_rows(decode32_fn decode, size_t block_bytes, const char *W, 
 
 int infer_panels_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
                              int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
-    size_t block_bytes = 0;
-    const decode32_fn decode32 = format32_of(wtype, &block_bytes);
-    if (decode32) {
+    /* gather offsets of 16 rows are int32 */
+    if (row_bytes > (size_t)INT32_MAX / PANEL_ROWS) return -1;
+    format32 f32;
+    if (format32_of(wtype, &f32) == 0) {
         if (!infer_panels_supports(wtype, INFER_ACT_Q8, cols)) return -1;
         if (row_hi <= row_lo || n <= 0) return 0;
-        return panels32_rows(decode32, block_bytes, W, row_bytes, cols, row_lo, row_hi, xq, xs, n, y, ldy);
+        return panels32_rows(&f32, W, row_bytes, cols, row_lo, row_hi, xq, xs, n, y, ldy);
     }
     panel_format f;
     if (!infer_panels_supports(wtype, INFER_ACT_Q8K, cols) || format_of(wtype, &f) != 0) return -1;
