@@ -33,8 +33,11 @@ typedef struct {
     uint8_t q[256];
     int32_t sc[16];
     int16_t corr[16];   /* corr[2k], corr[2k+1] multiply bsums[2k], bsums[2k+1] */
-    float d, dm;
+    float d, dm, pad[2];
 } row_block;
+/* 23 runs of 16 bytes, whose dwords 16 rows at a time become the panel's 90 zmm rows
+ * (the last run's pad excepted): the panel is this struct transposed */
+_Static_assert(sizeof(row_block) == 23 * 16 && PANEL_SB_BYTES == 90 * 64, "row_block is the panel's transpose");
 
 static void decode_q45_k(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, row_block *o) {
     const __m256i lo4 = _mm256_set1_epi8(0x0F);
@@ -102,27 +105,72 @@ static void decode_q6_k(const void *blk, row_block *o) {
 
 typedef void (*decode_fn)(const void *blk, row_block *o);
 
+/* 16 rows of 16 bytes (row r at p[r]) transposed to 4 zmm: out[m] lane r = dword m of row
+ * r. Loads put rows q, 4+q, 8+q, 12+q in the 128-bit lanes of z[q]; a 4x4 dword transpose
+ * inside each lane then lines up lane 4L + q = row. (Gathers do the same in one
+ * instruction but run several times slower here.) */
+ALWAYS_INLINE void transpose16x4(const char *const p[PANEL_ROWS], size_t off, __m512i out[4]) {
+    __m512i z[4];
+    for (int q = 0; q < 4; q++) {
+        z[q] = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p[q] + off)));
+        z[q] = _mm512_inserti32x4(z[q], _mm_loadu_si128((const __m128i *)(p[4 + q] + off)), 1);
+        z[q] = _mm512_inserti32x4(z[q], _mm_loadu_si128((const __m128i *)(p[8 + q] + off)), 2);
+        z[q] = _mm512_inserti32x4(z[q], _mm_loadu_si128((const __m128i *)(p[12 + q] + off)), 3);
+    }
+    const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    out[0] = _mm512_unpacklo_epi64(t0, t2);
+    out[1] = _mm512_unpackhi_epi64(t0, t2);
+    out[2] = _mm512_unpacklo_epi64(t1, t3);
+    out[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
 /* Rows r0..r0+nr (nr <= 16; the rest of the panel is zero) x all nb super-blocks. */
 static void fill_panel(decode_fn decode, size_t block_bytes, const char *W, size_t row_bytes, int64_t r0, int nr,
                        int64_t nb, uint8_t *panel, row_block *tmp) {
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32((int)sizeof(row_block)));
+    const char *rp[PANEL_ROWS];
+    for (int r = 0; r < PANEL_ROWS; r++) rp[r] = (const char *)&tmp[r];
     if (nr < PANEL_ROWS) memset(tmp + nr, 0, sizeof(row_block) * (size_t)(PANEL_ROWS - nr));
     for (int64_t i = 0; i < nb; i++) {
         uint8_t *P = panel + (size_t)i * PANEL_SB_BYTES;
         for (int r = 0; r < nr; r++) decode(W + (size_t)(r0 + r) * row_bytes + (size_t)i * block_bytes, &tmp[r]);
-        for (int kq = 0; kq < 64; kq++)
-            _mm512_store_si512(P + 64 * kq, _mm512_i32gather_epi32(idx, tmp[0].q + 4 * kq, 1));
-        for (int s = 0; s < 16; s++)
-            _mm512_store_si512(P + OFF_SC + 64 * s, _mm512_i32gather_epi32(idx, &tmp[0].sc[s], 1));
-        for (int k = 0; k < 8; k++)
-            _mm512_store_si512(P + OFF_CORR + 64 * k, _mm512_i32gather_epi32(idx, &tmp[0].corr[2 * k], 1));
-        float *d = (float *)(P + OFF_D), *dm = (float *)(P + OFF_DM);
-        for (int r = 0; r < PANEL_ROWS; r++) {
-            d[r] = tmp[r].d;
-            dm[r] = tmp[r].dm;
+        __m512i o[4];
+        for (int c = 0; c < 22; c++) {
+            transpose16x4(rp, 16 * (size_t)c, o);
+            for (int j = 0; j < 4; j++) _mm512_store_si512(P + 64 * (4 * c + j), o[j]);
         }
+        transpose16x4(rp, 16 * 22, o);   /* d, dm (and the pad, dropped) */
+        _mm512_store_si512(P + OFF_D, o[0]);
+        _mm512_store_si512(P + OFF_DM, o[1]);
     }
+}
+
+/* Weights come from DRAM (a matrix, an expert, is read once per batch) and filling a panel
+ * waits for them: while the tokens run against one panel, the next panel's rows (16
+ * consecutive weight rows, one contiguous run) are fetched into L2, a slice per token
+ * block, a few lines per super-block / block of the kernel (a burst stalls on the
+ * outstanding-miss queue). */
+typedef struct {
+    const char *p;      /* first line of this token block's slice, or NULL */
+    int64_t lines;
+} prefetch_plan;
+
+ALWAYS_INLINE prefetch_plan prefetch_slice(const char *next, size_t bytes, int64_t t, int64_t n) {
+    prefetch_plan pf = {NULL, 0};
+    if (!next) return pf;
+    const int64_t blocks = (n + PANEL_NT - 1) / PANEL_NT, b = t / PANEL_NT;
+    const int64_t lines = (int64_t)((bytes + 63) / 64), lo = lines * b / blocks, hi = lines * (b + 1) / blocks;
+    pf.p = next + 64 * lo;
+    pf.lines = hi - lo;
+    return pf;
+}
+
+/* the part of the slice that goes with block i of nb */
+ALWAYS_INLINE void prefetch_step(prefetch_plan pf, int64_t i, int64_t nb) {
+    if (!pf.p) return;
+    const int64_t per = (pf.lines + nb - 1) / nb;
+    const int64_t hi = (i + 1) * per < pf.lines ? (i + 1) * per : pf.lines;
+    for (int64_t l = i * per; l < hi; l++) _mm_prefetch(pf.p + 64 * l, _MM_HINT_T1);
 }
 
 #define ACT(t, i) ((const block_q8_k *)(x + (size_t)(t) * xs) + (i))
@@ -131,10 +179,12 @@ static void fill_panel(decode_fn decode, size_t block_bytes, const char *W, size
  * 32-wide sub-blocks, 4 for 16-wide), has_min: d * isum + dm * cs, else d * (isum + cs).
  * Writes 16 floats per token at y + t * ldy (masked to the panel's real rows). */
 ALWAYS_INLINE void panel_tokens(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int nt,
-                                const int sub_q, const int has_min, float *y, int64_t ldy, __mmask16 rows) {
+                                const int sub_q, const int has_min, float *y, int64_t ldy, __mmask16 rows,
+                                prefetch_plan pf) {
     __m512 acc[PANEL_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        prefetch_step(pf, i, nb);
         const uint8_t *P = panel + (size_t)i * PANEL_SB_BYTES;
         __m512i isum[PANEL_NT], part[PANEL_NT];
         for (int t = 0; t < nt; t++) isum[t] = _mm512_setzero_si512();
@@ -179,11 +229,11 @@ ALWAYS_INLINE void panel_tokens(const uint8_t *panel, int64_t nb, const char *x,
 }
 
 typedef void (*panel_kernel)(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,
-                             __mmask16 rows);
+                             __mmask16 rows, prefetch_plan pf);
 #define PANEL_KERNEL(name, nt, sub_q, has_min)                                                              \
     static void name(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,    \
-                     __mmask16 rows) {                                                                      \
-        panel_tokens(panel, nb, x, xs, nt, sub_q, has_min, y, ldy, rows);                                   \
+                     __mmask16 rows, prefetch_plan pf) {                                                    \
+        panel_tokens(panel, nb, x, xs, nt, sub_q, has_min, y, ldy, rows, pf);                               \
     }
 #define PANEL_KERNELS(fam, sub_q, has_min)                                                                  \
     PANEL_KERNEL(fam##_1, 1, sub_q, has_min) PANEL_KERNEL(fam##_2, 2, sub_q, has_min)                       \
@@ -228,9 +278,9 @@ typedef struct {
 } format32;
 
 /* The panel of rows r0..r0+nr (the rest hold don't-care values whose results are never
- * stored) x nb blocks, read straight from the weights with one gather per column quad:
- * lane r of a gather is row r0 + r. Nibble byte 4m..4m+3 of a row hold weights 4m..4m+3
- * (low nibbles) and 16+4m.. (high), i.e. quads m and m + 4. */
+ * stored) x nb blocks, read straight from the weights and transposed 16 rows at a time:
+ * nibble bytes 4m..4m+3 of a row hold weights 4m..4m+3 (low nibbles) and 16+4m.. (high),
+ * i.e. quads m and m + 4. The scales take one gather per block. */
 static void fill_panel32(const format32 *f, const char *W, size_t row_bytes, int64_t r0, int nr, int64_t nb,
                          uint8_t *panel) {
     const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
@@ -241,21 +291,26 @@ static void fill_panel32(const format32 *f, const char *W, size_t row_bytes, int
     if (f->nibbles)
         lut = _mm512_broadcast_i32x4(_mm_xor_si128(_mm_loadu_si128((const __m128i *)f->levels), _mm_set1_epi8((char)0x80)));
     const char *base = W + (size_t)r0 * row_bytes;
+    const char *rp[PANEL_ROWS];   /* rows past nr read row 0 again: their results are never stored */
+    for (int r = 0; r < PANEL_ROWS; r++) rp[r] = base + (r < nr ? (size_t)r * row_bytes : 0) + (size_t)f->qs_off;
     for (int64_t i = 0; i < nb; i++) {
         uint8_t *P = panel + (size_t)i * B32_BYTES;
-        const char *B = base + (size_t)i * f->block_bytes;
+        const size_t off = (size_t)i * f->block_bytes;
+        __m512i v[4];
         if (f->nibbles) {
+            transpose16x4(rp, off, v);
             for (int m = 0; m < 4; m++) {
-                const __m512i v = _mm512_mask_i32gather_epi32(zero, rows, idx, B + f->qs_off + 4 * m, 1);
-                _mm512_store_si512(P + 64 * m, _mm512_shuffle_epi8(lut, _mm512_and_si512(v, lo4)));
+                _mm512_store_si512(P + 64 * m, _mm512_shuffle_epi8(lut, _mm512_and_si512(v[m], lo4)));
                 _mm512_store_si512(P + 64 * (m + 4),
-                                   _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4)));
+                                   _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v[m], 4), lo4)));
             }
         } else {
-            for (int m = 0; m < 8; m++)
-                _mm512_store_si512(P + 64 * m, _mm512_xor_si512(_mm512_mask_i32gather_epi32(zero, rows, idx, B + f->qs_off + 4 * m, 1), bias));
+            for (int h = 0; h < 2; h++) {
+                transpose16x4(rp, off + 16 * (size_t)h, v);
+                for (int m = 0; m < 4; m++) _mm512_store_si512(P + 64 * (4 * h + m), _mm512_xor_si512(v[m], bias));
+            }
         }
-        const __m512i s = _mm512_mask_i32gather_epi32(zero, rows, idx, B, 1);
+        const __m512i s = _mm512_mask_i32gather_epi32(zero, rows, idx, base + off, 1);
         __m512 d;
         if (f->e8m0) {   /* 2^(e-128): e >= 2 a normal float with exponent field e - 1, else a subnormal */
             const __m512i e = _mm512_and_si512(s, _mm512_set1_epi32(0xFF));
@@ -286,10 +341,11 @@ static void act_q8_corrections(const char *x, size_t xs, int64_t n, int64_t nb, 
 #define ACT32(t, i) ((const infer_act_q8 *)(x + (size_t)(t) * xs) + (i))
 
 ALWAYS_INLINE void panel32_tokens(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int32_t *corr,
-                                  const int nt, float *y, int64_t ldy, __mmask16 rows) {
+                                  const int nt, float *y, int64_t ldy, __mmask16 rows, prefetch_plan pf) {
     __m512 acc[PANEL_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        prefetch_step(pf, i, nb);
         const uint8_t *P = panel + (size_t)i * B32_BYTES;
         __m512i part[PANEL_NT];
         for (int t = 0; t < nt; t++) part[t] = _mm512_set1_epi32(corr[t * nb + i]);
@@ -309,11 +365,11 @@ ALWAYS_INLINE void panel32_tokens(const uint8_t *panel, int64_t nb, const char *
 }
 
 typedef void (*panel32_kernel)(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int32_t *corr,
-                               float *y, int64_t ldy, __mmask16 rows);
+                               float *y, int64_t ldy, __mmask16 rows, prefetch_plan pf);
 #define PANEL32_KERNEL(nt)                                                                                  \
     static void panel32_##nt(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int32_t *corr, \
-                             float *y, int64_t ldy, __mmask16 rows) {                                       \
-        panel32_tokens(panel, nb, x, xs, corr, nt, y, ldy, rows);                                           \
+                             float *y, int64_t ldy, __mmask16 rows, prefetch_plan pf) {                     \
+        panel32_tokens(panel, nb, x, xs, corr, nt, y, ldy, rows, pf);                                       \
     }
 PANEL32_KERNEL(1) PANEL32_KERNEL(2) PANEL32_KERNEL(3) PANEL32_KERNEL(4)
 PANEL32_KERNEL(5) PANEL32_KERNEL(6) PANEL32_KERNEL(7) PANEL32_KERNEL(8)
@@ -347,9 +403,12 @@ static int panels32_rows(const format32 *f, const char *W, size_t row_bytes, int
         const int nr = (int)(row_hi - r0 < PANEL_ROWS ? row_hi - r0 : PANEL_ROWS);
         const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
         fill_panel32(f, W, row_bytes, r0, nr, nb, panel);
+        const int64_t r1 = r0 + PANEL_ROWS, r2 = r1 + PANEL_ROWS < row_hi ? r1 + PANEL_ROWS : row_hi;
+        const char *next = r1 < row_hi ? W + (size_t)r1 * row_bytes : NULL;
         for (int64_t t = 0; t < n; t += PANEL_NT) {
             const int nt = (int)(n - t < PANEL_NT ? n - t : PANEL_NT);
-            panel32[nt - 1](panel, nb, xq + (size_t)t * xs, xs, corr + t * nb, y + t * ldy + r0, ldy, rows);
+            panel32[nt - 1](panel, nb, xq + (size_t)t * xs, xs, corr + t * nb, y + t * ldy + r0, ldy, rows,
+                            prefetch_slice(next, (size_t)(r2 - r1) * row_bytes, t, n));
         }
     }
     free(panel);
@@ -382,9 +441,12 @@ int infer_panels_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, in
         const int nr = (int)(row_hi - r0 < PANEL_ROWS ? row_hi - r0 : PANEL_ROWS);
         const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
         fill_panel(f.decode, f.block_bytes, W, row_bytes, r0, nr, nb, panel, tmp);
+        const int64_t r1 = r0 + PANEL_ROWS, r2 = r1 + PANEL_ROWS < row_hi ? r1 + PANEL_ROWS : row_hi;
+        const char *next = r1 < row_hi ? W + (size_t)r1 * row_bytes : NULL;
         for (int64_t t = 0; t < n; t += PANEL_NT) {
             const int nt = (int)(n - t < PANEL_NT ? n - t : PANEL_NT);
-            f.kernels[nt - 1](panel, nb, xq + (size_t)t * xs, xs, y + t * ldy + r0, ldy, rows);
+            f.kernels[nt - 1](panel, nb, xq + (size_t)t * xs, xs, y + t * ldy + r0, ldy, rows,
+                              prefetch_slice(next, (size_t)(r2 - r1) * row_bytes, t, n));
         }
     }
     free(tmp);
