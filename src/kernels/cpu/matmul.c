@@ -272,7 +272,7 @@ void infer_cpu_matmul_plan_rows(const infer_cpu_matmul_plan *p, const void *W, i
     if (p->amx && n >= AMX_MIN_TOKENS &&
         infer_amx_matmul_rows(p->wtype, W, p->row_bytes, p->cols, row_lo, row_hi, xq, p->xs, n, y, ldy) == 0)
         return;
-    if (p->panels && n >= INFER_PANEL_MIN_TOKENS &&
+    if (p->panels && n >= infer_panels_min_tokens(p->wtype) &&
         infer_panels_matmul_rows(p->wtype, W, p->row_bytes, p->cols, row_lo, row_hi, xq, p->xs, n, y, ldy) == 0)
         return;
     matmul_range(p->k, W, p->row_bytes, p->nb, row_lo, row_hi, xq, p->xs, n, y, ldy);

@@ -24,6 +24,15 @@ int infer_panels_supports(uint32_t wtype, infer_act_format act, int64_t cols) {
 #endif
 }
 
+int infer_panels_min_tokens(uint32_t wtype) {
+    switch (wtype) {
+    case INFER_TYPE_Q4_K:
+    case INFER_TYPE_Q5_K:
+    case INFER_TYPE_Q6_K: return 8;
+    default: return 2;
+    }
+}
+
 int infer_panels_enabled(void) {
     const char *e = getenv("INFER_CPU_PANELS");
     return !(e && strcmp(e, "0") == 0);

@@ -11,9 +11,8 @@
  * floats of y. No second copy of the weights: the panel is 16 rows x one row length.
  *
  * Integer sums are exactly the scalar reference's; each token's float work is the same
- * whatever the batch size or its place in the batch (so a batch of >= PANEL_MIN_TOKENS
- * tokens gives every token the same bits as any other such batch), but not the same bits
- * as the one-token dot kernels. */
+ * whatever the batch size or its place in the batch (so every batch that takes panels
+ * gives a token the same bits), but not the same bits as the one-token dot kernels. */
 #ifndef INFER_CPU_MATMUL_PANELS_H
 #define INFER_CPU_MATMUL_PANELS_H
 
@@ -21,8 +20,10 @@
 #include <stdint.h>
 #include "kernels/cpu/vec_dot.h"
 
-/* Fewer tokens than this do not pay for decoding a panel: the 8-token tiles do better. */
-#define INFER_PANEL_MIN_TOKENS 8
+/* The fewest tokens for which panels beat the 8-token tiles for weights of `wtype`:
+ * 2 for the 32-weight formats (cheap to lay out), 8 for the K-quants (scales to unpack).
+ * bench-bench_matmul --cpu -t 1 -n 2,3,4,6,8 -s 2048x2048, bench/RESULTS.md. */
+int infer_panels_min_tokens(uint32_t wtype);
 
 /* 1 when this build has panel code for weights of `wtype` with `act` activations and rows
  * of `cols`. Says nothing about the CPU (the caller checks the active ISA is AVX-512 or
