@@ -23,40 +23,22 @@
 #include "kernels/cpu/threadpool.h"
 #include "kernels/cpu/vec_dot.h"
 #include "tensor/dtype.h"
+#include "matmul_case.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static float gauss(void) {
-    double u[2];
-    for (int i = 0; i < 2; i++) {
-        rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-        u[i] = ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-    }
-    return (float)(sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]));
-}
 
 /* Scalar y for all rows, then the AMX kernel for rows [lo,hi) into a strided buffer. */
 static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, int64_t lo, int64_t hi) {
-    const infer_dtype_traits *tr = infer_dtype_traits_get(type);
-    const infer_vec_dot_kernel *k = infer_vec_dot_scalar(type);
-    assert_true(infer_amx_supports(type, k->act, cols));
-    const size_t rb = infer_dtype_row_bytes(type, cols), xs = infer_act_row_bytes(k->act, cols);
-    char *W = malloc(rb * (size_t)rows), *xq = malloc(xs * (size_t)n);
-    float *tmp = malloc(sizeof(float) * (size_t)cols), *x = malloc(sizeof(float) * (size_t)(n * cols));
-    float *ref = malloc(sizeof(float) * (size_t)(n * rows));
+    matmul_case mc;
+    assert_int_equal(matmul_case_make(&mc, type, rows, cols, n, &rng), 0);
+    assert_true(infer_amx_supports(type, (infer_act_format)mc.act, cols));
+    const size_t rb = mc.rb, xs = mc.xs;
+    char *W = mc.W, *xq = mc.xq;
+    const float *x = mc.x, *ref = mc.ref;
     const int64_t ldy = rows + 7;
     float *y = malloc(sizeof(float) * (size_t)(n * ldy));
-    for (int64_t r = 0; r < rows; r++) {
-        for (int64_t c = 0; c < cols; c++) tmp[c] = gauss() * 0.05f;
-        tr->from_float(tmp, W + rb * (size_t)r, cols);
-    }
-    for (int64_t i = 0; i < n * cols; i++) x[i] = gauss() * ((i % cols) % 53 == 7 ? 8.0f : 1.0f);
-    for (int64_t t = 0; t < n; t++) infer_quantize_act_scalar(k->act)(x + t * cols, xq + xs * (size_t)t, cols);
-
     infer_threadpool *tp = infer_threadpool_new(2);
     assert_non_null(tp);
-    setenv("INFER_CPU_ISA", "scalar", 1);
-    assert_int_equal(infer_cpu_matmul(tp, NULL, W, type, rows, cols, x, n, ref), 0);
-    unsetenv("INFER_CPU_ISA");
     for (int64_t i = 0; i < n * ldy; i++) y[i] = NAN;   /* rows outside [lo,hi) must stay untouched */
     assert_int_equal(infer_amx_matmul_rows(type, W, rb, cols, lo, hi, xq, xs, n, y, ldy), 0);
     double scale = 0;
@@ -88,7 +70,8 @@ static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, in
             fail();
         }
     infer_threadpool_free(tp);
-    free(y2); free(W); free(xq); free(tmp); free(x); free(ref); free(y);
+    free(y2); free(y);
+    matmul_case_free(&mc);
 }
 
 static const uint32_t kquants[] = {INFER_TYPE_Q2_K, INFER_TYPE_Q3_K, INFER_TYPE_Q4_K,
