@@ -5,9 +5,9 @@
  * call into a small per-thread panel (plain uint8 levels laid out rows-in-lanes, with the
  * sub-block scales as int32, the min/offset terms as int16 pairs and the row scales as
  * floats), and then every token of the batch runs against it: one vpdpbusd per 4 columns x
- * 16 rows with the token's 4 activation bytes broadcast, the sub-block scales applied in
- * the integer domain, the mins / level offset from the Q8_K bsums with vpdpwssd, and one
- * int-to-float per super-block and token. The 16 outputs of a token are 16 consecutive
+ * 16 rows with the token's 4 activation bytes broadcast, the sub-block scales applied per
+ * 32-value sub-block (Q6_K: in integers), the mins / level offset from the Q8_K bsums with
+ * vpdpwssd, and one float multiply-add per super-block and token. The 16 outputs of a token are 16 consecutive
  * floats of y. No second copy of the weights: the panel is 16 rows x one row length.
  *
  * Integer sums are exactly the scalar reference's; each token's float work is the same
