@@ -2,16 +2,16 @@
  *
  * The per-row tiles of vec_dot_avx512.c re-decode a weight block for every 8 tokens and
  * end every block with a per-token float tail. Here 16 weight rows are decoded once per
- * call into a small per-thread panel (plain uint8 levels laid out rows-in-lanes, with the
- * sub-block scales as int32, the min/offset terms as int16 pairs and the row scales as
- * floats), and then every token of the batch runs against it: one vpdpbusd per 4 columns x
- * 16 rows with the token's 4 activation bytes broadcast, the sub-block scales applied per
- * 32-value sub-block (Q6_K: in integers), the mins / level offset from the Q8_K bsums with
- * vpdpwssd, and one float multiply-add per super-block and token. The 16 outputs of a token are 16 consecutive
- * floats of y. No second copy of the weights: the panel is 16 rows x one row length.
+ * call into a small per-thread panel (uint8 levels laid out rows-in-lanes, sub-block
+ * scales, min/offset factors as int16 pairs, row scales as floats), and then every token
+ * of the batch runs against it: one vpdpbusd per 4 columns x 16 rows with the token's 4
+ * activation bytes broadcast, the sub-block scales applied once per sub-block (Q6_K in
+ * integers), the mins / level offset from the Q8_K bsums with vpdpwssd. The 16 outputs of
+ * a token are 16 consecutive floats of y. No second copy of the weights: the panel is 16
+ * rows x one row length.
  *
- * Integer sums are exactly the scalar reference's; each token's float work is the same
- * whatever the batch size or its place in the batch (so every batch that takes panels
+ * Integer dot products are exactly the scalar reference's; each token's float work is the
+ * same whatever the batch size or its place in the batch (so every batch that takes panels
  * gives a token the same bits), but not the same bits as the one-token dot kernels. */
 #ifndef INFER_CPU_MATMUL_PANELS_H
 #define INFER_CPU_MATMUL_PANELS_H
