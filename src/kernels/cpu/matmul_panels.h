@@ -5,8 +5,9 @@
  * call into a small per-thread panel (uint8 levels laid out rows-in-lanes, sub-block
  * scales, min/offset factors as int16 pairs, row scales as floats), and then every token
  * of the batch runs against it: one vpdpbusd per 4 columns x 16 rows with the token's 4
- * activation bytes broadcast, the sub-block scales applied once per sub-block (Q6_K in
- * integers), the mins / level offset from the Q8_K bsums with vpdpwssd. The 16 outputs of
+ * activation bytes broadcast, the sub-block scales applied once per sub-block in integers
+ * (vpmulld), the mins / level offset from the Q8_K bsums with vpdpwssd, one float
+ * multiply-add per super-block and token. The 16 outputs of
  * a token are 16 consecutive floats of y. No second copy of the weights: the panel is 16
  * rows x one row length.
  *

@@ -2,15 +2,13 @@
  *
  * Panel of one super-block (256 columns) of 16 rows, PANEL_SB_BYTES bytes:
  *   q     [64 column quads][16 rows][4]  uint8 levels (Q6_K's stored q, before its -32)
- *   sc    [16 sub-blocks][16 rows]       Q4_K/Q5_K: float d x scale (first 8); Q6_K: int32 scale
+ *   sc    [16 sub-blocks][16 rows]       int32 sub-block scales (Q4_K/Q5_K use the first 8)
  *   corr  [8 bsum pairs][16 rows][2]     int16 factors of the Q8_K bsums: the mins (Q4_K,
  *                                        Q5_K) or -32 x the scale (Q6_K's level offset)
- *   d, dm [16 rows]                      float: d, and -dmin (Q4_K/Q5_K) or 0 (Q6_K)
- * A token's per-row result for one super-block is x_d * (sum_j (d sc_j) dot(q_j, x_j) +
- * dm cs) for Q4_K/Q5_K and x_d d (sum_j sc_j dot(q_j, x_j) + cs) for Q6_K, cs =
- * dot(corr, bsums); dot_j and cs are the scalar reference's integers. Q4_K/Q5_K apply the
- * scales in float (cvt + fma: a uop less than vpmulld + add, on the port vpdpbusd needs);
- * Q6_K's -32 offset cancels most of its level sums, so its scales stay exact integers. */
+ *   d, dm [16 rows]                      float: d, and -dmin (Q4_K/Q5_K) or 0
+ * A token's per-row result for one super-block is d * isum + dm * cs (with mins) or
+ * d * (isum + cs) (Q6_K), isum = sum_j sc_j * dot(q_j, x_j) and cs = dot(corr, bsums): the
+ * scalar reference's integers exactly. */
 #include "kernels/cpu/matmul_panels.h"
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512F__) && defined(__F16C__)
@@ -128,8 +126,8 @@ ALWAYS_INLINE void transpose16x4(const char *const p[PANEL_ROWS], size_t off, __
 }
 
 /* Rows r0..r0+nr (nr <= 16; the rest of the panel is zero) x all nb super-blocks. */
-static void fill_panel(decode_fn decode, size_t block_bytes, int float_scales, const char *W, size_t row_bytes,
-                       int64_t r0, int nr, int64_t nb, uint8_t *panel, row_block *tmp) {
+static void fill_panel(decode_fn decode, size_t block_bytes, const char *W, size_t row_bytes, int64_t r0, int nr,
+                       int64_t nb, uint8_t *panel, row_block *tmp) {
     const char *rp[PANEL_ROWS];
     for (int r = 0; r < PANEL_ROWS; r++) rp[r] = (const char *)&tmp[r];
     if (nr < PANEL_ROWS) memset(tmp + nr, 0, sizeof(row_block) * (size_t)(PANEL_ROWS - nr));
@@ -144,9 +142,6 @@ static void fill_panel(decode_fn decode, size_t block_bytes, int float_scales, c
         transpose16x4(rp, 16 * 22, o);   /* d, dm (and the pad, dropped) */
         _mm512_store_si512(P + OFF_D, o[0]);
         _mm512_store_si512(P + OFF_DM, o[1]);
-        const __m512 d = _mm512_castsi512_ps(o[0]);   /* the scales as floats times d */
-        for (int j = 0; float_scales && j < 8; j++)
-            _mm512_store_ps(P + OFF_SC + 64 * j, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(P + OFF_SC + 64 * j)), d));
     }
 }
 
@@ -191,26 +186,18 @@ static void prefetch_first(const char *W, size_t row_bytes, int64_t row_lo, int6
 #define ACT(t, i) ((const block_q8_k *)(x + (size_t)(t) * xs) + (i))
 
 /* nt tokens against a panel of nb super-blocks; sub_q column quads per sub-block (8 for
- * 32-wide sub-blocks, 4 for 16-wide); per super-block sum_j (d sc_j) dot_j + dm cs
- * (float_scales: Q4_K, Q5_K) or d (sum_j sc_j dot_j + cs) (Q6_K).
+ * 32-wide sub-blocks, 4 for 16-wide), has_min: d * isum + dm * cs, else d * (isum + cs).
  * Writes 16 floats per token at y + t * ldy (masked to the panel's real rows). */
 ALWAYS_INLINE void panel_tokens(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int nt,
-                                const int sub_q, const int float_scales, float *y, int64_t ldy, __mmask16 rows,
+                                const int sub_q, const int has_min, float *y, int64_t ldy, __mmask16 rows,
                                 prefetch_plan pf) {
     __m512 acc[PANEL_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         prefetch_step(pf, i, nb);
         const uint8_t *P = panel + (size_t)i * PANEL_SB_BYTES;
-        /* fsum: Q4_K/Q5_K, scales as floats (d sc_j); isum: Q6_K, whose -32 offset term
-         * cancels most of the level sum, so its scales stay integers (exact, as the
-         * reference) and d comes once at the end */
-        __m512 fsum[PANEL_NT];
         __m512i isum[PANEL_NT], part[PANEL_NT];
-        for (int t = 0; t < nt; t++) {
-            fsum[t] = _mm512_setzero_ps();
-            isum[t] = _mm512_setzero_si512();
-        }
+        for (int t = 0; t < nt; t++) isum[t] = _mm512_setzero_si512();
         for (int s = 0; s < 64 / sub_q; s++) {
             for (int t = 0; t < nt; t++) part[t] = _mm512_setzero_si512();
             for (int g = 0; g < sub_q; g++) {
@@ -222,13 +209,8 @@ ALWAYS_INLINE void panel_tokens(const uint8_t *panel, int64_t nb, const char *x,
                     part[t] = _mm512_dpbusd_epi32(part[t], w, _mm512_set1_epi32(xv));
                 }
             }
-            if (float_scales) {
-                const __m512 dsc = _mm512_load_ps(P + OFF_SC + 64 * s);
-                for (int t = 0; t < nt; t++) fsum[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(part[t]), dsc, fsum[t]);
-            } else {
-                const __m512i sc = _mm512_load_si512(P + OFF_SC + 64 * s);
-                for (int t = 0; t < nt; t++) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(part[t], sc));
-            }
+            const __m512i sc = _mm512_load_si512(P + OFF_SC + 64 * s);
+            for (int t = 0; t < nt; t++) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(part[t], sc));
         }
         for (int t = 0; t < nt; t++) part[t] = _mm512_setzero_si512();
         for (int k = 0; k < 8; k++) {
@@ -239,13 +221,15 @@ ALWAYS_INLINE void panel_tokens(const uint8_t *panel, int64_t nb, const char *x,
                 part[t] = _mm512_dpwssd_epi32(part[t], c, _mm512_set1_epi32(bs));
             }
         }
-        if (float_scales) {
+        const __m512 d = _mm512_load_ps(P + OFF_D);
+        if (has_min) {
             const __m512 dm = _mm512_load_ps(P + OFF_DM);
-            for (int t = 0; t < nt; t++)
-                acc[t] = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_cvtepi32_ps(part[t]), dm, fsum[t]),
-                                         _mm512_set1_ps(ACT(t, i)->d), acc[t]);
+            for (int t = 0; t < nt; t++) {
+                const __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), d,
+                                                 _mm512_mul_ps(_mm512_cvtepi32_ps(part[t]), dm));
+                acc[t] = _mm512_fmadd_ps(f, _mm512_set1_ps(ACT(t, i)->d), acc[t]);
+            }
         } else {
-            const __m512 d = _mm512_load_ps(P + OFF_D);
             for (int t = 0; t < nt; t++)
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[t], part[t])),
                                          _mm512_mul_ps(d, _mm512_set1_ps(ACT(t, i)->d)), acc[t]);
@@ -256,16 +240,16 @@ ALWAYS_INLINE void panel_tokens(const uint8_t *panel, int64_t nb, const char *x,
 
 typedef void (*panel_kernel)(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,
                              __mmask16 rows, prefetch_plan pf);
-#define PANEL_KERNEL(name, nt, sub_q, fs)                                                                   \
+#define PANEL_KERNEL(name, nt, sub_q, has_min)                                                              \
     static void name(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,    \
                      __mmask16 rows, prefetch_plan pf) {                                                    \
-        panel_tokens(panel, nb, x, xs, nt, sub_q, fs, y, ldy, rows, pf);                                    \
+        panel_tokens(panel, nb, x, xs, nt, sub_q, has_min, y, ldy, rows, pf);                               \
     }
-#define PANEL_KERNELS(fam, sub_q, fs)                                                                       \
-    PANEL_KERNEL(fam##_1, 1, sub_q, fs) PANEL_KERNEL(fam##_2, 2, sub_q, fs)                                 \
-    PANEL_KERNEL(fam##_3, 3, sub_q, fs) PANEL_KERNEL(fam##_4, 4, sub_q, fs)                                 \
-    PANEL_KERNEL(fam##_5, 5, sub_q, fs) PANEL_KERNEL(fam##_6, 6, sub_q, fs)                                 \
-    PANEL_KERNEL(fam##_7, 7, sub_q, fs) PANEL_KERNEL(fam##_8, 8, sub_q, fs)                                 \
+#define PANEL_KERNELS(fam, sub_q, has_min)                                                                  \
+    PANEL_KERNEL(fam##_1, 1, sub_q, has_min) PANEL_KERNEL(fam##_2, 2, sub_q, has_min)                       \
+    PANEL_KERNEL(fam##_3, 3, sub_q, has_min) PANEL_KERNEL(fam##_4, 4, sub_q, has_min)                       \
+    PANEL_KERNEL(fam##_5, 5, sub_q, has_min) PANEL_KERNEL(fam##_6, 6, sub_q, has_min)                       \
+    PANEL_KERNEL(fam##_7, 7, sub_q, has_min) PANEL_KERNEL(fam##_8, 8, sub_q, has_min)                       \
     static const panel_kernel fam[PANEL_NT] = {fam##_1, fam##_2, fam##_3, fam##_4,                          \
                                                fam##_5, fam##_6, fam##_7, fam##_8};
 PANEL_KERNELS(kmin32, 8, 1)     /* Q4_K, Q5_K: 32-wide sub-blocks with mins */
@@ -275,14 +259,13 @@ typedef struct {
     decode_fn decode;
     size_t block_bytes;
     const panel_kernel *kernels;
-    int float_scales;
 } panel_format;
 
 static int format_of(uint32_t wtype, panel_format *f) {
     switch (wtype) {
-    case INFER_TYPE_Q4_K: *f = (panel_format){decode_q4_k, sizeof(block_q4_k), kmin32, 1}; return 0;
-    case INFER_TYPE_Q5_K: *f = (panel_format){decode_q5_k, sizeof(block_q5_k), kmin32, 1}; return 0;
-    case INFER_TYPE_Q6_K: *f = (panel_format){decode_q6_k, sizeof(block_q6_k), koff16, 0}; return 0;
+    case INFER_TYPE_Q4_K: *f = (panel_format){decode_q4_k, sizeof(block_q4_k), kmin32}; return 0;
+    case INFER_TYPE_Q5_K: *f = (panel_format){decode_q5_k, sizeof(block_q5_k), kmin32}; return 0;
+    case INFER_TYPE_Q6_K: *f = (panel_format){decode_q6_k, sizeof(block_q6_k), koff16}; return 0;
     default: return -1;
     }
 }
@@ -469,7 +452,7 @@ int infer_panels_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, in
     for (int64_t r0 = row_lo; r0 < row_hi; r0 += PANEL_ROWS) {
         const int nr = (int)(row_hi - r0 < PANEL_ROWS ? row_hi - r0 : PANEL_ROWS);
         const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
-        fill_panel(f.decode, f.block_bytes, f.float_scales, W, row_bytes, r0, nr, nb, panel, tmp);
+        fill_panel(f.decode, f.block_bytes, W, row_bytes, r0, nr, nb, panel, tmp);
         const int64_t r1 = r0 + PANEL_ROWS, r2 = r1 + PANEL_ROWS < row_hi ? r1 + PANEL_ROWS : row_hi;
         const char *next = r1 < row_hi ? W + (size_t)r1 * row_bytes : NULL;
         for (int64_t t = 0; t < n; t += PANEL_NT) {
