@@ -87,6 +87,12 @@ int main(int argc, char **argv) {
         for (size_t si = 0; si < n_shapes; si++) {
             const shape *sh = &shapes[si];
             if (small && sh->rows > 10000) continue;
+            const int64_t bs = infer_dtype_traits_get(type)->block_size;
+            if (sh->cols % bs != 0) { /* a row must hold whole blocks */
+                fprintf(stderr, "skipping %s %lldx%lld: %lld columns are not whole %lld-value blocks\n", tname,
+                        (long long)sh->rows, (long long)sh->cols, (long long)sh->cols, (long long)bs);
+                continue;
+            }
             void *W = make_weights(type, sh->rows, sh->cols);
             if (!W) { fprintf(stderr, "out of memory\n"); return 1; }
             const double wbytes = (double)infer_dtype_row_bytes(type, sh->cols) * (double)sh->rows;
