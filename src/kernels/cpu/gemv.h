@@ -1,0 +1,31 @@
+/* One-token matrix-vector kernels (generation): y[r] = dot(W[r], x) for a run of rows.
+ *
+ * Why apart from the per-row tiles of vec_dot.h: a decode step streams every weight row
+ * once from memory, and the per-row tile call with one token leaves the core waiting on
+ * misses (bench/RESULTS.md, "gpt-oss-20b decode"). These kernels
+ *  - (AVX-512) prepare the activation side once per call (the token's bytes of a block pair
+ *    lined up in one register, the offset correction and the token scales), shared by all rows;
+ *  - prefetch the weight stream a few KiB ahead into L2/L1;
+ *  - keep the float arithmetic of each row exactly that of the ISA's tile kernel with one
+ *    token (same integer lanes, same products, same order of additions), so a token gives
+ *    the same bits alone as in a batch (tests/common/batch_invariant.c).
+ * They have vec_dot.h's infer_dot_rows_fn signature and go into the matmul plan's `decode`
+ * slot for the types that have no dedicated kernel in vec_dot_decode_avx512.c (Q4_K, Q6_K). */
+#ifndef INFER_CPU_GEMV_H
+#define INFER_CPU_GEMV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "kernels/cpu/vec_dot.h"
+
+/* The AVX-512 kernels prepare the activation side on the stack (96 bytes per block): rows
+ * longer than this many blocks return -1 (the tile kernels take them). */
+#define INFER_GEMV_MAX_BLOCKS 320
+
+/* The AVX-512 VNNI table's one-token kernel for a weight type, bit-identical to that
+ * table's tile with nt = 1; NULL when there is none (or AVX-512 was not compiled in). */
+infer_dot_rows_fn infer_gemv_avx512(uint32_t wtype);
+/* The same for the AVX2 table (any row length). */
+infer_dot_rows_fn infer_gemv_avx2(uint32_t wtype);
+
+#endif
