@@ -207,6 +207,7 @@ int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t
         .decode = c.level == INFER_ISA_AVX512 ? infer_decode_rows_avx512(wtype) : NULL,
         .panels = c.level == INFER_ISA_AVX512 && infer_panels_supports(wtype, c.k->act, cols) && infer_panels_enabled(),
     };
+    if (p->amx && p->panels && infer_panels_beat_amx(wtype)) p->amx = 0;
     /* Q8_0, MXFP4, IQ4_NL: the one-token kernels of gemv_avx512.c / gemv_avx2.c */
     if (!p->decode && c.level == INFER_ISA_AVX512) p->decode = infer_gemv_avx512(wtype);
     if (!p->decode && c.level == INFER_ISA_AVX2) p->decode = infer_gemv_avx2(wtype);

@@ -33,6 +33,16 @@ int infer_panels_min_tokens(uint32_t wtype) {
     }
 }
 
+int infer_panels_beat_amx(uint32_t wtype) {
+    switch (wtype) {
+    case INFER_TYPE_MXFP4:
+    case INFER_TYPE_IQ4_NL:
+    case INFER_TYPE_Q4_0:
+    case INFER_TYPE_Q8_0: return 1;
+    default: return 0;
+    }
+}
+
 int infer_panels_enabled(void) {
     const char *e = getenv("INFER_CPU_PANELS");
     return !(e && strcmp(e, "0") == 0);

@@ -26,6 +26,13 @@
  * bench-bench_matmul --cpu -t 1 -n 2,3,4,6,8 -s 2048x2048, bench/RESULTS.md. */
 int infer_panels_min_tokens(uint32_t wtype);
 
+/* 1 when panels beat the AMX tiles for weights of `wtype` at every batch size measured,
+ * so the plan takes panels even where AMX is active: the 32-weight formats (MXFP4, IQ4_NL,
+ * Q4_0, Q8_0), whose AMX products end in one int32->float scale per 16x16x32 tile (2880x2880,
+ * 1 thread: panels 1.2x AMX at 512 tokens, 2.4x at 64; bench/RESULTS.md, end of session 4).
+ * The K-quants keep AMX (1.3-2x the panels at 512 tokens). */
+int infer_panels_beat_amx(uint32_t wtype);
+
 /* 1 when this build has panel code for weights of `wtype` with `act` activations and rows
  * of `cols`. Says nothing about the CPU (the caller checks the active ISA is AVX-512 or
  * above) and nothing about INFER_CPU_PANELS (see infer_panels_enabled). */
