@@ -11,8 +11,11 @@
  * K-quants (Q8_K acts): the decoder gives each weight times its integer sub-block scale
  * (sc * q, up to 14 bits), split as 128 * hi + lo with lo in [0,127]; one tile product
  * per part over K = 64 accumulates the super-block's isum = sum_j sc_j * dot_j exactly
- * in the tile (no per-sub-block epilogue), and a third tile of each column's sub-block
- * min gives msum = sum_j m_j * sum(x_j). One float epilogue per super-block follows.
+ * in the tile (no per-sub-block epilogue). msum = sum_j m_j * sum(x_j) comes from a
+ * third tile of each column's sub-block min, or, for mins per 32 columns (Q4_K, Q5_K),
+ * from Q8_K's bsums with four VNNI word products per token in the epilogue: that takes
+ * a third of Q4_K's tile products away, and the epilogue runs while the tile unit
+ * multiplies the next unit. One float epilogue per super-block follows.
  * 32-weight formats (act Q8): one tile product per block (K = 32) and a float epilogue
  * with the block's scales, as the reference. */
 #include "kernels/cpu/matmul_amx.h"
@@ -41,7 +44,8 @@ typedef struct {
     int8_t lo[UNIT / 4][64];   /* K-quants: low 7 bits of sc*q (all of it when it fits int8);
                                 * 32-weight formats: the weights, block j in rows [8j, 8j+8) */
     int8_t hi[UNIT / 4][64];   /* K-quants whose sc*q leaves int8: sc*q >> 7 */
-    int8_t mn[UNIT / 4][64];   /* K-quants with mins: each column's sub-block min */
+    int8_t mn[UNIT / 4][64];   /* K-quants with mins per 16 columns: each column's sub-block min */
+    int32_t mw[4][GROUP];      /* min32: the int16 pair (m_2p, m_2p+1) of each row, p = 0..3 */
     float d[GROUP], dmin[GROUP];                   /* K-quants */
     float dsub[B32_PER_UNIT][GROUP], msub[B32_PER_UNIT][GROUP];   /* 32-weight formats */
 } amx_unit;
@@ -105,7 +109,11 @@ static void decode_unit_k(const amx_weight_format *f, const char *W, size_t row_
     }
     to_vnni(lo, u->lo, UNIT / 64);
     if (f->wide) to_vnni(hi, u->hi, UNIT / 64);
-    if (f->has_min) {
+    if (f->min32) {
+        for (int p = 0; p < 4; p++)
+            for (int r = 0; r < GROUP; r++)
+                u->mw[p][r] = (int32_t)((uint32_t)(uint8_t)mn16[r][4 * p] | (uint32_t)(uint8_t)mn16[r][4 * p + 2] << 16);
+    } else if (f->has_min) {
         /* B row q covers columns 4q..4q+3, all in the 16-column group q/4 */
         for (int g = 0; g < 16; g++) {
             int32_t v[GROUP] __attribute__((aligned(64)));
@@ -183,7 +191,8 @@ static void tiles_k(const amx_weight_format *f, const amx_unit *u0, const amx_un
         _tile_zero(3);
         _tile_zero(6);
     }
-    if (f->has_min) {
+    const int min_tile = f->has_min && !f->min32;
+    if (min_tile) {
         _tile_zero(4);
         _tile_zero(7);
     }
@@ -199,7 +208,7 @@ static void tiles_k(const amx_weight_format *f, const amx_unit *u0, const amx_un
             _tile_loadd(1, u1->hi[16 * k], 64);
             _tile_dpbssd(6, 0, 1);
         }
-        if (f->has_min) {
+        if (min_tile) {
             _tile_loadd(1, u0->mn[16 * k], 64);
             _tile_dpbssd(4, 0, 1);
             _tile_loadd(1, u1->mn[16 * k], 64);
@@ -212,21 +221,39 @@ static void tiles_k(const amx_weight_format *f, const amx_unit *u0, const amx_un
         _tile_stored(3, c[0].hi, 64);
         _tile_stored(6, c[1].hi, 64);
     }
-    if (f->has_min) {
+    if (min_tile) {
         _tile_stored(4, c[0].mn, 64);
         _tile_stored(7, c[1].mn, 64);
     }
 }
 
+/* min32: each token's sums of its 32-column sub-blocks (bsums added in pairs, at most
+ * 32 * 128 in magnitude: int16) as int16 pairs (s_2p, s_2p+1), p = 0..3. */
+static void sub_sums(const char *xa, size_t xstride, int32_t sp[TOK][4]) {
+    for (int t = 0; t < TOK; t++) {
+        const __m256i b = _mm256_loadu_si256((const __m256i *)((const block_q8_k *)(xa + (size_t)t * xstride))->bsums);
+        const __m256i s = _mm256_madd_epi16(b, _mm256_set1_epi16(1));   /* s_0..s_3 | s_4..s_7 */
+        const __m256i w = _mm256_packs_epi32(s, s);   /* dwords (s0,s1),(s2,s3),.. | (s4,s5),(s6,s7),.. */
+        _mm_storel_epi64((__m128i *)&sp[t][0], _mm256_castsi256_si128(w));
+        _mm_storel_epi64((__m128i *)&sp[t][2], _mm256_extracti128_si256(w, 1));
+    }
+}
+
 /* Float half: adds d_x * (d * isum - dmin * msum) to acc[t] (16 rows). */
-static void epilogue_k(const amx_weight_format *f, const amx_unit *u, const kquant_dots *c, const char *xa,
-                       size_t xstride, float acc[TOK][GROUP]) {
+static void epilogue_k(const amx_weight_format *f, const amx_unit *u, const kquant_dots *c, const int32_t sp[TOK][4],
+                       const char *xa, size_t xstride, float acc[TOK][GROUP]) {
     const __m512 d = _mm512_loadu_ps(u->d), dmin = _mm512_loadu_ps(u->dmin);
     for (int t = 0; t < TOK; t++) {
         __m512i isum = _mm512_load_si512(c->lo[t]);
         if (f->wide) isum = _mm512_add_epi32(isum, _mm512_slli_epi32(_mm512_load_si512(c->hi[t]), 7));
         __m512 v = _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum));
-        if (f->has_min) v = _mm512_fnmadd_ps(dmin, _mm512_cvtepi32_ps(_mm512_load_si512(c->mn[t])), v);
+        if (f->min32) {
+            __m512i ms = _mm512_madd_epi16(_mm512_set1_epi32(sp[t][0]), _mm512_load_si512(u->mw[0]));
+            for (int p = 1; p < 4; p++) ms = _mm512_dpwssd_epi32(ms, _mm512_set1_epi32(sp[t][p]), _mm512_load_si512(u->mw[p]));
+            v = _mm512_fnmadd_ps(dmin, _mm512_cvtepi32_ps(ms), v);
+        } else if (f->has_min) {
+            v = _mm512_fnmadd_ps(dmin, _mm512_cvtepi32_ps(_mm512_load_si512(c->mn[t])), v);
+        }
         const float dx = ((const block_q8_k *)(xa + (size_t)t * xstride))->d;
         _mm512_store_ps(acc[t], _mm512_fmadd_ps(_mm512_set1_ps(dx), v, _mm512_load_ps(acc[t])));
     }
@@ -239,12 +266,14 @@ static void epilogue_k(const amx_weight_format *f, const amx_unit *u, const kqua
 static void span_k(const amx_weight_format *f, const amx_unit *us, int ns, const char *xa, size_t ux, size_t xstride,
                    float acc[2][TOK][GROUP]) {
     kquant_dots c[2][2] __attribute__((aligned(64)));
+    int32_t sp[TOK][4] __attribute__((aligned(64)));
     for (int k = 0; k <= ns; k++) {
         if (k < ns) tiles_k(f, &us[k], &us[SPAN + k], xa + (size_t)k * ux, xstride, c[k & 1]);
         if (k > 0) {
             const char *xp = xa + (size_t)(k - 1) * ux;
-            epilogue_k(f, &us[k - 1], &c[(k - 1) & 1][0], xp, xstride, acc[0]);
-            epilogue_k(f, &us[SPAN + k - 1], &c[(k - 1) & 1][1], xp, xstride, acc[1]);
+            if (f->min32) sub_sums(xp, xstride, sp);
+            epilogue_k(f, &us[k - 1], &c[(k - 1) & 1][0], sp, xp, xstride, acc[0]);
+            epilogue_k(f, &us[SPAN + k - 1], &c[(k - 1) & 1][1], sp, xp, xstride, acc[1]);
         }
     }
 }

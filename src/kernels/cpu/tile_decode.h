@@ -33,6 +33,8 @@ typedef struct {
     int kquant;              /* 1: 256-weight super-blocks, Q8_K acts; 0: 32-weight blocks, act Q8 */
     int has_min;             /* dmin/m terms present */
     int wide;                /* kquant: sc * q may leave int8 (needs a high-part tile) */
+    int min32;               /* kquant with mins: one min per 32 columns (mn16 in equal pairs),
+                              * so msum can come from Q8_K's bsums instead of a tile product */
     size_t block_bytes;
     amx_decode_k_fn decode_k;      /* kquant */
     amx_decode_32_fn decode_32;    /* otherwise */

@@ -210,12 +210,12 @@ static void decode_mxfp4(const void *blk, amx_block32 *o) {
 
 /* ---------------------------------------------------------------- table */
 
-#define KQ(T, min, wide, fn) [INFER_TYPE_##T] = {1, min, wide, sizeof(block_##fn), decode_##fn, NULL}
-#define B32(T, min, fn) [INFER_TYPE_##T] = {0, min, 0, sizeof(block_##fn), NULL, decode_##fn}
+#define KQ(T, min, wide, min32, fn) [INFER_TYPE_##T] = {1, min, wide, min32, sizeof(block_##fn), decode_##fn, NULL}
+#define B32(T, min, fn) [INFER_TYPE_##T] = {0, min, 0, 0, sizeof(block_##fn), NULL, decode_##fn}
 static const amx_weight_format formats[INFER_TYPE_COUNT] = {
-    /* Q2_K's sc * q is at most 15 * 3: it stays in int8 */
-    KQ(Q2_K, 1, 0, q2_k), KQ(Q3_K, 0, 1, q3_k), KQ(Q4_K, 1, 1, q4_k), KQ(Q5_K, 1, 1, q5_k),
-    KQ(Q6_K, 0, 1, q6_k), KQ(IQ4_XS, 0, 1, iq4_xs),
+    /* Q2_K's sc * q is at most 15 * 3: it stays in int8; its mins change every 16 columns */
+    KQ(Q2_K, 1, 0, 0, q2_k), KQ(Q3_K, 0, 1, 0, q3_k), KQ(Q4_K, 1, 1, 1, q4_k), KQ(Q5_K, 1, 1, 1, q5_k),
+    KQ(Q6_K, 0, 1, 0, q6_k), KQ(IQ4_XS, 0, 1, 0, iq4_xs),
     B32(Q4_0, 0, q4_0), B32(Q4_1, 1, q4_1), B32(Q5_0, 0, q5_0), B32(Q5_1, 1, q5_1), B32(Q8_0, 0, q8_0),
     B32(IQ4_NL, 0, iq4_nl), B32(MXFP4, 0, mxfp4),
 };
