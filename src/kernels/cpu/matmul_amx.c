@@ -395,7 +395,8 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
      * activations (n x 4 x 292 bytes for Q8_K) stays in L2 while the block's row groups pass
      * over it; with rows outermost a wide K (ffn_down: 8960) would stream all activations
      * from memory per row group. Rows go in blocks whose n x rows slab of y (about
-     * Y_SLAB_BYTES) stays in L2 too, and y is read and written once per span. */
+     * Y_SLAB_BYTES) stays in L2 too: the K-quants add each span into the slab ys and copy it
+     * to y once per row block, the 32-weight formats read and write y once per span. */
     for (int64_t rb0 = row_lo; rb0 < row_hi; rb0 += rblock) {
         const int64_t rb1 = rb0 + rblock < row_hi ? rb0 + rblock : row_hi;
         for (int64_t ui0 = 0; ui0 < nu; ui0 += SPAN) {
