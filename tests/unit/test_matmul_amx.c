@@ -121,6 +121,14 @@ static void test_row_subrange(void **state) {
     check_shape(INFER_TYPE_Q4_1, 30, 224, 16, 14, 29);
 }
 
+/* Enough tokens that the K-quant rows go in several row blocks (each summed in the output
+ * slab over two spans of units, then copied to y), from a row range off the 16-row grid. */
+static void test_row_blocks(void **state) {
+    (void)state;
+    check_shape(INFER_TYPE_Q4_K, 70, 1280, 1100, 3, 67);
+    check_shape(INFER_TYPE_Q6_K, 70, 1280, 1100, 3, 67);
+}
+
 static void test_rejects_what_it_lacks(void **state) {
     (void)state;
     assert_false(infer_amx_supports(INFER_TYPE_Q4_K, INFER_ACT_Q8K, 96));    /* no whole unit */
@@ -141,6 +149,7 @@ int main(void) {
         cmocka_unit_test(test_partial_units),
         cmocka_unit_test(test_token_counts),
         cmocka_unit_test(test_row_subrange),
+        cmocka_unit_test(test_row_blocks),
         cmocka_unit_test(test_rejects_what_it_lacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
