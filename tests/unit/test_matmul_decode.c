@@ -17,6 +17,7 @@
 
 #include "infer.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/gemv.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/vec_dot.h"
 #include "tensor/dtype.h"

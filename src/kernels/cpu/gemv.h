@@ -16,12 +16,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/vec_dot.h"
 
 /* The AVX-512 kernels prepare the activation side on the stack (96 bytes per block): rows
  * longer than this many blocks return -1 (the tile kernels take them). */
 #define INFER_GEMV_MAX_BLOCKS 320
 
+/* The plan's one-token kernel for weights of `wtype` when the matmul runs on the table of
+ * `level` (vec_dot_decode_avx512.c for Q4_K/Q6_K, then gemv_avx512.c / gemv_avx2.c);
+ * NULL when that level has none. The one place matmul.c asks. */
+infer_dot_rows_fn infer_gemv_for(infer_cpu_isa level, uint32_t wtype);
+
+/* AVX-512 K-quant kernels of vec_dot_decode_avx512.c (Q4_K, Q6_K); NULL for other types. */
+infer_dot_rows_fn infer_decode_rows_avx512(uint32_t type);
 /* The AVX-512 VNNI table's one-token kernel for a weight type, bit-identical to that
  * table's tile with nt = 1; NULL when there is none (or AVX-512 was not compiled in). */
 infer_dot_rows_fn infer_gemv_avx512(uint32_t wtype);

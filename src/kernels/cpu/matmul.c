@@ -199,18 +199,17 @@ int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t
          * valid tensor */
         return -1;
     }
+    const int panels =
+        c.level == INFER_ISA_AVX512 && infer_panels_supports(wtype, c.k->act, cols) && infer_panels_enabled();
     *p = (infer_cpu_matmul_plan){
         .k = c.k, .quantize = c.quantize, .wtype = wtype, .act = (int)c.k->act, .cols = cols,
         .nb = cols / tr->block_size, .row_bytes = infer_dtype_row_bytes(wtype, cols),
         .xs = infer_act_row_bytes(c.k->act, cols),
-        .amx = infer_cpu_isa_active() == INFER_ISA_AMX && infer_amx_supports(wtype, c.k->act, cols),
-        .decode = c.level == INFER_ISA_AVX512 ? infer_decode_rows_avx512(wtype) : NULL,
-        .panels = c.level == INFER_ISA_AVX512 && infer_panels_supports(wtype, c.k->act, cols) && infer_panels_enabled(),
+        .amx = infer_cpu_isa_active() == INFER_ISA_AMX && infer_amx_supports(wtype, c.k->act, cols) &&
+               !(panels && infer_panels_beat_amx(wtype)),
+        .decode = infer_gemv_for(c.level, wtype),
+        .panels = panels,
     };
-    if (p->amx && p->panels && infer_panels_beat_amx(wtype)) p->amx = 0;
-    /* Q8_0, MXFP4, IQ4_NL: the one-token kernels of gemv_avx512.c / gemv_avx2.c */
-    if (!p->decode && c.level == INFER_ISA_AVX512) p->decode = infer_gemv_avx512(wtype);
-    if (!p->decode && c.level == INFER_ISA_AVX2) p->decode = infer_gemv_avx2(wtype);
     return 0;
 }
 

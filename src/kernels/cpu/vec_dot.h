@@ -48,8 +48,6 @@ typedef struct infer_vec_dot_kernel {
  * tile kernel's for that token bit for bit (batch invariance). Returns -1 when it does
  * not take this shape (the caller then uses the tile kernel), else 0. */
 typedef int (*infer_dot_rows_fn)(int64_t nb, const void *w, size_t ws, int64_t nrows, const void *x, float *y);
-/* NULL when the type has no decode kernel on AVX-512 (or it was not compiled in). */
-infer_dot_rows_fn infer_decode_rows_avx512(uint32_t type);
 
 /* Bytes of one activation row of `cols` values in format f. */
 size_t infer_act_row_bytes(infer_act_format f, int64_t cols);

@@ -12,7 +12,7 @@
  * c of scale * dot of bytes 32c+4j..32c+4j+3; then the same fmsub/fmadd and the same
  * horizontal sum), so a token gives bit-identical logits alone or in a batch
  * (test_matmul_decode checks this against the tiles). */
-#include "kernels/cpu/vec_dot.h"
+#include "kernels/cpu/gemv.h"
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
