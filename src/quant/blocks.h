@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <stdint.h>
+#include <string.h>
 
 #define QK4_0 32
 #define QK4_1 32
@@ -105,6 +106,18 @@ static inline void infer_q4k_scale_min(int j, const uint8_t *q, uint8_t *sc, uin
         *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
         *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
     }
+}
+
+/* All eight pairs at once, four 32-bit lanes doing the work of infer_q4k_scale_min for
+ * the SIMD kernels: out bytes 0-7 = sc0-7, bytes 8-15 = m0-7. */
+static inline void infer_q4k_scales_unpack(const uint8_t q[12], uint8_t out[16]) {
+    uint32_t s[3], u[4];
+    memcpy(s, q, 12);
+    u[0] = s[0] & 0x3F3F3F3Fu;
+    u[1] = (s[2] & 0x0F0F0F0Fu) | (((s[0] >> 6) & 0x03030303u) << 4);
+    u[2] = s[1] & 0x3F3F3F3Fu;
+    u[3] = ((s[2] >> 4) & 0x0F0F0F0Fu) | (((s[1] >> 6) & 0x03030303u) << 4);
+    memcpy(out, u, 16);
 }
 
 /* Q2_K / Q3_K: the 2-bit field of weight e (0..255) of a block's qs[64]. */

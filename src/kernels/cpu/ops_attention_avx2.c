@@ -8,13 +8,7 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #include "kernels/cpu/ops_avx2.h"
-
-static float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+#include "kernels/cpu/x86_hsum.h"
 
 static float vdot(const float *a, const float *b, int n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
@@ -24,7 +18,7 @@ static float vdot(const float *a, const float *b, int n) {
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
     }
     for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float r = hsum256(_mm256_add_ps(s0, s1));
+    float r = infer_hsum8_ps(_mm256_add_ps(s0, s1));
     for (; i < n; i++) r += a[i] * b[i];
     return r;
 }
@@ -91,7 +85,7 @@ static float vexp_sum(float *s, int n, float m) {
         sum = _mm256_add_ps(sum, e);
         for (int i = 0; j + i < n; i++) s[j + i] = tmp[i];
     }
-    return hsum256(sum);
+    return infer_hsum8_ps(sum);
 }
 
 /* acc += sum_j p[j] * V[j]; the accumulator stays in registers 64 floats at a time. */

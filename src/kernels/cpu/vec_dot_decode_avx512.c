@@ -17,6 +17,7 @@
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #include <string.h>
+#include "kernels/cpu/x86_hsum.h"
 #include "quant/blocks.h"
 #include "tensor/dtype.h"
 
@@ -30,22 +31,14 @@
  * the model's small per-thread chunks. */
 #define DECODE_STREAMS 4
 
-/* Same order of additions as the tile kernels' hsum_ps. */
-ALWAYS_INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* [halves of a added | halves of b added] */
 ALWAYS_INLINE __m512i pair_fold(__m512i a, __m512i b) {
     return _mm512_add_epi32(_mm512_shuffle_i64x2(a, b, 0x44), _mm512_shuffle_i64x2(a, b, 0xEE));
 }
 
 ALWAYS_INLINE void store_pair(__m512 acc, float *ya, float *yb) {
-    if (ya) *ya = hsum8(_mm512_castps512_ps256(acc));
-    if (yb) *yb = hsum8(_mm512_extractf32x8_ps(acc, 1));
+    if (ya) *ya = infer_hsum8_ps(_mm512_castps512_ps256(acc));
+    if (yb) *yb = infer_hsum8_ps(_mm512_extractf32x8_ps(acc, 1));
 }
 
 /* Two fp16 pairs (d, dmin of rows A and B, 4 bytes each) as floats [a0 a1 b0 b1]. */
@@ -96,14 +89,10 @@ ALWAYS_INLINE __m512 halves_ps(const void *a, const void *b) {
 
 /* Q4_K/Q5_K scales[12] -> bytes 0-7: the eight 6-bit scales, bytes 8-15: the mins. */
 ALWAYS_INLINE void unpack_scale_min(const uint8_t *scales, uint64_t *sc8, uint64_t *mn8) {
-    uint32_t s[3], u[4];
-    memcpy(s, scales, 12);
-    u[0] = s[0] & 0x3F3F3F3Fu;
-    u[1] = (s[2] & 0x0F0F0F0Fu) | (((s[0] >> 6) & 0x03030303u) << 4);
-    u[2] = s[1] & 0x3F3F3F3Fu;
-    u[3] = ((s[2] >> 4) & 0x0F0F0F0Fu) | (((s[1] >> 6) & 0x03030303u) << 4);
+    uint8_t u[16];
+    infer_q4k_scales_unpack(scales, u);
     memcpy(sc8, u, 8);
-    memcpy(mn8, u + 2, 8);
+    memcpy(mn8, u + 8, 8);
 }
 
 /* int16 lanes of 128-bit lane L = byte b_L of a register, zero-extended */
