@@ -82,10 +82,10 @@ static void fill_weights(uint32_t type, uint8_t *w, int64_t rows, int64_t nb) {
     }
 }
 
-/* isa: 0 = AVX2, 1 = AVX-512 */
+/* isa: 0 = AVX2, 1 = AVX-512 (with VBMI where the CPU has it), 2 = AVX-512 without VBMI */
 static void check(int isa, uint32_t type, int64_t rows, int64_t nb) {
     const infer_vec_dot_kernel *k = isa ? infer_vec_dot_avx512(type) : infer_vec_dot_avx2(type);
-    const infer_dot_rows_fn gemv = isa ? infer_gemv_avx512(type) : infer_gemv_avx2(type);
+    const infer_dot_rows_fn gemv = isa == 2 ? infer_gemv_avx512_variant(type, 0) : isa ? infer_gemv_avx512(type) : infer_gemv_avx2(type);
     const infer_quantize_act_fn quantize = isa ? infer_quantize_act_avx512(INFER_ACT_Q8) : infer_quantize_act_avx2(INFER_ACT_Q8);
     const int wide = k && k->max_nt > 0 ? k->max_nt : INFER_DOT_MAX_NT;   /* the batch tile's width */
     if (!k || !gemv || !quantize) {
@@ -122,7 +122,8 @@ static void check(int isa, uint32_t type, int64_t rows, int64_t nb) {
         k->dot(nb, g.w + (size_t)r * rb, xq, xs, 2, two);
         k->dot(nb, g.w + (size_t)r * rb, xq, xs, wide, many);
         if (memcmp(&y[r], &two[0], 4) != 0 || memcmp(&y[r], &many[0], 4) != 0) {
-            printf("FAIL %s %s rows=%lld nb=%lld row %lld: gemv %.9g tile(2) %.9g tile(%d) %.9g\n", isa ? "avx512" : "avx2",
+            printf("FAIL %s %s rows=%lld nb=%lld row %lld: gemv %.9g tile(2) %.9g tile(%d) %.9g\n",
+                   isa == 2 ? "avx512-novbmi" : isa ? "avx512" : "avx2",
                    infer_type_name(type), (long long)rows, (long long)nb, (long long)r, y[r], two[0], wide, many[0]);
             bad++;
         }
@@ -137,20 +138,21 @@ static void check(int isa, uint32_t type, int64_t rows, int64_t nb) {
 static void test_gemv_matches_tiles(void **state) {
     (void)state;
     static const uint32_t types[] = {INFER_TYPE_Q8_0, INFER_TYPE_MXFP4, INFER_TYPE_IQ4_NL};
-    static const int64_t nbs[] = {1, 2, 3, 5, 90, 91, 128, INFER_GEMV_MAX_BLOCKS - 1, INFER_GEMV_MAX_BLOCKS};
-    static const int64_t rows[] = {1, 2, 37};
+    static const int64_t nbs[] = {1, 2, 3, 4, 5, 6, 7, 90, 91, 128, INFER_GEMV_MAX_BLOCKS - 1, INFER_GEMV_MAX_BLOCKS};
+    static const int64_t rows[] = {1, 2, 4, 37, 67};   /* the kernels walk 4 row streams, then the rest one by one */
     int cases = 0;
     /* rows too long for the AVX-512 kernels' stack table are refused, not cut short */
     if (infer_cpu_isa_detect() >= INFER_ISA_AVX512) {
         float y0 = 0.0f;
         if (infer_gemv_avx512(INFER_TYPE_Q8_0)(INFER_GEMV_MAX_BLOCKS + 1, NULL, 0, 1, NULL, &y0) != -1 ||
-            infer_gemv_avx512(INFER_TYPE_MXFP4)(INFER_GEMV_MAX_BLOCKS + 2, NULL, 0, 1, NULL, &y0) != -1) {
+            infer_gemv_avx512(INFER_TYPE_MXFP4)(INFER_GEMV_MAX_BLOCKS + 2, NULL, 0, 1, NULL, &y0) != -1 ||
+            infer_gemv_avx512_variant(INFER_TYPE_MXFP4, 0)(INFER_GEMV_MAX_BLOCKS + 2, NULL, 0, 1, NULL, &y0) != -1) {
             printf("FAIL: a row over INFER_GEMV_MAX_BLOCKS was not refused\n");
             failures++;
         }
     }
     const infer_cpu_isa have = infer_cpu_isa_detect();
-    for (int isa = 0; isa < 2; isa++) {
+    for (int isa = 0; isa < 3; isa++) {
         if (have < (isa ? INFER_ISA_AVX512 : INFER_ISA_AVX2)) continue;
         for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
             for (size_t i = 0; i < sizeof nbs / sizeof nbs[0]; i++)

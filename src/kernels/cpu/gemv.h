@@ -33,6 +33,9 @@ infer_dot_rows_fn infer_decode_rows_avx512(uint32_t type);
 /* The AVX-512 VNNI table's one-token kernel for a weight type, bit-identical to that
  * table's tile with nt = 1; NULL when there is none (or AVX-512 was not compiled in). */
 infer_dot_rows_fn infer_gemv_avx512(uint32_t wtype);
+/* The same with the AVX512-VBMI kernels (vbmi = 1) or without them; infer_gemv_avx512
+ * asks the CPU. Tests call both so the fallback stays checked on VBMI machines too. */
+infer_dot_rows_fn infer_gemv_avx512_variant(uint32_t wtype, int vbmi);
 /* The same for the AVX2 table (any row length). */
 infer_dot_rows_fn infer_gemv_avx2(uint32_t wtype);
 
