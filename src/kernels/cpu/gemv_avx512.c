@@ -73,11 +73,23 @@ static void prepare_x(const infer_act_q8 *b, int64_t nb, uint8_t off, gemv_xpair
  * same bits as one row at a time. */
 #define GEMV_STREAMS 4
 
+/* The in-loop prefetch runs GEMV_PREFETCH bytes ahead of each stream, so the first
+ * GEMV_PREFETCH bytes of every stream would be demand misses: fetched up front instead.
+ * Calls are often short (a MoE work item is 64 rows of 1.5 KB), and there the heads are
+ * a large share (MXFP4 64-row calls streamed 11 GB/s against 14 for long ones). */
+static inline void prefetch_stream_heads(const void *w, size_t row_bytes, int64_t rows, int64_t q) {
+    const size_t part = q > 0 ? (size_t)q * row_bytes : (size_t)rows * row_bytes;
+    const size_t head = part < GEMV_PREFETCH ? part : GEMV_PREFETCH;
+    for (int s = 0; s < (q > 0 ? GEMV_STREAMS : 1); s++)
+        for (size_t o = 0; o < head; o += 64) _mm_prefetch((const char *)w + (size_t)s * part + o, _MM_HINT_T0);
+}
+
 /* Runs ROWS(n, a[], y[]) (an always_inline per-type body that walks n rows at the
  * addresses a[0..n) and writes y[0..n)) for all rows of the call. */
 #define GEMV_WALK_ROWS(ROWS)                                                               \
     do {                                                                                   \
         const int64_t q_ = rows / GEMV_STREAMS;                                           \
+        prefetch_stream_heads(w, row_bytes, rows, q_);                                     \
         for (int64_t k_ = 0; k_ < q_; k_++) {                                             \
             const uint8_t *a_[GEMV_STREAMS];                                               \
             float *y_[GEMV_STREAMS];                                                       \

@@ -4,7 +4,7 @@
  *   group:   a counting sort by expert lines up each expert's (token, slot) pairs, and
  *            the converted rows are gathered into that order (bytes copied, never
  *            re-converted), so expert e's tokens are rows [start[e], start[e+1]);
- *   gate/up: work items are (expert, block of MOE_ROWS weight rows); each runs the gate
+ *   gate/up: work items are (expert, block of MOE_ROWS weight rows, MOE_DECODE_ROWS when generating); each runs the gate
  *            and up rows over all the expert's tokens with the dense path's tiled kernels
  *            (infer_cpu_matmul_plan_rows: weights decoded once per tile of tokens, AMX
  *            tiles when the type has them), then adds the biases and applies the GLU on
@@ -23,6 +23,13 @@
 #include "core/error.h"
 
 #define MOE_ROWS 64          /* weight rows per work item (a multiple of AMX's 16) */
+/* Generation (a few tokens): the one-token kernels stream each item's rows from memory,
+ * and a short call spends a larger share starting its streams (MXFP4 rows of 1.5 KB:
+ * 64-row calls 11-12 GB/s per core, 256-row calls 13-14; bench/RESULTS.md, "row streams
+ * for the 32-weight kernels"); 256 rows still give 45+ items per phase for gpt-oss's 4
+ * experts, enough for both threads to finish together. */
+#define MOE_DECODE_ROWS 256
+#define MOE_DECODE_MAX_TOKENS 4
 #define MOE_SERIAL_ROWS 8    /* below this many (token, slot) rows, the light phases skip the pool */
 
 void infer_cpu_moe_route(const float *logits, int32_t n_expert, int32_t k, int32_t *ids, float *w) {
@@ -60,7 +67,8 @@ typedef struct {
     float *h;                    /* TK x n_ff: GLU output */
     char *hq;                    /* TK converted GLU rows (down's format) */
     float *y;                    /* TK x n_embd: expert outputs */
-    float *part_buf;             /* per part: 2 x T x MOE_ROWS floats (gate and up blocks) */
+    float *part_buf;             /* per part: 2 x T x item_rows floats (gate and up blocks) */
+    int64_t item_rows;           /* weight rows per work item: MOE_ROWS, or MOE_DECODE_ROWS for generation */
     int64_t part_floats;
     int64_t chunks_ff, chunks_embd;
     atomic_llong next;           /* next work item of the running phase */
@@ -97,14 +105,14 @@ static void gather_task(void *arg, int ith, int nth) {
     }
 }
 
-/* Item c of a phase whose experts are cut into `chunks` row blocks of MOE_ROWS. */
+/* Item c of a phase whose experts are cut into `chunks` row blocks of item_rows. */
 static int claim(moe_job *j, int64_t chunks, int64_t rows, int32_t *e, int64_t *r0, int64_t *r1) {
     if (infer_threadpool_cancelled(j->tp)) return 0;
     const int64_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
     if (c >= (int64_t)j->n_active * chunks) return 0;
     *e = j->active[c / chunks];
-    *r0 = (c % chunks) * MOE_ROWS;
-    *r1 = *r0 + MOE_ROWS < rows ? *r0 + MOE_ROWS : rows;
+    *r0 = (c % chunks) * j->item_rows;
+    *r1 = *r0 + j->item_rows < rows ? *r0 + j->item_rows : rows;
     return 1;
 }
 
@@ -239,10 +247,11 @@ infer_status infer_cpu_moe(infer_threadpool *tp, infer_cpu_scratch *scratch, inf
     if (T == 0) return INFER_OK;
     if (T > INT32_MAX / K) return infer_err(err, INFER_ERR_INVALID_ARG, "moe: %lld tokens x %d experts too many", (long long)T, K);
     j.share_gu = j.gate.act == j.up.act && j.gate.quantize == j.up.quantize;
-    j.chunks_ff = (F + MOE_ROWS - 1) / MOE_ROWS;
-    j.chunks_embd = (E + MOE_ROWS - 1) / MOE_ROWS;
+    j.item_rows = T <= MOE_DECODE_MAX_TOKENS ? MOE_DECODE_ROWS : MOE_ROWS;
+    j.chunks_ff = (F + j.item_rows - 1) / j.item_rows;
+    j.chunks_embd = (E + j.item_rows - 1) / j.item_rows;
     const int nth = infer_threadpool_size(tp);
-    j.part_floats = 2 * T * MOE_ROWS;
+    j.part_floats = 2 * T * j.item_rows;
 
     /* One workspace, 64-byte aligned pieces (converted rows are read with wide loads). */
     const size_t TK = (size_t)j.TK;
