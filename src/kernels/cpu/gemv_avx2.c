@@ -6,11 +6,13 @@
  * offset into unsigned range as the AVX-512 kernels do (255 x 127 x 2 overflows): the
  * weight's sign still moves onto the activation per row. What these add over the tile is
  * the prefetch of the weight stream, which is what the one-token tile lacked
- * (bench/RESULTS.md, "gpt-oss-20b decode: one-token kernels"). */
+ * (bench/RESULTS.md, "gpt-oss-20b decode: one-token kernels"), and the walk over several
+ * row streams at once (gemv_streams.h). */
 #include "kernels/cpu/gemv.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
+#include "kernels/cpu/gemv_streams.h"
 #include "kernels/cpu/vec_dot.h"
 #include "quant/blocks.h"
 #include "tensor/dtype.h"
@@ -40,40 +42,55 @@ ALWAYS_INLINE float finish(__m256 acc0, __m256 acc1) {
     return _mm_cvtss_f32(s) + (0.0f + 0.0f);   /* the tile adds its (zero) corrections */
 }
 
-/* LOAD(k): block k's 32 signed weights; SCALE(k): its float scale. */
-#define GEMV_ROWS(BLOCK, LOAD, SCALE)                                                              \
+/* LOAD(a, k): block k's 32 signed weights of row a; SCALE(a, k): its float scale. Rows
+ * walked as gemv_streams.h's parts side by side, each with its two accumulators. */
+#define GEMV_ROWS(BLOCK)                                                              \
     const infer_act_q8 *b = xq;                                                                    \
-    for (int64_t r = 0; r < rows; r++) {                                                           \
-        const BLOCK *a = (const BLOCK *)((const uint8_t *)w + (size_t)r * row_bytes);              \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                            \
+    GEMV_WALK_ROWS(BLOCK##_ROWS)
+
+#define ROWS_BODY(BLOCK, LOAD, SCALE, n, ar, yy)                                                   \
+    do {                                                                                           \
+        __m256 acc0[GEMV_STREAMS], acc1[GEMV_STREAMS];                                             \
+        FOR_STREAMS(s, n) acc0[s] = acc1[s] = _mm256_setzero_ps();                                \
         int64_t i = 0;                                                                             \
         for (; i + 1 < nb; i += 2) {                                                               \
-            _mm_prefetch((const char *)(a + i) + GEMV_PREFETCH, _MM_HINT_T0);                      \
-            acc0 = signed_step(acc0, LOAD(i), SCALE(i), b + i);                                    \
-            acc1 = signed_step(acc1, LOAD(i + 1), SCALE(i + 1), b + i + 1);                        \
+            FOR_STREAMS(s, n) _mm_prefetch((const char *)((const BLOCK *)ar[s] + i) + GEMV_PREFETCH, _MM_HINT_T0); \
+            FOR_STREAMS(s, n) {                                                                    \
+                const BLOCK *a = (const BLOCK *)ar[s];                                             \
+                acc0[s] = signed_step(acc0[s], LOAD(i), SCALE(i), b + i);                          \
+                acc1[s] = signed_step(acc1[s], LOAD(i + 1), SCALE(i + 1), b + i + 1);              \
+            }                                                                                      \
         }                                                                                          \
-        if (i < nb) acc0 = signed_step(acc0, LOAD(i), SCALE(i), b + i);                            \
-        y[r] = finish(acc0, acc1);                                                                 \
-    }
+        if (i < nb)                                                                                \
+            FOR_STREAMS(s, n) {                                                                    \
+                const BLOCK *a = (const BLOCK *)ar[s];                                             \
+                acc0[s] = signed_step(acc0[s], LOAD(i), SCALE(i), b + i);                          \
+            }                                                                                      \
+        FOR_STREAMS(s, n) *yy[s] = finish(acc0[s], acc1[s]);                                       \
+    } while (0)
 
-static int gemv_q8_0(int64_t nb, const void *w, size_t row_bytes, int64_t rows, const void *xq, float *y) {
 #define Q8_0_LOAD(k) _mm256_loadu_si256((const __m256i *)a[k].qs)
 #define F16_SCALE(k) _cvtsh_ss(a[k].d)
-    GEMV_ROWS(block_q8_0, Q8_0_LOAD, F16_SCALE)
+#define LUT_LOAD(k) _mm256_shuffle_epi8(lut, nibbles_32(a[k].qs))
+#define E8M0_SCALE(k) infer_e8m0_to_f32_half(a[k].e)
+#define block_q8_0_ROWS(n, ar, yy) ROWS_BODY(block_q8_0, Q8_0_LOAD, F16_SCALE, n, ar, yy)
+#define block_mxfp4_ROWS(n, ar, yy) ROWS_BODY(block_mxfp4, LUT_LOAD, E8M0_SCALE, n, ar, yy)
+#define block_iq4_nl_ROWS(n, ar, yy) ROWS_BODY(block_iq4_nl, LUT_LOAD, F16_SCALE, n, ar, yy)
+
+static int gemv_q8_0(int64_t nb, const void *w, size_t row_bytes, int64_t rows, const void *xq, float *y) {
+    GEMV_ROWS(block_q8_0);
     return 0;
 }
 
 static int gemv_mxfp4(int64_t nb, const void *w, size_t row_bytes, int64_t rows, const void *xq, float *y) {
     const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)infer_mxfp4_values));
-#define LUT_LOAD(k) _mm256_shuffle_epi8(lut, nibbles_32(a[k].qs))
-#define E8M0_SCALE(k) infer_e8m0_to_f32_half(a[k].e)
-    GEMV_ROWS(block_mxfp4, LUT_LOAD, E8M0_SCALE)
+    GEMV_ROWS(block_mxfp4);
     return 0;
 }
 
 static int gemv_iq4_nl(int64_t nb, const void *w, size_t row_bytes, int64_t rows, const void *xq, float *y) {
     const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)infer_iq4nl_values));
-    GEMV_ROWS(block_iq4_nl, LUT_LOAD, F16_SCALE)
+    GEMV_ROWS(block_iq4_nl);
     return 0;
 }
 
