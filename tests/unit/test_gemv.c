@@ -4,8 +4,9 @@
  * rounds a subnormal block scale twice and can differ in the last bit there), over awkward block counts (odd ones, 1, the stack table's
  * limit), extreme block scales (E8M0 0 and 1 are subnormal halves, fp16 subnormals and
  * large values), and rows that end at an unmapped page (the kernels may not read past
- * the last block). The tiles themselves are checked against the double reference in
- * test_matmul. Each ISA the CPU has; skipped (77) without AVX2. */
+ * the last block); and every row against the double-precision dot of the dequantized
+ * weights (the dtype's reference to_float) with the quantized token, within float
+ * rounding. The tiles themselves are checked against the double reference in test_matmul. Each ISA the CPU has; skipped (77) without AVX2. */
 #define _DEFAULT_SOURCE
 #include <math.h>
 #include <stdint.h>
@@ -128,6 +129,27 @@ static void check(int isa, uint32_t type, int64_t rows, int64_t nb) {
             bad++;
         }
     }
+    /* and against the double-precision dot of the dequantized weights and the quantized
+     * token (the scalar reference), within float rounding of the row's absolute mass */
+    const infer_dtype_traits *tr = infer_dtype_traits_get(type);
+    float *wd = malloc(sizeof(float) * (size_t)cols);
+    const infer_act_q8 *xb = (const infer_act_q8 *)xq;
+    for (int64_t r = 0; r < rows && bad < 3; r++) {
+        tr->to_float(g.w + (size_t)r * rb, wd, cols);
+        double ref = 0.0, mass = 0.0;
+        for (int64_t c = 0; c < cols; c++) {
+            const double p = (double)wd[c] * ((double)xb[c / 32].d * xb[c / 32].qs[c % 32]);
+            ref += p;
+            mass += fabs(p);
+        }
+        if (!(fabs((double)y[r] - ref) <= 1e-5 * mass + 1e-37)) {
+            printf("FAIL %s %s rows=%lld nb=%lld row %lld: gemv %.9g reference %.9g (mass %.3g)\n",
+                   isa == 2 ? "avx512-novbmi" : isa ? "avx512" : "avx2", infer_type_name(type), (long long)rows,
+                   (long long)nb, (long long)r, y[r], ref, mass);
+            bad++;
+        }
+    }
+    free(wd);
     failures += bad;
     free(x);
     free(xq);
