@@ -5,7 +5,8 @@
  * misses (bench/RESULTS.md, "gpt-oss-20b decode"). These kernels
  *  - (AVX-512) prepare the activation side once per call (the token's bytes of a block pair
  *    lined up in one register, the offset correction and the token scales), shared by all rows;
- *  - prefetch the weight stream a few KiB ahead into L2/L1;
+ *  - walk the row range as 4 parts side by side (gemv_streams.h), so the hardware
+ *    prefetchers follow 4 sequential streams, and prefetch each a few KiB ahead into L1;
  *  - keep the float arithmetic of each row exactly that of the ISA's tile kernel with one
  *    token (same integer lanes, same products, same order of additions), so a token gives
  *    the same bits alone as in a batch (tests/common/batch_invariant.c).

@@ -20,7 +20,10 @@
  *    the token's scale with vscalef, which rounds exactly as the tile's float product.
  *  - The weight stream is prefetched GEMV_PREFETCH bytes ahead: with one token a row is a
  *    few dozen instructions per cache line and the hardware prefetcher alone leaves the
- *    core waiting (bench/RESULTS.md, "gpt-oss-20b decode: one-token kernels"). */
+ *    core waiting (bench/RESULTS.md, "gpt-oss-20b decode: one-token kernels"); and the
+ *    rows are walked as 4 streams side by side (gemv_streams.h).
+ *  - MXFP4 has a second kernel for CPUs with AVX512-VBMI (gemv_mxfp4_vbmi), chosen at
+ *    run time; the same bits in fewer instructions. */
 #include "kernels/cpu/gemv.h"
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__) && defined(__F16C__)
