@@ -14,6 +14,7 @@
 #include <immintrin.h>
 #include "kernels/cpu/gemv_streams.h"
 #include "kernels/cpu/vec_dot.h"
+#include "kernels/cpu/x86_hsum.h"
 #include "quant/blocks.h"
 #include "tensor/dtype.h"
 
@@ -35,11 +36,7 @@ ALWAYS_INLINE __m256 signed_step(__m256 acc, __m256i v, float dw, const infer_ac
 }
 
 ALWAYS_INLINE float finish(__m256 acc0, __m256 acc1) {
-    const __m256 v = _mm256_add_ps(acc0, acc1);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s) + (0.0f + 0.0f);   /* the tile adds its (zero) corrections */
+    return infer_hsum8_ps(_mm256_add_ps(acc0, acc1)) + (0.0f + 0.0f);   /* the tile adds its (zero) corrections */
 }
 
 /* LOAD(a, k): block k's 32 signed weights of row a; SCALE(a, k): its float scale. Rows

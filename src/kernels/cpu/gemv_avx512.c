@@ -31,6 +31,7 @@
 #include <string.h>
 #include "kernels/cpu/gemv_streams.h"
 #include "kernels/cpu/vec_dot.h"
+#include "kernels/cpu/x86_hsum.h"
 #include "quant/blocks.h"
 #include "tensor/dtype.h"
 
@@ -97,12 +98,8 @@ ALWAYS_INLINE float q8_0_finish(__m512 acc, const block_q8_0 *last, const infer_
         const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(v, v), xs);
         tail = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(_cvtsh_ss(last->d) * bx->d));
     }
-    __m256 f = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
-    f = _mm256_add_ps(f, tail);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
+    const __m256 f = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
+    return infer_hsum8_ps(_mm256_add_ps(f, tail));
 }
 
 static int gemv_q8_0(int64_t nb, const void *w, size_t row_bytes, int64_t rows, const void *xq, float *y) {
@@ -139,6 +136,22 @@ ALWAYS_INLINE __m512i lut4_levels(const uint8_t *q0, const uint8_t *q1, __m512i 
     return _mm512_shuffle_epi8(lut, idx);
 }
 
+/* The row body of the 16-level lookup kernels: PAIR(row, i, two, lut, xp, acc) adds
+ * blocks i and i + two (two = 0: an odd last block paired with itself, second half
+ * scale 0) of a row to its accumulator. */
+#define LUT4_ROWS(BLOCK, PAIR, n, a, yy)                                                               \
+    do {                                                                                               \
+        __m512 acc[GEMV_STREAMS];                                                                      \
+        FOR_STREAMS(s, n) acc[s] = _mm512_setzero_ps();                                               \
+        for (int64_t p = 0; p < np; p++) {                                                            \
+            const int64_t i = 2 * p;                                                                   \
+            const int two = i + 1 < nb;                                                                \
+            FOR_STREAMS(s, n) _mm_prefetch((const char *)((const BLOCK *)a[s] + i) + GEMV_PREFETCH, _MM_HINT_T0); \
+            FOR_STREAMS(s, n) acc[s] = PAIR((const BLOCK *)a[s], i, two, lut, &xp[p], acc[s]);         \
+        }                                                                                              \
+        FOR_STREAMS(s, n) *yy[s] = _mm512_reduce_add_ps(acc[s]);                                       \
+    } while (0)
+
 /* IQ4_NL pair p of a row: levels + 127 (unsigned); fp16 block scales d (word 0 of each
  * 18-byte block) times the token's, as the tile's float product. An odd last block pairs
  * with itself, its second half's scale 0 (the tile's 0.0f), read without touching the
@@ -162,18 +175,7 @@ static int gemv_iq4_nl(int64_t nb, const void *w, size_t row_bytes, int64_t rows
     lut16 = _mm_add_epi8(lut16, _mm_set1_epi8(127));
     const __m512i lut = _mm512_broadcast_i32x4(lut16);
     const int64_t np = (nb + 1) / 2;
-#define IQ4_NL_ROWS(n, a, yy)                                                                          \
-    do {                                                                                               \
-        __m512 acc[GEMV_STREAMS];                                                                      \
-        FOR_STREAMS(s, n) acc[s] = _mm512_setzero_ps();                                               \
-        for (int64_t p = 0; p < np; p++) {                                                            \
-            const int64_t i = 2 * p;                                                                   \
-            const int two = i + 1 < nb;                                                                \
-            FOR_STREAMS(s, n) _mm_prefetch((const char *)((const block_iq4_nl *)a[s] + i) + GEMV_PREFETCH, _MM_HINT_T0); \
-            FOR_STREAMS(s, n) acc[s] = iq4_nl_pair((const block_iq4_nl *)a[s], i, two, lut, &xp[p], acc[s]); \
-        }                                                                                              \
-        FOR_STREAMS(s, n) *yy[s] = _mm512_reduce_add_ps(acc[s]);                                       \
-    } while (0)
+#define IQ4_NL_ROWS(n, a, yy) LUT4_ROWS(block_iq4_nl, iq4_nl_pair, n, a, yy)
     GEMV_WALK_ROWS(IQ4_NL_ROWS);
 #undef IQ4_NL_ROWS
     return 0;
@@ -181,7 +183,8 @@ static int gemv_iq4_nl(int64_t nb, const void *w, size_t row_bytes, int64_t rows
 
 /* MXFP4 pair p of a row without VBMI: levels + 12; E8M0 scales applied to the token's
  * with vscalef. */
-ALWAYS_INLINE __m512 mxfp4_pair(const block_mxfp4 *a, int64_t i, int64_t i1, __m512i lut, const gemv_xpair *xp, __m512 acc) {
+ALWAYS_INLINE __m512 mxfp4_pair(const block_mxfp4 *a, int64_t i, int two, __m512i lut, const gemv_xpair *xp, __m512 acc) {
+    const int64_t i1 = i + two;
     const __m512i lv = lut4_levels(a[i].qs, a[i1].qs, lut);
     /* exponents: the dword at each block's start, block i1's blended into lanes 8-15 */
     int32_t e0, e1;
@@ -202,17 +205,7 @@ static int gemv_mxfp4(int64_t nb, const void *w, size_t row_bytes, int64_t rows,
     /* FP4 E2M1 values doubled, plus 12 (so unsigned), in all four 128-bit lanes */
     const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0));
     const int64_t np = (nb + 1) / 2;
-#define MXFP4_ROWS(n, a, yy)                                                                           \
-    do {                                                                                               \
-        __m512 acc[GEMV_STREAMS];                                                                      \
-        FOR_STREAMS(s, n) acc[s] = _mm512_setzero_ps();                                               \
-        for (int64_t p = 0; p < np; p++) {                                                            \
-            const int64_t i = 2 * p, i1 = i + 1 < nb ? i + 1 : i;                                      \
-            FOR_STREAMS(s, n) _mm_prefetch((const char *)((const block_mxfp4 *)a[s] + i) + GEMV_PREFETCH, _MM_HINT_T0); \
-            FOR_STREAMS(s, n) acc[s] = mxfp4_pair((const block_mxfp4 *)a[s], i, i1, lut, &xp[p], acc[s]); \
-        }                                                                                              \
-        FOR_STREAMS(s, n) *yy[s] = _mm512_reduce_add_ps(acc[s]);                                       \
-    } while (0)
+#define MXFP4_ROWS(n, a, yy) LUT4_ROWS(block_mxfp4, mxfp4_pair, n, a, yy)
     GEMV_WALK_ROWS(MXFP4_ROWS);
 #undef MXFP4_ROWS
     return 0;
