@@ -259,6 +259,32 @@ static void epilogue_k(const amx_weight_format *f, const amx_unit *u, const kqua
     }
 }
 
+/* Spans before the last: the first writes the slab rows of the block's nt tokens, later
+ * ones add to them. */
+static void add_k(const float acc[2][TOK][GROUP], float *ys, int64_t ys_stride, int nt, int first) {
+    for (int t = 0; t < nt; t++) {
+        float *yt = ys + t * ys_stride;
+        for (int g = 0; g < 2; g++) {
+            const __m512 a = _mm512_load_ps(acc[g][t]);
+            _mm512_store_ps(yt + g * GROUP, first ? a : _mm512_add_ps(_mm512_load_ps(yt + g * GROUP), a));
+        }
+    }
+}
+
+/* The last span: slab (NULL when this is also the first span) plus acc go straight to y's
+ * rows (rmask: which of the block's 32 rows exist), saving a copy of the slab to y. */
+static void store_k(const float acc[2][TOK][GROUP], const float *ys, int64_t ys_stride, float *y, int64_t ldy, int nt,
+                    __mmask32 rmask) {
+    for (int t = 0; t < nt; t++) {
+        float *yt = y + t * ldy;
+        for (int g = 0; g < 2; g++) {
+            __m512 a = _mm512_load_ps(acc[g][t]);
+            if (ys) a = _mm512_add_ps(_mm512_load_ps(ys + t * ys_stride + g * GROUP), a);
+            _mm512_mask_storeu_ps(yt + g * GROUP, (__mmask16)(rmask >> (g * GROUP)), a);
+        }
+    }
+}
+
 /* ns K-quant units of one 16x32 block (us[0..ns) the first row group, us[SPAN..] the
  * second), software-pipelined: the tiles of unit k are issued before the epilogue of unit
  * k-1, so the vector units scale k-1 while the tile unit multiplies k (two sets of dot
@@ -410,7 +436,10 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
             const size_t span_x = (size_t)ui0 * unit_x_bytes;
             const size_t span_bytes = xs - span_x < (size_t)ns * unit_x_bytes ? xs - span_x : (size_t)ns * unit_x_bytes;
             if (f->kquant) {
+                const int last = ui0 + SPAN >= nu;   /* the last span stores into y itself */
                 for (int64_t r0 = rb0; r0 < rb1; r0 += KROWS) {
+                    const int64_t rleft = rb1 - r0;
+                    const __mmask32 rmask = rleft >= KROWS ? ~(__mmask32)0 : (__mmask32)((1u << rleft) - 1);
                     for (int g = 0; g < 2; g++) {
                         const int64_t left = rb1 - r0 - g * GROUP;
                         const int nr = (int)(left < 0 ? 0 : left < GROUP ? left : GROUP);
@@ -426,18 +455,13 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
                         float acc[2][TOK][GROUP] __attribute__((aligned(64)));
                         memset(acc, 0, sizeof acc);
                         span_k(f, us, ns, xa, unit_x_bytes, stride, acc);
-                        for (int t = 0; t < nt; t++) {   /* the first span writes the slab, later ones add */
-                            float *yt = ys + (t0 + t) * ys_stride + (r0 - rb0);
-                            for (int g = 0; g < 2; g++) {
-                                const __m512 a = _mm512_load_ps(acc[g][t]);
-                                _mm512_store_ps(yt + g * GROUP, ui0 == 0 ? a : _mm512_add_ps(_mm512_load_ps(yt + g * GROUP), a));
-                            }
-                        }
+                        if (last)
+                            store_k(acc, ui0 == 0 ? NULL : ys + t0 * ys_stride + (r0 - rb0), ys_stride,
+                                    y + t0 * ldy + r0, ldy, nt, rmask);
+                        else
+                            add_k(acc, ys + t0 * ys_stride + (r0 - rb0), ys_stride, nt, ui0 == 0);
                     }
                 }
-                if (ui0 + SPAN >= nu)
-                    for (int64_t t = 0; t < n; t++)
-                        memcpy(y + t * ldy + rb0, ys + t * ys_stride, sizeof(float) * (size_t)(rb1 - rb0));
                 continue;
             }
             for (int64_t r0 = rb0; r0 < rb1; r0 += GROUP) {
