@@ -239,24 +239,51 @@ static void sub_sums(const char *xa, size_t xstride, int32_t sp[TOK][4]) {
     }
 }
 
-/* Float half: adds d_x * (d * isum - dmin * msum) to acc[t] (16 rows). */
-static void epilogue_k(const amx_weight_format *f, const amx_unit *u, const kquant_dots *c, const int32_t sp[TOK][4],
-                       const char *xa, size_t xstride, float acc[TOK][GROUP]) {
-    const __m512 d = _mm512_loadu_ps(u->d), dmin = _mm512_loadu_ps(u->dmin);
-    for (int t = 0; t < TOK; t++) {
-        __m512i isum = _mm512_load_si512(c->lo[t]);
-        if (f->wide) isum = _mm512_add_epi32(isum, _mm512_slli_epi32(_mm512_load_si512(c->hi[t]), 7));
-        __m512 v = _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum));
-        if (f->min32) {
-            __m512i ms = _mm512_madd_epi16(_mm512_set1_epi32(sp[t][0]), _mm512_load_si512(u->mw[0]));
-            for (int p = 1; p < 4; p++) ms = _mm512_dpwssd_epi32(ms, _mm512_set1_epi32(sp[t][p]), _mm512_load_si512(u->mw[p]));
-            v = _mm512_fnmadd_ps(dmin, _mm512_cvtepi32_ps(ms), v);
-        } else if (f->has_min) {
-            v = _mm512_fnmadd_ps(dmin, _mm512_cvtepi32_ps(_mm512_load_si512(c->mn[t])), v);
-        }
-        const float dx = ((const block_q8_k *)(xa + (size_t)t * xstride))->d;
-        _mm512_store_ps(acc[t], _mm512_fmadd_ps(_mm512_set1_ps(dx), v, _mm512_load_ps(acc[t])));
+/* Float half of both row groups (u0, u1 with dots c[0], c[1]): adds
+ * d_x * (d * isum - dmin * msum) to acc[g][t]. One pass over the tokens serves both
+ * groups, so each token's d_x and sub-block sums are loaded and broadcast once; the
+ * format's flags are constants in each instantiation (no tests in the token loop). */
+static inline __attribute__((always_inline)) void epilogue_k_with(int wide, int min32, int min_tile, const amx_unit *u0,
+                                                                 const amx_unit *u1, const kquant_dots c[2],
+                                                                 const int32_t sp[TOK][4], const char *xa,
+                                                                 size_t xstride, float acc[2][TOK][GROUP]) {
+    const amx_unit *u[2] = {u0, u1};
+    __m512 d[2], dmin[2];
+    __m512i mw[2][4];
+    for (int g = 0; g < 2; g++) {
+        d[g] = _mm512_loadu_ps(u[g]->d);
+        dmin[g] = _mm512_loadu_ps(u[g]->dmin);
+        if (min32)
+            for (int p = 0; p < 4; p++) mw[g][p] = _mm512_load_si512(u[g]->mw[p]);
     }
+    for (int t = 0; t < TOK; t++) {
+        const __m512 dx = _mm512_set1_ps(((const block_q8_k *)(xa + (size_t)t * xstride))->d);
+        __m512i spb[4];
+        if (min32)
+            for (int p = 0; p < 4; p++) spb[p] = _mm512_set1_epi32(sp[t][p]);
+        for (int g = 0; g < 2; g++) {
+            __m512i isum = _mm512_load_si512(c[g].lo[t]);
+            if (wide) isum = _mm512_add_epi32(isum, _mm512_slli_epi32(_mm512_load_si512(c[g].hi[t]), 7));
+            __m512 v = _mm512_mul_ps(d[g], _mm512_cvtepi32_ps(isum));
+            if (min32) {
+                __m512i ms = _mm512_madd_epi16(spb[0], mw[g][0]);
+                for (int p = 1; p < 4; p++) ms = _mm512_dpwssd_epi32(ms, spb[p], mw[g][p]);
+                v = _mm512_fnmadd_ps(dmin[g], _mm512_cvtepi32_ps(ms), v);
+            } else if (min_tile) {
+                v = _mm512_fnmadd_ps(dmin[g], _mm512_cvtepi32_ps(_mm512_load_si512(c[g].mn[t])), v);
+            }
+            _mm512_store_ps(acc[g][t], _mm512_fmadd_ps(dx, v, _mm512_load_ps(acc[g][t])));
+        }
+    }
+}
+
+static void epilogue_k(const amx_weight_format *f, const amx_unit *u0, const amx_unit *u1, const kquant_dots c[2],
+                       const int32_t sp[TOK][4], const char *xa, size_t xstride, float acc[2][TOK][GROUP]) {
+    const int min_tile = f->has_min && !f->min32;
+    if (f->wide && f->min32) epilogue_k_with(1, 1, 0, u0, u1, c, sp, xa, xstride, acc);
+    else if (f->wide && min_tile) epilogue_k_with(1, 0, 1, u0, u1, c, sp, xa, xstride, acc);
+    else if (f->wide) epilogue_k_with(1, 0, 0, u0, u1, c, sp, xa, xstride, acc);
+    else epilogue_k_with(0, f->min32, min_tile, u0, u1, c, sp, xa, xstride, acc);
 }
 
 /* Spans before the last: the first writes the slab rows of the block's nt tokens, later
@@ -298,8 +325,7 @@ static void span_k(const amx_weight_format *f, const amx_unit *us, int ns, const
         if (k > 0) {
             const char *xp = xa + (size_t)(k - 1) * ux;
             if (f->min32) sub_sums(xp, xstride, sp);
-            epilogue_k(f, &us[k - 1], &c[(k - 1) & 1][0], sp, xp, xstride, acc[0]);
-            epilogue_k(f, &us[SPAN + k - 1], &c[(k - 1) & 1][1], sp, xp, xstride, acc[1]);
+            epilogue_k(f, &us[k - 1], &us[SPAN + k - 1], c[(k - 1) & 1], sp, xp, xstride, acc);
         }
     }
 }
