@@ -70,6 +70,15 @@ typedef enum infer_glu_kind {
 } infer_glu_kind;
 
 /* The ops that read model weights of many types: what a backend is asked it supports. */
+/* One weight of matmul_shared: y = W x (+ bias if bias.buf), W rows x cols of W.type. */
+typedef struct infer_matmul_out {
+    infer_bview W;
+    int64_t rows;
+    infer_bview bias;
+    infer_bview y;
+} infer_matmul_out;
+#define INFER_MATMUL_SHARED_MAX 4   /* weights per matmul_shared call */
+
 typedef enum infer_op {
     INFER_OP_GET_ROWS = 0,   /* get_rows from a table of the type */
     INFER_OP_MATMUL = 1,     /* matmul with W of the type */
@@ -122,6 +131,11 @@ typedef struct infer_backend_ops {
     /* y[t][r] = dot(W[r], x[t]) (+ bias[r] if bias.buf); W rows x cols of W.type. */
     void (*matmul)(infer_backend *be, infer_bview W, int64_t rows, int64_t cols,
                    infer_bview x, int64_t n, infer_bview bias, infer_bview y);
+    /* Optional (NULL: matmul once per weight). count (1..INFER_MATMUL_SHARED_MAX) matmuls
+     * over the same x (n x cols), each as matmul: the CPU backend converts x once for them
+     * all and splits all their rows across its threads in one pass (Q/K/V, gate/up). */
+    void (*matmul_shared)(infer_backend *be, const infer_matmul_out *outs, int count, int64_t cols,
+                          infer_bview x, int64_t n);
     /* In place on x = n_tok rows of n_head heads of head_dim; positions as int32.
      * freq_factors: F32, n_rot/2 values, .buf NULL for none (Llama 3.1+ rope_freqs):
      * pair i's base angle pos * base^(-2i/n_rot) is divided by freq_factors[i] before

@@ -81,6 +81,17 @@ void infer_block_residual(infer_fwd *f) {
     f->be->ops->add(f->be, f->x, f->tmp, (int64_t)f->n * f->hp->n_embd, f->x);
 }
 
+/* count matmuls over the same x: in one call where the backend can share x's
+ * conversion among them, else one call each. */
+static void block_matmuls(infer_fwd *f, const infer_matmul_out *outs, int count, int64_t cols, infer_bview x) {
+    infer_backend *be = f->be;
+    if (be->ops->matmul_shared) {
+        be->ops->matmul_shared(be, outs, count, cols, x, f->n);
+        return;
+    }
+    for (int i = 0; i < count; i++) be->ops->matmul(be, outs[i].W, outs[i].rows, cols, x, f->n, outs[i].bias, outs[i].y);
+}
+
 void infer_block_attention_core(infer_fwd *f, uint32_t il) {
     infer_backend *be = f->be;
     const infer_backend_ops *o = be->ops;
@@ -90,9 +101,12 @@ void infer_block_attention_core(infer_fwd *f, uint32_t il) {
     const int64_t nq = (int64_t)hp->n_head * hd, nk = (int64_t)hp->n_head_kv * hd;
     const int64_t nv = (int64_t)hp->n_head_kv * hp->head_dim_v;
 
-    o->matmul(be, infer_fwd_w(f, L->wq), nq, E, f->xn, n, infer_fwd_w(f, L->bq), f->q);
-    o->matmul(be, infer_fwd_w(f, L->wk), nk, E, f->xn, n, infer_fwd_w(f, L->bk), f->k);
-    o->matmul(be, infer_fwd_w(f, L->wv), nv, E, f->xn, n, infer_fwd_w(f, L->bv), f->v);
+    const infer_matmul_out qkv[3] = {
+        {infer_fwd_w(f, L->wq), nq, infer_fwd_w(f, L->bq), f->q},
+        {infer_fwd_w(f, L->wk), nk, infer_fwd_w(f, L->bk), f->k},
+        {infer_fwd_w(f, L->wv), nv, infer_fwd_w(f, L->bv), f->v},
+    };
+    block_matmuls(f, qkv, 3, E, f->xn);
 
     /* Q/K head norms (qwen3, gemma3): RMSNorm over each head of Q and K, before RoPE. */
     infer_bview q = f->q, k = f->k, out = f->qn;
@@ -123,8 +137,11 @@ void infer_block_ffn_core(infer_fwd *f, uint32_t il) {
     const int64_t n = f->n, E = hp->n_embd, F = hp->n_ff;
     const infer_bview none = {0};
 
-    o->matmul(be, infer_fwd_w(f, L->ffn_gate), F, E, f->xn, n, none, f->gate);
-    o->matmul(be, infer_fwd_w(f, L->ffn_up), F, E, f->xn, n, none, f->up);
+    const infer_matmul_out gate_up[2] = {
+        {infer_fwd_w(f, L->ffn_gate), F, none, f->gate},
+        {infer_fwd_w(f, L->ffn_up), F, none, f->up},
+    };
+    block_matmuls(f, gate_up, 2, E, f->xn);
     o->glu(be, hp->ffn_glu, f->gate, f->up, n * F, hp->glu_alpha, hp->glu_limit, f->gate);
     o->matmul(be, infer_fwd_w(f, L->ffn_down), E, F, f->gate, n, none, f->tmp);
     infer_fwd_dump(f, "ffn_out", (int)il, f->tmp, E);

@@ -269,6 +269,42 @@ static void cpu_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t c
     if (bp) infer_cpu_add_bias_rows(yp, bp, n, rows);
 }
 
+static void cpu_matmul_shared(infer_backend *be, const infer_matmul_out *outs, int count, int64_t cols, infer_bview x,
+                              int64_t n) {
+    cpu_backend *b = cpu(be);
+    if (count < 1 || count > INFER_MATMUL_SHARED_MAX || count > INFER_CPU_MATMUL_MAX_PARTS) {
+        FAIL(b, INFER_ERR_INVALID_ARG, "matmul_shared: %d weights (1..%d)", count, INFER_MATMUL_SHARED_MAX);
+        return;
+    }
+    infer_cpu_matmul_part parts[INFER_MATMUL_SHARED_MAX];
+    const float *bias[INFER_MATMUL_SHARED_MAX];
+    const float *xp = view_f32(b, x, nbytes3(n, cols, 4), "matmul_shared", "x");
+    if (!xp) return;
+    for (int i = 0; i < count; i++) {
+        const infer_matmul_out *o = &outs[i];
+        const size_t row_bytes = infer_dtype_row_bytes(o->W.type, cols);
+        if (row_bytes == 0 || o->rows <= 0) {
+            FAIL(b, INFER_ERR_UNSUPPORTED, "matmul_shared: weight %d type %u with %lld x %lld is not usable", i,
+                 o->W.type, (long long)o->rows, (long long)cols);
+            return;
+        }
+        parts[i].W = view_ptr(b, o->W, nbytes3(o->rows, 1, row_bytes), "matmul_shared", "W");
+        parts[i].wtype = o->W.type;
+        parts[i].rows = o->rows;
+        parts[i].y = view_f32(b, o->y, nbytes3(n, o->rows, 4), "matmul_shared", "y");
+        bias[i] = o->bias.buf ? view_f32(b, o->bias, nbytes3(o->rows, 1, 4), "matmul_shared", "bias") : NULL;
+        if (!parts[i].W || !parts[i].y || (o->bias.buf && !bias[i])) return;
+    }
+    if (n == 0) return;
+    if (infer_cpu_matmul_multi(b->tp, b->scratch, parts, count, cols, xp, n) != 0) {
+        FAIL(b, INFER_ERR_UNSUPPORTED, "matmul_shared: %d weights of %lld columns (first type %u) not supported by the CPU kernels",
+             count, (long long)cols, outs[0].W.type);
+        return;
+    }
+    for (int i = 0; i < count; i++)
+        if (bias[i]) infer_cpu_add_bias_rows(parts[i].y, bias[i], n, parts[i].rows);
+}
+
 static void cpu_rope(infer_backend *be, infer_bview x, infer_bview pos_i32, int64_t n_tok, int64_t n_head,
                      int64_t head_dim, infer_bview freq_factors, const infer_rope_params *p) {
     cpu_backend *b = cpu(be);
@@ -417,6 +453,7 @@ static const infer_backend_ops cpu_ops = {
     .get_rows = cpu_get_rows,
     .rms_norm = cpu_rms_norm,
     .matmul = cpu_matmul,
+    .matmul_shared = cpu_matmul_shared,
     .rope = cpu_rope,
     .kv_store = cpu_kv_store,
     .attention = cpu_attention,

@@ -142,49 +142,71 @@ static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t ro
     }
 }
 
+/* One weight of a job: its plan, rows and output, and where its chunks start in the
+ * job's chunk numbering. */
 typedef struct {
-    infer_threadpool *tp;         /* polled for cancellation between chunks */
     infer_cpu_matmul_plan p;      /* kernel, activation format and sizes for (wtype, cols) */
     const char *W;
-    int64_t rows, n;
-    int blas;                     /* 1: float weights and a prompt batch: OpenBLAS sgemm per chunk */
-    const float *x;
-    char *xq;
+    int64_t rows;
     float *y;
+    int blas;                     /* 1: float weights and a prompt batch: OpenBLAS sgemm per chunk */
     int64_t chunk_rows;           /* rows per claimed chunk */
+    int64_t first_chunk;          /* the job's index of this weight's first chunk */
+} matmul_part;
+
+typedef struct {
+    infer_threadpool *tp;         /* polled for cancellation between chunks */
+    matmul_part part[INFER_CPU_MATMUL_MAX_PARTS];   /* weights over the same activations */
+    int nparts;
+    int64_t n, nchunks;
+    const float *x;
+    char *xq;                     /* x converted once for every part (part[0].p's format) */
     atomic_llong next_chunk;      /* next chunk index to claim */
 } matmul_job;
 
 static void quantize_task(void *arg, int ith, int nth) {
     matmul_job *j = arg;
+    const infer_cpu_matmul_plan *p = &j->part[0].p;
     long lo, hi;
     infer_split_range((long)j->n, ith, nth, &lo, &hi);
-    for (long t = lo; t < hi; t++) j->p.quantize(j->x + t * j->p.cols, j->xq + (size_t)t * j->p.xs, j->p.cols);
+    for (long t = lo; t < hi; t++) p->quantize(j->x + t * p->cols, j->xq + (size_t)t * p->xs, p->cols);
 }
 
 /* Rows are handed out in chunks from a shared counter rather than split statically:
  * on a shared machine one thread is often preempted, and the others then take over
- * its chunks instead of waiting for it. */
+ * its chunks instead of waiting for it. The chunks of all parts are numbered one after
+ * the other, so one pass (one wait for the slowest thread) covers every weight. */
 static void matmul_task(void *arg, int ith, int nth) {
     matmul_job *j = arg;
+    (void)ith; (void)nth;
     for (;;) {
         if (infer_threadpool_cancelled(j->tp)) break;
         const int64_t c = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
-        const int64_t r0 = c * j->chunk_rows;
-        if (r0 >= j->rows) break;
-        const int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
-        if (j->blas && infer_blas_matmul_rows(j->p.wtype, j->W, j->p.row_bytes, j->p.cols, r0, r1,
-                                              (const float *)j->xq, j->n, j->y, j->rows) == 0)
+        if (c >= j->nchunks) break;
+        int i = j->nparts - 1;
+        while (i > 0 && c < j->part[i].first_chunk) i--;
+        const matmul_part *pt = &j->part[i];
+        const int64_t r0 = (c - pt->first_chunk) * pt->chunk_rows;
+        const int64_t r1 = r0 + pt->chunk_rows < pt->rows ? r0 + pt->chunk_rows : pt->rows;
+        if (pt->blas && infer_blas_matmul_rows(pt->p.wtype, pt->W, pt->p.row_bytes, pt->p.cols, r0, r1,
+                                               (const float *)j->xq, j->n, pt->y, pt->rows) == 0)
             continue;
-        infer_cpu_matmul_plan_rows(&j->p, j->W, r0, r1, j->xq, j->n, j->y, j->rows);
+        infer_cpu_matmul_plan_rows(&pt->p, pt->W, r0, r1, j->xq, j->n, pt->y, pt->rows);
     }
 }
 
-/* About CHUNKS_PER_THREAD chunks per thread, each a multiple of ROW_ALIGN rows. */
+/* About CHUNKS_PER_THREAD chunks per thread and part, each a multiple of ROW_ALIGN rows. */
 static void plan_chunks(matmul_job *j, int nth) {
-    int64_t per = (j->rows + (int64_t)nth * CHUNKS_PER_THREAD - 1) / ((int64_t)nth * CHUNKS_PER_THREAD);
-    per = (per + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
-    j->chunk_rows = per > 0 ? per : ROW_ALIGN;
+    int64_t next = 0;
+    for (int i = 0; i < j->nparts; i++) {
+        matmul_part *pt = &j->part[i];
+        int64_t per = (pt->rows + (int64_t)nth * CHUNKS_PER_THREAD - 1) / ((int64_t)nth * CHUNKS_PER_THREAD);
+        per = (per + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
+        pt->chunk_rows = per > 0 ? per : ROW_ALIGN;
+        pt->first_chunk = next;
+        next += (pt->rows + pt->chunk_rows - 1) / pt->chunk_rows;
+    }
+    j->nchunks = next;
     atomic_init(&j->next_chunk, 0);
 }
 
@@ -213,31 +235,67 @@ int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t
     return 0;
 }
 
+/* Parts [0, count) over the same x, every plan already made and all converting x the same
+ * way: x converted once, then one threaded pass over all their rows. */
+static int matmul_parts(infer_threadpool *tp, infer_cpu_scratch *scratch, matmul_job *j) {
+    if (j->n == 0) return 0;
+    const infer_cpu_matmul_plan *p = &j->part[0].p;
+    if (p->k->act == INFER_ACT_F32) {
+        j->xq = (char *)j->x;   /* read-only use; float weights take the activations as they are */
+        for (int i = 0; i < j->nparts; i++)
+            j->part[i].blas = j->n >= INFER_BLAS_MIN_TOKENS && infer_cpu_isa_active() != INFER_ISA_SCALAR &&
+                              infer_blas_supports(j->part[i].p.wtype);
+        plan_chunks(j, infer_threadpool_size(tp));
+        infer_threadpool_run(tp, matmul_task, j);
+        return 0;
+    }
+    infer_cpu_scratch local = {0};
+    infer_cpu_scratch *s = scratch ? scratch : &local;
+    j->xq = scratch_reserve(s, p->xs * (size_t)j->n);
+    if (!j->xq) return -1;
+    if (j->n >= 4) infer_threadpool_run(tp, quantize_task, j);
+    else quantize_task(j, 0, 1);
+    plan_chunks(j, infer_threadpool_size(tp));
+    infer_threadpool_run(tp, matmul_task, j);
+    if (!scratch) free(local.buf);
+    return 0;
+}
+
+/* Two plans read the same converted rows. */
+static int same_conversion(const infer_cpu_matmul_plan *a, const infer_cpu_matmul_plan *b) {
+    return a->act == b->act && a->quantize == b->quantize && a->xs == b->xs;
+}
+
+int infer_cpu_matmul_multi(infer_threadpool *tp, infer_cpu_scratch *scratch, const infer_cpu_matmul_part *parts,
+                           int count, int64_t cols, const float *x, int64_t n) {
+    if (count < 1 || count > INFER_CPU_MATMUL_MAX_PARTS || n < 0) return -1;
+    matmul_part planned[INFER_CPU_MATMUL_MAX_PARTS];
+    for (int i = 0; i < count; i++) {
+        if (infer_cpu_matmul_plan_init(&planned[i].p, parts[i].wtype, cols) != 0 || parts[i].rows < 0) return -1;
+        planned[i].W = parts[i].W;
+        planned[i].rows = parts[i].rows;
+        planned[i].y = parts[i].y;
+        planned[i].blas = 0;
+    }
+    /* Runs of consecutive parts that convert x the same way share one conversion and one
+     * pass (Q/K/V and gate/up: usually all of them). Empty parts are left out. */
+    for (int i = 0; i < count;) {
+        matmul_job j = {0};
+        j.tp = tp; j.x = x; j.n = n;
+        int e = i;
+        for (; e < count && same_conversion(&planned[i].p, &planned[e].p); e++)
+            if (planned[e].rows > 0) j.part[j.nparts++] = planned[e];
+        if (j.nparts > 0 && matmul_parts(tp, scratch, &j) != 0) return -1;
+        i = e;
+    }
+    return 0;
+}
+
 int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
                      const void *W, uint32_t wtype, int64_t rows, int64_t cols,
                      const float *x, int64_t n, float *y) {
-    matmul_job j = {0};
-    if (infer_cpu_matmul_plan_init(&j.p, wtype, cols) != 0 || rows < 0 || n < 0) return -1;
-    if (rows == 0 || n == 0) return 0;
-    j.W = W; j.rows = rows; j.n = n; j.x = x; j.y = y; j.tp = tp;
-    if (j.p.k->act == INFER_ACT_F32) {
-        j.xq = (char *)x;   /* read-only use; float weights take the activations as they are */
-        j.blas = n >= INFER_BLAS_MIN_TOKENS && infer_cpu_isa_active() != INFER_ISA_SCALAR && infer_blas_supports(wtype);
-    } else {
-        infer_cpu_scratch local = {0};
-        infer_cpu_scratch *s = scratch ? scratch : &local;
-        j.xq = scratch_reserve(s, j.p.xs * (size_t)n);
-        if (!j.xq) return -1;
-        if (n >= 4) infer_threadpool_run(tp, quantize_task, &j);
-        else quantize_task(&j, 0, 1);
-        plan_chunks(&j, infer_threadpool_size(tp));
-        infer_threadpool_run(tp, matmul_task, &j);
-        if (!scratch) free(local.buf);
-        return 0;
-    }
-    plan_chunks(&j, infer_threadpool_size(tp));
-    infer_threadpool_run(tp, matmul_task, &j);
-    return 0;
+    const infer_cpu_matmul_part part = {W, wtype, rows, y};
+    return infer_cpu_matmul_multi(tp, scratch, &part, 1, cols, x, n);
 }
 
 /* One token through the plan's decode kernel; 0 when there is none for this shape. */

@@ -23,6 +23,22 @@ int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
                      const void *W, uint32_t wtype, int64_t rows, int64_t cols,
                      const float *x, int64_t n, float *y);
 
+/* One weight of infer_cpu_matmul_multi: y = W x, W rows x cols of wtype, y n x rows. */
+#define INFER_CPU_MATMUL_MAX_PARTS 4
+typedef struct {
+    const void *W;
+    uint32_t wtype;
+    int64_t rows;
+    float *y;
+} infer_cpu_matmul_part;
+
+/* count (1..INFER_CPU_MATMUL_MAX_PARTS) matmuls over the same x (n x cols), as
+ * infer_cpu_matmul each; x is converted once for all weights whose kernels take the same
+ * activation format, and their rows are split across the threads in one pass (one wait
+ * instead of one per weight). Returns 0, or -1 if a type is not supported (or no memory). */
+int infer_cpu_matmul_multi(infer_threadpool *tp, infer_cpu_scratch *scratch, const infer_cpu_matmul_part *parts,
+                           int count, int64_t cols, const float *x, int64_t n);
+
 /* Same, but only for the weight rows [row_lo,row_hi) and writing y with row stride
  * ldy; single-threaded building block for callers that split work themselves (MoE). */
 int infer_cpu_matmul_rows(const void *W, uint32_t wtype, int64_t cols, int64_t row_lo, int64_t row_hi,
