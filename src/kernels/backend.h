@@ -136,6 +136,11 @@ typedef struct infer_backend_ops {
      * all and splits all their rows across its threads in one pass (Q/K/V, gate/up). */
     void (*matmul_shared)(infer_backend *be, const infer_matmul_out *outs, int count, int64_t cols,
                           infer_bview x, int64_t n);
+    /* Optional (NULL: glu into gate, then matmul). y = W glu(gate, up), gate and up n x cols
+     * (glu as the glu op): the CPU backend converts each token's glu row straight into the
+     * matmul's activations. gate's contents are undefined afterwards. */
+    void (*matmul_glu)(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_glu_kind kind,
+                       infer_bview gate, infer_bview up, int64_t n, float alpha, float limit, infer_bview y);
     /* In place on x = n_tok rows of n_head heads of head_dim; positions as int32.
      * freq_factors: F32, n_rot/2 values, .buf NULL for none (Llama 3.1+ rope_freqs):
      * pair i's base angle pos * base^(-2i/n_rot) is divided by freq_factors[i] before

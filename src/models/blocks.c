@@ -142,8 +142,13 @@ void infer_block_ffn_core(infer_fwd *f, uint32_t il) {
         {infer_fwd_w(f, L->ffn_up), F, none, f->up},
     };
     block_matmuls(f, gate_up, 2, E, f->xn);
-    o->glu(be, hp->ffn_glu, f->gate, f->up, n * F, hp->glu_alpha, hp->glu_limit, f->gate);
-    o->matmul(be, infer_fwd_w(f, L->ffn_down), E, F, f->gate, n, none, f->tmp);
+    if (o->matmul_glu) {
+        o->matmul_glu(be, infer_fwd_w(f, L->ffn_down), E, F, hp->ffn_glu, f->gate, f->up, n, hp->glu_alpha,
+                      hp->glu_limit, f->tmp);
+    } else {
+        o->glu(be, hp->ffn_glu, f->gate, f->up, n * F, hp->glu_alpha, hp->glu_limit, f->gate);
+        o->matmul(be, infer_fwd_w(f, L->ffn_down), E, F, f->gate, n, none, f->tmp);
+    }
     infer_fwd_dump(f, "ffn_out", (int)il, f->tmp, E);
 }
 

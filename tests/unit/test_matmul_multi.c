@@ -1,5 +1,7 @@
 /* infer_cpu_matmul_multi (several weights over one x, x converted once, one threaded pass
- * over all their rows) against the scalar reference path, weight by weight: groups whose
+ * over all their rows) and infer_cpu_matmul_glu (glu rows converted straight into the
+ * matmul's activations) against the scalar reference path (for glu: infer_cpu_glu, then
+ * infer_cpu_matmul, both under INFER_CPU_ISA=scalar). matmul_multi weight by weight: groups whose
  * kernels share the activation format (Q/K/V-like: Q4_K + Q6_K), groups that must be
  * split into runs (Q4_K, Q8_0, Q6_K take Q8_K, Q8, Q8_K), float weights, an empty weight in
  * the middle, rows and token counts off every tile grid (1, 3, 17, 70 tokens: the one-token
@@ -18,6 +20,7 @@
 #include "infer.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/threadpool.h"
 #include "tensor/dtype.h"
 
@@ -145,6 +148,57 @@ static void test_float_and_empty(void **state) {
     run_group(types, rows, 3, 96);
 }
 
+/* y = W glu(gate, up) for one kind, type, cols and n under `isa`, against the scalar path. */
+static void check_glu(infer_glu_kind kind, uint32_t type, int64_t rows, int64_t cols, int64_t n, const char *isa) {
+    infer_threadpool *tp = infer_threadpool_new(2);
+    const size_t nx = (size_t)(n * cols), ny = (size_t)(n * rows);
+    float *gate = malloc(sizeof(float) * nx), *up = malloc(sizeof(float) * nx), *g2 = malloc(sizeof(float) * nx);
+    float *y = malloc(sizeof(float) * (ny + 16)), *ref = malloc(sizeof(float) * ny);
+    assert_true(tp && gate && up && g2 && y && ref);
+    for (size_t i = 0; i < nx; i++) {
+        gate[i] = gauss() * 2.0f;
+        up[i] = gauss() * ((i % (size_t)cols) % 53 == 7 ? 8.0f : 1.0f);
+    }
+    char *W = make_weights(type, rows, cols);
+    setenv("INFER_CPU_ISA", "scalar", 1);
+    infer_cpu_glu(tp, kind, gate, up, n * cols, 1.702f, 7.0f, g2);
+    assert_int_equal(infer_cpu_matmul(tp, NULL, W, type, rows, cols, g2, n, ref), 0);
+    for (size_t i = 0; i < ny + 16; i++) y[i] = NAN;
+    setenv("INFER_CPU_ISA", isa, 1);
+    assert_int_equal(infer_cpu_matmul_glu(tp, NULL, W, type, rows, cols, kind, gate, up, 1.702f, 7.0f, n, y), 0);
+    unsetenv("INFER_CPU_ISA");
+    double scale = 0;
+    for (size_t k = 0; k < ny; k++) scale += fabs(ref[k]) / (double)ny;
+    for (size_t k = 0; k < ny + 16; k++) {
+        if (k >= ny) {
+            if (!isnan(y[k])) { print_error("glu %s: wrote past y at %zu\n", isa, k); fail(); }
+            continue;
+        }
+        /* the glu itself may differ by an ulp between ISAs (vector exp): a looser bound */
+        if (!(fabs((double)y[k] - ref[k]) <= 2e-4 * (fabs(ref[k]) + scale) + 1e-6)) {
+            print_error("glu kind %d %s %s (%lld x %lld, n=%lld): y[%zu] = %.9g, scalar %.9g\n", (int)kind, isa,
+                        infer_type_name(type), (long long)rows, (long long)cols, (long long)n, k, y[k], ref[k]);
+            fail();
+        }
+    }
+    free(W); free(gate); free(up); free(g2); free(y); free(ref);
+    infer_threadpool_free(tp);
+}
+
+/* Every glu kind, a K-quant, a 32-block format and a float type (the unfused path). */
+static void test_glu_fused(void **state) {
+    (void)state;
+    const char *levels[4];
+    const int nl = isas(levels);
+    static const struct { uint32_t type; int64_t cols; } cases[] = {
+        {INFER_TYPE_Q4_K, 512}, {INFER_TYPE_Q8_0, 96}, {INFER_TYPE_F16, 72}};
+    for (int l = 0; l < nl; l++)
+        for (int kind = 0; kind < INFER_GLU_COUNT; kind++)
+            for (size_t c = 0; c < COUNT(cases); c++)
+                for (size_t ni = 0; ni < COUNT(token_counts); ni++)
+                    check_glu((infer_glu_kind)kind, cases[c].type, 37, cases[c].cols, token_counts[ni], levels[l]);
+}
+
 static void test_rejects_bad_calls(void **state) {
     (void)state;
     infer_threadpool *tp = infer_threadpool_new(1);
@@ -165,6 +219,7 @@ int main(void) {
         cmocka_unit_test(test_shared_conversion),
         cmocka_unit_test(test_mixed_conversions),
         cmocka_unit_test(test_float_and_empty),
+        cmocka_unit_test(test_glu_fused),
         cmocka_unit_test(test_rejects_bad_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

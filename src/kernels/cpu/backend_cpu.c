@@ -376,6 +376,30 @@ static void cpu_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, in
     infer_cpu_glu(b->tp, kind, g, u, n, alpha, limit, o);
 }
 
+static void cpu_matmul_glu(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_glu_kind kind,
+                           infer_bview gate, infer_bview up, int64_t n, float alpha, float limit, infer_bview y) {
+    cpu_backend *b = cpu(be);
+    const size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
+    if (row_bytes == 0 || rows <= 0) {
+        FAIL(b, INFER_ERR_UNSUPPORTED, "matmul_glu: weight type %u with %lld x %lld is not usable",
+             W.type, (long long)rows, (long long)cols);
+        return;
+    }
+    if ((unsigned)kind >= INFER_GLU_COUNT) {
+        FAIL(b, INFER_ERR_INVALID_ARG, "matmul_glu: unknown glu kind %d", (int)kind);
+        return;
+    }
+    const void *wp = view_ptr(b, W, nbytes3(rows, 1, row_bytes), "matmul_glu", "W");
+    float *gp = view_f32(b, gate, nbytes3(n, cols, 4), "matmul_glu", "gate");
+    const float *up_p = view_f32(b, up, nbytes3(n, cols, 4), "matmul_glu", "up");
+    float *yp = view_f32(b, y, nbytes3(n, rows, 4), "matmul_glu", "y");
+    if (!wp || !gp || !up_p || !yp) return;
+    if (n == 0) return;
+    if (infer_cpu_matmul_glu(b->tp, b->scratch, wp, W.type, rows, cols, kind, gp, up_p, alpha, limit, n, yp) != 0)
+        FAIL(b, INFER_ERR_UNSUPPORTED, "matmul_glu: weight type %u (%lld x %lld) not supported by the CPU kernels",
+             W.type, (long long)rows, (long long)cols);
+}
+
 static void cpu_add(infer_backend *be, infer_bview a, infer_bview bb, int64_t n, infer_bview out) {
     cpu_backend *b = cpu(be);
     const size_t bytes = nbytes3(n, 1, 4);
@@ -454,6 +478,7 @@ static const infer_backend_ops cpu_ops = {
     .rms_norm = cpu_rms_norm,
     .matmul = cpu_matmul,
     .matmul_shared = cpu_matmul_shared,
+    .matmul_glu = cpu_matmul_glu,
     .rope = cpu_rope,
     .kv_store = cpu_kv_store,
     .attention = cpu_attention,

@@ -14,6 +14,7 @@
 #include "kernels/cpu/matmul_amx.h"
 #include "kernels/cpu/matmul_blas.h"
 #include "kernels/cpu/matmul_panels.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/vec_dot.h"
 #include "tensor/dtype.h"
 
@@ -161,6 +162,12 @@ typedef struct {
     int64_t n, nchunks;
     const float *x;
     char *xq;                     /* x converted once for every part (part[0].p's format) */
+    /* glu jobs: x is the gate; each token's row glu(gate, up) is made in the converting
+     * thread's rowbuf (cols floats per thread) and converted from there */
+    const float *up;
+    float *rowbuf;
+    infer_glu_kind glu_kind;
+    float glu_alpha, glu_limit;
     atomic_llong next_chunk;      /* next chunk index to claim */
 } matmul_job;
 
@@ -169,7 +176,15 @@ static void quantize_task(void *arg, int ith, int nth) {
     const infer_cpu_matmul_plan *p = &j->part[0].p;
     long lo, hi;
     infer_split_range((long)j->n, ith, nth, &lo, &hi);
-    for (long t = lo; t < hi; t++) p->quantize(j->x + t * p->cols, j->xq + (size_t)t * p->xs, p->cols);
+    for (long t = lo; t < hi; t++) {
+        const float *row = j->x + t * p->cols;
+        if (j->up) {
+            float *g = j->rowbuf + (size_t)ith * (size_t)p->cols;
+            infer_cpu_glu_serial(j->glu_kind, row, j->up + t * p->cols, p->cols, j->glu_alpha, j->glu_limit, g);
+            row = g;
+        }
+        p->quantize(row, j->xq + (size_t)t * p->xs, p->cols);
+    }
 }
 
 /* Rows are handed out in chunks from a shared counter rather than split statically:
@@ -251,8 +266,11 @@ static int matmul_parts(infer_threadpool *tp, infer_cpu_scratch *scratch, matmul
     }
     infer_cpu_scratch local = {0};
     infer_cpu_scratch *s = scratch ? scratch : &local;
-    j->xq = scratch_reserve(s, p->xs * (size_t)j->n);
+    const size_t xq_bytes = (p->xs * (size_t)j->n + 63) / 64 * 64;
+    const size_t row_bytes = j->up ? sizeof(float) * (size_t)p->cols * (size_t)infer_threadpool_size(tp) : 0;
+    j->xq = scratch_reserve(s, xq_bytes + row_bytes);
     if (!j->xq) return -1;
+    j->rowbuf = (float *)(j->xq + xq_bytes);
     if (j->n >= 4) infer_threadpool_run(tp, quantize_task, j);
     else quantize_task(j, 0, 1);
     plan_chunks(j, infer_threadpool_size(tp));
@@ -289,6 +307,23 @@ int infer_cpu_matmul_multi(infer_threadpool *tp, infer_cpu_scratch *scratch, con
         i = e;
     }
     return 0;
+}
+
+int infer_cpu_matmul_glu(infer_threadpool *tp, infer_cpu_scratch *scratch, const void *W, uint32_t wtype,
+                         int64_t rows, int64_t cols, infer_glu_kind kind, float *gate, const float *up, float alpha,
+                         float limit, int64_t n, float *y) {
+    matmul_job j = {0};
+    j.tp = tp; j.n = n; j.nparts = 1;
+    if (infer_cpu_matmul_plan_init(&j.part[0].p, wtype, cols) != 0 || rows < 0 || n < 0) return -1;
+    if (rows == 0 || n == 0) return 0;
+    j.part[0].W = W; j.part[0].rows = rows; j.part[0].y = y;
+    if (j.part[0].p.k->act == INFER_ACT_F32) {   /* float kernels read x itself: glu into gate first */
+        infer_cpu_glu(tp, kind, gate, up, n * cols, alpha, limit, gate);
+        j.x = gate;
+        return matmul_parts(tp, scratch, &j);
+    }
+    j.x = gate; j.up = up; j.glu_kind = kind; j.glu_alpha = alpha; j.glu_limit = limit;
+    return matmul_parts(tp, scratch, &j);
 }
 
 int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,

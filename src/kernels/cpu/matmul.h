@@ -10,6 +10,7 @@
 #define INFER_CPU_MATMUL_H
 
 #include <stdint.h>
+#include "kernels/backend.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/threadpool.h"
 #include "kernels/cpu/vec_dot.h"
@@ -38,6 +39,14 @@ typedef struct {
  * instead of one per weight). Returns 0, or -1 if a type is not supported (or no memory). */
 int infer_cpu_matmul_multi(infer_threadpool *tp, infer_cpu_scratch *scratch, const infer_cpu_matmul_part *parts,
                            int count, int64_t cols, const float *x, int64_t n);
+
+/* y = W glu(gate, up) for n rows of cols (glu as infer_cpu_glu), as infer_cpu_matmul of
+ * glu's output; with a quantized kernel each token's glu row goes straight into the
+ * activation conversion (no n x cols float round trip through memory). Float kernels
+ * read the floats themselves: glu's output is then written over gate first. */
+int infer_cpu_matmul_glu(infer_threadpool *tp, infer_cpu_scratch *scratch, const void *W, uint32_t wtype,
+                         int64_t rows, int64_t cols, infer_glu_kind kind, float *gate, const float *up, float alpha,
+                         float limit, int64_t n, float *y);
 
 /* Same, but only for the weight rows [row_lo,row_hi) and writing y with row stride
  * ldy; single-threaded building block for callers that split work themselves (MoE). */
