@@ -14,6 +14,7 @@
 
 #include "infer.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/ops.h"
 #include "tensor/dtype.h"
 #include "rope_ref.h"
@@ -568,6 +569,24 @@ static void test_scale(void **state) {
     check_scale(999, 0.5f, 5.0f);
 }
 
+/* The AVX-512 glu gives the AVX2 path's bits (same formulas, 16 lanes), masked tails,
+ * huge, tiny and clamped inputs included. */
+static void test_glu_avx512_matches_avx2(void **state) {
+    (void)state;
+    if (infer_cpu_isa_detect() < INFER_ISA_AVX512) skip();
+    const int64_t n = 1013;
+    float *g = rand_vec((size_t)n, 10.0), *u = rand_vec((size_t)n, 10.0);
+    g[0] = 100.0f; g[1] = -100.0f; g[2] = 0.0f; g[3] = 1e-30f; u[4] = -50.0f; u[5] = 50.0f;
+    float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
+    for (int kind = 0; kind < INFER_GLU_COUNT; kind++)
+        for (int64_t len = n - 15; len <= n; len++) {   /* every tail length */
+            assert_int_equal(infer_cpu_glu_avx512((infer_glu_kind)kind, g, u, len, 1.702f, 7.0f, a), len);
+            assert_int_equal(infer_cpu_glu_avx2((infer_glu_kind)kind, g, u, len, 1.702f, 7.0f, b), len);
+            assert_memory_equal(a, b, sizeof(float) * (size_t)len);
+        }
+    free(g); free(u); free(a); free(b);
+}
+
 static void test_glu_add(void **state) {
     check_glu(INFER_GLU_SWIGLU, 1001);
     check_glu(INFER_GLU_SWIGLU, 70001);      /* threaded */
@@ -755,6 +774,7 @@ int main(void) {
         cmocka_unit_test(test_attention_per_isa),
         cmocka_unit_test(test_attention_batch_invariance),
         cmocka_unit_test(test_glu_add),
+        cmocka_unit_test(test_glu_avx512_matches_avx2),
         cmocka_unit_test(test_gelu_scalar),
         cmocka_unit_test(test_scale),
         cmocka_unit_test(test_matmul_bias),

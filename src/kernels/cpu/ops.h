@@ -71,6 +71,9 @@ void infer_cpu_glu_serial(infer_glu_kind kind, const float *gate, const float *u
  * not depend on how the work was split. */
 int64_t infer_cpu_glu_avx2(infer_glu_kind kind, const float *gate, const float *up, int64_t n, float alpha,
                            float limit, float *out);
+/* The same with AVX-512 (bit for bit the AVX2 path's values, 16 lanes). */
+int64_t infer_cpu_glu_avx512(infer_glu_kind kind, const float *gate, const float *up, int64_t n, float alpha,
+                             float limit, float *out);
 void infer_cpu_add(infer_threadpool *tp, const float *a, const float *b, int64_t n, float *out);
 /* out[i] = s * x[i], then cap * tanh(out[i] / cap) when cap > 0 (see backend.h). */
 void infer_cpu_scale(infer_threadpool *tp, const float *x, int64_t n, float s, float cap, float *out);

@@ -21,6 +21,8 @@ float infer_gelu_tanh(float x) {
 
 static void glu_range(const ew_task *t, int64_t lo, int64_t hi) {
     const infer_cpu_isa isa = infer_cpu_isa_active();
+    if (isa >= INFER_ISA_AVX512)
+        lo += infer_cpu_glu_avx512(t->kind, t->a + lo, t->b + lo, hi - lo, t->alpha, t->limit, t->out + lo);
     if (isa >= INFER_ISA_AVX2)
         lo += infer_cpu_glu_avx2(t->kind, t->a + lo, t->b + lo, hi - lo, t->alpha, t->limit, t->out + lo);
     if (t->kind == INFER_GLU_SWIGLU_OAI) {
