@@ -312,16 +312,75 @@ static void store_k(const float acc[2][TOK][GROUP], const float *ys, int64_t ys_
     }
 }
 
+/* Weight bytes the next decode reads (rows [r, r + nrows) of units [ui, ui + nunits)), asked
+ * into L2 while the tiles run: decoding otherwise waits on memory for every row (each
+ * row's blocks sit row_bytes apart, too far apart for the hardware prefetchers to follow).
+ * The lines are asked a few at a time after each unit's tiles, spread evenly over the row
+ * group's pass: asked a row at a time per token tile, most of them still missed.
+ * Rows past row_end are not touched. */
+typedef struct {
+    const char *W;
+    size_t row_bytes, unit_bytes;
+    int64_t r, nrows, ui, nunits, row_end;
+    int64_t i;       /* cursor: the next line is at byte b of row r + i */
+    size_t b;
+} weight_prefetch;
+
+/* Bytes of a row to ask for: through the line holding its last byte. */
+static size_t prefetch_row_bytes(const weight_prefetch *p) { return p->unit_bytes * (size_t)p->nunits + 63; }
+
+/* Lines to ask after each of `slots` units so that all are asked by the last one. */
+static int prefetch_lines_per(const weight_prefetch *p, int64_t slots) {
+    const int64_t rows = p->row_end - p->r < p->nrows ? p->row_end - p->r : p->nrows;
+    const int64_t lines = rows > 0 ? rows * (int64_t)(prefetch_row_bytes(p) / 64) : 0;
+    return (int)((lines + slots - 1) / (slots > 0 ? slots : 1));
+}
+
+static inline void prefetch_lines(weight_prefetch *p, int lines) {
+    const size_t bytes = prefetch_row_bytes(p);
+    for (; lines > 0 && p->i < p->nrows && p->r + p->i < p->row_end; lines--) {
+        _mm_prefetch(p->W + (size_t)(p->r + p->i) * p->row_bytes + (size_t)p->ui * p->unit_bytes + p->b, _MM_HINT_T1);
+        p->b += 64;
+        if (p->b + 64 > bytes) {
+            p->b = 0;
+            p->i++;
+        }
+    }
+}
+
+/* What the decode after rows [r, r + step) of span ui0 reads: the next rows of the same
+ * span; at the end of the row block [rb0, rb1) the next span from its first row; after the
+ * last span the first span of the next row block (ending at row_hi). */
+static weight_prefetch next_decode(const char *W, size_t row_bytes, size_t unit_bytes, int64_t r, int64_t step,
+                                   int64_t rb0, int64_t rb1, int64_t row_hi, int64_t ui0, int64_t nu) {
+    weight_prefetch p = {W, row_bytes, unit_bytes, r, step, ui0, 0, rb1, 0, 0};
+    if (r >= rb1) {
+        p.r = rb0;
+        p.ui = ui0 + SPAN;
+        if (p.ui >= nu) {
+            p.r = rb1;
+            p.ui = 0;
+            p.row_end = row_hi;
+        }
+    }
+    p.nunits = nu - p.ui < SPAN ? nu - p.ui : SPAN;
+    if (p.nunits < 0) p.nunits = 0;
+    return p;
+}
+
 /* ns K-quant units of one 16x32 block (us[0..ns) the first row group, us[SPAN..] the
  * second), software-pipelined: the tiles of unit k are issued before the epilogue of unit
  * k-1, so the vector units scale k-1 while the tile unit multiplies k (two sets of dot
  * buffers keep them apart). */
 static void span_k(const amx_weight_format *f, const amx_unit *us, int ns, const char *xa, size_t ux, size_t xstride,
-                   float acc[2][TOK][GROUP]) {
+                   weight_prefetch *pf, int pf_lines, float acc[2][TOK][GROUP]) {
     kquant_dots c[2][2] __attribute__((aligned(64)));
     int32_t sp[TOK][4] __attribute__((aligned(64)));
     for (int k = 0; k <= ns; k++) {
-        if (k < ns) tiles_k(f, &us[k], &us[SPAN + k], xa + (size_t)k * ux, xstride, c[k & 1]);
+        if (k < ns) {
+            tiles_k(f, &us[k], &us[SPAN + k], xa + (size_t)k * ux, xstride, c[k & 1]);
+            prefetch_lines(pf, pf_lines);
+        }
         if (k > 0) {
             const char *xp = xa + (size_t)(k - 1) * ux;
             if (f->min32) sub_sums(xp, xstride, sp);
@@ -366,39 +425,6 @@ static infer_act_format act_of(const amx_weight_format *f) { return f->kquant ? 
 int infer_amx_supports(uint32_t wtype, infer_act_format act, int64_t cols) {
     const amx_weight_format *f = infer_amx_weight_format(wtype);
     return f && act == act_of(f) && cols > 0 && cols % (f->kquant ? UNIT : 32) == 0;
-}
-
-/* Weight bytes the next decode reads (rows [r, r + nrows) of units [ui, ui + nunits)), asked
- * into L2 a few rows per token tile while the tiles run: decoding otherwise waits on
- * memory for every row (each row's blocks sit row_bytes apart, too far apart for the
- * hardware prefetchers to follow). Rows past the matrix are not touched. */
-typedef struct {
-    const char *W;
-    size_t row_bytes, unit_bytes;
-    int64_t r, nrows, ui, nunits, row_end;
-} weight_prefetch;
-
-static void prefetch_some(const weight_prefetch *p, int64_t part, int64_t parts) {
-    const int64_t per = (p->nrows + parts - 1) / parts;
-    const size_t bytes = p->unit_bytes * (size_t)p->nunits;
-    for (int64_t i = part * per; i < (part + 1) * per && i < p->nrows && p->r + i < p->row_end; i++) {
-        const char *row = p->W + (size_t)(p->r + i) * p->row_bytes + (size_t)p->ui * p->unit_bytes;
-        for (size_t b = 0; b < bytes; b += 64) _mm_prefetch(row + b, _MM_HINT_T1);
-    }
-}
-
-/* What the decode after rows [r, r + step) of span ui0 reads: the next rows of the same
- * span, or at the end of the row block the next span from its first row. */
-static weight_prefetch next_decode(const char *W, size_t row_bytes, size_t unit_bytes, int64_t r, int64_t step,
-                                   int64_t rb0, int64_t rb1, int64_t ui0, int64_t nu) {
-    weight_prefetch p = {W, row_bytes, unit_bytes, r, step, ui0, 0, rb1};
-    if (r >= rb1) {
-        p.r = rb0;
-        p.ui = ui0 + SPAN;
-    }
-    p.nunits = nu - p.ui < SPAN ? nu - p.ui : SPAN;
-    if (p.nunits < 0) p.nunits = 0;
-    return p;
 }
 
 /* The span's act bytes of tokens [t0, t0+nt): in place (stride xs) for a whole tile, else
@@ -472,15 +498,15 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
                         for (int k = 0; k < ns; k++)
                             decode_unit_k(f, W, row_bytes, r0 + g * GROUP, nr, ui0 + k, &us[g * SPAN + k]);
                     }
-                    const weight_prefetch pf = next_decode(W, row_bytes, unit_w_bytes, r0 + KROWS, KROWS, rb0, rb1, ui0, nu);
+                    weight_prefetch pf = next_decode(W, row_bytes, unit_w_bytes, r0 + KROWS, KROWS, rb0, rb1, row_hi, ui0, nu);
+                    const int pf_lines = prefetch_lines_per(&pf, (n + TOK - 1) / TOK * ns);
                     for (int64_t t0 = 0; t0 < n; t0 += TOK) {
                         const int nt = (int)(n - t0 < TOK ? n - t0 : TOK);
-                        prefetch_some(&pf, t0 / TOK, (n + TOK - 1) / TOK);
                         const char *xa = token_tile(xq, xs, t0, nt, span_x, span_bytes, tail);
                         const size_t stride = nt < TOK ? SPAN * X_UNIT_MAX : xs;
                         float acc[2][TOK][GROUP] __attribute__((aligned(64)));
                         memset(acc, 0, sizeof acc);
-                        span_k(f, us, ns, xa, unit_x_bytes, stride, acc);
+                        span_k(f, us, ns, xa, unit_x_bytes, stride, &pf, pf_lines, acc);
                         if (last)
                             store_k(acc, ui0 == 0 ? NULL : ys + t0 * ys_stride + (r0 - rb0), ys_stride,
                                     y + t0 * ldy + r0, ldy, nt, rmask);
