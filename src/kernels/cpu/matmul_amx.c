@@ -35,6 +35,7 @@
 #define B32_PER_UNIT (UNIT / 32)
 #define Y_SLAB_BYTES (256 * 1024)   /* outputs kept hot while all units pass over them */
 #define X_UNIT_MAX (B32_PER_UNIT * sizeof(infer_act_q8))   /* act bytes per unit, the larger kind */
+#define Y_STREAM_BYTES ((size_t)8 << 20)   /* outputs at least this large bypass the caches */
 #define SPAN 4           /* units multiplied per pass over y */
 #define TAIL_BYTES (TOK * SPAN * X_UNIT_MAX)
 _Static_assert(sizeof(block_q8_k) <= X_UNIT_MAX, "tail buffer fits a Q8_K unit");
@@ -301,13 +302,15 @@ static void add_k(const float acc[2][TOK][GROUP], float *ys, int64_t ys_stride, 
 /* The last span: slab (NULL when this is also the first span) plus acc go straight to y's
  * rows (rmask: which of the block's 32 rows exist), saving a copy of the slab to y. */
 static void store_k(const float acc[2][TOK][GROUP], const float *ys, int64_t ys_stride, float *y, int64_t ldy, int nt,
-                    __mmask32 rmask) {
+                    __mmask32 rmask, int stream) {
     for (int t = 0; t < nt; t++) {
         float *yt = y + t * ldy;
         for (int g = 0; g < 2; g++) {
             __m512 a = _mm512_load_ps(acc[g][t]);
             if (ys) a = _mm512_add_ps(_mm512_load_ps(ys + t * ys_stride + g * GROUP), a);
-            _mm512_mask_storeu_ps(yt + g * GROUP, (__mmask16)(rmask >> (g * GROUP)), a);
+            const __mmask16 m = (__mmask16)(rmask >> (g * GROUP));
+            if (stream && m == 0xFFFF && ((uintptr_t)(yt + g * GROUP) & 63) == 0) _mm512_stream_ps(yt + g * GROUP, a);
+            else _mm512_mask_storeu_ps(yt + g * GROUP, m, a);
         }
     }
 }
@@ -468,6 +471,11 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
         free(ys);
         return -1;
     }
+    /* An output far larger than the caches is written around them (whole aligned rows of
+     * 16): its stores would otherwise read every line from memory first, and it leaves
+     * the cache before its reader (the next op) comes anyway. Smaller ones (Q/K/V, the
+     * projections back to n_embd) stay cached for the op that reads them next. */
+    const int stream = (size_t)n * (size_t)ldy * sizeof(float) >= Y_STREAM_BYTES;
     load_config(f->kquant);
     /* Spans of units outermost within a block of rows: one span's slice of every token's
      * activations (n x 4 x 292 bytes for Q8_K) stays in L2 while the block's row groups pass
@@ -509,7 +517,7 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
                         span_k(f, us, ns, xa, unit_x_bytes, stride, &pf, pf_lines, acc);
                         if (last)
                             store_k(acc, ui0 == 0 ? NULL : ys + t0 * ys_stride + (r0 - rb0), ys_stride,
-                                    y + t0 * ldy + r0, ldy, nt, rmask);
+                                    y + t0 * ldy + r0, ldy, nt, rmask, stream);
                         else
                             add_k(acc, ys + t0 * ys_stride + (r0 - rb0), ys_stride, nt, ui0 == 0);
                     }
@@ -538,6 +546,7 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
             }
         }
     }
+    _mm_sfence();   /* the streamed y rows are visible to other threads before the caller signals them */
     _tile_release();
     free(us);
     free(tail);
