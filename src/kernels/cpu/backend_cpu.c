@@ -246,20 +246,27 @@ static void cpu_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_
     infer_cpu_rms_norm(b->tp, xp, wp, n_rows, row_len, eps, op);
 }
 
+/* The rows x cols weights of W.type as a checked pointer, or NULL after failing with a
+ * message naming op. */
+static const void *weight_view(cpu_backend *b, infer_bview W, int64_t rows, int64_t cols, const char *op) {
+    const size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
+    if (row_bytes == 0 || rows <= 0) {
+        FAIL(b, INFER_ERR_UNSUPPORTED, "%s: weight type %u with %lld x %lld is not usable", op, W.type,
+             (long long)rows, (long long)cols);
+        return NULL;
+    }
+    return view_ptr(b, W, nbytes3(rows, 1, row_bytes), op, "W");
+}
+
 static void cpu_matmul(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n,
                        infer_bview bias, infer_bview y) {
     cpu_backend *b = cpu(be);
-    const size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
-    if (row_bytes == 0 || rows <= 0) {
-        FAIL(b, INFER_ERR_UNSUPPORTED, "matmul: weight type %u with %lld x %lld is not usable",
-             W.type, (long long)rows, (long long)cols);
-        return;
-    }
-    const void *wp = view_ptr(b, W, nbytes3(rows, 1, row_bytes), "matmul", "W");
+    const void *wp = weight_view(b, W, rows, cols, "matmul");
+    if (!wp) return;
     const float *xp = view_f32(b, x, nbytes3(n, cols, 4), "matmul", "x");
     const float *bp = bias.buf ? view_f32(b, bias, nbytes3(rows, 1, 4), "matmul", "bias") : NULL;
     float *yp = view_f32(b, y, nbytes3(n, rows, 4), "matmul", "y");
-    if (!wp || !xp || !yp || (bias.buf && !bp)) return;
+    if (!xp || !yp || (bias.buf && !bp)) return;
     if (n == 0) return;
     if (infer_cpu_matmul(b->tp, b->scratch, wp, W.type, rows, cols, xp, n, yp) != 0) {
         FAIL(b, INFER_ERR_UNSUPPORTED, "matmul: weight type %u (%lld x %lld) not supported by the CPU kernels",
@@ -282,13 +289,7 @@ static void cpu_matmul_shared(infer_backend *be, const infer_matmul_out *outs, i
     if (!xp) return;
     for (int i = 0; i < count; i++) {
         const infer_matmul_out *o = &outs[i];
-        const size_t row_bytes = infer_dtype_row_bytes(o->W.type, cols);
-        if (row_bytes == 0 || o->rows <= 0) {
-            FAIL(b, INFER_ERR_UNSUPPORTED, "matmul_shared: weight %d type %u with %lld x %lld is not usable", i,
-                 o->W.type, (long long)o->rows, (long long)cols);
-            return;
-        }
-        parts[i].W = view_ptr(b, o->W, nbytes3(o->rows, 1, row_bytes), "matmul_shared", "W");
+        parts[i].W = weight_view(b, o->W, o->rows, cols, "matmul_shared");
         parts[i].wtype = o->W.type;
         parts[i].rows = o->rows;
         parts[i].y = view_f32(b, o->y, nbytes3(n, o->rows, 4), "matmul_shared", "y");
@@ -379,21 +380,16 @@ static void cpu_glu(infer_backend *be, infer_glu_kind kind, infer_bview gate, in
 static void cpu_matmul_glu(infer_backend *be, infer_bview W, int64_t rows, int64_t cols, infer_glu_kind kind,
                            infer_bview gate, infer_bview up, int64_t n, float alpha, float limit, infer_bview y) {
     cpu_backend *b = cpu(be);
-    const size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
-    if (row_bytes == 0 || rows <= 0) {
-        FAIL(b, INFER_ERR_UNSUPPORTED, "matmul_glu: weight type %u with %lld x %lld is not usable",
-             W.type, (long long)rows, (long long)cols);
-        return;
-    }
+    const void *wp = weight_view(b, W, rows, cols, "matmul_glu");
+    if (!wp) return;
     if ((unsigned)kind >= INFER_GLU_COUNT) {
         FAIL(b, INFER_ERR_INVALID_ARG, "matmul_glu: unknown glu kind %d", (int)kind);
         return;
     }
-    const void *wp = view_ptr(b, W, nbytes3(rows, 1, row_bytes), "matmul_glu", "W");
     float *gp = view_f32(b, gate, nbytes3(n, cols, 4), "matmul_glu", "gate");
     const float *up_p = view_f32(b, up, nbytes3(n, cols, 4), "matmul_glu", "up");
     float *yp = view_f32(b, y, nbytes3(n, rows, 4), "matmul_glu", "y");
-    if (!wp || !gp || !up_p || !yp) return;
+    if (!gp || !up_p || !yp) return;
     if (n == 0) return;
     if (infer_cpu_matmul_glu(b->tp, b->scratch, wp, W.type, rows, cols, kind, gp, up_p, alpha, limit, n, yp) != 0)
         FAIL(b, INFER_ERR_UNSUPPORTED, "matmul_glu: weight type %u (%lld x %lld) not supported by the CPU kernels",
