@@ -27,16 +27,17 @@
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 
-/* Scalar y for all rows, then the AMX kernel for rows [lo,hi) into a strided buffer. */
-static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, int64_t lo, int64_t hi) {
+/* Scalar y for all rows, then the AMX kernel for rows [lo,hi) into a buffer of row stride
+ * ldy (64-byte aligned, so whole 16-row groups of a large y may be streamed). */
+static void check_shape_ldy(uint32_t type, int64_t rows, int64_t cols, int64_t n, int64_t lo, int64_t hi,
+                            int64_t ldy) {
     matmul_case mc;
     assert_int_equal(matmul_case_make(&mc, type, rows, cols, n, &rng), 0);
     assert_true(infer_amx_supports(type, (infer_act_format)mc.act, cols));
     const size_t rb = mc.rb, xs = mc.xs;
     char *W = mc.W, *xq = mc.xq;
     const float *x = mc.x, *ref = mc.ref;
-    const int64_t ldy = rows + 7;
-    float *y = malloc(sizeof(float) * (size_t)(n * ldy));
+    float *y = aligned_alloc(64, (sizeof(float) * (size_t)(n * ldy) + 63) / 64 * 64);
     infer_threadpool *tp = infer_threadpool_new(2);
     assert_non_null(tp);
     for (int64_t i = 0; i < n * ldy; i++) y[i] = NAN;   /* rows outside [lo,hi) must stay untouched */
@@ -72,6 +73,10 @@ static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, in
     infer_threadpool_free(tp);
     free(y2); free(y);
     matmul_case_free(&mc);
+}
+
+static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, int64_t lo, int64_t hi) {
+    check_shape_ldy(type, rows, cols, n, lo, hi, rows + 7);
 }
 
 static const uint32_t kquants[] = {INFER_TYPE_Q2_K, INFER_TYPE_Q3_K, INFER_TYPE_Q4_K,
@@ -122,11 +127,15 @@ static void test_row_subrange(void **state) {
 }
 
 /* Enough tokens that the K-quant rows go in several row blocks (each summed in the output
- * slab over two spans of units, then copied to y), from a row range off the 16-row grid. */
+ * slab over the spans before the last, the last adding it into y), from a row range off
+ * the 16-row grid. Then a y of 8 MiB and more (a wide row stride), which is written with
+ * streaming stores where a 16-row group is whole and aligned, masked stores elsewhere. */
 static void test_row_blocks(void **state) {
     (void)state;
     check_shape(INFER_TYPE_Q4_K, 70, 1280, 1100, 3, 67);
     check_shape(INFER_TYPE_Q6_K, 70, 1280, 1100, 3, 67);
+    check_shape_ldy(INFER_TYPE_Q4_K, 70, 1280, 1100, 16, 67, 2000);
+    check_shape_ldy(INFER_TYPE_Q6_K, 70, 512, 1100, 0, 70, 2000);
 }
 
 static void test_rejects_what_it_lacks(void **state) {
