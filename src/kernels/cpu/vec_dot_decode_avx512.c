@@ -30,6 +30,12 @@
  * 4 streams 10.9, 8 streams 11.7 (bench/RESULTS.md); 4 keeps each stream long enough in
  * the model's small per-thread chunks. */
 #define DECODE_STREAMS 4
+/* Each stream's blocks are prefetched this many bytes ahead (into the next rows of the
+ * same stream): the hardware prefetchers alone left a core at 14-15 GB/s on 184320x1536
+ * Q4_K/Q6_K, with 2 KiB ahead 24 / 21 (1 KiB 22 / 20, 4 KiB 24 / 18-21); the Qwen 1.5B
+ * Q4_K_M tg128 on 2 threads went from 22 to 28 t/s (bench/RESULTS.md, "prefetch in the
+ * Q4_K/Q6_K one-token kernels"). */
+#define DECODE_PREFETCH 2048
 
 /* [halves of a added | halves of b added] */
 ALWAYS_INLINE __m512i pair_fold(__m512i a, __m512i b) {
@@ -48,6 +54,13 @@ ALWAYS_INLINE __m512 halves_ps(const void *a, const void *b) {
     memcpy(&ub, b, 4);
     return _mm512_castps128_ps512(_mm_cvtph_ps(_mm_setr_epi32((int)ua, (int)ub, 0, 0)));
 }
+
+/* The cache lines of one block, DECODE_PREFETCH bytes ahead of it. */
+#define PREFETCH_BLOCK_AHEAD(p)                                                             \
+    do {                                                                                   \
+        for (size_t o_ = 0; o_ < sizeof(*(p)); o_ += 64)                               \
+                _mm_prefetch((const char *)(p) + DECODE_PREFETCH + o_, _MM_HINT_T0);       \
+    } while (0)
 
 /* The row range is cut into `streams` equal parts walked side by side, row p of every
  * part in the same step, two parts per 512-bit accumulator: each part is one sequential
@@ -70,6 +83,8 @@ ALWAYS_INLINE __m512 halves_ps(const void *a, const void *b) {
             for (int64_t i = 0; i < nb; i++)                                               \
                 for (int s = 0; s < DECODE_STREAMS; s += 2) {                              \
                     const BLOCK *A = R[s], *B = R[s + 1];                                  \
+                    PREFETCH_BLOCK_AHEAD(&A[i]);                                           \
+                    PREFETCH_BLOCK_AHEAD(&B[i]);                                           \
                     __m512 acc = accs[s / 2];                                              \
                     accs[s / 2] = PAIR_BLOCK;                                              \
                 }                                                                          \
@@ -77,7 +92,11 @@ ALWAYS_INLINE __m512 halves_ps(const void *a, const void *b) {
             for (int s = 0; s < DECODE_STREAMS; s += 2) {                                  \
                 const BLOCK *A = R[s], *B = R[s + 1];                                      \
                 __m512 acc = _mm512_setzero_ps();                                          \
-                for (int64_t i = 0; i < nb; i++) acc = PAIR_BLOCK;                         \
+                for (int64_t i = 0; i < nb; i++) {                                         \
+                    PREFETCH_BLOCK_AHEAD(&A[i]);                                           \
+                    PREFETCH_BLOCK_AHEAD(&B[i]);                                           \
+                    acc = PAIR_BLOCK;                                                      \
+                }                                                                          \
                 accs[s / 2] = acc;                                                         \
             }                                                                              \
         }                                                                                  \
