@@ -27,9 +27,10 @@
 #define DECODE_MAX_NB 256
 /* Row streams walked side by side (see ROW_STREAMS_LOOP). Q4_K 400000x1536, 1 thread,
  * cpu GB/s on a loaded machine: tile kernel 5.9, adjacent row pairs 6.9, 2 streams 9.4,
- * 4 streams 10.9, 8 streams 11.7 (bench/RESULTS.md); 4 keeps each stream long enough in
- * the model's small per-thread chunks. */
-#define DECODE_STREAMS 4
+ * 4 streams 10.9, 8 streams 11.7 (bench/RESULTS.md). With the software prefetch below, 8
+ * streams gave the Qwen 1.5B Q4_K_M tg128 about 1% over 4 (28.3 vs 28.1 t/s, 3 of 3 rounds;
+ * even on the layout), as bench_bandwidth finds 8 parts per core read fastest. */
+#define DECODE_STREAMS 8
 /* Each stream's blocks are prefetched this many bytes ahead (into the next rows of the
  * same stream): the hardware prefetchers alone left a core at 14-15 GB/s on 184320x1536
  * Q4_K/Q6_K, with 2 KiB ahead 24 / 21 (1 KiB 22 / 20, 4 KiB 24 / 18-21); the Qwen 1.5B
@@ -62,6 +63,18 @@ ALWAYS_INLINE __m512 halves_ps(const void *a, const void *b) {
                 _mm_prefetch((const char *)(p) + DECODE_PREFETCH + o_, _MM_HINT_T0);       \
     } while (0)
 
+/* The in-loop prefetch runs DECODE_PREFETCH bytes ahead, so the first DECODE_PREFETCH
+ * bytes of every stream would be demand misses: fetched at the call's start instead
+ * (many calls are short: a 256-row K/V projection split among threads). */
+ALWAYS_INLINE void prefetch_heads(const void *w, size_t ws, int64_t nrows, int64_t q) {
+    for (int s = 0; s < DECODE_STREAMS; s++) {
+        const int64_t r0 = (int64_t)s * q, r1 = r0 + q < nrows ? r0 + q : nrows;
+        if (r0 >= r1) break;
+        const size_t len = (size_t)(r1 - r0) * ws < DECODE_PREFETCH ? (size_t)(r1 - r0) * ws : DECODE_PREFETCH;
+        for (size_t o = 0; o < len; o += 64) _mm_prefetch((const char *)w + (size_t)r0 * ws + o, _MM_HINT_T0);
+    }
+}
+
 /* The row range is cut into `streams` equal parts walked side by side, row p of every
  * part in the same step, two parts per 512-bit accumulator: each part is one sequential
  * run of memory, so the hardware prefetchers keep that many streams in flight (adjacent
@@ -70,6 +83,7 @@ ALWAYS_INLINE __m512 halves_ps(const void *a, const void *b) {
  * acc and returns it; QUAD 1 walks all pairs in one block loop, 0 one pair after another. */
 #define ROW_STREAMS_LOOP(BLOCK, PAIR_BLOCK, QUAD)                                           \
     const int64_t q = (nrows + DECODE_STREAMS - 1) / DECODE_STREAMS;                       \
+    prefetch_heads(w, ws, nrows, q);                                                       \
     for (int64_t p = 0; p < q; p++) {                                                      \
         int64_t rr[DECODE_STREAMS];                                                        \
         const BLOCK *R[DECODE_STREAMS];                                                    \
