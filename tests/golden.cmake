@@ -40,3 +40,17 @@ foreach(model ${INFER_GOLDEN_MODELS})
       LABELS "golden;vulkan" ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
   endif()
 endforeach()
+
+# The same CPU golden runs with each x86 kernel level forced (issue 13: every ISA path
+# against the reference logits, not only the best one this CPU has). A level the CPU
+# lacks falls back to the best it has, so on a machine without AMX or AVX-512 these
+# repeat a lower path rather than fail. Not in a cross build: the x86 levels mean nothing there.
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64" AND NOT CMAKE_CROSSCOMPILING)
+  foreach(isa scalar avx2 avx512)
+    foreach(model ${INFER_GOLDEN_MODELS})
+      add_test(NAME golden_${isa}_${model} COMMAND test_golden ${model} cpu)
+      set_tests_properties(golden_${isa}_${model} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+        LABELS "golden;golden_isa" ENVIRONMENT "${_golden_env};INFER_CPU_ISA=${isa}")
+    endforeach()
+  endforeach()
+endif()
