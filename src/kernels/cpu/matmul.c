@@ -21,13 +21,15 @@
 #define ROW_BLOCK_BYTES (192 * 1024)
 #define ROW_ALIGN 16          /* chunks start on a multiple of this (cache lines of y) */
 #define CHUNKS_PER_THREAD 4
-/* Decode (one token) streams each weight row once and leaves prefetching to the hardware:
- * a software prefetch 4 KiB ahead (prefetchnta) cost ~10% tg on a quiet machine
- * (bench/RESULTS.md, 2026-12-02 04:02). */
 /* One token: the row range is walked as this many equal parts side by side, so the
  * hardware prefetchers follow that many sequential streams (as the dedicated decode
- * kernels in vec_dot_decode_avx512.c do; bench/RESULTS.md, row streams). */
+ * kernels in vec_dot_decode_avx512.c do; bench/RESULTS.md, row streams), and each part
+ * asks for its row about 2 KiB ahead (prefetcht0) while the current one runs. The dedicated
+ * kernels gained most from that same prefetch (qtg, session 5); here it took Qwen 1.5B
+ * Q4_K_M tg64 under INFER_CPU_ISA=avx2 from 16.1 to 21.4 t/s. (An earlier prefetchnta
+ * 4 KiB ahead over the whole range, not per part, had cost ~10%.) */
 #define DECODE_ROW_STREAMS 4
+#define DECODE_PREFETCH_BYTES 2048
 /* Fewer tokens than this leave most of a 16-token AMX tile empty: VNNI dots do better. */
 #define AMX_MIN_TOKENS 16
 
@@ -115,8 +117,16 @@ static void matmul_range(const infer_vec_dot_kernel *k, const char *W, size_t ro
     const int tile = k->max_nt > 0 ? k->max_nt : INFER_DOT_MAX_NT;
     if (n == 1) { /* DECODE_ROW_STREAMS parts of the range side by side (see the top) */
         const int64_t q = (row_hi - row_lo + DECODE_ROW_STREAMS - 1) / DECODE_ROW_STREAMS;
+        /* each stream's row DECODE_PREFETCH_BYTES ahead is asked for while this one runs */
+        const int64_t ahead = row_bytes ? (int64_t)((DECODE_PREFETCH_BYTES + row_bytes - 1) / row_bytes) : 1;
         for (int64_t p = row_lo; p < row_lo + q; p++)
-            for (int64_t r = p; r < row_hi; r += q) k->dot(nb, W + (size_t)r * row_bytes, xq, xs, 1, &y[r]);
+            for (int64_t r = p; r < row_hi; r += q) {
+                if (p + ahead < row_lo + q && r + ahead < row_hi) {
+                    const char *next = W + (size_t)(r + ahead) * row_bytes;
+                    for (size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(next + o, 0, 3);
+                }
+                k->dot(nb, W + (size_t)r * row_bytes, xq, xs, 1, &y[r]);
+            }
         return;
     }
     int64_t rb = (int64_t)(ROW_BLOCK_BYTES / (row_bytes ? row_bytes : 1));
