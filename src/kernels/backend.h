@@ -69,7 +69,6 @@ typedef enum infer_glu_kind {
     INFER_GLU_COUNT
 } infer_glu_kind;
 
-/* The ops that read model weights of many types: what a backend is asked it supports. */
 /* One weight of matmul_shared: y = W x (+ bias if bias.buf), W rows x cols of W.type. */
 typedef struct infer_matmul_out {
     infer_bview W;
@@ -79,6 +78,7 @@ typedef struct infer_matmul_out {
 } infer_matmul_out;
 #define INFER_MATMUL_SHARED_MAX 4   /* weights per matmul_shared call */
 
+/* The ops that read model weights of many types: what a backend is asked it supports. */
 typedef enum infer_op {
     INFER_OP_GET_ROWS = 0,   /* get_rows from a table of the type */
     INFER_OP_MATMUL = 1,     /* matmul with W of the type */

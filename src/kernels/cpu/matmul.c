@@ -327,12 +327,12 @@ int infer_cpu_matmul_glu(infer_threadpool *tp, infer_cpu_scratch *scratch, const
     if (infer_cpu_matmul_plan_init(&j.part[0].p, wtype, cols) != 0 || rows < 0 || n < 0) return -1;
     if (rows == 0 || n == 0) return 0;
     j.part[0].W = W; j.part[0].rows = rows; j.part[0].y = y;
-    if (j.part[0].p.k->act == INFER_ACT_F32) {   /* float kernels read x itself: glu into gate first */
+    j.x = gate;
+    if (j.part[0].p.k->act == INFER_ACT_F32)   /* float kernels read x itself: glu into gate first */
         infer_cpu_glu(tp, kind, gate, up, n * cols, alpha, limit, gate);
-        j.x = gate;
-        return matmul_parts(tp, scratch, &j);
+    else {
+        j.up = up; j.glu_kind = kind; j.glu_alpha = alpha; j.glu_limit = limit;
     }
-    j.x = gate; j.up = up; j.glu_kind = kind; j.glu_alpha = alpha; j.glu_limit = limit;
     return matmul_parts(tp, scratch, &j);
 }
 

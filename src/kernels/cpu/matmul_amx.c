@@ -459,9 +459,10 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
     int64_t rblock = (int64_t)(Y_SLAB_BYTES / (sizeof(float) * (size_t)n)) / GROUP * GROUP;
     if (rblock < GROUP) rblock = GROUP;
     /* K-quants sum the spans into a contiguous slab (n x ys_stride floats, L2-resident and
-     * few pages) and copy it to y once per row block: read-modify-writes straight into y
-     * touched one cache line per token per page, missing the TLB and, on the first span,
-     * memory (about a fifth of a Q4_K 8960x1536 call's samples). */
+     * few pages); the last span adds the slab into y as it stores its own sums:
+     * read-modify-writes straight into y on every span touched one cache line per token
+     * per page, missing the TLB and, on the first span, memory (about a fifth of a Q4_K
+     * 8960x1536 call's samples). */
     const int64_t ys_stride = (rblock + KROWS - 1) / KROWS * KROWS;
     const size_t ys_bytes = f->kquant ? ((size_t)n * (size_t)ys_stride * sizeof(float) + 63) / 64 * 64 : 64;
     float *ys = aligned_alloc(64, ys_bytes);
@@ -481,8 +482,9 @@ int infer_amx_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64
      * activations (n x 4 x 292 bytes for Q8_K) stays in L2 while the block's row groups pass
      * over it; with rows outermost a wide K (ffn_down: 8960) would stream all activations
      * from memory per row group. Rows go in blocks whose n x rows slab of y (about
-     * Y_SLAB_BYTES) stays in L2 too: the K-quants add each span into the slab ys and copy it
-     * to y once per row block, the 32-weight formats read and write y once per span. */
+     * Y_SLAB_BYTES) stays in L2 too: the K-quants add each span but the last into the slab
+     * ys and the last span writes slab + its sums to y, the 32-weight formats read and
+     * write y once per span. */
     for (int64_t rb0 = row_lo; rb0 < row_hi; rb0 += rblock) {
         const int64_t rb1 = rb0 + rblock < row_hi ? rb0 + rblock : row_hi;
         for (int64_t ui0 = 0; ui0 < nu; ui0 += SPAN) {
