@@ -3,6 +3,7 @@
 # build with Vulkan whose device cannot be opened fails instead of passing silently.
 if(INFER_VULKAN)
   target_compile_definitions(test_vulkan_ops PRIVATE INFER_TEST_HAVE_VULKAN=1)
+  target_compile_definitions(test_vk_gpu_nodes PRIVATE INFER_TEST_HAVE_VULKAN=1)
   set_tests_properties(test_vulkan_ops PROPERTIES LABELS vulkan)
   # No driver reachable: the constructor must fail cleanly with INFER_ERR_NO_DEVICE.
   add_test(NAME vulkan_no_device COMMAND test_vulkan_ops --no-device)

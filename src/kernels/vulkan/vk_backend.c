@@ -118,6 +118,8 @@ static const infer_backend_ops vk_ops = {
 infer_status infer_backend_vulkan_new(int device_index, int require_gpu, infer_backend **out, infer_error *err) {
     if (!out) return infer_err(err, INFER_ERR_INVALID_ARG, "vulkan: out is NULL");
     *out = NULL;
+    if (require_gpu && !vk_gpu_may_exist())
+        return infer_err(err, INFER_ERR_NO_DEVICE, "vulkan: no GPU device node (/dev/dri, /dev/nvidiactl, /dev/dxg)");
     vk_backend *vk = calloc(1, sizeof *vk);
     if (!vk) return infer_err(err, INFER_ERR_NOMEM, "vulkan: out of memory");
     vk->base.ops = &vk_ops;

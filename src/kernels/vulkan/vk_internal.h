@@ -192,6 +192,11 @@ static inline vk_backend *vk_of(infer_backend *be) { return (vk_backend *)be; }
 
 /* vk_device.c */
 infer_status vk_device_open(vk_backend *vk, int device_index, int require_gpu, infer_error *err);
+/* vk_gpu_nodes.c: false when no GPU device node exists under dev_root ("/dev"), so that an
+ * automatic choice need not load the Vulkan drivers at all; vk_gpu_may_exist also honours
+ * the loader's driver variables and is always true off Linux. */
+bool vk_gpu_nodes_present(const char *dev_root);
+bool vk_gpu_may_exist(void);
 void vk_device_close(vk_backend *vk);
 
 /* vk_memory.c */
