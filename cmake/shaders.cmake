@@ -24,9 +24,14 @@ function(infer_vk_variant name src)
     list(APPEND defs -D${d})
   endforeach()
   set(out ${INFER_SHADER_INCLUDE_DIR}/spv/${name}.h)
+  # The caller may set _vk_target_env for variants that need a newer SPIR-V.
+  set(env vulkan1.1)
+  if(_vk_target_env)
+    set(env ${_vk_target_env})
+  endif()
   add_custom_command(
     OUTPUT ${out}
-    COMMAND ${GLSLANG_VALIDATOR} -V --target-env vulkan1.1 ${defs} --vn infer_spv_${name}
+    COMMAND ${GLSLANG_VALIDATOR} -V --target-env ${env} ${defs} --vn infer_spv_${name}
             -o ${out} ${_vk_dir}/${src}
     DEPENDS ${_vk_dir}/${src} ${_vk_includes}
     COMMENT "glslang ${name}"
@@ -50,6 +55,46 @@ foreach(t ${INFER_VK_TYPES})
   infer_vk_variant(matvec_rows_${tl} matvec_rows.comp DATA_A_${t})
   infer_vk_variant(matvec_rows_sg_${tl} matvec_rows.comp DATA_A_${t} USE_SUBGROUP)
 endforeach()
+# Prompt matmul on the cooperative matrix units (matmul_coop.comp, primitives in
+# coop.glsl): the NV extension's form, which glslang has known for long; the KHR form only
+# where this glslang compiles it (Debian 12's 12.0 does not: probed once at configure
+# time, every configure, so that a newer glslang is noticed); and the emulation of the same arithmetic in plain GLSL that any device (lavapipe
+# in the tests) runs. vk_ops.c picks one with INFER_VK_COOPMAT.
+set(_probe ${CMAKE_CURRENT_BINARY_DIR}/coopmat_khr_probe.comp)
+file(WRITE ${_probe} "#version 450
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+layout(local_size_x = 32) in;
+shared float16_t s[256];
+void main() {
+    coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA> a;
+    coopMatLoad(a, s, 0, 16, gl_CooperativeMatrixLayoutRowMajor);
+}
+")
+execute_process(COMMAND ${GLSLANG_VALIDATOR} -V --target-env vulkan1.3 -o ${_probe}.spv ${_probe}
+                RESULT_VARIABLE _rc OUTPUT_QUIET ERROR_QUIET)
+set(INFER_VK_GLSLANG_KHR_COOPMAT OFF)
+if(_rc EQUAL 0)
+  set(INFER_VK_GLSLANG_KHR_COOPMAT ON)
+else()
+  message(STATUS "glslangValidator does not know GL_KHR_cooperative_matrix: matmul_coop_khr variants skipped (NV and emulated ones built)")
+endif()
+foreach(t ${INFER_VK_TYPES})
+  string(TOLOWER ${t} tl)
+  foreach(impl nv emu)
+    string(TOUPPER ${impl} IMPL)
+    infer_vk_variant(matmul_coop_${impl}_${tl} matmul_coop.comp DATA_A_${t} COOP_${IMPL})
+    infer_vk_variant(matmul_coop_${impl}_moe_${tl} matmul_coop.comp DATA_A_${t} COOP_${IMPL} MOE)
+  endforeach()
+  if(INFER_VK_GLSLANG_KHR_COOPMAT)
+    set(_vk_target_env vulkan1.3)
+    infer_vk_variant(matmul_coop_khr_${tl} matmul_coop.comp DATA_A_${t} COOP_KHR)
+    infer_vk_variant(matmul_coop_khr_moe_${tl} matmul_coop.comp DATA_A_${t} COOP_KHR MOE)
+    unset(_vk_target_env)
+  endif()
+endforeach()
+
 # Devices with shaderIntegerDotProduct: packed 4x8-bit dot products for the 8-bit-friendly formats.
 foreach(t Q4_0 Q8_0)
   string(TOLOWER ${t} tl)
@@ -81,7 +126,7 @@ infer_vk_variant(quantize_act_q8k quantize_act.comp QB=256)
 foreach(src ${_vk_sources})
   get_filename_component(s ${src} NAME_WE)
   list(FIND _vk_typed ${s} typed)
-  if(typed EQUAL -1 AND NOT s MATCHES "^(kv_store|attention|rope_store|quantize_act|matvec_rows)$")
+  if(typed EQUAL -1 AND NOT s MATCHES "^(kv_store|attention|rope_store|quantize_act|matvec_rows|matmul_coop)$")
     infer_vk_variant(${s} ${s}.comp)
   endif()
 endforeach()

@@ -31,3 +31,21 @@ if(INFER_VULKAN)
     _vkk_golden(golden_vulkan_step_int_dot_${model} ${model} "INFER_VK_INT_DOT=1")
   endforeach()
 endif()
+
+# The cooperative-matrix prompt kernel in its emulated form (INFER_VK_COOPMAT=emu: operands
+# rounded to 16-bit floats as the units take them, the kernel's tiles, bounds and MoE
+# routing): the 64-token prompt as one batch, which takes the prompt kernel for every
+# weight matmul, against the same reference logits and tolerances as every golden run.
+# Quantized files only: their bound (mean KL 5e-3) leaves room for 16-bit operands, the
+# F32 files' (1e-5) does not (see bench/RESULTS.md, issue 15 kernel work).
+if(INFER_VULKAN)
+  set(_coop_env "CMOCKA_MESSAGE_OUTPUT=stdout;INFER_VK_COOPMAT=emu")
+  if(INFER_SANITIZE)
+    list(APPEND _coop_env "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
+  endif()
+  foreach(model synth-llama-Q4_K_M synth-gptoss-MXFP4_MOE synth-gemma3-Q4_K_M synth-qwen3-Q8_0 synth-qwen2-Q5_0 synth-llama-IQ4_XS)
+    add_test(NAME golden_vulkan_coopmat_emu_${model} COMMAND test_golden ${model} vulkan)
+    set_tests_properties(golden_vulkan_coopmat_emu_${model} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+      LABELS "golden;vulkan" ENVIRONMENT "${_coop_env}")
+  endforeach()
+endif()

@@ -222,8 +222,35 @@ static float round_act(uint32_t type, float *x, size_t n) {
                        value exactly between two steps on the other one */
 }
 
+/* The value a 16-bit float holds nearest to v (ties to even, overflow to infinity,
+ * subnormals kept), found in double arithmetic: what cooperative-matrix operands hold. */
+static double round_f16(double v) {
+    double a = fabs(v);
+    if (a >= 65520.0) return v > 0 ? INFINITY : -INFINITY;
+    int e;
+    frexp(a, &e);                        /* a = m * 2^e, m in [0.5, 1): 11 significant bits */
+    int shift = e < -13 ? 24 : 11 - e;   /* below 2^-14 the step stays 2^-24 */
+    return nearbyint(v * ldexp(1.0, shift)) * ldexp(1.0, -shift);
+}
+
+/* Which products a matmul kernel may form: the operands as given (fp32 kernels), rounded
+ * to 16-bit floats (the cooperative-matrix kernel), or either (INFER_VK_COOPMAT=1, which
+ * takes the units where the device has them and the tiled kernel elsewhere). */
+enum { OPS_F32, OPS_F16, OPS_EITHER };
+static int g_operands = OPS_F32;
+
+/* First output outside 1e-5 of its magnitude (fp32 accumulation), or -1. */
+static long first_bad(const float *got, const double *want, const double *mag, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs(got[i] - want[i]) <= 1e-5 * mag[i] + 1e-6)) return (long)i;
+    return -1;
+}
+
 /* W: `rows` rows of `cols` taken from the fixture (row r is fixture row perm(r), so there
- * are more rows than the fixture has and tiles are partial); x random; optional bias. */
+ * are more rows than the fixture has and tiles are partial); x random; optional bias.
+ * Two references in double: the exact products, and the products of operands rounded to
+ * 16 bits. Exact in fp32 (11 x 11 significant bits), those are what the cooperative-matrix
+ * units sum in fp32, so that kernel is held to the same fp32 tolerance against them. */
 static void run_matmul(const fixture *f, int rows, int cols, int n, bool with_bias) {
     int fix_rows = 4096 / cols;
     size_t rb = infer_dtype_row_bytes(f->type, cols);
@@ -239,33 +266,44 @@ static void run_matmul(const fixture *f, int rows, int cols, int n, bool with_bi
     memcpy(xr, x, sizeof(float) * (size_t)n * cols);
     float step = round_act(f->type, xr, (size_t)n * cols);
     float *bias = rand_vec((size_t)rows, 0.5f);
-    double *want = malloc(sizeof(double) * (size_t)n * rows);
-    double *mag = malloc(sizeof(double) * (size_t)n * rows);
+    size_t ny = (size_t)n * rows;
+    double *want = malloc(sizeof(double) * ny), *mag = malloc(sizeof(double) * ny);
+    double *want16 = malloc(sizeof(double) * ny), *mag16 = malloc(sizeof(double) * ny);
     for (int t = 0; t < n; t++)
         for (int r = 0; r < rows; r++) {
-            double s = with_bias ? bias[r] : 0.0, m = with_bias ? fabs(bias[r]) : 0.0;
+            double s = with_bias ? bias[r] : 0.0, m = with_bias ? fabs(bias[r]) : 0.0, s16 = s, m16 = m;
             for (int c = 0; c < cols; c++) {
-                s += wv[(size_t)r * cols + c] * xr[(size_t)t * cols + c];
-                m += fabs(wv[(size_t)r * cols + c] * xr[(size_t)t * cols + c]);
+                double a = wv[(size_t)r * cols + c], b = xr[(size_t)t * cols + c];
+                s += a * b;
+                m += fabs(a * b);
+                double p16 = round_f16(a) * round_f16(b);
+                s16 += p16;
+                m16 += fabs(p16);
             }
             double wmax = 0;
             for (int c = 0; c < cols; c++) wmax = fmax(wmax, fabs(wv[(size_t)r * cols + c]));
-            want[(size_t)t * rows + r] = s;
-            mag[(size_t)t * rows + r] = m + 1e5 * 2 * wmax * step;   /* allows two flipped roundings */
+            size_t i = (size_t)t * rows + r;
+            want[i] = s;
+            want16[i] = s16;
+            mag[i] = m + 1e5 * 2 * wmax * step;   /* allows two flipped roundings */
+            mag16[i] = m16 + 1e5 * 2 * wmax * step;
         }
     infer_bbuf *wb;
     assert_int_equal(g_be->ops->weight(g_be, w, rb * (size_t)rows, &wb), INFER_OK);
     dev dx = dev_new(x, (size_t)n * cols * 4, INFER_TYPE_F32);
     dev db = dev_new(bias, (size_t)rows * 4, INFER_TYPE_F32);
-    dev dy = dev_new(NULL, (size_t)n * rows * 4, INFER_TYPE_F32);
-    float *got = malloc((size_t)n * rows * 4);
+    dev dy = dev_new(NULL, ny * 4, INFER_TYPE_F32);
+    float *got = malloc(ny * 4);
     g_be->ops->begin(g_be);
     g_be->ops->matmul(g_be, (infer_bview){wb, 0, f->type}, rows, cols, dx.v, n, with_bias ? db.v : none(), dy.v);
-    g_be->ops->read(g_be, dy.v, got, (size_t)n * rows * 4);
+    g_be->ops->read(g_be, dy.v, got, ny * 4);
     end_ok();
-    for (size_t i = 0; i < (size_t)n * rows; i++)
-        if (!(fabs(got[i] - want[i]) <= 1e-5 * mag[i] + 1e-6))
-            fail_msg("matmul %s %dx%d n=%d: y[%zu] got %.9g want %.9g", f->name, rows, cols, n, i, (double)got[i], want[i]);
+    long bad32 = first_bad(got, want, mag, ny), bad16 = first_bad(got, want16, mag16, ny);
+    bool f16 = g_operands == OPS_F16 || (g_operands == OPS_EITHER && bad32 >= 0);
+    long bad = f16 ? bad16 : bad32;
+    if (bad >= 0)
+        fail_msg("matmul %s %dx%d n=%d (%s operands): y[%ld] got %.9g want %.9g", f->name, rows, cols, n, f16 ? "fp16" : "fp32", bad,
+                 (double)got[bad], f16 ? want16[bad] : want[bad]);
     g_be->ops->release(g_be, wb);
     dev_free(dx);
     dev_free(db);
@@ -277,6 +315,8 @@ static void run_matmul(const fixture *f, int rows, int cols, int n, bool with_bi
     free(bias);
     free(want);
     free(mag);
+    free(want16);
+    free(mag16);
     free(got);
 }
 
@@ -765,7 +805,14 @@ static void test_attention_split(void **state) {
 
 /* ------------------------------------------------------------------ MoE */
 
+/* With OPS_F16 (OPS_EITHER: failing that of fp32) and a batch that takes the tiled
+ * kernel (8 tokens or more), the reference rounds each matmul's operands to 16 bits as the
+ * cooperative-matrix kernel does; then a GLU output next to a 16-bit rounding boundary may
+ * round the other way on the device: one 16-bit step of h (2^-10 |h|) per term is allowed
+ * for that. */
 static void run_moe(int n_tok, infer_glu_kind glu) {
+    int r16_first = g_operands == OPS_F16 && n_tok >= 8, r16_last = g_operands != OPS_F32 && n_tok >= 8;
+#define R16(v) (r16 ? round_f16(v) : (double)(v))
     const int n_expert = 5, k = 2, n_embd = 40, n_ff = 24;
     const float alpha = 1.702f, limit = 7.0f;
     float *x = rand_vec((size_t)n_tok * n_embd, 1.0f), *lg = rand_vec((size_t)n_tok * n_expert, 3.0f);
@@ -783,7 +830,10 @@ static void run_moe(int n_tok, infer_glu_kind glu) {
     g_be->ops->moe(g_be, dx.v, dl.v, n_tok, n_embd, n_ff, n_expert, k, dwg.v, dbg.v, dwu.v, dbu.v, dwd.v, dbd.v, glu, alpha, limit, dout.v);
     g_be->ops->read(g_be, dout.v, got, sizeof(float) * n_tok * n_embd);
     end_ok();
-    double *want = calloc((size_t)n_tok * n_embd, sizeof(double));
+    double *want = malloc((size_t)n_tok * n_embd * sizeof(double)), *flip = malloc((size_t)n_tok * n_embd * sizeof(double));
+    for (int r16 = r16_first; r16 <= r16_last; r16++) {
+    memset(want, 0, (size_t)n_tok * n_embd * sizeof(double));
+    memset(flip, 0, (size_t)n_tok * n_embd * sizeof(double));
     for (int t = 0; t < n_tok; t++) {
         int sel[2];
         double w[2], sum = 0;
@@ -802,8 +852,8 @@ static void run_moe(int n_tok, infer_glu_kind glu) {
             for (int f = 0; f < n_ff; f++) {
                 double a = bg[e * n_ff + f], b = bu[e * n_ff + f];
                 for (int c = 0; c < n_embd; c++) {
-                    a += (double)wg[((size_t)e * n_ff + f) * n_embd + c] * x[t * n_embd + c];
-                    b += (double)wu[((size_t)e * n_ff + f) * n_embd + c] * x[t * n_embd + c];
+                    a += R16(wg[((size_t)e * n_ff + f) * n_embd + c]) * R16(x[t * n_embd + c]);
+                    b += R16(wu[((size_t)e * n_ff + f) * n_embd + c]) * R16(x[t * n_embd + c]);
                 }
                 if (glu == INFER_GLU_SWIGLU) h[f] = a / (1 + exp(-a)) * b;
                 else {
@@ -812,15 +862,28 @@ static void run_moe(int n_tok, infer_glu_kind glu) {
                 }
             }
             for (int o = 0; o < n_embd; o++) {
-                double d = bd[e * n_embd + o];
-                for (int f = 0; f < n_ff; f++) d += (double)wd[((size_t)e * n_embd + o) * n_ff + f] * h[f];
+                double d = bd[e * n_embd + o], fl = 0;
+                for (int f = 0; f < n_ff; f++) {
+                    double wdf = R16(wd[((size_t)e * n_embd + o) * n_ff + f]);
+                    d += wdf * R16(h[f]);
+                    if (r16) fl += fabs(wdf) * ldexp(fabs(h[f]), -10);
+                }
                 want[t * n_embd + o] += w[s] / sum * d;
+                flip[t * n_embd + o] += w[s] / sum * fl;
             }
         }
     }
     char what[64];
-    snprintf(what, sizeof what, "moe n_tok %d glu %d", n_tok, glu);
-    check_close(what, got, want, (size_t)n_tok * n_embd, 1e-5, 1e-4);
+    snprintf(what, sizeof what, "moe n_tok %d glu %d%s", n_tok, glu, r16 ? " fp16 operands" : "");
+    size_t bad = SIZE_MAX;
+    for (size_t i = 0; i < (size_t)n_tok * n_embd && bad == SIZE_MAX; i++)
+        if (!(fabs((double)got[i] - want[i]) <= 1e-5 + 1e-4 * fabs(want[i]) + flip[i])) bad = i;
+    if (bad == SIZE_MAX) break;
+    if (r16 == r16_last)
+        fail_msg("%s[%zu]: got %.9g want %.9g (tol %.3g)", what, bad, (double)got[bad], want[bad], 1e-5 + 1e-4 * fabs(want[bad]) + flip[bad]);
+    }
+#undef R16
+    free(flip);
     dev_free(dx); dev_free(dl); dev_free(dwg); dev_free(dwu); dev_free(dwd); dev_free(dbg); dev_free(dbu); dev_free(dbd); dev_free(dout);
     free(x); free(lg); free(wg); free(wu); free(wd); free(bg); free(bu); free(bd); free(got); free(want);
 }
@@ -830,6 +893,45 @@ static void test_moe(void **state) {
     run_moe(1, INFER_GLU_SWIGLU_OAI);   /* decode path */
     run_moe(3, INFER_GLU_SWIGLU);
     run_moe(19, INFER_GLU_SWIGLU_OAI);  /* per-expert tiled path */
+}
+
+/* ------------------------------------------------------------------ cooperative matrices */
+
+/* The prompt kernel's cases: partial row and token tiles, several of each, many steps of
+ * the shared dimension, with and without bias; plain types also with rows that are not
+ * whole units of 8; the MoE form with experts of one partial and of two token tiles. */
+static void run_prompt_cases(void) {
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
+        run_matmul(&f, 40, 256, 37, true);
+        run_matmul(&f, 100, 256, 70, false);
+        run_matmul(&f, 130, 256, 65, true);   /* 64 + 64 + 2 rows x 64 + 1 tokens */
+        if (f.type == INFER_TYPE_F32 || f.type == INFER_TYPE_F16 || f.type == INFER_TYPE_BF16) {
+            run_matmul(&f, 37, 67, 11, false);
+            run_matmul(&f, 70, 67, 9, true);
+        }
+        free_fixture(&f);
+    }
+    run_moe(19, INFER_GLU_SWIGLU_OAI);
+    run_moe(150, INFER_GLU_SWIGLU);       /* ~60 assignments an expert: some take two token tiles */
+}
+
+/* matmul_coop.comp (INFER_VK_COOPMAT): its emulated form on any device, held to the
+ * products of fp16-rounded operands; then =1, which is the NV cooperative-matrix kernel on
+ * a device that has the units (same check) and the tiled fp32 kernel elsewhere (its own
+ * check), so that this test is the first thing to run on a GPU before timing it. */
+static void test_matmul_coopmat(void **state) {
+    (void)state;
+    infer_backend *saved = g_be;
+    static const struct { const char *value; int ops; } modes[] = {{"emu", OPS_F16}, {"1", OPS_EITHER}};
+    for (size_t m = 0; m < 2; m++) {
+        g_be = backend_with_env("INFER_VK_COOPMAT", modes[m].value);
+        g_operands = modes[m].ops;
+        run_prompt_cases();
+        g_operands = OPS_F32;
+        g_be->ops->destroy(g_be);
+        g_be = saved;
+    }
 }
 
 /* ------------------------------------------------------------------ errors */
@@ -969,6 +1071,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_attention_split),
         cmocka_unit_test(test_moe),
+        cmocka_unit_test(test_matmul_coopmat),
         cmocka_unit_test(test_errors_are_sticky_and_reported),
         cmocka_unit_test(test_kv_store_out_of_range_positions),
     };

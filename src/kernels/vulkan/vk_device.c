@@ -145,7 +145,7 @@ static infer_status choose_device(vk_backend *vk, int device_index, int require_
     return INFER_OK;
 }
 
-static bool device_has_ext(VkPhysicalDevice pd, const char *name) {
+bool vk_device_has_ext(VkPhysicalDevice pd, const char *name) {
     uint32_t n = 0;
     if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return false;
     VkExtensionProperties *e = calloc(n, sizeof *e);
@@ -215,7 +215,7 @@ static void probe(vk_backend *vk) {
     VkPhysicalDeviceShaderIntegerDotProductFeatures idot = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
     /* The instance asks for Vulkan 1.1, so integer dot products come through their
      * extension (core in 1.3, where drivers still list it). */
-    bool idot_ext = device_has_ext(vk->phys, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    bool idot_ext = vk_device_has_ext(vk->phys, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
     if (p->apiVersion >= VK_API_VERSION_1_2) s16.pNext = &f16;
     if (idot_ext) f16.pNext = &idot;
     vkGetPhysicalDeviceFeatures2(vk->phys, &f2);
@@ -293,7 +293,8 @@ infer_status vk_device_open(vk_backend *vk, int device_index, int require_gpu, i
     st = choose_device(vk, device_index, require_gpu, err);
     if (st) return st;
     probe(vk);
-    bool budget_ext = device_has_ext(vk->phys, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+    vk_coopmat_probe(vk);
+    bool budget_ext = vk_device_has_ext(vk->phys, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
     probe_budget(vk, budget_ext);
 
     vk->queue_family = (uint32_t)compute_queue_family(vk->phys);
@@ -304,7 +305,7 @@ infer_status vk_device_open(vk_backend *vk, int device_index, int require_gpu, i
         .queueCount = 1,
         .pQueuePriorities = &prio,
     };
-    const char *exts[2];
+    const char *exts[2 + VK_COOPMAT_MAX_EXTS];
     uint32_t n_exts = 0;
     if (budget_ext) exts[n_exts++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
     if (vk->caps.int_dot) exts[n_exts++] = VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME;
@@ -314,15 +315,24 @@ infer_status vk_device_open(vk_backend *vk, int device_index, int require_gpu, i
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
                                                 .pNext = vk->caps.int_dot ? &idot : NULL,
                                                 .storageBuffer16BitAccess = vk->caps.storage16};
+    uint32_t n_base_exts = n_exts;
+    vk_coopmat_features coop;
     VkDeviceCreateInfo dci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-        .pNext = &s16,
+        .pNext = vk_coopmat_enable(vk, &coop, exts, &n_exts, &s16),
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qci,
         .enabledExtensionCount = n_exts,
         .ppEnabledExtensionNames = exts,
     };
     VkResult r = vkCreateDevice(vk->phys, &dci, NULL, &vk->device);
+    if (r != VK_SUCCESS && vk->caps.coopmat == VK_COOPMAT_NV) {
+        /* The cooperative-matrix kernel is an option, never a reason to fail: without it. */
+        vk->caps.coopmat = VK_COOPMAT_OFF;
+        dci.pNext = &s16;
+        dci.enabledExtensionCount = n_base_exts;
+        r = vkCreateDevice(vk->phys, &dci, NULL, &vk->device);
+    }
     if (r != VK_SUCCESS)
         return infer_err(err, vk_status_of(r), "vulkan: vkCreateDevice('%s') failed: %s", vk->caps.device_name, vk_result_str(r));
     vkGetDeviceQueue(vk->device, vk->queue_family, 0, &vk->queue);

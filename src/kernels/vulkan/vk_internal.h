@@ -48,6 +48,10 @@ static inline infer_bview vk_part_view(infer_bview v) {
     return v;
 }
 
+/* The prompt matmul kernel (vk_coopmat.c, INFER_VK_COOPMAT): the tiled matmul_mat.comp,
+ * or matmul_coop.comp on the cooperative matrix units (NV) or emulated (EMU, tests). */
+typedef enum { VK_COOPMAT_OFF, VK_COOPMAT_NV, VK_COOPMAT_EMU } vk_coopmat_kind;
+
 /* What the device offers, probed once at creation. */
 typedef struct vk_caps {
     char device_name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
@@ -74,6 +78,7 @@ typedef struct vk_caps {
     uint32_t submit_first;            /* INFER_VK_SUBMIT_FIRST: dispatches before the first mid-pass submit (0: none) */
     bool matvec_rows;                 /* one-row decode by matvec_rows.comp (INFER_VK_MATVEC_ROWS=0: the older matmul_vec) */
     bool device_is_host_visible;      /* mem_device can be mapped (UMA, lavapipe) */
+    vk_coopmat_kind coopmat;          /* prompt matmul kernel (INFER_VK_COOPMAT; off by default) */
 } vk_caps;
 
 typedef struct vk_pipeline {
@@ -198,6 +203,21 @@ infer_status vk_device_open(vk_backend *vk, int device_index, int require_gpu, i
 bool vk_gpu_nodes_present(const char *dev_root);
 bool vk_gpu_may_exist(void);
 void vk_device_close(vk_backend *vk);
+bool vk_device_has_ext(VkPhysicalDevice pd, const char *name);
+
+/* vk_coopmat.c */
+/* Feature structs enabled at device creation for the NV cooperative-matrix kernel. */
+typedef struct vk_coopmat_features {
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV coop;
+    VkPhysicalDeviceShaderFloat16Int8Features f16;
+    VkPhysicalDeviceVulkanMemoryModelFeatures mm;
+} vk_coopmat_features;
+#define VK_COOPMAT_MAX_EXTS 3
+/* Sets caps.coopmat from INFER_VK_COOPMAT and what the device has (after probe()). */
+void vk_coopmat_probe(vk_backend *vk);
+/* For caps.coopmat == NV: appends the extensions to exts (room for VK_COOPMAT_MAX_EXTS)
+ * and returns the feature chain *f -> next; otherwise returns next unchanged. */
+void *vk_coopmat_enable(vk_backend *vk, vk_coopmat_features *f, const char **exts, uint32_t *n_exts, void *next);
 
 /* vk_memory.c */
 infer_status vk_buffer_new(vk_backend *vk, VkDeviceSize size, bool host, infer_bbuf **out, infer_error *err);

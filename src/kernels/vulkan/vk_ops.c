@@ -12,7 +12,7 @@
 #include "tensor/dtype.h"
 
 #define MATMUL_VEC_MAX_N 8      /* below this many activation rows, one workgroup per weight row */
-#define MAT_TILE 64             /* matmul_mat.comp's BM = BN */
+#define MAT_TILE 64             /* matmul_mat.comp's and matmul_coop.comp's BM = BN */
 #define MATVEC_ROWS 4           /* matvec_q4_k.comp's and matvec_rows.comp's ROWS */
 
 /* Push-constant blocks, word for word as the shaders declare them. */
@@ -302,6 +302,18 @@ static infer_bview act_for(vk_backend *vk, uint32_t wtype, infer_bview x, uint64
 static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols, infer_bview x, int64_t n, infer_bview bias,
                        infer_bview y);
 
+/* The prompt (tiled) kernel, plain or MoE: matmul_coop.comp's form that INFER_VK_COOPMAT
+ * chose for this device (vk_coopmat.c) where it has a variant for the type, else
+ * matmul_mat.comp. Both take the same bindings, push constants and 64 x 64 tile grid. */
+static const char *mat_shader(vk_backend *vk, uint32_t wtype, bool moe) {
+    static const char *coop[][2] = {[VK_COOPMAT_NV] = {"matmul_coop_nv", "matmul_coop_nv_moe"},
+                                     [VK_COOPMAT_EMU] = {"matmul_coop_emu", "matmul_coop_emu_moe"}};
+    const infer_dtype_traits *tr = infer_dtype_traits_get(wtype);
+    if (vk->caps.coopmat != VK_COOPMAT_OFF && tr && tr->name && typed_exists(coop[vk->caps.coopmat][moe], tr->name))
+        return coop[vk->caps.coopmat][moe];
+    return moe ? "matmul_mat_moe" : "matmul_mat";
+}
+
 /* Whether the wide-load decode matvec (matvec_q4_k.comp, which rounds x itself) can
  * serve this matmul: one activation row of Q4_K weights, subgroups of 8..32 invocations
  * with arithmetic and shuffle operations. */
@@ -353,7 +365,7 @@ static void matmul_rec(vk_backend *vk, infer_bview W, int64_t rows, int64_t cols
     }
     /* One activation row: the several-rows-per-workgroup kernel that rounds x itself. */
     bool rows_k = n == 1 && vk->caps.matvec_rows;
-    const char *shader = !vec ? "matmul_mat" : rows_k ? matvec_rows_shader(vk, W.type) : vk->caps.subgroup_arith ? "matmul_vec_sg" : "matmul_vec";
+    const char *shader = !vec ? mat_shader(vk, W.type, false) : rows_k ? matvec_rows_shader(vk, W.type) : vk->caps.subgroup_arith ? "matmul_vec_sg" : "matmul_vec";
     size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
     vk_binding b[4];
     vk_pipeline *p = NULL;   /* the general kernel, set up (with the rounded x) on first need */
@@ -474,7 +486,7 @@ static void moe_matmul(vk_backend *vk, infer_bview W, infer_bview bias, int64_t 
     }
     int64_t n_assign = n_tok * k;
     bool vec = n_tok < MATMUL_VEC_MAX_N;
-    vk_pipeline *p = typed_pipeline(vk, vec ? "matmul_vec_moe" : "matmul_mat_moe", W.type);
+    vk_pipeline *p = typed_pipeline(vk, vec ? "matmul_vec_moe" : mat_shader(vk, W.type, true), W.type);
     size_t row_bytes = infer_dtype_row_bytes(W.type, cols);
     size_t expert_bytes = row_bytes * (size_t)rows;
     uint64_t x_rows = x_div == 1 ? (uint64_t)n_assign : (uint64_t)n_tok;
