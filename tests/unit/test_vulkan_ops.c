@@ -805,12 +805,38 @@ static void test_attention_split(void **state) {
 
 /* ------------------------------------------------------------------ MoE */
 
-/* With OPS_F16 (OPS_EITHER: failing that of fp32) and a batch that takes the tiled
+/* Bits of a 16-bit float from a double it holds exactly (round_f16's results). */
+static uint16_t f16_bits(double v) {
+    uint16_t sign = signbit(v) ? 0x8000 : 0;
+    double a = fabs(v);
+    int e;
+    double m = frexp(a, &e);   /* a = m * 2^e, m in [0.5, 1) */
+    if (a == 0) return sign;
+    if (e <= -14) return sign | (uint16_t)(a * 16777216.0);   /* subnormal: units of 2^-24 */
+    return sign | (uint16_t)((e + 14) << 10) | (uint16_t)(m * 2048.0 - 1024.0);
+}
+
+/* n weights as a device tensor of type F32 or F16 (then w is first rounded to what F16
+ * holds, so that the reference uses the values the device reads). */
+static dev weights_dev(float *w, size_t n, uint32_t type) {
+    if (type == INFER_TYPE_F32) return dev_new(w, n * 4, type);
+    uint16_t *h = malloc(n * 2);
+    for (size_t i = 0; i < n; i++) {
+        w[i] = (float)round_f16(w[i]);
+        h[i] = f16_bits(w[i]);
+    }
+    dev d = dev_new(h, n * 2, type);
+    free(h);
+    return d;
+}
+
+/* Expert weights of type wtype (F32 or F16).
+ * With OPS_F16 (OPS_EITHER: failing that of fp32) and a batch that takes the tiled
  * kernel (8 tokens or more), the reference rounds each matmul's operands to 16 bits as the
  * cooperative-matrix kernel does; then a GLU output next to a 16-bit rounding boundary may
  * round the other way on the device: one 16-bit step of h (2^-10 |h|) per term is allowed
  * for that. */
-static void run_moe(int n_tok, infer_glu_kind glu) {
+static void run_moe(int n_tok, infer_glu_kind glu, uint32_t wtype) {
     int r16_first = g_operands == OPS_F16 && n_tok >= 8, r16_last = g_operands != OPS_F32 && n_tok >= 8;
 #define R16(v) (r16 ? round_f16(v) : (double)(v))
     const int n_expert = 5, k = 2, n_embd = 40, n_ff = 24;
@@ -820,8 +846,8 @@ static void run_moe(int n_tok, infer_glu_kind glu) {
     float *wd = rand_vec((size_t)n_expert * n_embd * n_ff, 0.3f);
     float *bg = rand_vec((size_t)n_expert * n_ff, 0.2f), *bu = rand_vec((size_t)n_expert * n_ff, 0.2f), *bd = rand_vec((size_t)n_expert * n_embd, 0.2f);
     dev dx = dev_new(x, sizeof(float) * n_tok * n_embd, INFER_TYPE_F32), dl = dev_new(lg, sizeof(float) * n_tok * n_expert, INFER_TYPE_F32);
-    dev dwg = dev_new(wg, sizeof(float) * n_expert * n_ff * n_embd, INFER_TYPE_F32), dwu = dev_new(wu, sizeof(float) * n_expert * n_ff * n_embd, INFER_TYPE_F32);
-    dev dwd = dev_new(wd, sizeof(float) * n_expert * n_ff * n_embd, INFER_TYPE_F32);
+    size_t nw = (size_t)n_expert * n_ff * n_embd;
+    dev dwg = weights_dev(wg, nw, wtype), dwu = weights_dev(wu, nw, wtype), dwd = weights_dev(wd, nw, wtype);
     dev dbg = dev_new(bg, sizeof(float) * n_expert * n_ff, INFER_TYPE_F32), dbu = dev_new(bu, sizeof(float) * n_expert * n_ff, INFER_TYPE_F32);
     dev dbd = dev_new(bd, sizeof(float) * n_expert * n_embd, INFER_TYPE_F32);
     dev dout = dev_new(NULL, sizeof(float) * n_tok * n_embd, INFER_TYPE_F32);
@@ -890,19 +916,22 @@ static void run_moe(int n_tok, infer_glu_kind glu) {
 
 static void test_moe(void **state) {
     (void)state;
-    run_moe(1, INFER_GLU_SWIGLU_OAI);   /* decode path */
-    run_moe(3, INFER_GLU_SWIGLU);
-    run_moe(19, INFER_GLU_SWIGLU_OAI);  /* per-expert tiled path */
+    run_moe(1, INFER_GLU_SWIGLU_OAI, INFER_TYPE_F32);   /* decode path */
+    run_moe(3, INFER_GLU_SWIGLU, INFER_TYPE_F32);
+    run_moe(19, INFER_GLU_SWIGLU_OAI, INFER_TYPE_F32);  /* per-expert tiled path */
+    run_moe(19, INFER_GLU_SWIGLU_OAI, INFER_TYPE_F16);
 }
 
 /* ------------------------------------------------------------------ cooperative matrices */
 
 /* The prompt kernel's cases: partial row and token tiles, several of each, many steps of
  * the shared dimension, with and without bias; plain types also with rows that are not
- * whole units of 8; the MoE form with experts of one partial and of two token tiles. */
-static void run_prompt_cases(void) {
+ * whole units of 8; the MoE form with experts of one partial and of two token tiles.
+ * F32 weights keep the fp32 tiled kernel (vk_ops.c's mat_shader says why). */
+static void run_prompt_cases(int ops) {
     for (size_t ti = 0; ti < N_TYPES; ti++) {
         fixture f = load_fixture(k_types[ti].type, k_types[ti].name);
+        g_operands = f.type == INFER_TYPE_F32 ? OPS_F32 : ops;
         run_matmul(&f, 40, 256, 37, true);
         run_matmul(&f, 100, 256, 70, false);
         run_matmul(&f, 130, 256, 65, true);   /* 64 + 64 + 2 rows x 64 + 1 tokens */
@@ -912,8 +941,11 @@ static void run_prompt_cases(void) {
         }
         free_fixture(&f);
     }
-    run_moe(19, INFER_GLU_SWIGLU_OAI);
-    run_moe(150, INFER_GLU_SWIGLU);       /* ~60 assignments an expert: some take two token tiles */
+    g_operands = ops;
+    run_moe(19, INFER_GLU_SWIGLU_OAI, INFER_TYPE_F16);
+    run_moe(150, INFER_GLU_SWIGLU, INFER_TYPE_F16);       /* ~60 assignments an expert: some take two token tiles */
+    g_operands = OPS_F32;
+    run_moe(19, INFER_GLU_SWIGLU_OAI, INFER_TYPE_F32);    /* the tiled kernel */
 }
 
 /* matmul_coop.comp (INFER_VK_COOPMAT): its emulated form on any device, held to the
@@ -926,9 +958,7 @@ static void test_matmul_coopmat(void **state) {
     static const struct { const char *value; int ops; } modes[] = {{"emu", OPS_F16}, {"1", OPS_EITHER}};
     for (size_t m = 0; m < 2; m++) {
         g_be = backend_with_env("INFER_VK_COOPMAT", modes[m].value);
-        g_operands = modes[m].ops;
-        run_prompt_cases();
-        g_operands = OPS_F32;
+        run_prompt_cases(modes[m].ops);
         g_be->ops->destroy(g_be);
         g_be = saved;
     }

@@ -317,9 +317,10 @@ infer_status vk_device_open(vk_backend *vk, int device_index, int require_gpu, i
                                                 .storageBuffer16BitAccess = vk->caps.storage16};
     uint32_t n_base_exts = n_exts;
     vk_coopmat_features coop;
+    void *features = vk_coopmat_enable(vk, &coop, exts, &n_exts, &s16);   /* (before n_exts is read) */
     VkDeviceCreateInfo dci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-        .pNext = vk_coopmat_enable(vk, &coop, exts, &n_exts, &s16),
+        .pNext = features,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qci,
         .enabledExtensionCount = n_exts,
