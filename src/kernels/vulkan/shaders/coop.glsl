@@ -10,7 +10,9 @@
 // All three: 16x16x16 fragments, operands as 16-bit floats in shared memory, fp32
 // accumulation. A is row-major (A[i][k] at off + i*stride + k), B is column-major
 // (B[k][j] at off + j*stride + k: the activation tile xs[token][k] read as X^T), the
-// accumulator is stored row-major into a float shared array.
+// accumulator is stored column-major (C[i][j] at off + j*stride + i) into a float shared
+// array, so that the kernel's write-out reads it along i (weight rows) without bank
+// conflicts.
 //
 // The including shader declares, before including this file, its operand arrays
 // `shared COOP_ELEM <a>[]`, `<b>[]` and names them COOP_A_SHARED / COOP_B_SHARED (the
@@ -35,7 +37,7 @@
 #define coop_load_a(a, off, stride) coopMatLoadNV(a, COOP_A_SHARED, off, stride, false)
 #define coop_load_b(b, off, stride) coopMatLoadNV(b, COOP_B_SHARED, off, stride, true)
 #define coop_mul_add(c, a, b) c = coopMatMulAddNV(a, b, c)
-#define coop_store(c, arr, off, stride) coopMatStoreNV(c, arr, off, stride, false)
+#define coop_store(c, arr, off, stride) coopMatStoreNV(c, arr, off, stride, true)
 // The device check requires subgroups of 32, so the 4 subgroups of a 128-invocation
 // workgroup are the 4 fragment groups.
 #define coop_group() gl_SubgroupID
@@ -48,7 +50,7 @@
 #define coop_load_a(a, off, stride) coopMatLoad(a, COOP_A_SHARED, off, stride, gl_CooperativeMatrixLayoutRowMajor)
 #define coop_load_b(b, off, stride) coopMatLoad(b, COOP_B_SHARED, off, stride, gl_CooperativeMatrixLayoutColumnMajor)
 #define coop_mul_add(c, a, b) c = coopMatMulAdd(a, b, c)
-#define coop_store(c, arr, off, stride) coopMatStore(c, arr, off, stride, gl_CooperativeMatrixLayoutRowMajor)
+#define coop_store(c, arr, off, stride) coopMatStore(c, arr, off, stride, gl_CooperativeMatrixLayoutColumnMajor)
 #define coop_group() gl_SubgroupID
 
 #elif defined(COOP_EMU)
@@ -79,7 +81,7 @@ void coop_emu_mul_add(inout coop_acc c, coop_frag a, coop_frag b) {
 #define coop_mul_add(c, a, b) coop_emu_mul_add(c, a, b)
 #define coop_store(c, arr, off, stride) \
     for (uint _e = 0u; _e < 8u; _e++) \
-        arr[(off) + ((gl_LocalInvocationIndex % COOP_GROUP) >> 1) * (stride) + ((gl_LocalInvocationIndex & 1u) * 8u) + _e] = c.v[_e]
+        arr[(off) + ((gl_LocalInvocationIndex & 1u) * 8u + _e) * (stride) + ((gl_LocalInvocationIndex % COOP_GROUP) >> 1)] = c.v[_e]
 
 #else
 #error "define COOP_NV, COOP_KHR or COOP_EMU"

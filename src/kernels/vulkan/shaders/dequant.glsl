@@ -267,3 +267,18 @@ void dq8(uint row, uint j, out vec4 lo, out vec4 hi) {
 #else
 #error "no DATA_A_<TYPE> defined"
 #endif
+
+// dq8 of a row of `cols` values where j may lie within 8 of its end: plain types (whose
+// rows need not be whole 8s) read zeros past it; the other types' rows are whole blocks.
+void dq8_row(uint row, uint j, uint cols, out vec4 lo, out vec4 hi) {
+#ifdef A_PLAIN
+    if (j + 8u > cols) {
+        for (uint i = 0u; i < 8u; i++) {
+            float v = j + i < cols ? dq1(row, j + i) : 0.0;
+            if (i < 4u) lo[i] = v; else hi[i - 4u] = v;
+        }
+        return;
+    }
+#endif
+    dq8(row, j, lo, hi);
+}

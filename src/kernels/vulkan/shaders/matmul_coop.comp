@@ -37,7 +37,7 @@ layout(push_constant) uniform PC {
 #include "dequant.glsl"
 shared COOP_ELEM ws[BM * SA];     // ws[r * SA + k]: weight row r of the tile
 shared COOP_ELEM xs[BN * SA];     // xs[t * SA + k]: activation row t of the tile
-shared float cs[4u * 256u];       // one 16 x 16 result fragment per group, row-major
+shared float cs[4u * 256u];       // one 16 x 16 result fragment per group, column-major
 #define COOP_A_SHARED ws
 #define COOP_B_SHARED xs
 #include "coop.glsl"
@@ -76,18 +76,7 @@ void main() {
         for (uint h = 0u; h < 16u; h += 8u) {
             uint c = k0 + lu + h;
             vec4 lo = vec4(0.0), hi = vec4(0.0);
-            if (r < pc.win_rows && c < pc.cols) {
-                uint arow = arow0 + r * pc.row_bytes;
-#ifdef A_PLAIN
-                if (c + 8u > pc.cols) {
-                    for (uint i = 0u; i < 8u; i++) {
-                        float v = c + i < pc.cols ? dq1(arow, c + i) : 0.0;
-                        if (i < 4u) lo[i] = v; else hi[i - 4u] = v;
-                    }
-                } else
-#endif
-                dq8(arow, c, lo, hi);
-            }
+            if (r < pc.win_rows && c < pc.cols) dq8_row(arow0 + r * pc.row_bytes, c, pc.cols, lo, hi);
             for (uint i = 0u; i < 4u; i++) {
                 ws[lr * SA + lu + h + i] = coop_round(lo[i]);
                 ws[lr * SA + lu + h + 4u + i] = coop_round(hi[i]);
@@ -126,7 +115,7 @@ void main() {
 #else
             uint yrow = t;
 #endif
-            float v = cs[sg * 256u + i * 16u + j];
+            float v = cs[sg * 256u + j * 16u + i];
             if (pc.has_bias != 0u) v += bias[b0 + r];
             y[pc.y_off + yrow * pc.rows + pc.r_base + r] = v;
         }

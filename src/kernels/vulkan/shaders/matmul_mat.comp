@@ -66,18 +66,7 @@ void main() {
         {
             uint r = r0 + lr, c = k0 + lu;
             vec4 lo = vec4(0.0), hi = vec4(0.0);
-            if (r < pc.win_rows && c < pc.cols) {
-                uint arow = arow0 + r * pc.row_bytes;
-#ifdef A_PLAIN
-                if (c + 8u > pc.cols) {
-                    for (uint i = 0u; i < 8u; i++) {
-                        float v = c + i < pc.cols ? dq1(arow, c + i) : 0.0;
-                        if (i < 4u) lo[i] = v; else hi[i - 4u] = v;
-                    }
-                } else
-#endif
-                dq8(arow, c, lo, hi);
-            }
+            if (r < pc.win_rows && c < pc.cols) dq8_row(arow0 + r * pc.row_bytes, c, pc.cols, lo, hi);
             for (uint i = 0u; i < 4u; i++) { ws[lr][lu + i] = lo[i]; ws[lr][lu + 4u + i] = hi[i]; }
         }
         for (uint i = 0u; i < 8u; i++) {
