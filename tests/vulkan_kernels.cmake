@@ -43,7 +43,9 @@ if(INFER_VULKAN)
   if(INFER_SANITIZE)
     list(APPEND _coop_env "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
   endif()
-  foreach(model synth-llama-Q4_K_M synth-gptoss-MXFP4_MOE synth-gemma3-Q4_K_M synth-qwen3-Q8_0 synth-qwen2-Q5_0 synth-llama-IQ4_XS)
+  # (the gpt-oss files run the MoE form on MXFP4, Q8_0 and IQ4_NL experts)
+  foreach(model synth-llama-Q4_K_M synth-gptoss-MXFP4_MOE synth-gemma3-Q4_K_M synth-qwen3-Q8_0 synth-qwen2-Q5_0
+                synth-llama-IQ4_XS synth-gptoss-Q8_0 synth-gptoss-IQ4_NL)
     add_test(NAME golden_vulkan_coopmat_emu_${model} COMMAND test_golden ${model} vulkan)
     set_tests_properties(golden_vulkan_coopmat_emu_${model} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
       LABELS "golden;vulkan" ENVIRONMENT "${_coop_env}")
