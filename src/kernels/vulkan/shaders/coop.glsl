@@ -21,8 +21,8 @@
 // invocations of a group together (coop_group() numbers the groups).
 #define COOP_M 16u
 #define COOP_GROUP 32u
-// Loops over fragments are unrolled for the units (fragments live in registers); the
-// emulation leaves them rolled, which keeps lavapipe's compile time down.
+// Loops over fragments are unrolled for the units (fragments live in registers, indexed by
+// constants); the emulation's fragments are offsets into shared memory: nothing to gain.
 #if defined(COOP_EMU)
 #define COOP_UNROLL
 #else
