@@ -20,7 +20,6 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 kit=$repo/build-gpu
-bin=$kit/bin
 rows=$repo/bench/gpu/rows.py
 t0=$SECONDS
 
@@ -52,8 +51,9 @@ else
     golden_models="stories260K synth-llama-Q4_0 synth-llama-Q4_K_M synth-llama-Q2_K
         synth-llama-IQ4_NL synth-llama-IQ4_XS synth-qwen2-Q4_K_M synth-qwen3-Q4_K_M
         synth-gemma3-Q4_K_M synth-gptoss-MXFP4_MOE synth-llama-Q6_K synth-llama-Q8_0
-        synth-llama-Q5_K_M synth-qwen3-Q6_K"
+        synth-llama-Q5_K_M"
 fi
+bin=$work/bin              # unpacked from build-gpu/bin.tar.xz
 peak=${PEAK_GBPS:-4800}
 threads=${THREADS:-$(nproc)}
 qwen=$work/qwen2.5-1.5b-layout-Q4_K_M.gguf
@@ -72,11 +72,16 @@ cap() { local left=$((hard - (SECONDS - t0))); echo $(($1 < left ? $1 : (left > 
 say() { printf '[gpukit %4ds] %s\n' $((SECONDS - t0)) "$*"; }
 md() { printf '%s\n' "$*" >>"$results"; }
 
+log_command() {   # LOG CMD...: the command line into $OUT/LOG and the section's commands
+    local log=$1; shift
+    printf '$ %s\n' "$*" | tee -a "$work/commands" >>"$OUT/$log"
+}
+
 # Runs CMD under `timeout SECS`, appending the command line and its output to $OUT/LOG and
 # the command line to the commands of the current section. Returns the command's status.
 run_logged() {
     local log=$1 secs=$2; shift 2
-    printf '$ %s\n' "$*" | tee -a "$work/commands" >>"$OUT/$log"
+    log_command "$log" "$@"
     timeout -k 5 "$(cap "$secs")" "$@" >>"$OUT/$log" 2>&1
 }
 
@@ -115,10 +120,15 @@ select_driver() {
     say "no NVIDIA ICD found: the loader's defaults decide the device"
 }
 
-unxz_to() {   # SRC.xz DST: xz when installed, else Python's lzma (always there)
-    [ -s "$2" ] && return
+# xz when installed, else Python's lzma and tarfile (python3 is on the GPU image)
+unxz_to() {   # SRC.xz DST
     if command -v xz >/dev/null; then xz -dc "$1" >"$2"
     else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
+}
+
+untar_xz() {   # ARCHIVE.tar.xz DIR
+    if command -v xz >/dev/null; then tar -C "$2" -xJf "$1"
+    else python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2"; fi
 }
 
 link_if_absent() {   # TARGET LINK
@@ -144,7 +154,8 @@ setup() {
     say "setup (dry run: $dry; OUT=$OUT; budget ${budget}s)"
     : >"$work/commands"
     if [ "$dry" = 0 ]; then unpack_loader; select_driver; fi
-    export LD_LIBRARY_PATH=$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    rm -rf "${work:?}/bin" "${work:?}/lib"; untar_xz "$kit/bin.tar.xz" "$work"
+    export LD_LIBRARY_PATH=$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
     if [ -s "$kit/llama-bench.xz" ]; then unxz_to "$kit/llama-bench.xz" "$llama_bench"; chmod +x "$llama_bench"
     else say "no llama-bench in the kit: the llama.cpp columns will read 'failed'"; fi
     unxz_to "$kit/shared/testdata/tokenizer/gptoss.gguf.xz" "$work/gptoss-vocab.gguf"
@@ -217,16 +228,21 @@ gen_qwen() {
 
 # gpt-oss-20b's layout is 12 GB of random blocks: written in the background while the Qwen
 # steps run (one CPU core and the disk; the GPU benches barely use the host).
+# The background job is `timeout` itself, so that killing it (at the end) stops the writer.
 start_gen_gptoss() {
     [ -s "$gptoss" ] || [ -n "${gen_gptoss_pid:-}" ] && return
-    # shellcheck disable=SC2086  # $gptoss_layers is empty or one number
-    run_logged setup.log 400 "$bin/bench-gen_gptoss_layout" "$repo/tests/data/models/synth-gptoss-MXFP4_MOE.gguf" \
-        "$work/gptoss-vocab.gguf" "$gptoss.part" $gptoss_layers && mv "$gptoss.part" "$gptoss" &
+    local -a cmd=("$bin/bench-gen_gptoss_layout" "$repo/tests/data/models/synth-gptoss-MXFP4_MOE.gguf"
+        "$work/gptoss-vocab.gguf" "$gptoss.part" ${gptoss_layers:+"$gptoss_layers"})
+    log_command setup.log "${cmd[@]}"
+    timeout -k 5 "$(cap 400)" "${cmd[@]}" >>"$OUT/setup.log" 2>&1 &
     gen_gptoss_pid=$!
 }
 
 wait_gptoss() {
-    if [ -n "${gen_gptoss_pid:-}" ]; then wait "$gen_gptoss_pid" || true; gen_gptoss_pid=""; fi
+    if [ -n "${gen_gptoss_pid:-}" ]; then
+        if wait "$gen_gptoss_pid"; then mv "$gptoss.part" "$gptoss"; else say "gpt-oss layout: rc=$?"; fi
+        gen_gptoss_pid=""
+    fi
     [ -s "$gptoss" ] || { say "gpt-oss layout missing (see setup.log)"; return 1; }
 }
 
@@ -278,7 +294,7 @@ side_by_side() {   # LABEL FILE PLACEMENT INFER_EXTRA LLAMA_EXTRA
 qwen_step() {
     gen_qwen || { say "qwen layout failed"; return 1; }
     start_gen_gptoss
-    side_table_head "Qwen2.5-Coder-1.5B Q4_K_M layout (bench-gen_qwen2_layout $qwen_shape)"
+    side_table_head "Qwen2.5-Coder-1.5B Q4_K_M layout (bench-gen_qwen2_layout $qwen_shape; the 512-token vocabulary of synth-qwen2)"
     side_by_side "Qwen2.5-1.5B Q4_K_M" "$qwen" "all on GPU" "" ""
     md ""; flush_commands
 }
@@ -377,6 +393,8 @@ run_step() {
         return
     fi
     say "step $s"
+    # steps after the first need the layouts even when run alone (a rerun)
+    case $s in gptoss | moe | coopmat | ab | profile | attn) gen_qwen || true; start_gen_gptoss ;; esac
     case $s in
         correctness) correctness || rc=$? ;;
         qwen) qwen_step || rc=$? ;; gptoss) gptoss_step || rc=$? ;; moe) moe_step || rc=$? ;;
@@ -391,12 +409,10 @@ run_step() {
 main() {
     setup
     local s
-    for s in "${steps[@]}"; do
-        # steps after the first need the layouts even when run alone (a rerun)
-        case $s in gptoss | moe | coopmat | ab | profile | attn) gen_qwen || true; start_gen_gptoss ;; esac
-        run_step "$s"
-    done
+    for s in "${steps[@]}"; do run_step "$s"; done
     [ -z "${gen_gptoss_pid:-}" ] || kill "$gen_gptoss_pid" 2>/dev/null || true
+    # the dry run's 1-layer layout (1.7 GB) was only made to prove the generator's call
+    [ "$dry" = 0 ] || rm -f "$gptoss" "$gptoss.part"
     say "finished in $((SECONDS - t0)) s; results in $results"
 }
 

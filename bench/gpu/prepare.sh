@@ -2,8 +2,9 @@
 # Prepares, on this (CPU-only, Debian 12) machine, everything bench/gpu/device.sh needs on
 # the GPU machine, which has no Vulkan loader, no shader compiler, no network and receives
 # only the working tree (64 MiB) plus up to 8 ignored `carry` paths:
-#   build-gpu/bin      libinfer's tools, tests and layout generators (Release, Vulkan, stripped)
-#   build-gpu/lib      the two shared libraries they need that the GPU image may lack
+#   build-gpu/bin.tar.xz   bin/: libinfer's tools, tests and layout generators (Release,
+#                      Vulkan, stripped; xz: their embedded SPIR-V shrinks 6x), lib/: the two
+#                      shared libraries they need that the GPU image may lack
 #   build-gpu/llama-bench.xz   llama.cpp's llama-bench with its Vulkan backend, from the
 #                      llama-cpp-python sdist on PyPI (never committed), static, stripped
 #   build-gpu/shared   the part of ../shared the run reads (../shared does not travel)
@@ -24,7 +25,7 @@ llama_build=${LLAMA_BUILD:-$llama_work/build}
 jobs=${JOBS:-2}
 # Shared models for the golden runs on the GPU beyond tests/data's (each a weight type the
 # H200 should see: Q6_K and Q5_K as in real Q4_K_M files, Q8_0 for the int-dot kernels).
-ref_models=${REF_MODELS:-"synth-llama-Q6_K synth-llama-Q8_0 synth-llama-Q5_K_M synth-qwen3-Q6_K"}
+ref_models=${REF_MODELS:-"synth-llama-Q6_K synth-llama-Q8_0 synth-llama-Q5_K_M"}
 # Targets the device run executes; test_golden spawns infer-cli and infer-perplexity.
 targets="infer-bench infer-cli infer-perplexity test_vulkan_ops test_golden
          bench-gen_qwen2_layout bench-gen_gptoss_layout"
@@ -118,15 +119,16 @@ build_libinfer() {
 # Stripped copies of the executables, plus the shared libraries the GPU image may lack
 # (libinfer itself is linked statically into each program; libvulkan comes from .gl/).
 stage_binaries() {
-    rm -rf "${out:?}/bin" "${out:?}/lib"; mkdir -p "$out/bin" "$out/lib"
-    local t f
+    local stage=$obj/gpukit-stage t f
+    rm -rf "$stage" "${out:?}/bin" "${out:?}/lib"; mkdir -p "$stage/bin" "$stage/lib" "$out"
     for t in $targets; do
         f=$obj/$t; [ -x "$f" ] || f=$obj/tests/$t
-        strip -o "$out/bin/$t" "$f"
+        strip -o "$stage/bin/$t" "$f"
     done
     for t in libjansson.so.4 libcmocka.so.0; do
-        cp -L "$(ldconfig -p | awk -v n="$t" '$1 == n && /x86-64/ {print $NF; exit}')" "$out/lib/$t"
+        cp -L "$(ldconfig -p | awk -v n="$t" '$1 == n && /x86-64/ {print $NF; exit}')" "$stage/lib/$t"
     done
+    tar -C "$stage" -cJf "$out/bin.tar.xz" bin lib
     # The tests have their fixture and tool paths compiled in (tests/CMakeLists.txt):
     # device.sh links these paths to where the tree lands on the GPU machine.
     echo "$repo" >"$out/SOURCE_DIR"
@@ -142,7 +144,10 @@ stage_reference_data() {
     rm -rf "$out/shared"; mkdir -p "$dst/models" "$dst/golden" "$dst/tokenizer" "$dst/text"
     for m in $ref_models; do
         cp "$src/models/$m.gguf" "$dst/models/"
-        for f in "$src/golden/$m".*; do cp "$f" "$dst/golden/"; done
+        # golden files tests/data already has are found there first (tests/common/testdata.c)
+        for f in "$src/golden/$m".*; do
+            [ -e "$repo/tests/data/golden/${f##*/}" ] || cp "$f" "$dst/golden/"
+        done
     done
     cp "$src/text/"* "$dst/text/"
     xz -T1 -6 -c "$src/tokenizer/gptoss.gguf" >"$dst/tokenizer/gptoss.gguf.xz"
