@@ -44,6 +44,8 @@ if [ "$dry" = 1 ]; then
     # lavapipe): it is generated, to prove that call, but the synthetic model is timed
     gptoss_timed=$repo/tests/data/models/synth-gptoss-MXFP4_MOE.gguf
     golden_models="stories260K synth-qwen2-Q4_K_M synth-gptoss-MXFP4_MOE"
+    # llama.cpp skips CPU-type Vulkan devices (lavapipe) unless they are named
+    export GGML_VK_VISIBLE_DEVICES=0
 else
     : "${OUT:?OUT must name the results folder (the device tool sets it)}"; work=/tmp/gpukit
     budget=${BUDGET:-450}; hard=${HARD:-520}; P=512; N=128; REPS=3; NPROF=64; NATTN=4096
@@ -160,7 +162,18 @@ setup() {
     else say "no llama-bench in the kit: the llama.cpp columns will read 'failed'"; fi
     unxz_to "$kit/shared/testdata/tokenizer/gptoss.gguf.xz" "$work/gptoss-vocab.gguf"
     link_build_paths
+    report_missing_libraries
     write_header
+}
+
+# A library the GPU image lacks would fail every later step the same way: say it at once.
+report_missing_libraries() {
+    local f missing
+    for f in "$bin/infer-bench" "$bin/test_golden" "$llama_bench"; do
+        [ -x "$f" ] || continue
+        missing=$(ldd "$f" 2>&1 | grep 'not found' || true)
+        [ -z "$missing" ] || say "WARNING: $(basename "$f") lacks: $(echo "$missing" | tr -s ' \n' ' ')"
+    done
 }
 
 # Device, driver and both builds, so the table can be read without the log (libinfer's

@@ -31,11 +31,15 @@ def ts(r):
     return f"{r['avg_ts']:.2f} +/- {r['stddev_ts']:.2f}" if r else "failed"
 
 
+def num(x):
+    return f"{x:.1f}" if x >= 10 else f"{x:.3g}"   # the dry run's tiny models read MB/s
+
+
 def gpu_bw(r):
     if not r or r["n_gen"] == 0 or not r.get("gpu_gbs"):
         return "", ""
-    pct = f"{r['gpu_peak_pct']:.1f}%" if r.get("gpu_peak_pct") else "-"
-    return f"{r['gpu_gbs']:.1f}", pct
+    pct = f"{num(r['gpu_peak_pct'])}%" if r.get("gpu_peak_pct") else "-"
+    return num(r["gpu_gbs"]), pct
 
 
 def side(layout, placement, ours_path, theirs_path):
