@@ -180,7 +180,7 @@ report_missing_libraries() {
 # device name is in the correctness table: test_vulkan_ops prints it).
 write_header() {
     local llama_dev
-    llama_dev=$(timeout 60 "$llama_bench" --list-devices 2>&1 | grep -i 'vulkan' | head -3 || true)
+    llama_dev=$(timeout 30 "$llama_bench" --list-devices 2>&1 | grep -E '^ *Vulkan[0-9]+:' | sed 's/^ *//' || true)
     {
         echo "# GPU kit results $(date -u +%FT%TZ)$([ "$dry" = 1 ] && echo ' (DRY RUN on lavapipe: numbers mean nothing)')"
         echo

@@ -3,7 +3,7 @@
 # the GPU machine, which has no Vulkan loader, no shader compiler, no network and receives
 # only the working tree (64 MiB) plus up to 8 ignored `carry` paths:
 #   build-gpu/bin.tar.xz   bin/: libinfer's tools, tests and layout generators (Release,
-#                      Vulkan, stripped; xz: their embedded SPIR-V shrinks 6x), lib/: the two
+#                      Vulkan, stripped; xz: 14 MiB of mostly shared code and SPIR-V -> 0.7), lib/: the two
 #                      shared libraries they need that the GPU image may lack
 #   build-gpu/llama-bench.xz   llama.cpp's llama-bench with its Vulkan backend, from the
 #                      llama-cpp-python sdist on PyPI (never committed), static, stripped
