@@ -212,7 +212,7 @@ INFER_API infer_status infer_detok_flush(infer_detok *d, char *buf, size_t cap, 
 typedef struct infer_ctx infer_ctx;
 
 typedef enum infer_backend_kind {
-    INFER_BACKEND_AUTO = 0,    /* Vulkan if a usable device exists, else CPU */
+    INFER_BACKEND_AUTO = 0,    /* Vulkan if a GPU device exists (never a CPU implementation), else CPU */
     INFER_BACKEND_CPU = 1,
     INFER_BACKEND_VULKAN = 2,
 } infer_backend_kind;
