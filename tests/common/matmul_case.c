@@ -35,21 +35,30 @@ int matmul_case_make(matmul_case *c, uint32_t type, int64_t rows, int64_t cols, 
     c->x = malloc(sizeof(float) * (size_t)(n * cols));
     c->ref = malloc(sizeof(float) * (size_t)(n * rows));
     float *tmp = malloc(sizeof(float) * (size_t)cols);
-    infer_threadpool *tp = infer_threadpool_new(2);
     int rc = -1;
-    if (c->W && c->xq && c->x && c->ref && tmp && tp) {
+    if (c->W && c->xq && c->x && c->ref && tmp) {
         for (int64_t r = 0; r < rows; r++) {
             for (int64_t i = 0; i < cols; i++) tmp[i] = gauss(rng) * 0.05f;
             tr->from_float(tmp, c->W + c->rb * (size_t)r, cols);
         }
         for (int64_t i = 0; i < n * cols; i++) c->x[i] = gauss(rng) * ((i % cols) % 53 == 7 ? 8.0f : 1.0f);
-        for (int64_t t = 0; t < n; t++) infer_quantize_act_scalar(k->act)(c->x + t * cols, c->xq + c->xs * (size_t)t, cols);
-        setenv("INFER_CPU_ISA", "scalar", 1);
-        rc = infer_cpu_matmul(tp, NULL, c->W, type, rows, cols, c->x, n, c->ref);
-        unsetenv("INFER_CPU_ISA");
+        rc = matmul_case_redo(c);
     }
     free(tmp);
-    if (tp) infer_threadpool_free(tp);
     if (rc != 0) matmul_case_free(c);
+    return rc;
+}
+
+int matmul_case_redo(matmul_case *c) {
+    const infer_vec_dot_kernel *k = infer_vec_dot_scalar(c->type);
+    if (!k) return -1;
+    infer_threadpool *tp = infer_threadpool_new(2);
+    if (!tp) return -1;
+    for (int64_t t = 0; t < c->n; t++)
+        infer_quantize_act_scalar(k->act)(c->x + t * c->cols, c->xq + c->xs * (size_t)t, c->cols);
+    setenv("INFER_CPU_ISA", "scalar", 1);
+    const int rc = infer_cpu_matmul(tp, NULL, c->W, c->type, c->rows, c->cols, c->x, c->n, c->ref);
+    unsetenv("INFER_CPU_ISA");
+    infer_threadpool_free(tp);
     return rc;
 }

@@ -20,5 +20,7 @@ typedef struct {
 /* Draws the case from the xorshift state *rng. Returns 0, or -1 (nothing to free). */
 int matmul_case_make(matmul_case *c, uint32_t type, int64_t rows, int64_t cols, int64_t n, uint64_t *rng);
 void matmul_case_free(matmul_case *c);
+/* After the caller changed W or x: converts x again and recomputes ref. Returns 0 or -1. */
+int matmul_case_redo(matmul_case *c);
 
 #endif

@@ -24,9 +24,9 @@ void test_pin_vulkan_drivers(void);
 /* Tests that compare a batched run with a token-by-token one bit for bit check the
  * sequence and KV bookkeeping, which needs CPU kernels whose per-token result does not
  * depend on the batch size. AMX tiles and OpenBLAS sgemm add float partial sums in an
- * order that depends on the batch, and the VNNI panels (matmul_panels.h) in another order
- * than the one-token kernels (their accuracy is checked by test_matmul_amx, test_matmul_panels,
- * test_matmul and the golden tests), so this caps the ISA at AVX-512 (unless a lower
+ * order that depends on the batch, and the panels (matmul_panels.h, AVX-512 and AVX2) in
+ * another order than the one-token kernels (their accuracy is checked by test_matmul_amx,
+ * test_matmul_panels, test_matmul and the golden tests), so this caps the ISA at AVX-512 (unless a lower
  * level was asked for) and turns OpenBLAS and the panels off. Call first in main(). */
 void test_pin_batch_invariant_cpu(void);
 

@@ -1,13 +1,16 @@
-/* VNNI panel matmul (matmul_panels_avx512.c) against the scalar reference path, on awkward
- * shapes: Q4_K, Q5_K, Q6_K, MXFP4, IQ4_NL, Q4_0, Q8_0 with rows that are no multiple of the
- * 16-row panel, rows of 32-weight blocks that end in a partial 256-column unit (gpt-oss: 2880), every token
- * count from 1 to 40 (partial 8-token register blocks), several super-blocks per row, row
- * sub-ranges written with a larger row stride. The panel entry point is called directly,
- * so a silent fallback to another kernel cannot pass; infer_cpu_matmul with
- * INFER_CPU_ISA=avx512 must agree too, and with INFER_CPU_PANELS=0 as well. Both use the
- * same quantized activations: integer sums are identical, only float order differs.
+/* x86 panel matmuls (matmul_panels_avx512.c, 16 rows; matmul_panels_avx2.c, 8 rows) against
+ * the scalar reference path, on awkward shapes, at every level this CPU runs: Q4_K, Q5_K,
+ * Q6_K (both levels) and MXFP4, IQ4_NL, Q4_0, Q8_0 (AVX-512) with rows that are no multiple
+ * of the panel, rows of 32-weight blocks that end in a partial 256-column unit (gpt-oss:
+ * 2880), every token count from 1 to 40 (partial register blocks of 4 and 8 tokens), several
+ * super-blocks per row, row sub-ranges starting and ending inside a panel written with a
+ * larger row stride, and extreme blocks (every level and scale at its top, activations at
+ * +-127: the AVX2 int16 partial sums at their bound). The panel entry point is called
+ * directly, so a silent fallback to another kernel cannot pass; infer_cpu_matmul with
+ * INFER_CPU_ISA at that level must agree too, and with INFER_CPU_PANELS=0 as well. Both use
+ * the same quantized activations: integer sums are identical, only float order differs.
  * A token's result must not depend on the batch it is in (bit for bit).
- * Exits 77 (skipped) when this CPU cannot run AVX-512 VNNI. */
+ * Exits 77 (skipped) when this CPU has no AVX2. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,12 +27,14 @@
 #include "kernels/cpu/matmul_panels.h"
 #include "kernels/cpu/threadpool.h"
 #include "kernels/cpu/vec_dot.h"
+#include "quant/blocks.h"
 #include "tensor/dtype.h"
 #include "matmul_case.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
-static char g_shape[64];   /* the shape under test, for messages */
+static char g_shape[80];   /* the shape and level under test, for messages */
+static infer_cpu_isa g_isa;   /* the panel level under test */
 
 static void expect_close(const float *y, const float *ref, int64_t count, const char *what, uint32_t type) {
     double scale = 0;
@@ -44,12 +49,15 @@ static void expect_close(const float *y, const float *ref, int64_t count, const 
         }
 }
 
-/* Scalar y for all rows, then the panel kernel for rows [lo,hi) into a strided buffer. */
-static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, int64_t lo, int64_t hi) {
-    snprintf(g_shape, sizeof g_shape, "rows=%lld cols=%lld n=%lld", (long long)rows, (long long)cols, (long long)n);
-    matmul_case mc;
-    assert_int_equal(matmul_case_make(&mc, type, rows, cols, n, &rng), 0);
-    assert_true(infer_panels_supports(type, (infer_act_format)mc.act, cols));
+/* The panel kernel of g_isa for rows [lo,hi) of mc into a strided buffer, against its
+ * scalar reference. */
+static void check_case(matmul_case *c, int64_t lo, int64_t hi) {
+    const uint32_t type = c->type;
+    const int64_t rows = c->rows, cols = c->cols, n = c->n;
+    snprintf(g_shape, sizeof g_shape, "%s rows=%lld [%lld,%lld) cols=%lld n=%lld", infer_cpu_isa_str(g_isa),
+             (long long)rows, (long long)lo, (long long)hi, (long long)cols, (long long)n);
+    matmul_case mc = *c;
+    assert_true(infer_panels_supports(g_isa, type, (infer_act_format)mc.act, cols));
     const size_t rb = mc.rb, xs = mc.xs;
     const char *W = mc.W, *xq = mc.xq;
     const float *x = mc.x, *ref = mc.ref;
@@ -59,7 +67,7 @@ static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, in
     infer_threadpool *tp = infer_threadpool_new(2);
     assert_non_null(tp);
     for (int64_t i = 0; i < n * ldy; i++) y[i] = NAN;   /* rows outside [lo,hi) must stay untouched */
-    assert_int_equal(infer_panels_matmul_rows(type, W, rb, cols, lo, hi, xq, xs, n, y, ldy), 0);
+    assert_int_equal(infer_panels_matmul_rows(g_isa, type, W, rb, cols, lo, hi, xq, xs, n, y, ldy), 0);
     for (int64_t t = 0; t < n; t++)
         for (int64_t r = 0; r < ldy; r++) {
             const float v = y[t * ldy + r];
@@ -71,7 +79,8 @@ static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, in
         }
     /* the last token alone (as the tail of a register block) gives the same bits */
     float *y1 = malloc(sizeof(float) * (size_t)ldy);
-    assert_int_equal(infer_panels_matmul_rows(type, W, rb, cols, lo, hi, xq + xs * (size_t)(n - 1), xs, 1, y1, ldy), 0);
+    assert_int_equal(
+        infer_panels_matmul_rows(g_isa, type, W, rb, cols, lo, hi, xq + xs * (size_t)(n - 1), xs, 1, y1, ldy), 0);
     for (int64_t r = lo; r < hi; r++)
         if (memcmp(&y1[r], &y[(n - 1) * ldy + r], sizeof(float)) != 0) {
             print_error("%s: token %lld alone %.9g, in a batch of %lld %.9g\n", infer_type_name(type), (long long)(n - 1),
@@ -79,9 +88,9 @@ static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, in
             fail();
         }
     free(y1);
-    /* the whole dispatcher at AVX-512, with panels and without */
+    /* the whole dispatcher at this level, with panels and without */
     for (int off = 0; off < 2; off++) {
-        setenv("INFER_CPU_ISA", "avx512", 1);
+        setenv("INFER_CPU_ISA", g_isa == INFER_ISA_AVX2 ? "avx2" : "avx512", 1);
         if (off) setenv("INFER_CPU_PANELS", "0", 1);
         assert_int_equal(infer_cpu_matmul(tp, NULL, W, type, rows, cols, x, n, y2), 0);
         unsetenv("INFER_CPU_ISA");
@@ -90,13 +99,29 @@ static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, in
     }
     infer_threadpool_free(tp);
     free(y2); free(y);
+}
+
+/* Scalar y for all rows of a random case, then check_case. */
+static void check_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n, int64_t lo, int64_t hi) {
+    matmul_case mc;
+    assert_int_equal(matmul_case_make(&mc, type, rows, cols, n, &rng), 0);
+    check_case(&mc, lo, hi);
     matmul_case_free(&mc);
 }
 
 static const uint32_t types[] = {INFER_TYPE_Q4_K, INFER_TYPE_Q5_K, INFER_TYPE_Q6_K, INFER_TYPE_MXFP4,
                                  INFER_TYPE_IQ4_NL, INFER_TYPE_Q4_0, INFER_TYPE_Q8_0};
+static const uint32_t kquants[] = {INFER_TYPE_Q4_K, INFER_TYPE_Q5_K, INFER_TYPE_Q6_K};
 static const uint32_t blocks32[] = {INFER_TYPE_MXFP4, INFER_TYPE_IQ4_NL, INFER_TYPE_Q4_0, INFER_TYPE_Q8_0};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* the level under test has panels for this type (the K-quants at both, the rest at AVX-512) */
+static int level_has(uint32_t type) {
+    const infer_act_format act = infer_vec_dot_scalar(type)->act;
+    return infer_panels_supports(g_isa, type, act, 256);
+}
+
+static int panel_rows(void) { return g_isa == INFER_ISA_AVX2 ? 8 : 16; }
 
 static void test_awkward_shapes(void **state) {
     (void)state;
@@ -105,7 +130,7 @@ static void test_awkward_shapes(void **state) {
     };
     for (size_t ti = 0; ti < COUNT(types); ti++)
         for (size_t si = 0; si < COUNT(shapes); si++)
-            check_shape(types[ti], shapes[si][0], shapes[si][1], shapes[si][2], 0, shapes[si][0]);
+            if (level_has(types[ti])) check_shape(types[ti], shapes[si][0], shapes[si][1], shapes[si][2], 0, shapes[si][0]);
 }
 
 /* 32-weight formats with rows that are no multiple of 256 columns */
@@ -114,12 +139,36 @@ static void test_partial_units(void **state) {
     static const int64_t shapes[][3] = {{17, 32, 16}, {16, 96, 5}, {23, 288, 19}, {9, 2880, 21}, {40, 480, 40}};
     for (size_t ti = 0; ti < COUNT(blocks32); ti++)
         for (size_t si = 0; si < COUNT(shapes); si++)
-            check_shape(blocks32[ti], shapes[si][0], shapes[si][1], shapes[si][2], 0, shapes[si][0]);
+            if (level_has(blocks32[ti]))
+                check_shape(blocks32[ti], shapes[si][0], shapes[si][1], shapes[si][2], 0, shapes[si][0]);
 }
 
+/* every type at every token count 1..17 (whole and partial register blocks), then more */
 static void test_token_counts(void **state) {
     (void)state;
-    for (int64_t n = 1; n <= 40; n++) check_shape(types[n % COUNT(types)], 19 + n % 5, 512, n, 0, 19 + n % 5);
+    for (int64_t n = 1; n <= 17; n++)
+        for (size_t ti = 0; ti < COUNT(types); ti++)
+            if (level_has(types[ti])) check_shape(types[ti], 19 + n % 5, 512, n, 0, 19 + n % 5);
+    for (int64_t n = 18; n <= 40; n++) {
+        const uint32_t type = level_has(types[n % COUNT(types)]) ? types[n % COUNT(types)] : kquants[n % 3];
+        check_shape(type, 19 + n % 5, 512, n, 0, 19 + n % 5);
+    }
+}
+
+/* The rows-in-lanes edges: a last panel of one row and of all but one, one whole panel,
+ * one row, ranges that start and end inside a panel. */
+static void test_panel_edges(void **state) {
+    (void)state;
+    const int64_t P = panel_rows();
+    const int64_t rows[] = {1, P - 1, P, P + 1, 2 * P - 1, 3 * P};
+    for (size_t ti = 0; ti < COUNT(types); ti++) {
+        if (!level_has(types[ti])) continue;
+        for (size_t ri = 0; ri < COUNT(rows); ri++) check_shape(types[ti], rows[ri], 512, 5 + (int64_t)ri, 0, rows[ri]);
+        check_shape(types[ti], 3 * P, 256, 9, 3, P + 3);          /* two panels, both partial */
+        check_shape(types[ti], 3 * P, 256, 6, P, 2 * P);          /* exactly the middle panel */
+        check_shape(types[ti], 3 * P, 256, 7, P - 1, P);          /* the last row of a panel */
+        check_shape(types[ti], 3 * P, 256, 4, 2 * P - 1, 3 * P);  /* one row, then a whole panel */
+    }
 }
 
 static void test_row_subrange(void **state) {
@@ -127,32 +176,102 @@ static void test_row_subrange(void **state) {
     check_shape(INFER_TYPE_Q4_K, 60, 512, 20, 13, 47);
     check_shape(INFER_TYPE_Q6_K, 60, 768, 18, 16, 60);
     check_shape(INFER_TYPE_Q5_K, 50, 256, 17, 3, 50);
-    check_shape(INFER_TYPE_MXFP4, 45, 2880, 24, 5, 38);
-    check_shape(INFER_TYPE_Q8_0, 40, 256, 33, 0, 21);
+    if (level_has(INFER_TYPE_MXFP4)) check_shape(INFER_TYPE_MXFP4, 45, 2880, 24, 5, 38);
+    if (level_has(INFER_TYPE_Q8_0)) check_shape(INFER_TYPE_Q8_0, 40, 256, 33, 0, 21);
+}
+
+static uint8_t rand_byte(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (uint8_t)(rng >> 32);
+}
+
+/* Blocks at the top of their ranges, where the AVX2 int16 partial sums reach their bound:
+ * by rows in turn, every level and scale at its top (Q6_K scales 127 and -128), random
+ * levels under top scales, top levels under random scales; tokens all +127, all -127,
+ * +-127 by halves of 16, then random. fp16 d = dmin = 2^-10 keeps the floats finite. */
+static void test_extreme_blocks(void **state) {
+    (void)state;
+    const uint16_t d = 0x1400;
+    for (size_t ti = 0; ti < COUNT(kquants); ti++) {
+        const uint32_t type = kquants[ti];
+        matmul_case mc;
+        const int64_t rows = 3 * panel_rows() + 3, cols = 768, n = 11;
+        assert_int_equal(matmul_case_make(&mc, type, rows, cols, n, &rng), 0);
+        const size_t bb = infer_dtype_row_bytes(type, 256);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t i = 0; i < cols / 256; i++) {
+                uint8_t *blk = (uint8_t *)mc.W + mc.rb * (size_t)r + bb * (size_t)i;
+                for (size_t k = 0; k < bb; k++) blk[k] = r % 3 == 1 ? rand_byte() : 0xFF;
+                uint8_t *sc;
+                size_t nsc;
+                if (type == INFER_TYPE_Q4_K) {
+                    block_q4_k *b = (block_q4_k *)blk;
+                    b->d = b->dmin = d; sc = b->scales; nsc = sizeof b->scales;
+                } else if (type == INFER_TYPE_Q5_K) {
+                    block_q5_k *b = (block_q5_k *)blk;
+                    b->d = b->dmin = d; sc = b->scales; nsc = sizeof b->scales;
+                } else {
+                    block_q6_k *b = (block_q6_k *)blk;
+                    b->d = d; sc = (uint8_t *)b->scales; nsc = sizeof b->scales;
+                }
+                for (size_t k = 0; k < nsc; k++)
+                    sc[k] = r % 3 == 2 ? rand_byte()
+                            : type == INFER_TYPE_Q6_K ? (r % 2 ? 0x7F : 0x80)
+                            : 0xFF;
+            }
+        for (int64_t t = 0; t < 3; t++)
+            for (int64_t c = 0; c < cols; c++)
+                mc.x[t * cols + c] = t == 0 ? 1.0f : t == 1 ? -1.0f : (c / 16) % 2 ? -1.0f : 1.0f;
+        assert_int_equal(matmul_case_redo(&mc), 0);
+        for (int64_t t = 0; t < 2; t++)   /* the quantizer gives +-127 there: the bound's premise */
+            for (int64_t c = 0; c < cols; c++)
+                assert_int_equal(((const block_q8_k *)(mc.xq + mc.xs * (size_t)t))[c / 256].qs[c % 256], t ? -127 : 127);
+        check_case(&mc, 0, rows);
+        check_case(&mc, 1, rows - 2);
+        matmul_case_free(&mc);
+    }
 }
 
 static void test_rejects_what_it_lacks(void **state) {
     (void)state;
-    assert_false(infer_panels_supports(INFER_TYPE_Q4_K, INFER_ACT_Q8K, 96));   /* no whole super-block */
-    assert_false(infer_panels_supports(INFER_TYPE_Q4_K, INFER_ACT_Q8, 256));   /* wrong act partner */
-    assert_false(infer_panels_supports(INFER_TYPE_F32, INFER_ACT_F32, 256));
-    assert_false(infer_panels_supports(INFER_TYPE_MXFP4, INFER_ACT_Q8K, 256));  /* wrong act partner */
-    assert_false(infer_panels_supports(INFER_TYPE_Q8_0, INFER_ACT_Q8, 48));     /* no whole block */
-    assert_true(infer_panels_supports(INFER_TYPE_MXFP4, INFER_ACT_Q8, 2880));   /* gpt-oss rows */
-    assert_int_equal(infer_panels_matmul_rows(INFER_TYPE_F32, NULL, 1024, 256, 0, 1, NULL, 1024, 1, NULL, 1), -1);
+    const infer_cpu_isa L = g_isa;
+    assert_false(infer_panels_supports(L, INFER_TYPE_Q4_K, INFER_ACT_Q8K, 96));   /* no whole super-block */
+    assert_false(infer_panels_supports(L, INFER_TYPE_Q4_K, INFER_ACT_Q8, 256));   /* wrong act partner */
+    assert_false(infer_panels_supports(L, INFER_TYPE_F32, INFER_ACT_F32, 256));
+    assert_false(infer_panels_supports(L, INFER_TYPE_MXFP4, INFER_ACT_Q8K, 256));  /* wrong act partner */
+    assert_false(infer_panels_supports(L, INFER_TYPE_Q8_0, INFER_ACT_Q8, 48));     /* no whole block */
+    assert_false(infer_panels_supports(INFER_ISA_SCALAR, INFER_TYPE_Q4_K, INFER_ACT_Q8K, 256));
+    assert_true(infer_panels_supports(L, INFER_TYPE_Q6_K, INFER_ACT_Q8K, 1536));
+    /* gpt-oss rows: AVX-512 only */
+    assert_int_equal(infer_panels_supports(L, INFER_TYPE_MXFP4, INFER_ACT_Q8, 2880), L >= INFER_ISA_AVX512);
+    assert_int_equal(infer_panels_matmul_rows(L, INFER_TYPE_F32, NULL, 1024, 256, 0, 1, NULL, 1024, 1, NULL, 1), -1);
+    assert_int_equal(infer_panels_matmul_rows(INFER_ISA_SCALAR, INFER_TYPE_Q4_K, NULL, 144, 256, 0, 1, NULL, 292, 1,
+                                              NULL, 1), -1);
+    if (L == INFER_ISA_AVX2)   /* no 32-weight panels at AVX2: refused, nothing run */
+        assert_int_equal(infer_panels_matmul_rows(L, INFER_TYPE_Q4_0, NULL, 18, 32, 0, 1, NULL, 40, 1, NULL, 1), -1);
 }
 
 int main(void) {
-    if (infer_cpu_isa_detect() < INFER_ISA_AVX512 || infer_cpu_isa_is_arm(infer_cpu_isa_detect())) {
-        fprintf(stderr, "skip: no AVX-512 VNNI on this CPU\n");
+    const infer_cpu_isa top = infer_cpu_isa_detect();
+    if (top < INFER_ISA_AVX2 || infer_cpu_isa_is_arm(top)) {
+        fprintf(stderr, "skip: no AVX2 on this CPU\n");
         return 77;
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_awkward_shapes),
         cmocka_unit_test(test_partial_units),
         cmocka_unit_test(test_token_counts),
+        cmocka_unit_test(test_panel_edges),
         cmocka_unit_test(test_row_subrange),
+        cmocka_unit_test(test_extreme_blocks),
         cmocka_unit_test(test_rejects_what_it_lacks),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = 0;
+    g_isa = INFER_ISA_AVX2;
+    failed += cmocka_run_group_tests_name("avx2 panels", tests, NULL, NULL);
+    if (top >= INFER_ISA_AVX512) {
+        g_isa = INFER_ISA_AVX512;
+        failed += cmocka_run_group_tests_name("avx512 panels", tests, NULL, NULL);
+    }
+    return failed;
 }

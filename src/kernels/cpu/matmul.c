@@ -246,14 +246,15 @@ int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t
          * valid tensor */
         return -1;
     }
-    const int panels =
-        c.level == INFER_ISA_AVX512 && infer_panels_supports(wtype, c.k->act, cols) && infer_panels_enabled();
+    /* the panels of the kernel table's level (AVX-512 also under AMX), when it has them */
+    const int has_panels = infer_panels_supports(c.level, wtype, c.k->act, cols) && infer_panels_enabled();
+    const infer_cpu_isa panels = has_panels ? c.level : INFER_ISA_SCALAR;
     *p = (infer_cpu_matmul_plan){
         .k = c.k, .quantize = c.quantize, .wtype = wtype, .act = (int)c.k->act, .cols = cols,
         .nb = cols / tr->block_size, .row_bytes = infer_dtype_row_bytes(wtype, cols),
         .xs = infer_act_row_bytes(c.k->act, cols),
         .amx = infer_cpu_isa_active() == INFER_ISA_AMX && infer_amx_supports(wtype, c.k->act, cols) &&
-               !(panels && infer_panels_beat_amx(wtype)),
+               !(panels != INFER_ISA_SCALAR && infer_panels_beat_amx(wtype)),
         .decode = infer_gemv_for(c.level, wtype),
         .panels = panels,
     };
@@ -379,8 +380,9 @@ void infer_cpu_matmul_plan_rows(const infer_cpu_matmul_plan *p, const void *W, i
     if (p->amx && n >= AMX_MIN_TOKENS &&
         infer_amx_matmul_rows(p->wtype, W, p->row_bytes, p->cols, row_lo, row_hi, xq, p->xs, n, y, ldy) == 0)
         return;
-    if (p->panels && n >= infer_panels_min_tokens(p->wtype) &&
-        infer_panels_matmul_rows(p->wtype, W, p->row_bytes, p->cols, row_lo, row_hi, xq, p->xs, n, y, ldy) == 0)
+    if (p->panels != INFER_ISA_SCALAR && n >= infer_panels_min_tokens(p->wtype) &&
+        infer_panels_matmul_rows(p->panels, p->wtype, W, p->row_bytes, p->cols, row_lo, row_hi, xq, p->xs, n, y,
+                                 ldy) == 0)
         return;
     matmul_range(p->k, W, p->row_bytes, p->nb, row_lo, row_hi, xq, p->xs, n, y, ldy);
 }

@@ -67,7 +67,8 @@ typedef struct infer_cpu_matmul_plan {
     size_t xs;                /* bytes of one converted activation row */
     int amx;                  /* AMX tiles exist for (type, cols) and are the active ISA */
     infer_dot_rows_fn decode; /* one-token kernel over a row range, or NULL */
-    int panels;               /* VNNI panels (matmul_panels.h) exist for (type, cols), AVX-512 is active */
+    infer_cpu_isa panels;     /* level of the panels (matmul_panels.h) for (type, cols) at the active
+                               * ISA: AVX512 or AVX2, or SCALAR for none */
 } infer_cpu_matmul_plan;
 
 /* Returns 0, or -1 when wtype/cols have no kernel. */
@@ -76,7 +77,7 @@ int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t
 void infer_cpu_matmul_plan_convert(const infer_cpu_matmul_plan *p, const float *x, void *xq);
 /* y[t * ldy + r] = dot(W[r], x[t]) for rows [row_lo,row_hi) and n converted rows at xq
  * (p->xs bytes apart); single-threaded, AMX tiles when the plan has them and n is large
- * enough to fill them, else VNNI panels when the plan has them and n is large enough. */
+ * enough to fill them, else panels when the plan has them and n is large enough. */
 void infer_cpu_matmul_plan_rows(const infer_cpu_matmul_plan *p, const void *W, int64_t row_lo, int64_t row_hi,
                                 const void *xq, int64_t n, float *y, int64_t ldy);
 

@@ -1,14 +1,16 @@
-/* AVX-512 VNNI prompt matmul without AMX: "decode once, multiply many".
+/* x86 prompt matmul without AMX: "decode once, multiply many".
  *
- * The per-row tiles of vec_dot_avx512.c re-decode a weight block for every 8 tokens and
- * end every block with a per-token float tail. Here 16 weight rows are decoded once per
- * call into a small per-thread panel (uint8 levels laid out rows-in-lanes, sub-block
+ * The per-row tiles of vec_dot_avx512.c / vec_dot_avx2.c re-decode a weight block for
+ * every 8 (4) tokens and end every block with a per-token float tail. Here 16 weight rows
+ * (AVX-512 VNNI) or 8 (AVX2) are decoded once per call into a small per-thread panel (uint8 levels laid out rows-in-lanes, sub-block
  * scales, min/offset factors as int16 pairs, row scales as floats), and then every token
  * of the batch runs against it: one vpdpbusd per 4 columns x 16 rows with the token's 4
  * activation bytes broadcast, the sub-block scales applied once per sub-block in integers
  * (vpmulld), the mins / level offset from the Q8_K bsums with vpdpwssd, one float
  * multiply-add per super-block and token. The 16 outputs of
- * a token are 16 consecutive floats of y. No second copy of the weights: the panel is 16
+ * a token are 16 consecutive floats of y. AVX2 (matmul_panels_avx2.c, K-quants only) has
+ * no vpdpbusd: vpmaddubsw gives int16 pairs, several of a sub-block summed in int16 (as
+ * many as cannot overflow for the format) before one vpmaddwd with the sub-block scale. No second copy of the weights: the panel is 16
  * rows x one row length.
  *
  * Integer dot products are exactly the scalar reference's; each token's float work is the
@@ -19,11 +21,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/vec_dot.h"
 
-/* The fewest tokens for which panels beat the 8-token tiles for weights of `wtype`:
- * 2 for the 32-weight formats (cheap to lay out), 8 for the K-quants (scales to unpack).
- * bench-bench_matmul --cpu -t 1 -n 2,3,4,6,8 -s 2048x2048, bench/RESULTS.md. */
+/* The fewest tokens for which panels beat the tiles for weights of `wtype`: 2 for the
+ * 32-weight formats (cheap to lay out), 8 for the K-quants (scales to unpack), at both
+ * levels: bench-bench_matmul --cpu -t 1 -n 2,3,4,6,8 -s 2048x2048, bench/RESULTS.md (AVX2
+ * on Zen 2: 8 tokens even, 6 tokens 1.2x slower than the 4-token tiles, 16 tokens 1.3x
+ * faster). */
 int infer_panels_min_tokens(uint32_t wtype);
 
 /* 1 when panels beat the AMX tiles for weights of `wtype` at every batch size measured,
@@ -33,20 +38,30 @@ int infer_panels_min_tokens(uint32_t wtype);
  * The K-quants keep AMX (1.3-2x the panels at 512 tokens). */
 int infer_panels_beat_amx(uint32_t wtype);
 
-/* 1 when this build has panel code for weights of `wtype` with `act` activations and rows
- * of `cols`. Says nothing about the CPU (the caller checks the active ISA is AVX-512 or
- * above) and nothing about INFER_CPU_PANELS (see infer_panels_enabled). */
-int infer_panels_supports(uint32_t wtype, infer_act_format act, int64_t cols);
+/* 1 when this build has panel code of level `isa` (INFER_ISA_AVX2, or INFER_ISA_AVX512 and
+ * above: AMX runs the AVX-512 panels) for weights of `wtype` with `act` activations and
+ * rows of `cols`: the K-quants at both levels, the 32-weight formats at AVX-512 only. Says
+ * nothing about the CPU (the caller checks the active ISA) and nothing about
+ * INFER_CPU_PANELS (see infer_panels_enabled). */
+int infer_panels_supports(infer_cpu_isa isa, uint32_t wtype, infer_act_format act, int64_t cols);
 
 /* 0 when INFER_CPU_PANELS=0 is set in the environment (re-read each call): the tests that
  * compare a batch with token-by-token decoding bit for bit turn panels off, since the one-
  * token kernels sum floats in another order. */
 int infer_panels_enabled(void);
 
-/* y[t * ldy + r] = dot(W[r], x[t]) for rows [row_lo,row_hi) and all n tokens; xq holds n
- * act rows of xs bytes. Returns 0, or -1 when unsupported or out of memory (nothing
- * written). */
-int infer_panels_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
+/* y[t * ldy + r] = dot(W[r], x[t]) for rows [row_lo,row_hi) and all n tokens with the
+ * panels of level `isa`; xq holds n act rows of xs bytes. Returns 0, or -1 when that level
+ * lacks the format or shape, the CPU cannot run it, or out of memory (nothing written). */
+int infer_panels_matmul_rows(infer_cpu_isa isa, uint32_t wtype, const char *W, size_t row_bytes, int64_t cols,
+                             int64_t row_lo, int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y,
+                             int64_t ldy);
+
+/* The two levels behind infer_panels_matmul_rows, same arguments (each -1 in a build
+ * without that ISA's compiler flags). */
+int infer_panels_avx512_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
                              int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy);
+int infer_panels_avx2_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
+                           int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy);
 
 #endif

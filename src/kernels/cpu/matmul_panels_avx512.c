@@ -1,4 +1,5 @@
-/* AVX-512 VNNI panel matmul for the K-quants (see matmul_panels.h for the why).
+/* AVX-512 VNNI panel matmul, 16 rows, K-quants and 32-weight formats (see matmul_panels.h
+ * for the why).
  *
  * Panel of one super-block (256 columns) of 16 rows, PANEL_SB_BYTES bytes:
  *   q     [64 column quads][16 rows][4]  uint8 levels (Q6_K's stored q, before its -32)
@@ -28,82 +29,11 @@
 #define OFF_DM (OFF_D + 64)
 #define PANEL_SB_BYTES (OFF_DM + 64)
 
-/* One row's super-block, decoded: the 256 levels in column order, scales, bsum factors. */
-typedef struct {
-    uint8_t q[256];
-    int32_t sc[16];
-    int16_t corr[16];   /* corr[2k], corr[2k+1] multiply bsums[2k], bsums[2k+1] */
-    float d, dm, pad[2];
-} row_block;
-/* 23 runs of 16 bytes, whose dwords 16 rows at a time become the panel's 90 zmm rows
- * (the last run's pad excepted): the panel is this struct transposed */
+#include "kernels/cpu/matmul_panels_common.inc"
+
+/* row_block is 23 runs of 16 bytes, whose dwords 16 rows at a time become the panel's
+ * 90 zmm rows (the last run's pad excepted): the panel is this struct transposed */
 _Static_assert(sizeof(row_block) == 23 * 16 && PANEL_SB_BYTES == 90 * 64, "row_block is the panel's transpose");
-
-static void decode_q45_k(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, row_block *o) {
-    const __m256i lo4 = _mm256_set1_epi8(0x0F);
-    for (int g = 0; g < 4; g++) {
-        const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
-        __m256i a = _mm256_and_si256(v, lo4), b = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
-        if (qh) {   /* fifth bit: bit 2g (first 32) / 2g+1 (second 32) of qh[l] */
-            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-            const __m256i m1 = _mm256_set1_epi8((char)(1 << (2 * g))), m2 = _mm256_set1_epi8((char)(2 << (2 * g)));
-            const __m256i b16 = _mm256_set1_epi8(16);
-            a = _mm256_or_si256(a, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, m1), m1), b16));
-            b = _mm256_or_si256(b, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, m2), m2), b16));
-        }
-        _mm256_storeu_si256((__m256i *)(o->q + 64 * g), a);
-        _mm256_storeu_si256((__m256i *)(o->q + 64 * g + 32), b);
-    }
-    for (int j = 0; j < 8; j++) {
-        uint8_t sc, m;
-        infer_q4k_scale_min(j, scales, &sc, &m);
-        o->sc[j] = sc;
-        o->sc[8 + j] = 0;
-        o->corr[2 * j] = o->corr[2 * j + 1] = (int16_t)m;   /* sub-block j spans bsums 2j, 2j+1 */
-    }
-}
-
-static void decode_q4_k(const void *blk, row_block *o) {
-    const block_q4_k *b = blk;
-    decode_q45_k(b->scales, b->qs, NULL, o);
-    o->d = _cvtsh_ss(b->d);
-    o->dm = -_cvtsh_ss(b->dmin);
-}
-
-static void decode_q5_k(const void *blk, row_block *o) {
-    const block_q5_k *b = blk;
-    decode_q45_k(b->scales, b->qs, b->qh, o);
-    o->d = _cvtsh_ss(b->d);
-    o->dm = -_cvtsh_ss(b->dmin);
-}
-
-/* Q6_K: weight 128h + 32k + l (k = 0..3) has low bits ql[64h + 32(k&1) + l] (low nibble
- * for k < 2, high for k >= 2) and high bits (qh[32h + l] >> 2k) & 3. */
-static void decode_q6_k(const void *blk, row_block *o) {
-    const block_q6_k *b = blk;
-    const __m256i lo4 = _mm256_set1_epi8(0x0F), lo2 = _mm256_set1_epi8(3);
-    for (int h = 0; h < 2; h++) {
-        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
-        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
-        const __m256i hb = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
-        const __m256i low[4] = {_mm256_and_si256(l0, lo4), _mm256_and_si256(l1, lo4),
-                                _mm256_and_si256(_mm256_srli_epi16(l0, 4), lo4),
-                                _mm256_and_si256(_mm256_srli_epi16(l1, 4), lo4)};
-        for (int k = 0; k < 4; k++) {
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * k), lo2);
-            _mm256_storeu_si256((__m256i *)(o->q + 128 * h + 32 * k),
-                                _mm256_or_si256(low[k], _mm256_slli_epi16(hi, 4)));
-        }
-    }
-    for (int s = 0; s < 16; s++) {
-        o->sc[s] = b->scales[s];
-        o->corr[s] = (int16_t)(-32 * b->scales[s]);
-    }
-    o->d = _cvtsh_ss(b->d);
-    o->dm = 0;
-}
-
-typedef void (*decode_fn)(const void *blk, row_block *o);
 
 /* 16 rows of 16 bytes (row r at p[r]) transposed to 4 zmm: out[m] lane r = dword m of row
  * r. Loads put rows q, 4+q, 8+q, 12+q in the 128-bit lanes of z[q]; a 4x4 dword transpose
@@ -144,45 +74,6 @@ static void fill_panel(decode_fn decode, size_t block_bytes, const char *W, size
         _mm512_store_si512(P + OFF_DM, o[1]);
     }
 }
-
-/* Weights come from DRAM (a matrix, an expert, is read once per batch) and filling a panel
- * waits for them: while the tokens run against one panel, the next panel's rows (16
- * consecutive weight rows, one contiguous run) are fetched into L2, a slice per token
- * block, a few lines per super-block / block of the kernel (a burst stalls on the
- * outstanding-miss queue). */
-typedef struct {
-    const char *p;      /* first line of this token block's slice, or NULL */
-    int64_t lines;
-} prefetch_plan;
-
-ALWAYS_INLINE prefetch_plan prefetch_slice(const char *next, size_t bytes, int64_t t, int64_t n) {
-    prefetch_plan pf = {NULL, 0};
-    if (!next) return pf;
-    const int64_t blocks = (n + PANEL_NT - 1) / PANEL_NT, b = t / PANEL_NT;
-    const int64_t lines = (int64_t)((bytes + 63) / 64), lo = lines * b / blocks, hi = lines * (b + 1) / blocks;
-    pf.p = next + 64 * lo;
-    pf.lines = hi - lo;
-    return pf;
-}
-
-/* the part of the slice that goes with block i of nb */
-ALWAYS_INLINE void prefetch_step(prefetch_plan pf, int64_t i, int64_t nb) {
-    if (!pf.p) return;
-    const int64_t per = (pf.lines + nb - 1) / nb;
-    const int64_t hi = (i + 1) * per < pf.lines ? (i + 1) * per : pf.lines;
-    for (int64_t l = i * per; l < hi; l++) _mm_prefetch(pf.p + 64 * l, _MM_HINT_T1);
-}
-
-/* The first panel of a call has no work to hide its fetch behind (MoE calls cover 64
- * rows, so that is a quarter of them): ask for all its lines at once, in address order,
- * rather than 16 short row streams the hardware prefetcher does not pick up in time. */
-static void prefetch_first(const char *W, size_t row_bytes, int64_t row_lo, int64_t row_hi) {
-    const int64_t r1 = row_lo + PANEL_ROWS < row_hi ? row_lo + PANEL_ROWS : row_hi;
-    const char *p = W + (size_t)row_lo * row_bytes;
-    const size_t lines = ((size_t)(r1 - row_lo) * row_bytes + 63) / 64;
-    for (size_t l = 0; l < lines; l++) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
-}
-
 #define ACT(t, i) ((const block_q8_k *)(x + (size_t)(t) * xs) + (i))
 
 /* nt tokens against a panel of nb super-blocks; sub_q column quads per sub-block (8 for
@@ -427,18 +318,18 @@ static int panels32_rows(const format32 *f, const char *W, size_t row_bytes, int
     return 0;
 }
 
-int infer_panels_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
+int infer_panels_avx512_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
                              int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
     /* gather offsets of 16 rows are int32 */
     if (row_bytes > (size_t)INT32_MAX / PANEL_ROWS) return -1;
     format32 f32;
     if (format32_of(wtype, &f32) == 0) {
-        if (!infer_panels_supports(wtype, INFER_ACT_Q8, cols)) return -1;
+        if (!infer_panels_supports(INFER_ISA_AVX512, wtype, INFER_ACT_Q8, cols)) return -1;
         if (row_hi <= row_lo || n <= 0) return 0;
         return panels32_rows(&f32, W, row_bytes, cols, row_lo, row_hi, xq, xs, n, y, ldy);
     }
     panel_format f;
-    if (!infer_panels_supports(wtype, INFER_ACT_Q8K, cols) || format_of(wtype, &f) != 0) return -1;
+    if (!infer_panels_supports(INFER_ISA_AVX512, wtype, INFER_ACT_Q8K, cols) || format_of(wtype, &f) != 0) return -1;
     if (row_hi <= row_lo || n <= 0) return 0;
     const int64_t nb = cols / 256;
     uint8_t *panel = NULL;
@@ -468,7 +359,7 @@ int infer_panels_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, in
 
 #else /* built without AVX-512 VNNI: nothing to dispatch to */
 
-int infer_panels_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
+int infer_panels_avx512_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
                              int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
     (void)wtype; (void)W; (void)row_bytes; (void)cols; (void)row_lo; (void)row_hi;
     (void)xq; (void)xs; (void)n; (void)y; (void)ldy;

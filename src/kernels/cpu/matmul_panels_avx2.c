@@ -1,0 +1,233 @@
+/* AVX2 panel matmul for the K-quants, 8 rows (see matmul_panels.h for the why).
+ *
+ * Panel of one super-block (256 columns) of 8 rows, PANEL_SB_BYTES bytes:
+ *   q     [64 column quads][8 rows][4]  uint8 levels (Q6_K's stored q, before its -32)
+ *   sc    [16 sub-blocks][8 rows][2]    int16 sub-block scale, twice (Q4_K/Q5_K: first 8)
+ *   corr  [8 bsum pairs][8 rows][2]     int16 factors of the Q8_K bsums: the mins (Q4_K,
+ *                                       Q5_K) or -32 x the scale (Q6_K's level offset)
+ *   d, dm [8 rows]                      float: d, and -dmin (Q4_K/Q5_K) or 0
+ * Without vpdpbusd a token's 4 activation bytes meet a quad of 8 rows in one vpmaddubsw
+ * (levels unsigned, activations signed), giving per row two int16 sums of two products.
+ * GROUP_Q quads of one sub-block are added in int16 and then one vpmaddwd with the scale
+ * pair makes the row's int32 sc * (sum of both halves). With activations in [-127, 127]
+ * (the Q8_K quantizers clamp there) one quad's int16 is at most 2 * 127 * the top level,
+ * so GROUP_Q = floor(32767 / (254 * top)): Q4_K (15) 8 quads, a whole sub-block (30480);
+ * Q5_K (31) 4 (31496); Q6_K (63) 2 (32004). The results are the scalar reference's
+ * integers exactly: isum = sum_j sc_j * dot(q_j, x_j), cs = dot(corr, bsums), then per
+ * token d * isum + dm * cs (with mins) or d * (isum + cs) (Q6_K), one float multiply-add
+ * per super-block, in the same order whatever the batch. */
+#include "kernels/cpu/matmul_panels.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include "quant/blocks.h"
+#include "tensor/dtype.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define PANEL_ROWS 8
+/* tokens per register block: 4 x (int16 sum, sub-block sum, float acc) fit the 16 ymm
+ * beside the weights; 6 measured no faster (bench-bench_matmul, 2048x2048, 512 tokens) */
+#define PANEL_NT 4
+#define OFF_SC 2048
+#define OFF_CORR (OFF_SC + 16 * 32)
+#define OFF_D (OFF_CORR + 8 * 32)
+#define OFF_DM (OFF_D + 32)
+#define PANEL_SB_BYTES (OFF_DM + 32)
+
+#include "kernels/cpu/matmul_panels_common.inc"
+
+/* row_block's first 11 runs of 32 bytes (levels, scales, bsum factors) transpose 8 rows at
+ * a time into the panel's first 88 ymm rows; d and dm follow, copied one by one. */
+_Static_assert(offsetof(row_block, d) == 11 * 32 && PANEL_SB_BYTES == 90 * 32, "row_block is the panel's transpose");
+
+/* 8 rows of 32 bytes at p[r] + off transposed to 8 ymm: out[m] lane r = dword m of row r. */
+ALWAYS_INLINE void transpose8x8(const char *const p[PANEL_ROWS], size_t off, __m256i out[8]) {
+    __m256i r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(p[i] + off));
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);       /* dwords 0,1 (4,5 in the high lane) */
+        t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);   /* dwords 2,3 (6,7) */
+    }
+    for (int h = 0; h < 8; h += 4) {   /* rows h..h+3, per 128-bit lane: */
+        u[h] = _mm256_unpacklo_epi64(t[h], t[h + 2]);           /* dword 0 (4) */
+        u[h + 1] = _mm256_unpackhi_epi64(t[h], t[h + 2]);       /* dword 1 (5) */
+        u[h + 2] = _mm256_unpacklo_epi64(t[h + 1], t[h + 3]);   /* dword 2 (6) */
+        u[h + 3] = _mm256_unpackhi_epi64(t[h + 1], t[h + 3]);   /* dword 3 (7) */
+    }
+    for (int m = 0; m < 4; m++) {
+        out[m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x20);
+        out[4 + m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x31);
+    }
+}
+
+/* Rows r0..r0+nr (nr <= 8; the rest of the panel is zero) x all nb super-blocks. */
+static void fill_panel(decode_fn decode, size_t block_bytes, const char *W, size_t row_bytes, int64_t r0, int nr,
+                       int64_t nb, uint8_t *panel, row_block *tmp) {
+    const char *rp[PANEL_ROWS];
+    for (int r = 0; r < PANEL_ROWS; r++) rp[r] = (const char *)&tmp[r];
+    if (nr < PANEL_ROWS) memset(tmp + nr, 0, sizeof(row_block) * (size_t)(PANEL_ROWS - nr));
+    const __m256i lo16 = _mm256_set1_epi32(0xFFFF);
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t *P = panel + (size_t)i * PANEL_SB_BYTES;
+        for (int r = 0; r < nr; r++) decode(W + (size_t)(r0 + r) * row_bytes + (size_t)i * block_bytes, &tmp[r]);
+        __m256i o[8];
+        for (int c = 0; c < 8; c++) {   /* levels */
+            transpose8x8(rp, 32 * (size_t)c, o);
+            for (int j = 0; j < 8; j++) _mm256_store_si256((__m256i *)(P + 32 * (8 * c + j)), o[j]);
+        }
+        for (int c = 0; c < 2; c++) {   /* int32 scales (-128..127) -> the int16 pair (sc, sc) */
+            transpose8x8(rp, offsetof(row_block, sc) + 32 * (size_t)c, o);
+            for (int j = 0; j < 8; j++) {
+                const __m256i lo = _mm256_and_si256(o[j], lo16);
+                _mm256_store_si256((__m256i *)(P + OFF_SC + 32 * (8 * c + j)),
+                                   _mm256_or_si256(lo, _mm256_slli_epi32(lo, 16)));
+            }
+        }
+        transpose8x8(rp, offsetof(row_block, corr), o);   /* int16 pairs already */
+        for (int j = 0; j < 8; j++) _mm256_store_si256((__m256i *)(P + OFF_CORR + 32 * j), o[j]);
+        float *d = (float *)(P + OFF_D), *dm = (float *)(P + OFF_DM);
+        for (int r = 0; r < PANEL_ROWS; r++) {
+            d[r] = tmp[r].d;
+            dm[r] = tmp[r].dm;
+        }
+    }
+}
+
+#define ACT(t, i) ((const block_q8_k *)(x + (size_t)(t) * xs) + (i))
+
+ALWAYS_INLINE __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* nt tokens against a panel of nb super-blocks; sub_q column quads per sub-block (8 for
+ * 32-wide sub-blocks, 4 for 16-wide), group_q of them summed in int16 (see the top),
+ * has_min: d * isum + dm * cs, else d * (isum + cs). Writes 8 floats per token at
+ * y + t * ldy (masked to the panel's real rows). */
+ALWAYS_INLINE void panel_tokens(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int nt,
+                                const int sub_q, const int group_q, const int has_min, float *y, int64_t ldy,
+                                __m256i rows, prefetch_plan pf) {
+    __m256 acc[PANEL_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        prefetch_step(pf, i, nb);
+        const uint8_t *P = panel + (size_t)i * PANEL_SB_BYTES;
+        __m256i isum[PANEL_NT], s16[PANEL_NT];
+        for (int t = 0; t < nt; t++) isum[t] = _mm256_setzero_si256();
+        for (int s = 0; s < 64 / sub_q; s++) {
+            const __m256i sc = _mm256_load_si256((const __m256i *)(P + OFF_SC + 32 * s));
+            for (int g0 = 0; g0 < sub_q; g0 += group_q) {
+                for (int g = 0; g < group_q; g++) {
+                    const int kq = s * sub_q + g0 + g;
+                    const __m256i w = _mm256_load_si256((const __m256i *)(P + 32 * kq));
+                    for (int t = 0; t < nt; t++) {
+                        const __m256i p = _mm256_maddubs_epi16(w, bcast4(ACT(t, i)->qs + 4 * kq));
+                        s16[t] = g == 0 ? p : _mm256_add_epi16(s16[t], p);
+                    }
+                }
+                for (int t = 0; t < nt; t++) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+            }
+        }
+        __m256i cs[PANEL_NT];
+        for (int k = 0; k < 8; k++) {
+            const __m256i c = _mm256_load_si256((const __m256i *)(P + OFF_CORR + 32 * k));
+            for (int t = 0; t < nt; t++) {
+                int32_t bs;
+                memcpy(&bs, &ACT(t, i)->bsums[2 * k], 4);
+                const __m256i p = _mm256_madd_epi16(c, _mm256_set1_epi32(bs));
+                cs[t] = k == 0 ? p : _mm256_add_epi32(cs[t], p);
+            }
+        }
+        const __m256 d = _mm256_load_ps((const float *)(P + OFF_D));
+        if (has_min) {
+            const __m256 dm = _mm256_load_ps((const float *)(P + OFF_DM));
+            for (int t = 0; t < nt; t++) {
+                const __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), d,
+                                                 _mm256_mul_ps(_mm256_cvtepi32_ps(cs[t]), dm));
+                acc[t] = _mm256_fmadd_ps(f, _mm256_set1_ps(ACT(t, i)->d), acc[t]);
+            }
+        } else {
+            for (int t = 0; t < nt; t++)
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(isum[t], cs[t])),
+                                         _mm256_mul_ps(d, _mm256_set1_ps(ACT(t, i)->d)), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) _mm256_maskstore_ps(y + t * ldy, rows, acc[t]);
+}
+
+typedef void (*panel_kernel)(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,
+                             __m256i rows, prefetch_plan pf);
+#define PANEL_KERNEL(name, nt, sub_q, group_q, has_min)                                                     \
+    static void name(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,    \
+                     __m256i rows, prefetch_plan pf) {                                                      \
+        panel_tokens(panel, nb, x, xs, nt, sub_q, group_q, has_min, y, ldy, rows, pf);                      \
+    }
+#define PANEL_KERNELS(fam, sub_q, group_q, has_min)                                                         \
+    PANEL_KERNEL(fam##_1, 1, sub_q, group_q, has_min) PANEL_KERNEL(fam##_2, 2, sub_q, group_q, has_min)     \
+    PANEL_KERNEL(fam##_3, 3, sub_q, group_q, has_min) PANEL_KERNEL(fam##_4, 4, sub_q, group_q, has_min)     \
+    static const panel_kernel fam[PANEL_NT] = {fam##_1, fam##_2, fam##_3, fam##_4};
+PANEL_KERNELS(q4k, 8, 8, 1)     /* 32-wide sub-blocks with mins, levels 0..15 */
+PANEL_KERNELS(q5k, 8, 4, 1)     /* the same, levels 0..31 */
+PANEL_KERNELS(q6k, 4, 2, 0)     /* 16-wide sub-blocks, levels 0..63, level offset */
+
+typedef struct {
+    decode_fn decode;
+    size_t block_bytes;
+    const panel_kernel *kernels;
+} panel_format;
+
+static int format_of(uint32_t wtype, panel_format *f) {
+    switch (wtype) {
+    case INFER_TYPE_Q4_K: *f = (panel_format){decode_q4_k, sizeof(block_q4_k), q4k}; return 0;
+    case INFER_TYPE_Q5_K: *f = (panel_format){decode_q5_k, sizeof(block_q5_k), q5k}; return 0;
+    case INFER_TYPE_Q6_K: *f = (panel_format){decode_q6_k, sizeof(block_q6_k), q6k}; return 0;
+    default: return -1;
+    }
+}
+
+int infer_panels_avx2_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
+                           int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
+    panel_format f;
+    if (!infer_panels_supports(INFER_ISA_AVX2, wtype, INFER_ACT_Q8K, cols) || format_of(wtype, &f) != 0) return -1;
+    if (row_hi <= row_lo || n <= 0) return 0;
+    const int64_t nb = cols / 256;
+    uint8_t *panel = NULL;
+    row_block *tmp = NULL;
+    if (posix_memalign((void **)&panel, 64, (size_t)nb * PANEL_SB_BYTES) != 0) return -1;
+    if (posix_memalign((void **)&tmp, 64, sizeof(row_block) * PANEL_ROWS) != 0) {
+        free(panel);
+        return -1;
+    }
+    prefetch_first(W, row_bytes, row_lo, row_hi);
+    for (int64_t r0 = row_lo; r0 < row_hi; r0 += PANEL_ROWS) {
+        const int nr = (int)(row_hi - r0 < PANEL_ROWS ? row_hi - r0 : PANEL_ROWS);
+        /* lane r stored when r < nr: the sign bit of r - nr */
+        const __m256i rows = _mm256_sub_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(nr));
+        fill_panel(f.decode, f.block_bytes, W, row_bytes, r0, nr, nb, panel, tmp);
+        const int64_t r1 = r0 + PANEL_ROWS, r2 = r1 + PANEL_ROWS < row_hi ? r1 + PANEL_ROWS : row_hi;
+        const char *next = r1 < row_hi ? W + (size_t)r1 * row_bytes : NULL;
+        for (int64_t t = 0; t < n; t += PANEL_NT) {
+            const int nt = (int)(n - t < PANEL_NT ? n - t : PANEL_NT);
+            f.kernels[nt - 1](panel, nb, xq + (size_t)t * xs, xs, y + t * ldy + r0, ldy, rows,
+                              prefetch_slice(next, (size_t)(r2 - r1) * row_bytes, t, n));
+        }
+    }
+    free(tmp);
+    free(panel);
+    return 0;
+}
+
+#else /* built without AVX2: nothing to dispatch to */
+
+int infer_panels_avx2_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
+                           int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
+    (void)wtype; (void)W; (void)row_bytes; (void)cols; (void)row_lo; (void)row_hi;
+    (void)xq; (void)xs; (void)n; (void)y; (void)ldy;
+    return -1;
+}
+
+#endif
