@@ -36,6 +36,7 @@
 #define OFF_D (OFF_CORR + 8 * 32)
 #define OFF_DM (OFF_D + 32)
 #define PANEL_SB_BYTES (OFF_DM + 32)
+typedef __m256i panel_mask;   /* lane r stored when its sign bit is set */
 
 #include "kernels/cpu/matmul_panels_common.inc"
 
@@ -63,7 +64,11 @@ ALWAYS_INLINE void transpose8x8(const char *const p[PANEL_ROWS], size_t off, __m
     }
 }
 
-/* Rows r0..r0+nr (nr <= 8; the rest of the panel is zero) x all nb super-blocks. */
+/* lanes r < nr: the sign bit of r - nr */
+static panel_mask mask_of(int nr) {
+    return _mm256_sub_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(nr));
+}
+
 static void fill_panel(decode_fn decode, size_t block_bytes, const char *W, size_t row_bytes, int64_t r0, int nr,
                        int64_t nb, uint8_t *panel, row_block *tmp) {
     const char *rp[PANEL_ROWS];
@@ -110,7 +115,7 @@ ALWAYS_INLINE __m256i bcast4(const int8_t *p) {
  * y + t * ldy (masked to the panel's real rows). */
 ALWAYS_INLINE void panel_tokens(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int nt,
                                 const int sub_q, const int group_q, const int has_min, float *y, int64_t ldy,
-                                __m256i rows, prefetch_plan pf) {
+                                panel_mask rows, prefetch_plan pf) {
     __m256 acc[PANEL_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
@@ -162,11 +167,9 @@ ALWAYS_INLINE void panel_tokens(const uint8_t *panel, int64_t nb, const char *x,
     for (int t = 0; t < nt; t++) _mm256_maskstore_ps(y + t * ldy, rows, acc[t]);
 }
 
-typedef void (*panel_kernel)(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,
-                             __m256i rows, prefetch_plan pf);
 #define PANEL_KERNEL(name, nt, sub_q, group_q, has_min)                                                     \
     static void name(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,    \
-                     __m256i rows, prefetch_plan pf) {                                                      \
+                     panel_mask rows, prefetch_plan pf) {                                                   \
         panel_tokens(panel, nb, x, xs, nt, sub_q, group_q, has_min, y, ldy, rows, pf);                      \
     }
 #define PANEL_KERNELS(fam, sub_q, group_q, has_min)                                                         \
@@ -176,12 +179,6 @@ typedef void (*panel_kernel)(const uint8_t *panel, int64_t nb, const char *x, si
 PANEL_KERNELS(q4k, 8, 8, 1)     /* 32-wide sub-blocks with mins, levels 0..15 */
 PANEL_KERNELS(q5k, 8, 4, 1)     /* the same, levels 0..31 */
 PANEL_KERNELS(q6k, 4, 2, 0)     /* 16-wide sub-blocks, levels 0..63, level offset */
-
-typedef struct {
-    decode_fn decode;
-    size_t block_bytes;
-    const panel_kernel *kernels;
-} panel_format;
 
 static int format_of(uint32_t wtype, panel_format *f) {
     switch (wtype) {
@@ -197,31 +194,7 @@ int infer_panels_avx2_rows(uint32_t wtype, const char *W, size_t row_bytes, int6
     panel_format f;
     if (!infer_panels_supports(INFER_ISA_AVX2, wtype, INFER_ACT_Q8K, cols) || format_of(wtype, &f) != 0) return -1;
     if (row_hi <= row_lo || n <= 0) return 0;
-    const int64_t nb = cols / 256;
-    uint8_t *panel = NULL;
-    row_block *tmp = NULL;
-    if (posix_memalign((void **)&panel, 64, (size_t)nb * PANEL_SB_BYTES) != 0) return -1;
-    if (posix_memalign((void **)&tmp, 64, sizeof(row_block) * PANEL_ROWS) != 0) {
-        free(panel);
-        return -1;
-    }
-    prefetch_first(W, row_bytes, row_lo, row_hi);
-    for (int64_t r0 = row_lo; r0 < row_hi; r0 += PANEL_ROWS) {
-        const int nr = (int)(row_hi - r0 < PANEL_ROWS ? row_hi - r0 : PANEL_ROWS);
-        /* lane r stored when r < nr: the sign bit of r - nr */
-        const __m256i rows = _mm256_sub_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(nr));
-        fill_panel(f.decode, f.block_bytes, W, row_bytes, r0, nr, nb, panel, tmp);
-        const int64_t r1 = r0 + PANEL_ROWS, r2 = r1 + PANEL_ROWS < row_hi ? r1 + PANEL_ROWS : row_hi;
-        const char *next = r1 < row_hi ? W + (size_t)r1 * row_bytes : NULL;
-        for (int64_t t = 0; t < n; t += PANEL_NT) {
-            const int nt = (int)(n - t < PANEL_NT ? n - t : PANEL_NT);
-            f.kernels[nt - 1](panel, nb, xq + (size_t)t * xs, xs, y + t * ldy + r0, ldy, rows,
-                              prefetch_slice(next, (size_t)(r2 - r1) * row_bytes, t, n));
-        }
-    }
-    free(tmp);
-    free(panel);
-    return 0;
+    return kquant_panels_rows(&f, W, row_bytes, cols / 256, row_lo, row_hi, xq, xs, n, y, ldy);
 }
 
 #else /* built without AVX2: nothing to dispatch to */

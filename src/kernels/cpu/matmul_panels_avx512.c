@@ -28,6 +28,7 @@
 #define OFF_D (OFF_CORR + 8 * 64)
 #define OFF_DM (OFF_D + 64)
 #define PANEL_SB_BYTES (OFF_DM + 64)
+typedef __mmask16 panel_mask;
 
 #include "kernels/cpu/matmul_panels_common.inc"
 
@@ -55,7 +56,8 @@ ALWAYS_INLINE void transpose16x4(const char *const p[PANEL_ROWS], size_t off, __
     out[3] = _mm512_unpackhi_epi64(t1, t3);
 }
 
-/* Rows r0..r0+nr (nr <= 16; the rest of the panel is zero) x all nb super-blocks. */
+static panel_mask mask_of(int nr) { return (__mmask16)((1u << nr) - 1u); }
+
 static void fill_panel(decode_fn decode, size_t block_bytes, const char *W, size_t row_bytes, int64_t r0, int nr,
                        int64_t nb, uint8_t *panel, row_block *tmp) {
     const char *rp[PANEL_ROWS];
@@ -129,8 +131,6 @@ ALWAYS_INLINE void panel_tokens(const uint8_t *panel, int64_t nb, const char *x,
     for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + t * ldy, rows, acc[t]);
 }
 
-typedef void (*panel_kernel)(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,
-                             __mmask16 rows, prefetch_plan pf);
 #define PANEL_KERNEL(name, nt, sub_q, has_min)                                                              \
     static void name(const uint8_t *panel, int64_t nb, const char *x, size_t xs, float *y, int64_t ldy,    \
                      __mmask16 rows, prefetch_plan pf) {                                                    \
@@ -145,12 +145,6 @@ typedef void (*panel_kernel)(const uint8_t *panel, int64_t nb, const char *x, si
                                                fam##_5, fam##_6, fam##_7, fam##_8};
 PANEL_KERNELS(kmin32, 8, 1)     /* Q4_K, Q5_K: 32-wide sub-blocks with mins */
 PANEL_KERNELS(koff16, 4, 0)     /* Q6_K: 16-wide sub-blocks, level offset */
-
-typedef struct {
-    decode_fn decode;
-    size_t block_bytes;
-    const panel_kernel *kernels;
-} panel_format;
 
 static int format_of(uint32_t wtype, panel_format *f) {
     switch (wtype) {
@@ -331,30 +325,7 @@ int infer_panels_avx512_rows(uint32_t wtype, const char *W, size_t row_bytes, in
     panel_format f;
     if (!infer_panels_supports(INFER_ISA_AVX512, wtype, INFER_ACT_Q8K, cols) || format_of(wtype, &f) != 0) return -1;
     if (row_hi <= row_lo || n <= 0) return 0;
-    const int64_t nb = cols / 256;
-    uint8_t *panel = NULL;
-    row_block *tmp = NULL;
-    if (posix_memalign((void **)&panel, 64, (size_t)nb * PANEL_SB_BYTES) != 0) return -1;
-    if (posix_memalign((void **)&tmp, 64, sizeof(row_block) * PANEL_ROWS) != 0) {
-        free(panel);
-        return -1;
-    }
-    prefetch_first(W, row_bytes, row_lo, row_hi);
-    for (int64_t r0 = row_lo; r0 < row_hi; r0 += PANEL_ROWS) {
-        const int nr = (int)(row_hi - r0 < PANEL_ROWS ? row_hi - r0 : PANEL_ROWS);
-        const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
-        fill_panel(f.decode, f.block_bytes, W, row_bytes, r0, nr, nb, panel, tmp);
-        const int64_t r1 = r0 + PANEL_ROWS, r2 = r1 + PANEL_ROWS < row_hi ? r1 + PANEL_ROWS : row_hi;
-        const char *next = r1 < row_hi ? W + (size_t)r1 * row_bytes : NULL;
-        for (int64_t t = 0; t < n; t += PANEL_NT) {
-            const int nt = (int)(n - t < PANEL_NT ? n - t : PANEL_NT);
-            f.kernels[nt - 1](panel, nb, xq + (size_t)t * xs, xs, y + t * ldy + r0, ldy, rows,
-                              prefetch_slice(next, (size_t)(r2 - r1) * row_bytes, t, n));
-        }
-    }
-    free(tmp);
-    free(panel);
-    return 0;
+    return kquant_panels_rows(&f, W, row_bytes, cols / 256, row_lo, row_hi, xq, xs, n, y, ldy);
 }
 
 #else /* built without AVX-512 VNNI: nothing to dispatch to */
