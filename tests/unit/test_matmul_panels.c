@@ -7,7 +7,7 @@
  * larger row stride, and extreme blocks (every level and scale at its top, activations at
  * +-127: the AVX2 int16 partial sums at their bound). The panel entry point is called
  * directly, so a silent fallback to another kernel cannot pass; infer_cpu_matmul with
- * INFER_CPU_ISA at that level must agree too, and with INFER_CPU_PANELS=0 as well. Both use
+ * INFER_CPU_ISA at that level must agree too, and with panels off as well. Both use
  * the same quantized activations: integer sums are identical, only float order differs.
  * A token's result must not depend on the batch it is in (bit for bit).
  * Exits 77 (skipped) when this CPU has no AVX2. */
@@ -89,14 +89,16 @@ static void check_case(matmul_case *c, int64_t lo, int64_t hi) {
         }
     free(y1);
     /* the whole dispatcher at this level, with panels and without */
+    infer_cpu_scratch *sc = infer_cpu_scratch_new();
+    assert_non_null(sc);
     for (int off = 0; off < 2; off++) {
         setenv("INFER_CPU_ISA", g_isa == INFER_ISA_AVX2 ? "avx2" : "avx512", 1);
-        if (off) setenv("INFER_CPU_PANELS", "0", 1);
-        assert_int_equal(infer_cpu_matmul(tp, NULL, W, type, rows, cols, x, n, y2), 0);
+        infer_cpu_scratch_set_panels(sc, !off);
+        assert_int_equal(infer_cpu_matmul(tp, sc, W, type, rows, cols, x, n, y2), 0);
         unsetenv("INFER_CPU_ISA");
-        unsetenv("INFER_CPU_PANELS");
         expect_close(y2, ref, n * rows, off ? "dispatch, panels off" : "dispatch", type);
     }
+    infer_cpu_scratch_free(sc);
     infer_threadpool_free(tp);
     free(y2); free(y);
 }
@@ -251,6 +253,41 @@ static void test_rejects_what_it_lacks(void **state) {
         assert_int_equal(infer_panels_matmul_rows(L, INFER_TYPE_Q4_0, NULL, 18, 32, 0, 1, NULL, 40, 1, NULL, 1), -1);
 }
 
+/* The panels setting is read from INFER_CPU_PANELS once, when a backend's matmul state is
+ * made, and a plan follows that state (or the setter), not the environment of the moment. */
+static void test_panels_setting(void **state) {
+    (void)state;
+    setenv("INFER_CPU_ISA", g_isa == INFER_ISA_AVX2 ? "avx2" : "avx512", 1);
+    infer_cpu_matmul_plan p;
+    unsetenv("INFER_CPU_PANELS");
+    infer_cpu_scratch *on = infer_cpu_scratch_new();
+    setenv("INFER_CPU_PANELS", "0", 1);
+    infer_cpu_scratch *off = infer_cpu_scratch_new();
+    assert_non_null(on);
+    assert_non_null(off);
+    /* made before the switch: still on */
+    assert_int_equal(infer_cpu_matmul_plan_init(&p, INFER_TYPE_Q4_K, 512, infer_cpu_scratch_opts(on)), 0);
+    assert_int_equal(p.panels, g_isa);
+    unsetenv("INFER_CPU_PANELS");
+    /* made under INFER_CPU_PANELS=0: still off */
+    assert_int_equal(infer_cpu_matmul_plan_init(&p, INFER_TYPE_Q4_K, 512, infer_cpu_scratch_opts(off)), 0);
+    assert_int_equal(p.panels, INFER_ISA_SCALAR);
+    infer_cpu_scratch_set_panels(off, 1);
+    assert_int_equal(infer_cpu_matmul_plan_init(&p, INFER_TYPE_Q4_K, 512, infer_cpu_scratch_opts(off)), 0);
+    assert_int_equal(p.panels, g_isa);
+    infer_cpu_scratch_set_panels(on, 0);
+    assert_int_equal(infer_cpu_matmul_plan_init(&p, INFER_TYPE_Q4_K, 512, infer_cpu_scratch_opts(on)), 0);
+    assert_int_equal(p.panels, INFER_ISA_SCALAR);
+    /* no state: the defaults, whatever the environment says */
+    setenv("INFER_CPU_PANELS", "0", 1);
+    assert_int_equal(infer_cpu_matmul_plan_init(&p, INFER_TYPE_Q4_K, 512, infer_cpu_scratch_opts(NULL)), 0);
+    assert_int_equal(p.panels, g_isa);
+    unsetenv("INFER_CPU_PANELS");
+    unsetenv("INFER_CPU_ISA");
+    infer_cpu_scratch_free(on);
+    infer_cpu_scratch_free(off);
+}
+
 int main(void) {
     const infer_cpu_isa top = infer_cpu_isa_detect();
     if (top < INFER_ISA_AVX2 || infer_cpu_isa_is_arm(top)) {
@@ -265,6 +302,7 @@ int main(void) {
         cmocka_unit_test(test_row_subrange),
         cmocka_unit_test(test_extreme_blocks),
         cmocka_unit_test(test_rejects_what_it_lacks),
+        cmocka_unit_test(test_panels_setting),
     };
     int failed = 0;
     g_isa = INFER_ISA_AVX2;

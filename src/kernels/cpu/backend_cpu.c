@@ -28,7 +28,8 @@ struct infer_bbuf {
 typedef struct cpu_backend {
     infer_backend base;          /* must stay first: infer_backend* <-> cpu_backend* */
     infer_threadpool *tp;
-    infer_cpu_scratch *scratch;  /* activation conversions of infer_cpu_matmul */
+    infer_cpu_scratch *scratch;  /* infer_cpu_matmul's activation conversions and plan settings
+                                  * (INFER_CPU_PANELS, read once when it is made) */
     infer_cpu_ws ws;             /* op scratch (attention tiles, rope angles, moe) */
     infer_status status;         /* sticky error of the current pass */
     infer_error err;

@@ -36,9 +36,25 @@
 struct infer_cpu_scratch {
     void *buf;
     size_t cap;
+    infer_cpu_matmul_opts opts;
 };
 
-infer_cpu_scratch *infer_cpu_scratch_new(void) { return calloc(1, sizeof(infer_cpu_scratch)); }
+static const infer_cpu_matmul_opts default_opts = {.panels = 1};
+
+infer_cpu_scratch *infer_cpu_scratch_new(void) {
+    infer_cpu_scratch *s = calloc(1, sizeof(infer_cpu_scratch));
+    if (s) {
+        s->opts = default_opts;
+        s->opts.panels = infer_panels_env_allows();
+    }
+    return s;
+}
+
+void infer_cpu_scratch_set_panels(infer_cpu_scratch *s, int on) { s->opts.panels = on != 0; }
+
+const infer_cpu_matmul_opts *infer_cpu_scratch_opts(const infer_cpu_scratch *s) {
+    return s ? &s->opts : &default_opts;
+}
 
 void infer_cpu_scratch_free(infer_cpu_scratch *s) {
     if (!s) return;
@@ -236,7 +252,8 @@ static void plan_chunks(matmul_job *j, int nth) {
 }
 
 /* Checks the type and shape; fills the plan. */
-int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t cols) {
+int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t cols,
+                               const infer_cpu_matmul_opts *o) {
     const infer_dtype_traits *tr = infer_dtype_traits_get(wtype);
     if (!tr || !tr->supported || cols <= 0 || cols % tr->block_size != 0) return -1;
     kernel_choice c = choose_kernel(wtype);
@@ -247,7 +264,7 @@ int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t
         return -1;
     }
     /* the panels of the kernel table's level (AVX-512 also under AMX), when it has them */
-    const int has_panels = infer_panels_supports(c.level, wtype, c.k->act, cols) && infer_panels_enabled();
+    const int has_panels = o->panels && infer_panels_supports(c.level, wtype, c.k->act, cols);
     const infer_cpu_isa panels = has_panels ? c.level : INFER_ISA_SCALAR;
     *p = (infer_cpu_matmul_plan){
         .k = c.k, .quantize = c.quantize, .wtype = wtype, .act = (int)c.k->act, .cols = cols,
@@ -300,7 +317,9 @@ int infer_cpu_matmul_multi(infer_threadpool *tp, infer_cpu_scratch *scratch, con
     if (count < 1 || count > INFER_CPU_MATMUL_MAX_PARTS || n < 0) return -1;
     matmul_part planned[INFER_CPU_MATMUL_MAX_PARTS];
     for (int i = 0; i < count; i++) {
-        if (infer_cpu_matmul_plan_init(&planned[i].p, parts[i].wtype, cols) != 0 || parts[i].rows < 0) return -1;
+        if (infer_cpu_matmul_plan_init(&planned[i].p, parts[i].wtype, cols, infer_cpu_scratch_opts(scratch)) != 0 ||
+            parts[i].rows < 0)
+            return -1;
         planned[i].W = parts[i].W;
         planned[i].rows = parts[i].rows;
         planned[i].y = parts[i].y;
@@ -325,7 +344,9 @@ int infer_cpu_matmul_glu(infer_threadpool *tp, infer_cpu_scratch *scratch, const
                          float limit, int64_t n, float *y) {
     matmul_job j = {0};
     j.tp = tp; j.n = n; j.nparts = 1;
-    if (infer_cpu_matmul_plan_init(&j.part[0].p, wtype, cols) != 0 || rows < 0 || n < 0) return -1;
+    if (infer_cpu_matmul_plan_init(&j.part[0].p, wtype, cols, infer_cpu_scratch_opts(scratch)) != 0 || rows < 0 ||
+        n < 0)
+        return -1;
     if (rows == 0 || n == 0) return 0;
     j.part[0].W = W; j.part[0].rows = rows; j.part[0].y = y;
     j.x = gate;
@@ -355,7 +376,9 @@ static int plan_decode(const infer_cpu_matmul_plan *p, const void *W, int64_t ro
 int infer_cpu_matmul_rows(const void *W, uint32_t wtype, int64_t cols, int64_t row_lo, int64_t row_hi,
                           const float *x, int64_t n, float *y, int64_t ldy) {
     infer_cpu_matmul_plan p;
-    if (infer_cpu_matmul_plan_init(&p, wtype, cols) != 0 || row_lo < 0 || row_hi < row_lo || n < 0) return -1;
+    if (infer_cpu_matmul_plan_init(&p, wtype, cols, infer_cpu_scratch_opts(NULL)) != 0 || row_lo < 0 ||
+        row_hi < row_lo || n < 0)
+        return -1;
     if (row_hi == row_lo || n == 0) return 0;
     char *xq = (char *)x;
     if (p.k->act != INFER_ACT_F32) {

@@ -15,11 +15,26 @@
 #include "kernels/cpu/threadpool.h"
 #include "kernels/cpu/vec_dot.h"
 
-typedef struct infer_cpu_scratch infer_cpu_scratch;   /* reusable buffer for converted activations */
+/* Settings of the plans, fixed when their owner is made: a plan is made on every op call,
+ * where getenv would cost time and race with a setenv on another thread. */
+typedef struct infer_cpu_matmul_opts {
+    int panels;   /* 0: never the panel kernels (matmul_panels.h); INFER_CPU_PANELS=0 */
+} infer_cpu_matmul_opts;
+
+/* The matmuls' per-backend state: a reusable buffer for converted activations and the plan
+ * settings. infer_cpu_scratch_new reads them from the environment (INFER_CPU_PANELS) once;
+ * each CPU backend makes one, so a context decides when it is created. */
+typedef struct infer_cpu_scratch infer_cpu_scratch;
 infer_cpu_scratch *infer_cpu_scratch_new(void);
 void infer_cpu_scratch_free(infer_cpu_scratch *s);
+/* Panels on (1) or off (0) for the plans made with s from now on: tests compare both ways
+ * without the environment. */
+void infer_cpu_scratch_set_panels(infer_cpu_scratch *s, int on);
+/* s's settings; a NULL s gives the built-in defaults (panels on, the environment unread). */
+const infer_cpu_matmul_opts *infer_cpu_scratch_opts(const infer_cpu_scratch *s);
 
-/* Returns 0 on success, -1 if wtype is not supported (or out of memory). */
+/* Returns 0 on success, -1 if wtype is not supported (or out of memory). scratch may be
+ * NULL (a buffer per call, default settings). */
 int infer_cpu_matmul(infer_threadpool *tp, infer_cpu_scratch *scratch,
                      const void *W, uint32_t wtype, int64_t rows, int64_t cols,
                      const float *x, int64_t n, float *y);
@@ -68,11 +83,12 @@ typedef struct infer_cpu_matmul_plan {
     int amx;                  /* AMX tiles exist for (type, cols) and are the active ISA */
     infer_dot_rows_fn decode; /* one-token kernel over a row range, or NULL */
     infer_cpu_isa panels;     /* level of the panels (matmul_panels.h) for (type, cols) at the active
-                               * ISA: AVX512 or AVX2, or SCALAR for none */
+                               * ISA: AVX512 or AVX2, or SCALAR for none (or opts->panels 0) */
 } infer_cpu_matmul_plan;
 
-/* Returns 0, or -1 when wtype/cols have no kernel. */
-int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t cols);
+/* Returns 0, or -1 when wtype/cols have no kernel. o: settings (infer_cpu_scratch_opts). */
+int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t cols,
+                               const infer_cpu_matmul_opts *o);
 /* Converts one row of p->cols floats into p->xs bytes at xq. */
 void infer_cpu_matmul_plan_convert(const infer_cpu_matmul_plan *p, const float *x, void *xq);
 /* y[t * ldy + r] = dot(W[r], x[t]) for rows [row_lo,row_hi) and n converted rows at xq

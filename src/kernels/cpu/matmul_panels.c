@@ -44,7 +44,7 @@ int infer_panels_beat_amx(uint32_t wtype) {
     }
 }
 
-int infer_panels_enabled(void) {
+int infer_panels_env_allows(void) {
     const char *e = getenv("INFER_CPU_PANELS");
     return !(e && strcmp(e, "0") == 0);
 }
@@ -55,7 +55,7 @@ int infer_panels_matmul_rows(infer_cpu_isa isa, uint32_t wtype, const char *W, s
     if (isa > infer_cpu_isa_detect()) return -1;   /* never run code the CPU lacks */
     if (isa >= INFER_ISA_AVX512 && !infer_cpu_isa_is_arm(isa))
         return infer_panels_avx512_rows(wtype, W, row_bytes, cols, row_lo, row_hi, xq, xs, n, y, ldy);
-    if (isa == INFER_ISA_AVX2 && infer_panels_supports(isa, wtype, INFER_ACT_Q8K, cols))
+    if (isa == INFER_ISA_AVX2)   /* each level checks the format and shape itself */
         return infer_panels_avx2_rows(wtype, W, row_bytes, cols, row_lo, row_hi, xq, xs, n, y, ldy);
     return -1;
 }

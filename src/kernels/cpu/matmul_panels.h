@@ -42,13 +42,14 @@ int infer_panels_beat_amx(uint32_t wtype);
  * above: AMX runs the AVX-512 panels) for weights of `wtype` with `act` activations and
  * rows of `cols`: the K-quants at both levels, the 32-weight formats at AVX-512 only. Says
  * nothing about the CPU (the caller checks the active ISA) and nothing about
- * INFER_CPU_PANELS (see infer_panels_enabled). */
+ * INFER_CPU_PANELS (see infer_panels_env_allows). */
 int infer_panels_supports(infer_cpu_isa isa, uint32_t wtype, infer_act_format act, int64_t cols);
 
-/* 0 when INFER_CPU_PANELS=0 is set in the environment (re-read each call): the tests that
- * compare a batch with token-by-token decoding bit for bit turn panels off, since the one-
- * token kernels sum floats in another order. */
-int infer_panels_enabled(void);
+/* 0 when INFER_CPU_PANELS=0 is set in the environment. Read once per backend, when its
+ * matmul state is made (infer_cpu_scratch_new), never per plan. The tests that compare a
+ * batch with token-by-token decoding bit for bit turn panels off, since the one-token
+ * kernels sum floats in another order. */
+int infer_panels_env_allows(void);
 
 /* y[t * ldy + r] = dot(W[r], x[t]) for rows [row_lo,row_hi) and all n tokens with the
  * panels of level `isa`; xq holds n act rows of xs bytes. Returns 0, or -1 when that level

@@ -230,7 +230,8 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 infer_status infer_cpu_moe(infer_threadpool *tp, infer_cpu_scratch *scratch, infer_cpu_ws *ws,
                            const infer_cpu_moe_args *a, infer_error *err) {
-    (void)scratch;   /* converted rows live in ws, next to the grouping they belong to */
+    /* converted rows live in ws, next to the grouping they belong to; scratch gives the
+     * plan settings */
     const int64_t T = a->n_tok, E = a->n_embd, F = a->n_ff;
     const int32_t K = a->k, NE = a->n_expert;
     if (NE <= 0 || K <= 0 || K > NE || T < 0 || E <= 0 || F <= 0)
@@ -241,7 +242,7 @@ infer_status infer_cpu_moe(infer_threadpool *tp, infer_cpu_scratch *scratch, inf
     const int64_t cols[3] = { E, E, F };
     infer_cpu_matmul_plan *plans[3] = { &j.gate, &j.up, &j.down };
     for (int i = 0; i < 3; i++)
-        if (infer_dtype_row_bytes(types[i], cols[i]) == 0 || infer_cpu_matmul_plan_init(plans[i], types[i], cols[i]) != 0)
+        if (infer_dtype_row_bytes(types[i], cols[i]) == 0 || infer_cpu_matmul_plan_init(plans[i], types[i], cols[i], infer_cpu_scratch_opts(scratch)) != 0)
             return infer_err(err, INFER_ERR_UNSUPPORTED, "moe: %s weights of type %u cannot hold rows of %lld",
                              i == 0 ? "gate" : i == 1 ? "up" : "down", types[i], (long long)cols[i]);
     if (T == 0) return INFER_OK;
