@@ -228,6 +228,10 @@ typedef enum infer_pooling {
 } infer_pooling;
 
 typedef struct infer_ctx_params {
+    /* sizeof(infer_ctx_params) as the caller compiled it (infer_ctx_default_params() sets
+     * it): a struct from an older header is read up to its size, the newer fields taking
+     * their defaults; a size no release had (0, garbage) is INFER_ERR_INVALID_ARG. */
+    size_t struct_size;
     uint32_t n_ctx;            /* context window in tokens (0: model's training context, capped at 4096) */
     uint32_t n_batch;          /* most tokens per internal forward step (0: 512) */
     int32_t n_threads;         /* CPU worker threads (0: number of cores) */
@@ -239,7 +243,7 @@ typedef struct infer_ctx_params {
     infer_pooling pooling;     /* with embeddings: how infer_ctx_embeddings_seq pools them */
     int32_t embd_normalize;    /* nonzero: embeddings are L2-normalized (unit Euclidean length) */
     /* Placement on a GPU backend (ignored by the CPU backend). Fields are only ever
-     * appended here; infer_ctx_default_params() fills every one.
+     * appended here; infer_ctx_default_params() fills every one (start from it).
      * n_gpu_layers: repeating layers on the GPU, counted from the last one (llama.cpp's
      * -ngl): N > 0 puts layers n_layer-N .. n_layer-1 and the output head (final norm,
      * output projection) on the GPU and the rest, with the token embedding, on the CPU;

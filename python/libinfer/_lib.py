@@ -29,7 +29,9 @@ class ModelParams(Structure):
 
 
 class CtxParams(Structure):
-    _fields_ = [("n_ctx", c_uint32), ("n_batch", c_uint32), ("n_threads", c_int32), ("kv_type", c_int),
+    # struct_size first, as in infer.h: infer_ctx_default_params() sets it to the C sizeof,
+    # which tests/test_binding.py checks against ctypes.sizeof(CtxParams).
+    _fields_ = [("struct_size", c_size_t), ("n_ctx", c_uint32), ("n_batch", c_uint32), ("n_threads", c_int32), ("kv_type", c_int),
                 ("backend", c_int), ("device_index", c_int32), ("n_seq_max", c_uint32),
                 ("embeddings", c_int32), ("pooling", c_int), ("embd_normalize", c_int32),
                 ("n_gpu_layers", c_int32), ("n_cpu_moe", c_int32)]

@@ -170,6 +170,16 @@ def test_every_header_function_is_bound():
     assert sorted(declared - bound) == []
 
 
+def test_ctx_params_mirror_matches_c():
+    """CtxParams mirrors infer_ctx_params field for field: the library's defaults come back
+    with struct_size (the C sizeof) equal to the mirror's size and the documented defaults
+    where the header puts them."""
+    import ctypes
+    p = libinfer._lib.lib.infer_ctx_default_params()
+    assert p.struct_size == ctypes.sizeof(libinfer._lib.CtxParams)
+    assert (p.n_ctx, p.device_index, p.n_seq_max, p.n_gpu_layers, p.n_cpu_moe) == (0, -1, 1, -2, 0)
+
+
 def test_grammar_match():
     if not libinfer.library_has("infer_grammar_parse"):
         with pytest.raises(NotImplementedError):

@@ -11,24 +11,6 @@
 #include "models/arch.h"
 #include "models/weights.h"
 
-infer_ctx_params infer_ctx_default_params(void) {
-    infer_ctx_params p = {
-        .n_ctx = 0,
-        .n_batch = 0,
-        .n_threads = 0,
-        .kv_type = INFER_KV_F32,
-        .backend = INFER_BACKEND_AUTO,
-        .device_index = -1,
-        .n_seq_max = 1,
-        .embeddings = 0,
-        .pooling = INFER_POOLING_NONE,
-        .embd_normalize = 0,
-        .n_gpu_layers = INFER_GPU_LAYERS_AUTO,
-        .n_cpu_moe = 0,
-    };
-    return p;
-}
-
 static infer_status open_backend(infer_ctx *c, infer_error *err) {
     const infer_ctx_params *p = &c->p;
     switch (p->backend) {
@@ -108,11 +90,14 @@ infer_status infer_ctx_new(infer_model *m, const infer_ctx_params *params, infer
     if (!m) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_ctx_new: model is NULL");
     if (m->vocab_only || !m->arch)
         return infer_err(err, INFER_ERR_INVALID_ARG, "infer_ctx_new: the model was loaded vocab-only");
+    infer_ctx_params p;
+    infer_status st = infer_ctx_params_read(params, &p, err);
+    if (st != INFER_OK) return st;
     infer_ctx *c = calloc(1, sizeof *c);
     if (!c) return infer_err(err, INFER_ERR_NOMEM, "out of memory");
     c->m = m;
-    c->p = params ? *params : infer_ctx_default_params();
-    infer_status st = create(c, err);
+    c->p = p;
+    st = create(c, err);
     if (st != INFER_OK) {
         infer_ctx_free(c);
         return st;

@@ -505,6 +505,46 @@ static void test_bad_ctx_params(void **s) {
     infer_gguf_close(llama);
 }
 
+/* struct_size: a struct from an older header (cut before a later field) is read up to its
+ * size, the fields past it taking their defaults even when the bytes there are garbage; a
+ * size no release had is refused with a message naming struct_size. */
+static void test_ctx_params_size(void **s) {
+    (void)s;
+    infer_error err = {0};
+    infer_ctx_params p = infer_ctx_default_params();
+    assert_int_equal(p.struct_size, sizeof p);
+    p.backend = test_backend();
+    p.n_threads = 1;
+    p.n_ctx = 8;
+    p.n_cpu_moe = -5;   /* refused if read */
+    infer_ctx *c = NULL;
+    assert_int_equal(infer_ctx_new(g_model, &p, &c, &err), INFER_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "n_cpu_moe"));
+    /* the same bytes from a header before n_cpu_moe: taken up to n_gpu_layers */
+    p.struct_size = offsetof(infer_ctx_params, n_cpu_moe);
+    assert_int_equal(infer_ctx_new(g_model, &p, &c, &err), INFER_OK);
+    assert_int_equal(infer_ctx_n_ctx(c), 8);
+    infer_ctx_free(c);
+    /* a header with n_ctx alone: every later field its default (kv_type 7 would be refused) */
+    p.kv_type = (infer_kv_type)7;
+    p.struct_size = offsetof(infer_ctx_params, n_ctx) + sizeof p.n_ctx;
+    c = NULL;
+    assert_int_equal(infer_ctx_new(g_model, &p, &c, &err), INFER_OK);
+    assert_int_equal(infer_ctx_n_ctx(c), 8);
+    infer_ctx_free(c);
+    /* no struct_size, too small, inside a field, larger than this header, garbage */
+    const size_t bad[] = {0, 3, offsetof(infer_ctx_params, n_ctx), offsetof(infer_ctx_params, n_batch) + 2,
+                          sizeof p + 4, (size_t)0xDEADBEEFu, SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p.struct_size = bad[i];
+        c = (infer_ctx *)&p;
+        err.message[0] = 0;
+        assert_int_equal(infer_ctx_new(g_model, &p, &c, &err), INFER_ERR_INVALID_ARG);
+        assert_null(c);
+        assert_non_null(strstr(err.message, "struct_size"));
+    }
+}
+
 int main(void) {
     hm_make_dir("hostile_run");
     char *path = test_fixture_or_skip("models/stories260K.gguf");
@@ -526,6 +566,7 @@ int main(void) {
         cmocka_unit_test(test_odd_but_valid_hparams),
         cmocka_unit_test(test_every_type_in_every_slot),
         cmocka_unit_test(test_bad_ctx_params),
+        cmocka_unit_test(test_ctx_params_size),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     infer_ctx_free(g_ctx);
