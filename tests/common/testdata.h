@@ -30,4 +30,8 @@ void test_pin_vulkan_drivers(void);
  * level was asked for) and turns OpenBLAS and the panels off. Call first in main(). */
 void test_pin_batch_invariant_cpu(void);
 
+/* Removes path and everything under it (links themselves, never their targets). 0 when
+ * done or path did not exist, -1 (errno set) otherwise. */
+int test_remove_tree(const char *path);
+
 #endif

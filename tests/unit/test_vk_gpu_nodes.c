@@ -14,6 +14,7 @@
 
 #ifdef INFER_TEST_HAVE_VULKAN
 #include "kernels/vulkan/vk_internal.h"
+#include "testdata.h"
 
 static char g_root[64];
 
@@ -26,9 +27,8 @@ static void touch(const char *rel) {
 }
 
 static void clear(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'/*", g_root);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_remove_tree(g_root), 0);
+    assert_int_equal(mkdir(g_root, 0700), 0);
 }
 
 static int setup(void **s) {
@@ -39,9 +39,7 @@ static int setup(void **s) {
 
 static int teardown(void **s) {
     (void)s;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_remove_tree(g_root);
 }
 
 static void test_no_nodes_means_no_gpu(void **s) {

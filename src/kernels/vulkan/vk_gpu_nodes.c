@@ -16,17 +16,23 @@
 
 #include "kernels/vulkan/vk_internal.h"
 
+#define NODE_PATH_MAX 512
+
+/* root/name into path (NODE_PATH_MAX bytes); false when it does not fit. */
+static bool node_path(char *path, const char *root, const char *name) {
+    int n = snprintf(path, NODE_PATH_MAX, "%s/%s", root, name);
+    return n > 0 && n < NODE_PATH_MAX;
+}
+
 static bool exists(const char *root, const char *name) {
-    char path[512];
+    char path[NODE_PATH_MAX];
     struct stat st;
-    int n = snprintf(path, sizeof path, "%s/%s", root, name);
-    return n > 0 && (size_t)n < sizeof path && stat(path, &st) == 0;
+    return node_path(path, root, name) && stat(path, &st) == 0;
 }
 
 static bool has_render_node(const char *root) {
-    char path[512];
-    int n = snprintf(path, sizeof path, "%s/dri", root);
-    if (n <= 0 || (size_t)n >= sizeof path) return false;
+    char path[NODE_PATH_MAX];
+    if (!node_path(path, root, "dri")) return false;
     DIR *d = opendir(path);
     if (!d) return false;
     bool found = false;
