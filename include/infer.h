@@ -10,6 +10,11 @@
  *   valid until that handle is freed (or, for last-error strings, until the next call
  *   on that handle).
  * - The library never exits or aborts on bad input.
+ * - Params structs (infer_model_params, infer_ctx_params, infer_sampler_params,
+ *   infer_quantize_params) start with struct_size, sizeof the struct as the caller
+ *   compiled it; their *_default_params() sets it, so start from those. Fields are only
+ *   appended: a struct from an older header is read up to its size, the newer fields
+ *   taking their defaults; a size no release had (0, garbage) is INFER_ERR_INVALID_ARG.
  *
  * Thread safety
  * - infer_gguf and infer_model are read-only after loading: any number of threads may
@@ -154,6 +159,7 @@ typedef struct infer_model infer_model;
 typedef int (*infer_progress_fn)(float progress, void *user);
 
 typedef struct infer_model_params {
+    size_t struct_size;           /* sizeof as the caller compiled it (see Conventions) */
     int vocab_only;               /* load tokenizer metadata only (no tensors needed) */
     infer_progress_fn progress;   /* may be NULL */
     void *progress_user;
@@ -228,10 +234,7 @@ typedef enum infer_pooling {
 } infer_pooling;
 
 typedef struct infer_ctx_params {
-    /* sizeof(infer_ctx_params) as the caller compiled it (infer_ctx_default_params() sets
-     * it): a struct from an older header is read up to its size, the newer fields taking
-     * their defaults; a size no release had (0, garbage) is INFER_ERR_INVALID_ARG. */
-    size_t struct_size;
+    size_t struct_size;        /* sizeof as the caller compiled it (see Conventions) */
     uint32_t n_ctx;            /* context window in tokens (0: model's training context, capped at 4096) */
     uint32_t n_batch;          /* most tokens per internal forward step (0: 512) */
     int32_t n_threads;         /* CPU worker threads (0: number of cores) */
@@ -417,6 +420,7 @@ INFER_API const float *infer_ctx_embeddings_seq(const infer_ctx *c, int32_t seq)
 typedef struct infer_sampler infer_sampler;
 
 typedef struct infer_sampler_params {
+    size_t struct_size;           /* sizeof as the caller compiled it (see Conventions) */
     float temperature;        /* <= 0: greedy (argmax) */
     int32_t top_k;            /* <= 0: off */
     float top_p;              /* >= 1: off */
@@ -696,6 +700,7 @@ typedef struct infer_quantize_progress {
 typedef int (*infer_quantize_progress_fn)(const infer_quantize_progress *p, void *user);
 
 typedef struct infer_quantize_params {
+    size_t struct_size;           /* sizeof as the caller compiled it (see Conventions) */
     const char *type;             /* file type as llama-quantize names it: "Q4_K_M", "Q8_0", "F16",
                                      ... (infer_quantize_type_names); case-insensitive */
     int32_t n_threads;            /* 0: all cores */

@@ -24,15 +24,16 @@ class InferError(Structure):
     _fields_ = [("status", c_int), ("message", c_char * 512)]
 
 
+# The params structs start with struct_size, as in infer.h: their *_default_params() set it
+# to the C sizeof, which tests/test_binding.py checks against ctypes.sizeof of each mirror.
 class ModelParams(Structure):
-    _fields_ = [("vocab_only", c_int), ("progress", c_void_p), ("progress_user", c_void_p)]
+    _fields_ = [("struct_size", c_size_t), ("vocab_only", c_int), ("progress", c_void_p),
+                ("progress_user", c_void_p)]
 
 
 class CtxParams(Structure):
-    # struct_size first, as in infer.h: infer_ctx_default_params() sets it to the C sizeof,
-    # which tests/test_binding.py checks against ctypes.sizeof(CtxParams).
-    _fields_ = [("struct_size", c_size_t), ("n_ctx", c_uint32), ("n_batch", c_uint32), ("n_threads", c_int32), ("kv_type", c_int),
-                ("backend", c_int), ("device_index", c_int32), ("n_seq_max", c_uint32),
+    _fields_ = [("struct_size", c_size_t), ("n_ctx", c_uint32), ("n_batch", c_uint32), ("n_threads", c_int32),
+                ("kv_type", c_int), ("backend", c_int), ("device_index", c_int32), ("n_seq_max", c_uint32),
                 ("embeddings", c_int32), ("pooling", c_int), ("embd_normalize", c_int32),
                 ("n_gpu_layers", c_int32), ("n_cpu_moe", c_int32)]
 
@@ -43,7 +44,8 @@ class Batch(Structure):
 
 
 class SamplerParams(Structure):
-    _fields_ = [("temperature", c_float), ("top_k", c_int32), ("top_p", c_float), ("min_p", c_float),
+    _fields_ = [("struct_size", c_size_t), ("temperature", c_float), ("top_k", c_int32), ("top_p", c_float),
+                ("min_p", c_float),
                 ("repeat_penalty", c_float), ("presence_penalty", c_float), ("frequency_penalty", c_float),
                 ("penalty_last_n", c_int32), ("seed", c_uint64)]
 
@@ -53,7 +55,8 @@ class ChatMsg(Structure):
 
 
 class QuantizeParams(Structure):
-    _fields_ = [("type", c_char_p), ("n_threads", c_int32), ("pure", c_int), ("allow_requantize", c_int),
+    _fields_ = [("struct_size", c_size_t), ("type", c_char_p), ("n_threads", c_int32), ("pure", c_int),
+                ("allow_requantize", c_int),
                 ("overrides", POINTER(c_char_p)), ("n_overrides", c_size_t), ("progress", c_void_p),
                 ("progress_user", c_void_p)]
 

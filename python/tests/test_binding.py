@@ -170,14 +170,25 @@ def test_every_header_function_is_bound():
     assert sorted(declared - bound) == []
 
 
-def test_ctx_params_mirror_matches_c():
-    """CtxParams mirrors infer_ctx_params field for field: the library's defaults come back
-    with struct_size (the C sizeof) equal to the mirror's size and the documented defaults
-    where the header puts them."""
+@pytest.mark.parametrize("name,mirror", [("model", "ModelParams"), ("ctx", "CtxParams"),
+                                         ("sampler", "SamplerParams"), ("quantize", "QuantizeParams")])
+def test_params_mirrors_match_c(name, mirror):
+    """Each params mirror starts with struct_size, and the library's defaults come back with
+    it equal to the mirror's size (the C sizeof): a field missing or mistyped in _lib.py
+    fails here."""
     import ctypes
-    p = libinfer._lib.lib.infer_ctx_default_params()
-    assert p.struct_size == ctypes.sizeof(libinfer._lib.CtxParams)
-    assert (p.n_ctx, p.device_index, p.n_seq_max, p.n_gpu_layers, p.n_cpu_moe) == (0, -1, 1, -2, 0)
+    p = getattr(libinfer._lib.lib, f"infer_{name}_default_params")()
+    assert p.struct_size == ctypes.sizeof(getattr(libinfer._lib, mirror))
+
+
+def test_params_defaults_where_the_header_puts_them():
+    lib = libinfer._lib.lib
+    c = lib.infer_ctx_default_params()
+    assert (c.n_ctx, c.device_index, c.n_seq_max, c.n_gpu_layers, c.n_cpu_moe) == (0, -1, 1, -2, 0)
+    s = lib.infer_sampler_default_params()
+    assert (s.top_k, s.penalty_last_n, s.seed) == (40, 64, 0)
+    assert abs(s.top_p - 0.95) < 1e-6
+    assert lib.infer_quantize_default_params().type == b"Q4_K_M"
 
 
 def test_grammar_match():

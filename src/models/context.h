@@ -110,8 +110,8 @@ infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *
 infer_status infer_kv_copy_rows(infer_ctx *c, uint32_t src, uint32_t dst, int32_t n, infer_error *err);
 
 /* *out = the caller's params (NULL: the defaults), of the struct_size the caller compiled:
- * fields past an older caller's struct get their defaults (ctx_params.c). INFER_ERR_INVALID_ARG
- * for a struct_size that is no released size. */
+ * fields past an older caller's struct get their defaults (ctx_params.c, core/params.h).
+ * INFER_ERR_INVALID_ARG for a struct_size that cuts a field or is larger than ours. */
 infer_status infer_ctx_params_read(const infer_ctx_params *in, infer_ctx_params *out, infer_error *err);
 
 #endif

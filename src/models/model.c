@@ -7,14 +7,24 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/params.h"
 #include "gguf/gguf.h"
 #include "models/arch.h"
 #include "models/model_internal.h"
 #include "models/weights.h"
 #include "tokenizer/vocab.h"
 
+/* infer_model_params' fields after struct_size, in order (core/params.h): new ones at the end. */
+static const infer_params_field model_params_fields[] = {
+    INFER_PARAMS_FIELD(infer_model_params, vocab_only),
+    INFER_PARAMS_FIELD(infer_model_params, progress),
+    INFER_PARAMS_FIELD(infer_model_params, progress_user),
+};
+_Static_assert(sizeof(infer_model_params) == INFER_PARAMS_FIELD_END(infer_model_params, progress_user),
+               "infer_model_params: its last field must end at sizeof (core/params.h)");
+
 infer_model_params infer_model_default_params(void) {
-    infer_model_params p = {0};
+    infer_model_params p = {.struct_size = sizeof p};
     return p;
 }
 
@@ -172,13 +182,16 @@ infer_status infer_model_load(const char *path, const infer_model_params *params
     if (!out) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_model_load: out is NULL");
     *out = NULL;
     if (!path) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_model_load: path is NULL");
-    infer_model_params defaults = infer_model_default_params();
-    if (!params) params = &defaults;
+    infer_model_params p = infer_model_default_params();
+    infer_status st = infer_params_read(params, &p, sizeof p, model_params_fields,
+                                        sizeof model_params_fields / sizeof model_params_fields[0],
+                                        "infer_model_load: params", err);
+    if (st != INFER_OK) return st;
 
     infer_model *m = calloc(1, sizeof *m);
     if (!m) return infer_err(err, INFER_ERR_NOMEM, "out of memory");
     m->tok_embd = m->output_norm = m->output = m->rope_freqs = INFER_NO_WEIGHT;
-    infer_status st = load(m, path, params, err);
+    st = load(m, path, &p, err);
     if (st != INFER_OK) {
         infer_model_free(m);
         return st;

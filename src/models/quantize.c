@@ -4,6 +4,7 @@
  * thread pool and written before the next window, into OUT.part, renamed when done. */
 #include "infer.h"
 #include "core/error.h"
+#include "core/params.h"
 #include "gguf/gguf_writer.h"
 #include "kernels/cpu/threadpool.h"
 #include "models/quant_mix.h"
@@ -47,8 +48,18 @@ static const char *type_name(uint32_t t) {
     return n ? n : "?";
 }
 
+#define FIELD(f) INFER_PARAMS_FIELD(infer_quantize_params, f)
+/* infer_quantize_params' fields after struct_size, in order (core/params.h): new ones at the end. */
+static const infer_params_field params_fields[] = {
+    FIELD(type),        FIELD(n_threads), FIELD(pure),     FIELD(allow_requantize),
+    FIELD(overrides),   FIELD(n_overrides), FIELD(progress), FIELD(progress_user),
+};
+#undef FIELD
+_Static_assert(sizeof(infer_quantize_params) == INFER_PARAMS_FIELD_END(infer_quantize_params, progress_user),
+               "infer_quantize_params: its last field must end at sizeof (core/params.h)");
+
 infer_quantize_params infer_quantize_default_params(void) {
-    infer_quantize_params p = {0};
+    infer_quantize_params p = {.struct_size = sizeof p};
     p.type = "Q4_K_M";
     return p;
 }
@@ -339,6 +350,12 @@ infer_status infer_model_quantize(const char *in_path, const char *out_path, con
     if (!stats) stats = &local;
     memset(stats, 0, sizeof *stats);
     if (!in_path || !out_path || !params) return infer_err(err, INFER_ERR_INVALID_ARG, "NULL path or params");
+    infer_quantize_params p = infer_quantize_default_params();
+    infer_status read = infer_params_read(params, &p, sizeof p, params_fields,
+                                          sizeof params_fields / sizeof params_fields[0], "infer_model_quantize: params",
+                                          err);
+    if (read != INFER_OK) return read;
+    params = &p;   /* the caller's fields, and the defaults for those an older caller lacks */
     const quant_ftype_info *ft = quant_ftype_find(params->type);
     if (!ft || ft->ftype == QF_ALL_F32) {
         char known[512] = "";

@@ -14,6 +14,7 @@
  * stage_basic.c for top-k's heap and top-p's histogram). */
 #include "infer.h"
 #include "core/error.h"
+#include "core/params.h"
 #include "sample/candidates.h"
 #include "sample/rng.h"
 #include "sample/sampler_internal.h"
@@ -36,8 +37,27 @@ struct infer_sampler {
     char err[512];
 };
 
+#define FIELD(f) INFER_PARAMS_FIELD(infer_sampler_params, f)
+/* infer_sampler_params' fields after struct_size, in order (core/params.h): new ones at the end. */
+static const infer_params_field params_fields[] = {
+    FIELD(temperature),    FIELD(top_k),            FIELD(top_p),             FIELD(min_p),
+    FIELD(repeat_penalty), FIELD(presence_penalty), FIELD(frequency_penalty), FIELD(penalty_last_n),
+    FIELD(seed),
+};
+#undef FIELD
+_Static_assert(sizeof(infer_sampler_params) == INFER_PARAMS_FIELD_END(infer_sampler_params, seed),
+               "infer_sampler_params: its last field must end at sizeof (core/params.h)");
+
+/* *out = the caller's params (NULL: the defaults), read up to its struct_size. */
+static infer_status read_params(const infer_sampler_params *in, infer_sampler_params *out, infer_error *err) {
+    *out = infer_sampler_default_params();
+    return infer_params_read(in, out, sizeof *out, params_fields, sizeof params_fields / sizeof params_fields[0],
+                             "sampler params", err);
+}
+
 infer_sampler_params infer_sampler_default_params(void) {
     infer_sampler_params p = {
+        .struct_size = sizeof(infer_sampler_params),
         .temperature = 0.8f,
         .top_k = 40,
         .top_p = 0.95f,
@@ -99,8 +119,11 @@ infer_status infer_sampler_chain_new(const infer_model *m, int32_t n_vocab, uint
 
 infer_status infer_sampler_init(const infer_model *m, int32_t n_vocab, const infer_sampler_params *params,
                                 infer_sampler **out, infer_error *err) {
-    infer_sampler_params p = params ? *params : infer_sampler_default_params();
-    infer_status st = infer_sampler_chain_new(m, n_vocab, p.seed, out, err);
+    infer_sampler_params p;
+    if (out) *out = NULL;
+    infer_status st = read_params(params, &p, err);
+    if (st != INFER_OK) return st;
+    st = infer_sampler_chain_new(m, n_vocab, p.seed, out, err);
     if (st != INFER_OK) return st;
     st = infer_sampler_add_defaults(*out, &p);
     if (st != INFER_OK) {
@@ -250,7 +273,12 @@ infer_status infer_sampler_add_json_schema(infer_sampler *s, const char *schema,
 
 infer_status infer_sampler_add_defaults(infer_sampler *s, const infer_sampler_params *params) {
     if (!s) return INFER_ERR_INVALID_ARG;
-    infer_sampler_params p = params ? *params : infer_sampler_default_params();
+    infer_sampler_params p;
+    infer_error e;
+    if (read_params(params, &p, &e) != INFER_OK) {
+        infer_err_copy(s->err, sizeof s->err, &e);
+        return e.status;
+    }
     size_t before = s->n_stages;
     infer_status rc =
         infer_sampler_add_penalties(s, p.penalty_last_n, p.repeat_penalty, p.frequency_penalty, p.presence_penalty);

@@ -210,6 +210,37 @@ static void test_progress_and_cancel(void **s) {
     free(path);
 }
 
+/* struct_size: a struct from a header before `progress` loads without reading the callback
+ * there (it would cancel); sizes no release had are refused, naming struct_size. */
+static void test_params_struct_size(void **s) {
+    (void)s;
+    defect d = {.with_output = 1};
+    char *path = write_model("params-size.gguf", &d);
+    infer_model_params mp = infer_model_default_params();
+    assert_int_equal(mp.struct_size, sizeof mp);
+    mp.progress = on_progress;
+    mp.progress_user = &g_progress_calls;   /* cancels half-way when read */
+    infer_model *m = NULL;
+    infer_error err;
+    assert_int_equal(infer_model_load(path, &mp, &m, &err), INFER_ERR_CANCELLED);
+    mp.struct_size = offsetof(infer_model_params, progress);
+    assert_int_equal(infer_model_load(path, &mp, &m, &err), INFER_OK);
+    assert_non_null(m);
+    infer_model_free(m);
+    const size_t bad[] = {0, 4, offsetof(infer_model_params, vocab_only), offsetof(infer_model_params, progress) + 4,
+                          sizeof mp + 8, SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mp.struct_size = bad[i];
+        m = (infer_model *)&mp;
+        err.message[0] = 0;
+        assert_int_equal(infer_model_load(path, &mp, &m, &err), INFER_ERR_INVALID_ARG);
+        assert_null(m);
+        assert_non_null(strstr(err.message, "struct_size"));
+    }
+    unlink(path);
+    free(path);
+}
+
 static void test_unsupported_arch(void **s) {
     (void)s;
     defect d = {.arch = "mamba9"};
@@ -352,6 +383,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_model_loads_and_runs),
         cmocka_unit_test(test_progress_and_cancel),
+        cmocka_unit_test(test_params_struct_size),
         cmocka_unit_test(test_unsupported_arch),
         cmocka_unit_test(test_missing_tensor),
         cmocka_unit_test(test_bad_shape),

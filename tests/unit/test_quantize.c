@@ -174,6 +174,39 @@ static void check_type(void **state) {
     free(out);
 }
 
+static int cancel_at_once(const infer_quantize_progress *pr, void *user) {
+    (void)pr; (void)user;
+    return 1;
+}
+
+/* struct_size: a struct from a header before `progress` quantizes without reading the
+ * callback there (it would cancel); sizes no release had are refused, naming struct_size. */
+static void check_params_struct_size(void **state) {
+    (void)state;
+    char *out = fmt("%s/struct-size.gguf", g_tmpdir);
+    infer_quantize_params qp = infer_quantize_default_params();
+    assert_int_equal(qp.struct_size, sizeof qp);
+    qp.type = "Q8_0";
+    qp.n_threads = N_THREADS;
+    qp.progress = cancel_at_once;
+    infer_quantize_stats stats;
+    infer_error err;
+    assert_int_equal(infer_model_quantize(g_f32_path, out, &qp, &stats, &err), INFER_ERR_CANCELLED);
+    qp.struct_size = offsetof(infer_quantize_params, progress);
+    assert_int_equal(infer_model_quantize(g_f32_path, out, &qp, &stats, &err), INFER_OK);
+    unlink(out);
+    const size_t bad[] = {0, 3, offsetof(infer_quantize_params, type), offsetof(infer_quantize_params, n_threads) + 2,
+                          sizeof qp + 8, SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        qp.struct_size = bad[i];
+        err.message[0] = 0;
+        assert_int_equal(infer_model_quantize(g_f32_path, out, &qp, &stats, &err), INFER_ERR_INVALID_ARG);
+        assert_non_null(strstr(err.message, "struct_size"));
+        assert_int_equal(access(out, F_OK), -1);
+    }
+    free(out);
+}
+
 static const char *const TYPES[] = {"F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S",
                                     "Q3_K_M", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS",
                                     "MXFP4_MOE"};
@@ -199,10 +232,11 @@ int main(int argc, char **argv) {
     infer_model_free(probe);
     if (g_can_run) g_f32_logits = model_logits(g_f32_path);
 
-    struct CMUnitTest tests[N_TYPES];
+    struct CMUnitTest tests[N_TYPES + 1];
     for (size_t i = 0; i < N_TYPES; i++) {
         tests[i] = (struct CMUnitTest){.name = TYPES[i], .test_func = check_type, .initial_state = (void *)TYPES[i]};
     }
+    tests[N_TYPES] = (struct CMUnitTest){.name = "params struct_size", .test_func = check_params_struct_size};
     int rc = cmocka_run_group_tests_name(g_arch, tests, NULL, NULL);
     rmdir(g_tmpdir);
     free(g_f32_logits);

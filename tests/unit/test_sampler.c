@@ -117,6 +117,47 @@ static void test_seeded_determinism(void **state) {
     infer_sampler_free(s);
 }
 
+/* struct_size: a struct from a header before `seed` draws as seed 0 (the default), however
+ * the bytes past its size are set; sizes no release had are refused by both entry points. */
+static void test_params_struct_size(void **state) {
+    (void)state;
+    enum { N = 300, COUNT = 100 };
+    float l[N];
+    for (int i = 0; i < N; i++) l[i] = 0.01f * (float)(i % 37);
+    int32_t seed0[COUNT], old[COUNT], seed9[COUNT];
+    sample_sequence(0, l, N, seed0, COUNT);
+    sample_sequence(999, l, N, seed9, COUNT);
+    infer_sampler_params p = plain_params(1.0f);
+    assert_int_equal(p.struct_size, sizeof p);
+    p.top_k = 50;
+    p.top_p = 0.9f;
+    p.seed = 999;
+    p.struct_size = offsetof(infer_sampler_params, seed);
+    infer_sampler *s = infer_sampler_new(&p, N);
+    assert_non_null(s);
+    for (int i = 0; i < COUNT; i++) old[i] = infer_sampler_sample(s, l);
+    infer_sampler_free(s);
+    assert_memory_equal(old, seed0, sizeof old);
+    int differ = 0;
+    for (int i = 0; i < COUNT; i++) differ += old[i] != seed9[i];
+    assert_true(differ > COUNT / 2);
+
+    const size_t bad[] = {0, 2, offsetof(infer_sampler_params, temperature), sizeof p + 8, SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p.struct_size = bad[i];
+        infer_error err = {0};
+        s = (infer_sampler *)&p;
+        assert_int_equal(infer_sampler_init(NULL, N, &p, &s, &err), INFER_ERR_INVALID_ARG);
+        assert_null(s);
+        assert_non_null(strstr(err.message, "struct_size"));
+        assert_null(infer_sampler_new(&p, N));
+        assert_int_equal(infer_sampler_chain_new(NULL, N, 1, &s, NULL), INFER_OK);
+        assert_int_equal(infer_sampler_add_defaults(s, &p), INFER_ERR_INVALID_ARG);
+        assert_non_null(strstr(infer_sampler_last_error(s), "struct_size"));
+        infer_sampler_free(s);
+    }
+}
+
 /* Logits of a hand-made distribution, padded with `pad` near-impossible tokens. */
 static float *distribution(const double *prob, int k, int pad) {
     float *l = malloc((size_t)(k + pad) * sizeof *l);
@@ -381,6 +422,7 @@ int main(void) {
         cmocka_unit_test(test_greedy_is_argmax),
         cmocka_unit_test(test_top_k_1_is_greedy_at_any_temperature),
         cmocka_unit_test(test_seeded_determinism),
+        cmocka_unit_test(test_params_struct_size),
         cmocka_unit_test(test_top_p_excludes_the_tail),
         cmocka_unit_test(test_top_p_needs_many_tokens),
         cmocka_unit_test(test_top_p_matches_a_full_sort),
