@@ -3,7 +3,7 @@
  * Shapes: Qwen2.5-1.5B's 1536x1536 (attn_q/o) and 8960x1536 (ffn_up/gate), n tokens.
  * For each (type, threads, shape) prints ms per call (median of REPS after a warm-up) for
  *   ours      infer_cpu_matmul with a pool of T threads and its own kernels
- *             (INFER_OPENBLAS=0: the library would otherwise take sgemm itself);
+ *             (OpenBLAS off in its matmul state: the library would otherwise take sgemm);
  *   blas      one cblas_sgemm with OpenBLAS's own T threads, F16/BF16 weights converted
  *             to F32 first (the conversion is timed with it: it happens on every call);
  *   blas-pool our pool of T threads, each converting its share of the rows 256 at a time
@@ -109,16 +109,15 @@ int main(int argc, char **argv) {
                 const int T = threads[ti];
                 infer_threadpool *tp = infer_threadpool_new(T);
                 infer_cpu_scratch *sc = infer_cpu_scratch_new();
+                infer_cpu_scratch_set_blas(sc, 0);   /* ours: the library would otherwise take sgemm itself */
                 float *conv[8] = {0};
                 for (int k = 0; k < T && k < 8; k++) conv[k] = malloc(sizeof(float) * BLOCK_ROWS * (size_t)sh->cols);
                 blas_job j = {W, tr, type == INFER_TYPE_F32, rb, sh->rows, sh->cols, n, x, y1, conv};
                 double t_ours[100], t_blas[100], t_pool[100];
                 for (int r = -1; r < reps; r++) {   /* r = -1: warm-up; the three alternate */
-                    setenv("INFER_OPENBLAS", "0", 1);
                     double t0 = bench_now_s();
                     infer_cpu_matmul(tp, sc, W, type, sh->rows, sh->cols, x, n, y0);
                     const double a = bench_now_s() - t0;
-                    unsetenv("INFER_OPENBLAS");
                     openblas_set_num_threads(T);
                     t0 = bench_now_s();
                     const float *wp = (const float *)W;

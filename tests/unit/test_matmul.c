@@ -206,15 +206,45 @@ static void test_float_prompt_batches(void **state) {
     infer_cpu_scratch *sc = infer_cpu_scratch_new();
     static const uint32_t types[] = {INFER_TYPE_F32, INFER_TYPE_F16, INFER_TYPE_BF16};
     static const int64_t shapes[][3] = {{75, 99, 33}, {300, 256, 64}};   /* rows, cols, n */
-    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
-        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-            problem p;
-            problem_make(&p, types[ti], shapes[si][0], shapes[si][1], shapes[si][2]);
-            run_all_isas(tp, sc, &p);
-            problem_free(&p);
-        }
+    for (int blas = 1; blas >= 0; blas--) {   /* then our own tiles at the same sizes */
+        infer_cpu_scratch_set_blas(sc, blas);
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+            for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+                problem p;
+                problem_make(&p, types[ti], shapes[si][0], shapes[si][1], shapes[si][2]);
+                run_all_isas(tp, sc, &p);
+                problem_free(&p);
+            }
+    }
     infer_cpu_scratch_free(sc);
     infer_threadpool_free(tp);
+}
+
+/* INFER_CPU_PANELS and INFER_OPENBLAS are read once, when the matmul state is made (each
+ * CPU backend makes one), not on every call; setters flip them without the environment. */
+static void test_settings_read_at_creation(void **state) {
+    (void)state;
+    setenv("INFER_CPU_PANELS", "0", 1);
+    setenv("INFER_OPENBLAS", "0", 1);
+    infer_cpu_scratch *off = infer_cpu_scratch_new();
+    unsetenv("INFER_CPU_PANELS");
+    unsetenv("INFER_OPENBLAS");
+    infer_cpu_scratch *on = infer_cpu_scratch_new();
+    assert_non_null(off);
+    assert_non_null(on);
+    setenv("INFER_OPENBLAS", "0", 1);   /* too late for both */
+    assert_int_equal(infer_cpu_scratch_opts(off)->panels, 0);
+    assert_int_equal(infer_cpu_scratch_opts(off)->blas, 0);
+    assert_int_equal(infer_cpu_scratch_opts(on)->panels, 1);
+    assert_int_equal(infer_cpu_scratch_opts(on)->blas, 1);
+    assert_int_equal(infer_cpu_scratch_opts(NULL)->blas, 1);   /* no state: defaults, env unread */
+    unsetenv("INFER_OPENBLAS");
+    infer_cpu_scratch_set_blas(off, 1);
+    infer_cpu_scratch_set_panels(on, 0);
+    assert_int_equal(infer_cpu_scratch_opts(off)->blas, 1);
+    assert_int_equal(infer_cpu_scratch_opts(on)->panels, 0);
+    infer_cpu_scratch_free(off);
+    infer_cpu_scratch_free(on);
 }
 
 static void test_rows_subrange_and_stride(void **state) {
@@ -250,6 +280,7 @@ int main(void) {
         cmocka_unit_test(test_all_types_awkward_shapes),
         cmocka_unit_test(test_larger_tiles),
         cmocka_unit_test(test_float_prompt_batches),
+        cmocka_unit_test(test_settings_read_at_creation),
         cmocka_unit_test(test_rows_subrange_and_stride),
         cmocka_unit_test(test_rejects_unsupported),
     };

@@ -39,18 +39,20 @@ struct infer_cpu_scratch {
     infer_cpu_matmul_opts opts;
 };
 
-static const infer_cpu_matmul_opts default_opts = {.panels = 1};
+static const infer_cpu_matmul_opts default_opts = {.panels = 1, .blas = 1};
 
 infer_cpu_scratch *infer_cpu_scratch_new(void) {
     infer_cpu_scratch *s = calloc(1, sizeof(infer_cpu_scratch));
     if (s) {
         s->opts = default_opts;
         s->opts.panels = infer_panels_env_allows();
+        s->opts.blas = infer_blas_env_allows();
     }
     return s;
 }
 
 void infer_cpu_scratch_set_panels(infer_cpu_scratch *s, int on) { s->opts.panels = on != 0; }
+void infer_cpu_scratch_set_blas(infer_cpu_scratch *s, int on) { s->opts.blas = on != 0; }
 
 const infer_cpu_matmul_opts *infer_cpu_scratch_opts(const infer_cpu_scratch *s) {
     return s ? &s->opts : &default_opts;
@@ -287,7 +289,7 @@ static int matmul_parts(infer_threadpool *tp, infer_cpu_scratch *scratch, matmul
         j->xq = (char *)j->x;   /* read-only use; float weights take the activations as they are */
         for (int i = 0; i < j->nparts; i++)
             j->part[i].blas = j->n >= INFER_BLAS_MIN_TOKENS && infer_cpu_isa_active() != INFER_ISA_SCALAR &&
-                              infer_blas_supports(j->part[i].p.wtype);
+                              infer_cpu_scratch_opts(scratch)->blas && infer_blas_supports(j->part[i].p.wtype);
         plan_chunks(j, infer_threadpool_size(tp));
         infer_threadpool_run(tp, matmul_task, j);
         return 0;

@@ -19,18 +19,21 @@
  * where getenv would cost time and race with a setenv on another thread. */
 typedef struct infer_cpu_matmul_opts {
     int panels;   /* 0: never the panel kernels (matmul_panels.h); INFER_CPU_PANELS=0 */
+    int blas;     /* 0: never OpenBLAS sgemm for float weights (matmul_blas.h); INFER_OPENBLAS=0 */
 } infer_cpu_matmul_opts;
 
 /* The matmuls' per-backend state: a reusable buffer for converted activations and the plan
- * settings. infer_cpu_scratch_new reads them from the environment (INFER_CPU_PANELS) once;
+ * settings. infer_cpu_scratch_new reads them from the environment (INFER_CPU_PANELS,
+ * INFER_OPENBLAS) once;
  * each CPU backend makes one, so a context decides when it is created. */
 typedef struct infer_cpu_scratch infer_cpu_scratch;
 infer_cpu_scratch *infer_cpu_scratch_new(void);
 void infer_cpu_scratch_free(infer_cpu_scratch *s);
-/* Panels on (1) or off (0) for the plans made with s from now on: tests compare both ways
- * without the environment. */
+/* Panels (OpenBLAS) on (1) or off (0) for the matmuls run with s from now on: tests and
+ * benchmarks compare both ways without the environment. */
 void infer_cpu_scratch_set_panels(infer_cpu_scratch *s, int on);
-/* s's settings; a NULL s gives the built-in defaults (panels on, the environment unread). */
+void infer_cpu_scratch_set_blas(infer_cpu_scratch *s, int on);
+/* s's settings; a NULL s gives the built-in defaults (all on, the environment unread). */
 const infer_cpu_matmul_opts *infer_cpu_scratch_opts(const infer_cpu_scratch *s);
 
 /* Returns 0 on success, -1 if wtype is not supported (or out of memory). scratch may be

@@ -1,6 +1,7 @@
 /* OpenBLAS behind infer_blas_matmul_rows (see matmul_blas.h); without it (INFER_HAVE_OPENBLAS
  * undefined) nothing is supported and matmul.c keeps its own kernels. */
 #include "kernels/cpu/matmul_blas.h"
+#include <stdlib.h>
 #include "tensor/dtype.h"
 
 #ifdef INFER_HAVE_OPENBLAS
@@ -21,9 +22,7 @@ static void blas_single_threaded(void) { openblas_set_num_threads(1); }
 int infer_blas_supports(uint32_t wtype) {
     /* F16 measured level with our kernels (their inline F16C conversion is as cheap as
      * converting rows for sgemm): only F32 and BF16 gain */
-    if (wtype != INFER_TYPE_F32 && wtype != INFER_TYPE_BF16) return 0;
-    const char *env = getenv("INFER_OPENBLAS");   /* "0": our kernels (bench-bench_blas compares) */
-    return !(env && env[0] == '0' && env[1] == '\0');
+    return wtype == INFER_TYPE_F32 || wtype == INFER_TYPE_BF16;
 }
 
 int infer_blas_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
@@ -66,3 +65,8 @@ int infer_blas_matmul_rows(uint32_t wtype, const char *W, size_t row_bytes, int6
     return -1;
 }
 #endif
+
+int infer_blas_env_allows(void) {
+    const char *env = getenv("INFER_OPENBLAS");   /* "0": our kernels */
+    return !(env && env[0] == '0' && env[1] == '\0');
+}

@@ -14,9 +14,14 @@
 /* Fewer tokens than this: our kernels (sgemm's packing does not pay off). */
 #define INFER_BLAS_MIN_TOKENS 32
 
-/* 1 when this build has OpenBLAS and weights of `wtype` (F32, BF16) go to it;
- * INFER_OPENBLAS=0 in the environment turns it off (for side-by-side measurements). */
+/* 1 when this build has OpenBLAS and weights of `wtype` (F32, BF16) go to it. Says nothing
+ * about INFER_OPENBLAS (see infer_blas_env_allows). */
 int infer_blas_supports(uint32_t wtype);
+
+/* 0 when INFER_OPENBLAS=0 is set in the environment (side-by-side measurements, batch-
+ * invariant tests). Read once per backend, when its matmul state is made
+ * (infer_cpu_scratch_new), never per call. */
+int infer_blas_env_allows(void);
 
 /* y[t * ldy + r] = dot(W[r], x[t]) for rows [row_lo,row_hi) and all n tokens (x: n rows of
  * cols floats), for F32, F16 or BF16 weights (infer_blas_supports decides which of them
