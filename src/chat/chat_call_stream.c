@@ -144,7 +144,7 @@ infer_status infer_chat_call_stream_call(const infer_chat_call_stream *s, size_t
         out->n_arguments = s->done[i].n_args;
         out->complete = 1;
     } else {
-        out->name = s->cur->name.data;
+        out->name = s->cur->name.data ? s->cur->name.data : "";
         out->arguments = s->cur->args.data ? s->cur->args.data : "";
         out->n_arguments = call_scan_args_ready(s->cur);
         out->complete = 0;
