@@ -136,3 +136,16 @@ def test_bad_grammar_refused(qsrv):
                    json={"messages": MSGS, "grammar": 'root ::= "x"', "response_format": {"type": "json_object"}},
                    timeout=30)
     assert r.status_code == 400 and r.json()["error"]["param"] == "grammar"
+
+
+def test_client_leaves_mid_call(qsrv):
+    """A client that hangs up while a call streams: the server frees what the stream held
+    (the module's server must still exit 0, which under ASan means no leak) and serves on."""
+    body = {"model": qsrv.model, "messages": MSGS, "tools": TOOLS, "stream": True, "temperature": 1.0, "seed": 3,
+            "max_tokens": 300, "grammar": TWO_CALLS}
+    with httpx.stream("POST", qsrv.url + "/v1/chat/completions", json=body, timeout=30) as r:
+        for line in r.iter_lines():
+            if '"tool_calls"' in line:
+                break
+    r = client(qsrv).chat.completions.create(model=qsrv.model, messages=MSGS, max_tokens=4)
+    assert r.choices[0].finish_reason in ("stop", "length")
