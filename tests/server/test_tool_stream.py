@@ -116,6 +116,27 @@ def test_two_calls_after_text(qsrv):
     assert deltas[1][0].function.arguments == calls[1].function.arguments
 
 
+# A plain call, then a block holding a list of two calls: the list is sent whole.
+CALL_THEN_LIST = r'''root ::= "<tool_call>\n{\"name\": \"take_note\", \"arguments\": {\"text\": \"" w "\", \"tags\": []}}\n</tool_call>\n<tool_call>\n[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"" w "\"}}, {\"name\": \"get_weather\", \"arguments\": {\"city\": \"" w "\"}}]\n</tool_call>"
+w ::= [a-z]{20,30}
+'''
+
+
+def test_list_block_sent_whole_after_pieces(qsrv):
+    kw = dict(model=qsrv.model, messages=MSGS, tools=TOOLS, temperature=1.0, seed=4, max_tokens=400,
+              extra_body={"grammar": CALL_THEN_LIST})
+    whole = client(qsrv).chat.completions.create(**kw).choices[0]
+    calls = whole.message.tool_calls
+    assert whole.finish_reason == "tool_calls" and [c.function.name for c in calls] == ["take_note"] + ["get_weather"] * 2
+    text, finish, deltas = collect(client(qsrv).chat.completions.create(stream=True, **kw))
+    assert finish == "tool_calls" and text == "" and sorted(deltas) == [0, 1, 2]
+    assert len(deltas[0]) > 5 and [len(deltas[1]), len(deltas[2])] == [1, 1]
+    assert len({deltas[i][0].id for i in range(3)}) == 3
+    for i in range(3):
+        assert check_pieces(deltas[i]) == calls[i].function.arguments
+        assert json.loads(calls[i].function.arguments)
+
+
 def test_call_cut_short_says_length(qsrv):
     """max_tokens ends the reply inside the first call: the pieces sent are a start of
     its arguments and the stream ends with "length"."""
