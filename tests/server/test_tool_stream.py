@@ -170,3 +170,18 @@ def test_client_leaves_mid_call(qsrv):
                 break
     r = client(qsrv).chat.completions.create(model=qsrv.model, messages=MSGS, max_tokens=4)
     assert r.choices[0].finish_reason in ("stop", "length")
+
+
+def test_invalid_call_json(qsrv):
+    """A block whose JSON breaks after its name went out: the whole answer has no call
+    and gives the block as text; the stream cannot take back what it sent (the name and
+    the arguments up to the error), and sends that text at the end as well."""
+    bad = r'''root ::= "<tool_call>\n{\"name\": \"take_note\", \"arguments\": {\"text\": \"" [a-z]{20,30} "\" \"x\"}}\n</tool_call>"'''
+    kw = dict(model=qsrv.model, messages=MSGS, tools=TOOLS, temperature=1.0, seed=5, max_tokens=300,
+              extra_body={"grammar": bad})
+    whole = client(qsrv).chat.completions.create(**kw).choices[0]
+    assert not whole.message.tool_calls and whole.message.content.startswith("<tool_call>")
+    text, finish, deltas = collect(client(qsrv).chat.completions.create(stream=True, **kw))
+    assert text == whole.message.content and list(deltas) == [0]
+    args = check_pieces(deltas[0])
+    assert re.fullmatch(r'\{"text":"[a-z]{20,30}"', args), args
