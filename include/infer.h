@@ -666,6 +666,39 @@ INFER_API size_t infer_chat_parsed_n_tool_calls(const infer_chat_parsed *p);
  * the model gave none). NULL when i is out of range. */
 INFER_API const infer_chat_tool_call *infer_chat_parsed_tool_call(const infer_chat_parsed *p, size_t i);
 
+/* Hermes/Qwen tool calls (<tool_call>{"name": ..., "arguments": {...}}</tool_call>) while
+ * a reply streams, so a server can send each call's arguments in pieces as the model
+ * writes them. Feed the answer text as it grows (any split: inside a marker, an escape or
+ * a UTF-8 character). A call is reported once its name is complete; its arguments text
+ * grows and only ever by appending: what was reported is final. That text is the model's
+ * JSON without the whitespace between tokens (string arguments decoded), the same text
+ * infer_chat_parse_reply returns for the finished reply when the block is valid JSON.
+ * Not followed: Mistral, Llama 3.x and Harmony calls, bare JSON, a block holding a list
+ * of calls or {"function": ...}; nor anything after a block that is not valid. There the
+ * stream stops (infer_chat_call_stream_stopped) and only the finished reply's parse
+ * knows the calls. A call reported before its block proved invalid (a reply cut short)
+ * stays reported, incomplete. Not thread-safe: one stream per reply. */
+typedef struct infer_chat_call_stream infer_chat_call_stream;
+typedef struct infer_chat_call_progress {
+    size_t struct_size;      /* sizeof, set by the caller */
+    const char *name;        /* the function's name (NUL-terminated) */
+    const char *arguments;   /* n_arguments bytes of arguments text known so far (whole UTF-8
+                                characters), all of it once complete */
+    size_t n_arguments;
+    int complete;            /* the call's object closed: the arguments are whole */
+} infer_chat_call_progress;
+INFER_API infer_status infer_chat_call_stream_new(infer_chat_call_stream **out);
+INFER_API void infer_chat_call_stream_free(infer_chat_call_stream *s);
+/* The next n bytes of answer text. INFER_ERR_NOMEM stops the stream. */
+INFER_API infer_status infer_chat_call_stream_push(infer_chat_call_stream *s, const char *text, size_t n);
+/* Calls reported so far (named), in order: index i is the reply's ith call. */
+INFER_API size_t infer_chat_call_stream_n_calls(const infer_chat_call_stream *s);
+/* Call i as it stands; the pointers live until the next push. */
+INFER_API infer_status infer_chat_call_stream_call(const infer_chat_call_stream *s, size_t i,
+                                                   infer_chat_call_progress *out);
+/* 1 once the stream follows no more calls (see above). */
+INFER_API int infer_chat_call_stream_stopped(const infer_chat_call_stream *s);
+
 /* Token ids that end an assistant turn for this model. Returns how many exist. */
 INFER_API size_t infer_model_stop_tokens(const infer_model *m, int32_t *out, size_t cap);
 

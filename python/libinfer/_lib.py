@@ -78,6 +78,11 @@ class ChatToolCall(Structure):
     _fields_ = [("struct_size", c_size_t), ("id", c_char_p), ("name", c_char_p), ("arguments", c_char_p)]
 
 
+class ChatCallProgress(Structure):   # arguments: n_arguments bytes, not NUL-terminated while incomplete
+    _fields_ = [("struct_size", c_size_t), ("name", c_char_p), ("arguments", POINTER(c_char)),
+                ("n_arguments", c_size_t), ("complete", c_int)]
+
+
 class TemplateOpts(Structure):
     _fields_ = [("struct_size", c_size_t), ("bos_token", c_char_p), ("eos_token", c_char_p), ("date", c_char_p)]
 
@@ -257,6 +262,12 @@ _OPTIONAL = {
     "infer_chat_parsed_reasoning": (c_char_p, [P]),
     "infer_chat_parsed_n_tool_calls": (c_size_t, [P]),
     "infer_chat_parsed_tool_call": (POINTER(ChatToolCall), [P, c_size_t]),
+    "infer_chat_call_stream_new": (st, [POINTER(P)]),
+    "infer_chat_call_stream_free": (None, [P]),
+    "infer_chat_call_stream_push": (st, [P, c_char_p, c_size_t]),
+    "infer_chat_call_stream_n_calls": (c_size_t, [P]),
+    "infer_chat_call_stream_call": (st, [P, c_size_t, POINTER(ChatCallProgress)]),
+    "infer_chat_call_stream_stopped": (c_int, [P]),
 }
 
 # The newer sampler API makes accept return a status; the older one returns nothing.

@@ -1,6 +1,9 @@
 /* Tool calls in a generated assistant reply: split the text into answer, reasoning and
  * calls for the formats models are trained on (Hermes/Qwen, Llama 3.x, Mistral, Harmony)
- * plus a bare-JSON fallback. Arguments come back as compact JSON text. */
+ * plus a bare-JSON fallback. Arguments come back as compact JSON text: for Hermes calls
+ * the model's own text without whitespace between tokens (chat_call_scan.h), for the
+ * others re-serialized by jansson. */
+#include "chat/chat_call_scan.h"
 #include "chat/chat_text.h"
 #include "core/error.h"
 #include "infer.h"
@@ -157,6 +160,35 @@ static int calls_in_text(infer_chat_parsed *p, const char *s, size_t n, size_t *
 
 /* ---------------------------------------------------------------- formats */
 
+/* A valid block holding one plain call object gets the call scanner's name and arguments
+ * text (the model's JSON without whitespace between tokens), which
+ * infer_chat_call_stream reports while the reply streams: a streamed call's pieces add up
+ * to what the finished reply's parse says. 0, or -1 when out of memory. */
+static int same_as_stream(infer_chat_tool_call *c, const char *q, size_t qn) {
+    call_scan *s = malloc(sizeof *s);
+    if (!s) return -1;
+    call_scan_init(s);
+    call_scan_push(s, q, qn);
+    int rc = 0;
+    if (call_scan_end(s) == CALL_SCAN_DONE) {
+        char *name = strndup(s->name.data ? s->name.data : "", s->name.len);
+        char *args = strndup(s->args.data, s->args.len);
+        if (name && args) {
+            free((char *)c->name);
+            free((char *)c->arguments);
+            c->name = name;
+            c->arguments = args;
+        } else {
+            free(name);
+            free(args);
+            rc = -1;
+        }
+    }
+    call_scan_free(s);
+    free(s);
+    return rc;
+}
+
 /* Hermes / Qwen: <tool_call>{json}</tool_call>, any number, text around them is content. */
 static int parse_hermes(infer_chat_parsed *p, const char *s, size_t n, sbuf *content) {
     static const char open[] = "<tool_call>", close[] = "</tool_call>";
@@ -171,7 +203,9 @@ static int parse_hermes(infer_chat_parsed *p, const char *s, size_t n, sbuf *con
         const char *q = body;
         size_t qn = (size_t)(body_end - body);
         trim(&q, &qn);
-        if (calls_in_text(p, q, qn, NULL) <= 0) break;
+        int got = calls_in_text(p, q, qn, NULL);
+        if (got <= 0) break;
+        if (got == 1 && same_as_stream(&p->calls[p->n_calls - 1], q, qn) < 0) return -1;
         sb_put(content, cur, (size_t)(a - cur));
         found = 1;
         cur = b ? b + sizeof close - 1 : end;

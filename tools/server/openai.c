@@ -1,4 +1,5 @@
 /* The OpenAI dialect: /v1/chat/completions, /v1/completions, /v1/models, /v1/embeddings. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,15 @@ typedef struct oai_stream {
     size_t sent, rsent;       /* content / reasoning bytes already streamed */
     int lp_sent;              /* logprobs entries already streamed */
     const infer_model *m;     /* for token texts (the stream holds the model) */
+    /* Hermes calls streamed in pieces (the first n_calls_sent calls are these) */
+    infer_chat_call_stream *calls;   /* follows the answer text (NULL: not yet made) */
+    size_t fed;               /* answer bytes given to it */
+    size_t n_piecewise;       /* calls announced piece by piece (the first ones sent) */
+    size_t args_sent;         /* arguments bytes sent of the last of them */
+    int last_complete;        /* ... and whether its object closed */
 } oai_stream;
+
+static void oai_stream_drop(void *state) { infer_chat_call_stream_free(((oai_stream *)state)->calls); }
 
 /* ---------------------------------------------------------------- request fields */
 
@@ -102,6 +111,13 @@ static int read_output(json_t *b, job *j, int chat, req_err *e) {
             req_fail(e, 400, "response_format", "invalid_value", "response_format type '%.40s' is not text, json_object or json_schema", type);
             return -1;
         }
+    }
+    if ((v = json_object_get(b, "grammar")) && !json_is_null(v)) {   /* llama.cpp's extension */
+        if (j->grammar) {
+            req_fail(e, 400, "grammar", "invalid_value", "'grammar' cannot be combined with response_format");
+            return -1;
+        }
+        if (req_grammar(v, j, e) < 0) return -1;
     }
     if (!chat && (v = json_object_get(b, "echo")) && json_is_true(v)) {
         req_fail(e, 400, "echo", "unsupported", "echo is not supported");
@@ -239,10 +255,77 @@ static void send_calls(oai_stream *s, json_t *calls, sbuf *out) {
     json_decref(calls);
 }
 
+/* One streamed tool-call delta: {"index", ...fields} in choices[0].delta.tool_calls. */
+static void send_call_delta(oai_stream *s, json_t *call, sbuf *out) {
+    json_t *c = delta_choice(s, NULL, "", 0, NULL);
+    json_object_set_new(json_object_get(c, "delta"), "tool_calls", json_pack("[o]", call));
+    sse(out, chunk(s, c));
+    s->calls_sent = 1;
+}
+
+/* An id for a call sent before its arguments are known (the library's ids hash them):
+ * "call" and 5 base-36 digits from the response's id and the call's index, 9
+ * alphanumerics as Mistral templates require of ids sent back. */
+static void piecewise_id(const oai_stream *s, size_t index, char id[16]) {
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = s->id; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    h = (h ^ index) * 1099511628211ull;
+    memcpy(id, "call", 4);
+    for (int i = 0; i < 5; i++, h /= 36) id[4 + i] = "0123456789abcdefghijklmnopqrstuvwxyz"[h % 36];
+    id[9] = 0;
+}
+
+/* Hermes calls as the answer grows (llama.cpp's and OpenAI's streamed form): a call's
+ * first delta carries index, id, type, name and the arguments known so far, later ones
+ * only index and the arguments text added since. Once the library stops following calls
+ * (another shape, a block that is not valid), whole calls go out as their blocks close. */
+static void stream_calls(oai_stream *s, const job *j, sbuf *out) {
+    if (!s->calls && infer_chat_call_stream_new(&s->calls) != INFER_OK) return;
+    size_t upto = j->content_visible < j->content.n ? j->content_visible : j->content.n;
+    if (upto > s->fed) infer_chat_call_stream_push(s->calls, j->content.p + s->fed, upto - s->fed);
+    s->fed = upto;
+    size_t n = infer_chat_call_stream_n_calls(s->calls);
+    for (size_t i = s->n_piecewise ? s->n_piecewise - 1 : 0; i < n; i++) {
+        infer_chat_call_progress p = {.struct_size = sizeof p};
+        if (infer_chat_call_stream_call(s->calls, i, &p) != INFER_OK) break;
+        if (i == s->n_piecewise) {
+            char id[16];
+            piecewise_id(s, i, id);
+            send_call_delta(s, json_pack("{s:I,s:s,s:s,s:{s:s,s:o}}", "index", (json_int_t)i, "id", id, "type", "function",
+                                         "function", "name", p.name, "arguments", json_text_n(p.arguments, p.n_arguments)),
+                            out);
+            s->n_piecewise = s->n_calls_sent = i + 1;
+        } else if (p.n_arguments > s->args_sent) {
+            send_call_delta(s, json_pack("{s:I,s:{s:o}}", "index", (json_int_t)i, "function", "arguments",
+                                         json_text_n(p.arguments + s->args_sent, p.n_arguments - s->args_sent)),
+                            out);
+        }
+        s->args_sent = p.n_arguments;
+        s->last_complete = p.complete;
+    }
+    if (infer_chat_call_stream_stopped(s->calls)) send_calls(s, reply_closed_calls(j, s->n_calls_sent, 0), out);
+}
+
+/* At the end: the arguments of the last call sent in pieces that the finished reply's
+ * parse has beyond what was sent (nothing, normally: both read the same text). When that
+ * parse disagrees (the call was cut short or not valid JSON), what was sent stands. */
+static void finish_piecewise(oai_stream *s, json_t *calls, sbuf *out) {
+    if (!s->n_piecewise) return;
+    size_t i = s->n_piecewise - 1;
+    const char *args = json_string_value(json_object_get(json_object_get(json_array_get(calls, i), "function"), "arguments"));
+    if (!args || strlen(args) <= s->args_sent) return;
+    infer_chat_call_progress p = {.struct_size = sizeof p};
+    if (infer_chat_call_stream_call(s->calls, i, &p) != INFER_OK || memcmp(p.arguments, args, s->args_sent) != 0) return;
+    send_call_delta(s, json_pack("{s:I,s:{s:s}}", "index", (json_int_t)i, "function", "arguments", args + s->args_sent), out);
+    s->args_sent = strlen(args);
+    s->last_complete = 1;
+}
+
 /* The end of a reply with tools: the text not streamed yet, then the calls not sent yet. */
 static void send_reply_end(oai_stream *s, const job *j, sbuf *out) {
     sbuf text = {0};
     json_t *calls = reply_finish(j, s->sent, 0, &text);
+    finish_piecewise(s, calls, out);
     if (text.n) {
         json_t *c = delta_choice(s, "content", text.p, text.n, NULL);
         json_object_set_new(c, "logprobs", logprobs_json(s, j, s->lp_sent, j->n_gen));
@@ -284,13 +367,15 @@ static int format_sse(void *user, job *j, sbuf *out) {
         sse(out, chunk(s, c));
         s->sent = visible;
     }
-    if (j->tools_json && j->finish == JOB_RUNNING) send_calls(s, reply_closed_calls(j, s->n_calls_sent, 0), out);
+    if (j->tools_json && !j->harmony && s->g.chat && j->finish != JOB_ERROR) stream_calls(s, j, out);
     if (j->finish == JOB_RUNNING) return 0;
     if (j->tools_json && j->finish != JOB_ERROR) send_reply_end(s, j, out);
     if (j->finish == JOB_ERROR) {
         sse(out, json_pack("{s:{s:s,s:s,s:n,s:n}}", "error", "message", j->error, "type", "server_error", "param", "code"));
     } else {
-        json_t *c = delta_choice(s, NULL, "", 0, s->calls_sent ? "tool_calls" : finish_reason(j->finish));
+        /* a call cut short by max_tokens: "length", as OpenAI says */
+        int cut = s->n_piecewise && !s->last_complete && j->finish == JOB_LENGTH;
+        json_t *c = delta_choice(s, NULL, "", 0, s->calls_sent && !cut ? "tool_calls" : finish_reason(j->finish));
         json_object_set_new(c, "logprobs", logprobs_json(s, j, s->lp_sent, j->n_gen));
         sse(out, chunk(s, c));
         if (s->include_usage) {
@@ -337,6 +422,7 @@ static void completion(http_req *r, int chat) {
     s->created = (long long)time(NULL);
     make_id(chat ? "chatcmpl-" : "cmpl-", s->id, sizeof s->id);
     s->m = g.me->model;
+    s->g.drop = oai_stream_drop;
     read_request(&g, s, &stream);
     gen_end(&g, stream, "text/event-stream", format_sse, final_json);
 }

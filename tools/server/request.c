@@ -218,6 +218,28 @@ int req_json_object(job *j, req_err *e) {
     return 0;
 }
 
+int req_grammar(json_t *v, job *j, req_err *e) {
+    if (!json_is_string(v)) {
+        req_fail(e, 400, "grammar", "invalid_type", "'grammar' must be a string (GBNF)");
+        return -1;
+    }
+    infer_grammar *g = NULL;
+    infer_error ie = {0};
+    infer_status st = infer_grammar_parse(json_string_value(v), json_string_length(v), NULL, &g, &ie);
+    infer_grammar_free(g);
+    if (st != INFER_OK) {
+        req_fail(e, st == INFER_ERR_NOMEM ? 500 : 400, "grammar", "invalid_value", "grammar: %s",
+                 ie.message[0] ? ie.message : infer_status_str(st));
+        return -1;
+    }
+    free(j->grammar);
+    if (!(j->grammar = strndup(json_string_value(v), json_string_length(v)))) {
+        req_fail(e, 500, NULL, NULL, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 int req_json_schema(json_t *schema, const char *param, job *j, req_err *e) {
     if (!json_is_object(schema) && !json_is_boolean(schema)) {
         req_fail(e, 400, param, "invalid_type", "'%s' must be a JSON schema (an object)", param);
@@ -299,9 +321,16 @@ static int hold_format(void *h, job *j, sbuf *out) {
     return s->format(s->user, j, out);
 }
 
+/* The dialect's state: what it holds, then itself. */
+static void state_free(void *state) {
+    gen_state *st = state;
+    if (st && st->drop) st->drop(st);
+    free(st);
+}
+
 static void hold_free(void *h) {
     stream_hold *s = h;
-    free(s->user);
+    state_free(s->user);
     registry_release(s->reg, s->me);
     free(s);
 }
@@ -337,7 +366,7 @@ void gen_end(gen_req *g, int stream, const char *content_type, http_stream_forma
              json_t *(*final)(void *user, const job *j)) {
     if (g->e.status) req_answer_error(g->r, &g->e);
     else if (final) req_run(g->r, g->me, g->j, stream, content_type, format, &g->state, final);
-    free(g->state);   /* NULL when a stream took it */
+    state_free(g->state);   /* NULL when a stream took it */
     json_decref(g->body);
     job_release(g->j);
     registry_release(g->r->srv->reg, g->me);

@@ -51,6 +51,9 @@ char *req_chat_render(const model_entry *me, json_t *messages, const char *syste
  * (converted to a grammar here, so a bad schema is a 400 naming what is wrong). */
 int req_json_object(job *j, req_err *e);
 int req_json_schema(json_t *schema, const char *param, job *j, req_err *e);
+/* llama.cpp's "grammar" extension: GBNF text (root rule "root") the reply must follow;
+ * parsed here so a bad one is a 400 naming the line and column. */
+int req_grammar(json_t *v, job *j, req_err *e);
 
 /* Checks the prompt fits a slot, leaving room for one reply token. */
 int req_check_fits(const model_entry *me, const job *j, req_err *e);
@@ -59,6 +62,8 @@ int req_check_fits(const model_entry *me, const job *j, req_err *e);
 typedef struct gen_state {
     char model[256];   /* the model's name, as answers report it */
     int chat;          /* a chat endpoint (messages) rather than a raw prompt */
+    void (*drop)(void *state);   /* frees what the dialect's state holds (NULL: nothing);
+                                    called before the state itself is freed */
 } gen_state;
 
 /* A generation request as both dialects handle it: the body as JSON, the model it names
