@@ -54,6 +54,11 @@ typedef struct infer_dtype_traits {
     bool supported;            /* we can dequantize/compute with it */
     infer_to_float_fn to_float;     /* n is a multiple of block_size */
     infer_from_float_fn from_float; /* reference quantizer (round to nearest), may be NULL */
+    /* The format activations are rounded to before a dot product with this weight type,
+     * as the reference engine does (its vec_dot_type): F32 for float weights (x used as
+     * is), Q8_0 for the 32-weight formats, Q8_K for the K-quants. Every backend reads it
+     * here so that CPU and GPU round alike; 0 (F32) for unsupported types. */
+    uint32_t vec_dot_type;
 } infer_dtype_traits;
 
 /* Traits for a type id; NULL if the id is out of range or unassigned. */

@@ -28,8 +28,9 @@ int matmul_case_make(matmul_case *c, uint32_t type, int64_t rows, int64_t cols, 
     const infer_dtype_traits *tr = infer_dtype_traits_get(type);
     const infer_vec_dot_kernel *k = infer_vec_dot_scalar(type);
     if (!tr || !k) return -1;
-    *c = (matmul_case){.type = type, .rows = rows, .cols = cols, .n = n, .act = (int)k->act,
-                       .rb = infer_dtype_row_bytes(type, cols), .xs = infer_act_row_bytes(k->act, cols)};
+    const infer_act_format act = infer_act_format_of(type);
+    *c = (matmul_case){.type = type, .rows = rows, .cols = cols, .n = n, .act = (int)act,
+                       .rb = infer_dtype_row_bytes(type, cols), .xs = infer_act_row_bytes(act, cols)};
     c->W = malloc(c->rb * (size_t)rows);
     c->xq = malloc(c->xs * (size_t)n);
     c->x = malloc(sizeof(float) * (size_t)(n * cols));
@@ -55,7 +56,7 @@ int matmul_case_redo(matmul_case *c) {
     infer_threadpool *tp = infer_threadpool_new(2);
     if (!tp) return -1;
     for (int64_t t = 0; t < c->n; t++)
-        infer_quantize_act_scalar(k->act)(c->x + t * c->cols, c->xq + c->xs * (size_t)t, c->cols);
+        infer_quantize_act_scalar((infer_act_format)c->act)(c->x + t * c->cols, c->xq + c->xs * (size_t)t, c->cols);
     setenv("INFER_CPU_ISA", "scalar", 1);
     const int rc = infer_cpu_matmul(tp, NULL, c->W, c->type, c->rows, c->cols, c->x, c->n, c->ref);
     unsetenv("INFER_CPU_ISA");

@@ -54,6 +54,26 @@ static void test_table_sizes(void **state) {
     assert_int_equal(infer_dtype_row_bytes(INFER_TYPE_F32, INT64_MAX / 2 + 1), 0);   /* exactly 2^64 bytes */
 }
 
+static void test_vec_dot_partner(void **state) {
+    /* The activation partner of every quantized weight type, as the reference engine's
+     * type traits give it (its vec_dot_type); float weights take plain F32 activations. */
+    static const struct { uint32_t w, partner; } want[] = {
+        {INFER_TYPE_Q4_0, INFER_TYPE_Q8_0}, {INFER_TYPE_Q4_1, INFER_TYPE_Q8_0}, {INFER_TYPE_Q5_0, INFER_TYPE_Q8_0},
+        {INFER_TYPE_Q5_1, INFER_TYPE_Q8_0}, {INFER_TYPE_Q8_0, INFER_TYPE_Q8_0}, {INFER_TYPE_MXFP4, INFER_TYPE_Q8_0},
+        {INFER_TYPE_IQ4_NL, INFER_TYPE_Q8_0}, {INFER_TYPE_Q2_K, INFER_TYPE_Q8_K}, {INFER_TYPE_Q3_K, INFER_TYPE_Q8_K},
+        {INFER_TYPE_Q4_K, INFER_TYPE_Q8_K}, {INFER_TYPE_Q5_K, INFER_TYPE_Q8_K}, {INFER_TYPE_Q6_K, INFER_TYPE_Q8_K},
+        {INFER_TYPE_IQ4_XS, INFER_TYPE_Q8_K}, {INFER_TYPE_F32, INFER_TYPE_F32}, {INFER_TYPE_F16, INFER_TYPE_F32},
+        {INFER_TYPE_BF16, INFER_TYPE_F32},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const infer_dtype_traits *t = infer_dtype_traits_get(want[i].w);
+        assert_non_null(t);
+        assert_int_equal(t->vec_dot_type, want[i].partner);
+        /* a weight block never straddles two activation blocks */
+        assert_int_equal(t->block_size % infer_dtype_traits_get(t->vec_dot_type)->block_size, 0);
+    }
+}
+
 static uint32_t bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
@@ -162,6 +182,7 @@ DEQUANT_TEST(MXFP4)
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_sizes),
+        cmocka_unit_test(test_vec_dot_partner),
         cmocka_unit_test(test_fp16),
         cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_dequant_F16),

@@ -58,10 +58,7 @@ typedef struct {
     double *tol;    /* n x rows */
 } problem;
 
-static int64_t act_block_of(uint32_t type) {
-    const infer_vec_dot_kernel *k = infer_vec_dot_scalar(type);
-    return infer_act_block(k->act);
-}
+static int64_t act_block_of(uint32_t type) { return infer_act_block(infer_act_format_of(type)); }
 
 static void problem_make(problem *p, uint32_t type, int64_t rows, int64_t cols, int64_t n) {
     const infer_dtype_traits *tr = infer_dtype_traits_get(type);

@@ -119,7 +119,7 @@ static const uint32_t blocks32[] = {INFER_TYPE_MXFP4, INFER_TYPE_IQ4_NL, INFER_T
 
 /* the level under test has panels for this type (the K-quants at both, the rest at AVX-512) */
 static int level_has(uint32_t type) {
-    const infer_act_format act = infer_vec_dot_scalar(type)->act;
+    const infer_act_format act = infer_act_format_of(type);
     return infer_panels_supports(g_isa, type, act, 256);
 }
 

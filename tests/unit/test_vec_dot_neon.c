@@ -98,10 +98,10 @@ typedef struct {
 
 static void problem_make(problem *p, uint32_t type, int64_t rows, int64_t cols, int64_t n) {
     const infer_dtype_traits *tr = infer_dtype_traits_get(type);
-    const infer_vec_dot_kernel *ks = infer_vec_dot_scalar(type);
+    const infer_act_format act = infer_act_format_of(type);
     p->type = type; p->rows = rows; p->cols = cols; p->n = n;
     p->row_bytes = infer_dtype_row_bytes(type, cols);
-    p->xs = infer_act_row_bytes(ks->act, cols);
+    p->xs = infer_act_row_bytes(act, cols);
     p->W = malloc(p->row_bytes * (size_t)rows);
     p->Wd = malloc(sizeof(float) * (size_t)(rows * cols));
     p->x = malloc(sizeof(float) * (size_t)(n * cols));
@@ -119,7 +119,7 @@ static void problem_make(problem *p, uint32_t type, int64_t rows, int64_t cols, 
     }
     for (int64_t i = 0; i < n * cols; i++) p->x[i] = gauss() * ((i % cols) % 53 == 7 ? 8.0f : 1.0f);
     for (int64_t c = 0; c < cols && n > 1; c++) p->x[cols + c] = 0.0f;   /* an all-zero token */
-    const infer_quantize_act_fn q = infer_quantize_act_scalar(ks->act);
+    const infer_quantize_act_fn q = infer_quantize_act_scalar(act);
     for (int64_t t = 0; t < n; t++) q(p->x + t * cols, p->xq + (size_t)t * p->xs, cols);
     free(tmp);
 }
@@ -148,7 +148,6 @@ static void check_problem(const problem *p, const level *lv) {
     const infer_vec_dot_kernel *ks = infer_vec_dot_scalar(p->type);
     const infer_vec_dot_kernel *k = lv->table(p->type);
     assert_non_null(k);
-    assert_int_equal(k->act, ks->act);
     const int max_nt = k->max_nt > 0 ? k->max_nt : INFER_DOT_MAX_NT;
     assert_true(max_nt <= INFER_DOT_WIDE_NT);
     const int64_t nb = p->cols / infer_dtype_traits_get(p->type)->block_size;
@@ -178,7 +177,7 @@ static void test_every_type_every_level(void **state) {
     for (uint32_t type = 0; type < INFER_TYPE_COUNT; type++) {
         if (!is_weight_type(type)) continue;
         const infer_dtype_traits *tr = infer_dtype_traits_get(type);
-        const int64_t ab = infer_act_block(infer_vec_dot_scalar(type)->act);
+        const int64_t ab = infer_act_block(infer_act_format_of(type));
         int64_t cols_list[3];
         if (tr->block_size == 1) { cols_list[0] = 7; cols_list[1] = 99; cols_list[2] = 256; }
         else if (ab == 256 || tr->block_size == 256) { cols_list[0] = 256; cols_list[1] = 768; cols_list[2] = 0; }

@@ -80,12 +80,13 @@ typedef struct {
     const infer_vec_dot_kernel *k;
     infer_quantize_act_fn quantize;
     infer_cpu_isa level;
+    infer_act_format act;   /* the weight type's partner (dtype traits), same for every ISA */
 } kernel_choice;
 
 /* aarch64: the best table at or below the active level that has the type (i8mm, then
  * dotprod, then base NEON). The tables are NULL stubs on other targets. */
 static kernel_choice choose_kernel_arm(infer_cpu_isa isa, uint32_t wtype) {
-    kernel_choice c = {NULL, NULL, INFER_ISA_SCALAR};
+    kernel_choice c = {NULL, NULL, INFER_ISA_SCALAR, infer_act_format_of(wtype)};
     if (isa >= INFER_ISA_NEON_I8MM && (c.k = infer_vec_dot_neon_i8mm(wtype))) c.level = INFER_ISA_NEON_I8MM;
     else if (isa >= INFER_ISA_NEON_DOTPROD && (c.k = infer_vec_dot_neon_dotprod(wtype)))
         c.level = INFER_ISA_NEON_DOTPROD;
@@ -94,17 +95,17 @@ static kernel_choice choose_kernel_arm(infer_cpu_isa isa, uint32_t wtype) {
 }
 
 static kernel_choice choose_kernel(uint32_t wtype) {
-    kernel_choice c = {NULL, NULL, INFER_ISA_SCALAR};
+    kernel_choice c = {NULL, NULL, INFER_ISA_SCALAR, infer_act_format_of(wtype)};
     const infer_cpu_isa isa = infer_cpu_isa_active();
     if (infer_cpu_isa_is_arm(isa)) {
         c = choose_kernel_arm(isa, wtype);
     } else {
         if (isa >= INFER_ISA_AVX512 && (c.k = infer_vec_dot_avx512(wtype))) {
-            c.quantize = infer_quantize_act_avx512(c.k->act);
+            c.quantize = infer_quantize_act_avx512(c.act);
             c.level = INFER_ISA_AVX512;
         }
         if (!c.k && isa >= INFER_ISA_AVX2 && (c.k = infer_vec_dot_avx2(wtype))) {
-            c.quantize = infer_quantize_act_avx2(c.k->act);
+            c.quantize = infer_quantize_act_avx2(c.act);
             c.level = INFER_ISA_AVX2;
         }
     }
@@ -113,10 +114,10 @@ static kernel_choice choose_kernel(uint32_t wtype) {
         c.level = INFER_ISA_SCALAR;
     }
     if (c.k && !c.quantize) {
-        if (isa >= INFER_ISA_AVX512) c.quantize = infer_quantize_act_avx512(c.k->act);
-        if (!c.quantize && isa >= INFER_ISA_AVX2) c.quantize = infer_quantize_act_avx2(c.k->act);
-        if (!c.quantize && infer_cpu_isa_is_arm(isa)) c.quantize = infer_quantize_act_neon(c.k->act);
-        if (!c.quantize) c.quantize = infer_quantize_act_scalar(c.k->act);
+        if (isa >= INFER_ISA_AVX512) c.quantize = infer_quantize_act_avx512(c.act);
+        if (!c.quantize && isa >= INFER_ISA_AVX2) c.quantize = infer_quantize_act_avx2(c.act);
+        if (!c.quantize && infer_cpu_isa_is_arm(isa)) c.quantize = infer_quantize_act_neon(c.act);
+        if (!c.quantize) c.quantize = infer_quantize_act_scalar(c.act);
     }
     return c;
 }
@@ -260,19 +261,19 @@ int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t
     if (!tr || !tr->supported || cols <= 0 || cols % tr->block_size != 0) return -1;
     kernel_choice c = choose_kernel(wtype);
     if (!c.k) return -1;
-    if (cols % infer_act_block(c.k->act) != 0) {
+    if (cols % infer_act_block(c.act) != 0) {
         /* e.g. a K-quant row would always be a multiple of 256; anything else is not a
          * valid tensor */
         return -1;
     }
     /* the panels of the kernel table's level (AVX-512 also under AMX), when it has them */
-    const int has_panels = o->panels && infer_panels_supports(c.level, wtype, c.k->act, cols);
+    const int has_panels = o->panels && infer_panels_supports(c.level, wtype, c.act, cols);
     const infer_cpu_isa panels = has_panels ? c.level : INFER_ISA_SCALAR;
     *p = (infer_cpu_matmul_plan){
-        .k = c.k, .quantize = c.quantize, .wtype = wtype, .act = (int)c.k->act, .cols = cols,
+        .k = c.k, .quantize = c.quantize, .wtype = wtype, .act = (int)c.act, .cols = cols,
         .nb = cols / tr->block_size, .row_bytes = infer_dtype_row_bytes(wtype, cols),
-        .xs = infer_act_row_bytes(c.k->act, cols),
-        .amx = infer_cpu_isa_active() == INFER_ISA_AMX && infer_amx_supports(wtype, c.k->act, cols) &&
+        .xs = infer_act_row_bytes(c.act, cols),
+        .amx = infer_cpu_isa_active() == INFER_ISA_AMX && infer_amx_supports(wtype, c.act, cols) &&
                !(panels != INFER_ISA_SCALAR && infer_panels_beat_amx(wtype)),
         .decode = infer_gemv_for(c.level, wtype),
         .panels = panels,
@@ -285,7 +286,7 @@ int infer_cpu_matmul_plan_init(infer_cpu_matmul_plan *p, uint32_t wtype, int64_t
 static int matmul_parts(infer_threadpool *tp, infer_cpu_scratch *scratch, matmul_job *j) {
     if (j->n == 0) return 0;
     const infer_cpu_matmul_plan *p = &j->part[0].p;
-    if (p->k->act == INFER_ACT_F32) {
+    if (p->act == INFER_ACT_F32) {
         j->xq = (char *)j->x;   /* read-only use; float weights take the activations as they are */
         for (int i = 0; i < j->nparts; i++)
             j->part[i].blas = j->n >= INFER_BLAS_MIN_TOKENS && infer_cpu_isa_active() != INFER_ISA_SCALAR &&
@@ -352,7 +353,7 @@ int infer_cpu_matmul_glu(infer_threadpool *tp, infer_cpu_scratch *scratch, const
     if (rows == 0 || n == 0) return 0;
     j.part[0].W = W; j.part[0].rows = rows; j.part[0].y = y;
     j.x = gate;
-    if (j.part[0].p.k->act == INFER_ACT_F32)   /* float kernels read x itself: glu into gate first */
+    if (j.part[0].p.act == INFER_ACT_F32)   /* float kernels read x itself: glu into gate first */
         infer_cpu_glu(tp, kind, gate, up, n * cols, alpha, limit, gate);
     else {
         j.up = up; j.glu_kind = kind; j.glu_alpha = alpha; j.glu_limit = limit;
@@ -383,7 +384,7 @@ int infer_cpu_matmul_rows(const void *W, uint32_t wtype, int64_t cols, int64_t r
         return -1;
     if (row_hi == row_lo || n == 0) return 0;
     char *xq = (char *)x;
-    if (p.k->act != INFER_ACT_F32) {
+    if (p.act != INFER_ACT_F32) {
         xq = malloc(p.xs * (size_t)n);
         if (!xq) return -1;
         for (int64_t t = 0; t < n; t++) p.quantize(x + t * cols, xq + (size_t)t * p.xs, cols);

@@ -36,8 +36,9 @@ typedef void (*infer_dot_tile_fn)(int64_t nb, const void *w, const void *x, size
  * (AArch64 SMMLA, see vec_dot_neon_mmla.inc); nt up to the kernel's max_nt. */
 typedef void (*infer_dot_rows2_fn)(int64_t nb, const void *w, size_t ws, const void *x, size_t xs, int nt, float *out);
 
+/* A weight type's act format is not stated here but read from its dtype traits
+ * (infer_act_format_of), so that every ISA table and the GPU round alike. */
 typedef struct infer_vec_dot_kernel {
-    infer_act_format act;
     infer_dot_tile_fn dot;
     int max_nt;   /* tokens per call it takes; 0 means INFER_DOT_MAX_NT */
     infer_dot_rows2_fn dot2;   /* NULL: one row per call only */
@@ -53,6 +54,9 @@ typedef int (*infer_dot_rows_fn)(int64_t nb, const void *w, size_t ws, int64_t n
 size_t infer_act_row_bytes(infer_act_format f, int64_t cols);
 /* Elements per act block. */
 int64_t infer_act_block(infer_act_format f);
+/* The act format a weight type's kernels take: its dtype traits' vec_dot_type (Q8_0 ->
+ * INFER_ACT_Q8, Q8_K -> INFER_ACT_Q8K), INFER_ACT_F32 for float and unknown types. */
+infer_act_format infer_act_format_of(uint32_t wtype);
 
 /* Kernel tables: NULL when the type has no kernel for that ISA (or the ISA was not
  * compiled in); the scalar table covers every supported type. */

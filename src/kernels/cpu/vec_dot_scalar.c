@@ -21,6 +21,15 @@ int64_t infer_act_block(infer_act_format f) {
     return f == INFER_ACT_Q8 ? 32 : f == INFER_ACT_Q8K ? QK_K : 1;
 }
 
+infer_act_format infer_act_format_of(uint32_t wtype) {
+    const infer_dtype_traits *t = infer_dtype_traits_get(wtype);
+    switch (t ? t->vec_dot_type : INFER_TYPE_F32) {
+    case INFER_TYPE_Q8_0: return INFER_ACT_Q8;
+    case INFER_TYPE_Q8_K: return INFER_ACT_Q8K;
+    default: return INFER_ACT_F32;
+    }
+}
+
 /* ---------------------------------------------------------------- activations */
 
 static void quantize_act_f32(const float *x, void *dst, int64_t cols) { memcpy(dst, x, (size_t)cols * sizeof(float)); }
@@ -308,24 +317,24 @@ TILE_OF(iq4_nl)
 TILE_OF(iq4_xs)
 
 static const infer_vec_dot_kernel scalar_kernels[INFER_TYPE_COUNT] = {
-    [INFER_TYPE_F32] = {INFER_ACT_F32, tile_f32, 0, NULL},
-    [INFER_TYPE_F16] = {INFER_ACT_F32, tile_f16, 0, NULL},
-    [INFER_TYPE_BF16] = {INFER_ACT_F32, tile_bf16, 0, NULL},
-    [INFER_TYPE_Q4_0] = {INFER_ACT_Q8, tile_q4_0, 0, NULL},
-    [INFER_TYPE_Q4_1] = {INFER_ACT_Q8, tile_q4_1, 0, NULL},
-    [INFER_TYPE_Q5_0] = {INFER_ACT_Q8, tile_q5_0, 0, NULL},
-    [INFER_TYPE_Q5_1] = {INFER_ACT_Q8, tile_q5_1, 0, NULL},
-    [INFER_TYPE_Q8_0] = {INFER_ACT_Q8, tile_q8_0, 0, NULL},
-    [INFER_TYPE_Q8_1] = {INFER_ACT_F32, tile_generic_Q8_1, 0, NULL},
-    [INFER_TYPE_Q4_K] = {INFER_ACT_Q8K, tile_q4_k, 0, NULL},
-    [INFER_TYPE_Q5_K] = {INFER_ACT_Q8K, tile_q5_k, 0, NULL},
-    [INFER_TYPE_Q6_K] = {INFER_ACT_Q8K, tile_q6_k, 0, NULL},
-    [INFER_TYPE_Q8_K] = {INFER_ACT_F32, tile_generic_Q8_K, 0, NULL},
-    [INFER_TYPE_MXFP4] = {INFER_ACT_Q8, tile_mxfp4, 0, NULL},
-    [INFER_TYPE_Q2_K] = {INFER_ACT_Q8K, tile_q2_k, 0, NULL},
-    [INFER_TYPE_Q3_K] = {INFER_ACT_Q8K, tile_q3_k, 0, NULL},
-    [INFER_TYPE_IQ4_NL] = {INFER_ACT_Q8, tile_iq4_nl, 0, NULL},
-    [INFER_TYPE_IQ4_XS] = {INFER_ACT_Q8K, tile_iq4_xs, 0, NULL},
+    [INFER_TYPE_F32] = {tile_f32, 0, NULL},
+    [INFER_TYPE_F16] = {tile_f16, 0, NULL},
+    [INFER_TYPE_BF16] = {tile_bf16, 0, NULL},
+    [INFER_TYPE_Q4_0] = {tile_q4_0, 0, NULL},
+    [INFER_TYPE_Q4_1] = {tile_q4_1, 0, NULL},
+    [INFER_TYPE_Q5_0] = {tile_q5_0, 0, NULL},
+    [INFER_TYPE_Q5_1] = {tile_q5_1, 0, NULL},
+    [INFER_TYPE_Q8_0] = {tile_q8_0, 0, NULL},
+    [INFER_TYPE_Q8_1] = {tile_generic_Q8_1, 0, NULL},
+    [INFER_TYPE_Q4_K] = {tile_q4_k, 0, NULL},
+    [INFER_TYPE_Q5_K] = {tile_q5_k, 0, NULL},
+    [INFER_TYPE_Q6_K] = {tile_q6_k, 0, NULL},
+    [INFER_TYPE_Q8_K] = {tile_generic_Q8_K, 0, NULL},
+    [INFER_TYPE_MXFP4] = {tile_mxfp4, 0, NULL},
+    [INFER_TYPE_Q2_K] = {tile_q2_k, 0, NULL},
+    [INFER_TYPE_Q3_K] = {tile_q3_k, 0, NULL},
+    [INFER_TYPE_IQ4_NL] = {tile_iq4_nl, 0, NULL},
+    [INFER_TYPE_IQ4_XS] = {tile_iq4_xs, 0, NULL},
 };
 
 const infer_vec_dot_kernel *infer_vec_dot_scalar(uint32_t type) {

@@ -259,15 +259,12 @@ void vk_op_rms_norm(infer_backend *be, infer_bview x, infer_bview w, int64_t n_r
     vk_dispatch(vk, p, b, 3, &pc, sizeof pc, (uint64_t)n_rows, 1);
 }
 
-/* The activation rounding block of a weight type (0: float weights, x as is). */
+/* The activation rounding block of a weight type: the block size of its partner format
+ * in the dtype traits (32 for Q8_0, 256 for Q8_K); 0 for float weights, x as is. */
 static uint32_t act_block(uint32_t wtype) {
-    switch (wtype) {
-    case INFER_TYPE_Q4_0: case INFER_TYPE_Q4_1: case INFER_TYPE_Q5_0: case INFER_TYPE_Q5_1:
-    case INFER_TYPE_Q8_0: case INFER_TYPE_MXFP4: case INFER_TYPE_IQ4_NL: return 32;
-    case INFER_TYPE_Q2_K: case INFER_TYPE_Q3_K: case INFER_TYPE_Q4_K: case INFER_TYPE_Q5_K: case INFER_TYPE_Q6_K:
-    case INFER_TYPE_IQ4_XS: return 256;
-    default: return 0;
-    }
+    const infer_dtype_traits *t = infer_dtype_traits_get(wtype);
+    const infer_dtype_traits *partner = t && t->vec_dot_type != INFER_TYPE_F32 ? infer_dtype_traits_get(t->vec_dot_type) : NULL;
+    return partner ? (uint32_t)partner->block_size : 0;
 }
 
 /* The reference engine multiplies quantized weights with activations rounded to an
