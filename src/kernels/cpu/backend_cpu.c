@@ -38,25 +38,6 @@ typedef struct cpu_backend {
 
 static cpu_backend *cpu(infer_backend *be) { return (cpu_backend *)be; }
 
-/* ---- workspace */
-void *infer_cpu_ws_get(infer_cpu_ws *ws, size_t bytes) {
-    if (bytes <= ws->cap) return ws->ptr;
-    size_t cap = ws->cap ? ws->cap : 4096;
-    while (cap < bytes) cap = cap * 2 > cap ? cap * 2 : bytes;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, cap) != 0) return NULL;
-    free(ws->ptr);
-    ws->ptr = p;
-    ws->cap = cap;
-    return p;
-}
-
-void infer_cpu_ws_free(infer_cpu_ws *ws) {
-    free(ws->ptr);
-    ws->ptr = NULL;
-    ws->cap = 0;
-}
-
 /* ---- errors and views */
 static bool failed(cpu_backend *b) {
     if (b->status != INFER_OK) return true;

@@ -16,6 +16,7 @@
 #include "kernels/cpu/matmul_panels.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/vec_dot.h"
+#include "kernels/cpu/workspace.h"
 #include "tensor/dtype.h"
 
 #define ROW_BLOCK_BYTES (192 * 1024)
@@ -34,8 +35,7 @@
 #define AMX_MIN_TOKENS 16
 
 struct infer_cpu_scratch {
-    void *buf;
-    size_t cap;
+    infer_cpu_ws ws;   /* kept apart from the ops' workspace: both are live at once in MoE */
     infer_cpu_matmul_opts opts;
 };
 
@@ -60,18 +60,8 @@ const infer_cpu_matmul_opts *infer_cpu_scratch_opts(const infer_cpu_scratch *s) 
 
 void infer_cpu_scratch_free(infer_cpu_scratch *s) {
     if (!s) return;
-    free(s->buf);
+    infer_cpu_ws_free(&s->ws);
     free(s);
-}
-
-static void *scratch_reserve(infer_cpu_scratch *s, size_t bytes) {
-    if (s->cap >= bytes) return s->buf;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
-    free(s->buf);
-    s->buf = p;
-    s->cap = bytes;
-    return p;
 }
 
 /* The best available kernel for a weight type, the matching activation converter, and
@@ -299,14 +289,14 @@ static int matmul_parts(infer_threadpool *tp, infer_cpu_scratch *scratch, matmul
     infer_cpu_scratch *s = scratch ? scratch : &local;
     const size_t xq_bytes = (p->xs * (size_t)j->n + 63) / 64 * 64;
     const size_t row_bytes = j->up ? sizeof(float) * (size_t)p->cols * (size_t)infer_threadpool_size(tp) : 0;
-    j->xq = scratch_reserve(s, xq_bytes + row_bytes);
+    j->xq = infer_cpu_ws_get(&s->ws, xq_bytes + row_bytes);
     if (!j->xq) return -1;
     j->rowbuf = (float *)(j->xq + xq_bytes);
     if (j->n >= 4) infer_threadpool_run(tp, quantize_task, j);
     else quantize_task(j, 0, 1);
     plan_chunks(j, infer_threadpool_size(tp));
     infer_threadpool_run(tp, matmul_task, j);
-    if (!scratch) free(local.buf);
+    if (!scratch) infer_cpu_ws_free(&local.ws);
     return 0;
 }
 

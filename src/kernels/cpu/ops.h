@@ -16,16 +16,7 @@
 #include "kernels/backend.h"
 #include "kernels/cpu/threadpool.h"
 #include "kernels/cpu/matmul.h"
-
-/* A grow-only scratch allocation owned by a backend instance (no globals).
- * infer_cpu_ws_get returns at least `bytes` of 64-byte aligned memory (contents
- * undefined), or NULL when out of memory; earlier pointers become invalid. */
-typedef struct infer_cpu_ws {
-    void *ptr;
-    size_t cap;
-} infer_cpu_ws;
-void *infer_cpu_ws_get(infer_cpu_ws *ws, size_t bytes);
-void infer_cpu_ws_free(infer_cpu_ws *ws);
+#include "kernels/cpu/workspace.h"
 
 /* ---- norm (ops_norm.c) */
 /* out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, for n_rows rows of row_len; w may be
