@@ -8,33 +8,11 @@
 #include <stdint.h>
 #include "infer.h"
 #include "kernels/backend.h"
+#include "models/context_side.h"
 #include "models/kv_cache.h"
 #include "models/forward.h"
 #include "models/model.h"
 #include "models/placement.h"
-
-/* Scratch activation buffers (backend), each sized for n_batch rows. */
-enum {
-    INFER_ACT_IDS,     /* (n_batch) int32 token ids */
-    INFER_ACT_POS,     /* (n_batch) int32 positions */
-    INFER_ACT_OUT_IDS, /* (n_batch) int32 rows whose logits are wanted */
-    INFER_ACT_X, INFER_ACT_XN, INFER_ACT_TMP,   /* (n_batch, n_embd) */
-    INFER_ACT_Q, INFER_ACT_QN,                  /* (n_batch, n_head * head_dim) */
-    INFER_ACT_K, INFER_ACT_KN, INFER_ACT_V,     /* (n_batch, n_head_kv * head_dim) */
-    INFER_ACT_GATE, INFER_ACT_UP,               /* (n_batch, n_ff) */
-    INFER_ACT_ROUTER,                           /* (n_batch, n_expert) */
-    INFER_ACT_COUNT
-};
-
-/* One backend's share of a context: the backend, the weights bound on it (a view with
- * .buf NULL for a weight placed on the other one), and a full set of scratch
- * activations. The CPU side binds every weight (it wraps the mmap, at no cost). */
-typedef struct infer_ctx_side {
-    infer_backend *be;           /* NULL: nothing runs on this device */
-    infer_bbuf **wbufs;          /* per weight id */
-    infer_bview *wviews;
-    infer_bbuf *act[INFER_ACT_COUNT];
-} infer_ctx_side;
 
 struct infer_ctx {
     infer_model *m;
@@ -89,22 +67,6 @@ struct infer_ctx {
 infer_status infer_ctx_place_and_build(infer_ctx *c, infer_error *err);
 /* Releases both sides, the KV cache and the placement (also after a partial build). */
 void infer_ctx_free_sides(infer_ctx *c);
-
-/* One forward step of n <= n_batch tokens grouped by sequence (runs): runs every layer,
- * stores K/V at each token's position in its sequence's region, and writes the logits of
- * rows out_ids[0..n_out) to logits_out (n_out x n_vocab) and, when embd_out is set, the
- * final-norm rows of all n tokens to it (n x n_embd). */
-typedef struct infer_step {
-    const int32_t *tokens, *pos;
-    int32_t n;
-    const infer_seq_run *runs;
-    int32_t n_runs;
-    const int32_t *out_ids;
-    int32_t n_out;
-    float *logits_out;
-    float *embd_out;
-} infer_step;
-infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *err);
 
 /* Copies positions [0, n) of sequence src's cache rows to sequence dst (every layer). */
 infer_status infer_kv_copy_rows(infer_ctx *c, uint32_t src, uint32_t dst, int32_t n, infer_error *err);

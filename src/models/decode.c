@@ -8,6 +8,8 @@
 
 #include "core/error.h"
 #include "models/context.h"
+#include "models/forward_step.h"
+#include "tensor/dtype.h"
 
 static infer_status fail(infer_ctx *c, infer_status st, const infer_error *e) {
     infer_err_copy(c->last_error, sizeof c->last_error, e);
@@ -140,6 +142,20 @@ static infer_status plan(infer_ctx *c, const infer_batch *b, int32_t *n_rows, in
     return INFER_OK;
 }
 
+/* The logits buffer on the backend grows to the largest number of wanted rows seen. */
+static infer_status reserve_logits(infer_ctx *c, int32_t rows, infer_error *err) {
+    if (rows <= c->logits_buf_rows) return INFER_OK;
+    infer_backend *be = c->be;
+    if (c->logits_buf) be->ops->release(be, c->logits_buf);
+    c->logits_buf = NULL;
+    c->logits_buf_rows = 0;
+    size_t bytes = (size_t)rows * c->m->hp.n_vocab * sizeof(float);
+    infer_status st = be->ops->alloc(be, bytes, &c->logits_buf);
+    if (st != INFER_OK) return infer_err(err, st, "cannot allocate %zu bytes for logits", bytes);
+    c->logits_buf_rows = rows;
+    return INFER_OK;
+}
+
 /* Runs tokens [k0, k0 + len) of the run order as one forward step. */
 static infer_status run_step(infer_ctx *c, int32_t k0, int32_t len, infer_error *e) {
     const int32_t n_vocab = (int32_t)c->m->hp.n_vocab;
@@ -168,7 +184,21 @@ static infer_status run_step(infer_ctx *c, int32_t k0, int32_t len, infer_error 
         .logits_out = n_out ? c->logits + (size_t)first_row * n_vocab : NULL,
         .embd_out = c->p.embeddings ? c->embd + (size_t)k0 * c->m->hp.n_embd : NULL,
     };
-    return infer_forward_step(c, &s, e);
+    infer_status st = reserve_logits(c, n_out > 0 ? n_out : 1, e);
+    if (st != INFER_OK) return st;
+    const infer_fwd_env env = {
+        .m = c->m,
+        .place = &c->place,
+        .side = c->side,
+        .kv = &c->kv,
+        .xfer = c->xfer,
+        .xfer_floats = c->xfer_floats,
+        .logits = {.buf = c->logits_buf, .offset = 0, .type = INFER_TYPE_F32},
+        .abort_fn = c->abort_fn,
+        .abort_user = c->abort_user,
+        .dump_dir = c->dump_dir,
+    };
+    return infer_forward_step(&env, &s, e);
 }
 
 /* Records the step's tokens in their sequences (length, token per position). */

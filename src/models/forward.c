@@ -6,27 +6,13 @@
 #include "core/error.h"
 #include "models/arch.h"
 #include "models/blocks.h"
-#include "models/context.h"
 #include "models/forward.h"
+#include "models/forward_step.h"
 #include "tensor/dtype.h"
 
 static infer_bview act(const infer_ctx_side *sd, int id, uint32_t type) {
     infer_bview v = {.buf = sd->act[id], .offset = 0, .type = type};
     return v;
-}
-
-/* The logits buffer on the backend grows to the largest number of wanted rows seen. */
-static infer_status reserve_logits(infer_ctx *c, int32_t rows, infer_error *err) {
-    if (rows <= c->logits_buf_rows) return INFER_OK;
-    infer_backend *be = c->be;
-    if (c->logits_buf) be->ops->release(be, c->logits_buf);
-    c->logits_buf = NULL;
-    c->logits_buf_rows = 0;
-    size_t bytes = (size_t)rows * c->m->hp.n_vocab * sizeof(float);
-    infer_status st = be->ops->alloc(be, bytes, &c->logits_buf);
-    if (st != INFER_OK) return infer_err(err, st, "cannot allocate %zu bytes for logits", bytes);
-    c->logits_buf_rows = rows;
-    return INFER_OK;
 }
 
 /* Ends the pass on every side; the first error wins (a crossing's before the sides'). */
@@ -52,10 +38,10 @@ static void begin_all(infer_fwd_link *l) {
 
 /* With an abort callback: completes the work recorded so far (Vulkan submits it; the
  * CPU has already run it), asks the callback, and goes on in a new begin(). */
-static infer_status between_layers(infer_ctx *c, infer_fwd_link *l, infer_error *err) {
+static infer_status between_layers(const infer_fwd_env *env, infer_fwd_link *l, infer_error *err) {
     infer_status st = end_all(l, err);
     if (st != INFER_OK) return st;
-    if (c->abort_fn(c->abort_user))
+    if (env->abort_fn(env->abort_user))
         return infer_err(err, INFER_ERR_CANCELLED, "decode cancelled by the abort callback");
     begin_all(l);
     return INFER_OK;
@@ -97,8 +83,8 @@ infer_fwd *infer_fwd_experts(infer_fwd *f, uint32_t il) {
 }
 
 /* The step's state on one side: its backend, its weight views and activations. */
-static void side_state(infer_ctx *c, int d, const infer_fwd *common, infer_fwd *f) {
-    const infer_ctx_side *sd = &c->side[d];
+static void side_state(const infer_fwd_env *env, int d, const infer_fwd *common, infer_fwd *f) {
+    const infer_ctx_side *sd = &env->side[d];
     *f = *common;
     f->be = sd->be;
     f->dev = d;
@@ -126,22 +112,20 @@ static infer_fwd *go_to(infer_fwd *cur, infer_fwd *next) {
     return next;
 }
 
-infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *err) {
+infer_status infer_forward_step(const infer_fwd_env *env, const infer_step *s, infer_error *err) {
     const int32_t *tokens = s->tokens, *pos = s->pos, *out_ids = s->out_ids;
     const int32_t n = s->n, n_out = s->n_out;
     float *logits_out = s->logits_out;
-    const infer_model *m = c->m;
+    const infer_model *m = env->m;
     const infer_hparams *hp = &m->hp;
-    const infer_placement *pl = &c->place;
-
-    infer_status st = reserve_logits(c, n_out > 0 ? n_out : 1, err);
-    if (st != INFER_OK) return st;
+    const infer_placement *pl = env->place;
+    infer_status st = INFER_OK;
 
     int32_t n_kv = 1;
     for (int32_t r = 0; r < s->n_runs; r++)
         if (s->runs[r].n_kv > n_kv) n_kv = s->runs[r].n_kv;
 
-    infer_fwd_link link = {.exps_dev = pl->exps_dev, .host = c->xfer, .host_floats = c->xfer_floats};
+    infer_fwd_link link = {.exps_dev = pl->exps_dev, .host = env->xfer, .host_floats = env->xfer_floats};
     const infer_fwd common = {
         .link = &link,
         .m = m,
@@ -150,15 +134,15 @@ infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *
         .n_kv = n_kv,
         .runs = s->runs,
         .n_runs = s->n_runs,
-        .kv = &c->kv,
-        .k_cache = c->kv.k,
-        .v_cache = c->kv.v,
-        .dump_ctx = c->dump_dir ? c : NULL,
+        .kv = env->kv,
+        .k_cache = env->kv->k,
+        .v_cache = env->kv->v,
+        .dump_dir = env->dump_dir,
     };
     infer_fwd fw[INFER_DEV_COUNT];
     for (int d = 0; d < INFER_DEV_COUNT; d++) {
-        if (!c->side[d].be) continue;
-        side_state(c, d, &common, &fw[d]);
+        if (!env->side[d].be) continue;
+        side_state(env, d, &common, &fw[d]);
         link.side[d] = &fw[d];
     }
     const int64_t E = hp->n_embd;
@@ -167,7 +151,7 @@ infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *
     for (int d = 0; d < INFER_DEV_COUNT; d++)
         if (link.side[d]) fw[d].be->ops->write(fw[d].be, fw[d].pos, pos, (size_t)n * sizeof(int32_t));
     infer_fwd *f = &fw[pl->embed_dev];
-    const infer_bview ids = act(&c->side[pl->embed_dev], INFER_ACT_IDS, INFER_TYPE_I32);
+    const infer_bview ids = act(&env->side[pl->embed_dev], INFER_ACT_IDS, INFER_TYPE_I32);
     f->be->ops->write(f->be, ids, tokens, (size_t)n * sizeof(int32_t));
     if (m->arch->embed) m->arch->embed(f, ids);
     else infer_block_embed(f, ids);
@@ -175,7 +159,7 @@ infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *
         f = go_to(f, &fw[pl->layer_dev[il]]);
         m->arch->forward_layer(f, il);
         infer_fwd_dump(f, "l_out", (int)il, f->x, E);
-        if (c->abort_fn && (st = between_layers(c, &link, err)) != INFER_OK) return st;
+        if (env->abort_fn && (st = between_layers(env, &link, err)) != INFER_OK) return st;
     }
     f = go_to(f, &fw[pl->output_dev]);
     infer_backend *be = f->be;
@@ -187,12 +171,12 @@ infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *
     if (n_out > 0) {
         infer_bview rows = f->xn;
         if (n_out < n) {   /* gather the wanted rows so the output projection skips the rest */
-            const infer_bview oid = act(&c->side[pl->output_dev], INFER_ACT_OUT_IDS, INFER_TYPE_I32);
+            const infer_bview oid = act(&env->side[pl->output_dev], INFER_ACT_OUT_IDS, INFER_TYPE_I32);
             o->write(be, oid, out_ids, (size_t)n_out * sizeof(int32_t));
             o->get_rows(be, f->xn, E, oid, n_out, f->tmp);
             rows = f->tmp;
         }
-        const infer_bview logits = {.buf = c->logits_buf, .offset = 0, .type = INFER_TYPE_F32};
+        const infer_bview logits = env->logits;
         if (m->arch->output) m->arch->output(f, rows, n_out, logits);
         else infer_block_output(f, rows, n_out, logits);
         o->read(be, logits, logits_out, (size_t)n_out * hp->n_vocab * sizeof(float));
@@ -201,8 +185,7 @@ infer_status infer_forward_step(infer_ctx *c, const infer_step *s, infer_error *
 }
 
 void infer_fwd_dump(infer_fwd *f, const char *name, int il, infer_bview v, int64_t row_len) {
-    infer_ctx *c = f->dump_ctx;
-    if (!c) return;
+    if (!f->dump_dir) return;
     size_t count = (size_t)f->n * (size_t)row_len;
     float *host = malloc(count * sizeof(float));
     if (!host) return;
@@ -211,8 +194,8 @@ void infer_fwd_dump(infer_fwd *f, const char *name, int il, infer_bview v, int64
     infer_error e;
     o->end(f->be, &e);   /* read-back completes here; the pass goes on in a new begin() */
     char path[1024];
-    if (il >= 0) snprintf(path, sizeof path, "%s/%s-%d.f32", c->dump_dir, name, il);
-    else snprintf(path, sizeof path, "%s/%s.f32", c->dump_dir, name);
+    if (il >= 0) snprintf(path, sizeof path, "%s/%s-%d.f32", f->dump_dir, name, il);
+    else snprintf(path, sizeof path, "%s/%s.f32", f->dump_dir, name);
     FILE *fp = fopen(path, "wb");
     if (fp) {
         fwrite(host, sizeof(float), count, fp);

@@ -63,7 +63,7 @@ typedef struct infer_fwd {
     const infer_bview *v_cache;
 
     /* Debugging: when set, intermediate rows are written under this folder. */
-    struct infer_ctx *dump_ctx;
+    const char *dump_dir;
 } infer_fwd;
 
 /* View of weight id (a view with .buf NULL for INFER_NO_WEIGHT). */
