@@ -206,6 +206,8 @@ INFER_API const char *infer_token_text(const infer_model *m, int32_t tok);
 /* Streaming detokenizer: returns only complete UTF-8 characters, holding back the bytes
  * of a character split across tokens. */
 typedef struct infer_detok infer_detok;
+INFER_API infer_status infer_detok_init(const infer_model *m, infer_detok **out, infer_error *err);
+/* infer_detok_init without the status, for source compatibility: NULL on failure. */
 INFER_API infer_detok *infer_detok_new(const infer_model *m);
 INFER_API void infer_detok_free(infer_detok *d);
 /* Appends the token; writes the now-complete text (NUL-terminated) to buf. */
@@ -714,6 +716,8 @@ typedef enum infer_chat_part {
  * family: Harmony `<|channel|>NAME<|message|>TEXT<|end|><|start|>assistant...` and
  * `<think>...</think>` blocks. Feed every generated token (stop tokens excluded) in order. */
 typedef struct infer_chat_stream infer_chat_stream;
+INFER_API infer_status infer_chat_stream_init(const infer_model *m, infer_chat_stream **out, infer_error *err);
+/* infer_chat_stream_init without the status, for source compatibility: NULL on failure. */
 INFER_API infer_chat_stream *infer_chat_stream_new(const infer_model *m);
 INFER_API void infer_chat_stream_free(infer_chat_stream *s);
 INFER_API infer_chat_part infer_chat_stream_push(infer_chat_stream *s, int32_t tok);

@@ -489,11 +489,11 @@ static int respond(chat_session *s, size_t *n_calls) {
     for (size_t i = keep; i < n; i++) infer_sampler_accept(s->smp, s->prompt.p[i]);
 
     reply_state r = {0};
-    r.detok = infer_detok_new(s->m);
+    infer_error err;
     r.out = INFER_CHAT_PART_ANSWER;
     infer_chat_stream_reset(s->stream);
-    if (!r.detok) {
-        fprintf(stderr, "error: out of memory\n");
+    if (infer_detok_init(s->m, &r.detok, &err) != INFER_OK) {
+        fprintf(stderr, "error: %s\n", err.message);
         return -1;
     }
 
@@ -682,9 +682,9 @@ int main(int argc, char **argv) {
     s.color = isatty(STDOUT_FILENO);
     const char *family = infer_chat_template_name(m);
     s.harmony = strcmp(family, "harmony") == 0;
-    s.stream = infer_chat_stream_new(m);
-    if (!s.stream) {
-        fprintf(stderr, "error: out of memory\n");
+    infer_error serr;
+    if (infer_chat_stream_init(m, &s.stream, &serr) != INFER_OK) {
+        fprintf(stderr, "error: %s\n", serr.message);
         infer_sampler_free(s.smp);
         infer_ctx_free(s.ctx);
         infer_model_free(m);

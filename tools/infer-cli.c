@@ -193,11 +193,11 @@ static int run_prompt(const cli_args *a, infer_model *m, infer_ctx *c) {
     }
     infer_sampler *s = NULL;
     infer_stop *stop = NULL;
-    infer_detok *d = infer_detok_new(m);
+    infer_detok *d = NULL;
     infer_error err = {0};
-    if (!d || tool_sampler_make(m, &a->sp, &a->out, &s) != 0 ||
+    if (infer_detok_init(m, &d, &err) != INFER_OK || tool_sampler_make(m, &a->sp, &a->out, &s) != 0 ||
         infer_stop_new(a->out.stops, (size_t)a->out.n_stops, &stop, &err) != INFER_OK) {
-        if (!d || err.status) fprintf(stderr, "error: %s\n", d ? err.message : "out of memory");
+        if (err.status) fprintf(stderr, "error: %s\n", err.message);
         free(toks);
         infer_sampler_free(s);
         infer_detok_free(d);

@@ -8,15 +8,26 @@ from ._core import LibinferError, _Handle, _check, _dec, _err_check, _grow_strin
 CHAT_PARTS = {0: "markup", 1: "answer", 2: "reasoning", 3: "other"}
 
 
+def _new_handle(kind, model):
+    """A handle from the library's status constructor (kind_init), with its error message;
+    an older library without it: kind_new, NULL meaning failure."""
+    if _lib.has(kind + "_init"):
+        h, err = ctypes.c_void_p(), InferError()
+        _err_check(getattr(lib, kind + "_init")(model.handle, ctypes.byref(h), ctypes.byref(err)), err)
+        return h.value
+    h = getattr(lib, kind + "_new")(model.handle)
+    if not h:
+        raise LibinferError(5, kind + "_new failed")
+    return h
+
+
 class Detokenizer(_Handle):
     """Streaming detokenizer: push() returns only complete UTF-8 characters."""
     _free = staticmethod(lib.infer_detok_free)
 
     def __init__(self, model):
         self.model = model
-        self._h = lib.infer_detok_new(model.handle)
-        if not self._h:
-            raise LibinferError(5, "infer_detok_new failed")
+        self._h = _new_handle("infer_detok", model)
         self._own_by(model)
 
     def _call(self, fn, *args):
@@ -38,9 +49,7 @@ class ChatStream(_Handle):
 
     def __init__(self, model):
         self.model = model
-        self._h = lib.infer_chat_stream_new(model.handle)
-        if not self._h:
-            raise LibinferError(5, "infer_chat_stream_new failed")
+        self._h = _new_handle("infer_chat_stream", model)
         self._own_by(model)
 
     def push(self, tok):

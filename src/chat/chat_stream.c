@@ -7,6 +7,7 @@
  * text between <|channel|> and <|message|>; <|end|> closes a message but not the turn.
  * Other families may wrap reasoning in <think>...</think> (Qwen3). */
 #include "chat/chat_style.h"
+#include "core/error.h"
 #include "models/model_internal.h"
 
 #include <stdlib.h>
@@ -34,10 +35,12 @@ void infer_chat_stream_reset(infer_chat_stream *s) {
     s->header_len = 0;
 }
 
-infer_chat_stream *infer_chat_stream_new(const infer_model *m) {
-    if (!m) return NULL;
+infer_status infer_chat_stream_init(const infer_model *m, infer_chat_stream **out, infer_error *err) {
+    if (!out) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_chat_stream_init: out is NULL");
+    *out = NULL;
+    if (!m) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_chat_stream_init: model is NULL");
     infer_chat_stream *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    if (!s) return infer_err(err, INFER_ERR_NOMEM, "infer_chat_stream_init: out of memory");
     s->m = m;
     infer_chat_style st;
     infer_chat_style_detect(infer_model_chat_template(m), infer_model_chat_family_hint(m), &st);
@@ -51,6 +54,13 @@ infer_chat_stream *infer_chat_stream_new(const infer_model *m) {
             if (s->mark[k] < 0 && strcmp(t, MARK_TEXT[k]) == 0) s->mark[k] = id;
     }
     infer_chat_stream_reset(s);
+    *out = s;
+    return INFER_OK;
+}
+
+infer_chat_stream *infer_chat_stream_new(const infer_model *m) {
+    infer_chat_stream *s = NULL;
+    infer_chat_stream_init(m, &s, NULL);
     return s;
 }
 

@@ -1,6 +1,7 @@
 /* The public tokenizer functions of infer.h: each forwards to the model's vocabulary.
  * They live in the models layer, which owns the vocabulary and knows the tokenizer;
  * src/tokenizer/ itself knows nothing of models (data flows model -> tokenizer only). */
+#include "core/error.h"
 #include "infer.h"
 #include "models/model_internal.h"
 #include "tokenizer/vocab.h"
@@ -34,7 +35,20 @@ infer_status infer_token_to_bytes(const infer_model *m, int32_t tok, char *buf, 
 
 const char *infer_token_text(const infer_model *m, int32_t tok) { return infer_vocab_token_text(vocab_of(m), tok); }
 
-infer_detok *infer_detok_new(const infer_model *m) { return infer_vocab_detok_new(vocab_of(m)); }
+infer_status infer_detok_init(const infer_model *m, infer_detok **out, infer_error *err) {
+    if (!out) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_detok_init: out is NULL");
+    *out = NULL;
+    const struct infer_vocab *v = vocab_of(m);
+    if (!v) return infer_err(err, INFER_ERR_INVALID_ARG, "infer_detok_init: no model (or a model without a vocabulary)");
+    *out = infer_vocab_detok_new(v);
+    return *out ? INFER_OK : infer_err(err, INFER_ERR_NOMEM, "infer_detok_init: out of memory");
+}
+
+infer_detok *infer_detok_new(const infer_model *m) {
+    infer_detok *d = NULL;
+    infer_detok_init(m, &d, NULL);
+    return d;
+}
 void infer_detok_free(infer_detok *d) { infer_vocab_detok_free(d); }
 
 infer_status infer_detok_push(infer_detok *d, int32_t tok, char *buf, size_t cap, size_t *n_out) {

@@ -176,7 +176,8 @@ static void stream_reply(const infer_model *m, const char *reply, parts *out) {
     int32_t toks[128];
     size_t n = 0;
     assert_int_equal(infer_tokenize(m, reply, strlen(reply), 0, 1, toks, 128, &n), INFER_OK);
-    infer_chat_stream *s = infer_chat_stream_new(m);
+    infer_chat_stream *s = NULL;
+    assert_int_equal(infer_chat_stream_init(m, &s, NULL), INFER_OK);
     assert_non_null(s);
     for (int round = 0; round < 2; round++) {   /* reset gives the same result again */
         memset(out, 0, sizeof *out);
@@ -229,6 +230,11 @@ static void test_think_reply(void **state) {
 
 static void test_null_model(void **state) {
     assert_null(infer_chat_stream_new(NULL));
+    infer_error e = {0};
+    infer_chat_stream *cs = (infer_chat_stream *)&e;   /* set to NULL on failure */
+    assert_int_equal(infer_chat_stream_init(NULL, &cs, &e), INFER_ERR_INVALID_ARG);
+    assert_null(cs);
+    assert_non_null(strstr(e.message, "model is NULL"));
     assert_int_equal(infer_chat_stream_push(NULL, 3), INFER_CHAT_PART_MARKUP);
     infer_chat_stream_reset(NULL);
     infer_chat_stream_free(NULL);

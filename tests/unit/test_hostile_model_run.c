@@ -210,6 +210,15 @@ static void test_invalid_utf8_prompts(void **s) {
     assert_null(infer_token_text(g_model, -1));
     assert_false(infer_token_is_eog(g_model, INT32_MAX));
     assert_null(infer_detok_new(NULL));
+    infer_detok *dt = (infer_detok *)&n;   /* set to NULL on failure */
+    infer_error e = {0};
+    assert_int_equal(infer_detok_init(NULL, &dt, &e), INFER_ERR_INVALID_ARG);
+    assert_null(dt);
+    assert_non_null(strstr(e.message, "infer_detok_init"));
+    assert_int_equal(infer_detok_init(g_model, NULL, NULL), INFER_ERR_INVALID_ARG);
+    assert_int_equal(infer_detok_init(g_model, &dt, NULL), INFER_OK);
+    assert_non_null(dt);
+    infer_detok_free(dt);
 
     /* chat rendering with malformed messages */
     infer_chat_msg msgs[2] = {{"user", NULL}, {NULL, "x"}};
