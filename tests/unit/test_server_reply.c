@@ -200,6 +200,19 @@ static void test_stream_safe_prefix(void **state) {
     check_stream_equals_whole("[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {}}]", 1, "");
     check_stream_equals_whole("{not json at all", 0, "{not json at all");
     check_stream_equals_whole("Text with a <tool_call> that never closes", 0, NULL);
+
+    /* a whole call in a code fence (Qwen2.5-Coder writes them so without a system prompt):
+     * held while the opening could still be one, released once it cannot */
+    assert_int_equal(reply_stream_safe("``", 2), 0);
+    assert_int_equal(reply_stream_safe("```js", 5), 0);
+    assert_int_equal(reply_stream_safe("```json\n {", 10), 0);
+    assert_int_equal(reply_stream_safe("```python\nx", 12), 12);
+    assert_int_equal(reply_stream_safe("```\nls -l", 10), 10);
+    assert_int_equal(reply_stream_safe("``x", 3), 3);
+    check_stream_equals_whole("```json\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris\"}}\n```", 1, "");
+    check_stream_equals_whole("```\n[{\"name\": \"search\", \"arguments\": {\"q\": \"a\"}}]\n```", 1, "");
+    check_stream_equals_whole("```json\n{\"a\": 1}\n```", 0, "```json\n{\"a\": 1}\n```");   /* JSON, not a call */
+    check_stream_equals_whole("```python\nprint(1)\n```", 0, "```python\nprint(1)\n```");
 }
 
 /* Hermes calls go out as each block closes, with the ids the end's parse gives them. */

@@ -99,12 +99,29 @@ static size_t first_marker(const char *t, size_t n) {
     return at;
 }
 
-/* Where a call may start: 0 when the text starts (after whitespace) like JSON or is only
- * whitespace so far, else the first marker (n: none). */
+/* Whether t (the reply after leading whitespace) opens a code fence, ``` or ```json, whose
+ * body starts like JSON, or is still a prefix of such an opening. Models write a whole
+ * call that way too (Qwen2.5-Coder without a system prompt); the library parses it. */
+static int fence_may_hold_json(const char *t, size_t n) {
+    static const char open[] = "```", tag[] = "json";
+    size_t i = 0;
+    for (; i < 3; i++)
+        if (i == n) return 1;
+        else if (t[i] != open[i]) return 0;
+    size_t k = 0;   /* the language tag: none or json */
+    while (i < n && k < 4 && t[i] == tag[k]) i++, k++;
+    if (i == n) return 1;
+    if (k != 0 && k != 4) return 0;
+    while (i < n && is_space(t[i])) i++;
+    return i == n || t[i] == '{' || t[i] == '[';
+}
+
+/* Where a call may start: 0 when the text starts (after whitespace) like JSON, or a code
+ * fence of JSON, or is only whitespace so far, else the first marker (n: none). */
 static size_t split_point(const char *t, size_t n) {
     size_t q = 0;
     while (q < n && is_space(t[q])) q++;
-    if (q == n || t[q] == '{' || t[q] == '[') return 0;
+    if (q == n || t[q] == '{' || t[q] == '[' || fence_may_hold_json(t + q, n - q)) return 0;
     return first_marker(t, n);
 }
 
