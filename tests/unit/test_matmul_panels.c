@@ -1,6 +1,6 @@
 /* x86 panel matmuls (matmul_panels_avx512.c, 16 rows; matmul_panels_avx2.c, 8 rows) against
  * the scalar reference path, on awkward shapes, at every level this CPU runs: Q4_K, Q5_K,
- * Q6_K (both levels) and MXFP4, IQ4_NL, Q4_0, Q8_0 (AVX-512) with rows that are no multiple
+ * Q6_K, MXFP4, IQ4_NL, Q4_0, Q8_0 (both levels) with rows that are no multiple
  * of the panel, rows of 32-weight blocks that end in a partial 256-column unit (gpt-oss:
  * 2880), every token count from 1 to 40 (partial register blocks of 4 and 8 tokens), several
  * super-blocks per row, row sub-ranges starting and ending inside a panel written with a
@@ -117,7 +117,7 @@ static const uint32_t kquants[] = {INFER_TYPE_Q4_K, INFER_TYPE_Q5_K, INFER_TYPE_
 static const uint32_t blocks32[] = {INFER_TYPE_MXFP4, INFER_TYPE_IQ4_NL, INFER_TYPE_Q4_0, INFER_TYPE_Q8_0};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* the level under test has panels for this type (the K-quants at both, the rest at AVX-512) */
+/* the level under test has panels for this type (all at both levels, since the AVX2 32-weight panels) */
 static int level_has(uint32_t type) {
     const infer_act_format act = infer_act_format_of(type);
     return infer_panels_supports(g_isa, type, act, 256);
@@ -182,6 +182,22 @@ static void test_row_subrange(void **state) {
     if (level_has(INFER_TYPE_Q8_0)) check_shape(INFER_TYPE_Q8_0, 40, 256, 33, 0, 21);
 }
 
+/* The 32-weight formats at every token count 1..40 and 64 (whole and partial register
+ * blocks of 4 and 8), rows that are no multiple of the panel and ranges that start and end
+ * inside one, rows of 2880 columns (gpt-oss: a partial 256-column unit) now and then. */
+static void test_block32_tokens(void **state) {
+    (void)state;
+    const int64_t P = panel_rows();
+    for (size_t ti = 0; ti < COUNT(blocks32); ti++) {
+        if (!level_has(blocks32[ti])) continue;
+        for (int64_t n = 1; n <= 41; n++) {
+            const int64_t tokens = n == 41 ? 64 : n, rows = 2 * P + 3 + n % 3;
+            const int64_t lo = n % 4 == 0 ? 0 : 1 + n % (P - 1), hi = n % 3 == 0 ? rows : rows - 1 - n % 5;
+            check_shape(blocks32[ti], rows, n % 10 == 0 ? 2880 : 96 + 32 * (n % 4), tokens, lo, hi);
+        }
+    }
+}
+
 static uint8_t rand_byte(void) {
     rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
     return (uint8_t)(rng >> 32);
@@ -234,6 +250,45 @@ static void test_extreme_blocks(void **state) {
     }
 }
 
+/* 32-weight blocks at the AVX2 int16 bounds (matmul_panels_avx2.c): by rows in turn, every
+ * level at the top of the panel's multiply (Q4_0 level 15 -> 30480 a block; MXFP4 +12 ->
+ * 24384 a half block, 48768 if the whole block were summed in int16; IQ4_NL -127 and 113,
+ * Q8_0 -128 and 127 -> 32258 / 32512 a quad, over 32767 with one more pair), random levels
+ * in between; tokens all +127, all -127, +-127 by halves of 16, then random. Scales 2^-10. */
+static void test_extreme_blocks32(void **state) {
+    (void)state;
+    for (size_t ti = 0; ti < COUNT(blocks32); ti++) {
+        const uint32_t type = blocks32[ti];
+        if (!level_has(type)) continue;
+        matmul_case mc;
+        const int64_t rows = 3 * panel_rows() + 3, cols = 288, n = 11;
+        assert_int_equal(matmul_case_make(&mc, type, rows, cols, n, &rng), 0);
+        const size_t bb = infer_dtype_row_bytes(type, 32);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t i = 0; i < cols / 32; i++) {
+                uint8_t *blk = (uint8_t *)mc.W + mc.rb * (size_t)r + bb * (size_t)i;
+                uint8_t top = 0xFF;                                     /* Q4_0: level 15 */
+                if (type == INFER_TYPE_MXFP4) top = r % 2 ? 0x77 : 0xFF;   /* +12, -12 */
+                if (type == INFER_TYPE_IQ4_NL) top = r % 2 ? 0xFF : 0x00;  /* 113, -127 */
+                if (type == INFER_TYPE_Q8_0) top = r % 2 ? 0x7F : 0x80;    /* 127, -128 */
+                const size_t qs = type == INFER_TYPE_MXFP4 ? 1 : 2;
+                for (size_t k = qs; k < bb; k++) blk[k] = r % 3 == 1 ? rand_byte() : top;
+                if (type == INFER_TYPE_MXFP4) blk[0] = 118;                /* 2^(118 - 128) */
+                else { blk[0] = 0x00; blk[1] = 0x14; }                     /* fp16 2^-10 */
+            }
+        for (int64_t t = 0; t < 3; t++)
+            for (int64_t c = 0; c < cols; c++)
+                mc.x[t * cols + c] = t == 0 ? 1.0f : t == 1 ? -1.0f : (c / 16) % 2 ? -1.0f : 1.0f;
+        assert_int_equal(matmul_case_redo(&mc), 0);
+        for (int64_t t = 0; t < 2; t++)   /* the quantizer gives +-127 there: the bound's premise */
+            for (int64_t c = 0; c < cols; c++)
+                assert_int_equal(((const infer_act_q8 *)(mc.xq + mc.xs * (size_t)t))[c / 32].qs[c % 32], t ? -127 : 127);
+        check_case(&mc, 0, rows);
+        check_case(&mc, 1, rows - 2);
+        matmul_case_free(&mc);
+    }
+}
+
 static void test_rejects_what_it_lacks(void **state) {
     (void)state;
     const infer_cpu_isa L = g_isa;
@@ -244,13 +299,13 @@ static void test_rejects_what_it_lacks(void **state) {
     assert_false(infer_panels_supports(L, INFER_TYPE_Q8_0, INFER_ACT_Q8, 48));     /* no whole block */
     assert_false(infer_panels_supports(INFER_ISA_SCALAR, INFER_TYPE_Q4_K, INFER_ACT_Q8K, 256));
     assert_true(infer_panels_supports(L, INFER_TYPE_Q6_K, INFER_ACT_Q8K, 1536));
-    /* gpt-oss rows: AVX-512 only */
-    assert_int_equal(infer_panels_supports(L, INFER_TYPE_MXFP4, INFER_ACT_Q8, 2880), L >= INFER_ISA_AVX512);
+    assert_true(infer_panels_supports(L, INFER_TYPE_MXFP4, INFER_ACT_Q8, 2880));   /* gpt-oss rows */
     assert_int_equal(infer_panels_matmul_rows(L, INFER_TYPE_F32, NULL, 1024, 256, 0, 1, NULL, 1024, 1, NULL, 1), -1);
     assert_int_equal(infer_panels_matmul_rows(INFER_ISA_SCALAR, INFER_TYPE_Q4_K, NULL, 144, 256, 0, 1, NULL, 292, 1,
                                               NULL, 1), -1);
-    if (L == INFER_ISA_AVX2)   /* no 32-weight panels at AVX2: refused, nothing run */
-        assert_int_equal(infer_panels_matmul_rows(L, INFER_TYPE_Q4_0, NULL, 18, 32, 0, 1, NULL, 40, 1, NULL, 1), -1);
+    /* no whole block, the wrong act partner: refused, nothing run */
+    assert_int_equal(infer_panels_matmul_rows(L, INFER_TYPE_Q4_0, NULL, 18, 48, 0, 1, NULL, 40, 1, NULL, 1), -1);
+    assert_int_equal(infer_panels_matmul_rows(L, INFER_TYPE_Q4_K, NULL, 144, 96, 0, 1, NULL, 292, 1, NULL, 1), -1);
 }
 
 /* The panels setting is read from INFER_CPU_PANELS once, when a backend's matmul state is
@@ -301,6 +356,8 @@ int main(void) {
         cmocka_unit_test(test_panel_edges),
         cmocka_unit_test(test_row_subrange),
         cmocka_unit_test(test_extreme_blocks),
+        cmocka_unit_test(test_block32_tokens),
+        cmocka_unit_test(test_extreme_blocks32),
         cmocka_unit_test(test_rejects_what_it_lacks),
         cmocka_unit_test(test_panels_setting),
     };

@@ -16,7 +16,7 @@ int infer_panels_supports(infer_cpu_isa isa, uint32_t wtype, infer_act_format ac
     case INFER_TYPE_MXFP4:
     case INFER_TYPE_IQ4_NL:
     case INFER_TYPE_Q4_0:
-    case INFER_TYPE_Q8_0: return isa >= INFER_ISA_AVX512 && act == INFER_ACT_Q8 && cols % 32 == 0;
+    case INFER_TYPE_Q8_0: return act == INFER_ACT_Q8 && cols % 32 == 0;
     default: return 0;
     }
 #else

@@ -8,10 +8,11 @@
  * activation bytes broadcast, the sub-block scales applied once per sub-block in integers
  * (vpmulld), the mins / level offset from the Q8_K bsums with vpdpwssd, one float
  * multiply-add per super-block and token. The 16 outputs of
- * a token are 16 consecutive floats of y. AVX2 (matmul_panels_avx2.c, K-quants only) has
+ * a token are 16 consecutive floats of y. AVX2 (matmul_panels_avx2.c) has
  * no vpdpbusd: vpmaddubsw gives int16 pairs, several of a sub-block summed in int16 (as
- * many as cannot overflow for the format) before one vpmaddwd with the sub-block scale. No second copy of the weights: the panel is 16
- * rows x one row length.
+ * many as cannot overflow for the format) before one vpmaddwd with the sub-block scale
+ * (with ones for the 32-weight formats; IQ4_NL and Q8_0, signed, move w's sign onto the
+ * activation). No second copy of the weights: the panel is 16 rows x one row length.
  *
  * Integer dot products are exactly the scalar reference's; each token's float work is the
  * same whatever the batch size or its place in the batch (so every batch that takes panels
@@ -40,7 +41,7 @@ int infer_panels_beat_amx(uint32_t wtype);
 
 /* 1 when this build has panel code of level `isa` (INFER_ISA_AVX2, or INFER_ISA_AVX512 and
  * above: AMX runs the AVX-512 panels) for weights of `wtype` with `act` activations and
- * rows of `cols`: the K-quants at both levels, the 32-weight formats at AVX-512 only. Says
+ * rows of `cols`: the K-quants and the 32-weight formats, at both levels. Says
  * nothing about the CPU (the caller checks the active ISA) and nothing about
  * INFER_CPU_PANELS (see infer_panels_env_allows). */
 int infer_panels_supports(infer_cpu_isa isa, uint32_t wtype, infer_act_format act, int64_t cols);

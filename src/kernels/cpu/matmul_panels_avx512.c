@@ -28,6 +28,8 @@
 #define OFF_D (OFF_CORR + 8 * 64)
 #define OFF_DM (OFF_D + 64)
 #define PANEL_SB_BYTES (OFF_DM + 64)
+#define B32_OFF_D 512                /* the 32-weight panels' layout: see fill_panel32 */
+#define B32_BYTES (B32_OFF_D + 64)
 typedef __mmask16 panel_mask;
 
 #include "kernels/cpu/matmul_panels_common.inc"
@@ -157,20 +159,9 @@ static int format_of(uint32_t wtype, panel_format *f) {
 
 /* ------------------------------------------------------------ 32-weight blocks
  * Panel of one block (32 columns) of 16 rows, B32_BYTES bytes: q [8 column quads][16 rows]
- * [4] = level + 128 as uint8 (vpdpbusd wants one unsigned operand), then d [16 rows] float.
- * Against infer_act_q8 rows: dot(q + 128, x) - 128 * sum(x) = dot(q, x) exactly, the
- * correction per (token, block) computed once per call. */
-#define B32_OFF_D 512
-#define B32_BYTES (B32_OFF_D + 64)
-
-/* How a 32-weight format stores its levels and scale. */
-typedef struct {
-    size_t block_bytes;
-    int qs_off;              /* offset of the levels in a block */
-    int nibbles;             /* 1: 16 bytes of nibbles through `levels`; 0: 32 int8 levels */
-    int e8m0;                /* scale: 1 = one E8M0 byte (halved, as the FP4 levels are doubled), 0 = fp16 */
-    const int8_t *levels;
-} format32;
+ * [4] = level + 128 as uint8 (vpdpbusd wants one unsigned operand; format32.offset is 128
+ * for every format here), then d [16 rows] float. Against infer_act_q8 rows: dot(q + 128,
+ * x) - 128 * sum(x) = dot(q, x) exactly (matmul_panels_common.inc). */
 
 /* The panel of rows r0..r0+nr (the rest hold don't-care values whose results are never
  * stored) x nb blocks, read straight from the weights and transposed 16 rows at a time:
@@ -219,20 +210,6 @@ static void fill_panel32(const format32 *f, const char *W, size_t row_bytes, int
     }
 }
 
-/* corr[t * nb + i] = -128 * sum of token t's levels in block i */
-static void act_q8_corrections(const char *x, size_t xs, int64_t n, int64_t nb, int32_t *corr) {
-    for (int64_t t = 0; t < n; t++) {
-        const infer_act_q8 *b = (const infer_act_q8 *)(x + (size_t)t * xs);
-        for (int64_t i = 0; i < nb; i++) {
-            const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[i].qs), _mm256_set1_epi8((char)0x80));
-            const __m256i s4 = _mm256_sad_epu8(u, _mm256_setzero_si256());   /* sum of (q + 128) in 4 lanes */
-            const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
-            const int64_t sum = _mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1) - 32 * 128;
-            corr[t * nb + i] = (int32_t)(-128 * sum);
-        }
-    }
-}
-
 #define ACT32(t, i) ((const infer_act_q8 *)(x + (size_t)(t) * xs) + (i))
 
 ALWAYS_INLINE void panel32_tokens(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int32_t *corr,
@@ -259,8 +236,6 @@ ALWAYS_INLINE void panel32_tokens(const uint8_t *panel, int64_t nb, const char *
     for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + t * ldy, rows, acc[t]);
 }
 
-typedef void (*panel32_kernel)(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int32_t *corr,
-                               float *y, int64_t ldy, __mmask16 rows, prefetch_plan pf);
 #define PANEL32_KERNEL(nt)                                                                                  \
     static void panel32_##nt(const uint8_t *panel, int64_t nb, const char *x, size_t xs, const int32_t *corr, \
                              float *y, int64_t ldy, __mmask16 rows, prefetch_plan pf) {                     \
@@ -275,41 +250,12 @@ static const int8_t q4_0_levels[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 
 
 static int format32_of(uint32_t wtype, format32 *f) {
     switch (wtype) {
-    case INFER_TYPE_MXFP4: *f = (format32){sizeof(block_mxfp4), 1, 1, 1, infer_mxfp4_values}; return 0;
-    case INFER_TYPE_IQ4_NL: *f = (format32){sizeof(block_iq4_nl), 2, 1, 0, infer_iq4nl_values}; return 0;
-    case INFER_TYPE_Q4_0: *f = (format32){sizeof(block_q4_0), 2, 1, 0, q4_0_levels}; return 0;
-    case INFER_TYPE_Q8_0: *f = (format32){sizeof(block_q8_0), 2, 0, 0, NULL}; return 0;
+    case INFER_TYPE_MXFP4: *f = (format32){sizeof(block_mxfp4), 1, 1, 1, infer_mxfp4_values, 128, panel32}; return 0;
+    case INFER_TYPE_IQ4_NL: *f = (format32){sizeof(block_iq4_nl), 2, 1, 0, infer_iq4nl_values, 128, panel32}; return 0;
+    case INFER_TYPE_Q4_0: *f = (format32){sizeof(block_q4_0), 2, 1, 0, q4_0_levels, 128, panel32}; return 0;
+    case INFER_TYPE_Q8_0: *f = (format32){sizeof(block_q8_0), 2, 0, 0, NULL, 128, panel32}; return 0;
     default: return -1;
     }
-}
-
-static int panels32_rows(const format32 *f, const char *W, size_t row_bytes, int64_t cols,
-                         int64_t row_lo, int64_t row_hi, const char *xq, size_t xs, int64_t n, float *y, int64_t ldy) {
-    const int64_t nb = cols / 32;
-    uint8_t *panel = NULL;
-    int32_t *corr = malloc(sizeof(int32_t) * (size_t)(n * nb));
-    if (!corr) return -1;
-    if (posix_memalign((void **)&panel, 64, (size_t)nb * B32_BYTES) != 0) {
-        free(corr);
-        return -1;
-    }
-    prefetch_first(W, row_bytes, row_lo, row_hi);
-    act_q8_corrections(xq, xs, n, nb, corr);
-    for (int64_t r0 = row_lo; r0 < row_hi; r0 += PANEL_ROWS) {
-        const int nr = (int)(row_hi - r0 < PANEL_ROWS ? row_hi - r0 : PANEL_ROWS);
-        const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
-        fill_panel32(f, W, row_bytes, r0, nr, nb, panel);
-        const int64_t r1 = r0 + PANEL_ROWS, r2 = r1 + PANEL_ROWS < row_hi ? r1 + PANEL_ROWS : row_hi;
-        const char *next = r1 < row_hi ? W + (size_t)r1 * row_bytes : NULL;
-        for (int64_t t = 0; t < n; t += PANEL_NT) {
-            const int nt = (int)(n - t < PANEL_NT ? n - t : PANEL_NT);
-            panel32[nt - 1](panel, nb, xq + (size_t)t * xs, xs, corr + t * nb, y + t * ldy + r0, ldy, rows,
-                            prefetch_slice(next, (size_t)(r2 - r1) * row_bytes, t, n));
-        }
-    }
-    free(panel);
-    free(corr);
-    return 0;
 }
 
 int infer_panels_avx512_rows(uint32_t wtype, const char *W, size_t row_bytes, int64_t cols, int64_t row_lo,
