@@ -396,7 +396,7 @@ void infer_cpu_matmul_plan_rows(const infer_cpu_matmul_plan *p, const void *W, i
     if (p->amx && n >= AMX_MIN_TOKENS &&
         infer_amx_matmul_rows(p->wtype, W, p->row_bytes, p->cols, row_lo, row_hi, xq, p->xs, n, y, ldy) == 0)
         return;
-    if (p->panels != INFER_ISA_SCALAR && n >= infer_panels_min_tokens(p->wtype) &&
+    if (p->panels != INFER_ISA_SCALAR && n >= infer_panels_min_tokens(p->panels, p->wtype) &&
         infer_panels_matmul_rows(p->panels, p->wtype, W, p->row_bytes, p->cols, row_lo, row_hi, xq, p->xs, n, y,
                                  ldy) == 0)
         return;

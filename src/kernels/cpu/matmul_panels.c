@@ -25,11 +25,13 @@ int infer_panels_supports(infer_cpu_isa isa, uint32_t wtype, infer_act_format ac
 #endif
 }
 
-int infer_panels_min_tokens(uint32_t wtype) {
+int infer_panels_min_tokens(infer_cpu_isa isa, uint32_t wtype) {
     switch (wtype) {
     case INFER_TYPE_Q4_K:
     case INFER_TYPE_Q5_K:
     case INFER_TYPE_Q6_K: return 8;
+    case INFER_TYPE_IQ4_NL:
+    case INFER_TYPE_Q8_0: return isa == INFER_ISA_AVX2 ? 4 : 2;
     default: return 2;
     }
 }

@@ -25,12 +25,13 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/vec_dot.h"
 
-/* The fewest tokens for which panels beat the tiles for weights of `wtype`: 2 for the
- * 32-weight formats (cheap to lay out), 8 for the K-quants (scales to unpack), at both
- * levels: bench-bench_matmul --cpu -t 1 -n 2,3,4,6,8 -s 2048x2048, bench/RESULTS.md (AVX2
- * on Zen 2: 8 tokens even, 6 tokens 1.2x slower than the 4-token tiles, 16 tokens 1.3x
- * faster). */
-int infer_panels_min_tokens(uint32_t wtype);
+/* The fewest tokens for which the panels of level `isa` beat the tiles for weights of
+ * `wtype` (bench-bench_matmul --cpu -t 1 -n 2,3,4,6,8, bench/RESULTS.md): the K-quants 8
+ * at both levels (scales to unpack; AVX2 on Zen 2, 2048x2048: 8 tokens even, 6 tokens
+ * 1.2x slower than the 4-token tiles, 16 tokens 1.3x faster); the 32-weight formats 2
+ * (cheap to lay out), except IQ4_NL and Q8_0 at AVX2: 4 (their signed multiply takes two
+ * multiplies a quad; Zen 2, 2880x2880: even at 2 and 3 tokens, 1.2x faster at 4). */
+int infer_panels_min_tokens(infer_cpu_isa isa, uint32_t wtype);
 
 /* 1 when panels beat the AMX tiles for weights of `wtype` at every batch size measured,
  * so the plan takes panels even where AMX is active: the 32-weight formats (MXFP4, IQ4_NL,
