@@ -203,6 +203,26 @@ static uint8_t rand_byte(void) {
     return (uint8_t)(rng >> 32);
 }
 
+/* The extreme blocks' tokens: all +1, all -1, +-1 by halves of 16 (quantized to +-127),
+ * the rest as drawn; then the whole range and an inner one against the reference. Frees mc. */
+static void check_extreme(matmul_case *mc) {
+    const int64_t cols = mc->cols, rows = mc->rows;
+    for (int64_t t = 0; t < 3; t++)
+        for (int64_t c = 0; c < cols; c++)
+            mc->x[t * cols + c] = t == 0 ? 1.0f : t == 1 ? -1.0f : (c / 16) % 2 ? -1.0f : 1.0f;
+    assert_int_equal(matmul_case_redo(mc), 0);
+    for (int64_t t = 0; t < 2; t++)   /* the quantizer gives +-127 there: the bound's premise */
+        for (int64_t c = 0; c < cols; c++) {
+            const char *row = mc->xq + mc->xs * (size_t)t;
+            const int8_t q = mc->act == INFER_ACT_Q8K ? ((const block_q8_k *)row)[c / 256].qs[c % 256]
+                                                      : ((const infer_act_q8 *)row)[c / 32].qs[c % 32];
+            assert_int_equal(q, t ? -127 : 127);
+        }
+    check_case(mc, 0, rows);
+    check_case(mc, 1, rows - 2);
+    matmul_case_free(mc);
+}
+
 /* Blocks at the top of their ranges, where the AVX2 int16 partial sums reach their bound:
  * by rows in turn, every level and scale at its top (Q6_K scales 127 and -128), random
  * levels under top scales, top levels under random scales; tokens all +127, all -127,
@@ -237,16 +257,7 @@ static void test_extreme_blocks(void **state) {
                             : type == INFER_TYPE_Q6_K ? (r % 2 ? 0x7F : 0x80)
                             : 0xFF;
             }
-        for (int64_t t = 0; t < 3; t++)
-            for (int64_t c = 0; c < cols; c++)
-                mc.x[t * cols + c] = t == 0 ? 1.0f : t == 1 ? -1.0f : (c / 16) % 2 ? -1.0f : 1.0f;
-        assert_int_equal(matmul_case_redo(&mc), 0);
-        for (int64_t t = 0; t < 2; t++)   /* the quantizer gives +-127 there: the bound's premise */
-            for (int64_t c = 0; c < cols; c++)
-                assert_int_equal(((const block_q8_k *)(mc.xq + mc.xs * (size_t)t))[c / 256].qs[c % 256], t ? -127 : 127);
-        check_case(&mc, 0, rows);
-        check_case(&mc, 1, rows - 2);
-        matmul_case_free(&mc);
+        check_extreme(&mc);
     }
 }
 
@@ -276,16 +287,7 @@ static void test_extreme_blocks32(void **state) {
                 if (type == INFER_TYPE_MXFP4) blk[0] = 118;                /* 2^(118 - 128) */
                 else { blk[0] = 0x00; blk[1] = 0x14; }                     /* fp16 2^-10 */
             }
-        for (int64_t t = 0; t < 3; t++)
-            for (int64_t c = 0; c < cols; c++)
-                mc.x[t * cols + c] = t == 0 ? 1.0f : t == 1 ? -1.0f : (c / 16) % 2 ? -1.0f : 1.0f;
-        assert_int_equal(matmul_case_redo(&mc), 0);
-        for (int64_t t = 0; t < 2; t++)   /* the quantizer gives +-127 there: the bound's premise */
-            for (int64_t c = 0; c < cols; c++)
-                assert_int_equal(((const infer_act_q8 *)(mc.xq + mc.xs * (size_t)t))[c / 32].qs[c % 32], t ? -127 : 127);
-        check_case(&mc, 0, rows);
-        check_case(&mc, 1, rows - 2);
-        matmul_case_free(&mc);
+        check_extreme(&mc);
     }
 }
 
