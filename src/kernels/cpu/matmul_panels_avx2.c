@@ -329,8 +329,6 @@ PANEL32_KERNELS(b32_q4_0, 8, 0)    /* unsigned 0..15: the whole block in int16 *
 PANEL32_KERNELS(b32_mxfp4, 4, 0)   /* unsigned 0..24: half a block */
 PANEL32_KERNELS(b32_signed, 1, 1)  /* |w| <= 128: one quad */
 
-static const int8_t q4_0_levels[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
-
 static int format32_of(uint32_t wtype, format32 *f) {
     switch (wtype) {
     case INFER_TYPE_MXFP4: *f = (format32){sizeof(block_mxfp4), 1, 1, 1, infer_mxfp4_values, 12, b32_mxfp4}; return 0;

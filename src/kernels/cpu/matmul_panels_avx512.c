@@ -246,8 +246,6 @@ PANEL32_KERNEL(5) PANEL32_KERNEL(6) PANEL32_KERNEL(7) PANEL32_KERNEL(8)
 static const panel32_kernel panel32[PANEL_NT] = {panel32_1, panel32_2, panel32_3, panel32_4,
                                                  panel32_5, panel32_6, panel32_7, panel32_8};
 
-static const int8_t q4_0_levels[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
-
 static int format32_of(uint32_t wtype, format32 *f) {
     switch (wtype) {
     case INFER_TYPE_MXFP4: *f = (format32){sizeof(block_mxfp4), 1, 1, 1, infer_mxfp4_values, 128, panel32}; return 0;
