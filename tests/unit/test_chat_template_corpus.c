@@ -4,8 +4,10 @@
  * the template's own.
  *
  * Corpora checked: tests/data/chat-templates (a copy of the public set), the public set
- * in ../shared/testdata/chat-templates when present, and the directory named by
- * $INFER_CHAT_TEMPLATES_DIR (for other sets of the same layout). */
+ * in ../shared/testdata/chat-templates when present, tests/data/chat-templates-extra (more
+ * real templates, rendered the same way by scripts/make-chat-expected.py, with the public
+ * set's conversations), and the directory named by $INFER_CHAT_TEMPLATES_DIR (for other
+ * sets of the same layout). A corpus without its own conversations/ uses the public set's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,10 +59,10 @@ static size_t list_names(const char *dir, const char *suffix, char ***out) {
 
 typedef struct tally { size_t pairs, ok, mismatch, missed_error, unexpected_error; } tally;
 
-static void check_pair(const char *root, const char *tname, const char *tmpl, const char *bos, const char *eos,
-                       const char *cname, tally *t) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/conversations/%s.json", root, cname);
+static void check_pair(const char *root, const char *convs, const char *tname, const char *tmpl, const char *bos,
+                       const char *eos, const char *cname, tally *t) {
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s.json", convs, cname);
     char *conv = read_path(path, NULL);
     assert_non_null(conv);
     infer_template_opts o = {sizeof o, bos, eos, "2026-01-15"};
@@ -120,8 +122,10 @@ static void check_corpus(const char *root) {
     snprintf(dir, sizeof dir, "%s/templates", root);
     char **tn, **cn;
     size_t nt = list_names(dir, ".jinja", &tn);
-    snprintf(dir, sizeof dir, "%s/conversations", root);
-    size_t nc = list_names(dir, ".json", &cn);
+    char convs[1024];
+    snprintf(convs, sizeof convs, "%s/conversations", root);
+    if (!exists(convs)) snprintf(convs, sizeof convs, "%s", INFER_TEST_DATA_DIR "/chat-templates/conversations");
+    size_t nc = list_names(convs, ".json", &cn);
     assert_true(nt > 0 && nc > 0);
     tally t = {0};
     for (size_t i = 0; i < nt; i++) {
@@ -133,7 +137,7 @@ static void check_corpus(const char *root) {
         json_t *meta = json_load_file(path, 0, NULL);
         const char *bos = json_string_value(json_object_get(meta, "bos_token"));
         const char *eos = json_string_value(json_object_get(meta, "eos_token"));
-        for (size_t k = 0; k < nc; k++) check_pair(root, tn[i], tmpl, bos, eos, cn[k], &t);
+        for (size_t k = 0; k < nc; k++) check_pair(root, convs, tn[i], tmpl, bos, eos, cn[k], &t);
         json_decref(meta);
         free(tmpl);
     }
@@ -150,6 +154,11 @@ static void check_corpus(const char *root) {
 static void test_carried_corpus(void **state) {
     (void)state;
     check_corpus(INFER_TEST_DATA_DIR "/chat-templates");
+}
+
+static void test_extra_carried_corpus(void **state) {
+    (void)state;
+    check_corpus(INFER_TEST_DATA_DIR "/chat-templates-extra");
 }
 
 static void test_shared_corpus(void **state) {
@@ -172,6 +181,7 @@ static void test_extra_corpus(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_carried_corpus),
+        cmocka_unit_test(test_extra_carried_corpus),
         cmocka_unit_test(test_shared_corpus),
         cmocka_unit_test(test_extra_corpus),
     };
