@@ -105,7 +105,7 @@ static int sort_items(jinja_ctx *c, const jnode *at, sort_item *v, size_t n, int
 
 static const char *const TESTS[] = {"defined", "undefined", "none", "string", "number", "integer", "float", "boolean",
                                     "true", "false", "mapping", "iterable", "sequence", "callable", "equalto", "eq",
-                                    "==", "ne", "!=", "lt", "<", "le", "<=", "gt", ">", "ge", ">=", "in", "odd",
+                                    "==", "ne", "!=", "lt", "<", "le", "<=", "gt", ">", "ge", ">=", "lessthan", "greaterthan", "in", "odd",
                                     "even", "divisibleby", "sameas", "lower", "upper", "escaped", NULL};
 
 int jinja_has_test(const char *name) {
@@ -135,7 +135,7 @@ int jinja_test(jinja_ctx *c, const jnode *at, const char *t, jv v, const jargs *
         jv conv = jstr_case(c, v, t[0] == 'l' ? JCASE_LOWER : JCASE_UPPER);
         return c->failed ? -1 : jv_equal(conv, v);
     }
-    if (!strcmp(t, "escaped")) return 0;
+    if (!strcmp(t, "escaped")) return v.k == JV_STR && v.safe;   /* a Markup string (|safe, |escape) */
     if (!strcmp(t, "odd") || !strcmp(t, "even") || !strcmp(t, "divisibleby")) {
         if (v.k != JV_INT && v.k != JV_BOOL) {
             jinja_fail(c, at, "TypeError: test '%s' needs an integer, got %s", t, jv_type_name(v));
@@ -180,9 +180,9 @@ int jinja_test(jinja_ctx *c, const jnode *at, const char *t, jv v, const jargs *
         return -1;
     }
     if (r == 2) return 0;
-    if (!strcmp(t, "lt") || !strcmp(t, "<")) return r < 0;
+    if (!strcmp(t, "lt") || !strcmp(t, "<") || !strcmp(t, "lessthan")) return r < 0;
     if (!strcmp(t, "le") || !strcmp(t, "<=")) return r <= 0;
-    if (!strcmp(t, "gt") || !strcmp(t, ">")) return r > 0;
+    if (!strcmp(t, "gt") || !strcmp(t, ">") || !strcmp(t, "greaterthan")) return r > 0;
     if (!strcmp(t, "ge") || !strcmp(t, ">=")) return r >= 0;
     jinja_fail(c, at, "TemplateRuntimeError: no test named '%s'", t);
     return -1;
@@ -453,7 +453,8 @@ static jv filter_value(jinja_ctx *c, const jnode *at, const char *f, jv v, const
     if (!strcmp(f, "lower") || !strcmp(f, "upper") || !strcmp(f, "capitalize") || !strcmp(f, "title")) {
         jv s = as_str(c, v);
         if (c->failed) return s;
-        int mode = f[0] == 'l' ? JCASE_LOWER : f[0] == 'u' ? JCASE_UPPER : f[0] == 'c' ? JCASE_CAPITALIZE : JCASE_TITLE;
+        /* jinja2's |title is not str.title(): words start after spaces, '-', '(', '{', '[' or '<' */
+        int mode = f[0] == 'l' ? JCASE_LOWER : f[0] == 'u' ? JCASE_UPPER : f[0] == 'c' ? JCASE_CAPITALIZE : JCASE_TITLE_WORDS;
         return jstr_case(c, s, mode);
     }
     if (!strcmp(f, "replace")) {
@@ -551,6 +552,13 @@ static jv filter_value(jinja_ctx *c, const jnode *at, const char *f, jv v, const
             } else if ((acc.k == JV_INT || acc.k == JV_FLOAT || acc.k == JV_BOOL) &&
                        (it.k == JV_INT || it.k == JV_FLOAT || it.k == JV_BOOL)) {
                 acc = jv_float((acc.k == JV_FLOAT ? acc.u.f : (double)acc.u.i) + (it.k == JV_FLOAT ? it.u.f : (double)it.u.i));
+            } else if (acc.k == JV_LIST && it.k == JV_LIST && acc.u.l->tuple == it.u.l->tuple) {   /* sum(lists, start=[]) */
+                jv cat = jv_list(c, acc.u.l->n + it.u.l->n);
+                for (size_t k = 0; k < acc.u.l->n && !c->failed; k++) jv_list_push(c, cat, acc.u.l->v[k]);
+                for (size_t k = 0; k < it.u.l->n && !c->failed; k++) jv_list_push(c, cat, it.u.l->v[k]);
+                if (c->failed) return jv_undef(NULL);
+                cat.u.l->tuple = acc.u.l->tuple;
+                acc = cat;
             } else {
                 return jinja_fail(c, at, "TypeError: unsupported operand type(s) for +: '%s' and '%s'", jv_type_name(acc),
                                   jv_type_name(it));
@@ -610,9 +618,11 @@ static jv filter_value(jinja_ctx *c, const jnode *at, const char *f, jv v, const
         if (c->failed) return s;
         int64_t k = 0;
         int in = 0;
-        for (size_t i = 0; i < s.u.s->n; i++) {
-            unsigned char ch = (unsigned char)s.u.s->p[i];
-            int w = ch >= 0x80 || ch == '_' || (ch >= '0' && ch <= '9') || ((ch | 32) >= 'a' && (ch | 32) <= 'z');
+        /* runs of regex \w: Unicode letters and numbers, and '_' */
+        for (size_t i = 0; i < s.u.s->n;) {
+            uint32_t cp;
+            i += jutf8_next(s.u.s->p + i, s.u.s->n - i, &cp);
+            int w = cp == '_' || juni_is_alpha(cp) || juni_is_digit(cp);
             if (w && !in) k++;
             in = w;
         }

@@ -223,7 +223,7 @@ jv jinja_eval(jinja_ctx *c, jscope *s, const jnode *e);
 jv jinja_call_value(jinja_ctx *c, const jnode *at, jv fn, const jv *args, size_t n_args, const jstr *const *kwn,
                     const jv *kwv, size_t n_kw);
 
-/* Python's `fmt % args` (a tuple, or one value). */
+/* Python's `fmt % args` (a tuple, a mapping, or one value) and `fmt.format(...)` (jinja_format.c). */
 jv jinja_percent_format(jinja_ctx *c, const jnode *at, jv fmt, jv args);
 
 /* Built-ins (jinja_filters.c, jinja_methods.c) */
@@ -233,6 +233,8 @@ typedef struct jargs {
 } jargs;
 /* Argument i (positional) or the keyword `name`; NULL when absent. */
 const jv *jargs_get(const jargs *a, size_t i, const char *name);
+jv jinja_str_format(jinja_ctx *c, const jnode *at, jv fmt, const jargs *args);
+jv jinja_strftime_now(jinja_ctx *c, const jnode *at, const jargs *args);   /* jinja_strftime.c */
 
 jv jinja_filter(jinja_ctx *c, const jnode *at, const char *name, jv v, const jargs *args);
 /* Returns 0/1, or -1 after an error. */

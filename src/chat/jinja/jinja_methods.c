@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 const jv *jargs_get(const jargs *a, size_t i, const char *name) {
     if (i < a->n_pos) return &a->pos[i];
@@ -69,9 +68,10 @@ jv jstr_case(jinja_ctx *c, jv s, int mode) {
         if (mode == JCASE_LOWER) o = juni_lower(cp);
         else if (mode == JCASE_UPPER) o = juni_upper(cp);
         else if (mode == JCASE_CAPITALIZE) o = first ? juni_upper(cp) : juni_lower(cp);
-        else if (mode == JCASE_TITLE) o = word_start ? juni_upper(cp) : juni_lower(cp);
+        else if (mode == JCASE_TITLE || mode == JCASE_TITLE_WORDS) o = word_start ? juni_upper(cp) : juni_lower(cp);
         else if (mode == JCASE_SWAP) o = juni_upper(cp) != cp ? juni_upper(cp) : juni_lower(cp);
-        if (mode == JCASE_TITLE) word_start = !juni_is_alpha(cp);
+        if (mode == JCASE_TITLE) word_start = juni_upper(cp) == cp && juni_lower(cp) == cp;   /* uncased */
+        if (mode == JCASE_TITLE_WORDS) word_start = juni_is_space(cp) || (cp < 0x80 && strchr("-({[<", (int)cp) && cp);
         first = 0;
         if (o == cp || (cp >= 0xDC80 && cp <= 0xDCFF)) {
             jbuf_put(c, &b, s.u.s->p + i, len);
@@ -252,36 +252,16 @@ static jv starts_ends(jinja_ctx *c, const jnode *at, jv s, const jargs *a, int e
     return jinja_fail(c, at, "TypeError: %s first arg must be str or a tuple of str, not %s", name, jv_type_name(*x));
 }
 
-/* str.format with {} / {0} / {name} fields and an optional, ignored-if-simple spec. */
-static jv str_format(jinja_ctx *c, const jnode *at, jv fmt, const jargs *a) {
-    jbuf b = {0};
-    size_t before = c->out_total, auto_idx = 0;
-    const char *p = fmt.u.s->p;
-    size_t n = fmt.u.s->n;
-    for (size_t i = 0; i < n && !c->failed; i++) {
-        if (p[i] == '{' && i + 1 < n && p[i + 1] == '{') { jbuf_putc(c, &b, '{'); i++; continue; }
-        if (p[i] == '}' && i + 1 < n && p[i + 1] == '}') { jbuf_putc(c, &b, '}'); i++; continue; }
-        if (p[i] != '{') { jbuf_putc(c, &b, p[i]); continue; }
-        size_t j = i + 1;
-        while (j < n && p[j] != '}' && p[j] != ':' && p[j] != '!') j++;
-        size_t close = j;
-        while (close < n && p[close] != '}') close++;
-        if (close >= n) { jinja_fail(c, at, "ValueError: Single '{' encountered in format string"); break; }
-        const jv *v = NULL;
-        if (j == i + 1) {
-            v = jargs_get(a, auto_idx++, NULL);
-        } else if (p[i + 1] >= '0' && p[i + 1] <= '9') {
-            v = jargs_get(a, (size_t)strtoul(p + i + 1, NULL, 10), NULL);
-        } else {
-            for (size_t k = 0; k < a->n_kw; k++)
-                if (a->kwn[k]->n == j - i - 1 && !memcmp(a->kwn[k]->p, p + i + 1, j - i - 1)) v = &a->kwv[k];
-        }
-        if (!v) { jinja_fail(c, at, "IndexError: replacement field out of range in str.format"); break; }
-        if (j < n && p[j] == '!' && j + 1 < n && p[j + 1] == 'r') jv_repr(c, &b, *v);
-        else jv_to_str(c, &b, *v);
-        i = close;
+/* Byte offset of the first (or last) occurrence of x[0..m) in p[0..n), or -1. */
+static long find_bytes(const char *p, size_t n, const char *x, size_t m, int from_right) {
+    if (m > n) return -1;
+    if (!from_right) {
+        const char *h = memmem(p, n, x, m);
+        return h ? (long)(h - p) : -1;
     }
-    return from_buf(c, &b, before);
+    for (size_t k = n - m + 1; k-- > 0;)
+        if (!memcmp(p + k, x, m)) return (long)k;
+    return -1;
 }
 
 static jv find_sub(jinja_ctx *c, const jnode *at, jv s, const jargs *a, int from_right, int must) {
@@ -289,16 +269,7 @@ static jv find_sub(jinja_ctx *c, const jnode *at, jv s, const jargs *a, int from
     if (!x || x->k != JV_STR) return jinja_fail(c, at, "TypeError: must be str");
     const char *p = s.u.s->p;
     size_t n = s.u.s->n, m = x->u.s->n;
-    long hit = -1;
-    if (m <= n) {
-        if (!from_right) {
-            const char *h = memmem(p, n, x->u.s->p, m);
-            if (h) hit = (long)(h - p);
-        } else {
-            for (size_t k = n - m + 1; k-- > 0;)
-                if (!memcmp(p + k, x->u.s->p, m)) { hit = (long)k; break; }
-        }
-    }
+    long hit = find_bytes(p, n, x->u.s->p, m, from_right);
     if (hit < 0) {
         if (must) return jinja_fail(c, at, "ValueError: substring not found");
         return jv_int(-1);
@@ -325,6 +296,72 @@ static jv str_pred(jv s, int kind) {
         if (!ok) return jv_bool(0);
     }
     return jv_bool(kind < 4 || any_cased);
+}
+
+/* str.partition / rpartition: a 3-tuple (head, sep, tail). */
+static jv partition(jinja_ctx *c, const jnode *at, jv s, const jargs *a, int from_right) {
+    const jv *x = jargs_get(a, 0, NULL);
+    if (!x || x->k != JV_STR) return jinja_fail(c, at, "TypeError: must be str");
+    if (x->u.s->n == 0) return jinja_fail(c, at, "ValueError: empty separator");
+    const char *p = s.u.s->p;
+    size_t n = s.u.s->n, m = x->u.s->n;
+    long hit = find_bytes(p, n, x->u.s->p, m, from_right);
+    jv out = jv_list(c, 3);
+    if (c->failed) return out;
+    out.u.l->tuple = 1;
+    jv empty = jv_strn(c, "", 0);
+    if (hit < 0) {
+        jv_list_push(c, out, from_right ? empty : s);
+        jv_list_push(c, out, empty);
+        jv_list_push(c, out, from_right ? s : empty);
+    } else {
+        jv_list_push(c, out, jv_strn(c, p, (size_t)hit));
+        jv_list_push(c, out, *x);
+        jv_list_push(c, out, jv_strn(c, p + hit + m, n - (size_t)hit - m));
+    }
+    return c->failed ? jv_undef(NULL) : out;
+}
+
+/* str.expandtabs(tabsize): columns count code points and restart after \n and \r. */
+static jv expandtabs(jinja_ctx *c, jv s, int64_t tabsize) {
+    jbuf b = {0};
+    size_t before = c->out_total, i = 0;
+    int64_t col = 0;
+    while (i < s.u.s->n && !c->failed) {
+        uint32_t cp;
+        size_t len = jutf8_next(s.u.s->p + i, s.u.s->n - i, &cp);
+        if (cp == '\t') {
+            int64_t spaces = tabsize > 0 ? tabsize - col % tabsize : 0;
+            for (int64_t k = 0; k < spaces; k++) jbuf_putc(c, &b, ' ');
+            col += spaces;
+        } else {
+            jbuf_put(c, &b, s.u.s->p + i, len);
+            col = cp == '\n' || cp == '\r' ? 0 : col + 1;
+        }
+        i += len;
+    }
+    return from_buf(c, &b, before);
+}
+
+/* str.istitle(): cased runs start upper-case, and there is at least one cased character. */
+static jv istitle(jv s) {
+    size_t i = 0;
+    int prev_cased = 0, any = 0;
+    while (i < s.u.s->n) {
+        uint32_t cp;
+        i += jutf8_next(s.u.s->p + i, s.u.s->n - i, &cp);
+        int upper = juni_lower(cp) != cp, lower = juni_upper(cp) != cp;
+        if (upper) {
+            if (prev_cased) return jv_bool(0);
+            prev_cased = any = 1;
+        } else if (lower) {
+            if (!prev_cased) return jv_bool(0);
+            prev_cased = any = 1;
+        } else {
+            prev_cased = 0;
+        }
+    }
+    return jv_bool(any);
 }
 
 static const jstr *opt_chars(jinja_ctx *c, const jnode *at, const jargs *a) {
@@ -362,6 +399,10 @@ static jv str_method(jinja_ctx *c, const jnode *at, jv s, const char *m, const j
     if (!strcmp(m, "title")) return jstr_case(c, s, JCASE_TITLE);
     if (!strcmp(m, "capitalize")) return jstr_case(c, s, JCASE_CAPITALIZE);
     if (!strcmp(m, "swapcase")) return jstr_case(c, s, JCASE_SWAP);
+    if (!strcmp(m, "casefold")) return jstr_case(c, s, JCASE_LOWER);   /* same for the cased scripts juni maps */
+    if (!strcmp(m, "partition") || !strcmp(m, "rpartition")) return partition(c, at, s, a, m[0] == 'r');
+    if (!strcmp(m, "expandtabs")) return expandtabs(c, s, opt_int(a, 0, "tabsize", 8));
+    if (!strcmp(m, "istitle")) return istitle(s);
     if (!strcmp(m, "find")) return find_sub(c, at, s, a, 0, 0);
     if (!strcmp(m, "rfind")) return find_sub(c, at, s, a, 1, 0);
     if (!strcmp(m, "index")) return find_sub(c, at, s, a, 0, 1);
@@ -395,7 +436,7 @@ static jv str_method(jinja_ctx *c, const jnode *at, jv s, const char *m, const j
         }
         return from_buf(c, &b, before);
     }
-    if (!strcmp(m, "format")) return str_format(c, at, s, a);
+    if (!strcmp(m, "format")) return jinja_str_format(c, at, s, a);
     if (!strcmp(m, "splitlines")) return jstr_splitlines(c, s, (int)opt_int(a, 0, "keepends", 0));
     if (!strcmp(m, "isdigit") || !strcmp(m, "isnumeric") || !strcmp(m, "isdecimal")) return str_pred(s, 0);
     if (!strcmp(m, "isalpha")) return str_pred(s, 1);
@@ -523,63 +564,6 @@ jv jinja_builtin_global(const char *name) {
     return jv_undef(NULL);
 }
 
-static const char *const MONTHS[] = {"January", "February", "March", "April", "May", "June", "July", "August",
-                                     "September", "October", "November", "December"};
-static const char *const DAYS[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
-
-/* strftime for the fields templates print, in the C locale (as Python's default). */
-static jv strftime_now(jinja_ctx *c, const jnode *at, const jargs *a) {
-    const jv *f = jargs_get(a, 0, "format");
-    if (!f || f->k != JV_STR) return jinja_fail(c, at, "TypeError: strftime_now() argument must be str");
-    struct tm tm = {0};
-    if (c->has_date) {
-        tm.tm_year = c->year - 1900;
-        tm.tm_mon = c->month - 1;
-        tm.tm_mday = c->day;
-        tm.tm_hour = 0;
-        tm.tm_isdst = -1;
-        time_t t = mktime(&tm);   /* fills weekday and day of year */
-        (void)t;
-    } else {
-        time_t t = time(NULL);
-        localtime_r(&t, &tm);
-    }
-    jbuf b = {0};
-    size_t before = c->out_total;
-    const char *p = f->u.s->p;
-    for (size_t i = 0; i < f->u.s->n && !c->failed; i++) {
-        if (p[i] != '%' || i + 1 >= f->u.s->n) {
-            jbuf_putc(c, &b, p[i]);
-            continue;
-        }
-        char tmp[64];
-        char k = p[++i];
-        int mon = tm.tm_mon >= 0 && tm.tm_mon < 12 ? tm.tm_mon : 0, wd = tm.tm_wday >= 0 && tm.tm_wday < 7 ? tm.tm_wday : 0;
-        switch (k) {
-        case 'Y': snprintf(tmp, sizeof tmp, "%d", tm.tm_year + 1900); break;
-        case 'y': snprintf(tmp, sizeof tmp, "%02d", (tm.tm_year + 1900) % 100); break;
-        case 'm': snprintf(tmp, sizeof tmp, "%02d", tm.tm_mon + 1); break;
-        case 'd': snprintf(tmp, sizeof tmp, "%02d", tm.tm_mday); break;
-        case 'e': snprintf(tmp, sizeof tmp, "%2d", tm.tm_mday); break;
-        case 'j': snprintf(tmp, sizeof tmp, "%03d", tm.tm_yday + 1); break;
-        case 'H': snprintf(tmp, sizeof tmp, "%02d", tm.tm_hour); break;
-        case 'I': snprintf(tmp, sizeof tmp, "%02d", tm.tm_hour % 12 ? tm.tm_hour % 12 : 12); break;
-        case 'M': snprintf(tmp, sizeof tmp, "%02d", tm.tm_min); break;
-        case 'S': snprintf(tmp, sizeof tmp, "%02d", tm.tm_sec); break;
-        case 'p': snprintf(tmp, sizeof tmp, "%s", tm.tm_hour < 12 ? "AM" : "PM"); break;
-        case 'B': snprintf(tmp, sizeof tmp, "%s", MONTHS[mon]); break;
-        case 'b': case 'h': snprintf(tmp, sizeof tmp, "%.3s", MONTHS[mon]); break;
-        case 'A': snprintf(tmp, sizeof tmp, "%s", DAYS[wd]); break;
-        case 'a': snprintf(tmp, sizeof tmp, "%.3s", DAYS[wd]); break;
-        case 'w': snprintf(tmp, sizeof tmp, "%d", wd); break;
-        case '%': snprintf(tmp, sizeof tmp, "%%"); break;
-        default: snprintf(tmp, sizeof tmp, "%%%c", k); break;
-        }
-        jbuf_put(c, &b, tmp, strlen(tmp));
-    }
-    return from_buf(c, &b, before);
-}
-
 static jv range_of(jinja_ctx *c, const jnode *at, const jargs *a) {
     int64_t start = 0, stop, stepv = 1;
     for (size_t i = 0; i < a->n_pos; i++)
@@ -632,7 +616,7 @@ jv jinja_call_builtin(jinja_ctx *c, const jnode *at, int id, const jargs *a) {
         (void)at;
         return jinja_fail(c, NULL, "raise_exception: %s", s.u.s->p);
     }
-    case G_STRFTIME: return strftime_now(c, at, a);
+    case G_STRFTIME: return jinja_strftime_now(c, at, a);
     }
     return jinja_fail(c, at, "internal error: unknown built-in");
 }

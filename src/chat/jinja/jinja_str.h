@@ -4,7 +4,9 @@
 
 #include "chat/jinja/jinja_internal.h"
 
-enum { JCASE_LOWER, JCASE_UPPER, JCASE_CAPITALIZE, JCASE_TITLE, JCASE_SWAP };
+/* JCASE_TITLE is str.title() (a word starts after any uncased character); JCASE_TITLE_WORDS
+ * is jinja2's |title (words start after whitespace, '-', '(', '{', '[' or '<'). */
+enum { JCASE_LOWER, JCASE_UPPER, JCASE_CAPITALIZE, JCASE_TITLE, JCASE_TITLE_WORDS, JCASE_SWAP };
 
 /* str.strip / lstrip / rstrip; chars NULL strips Unicode whitespace. */
 jv jstr_strip(jinja_ctx *c, jv s, const jstr *chars, int left, int right);
