@@ -39,6 +39,10 @@ static const jcase RENDERS[] = {
      "25.60%|1.234568e+04|0xff|101|10|FF|1.0|abc|1e-05|2.2|    7|a"},
     {"{{ '{0[role]} {0[content]}'.format(messages[0]) }}|{{ '{a}-{b!r}-{c:>3}'.format(a=1, b='x', c=2) }}|{{ '{}{{}}{}'.format(1, 2) }}",
      "user hi|1-'x'-  2|1{}2"},
+    {"{{ 'Ευχαριστώ ά έ ή ί ό ύ ϊ ϋ ς µ ÿ ĺ ź'|upper }}|{{ 'ΆΈΉΊΌΎΏΪΫ Ÿ Ĺ Ź'|lower }}",
+     "ΕΥΧΑΡΙΣΤΏ Ά Έ Ή Ί Ό Ύ Ϊ Ϋ Σ Μ Ÿ Ĺ Ź|άέήίόύώϊϋ ÿ ĺ ź"},
+    {"{% macro f(a) %}{{ a }}{{ varargs }}{{ kwargs }}{% endmacro %}{{ f(1, 2, k=3) }}",
+     "1(2,){'k': 3}"},
     {"{{ strftime_now('%-d %B %Y|%e|%-m/%-d|%U %W %V %G %u|%f|%z%Z|%c|%x %X|%D %F %T %R %r|%^a %^B|%I %p %j %C %y') }}",
      "15 January 2026|15|1/15|02 02 03 2026 4|000000||Thu Jan 15 00:00:00 2026|01/15/26 00:00:00|01/15/26 2026-01-15 00:00:00 00:00 12:00:00 AM|THU JANUARY|12 AM 015 20 26"},
 };
@@ -51,6 +55,8 @@ static const jcase ERRORS[] = {
     {"{{ '{} {}'.format(1) }}", "IndexError"},   /* IndexError: tuple index out of range */
     {"{{ 'a}b'.format() }}", "ValueError"},   /* ValueError: Single '}' encountered in format string */
     {"{{ 'x'.partition('') }}", "ValueError"},   /* ValueError: empty separator */
+    {"{% macro f(x) %}X{% endmacro %}{{ f(1, 2) }}", "TypeError"},   /* TypeError: macro 'f' takes not more than 1 argument(s) */
+    {"{% macro f(x) %}X{{ varargs }}{% endmacro %}{{ f(1, y=2) }}", "TypeError"},   /* TypeError: macro 'f' takes no keyword argument 'y' */
 };
 
 /* Renders src; the output (malloc'ed), or NULL with the message in err. */

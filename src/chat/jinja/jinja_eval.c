@@ -499,6 +499,8 @@ static jv call_macro(jinja_ctx *c, const jnode *at, const jfunc *fn, const jv *a
     for (size_t i = 0; i < n_args; i++) {
         if (i < np) {
             if (scope_set(c, s, m->names[i], args[i])) return jv_undef(NULL);
+        } else if (!(m->op & JMACRO_VARARGS)) {
+            return jinja_fail(c, at, "TypeError: macro '%s' takes not more than %zu argument(s)", m->name->p, np);
         } else if (jv_list_push(c, varargs, args[i])) {
             return jv_undef(NULL);
         }
@@ -512,6 +514,8 @@ static jv call_macro(jinja_ctx *c, const jnode *at, const jfunc *fn, const jv *a
                 return jinja_fail(c, at, "TypeError: macro '%s' got multiple values for argument '%s'", m->name->p,
                                   kwn[k]->p);
             if (scope_set(c, s, m->names[i], kwv[k])) return jv_undef(NULL);
+        } else if (!(m->op & JMACRO_KWARGS)) {
+            return jinja_fail(c, at, "TypeError: macro '%s' takes no keyword argument '%s'", m->name->p, kwn[k]->p);
         } else {
             jv key = {.k = JV_STR, .u.s = (jstr *)kwn[k]};
             if (jdict_set(&c->arena, kwargs.u.d, key, kwv[k])) return jinja_fail(c, at, "template memory limit exceeded");

@@ -75,12 +75,16 @@ typedef enum jbinop {
     JOP_EQ, JOP_NE, JOP_LT, JOP_LE, JOP_GT, JOP_GE, JOP_IN, JOP_NOTIN,
 } jbinop;
 
+/* A macro takes extra positional / keyword arguments only when its body reads varargs / kwargs. */
+enum { JMACRO_VARARGS = 1, JMACRO_KWARGS = 2 };
+
 typedef struct jnode jnode;
 typedef struct jnode_list { size_t n, cap; jnode **v; } jnode_list;
 
 struct jnode {
     jnode_kind kind;
-    int op;            /* jbinop; JN_TEST: 1 when negated; JN_FOR: has a filter condition */
+    int op;            /* jbinop; JN_TEST: 1 when negated; JN_FOR: has a filter condition;
+                          JN_MACRO: JMACRO_* flags */
     int line;
     jstr *name;        /* NAME / ATTR / FILTER / TEST / MACRO / SET_BLOCK / SET_ATTR attribute */
     jv lit;            /* LIT */

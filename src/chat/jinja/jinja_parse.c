@@ -749,6 +749,28 @@ static int parse_params(parser *P, jnode *n) {
     return 0;
 }
 
+/* Whether the subtree reads the variable `name` (jinja2 decides this way, at compile time,
+ * whether a macro takes extra positional or keyword arguments: only when its body reads
+ * varargs / kwargs). */
+static int reads_name(const jnode *n, const char *name, int depth) {
+    if (!n || depth > 10000) return 0;
+    if (n->kind == JN_NAME && n->name && !strcmp(n->name->p, name)) return 1;
+    const jnode *kids[] = {n->a, n->b, n->c, n->d};
+    for (size_t i = 0; i < 4; i++)
+        if (reads_name(kids[i], name, depth + 1)) return 1;
+    const jnode_list *lists[] = {&n->args, &n->args2, &n->kwv};
+    for (size_t l = 0; l < 3; l++)
+        for (size_t i = 0; i < lists[l]->n; i++)
+            if (reads_name(lists[l]->v[i], name, depth + 1)) return 1;
+    return 0;
+}
+
+static int body_reads(const jnode_list *body, const char *name) {
+    for (size_t i = 0; i < body->n; i++)
+        if (reads_name(body->v[i], name, 0)) return 1;
+    return 0;
+}
+
 static jnode *parse_macro(parser *P, int line) {
     jnode *n = node_new(P, JN_MACRO, line);
     if (!n) return NULL;
@@ -759,6 +781,7 @@ static jnode *parse_macro(parser *P, int line) {
     static const char *const ends[] = {"endmacro", NULL};
     const char *found;
     if (parse_body(P, &n->args, ends, &found)) return NULL;
+    n->op = (body_reads(&n->args, "varargs") ? JMACRO_VARARGS : 0) | (body_reads(&n->args, "kwargs") ? JMACRO_KWARGS : 0);
     return expect_block_end(P) ? n : NULL;
 }
 

@@ -44,15 +44,27 @@ int juni_is_printable(uint32_t cp) {
     return 1;
 }
 
+/* Case pairs outside the regular runs below: Greek with tonos / dialytika, Latin
+ * Extended-A's second half (where upper case is odd), Y with diaeresis. {lower, upper}. */
+static const uint32_t CASE_PAIRS[][2] = {
+    {0x3AC, 0x386}, {0x3AD, 0x388}, {0x3AE, 0x389}, {0x3AF, 0x38A}, {0x3CC, 0x38C}, {0x3CD, 0x38E},
+    {0x3CE, 0x38F}, {0x3CA, 0x3AA}, {0x3CB, 0x3AB}, {0xFF, 0x178},
+};
+
 /* Case mapping for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic: the scripts chat
- * templates meet in role names and keywords. Other code points map to themselves. */
+ * templates meet in role names, keywords and the corpus conversations. Other code points
+ * map to themselves (and the one-to-many mappings, ß -> SS, are not made). */
 uint32_t juni_upper(uint32_t cp) {
     if (cp >= 'a' && cp <= 'z') return cp - 32;
     if ((cp >= 0xE0 && cp <= 0xFE && cp != 0xF7)) return cp - 32;
     if (((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) && (cp & 1) && cp != 0x131) return cp - 1;
-    if (cp >= 0x3B1 && cp <= 0x3C9 && cp != 0x3C2) return cp - 32;
+    if (((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) && !(cp & 1)) return cp - 1;
+    if (cp == 0xB5) return 0x39C;   /* micro sign -> Greek capital mu, as Python */
+    if (cp >= 0x3B1 && cp <= 0x3C9) return cp == 0x3C2 ? 0x3A3 : cp - 32;   /* final sigma too */
     if (cp >= 0x430 && cp <= 0x44F) return cp - 32;
     if (cp >= 0x450 && cp <= 0x45F) return cp - 80;
+    for (size_t i = 0; i < sizeof CASE_PAIRS / sizeof CASE_PAIRS[0]; i++)
+        if (CASE_PAIRS[i][0] == cp) return CASE_PAIRS[i][1];
     return cp;
 }
 
@@ -60,9 +72,12 @@ uint32_t juni_lower(uint32_t cp) {
     if (cp >= 'A' && cp <= 'Z') return cp + 32;
     if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)) return cp + 32;
     if (((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) && !(cp & 1) && cp != 0x130) return cp + 1;
+    if (((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) && (cp & 1)) return cp + 1;
     if (cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2) return cp + 32;
     if (cp >= 0x410 && cp <= 0x42F) return cp + 32;
     if (cp >= 0x400 && cp <= 0x40F) return cp + 80;
+    for (size_t i = 0; i < sizeof CASE_PAIRS / sizeof CASE_PAIRS[0]; i++)
+        if (CASE_PAIRS[i][1] == cp) return CASE_PAIRS[i][0];
     return cp;
 }
 
