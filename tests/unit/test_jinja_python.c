@@ -29,6 +29,8 @@ static const jcase RENDERS[] = {
      "école|a   bc  def\n    g|a       b|TrueFalseFalse"},
     {"{{ [1, 2, 3]|select('lessthan', 3)|list }}{{ 5 is greaterthan 4 }}{{ 'a'|safe is escaped }}{{ 'a' is escaped }}",
      "[1, 2]TrueTrueFalse"},
+    {"{{ 'tojson' is filter }}{{ 'wordcount' is filter }}{{ 'nosuch' is filter }}{{ 'defined' is test }}{{ 'filter' is test }}{{ 'x' is test }}{{ 1 is filter }}",
+     "TrueTrueFalseTrueTrueFalseFalse"},
     {"{{ [[1, 2], [3]]|sum(start=[]) }}{{ [(1,), (2,)]|sum(start=()) }}",
      "[1, 2, 3](1, 2)"},
     {"{{ '%(name)s is %(n)03d' % {'name': 'x', 'n': 7} }}|{{ '%c%c' % (65, 'é') }}|{{ '%-4s|%4s|%.2s' % ('é', 'ü', 'ñab') }}",

@@ -106,13 +106,22 @@ static int sort_items(jinja_ctx *c, const jnode *at, sort_item *v, size_t n, int
 static const char *const TESTS[] = {"defined", "undefined", "none", "string", "number", "integer", "float", "boolean",
                                     "true", "false", "mapping", "iterable", "sequence", "callable", "equalto", "eq",
                                     "==", "ne", "!=", "lt", "<", "le", "<=", "gt", ">", "ge", ">=", "lessthan", "greaterthan", "in", "odd",
-                                    "even", "divisibleby", "sameas", "lower", "upper", "escaped", NULL};
+                                    "even", "divisibleby", "sameas", "lower", "upper", "escaped", "filter", "test", NULL};
 
-int jinja_has_test(const char *name) {
-    for (size_t i = 0; TESTS[i]; i++)
-        if (!strcmp(TESTS[i], name)) return 1;
+/* The filters filter_value() knows, for `'name' is filter` (keep in step with it). */
+static const char *const FILTERS[] = {"abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort",
+                                      "e", "escape", "first", "float", "format", "indent", "int", "items", "join", "last",
+                                      "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace",
+                                      "reverse", "round", "safe", "select", "selectattr", "sort", "string", "sum", "title",
+                                      "tojson", "trim", "truncate", "unique", "upper", "wordcount", NULL};
+
+static int in_names(const char *const *names, const char *name) {
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(names[i], name)) return 1;
     return 0;
 }
+
+int jinja_has_test(const char *name) { return in_names(TESTS, name); }
 
 int jinja_test(jinja_ctx *c, const jnode *at, const char *t, jv v, const jargs *a) {
     const jv *x = jargs_get(a, 0, NULL);
@@ -149,6 +158,8 @@ int jinja_test(jinja_ctx *c, const jnode *at, const char *t, jv v, const jargs *
         }
         return v.u.i % x->u.i == 0;
     }
+    if (!strcmp(t, "filter") || !strcmp(t, "test"))   /* jinja2 3: does a filter / test of that name exist */
+        return v.k == JV_STR && in_names(t[0] == 'f' ? FILTERS : TESTS, v.u.s->p);
     if (!x) {
         if (!jinja_has_test(t)) jinja_fail(c, at, "TemplateRuntimeError: no test named '%s'", t);
         else jinja_fail(c, at, "TypeError: test '%s' needs an argument", t);
