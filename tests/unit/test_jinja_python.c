@@ -33,6 +33,8 @@ static const jcase RENDERS[] = {
      "TrueTrueFalseTrueTrueFalseFalse"},
     {"{{ [[1, 2], [3]]|sum(start=[]) }}{{ [(1,), (2,)]|sum(start=()) }}",
      "[1, 2, 3](1, 2)"},
+    {"{{ '%s' % undefined_x }}|{{ '{}'.format(undefined_x) }}|{{ '%s'|format(undefined_x) }}",
+     "||"},
     {"{{ '%(name)s is %(n)03d' % {'name': 'x', 'n': 7} }}|{{ '%c%c' % (65, 'é') }}|{{ '%-4s|%4s|%.2s' % ('é', 'ü', 'ñab') }}",
      "x is 007|Aé|é   |   ü|ña"},
     {"{{ '{:>8}|{:<4}|{:^7}|{:*^9}'.format('ab', 'é', 'c', 'mid') }}|{{ '{:08.3f}|{:+d}|{:,}|{:_}'.format(-3.14159, 5, 1234567.891, 1000000) }}",
@@ -57,6 +59,7 @@ static const jcase ERRORS[] = {
     {"{{ '{} {}'.format(1) }}", "IndexError"},   /* IndexError: tuple index out of range */
     {"{{ 'a}b'.format() }}", "ValueError"},   /* ValueError: Single '}' encountered in format string */
     {"{{ 'x'.partition('') }}", "ValueError"},   /* ValueError: empty separator */
+    {"{{ '%d' % undefined_x }}", "UndefinedError"},   /* UndefinedError: 'undefined_x' is undefined */
     {"{% macro f(x) %}X{% endmacro %}{{ f(1, 2) }}", "TypeError"},   /* TypeError: macro 'f' takes not more than 1 argument(s) */
     {"{% macro f(x) %}X{{ varargs }}{% endmacro %}{{ f(1, y=2) }}", "TypeError"},   /* TypeError: macro 'f' takes no keyword argument 'y' */
 };

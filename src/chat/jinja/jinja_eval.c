@@ -339,7 +339,8 @@ static jv arith(jinja_ctx *c, const jnode *at, int op, jv a, jv b) {
         if ((a.k == JV_STR || a.k == JV_LIST) && is_intlike(b)) return repeat(c, at, a, b.u.i);
         if ((b.k == JV_STR || b.k == JV_LIST) && is_intlike(a)) return repeat(c, at, b, a.u.i);
     }
-    if (op == JOP_MOD && a.k == JV_STR && b.k != JV_UNDEF) return jinja_percent_format(c, at, a, b);
+    /* str % x runs str.__mod__ first, so an Undefined x formats as "" with %s (its __rmod__ never runs) */
+    if (op == JOP_MOD && a.k == JV_STR) return jinja_percent_format(c, at, a, b);
     if (!is_num(a) || !is_num(b)) return type_error(c, at, on, a, b);
     if (is_intlike(a) && is_intlike(b)) {
         int64_t x = a.u.i, y = b.u.i, r;

@@ -140,6 +140,10 @@ jv jinja_percent_format(jinja_ctx *c, const jnode *at, jv fmt, jv args) {
             free(tmp.p);
             continue;
         }
+        if (arg.k == JV_UNDEF) {   /* int(Undefined) raises */
+            jinja_fail(c, at, "UndefinedError: %s", arg.u.undef ? arg.u.undef : "undefined value used");
+            break;
+        }
         if (!is_num(arg)) {
             jinja_fail(c, at, "TypeError: %%%c format: a real number is required, not %s", conv, jv_type_name(arg));
             break;
