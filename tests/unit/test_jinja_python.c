@@ -47,6 +47,12 @@ static const jcase RENDERS[] = {
      "ΕΥΧΑΡΙΣΤΏ Ά Έ Ή Ί Ό Ύ Ϊ Ϋ Σ Μ Ÿ Ĺ Ź|άέήίόύώϊϋ ÿ ĺ ź"},
     {"{% macro f(a) %}{{ a }}{{ varargs }}{{ kwargs }}{% endmacro %}{{ f(1, 2, k=3) }}",
      "1(2,){'k': 3}"},
+    {"{% raw %}\nx\n{% endraw %}\ny",
+     "\nx\ny"},
+    {"a\n  {% raw %}b{% endraw %}  \n  {% raw %}c\n  {% endraw %}\nd",
+     "a\nb  \nc\nd"},
+    {"  {%- raw %}\n x\n {% endraw -%}\n y|x {% raw -%}  \n  a  {%+ endraw %}  \ny",
+     "\n x\ny|x a    \ny"},
     {"{{ strftime_now('%-d %B %Y|%e|%-m/%-d|%U %W %V %G %u|%f|%z%Z|%c|%x %X|%D %F %T %R %r|%^a %^B|%I %p %j %C %y') }}",
      "15 January 2026|15|1/15|02 02 03 2026 4|000000||Thu Jan 15 00:00:00 2026|01/15/26 00:00:00|01/15/26 2026-01-15 00:00:00 00:00 12:00:00 AM|THU JANUARY|12 AM 015 20 26"},
 };

@@ -278,6 +278,15 @@ static int after_tag(lexer *L, char sign, int is_block) {
     return 0;
 }
 
+/* lstrip_blocks: the length of text once the spaces between its last line start and the
+ * block tag after it are dropped (when nothing else is on that line). */
+static size_t lstrip_len(const char *text, size_t tn, int line_starting) {
+    size_t lpos = tn;
+    while (lpos > 0 && text[lpos - 1] != '\n') lpos--;
+    if ((lpos > 0 || line_starting) && lpos < tn && ws_run(text + lpos, tn - lpos) == tn - lpos) return lpos;
+    return tn;
+}
+
 /* {% raw %}...{% endraw %}: finds the end tag; returns its start offset and length. */
 static int find_endraw(const lexer *L, size_t from, size_t *at, size_t *len, char *lsign, char *rsign) {
     for (size_t i = from; i + 1 < L->n; i++) {
@@ -325,9 +334,7 @@ int jinja_lex(jinja_arena *a, const char *src, size_t n, jtok_list *out, char *e
         if (lsign == '-') {
             tn = rstrip_len(text, tn);
         } else if (lsign != '+' && kind != '{') {
-            size_t lpos = tn;
-            while (lpos > 0 && text[lpos - 1] != '\n') lpos--;
-            if ((lpos > 0 || line_starting) && lpos < tn && ws_run(text + lpos, tn - lpos) == tn - lpos) tn = lpos;
+            tn = lstrip_len(text, tn, line_starting);
         }
         if (emit_text(&L, text, tn, text_line)) return -1;
         L.line += count_lines(L.s + L.pos, t - L.pos);
@@ -349,22 +356,27 @@ int jinja_lex(jinja_arena *a, const char *src, size_t n, jtok_list *out, char *e
         char rsign = 0;
         if (lex_tag(&L, is_var, &rsign)) return -1;
         if (push(&L, (jtok){.kind = is_var ? JT_VAR_END : JT_BLOCK_END, .line = L.line})) return -1;
-        line_starting = after_tag(&L, rsign, !is_var);
-
-        /* {% raw %}: everything up to {% endraw %} is text */
-        if (!is_var && out->n == first_tok + 3 && out->v[first_tok + 1].kind == JT_NAME &&
-            out->v[first_tok + 1].n == 3 && memcmp(out->v[first_tok + 1].p, "raw", 3) == 0) {
-            out->n = first_tok;
-            size_t at, len;
-            char ls, rs;
-            if (find_endraw(&L, L.pos, &at, &len, &ls, &rs)) return lex_fail(&L, "missing {% endraw %}");
-            size_t rn = at - L.pos;
-            if (ls == '-') rn = rstrip_len(L.s + L.pos, rn);
-            if (emit_text(&L, L.s + L.pos, rn, L.line)) return -1;
-            L.line += count_lines(L.s + L.pos, at + len - L.pos);
-            L.pos = at + len;
-            line_starting = after_tag(&L, rs, 1);
+        int is_raw = !is_var && out->n == first_tok + 3 && out->v[first_tok + 1].kind == JT_NAME &&
+                     out->v[first_tok + 1].n == 3 && memcmp(out->v[first_tok + 1].p, "raw", 3) == 0;
+        if (!is_raw) {
+            line_starting = after_tag(&L, rsign, !is_var);
+            continue;
         }
+        /* {% raw %}: everything up to {% endraw %} is text. As in jinja2's lexer, trim_blocks
+         * does not apply after {% raw %} (only '-' does), while {% endraw %} gets lstrip_blocks
+         * before it and trim_blocks after it like any block tag. */
+        line_starting = rsign == '-' ? after_tag(&L, rsign, 0) : 0;
+        out->n = first_tok;
+        size_t at, len;
+        char ls, rs;
+        if (find_endraw(&L, L.pos, &at, &len, &ls, &rs)) return lex_fail(&L, "missing {% endraw %}");
+        size_t rn = at - L.pos;
+        if (ls == '-') rn = rstrip_len(L.s + L.pos, rn);
+        else if (ls != '+') rn = lstrip_len(L.s + L.pos, rn, line_starting);
+        if (emit_text(&L, L.s + L.pos, rn, L.line)) return -1;
+        L.line += count_lines(L.s + L.pos, at + len - L.pos);
+        L.pos = at + len;
+        line_starting = after_tag(&L, rs, 1);
     }
     return push(&L, (jtok){.kind = JT_EOF, .line = L.line});
 }
