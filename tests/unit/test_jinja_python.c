@@ -31,6 +31,8 @@ static const jcase RENDERS[] = {
      "[1, 2]TrueTrueFalse"},
     {"{{ 'tojson' is filter }}{{ 'wordcount' is filter }}{{ 'nosuch' is filter }}{{ 'defined' is test }}{{ 'filter' is test }}{{ 'x' is test }}{{ 1 is filter }}",
      "TrueTrueFalseTrueTrueFalseFalse"},
+    {"{{ 5|round(1) }} {{ 1234|round(-2) }} {{ 1250|round(-2) }} {{ 1234.5678|round(-2) }} {{ 250.0|round(-2) }} {{ true|round }} {{ 5|round(1, 'floor') }} {{ -1234.5|round(-1, 'ceil') }}",
+     "5 1200 1200 1200.0 200.0 1 5.0 -1230.0"},
     {"{{ [[1, 2], [3]]|sum(start=[]) }}{{ [(1,), (2,)]|sum(start=()) }}",
      "[1, 2, 3](1, 2)"},
     {"{{ '%s' % undefined_x }}|{{ '{}'.format(undefined_x) }}|{{ '%s'|format(undefined_x) }}",
@@ -65,6 +67,7 @@ static const jcase ERRORS[] = {
     {"{{ '{} {}'.format(1) }}", "IndexError"},   /* IndexError: tuple index out of range */
     {"{{ 'a}b'.format() }}", "ValueError"},   /* ValueError: Single '}' encountered in format string */
     {"{{ 'x'.partition('') }}", "ValueError"},   /* ValueError: empty separator */
+    {"{{ 1.5|round(0, 'up') }}", "FilterArgumentError"},   /* FilterArgumentError: method must be common, ceil or floor */
     {"{{ '%d' % undefined_x }}", "UndefinedError"},   /* UndefinedError: 'undefined_x' is undefined */
     {"{% macro f(x) %}X{% endmacro %}{{ f(1, 2) }}", "TypeError"},   /* TypeError: macro 'f' takes not more than 1 argument(s) */
     {"{% macro f(x) %}X{{ varargs }}{% endmacro %}{{ f(1, y=2) }}", "TypeError"},   /* TypeError: macro 'f' takes no keyword argument 'y' */

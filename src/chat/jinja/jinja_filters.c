@@ -538,9 +538,16 @@ static jv filter_value(jinja_ctx *c, const jnode *at, const char *f, jv v, const
         if (v.k != JV_INT && v.k != JV_FLOAT && v.k != JV_BOOL) return jinja_fail(c, at, "TypeError: round needs a number");
         double x = v.k == JV_FLOAT ? v.u.f : (double)v.u.i;
         int64_t prec = p && p->k == JV_INT ? p->u.i : 0;
-        if (prec < 0 || prec > 30) prec = prec < 0 ? 0 : 30;
+        if (prec < -30 || prec > 30) prec = prec < 0 ? -30 : 30;
         const char *method = m && m->k == JV_STR ? m->u.s->p : "common";
+        if (strcmp(method, "common") && strcmp(method, "ceil") && strcmp(method, "floor"))
+            return jinja_fail(c, at, "FilterArgumentError: method must be common, ceil or floor");
         if (strcmp(method, "common") == 0) {
+            if (v.k != JV_FLOAT && prec >= 0) return jv_int(v.u.i);   /* round(int, n) stays that int */
+            if (prec < 0) {   /* to a multiple of 10**-prec, ties to even (the default rounding mode) */
+                double unit = pow(10.0, (double)-prec), r = nearbyint(x / unit) * unit;
+                return v.k == JV_FLOAT ? jv_float(r) : jv_int((int64_t)r);
+            }
             /* Python's round(): the correctly rounded decimal, ties to even, as printf does */
             char tmp[400];
             snprintf(tmp, sizeof tmp, "%.*f", (int)prec, x);
