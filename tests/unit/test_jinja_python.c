@@ -33,6 +33,8 @@ static const jcase RENDERS[] = {
      "TrueTrueFalseTrueTrueFalseFalse"},
     {"{{ 5|round(1) }} {{ 1234|round(-2) }} {{ 1250|round(-2) }} {{ 1234.5678|round(-2) }} {{ 250.0|round(-2) }} {{ true|round }} {{ 5|round(1, 'floor') }} {{ -1234.5|round(-1, 'ceil') }}",
      "5 1200 1200 1200.0 200.0 1 5.0 -1230.0"},
+    {"{{ '_a1'.isidentifier() }}{{ '1a'.isidentifier() }}{{ 'é'.isascii() }}{{ 'ab\\n'.isprintable() }}{{ 'ab\n'.isprintable() }}|{{ '{a}-{b:>3}'.format_map({'a': 1, 'b': 'x'}) }}",
+     "TrueFalseFalseFalseFalse|1-  x"},
     {"{{ [[1, 2], [3]]|sum(start=[]) }}{{ [(1,), (2,)]|sum(start=()) }}",
      "[1, 2, 3](1, 2)"},
     {"{{ '%s' % undefined_x }}|{{ '{}'.format(undefined_x) }}|{{ '%s'|format(undefined_x) }}",

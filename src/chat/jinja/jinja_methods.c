@@ -403,6 +403,37 @@ static jv str_method(jinja_ctx *c, const jnode *at, jv s, const char *m, const j
     if (!strcmp(m, "partition") || !strcmp(m, "rpartition")) return partition(c, at, s, a, m[0] == 'r');
     if (!strcmp(m, "expandtabs")) return expandtabs(c, s, opt_int(a, 0, "tabsize", 8));
     if (!strcmp(m, "istitle")) return istitle(s);
+    if (!strcmp(m, "isascii")) {
+        for (size_t i = 0; i < s.u.s->n; i++)
+            if ((unsigned char)s.u.s->p[i] >= 0x80) return jv_bool(0);
+        return jv_bool(1);
+    }
+    if (!strcmp(m, "isprintable") || !strcmp(m, "isidentifier")) {
+        int ident = m[2] == 'i';
+        size_t i = 0;
+        if (ident && s.u.s->n == 0) return jv_bool(0);
+        while (i < s.u.s->n) {   /* identifiers: a letter or _, then letters, digits, _ (XID approximated) */
+            uint32_t cp;
+            int first = i == 0;
+            i += jutf8_next(s.u.s->p + i, s.u.s->n - i, &cp);
+            int ok = ident ? cp == '_' || juni_is_alpha(cp) || (!first && juni_is_digit(cp)) : juni_is_printable(cp);
+            if (!ok) return jv_bool(0);
+        }
+        return jv_bool(1);
+    }
+    if (!strcmp(m, "format_map")) {   /* str.format with the mapping's keys as keyword arguments */
+        const jv *d = jargs_get(a, 0, NULL);
+        if (!d || (d->k != JV_DICT && d->k != JV_NS)) return jinja_fail(c, at, "TypeError: format_map() argument must be a mapping");
+        size_t n = d->u.d->n;
+        const jstr **names = jinja_arena_alloc(&c->arena, (n ? n : 1) * sizeof *names);
+        if (!names) return jinja_fail(c, at, "template memory limit exceeded");
+        for (size_t k = 0; k < n; k++) {
+            if (d->u.d->keys[k].k != JV_STR) return jinja_fail(c, at, "TypeError: format_map() keys must be str");
+            names[k] = d->u.d->keys[k].u.s;
+        }
+        jargs kw = {.pos = NULL, .n_pos = 0, .kwn = names, .kwv = d->u.d->vals, .n_kw = n};
+        return jinja_str_format(c, at, s, &kw);
+    }
     if (!strcmp(m, "find")) return find_sub(c, at, s, a, 0, 0);
     if (!strcmp(m, "rfind")) return find_sub(c, at, s, a, 1, 0);
     if (!strcmp(m, "index")) return find_sub(c, at, s, a, 0, 1);
