@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "chat/jinja/jinja.h"
+#include "jinja_render.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -21,30 +22,8 @@ static double now_s(void) {
 
 /* Renders src; returns the output (malloc'ed) or NULL with the error in err. */
 static char *render(const char *src, size_t n, char *err, size_t errcap) {
-    jinja_template *t = jinja_template_parse(src, n, err, errcap);
-    if (!t) {
-        assert_true(err[0] != 0);
-        return NULL;
-    }
-    jinja_ctx *c = jinja_ctx_new(NULL);
-    assert_non_null(c);
-    jinja_val *msgs = jinja_val_list(c), *m = jinja_val_dict(c);
-    jinja_val_dict_set(c, m, "role", jinja_val_str(c, "user", 4));
-    jinja_val_dict_set(c, m, "content", jinja_val_str(c, "hi", 2));
-    jinja_val_list_push(c, msgs, m);
-    jinja_ctx_set(c, "messages", msgs);
-    char *out = NULL;
-    size_t len = 0;
-    if (jinja_render(c, t, &out, &len) != 0) {
-        snprintf(err, errcap, "%s", jinja_ctx_error(c));
-        assert_null(out);
-        assert_true(err[0] != 0);
-    } else {
-        assert_non_null(out);
-        assert_int_equal(out[len], 0);
-    }
-    jinja_ctx_free(c);
-    jinja_template_free(t);
+    char *out = test_jinja_render(src, n, err, errcap);
+    if (!out) assert_true(err[0] != 0);
     return out;
 }
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat/jinja/jinja.h"
+#include "jinja_render.h"
 
 typedef struct jcase { const char *tmpl, *want; } jcase;
 
@@ -75,25 +75,7 @@ static const jcase ERRORS[] = {
     {"{% macro f(x) %}X{{ varargs }}{% endmacro %}{{ f(1, y=2) }}", "TypeError"},   /* TypeError: macro 'f' takes no keyword argument 'y' */
 };
 
-/* Renders src; the output (malloc'ed), or NULL with the message in err. */
-static char *render(const char *src, char *err, size_t errcap) {
-    jinja_template *t = jinja_template_parse(src, strlen(src), err, errcap);
-    if (!t) return NULL;
-    jinja_ctx *c = jinja_ctx_new(NULL);
-    assert_non_null(c);
-    jinja_ctx_set_date(c, 2026, 1, 15);
-    jinja_val *msgs = jinja_val_list(c), *m = jinja_val_dict(c);
-    jinja_val_dict_set(c, m, "role", jinja_val_str(c, "user", 4));
-    jinja_val_dict_set(c, m, "content", jinja_val_str(c, "hi", 2));
-    jinja_val_list_push(c, msgs, m);
-    jinja_ctx_set(c, "messages", msgs);
-    char *out = NULL;
-    size_t len = 0;
-    if (jinja_render(c, t, &out, &len) != 0) snprintf(err, errcap, "%s", jinja_ctx_error(c));
-    jinja_ctx_free(c);
-    jinja_template_free(t);
-    return out;
-}
+static char *render(const char *src, char *err, size_t errcap) { return test_jinja_render(src, strlen(src), err, errcap); }
 
 static void test_renders_as_jinja2(void **state) {
     (void)state;
