@@ -51,6 +51,8 @@ static const jcase RENDERS[] = {
      "ΕΥΧΑΡΙΣΤΏ Ά Έ Ή Ί Ό Ύ Ϊ Ϋ Σ Μ Ÿ Ĺ Ź|άέήίόύώϊϋ ÿ ĺ ź"},
     {"{% macro f(a) %}{{ a }}{{ varargs }}{{ kwargs }}{% endmacro %}{{ f(1, 2, k=3) }}",
      "1(2,){'k': 3}"},
+    {"{% set y = 'o' %}{% for i in [1, 2] %}{{ y }}{% set y = 'a' %}{{ y }};{% endfor %}{{ y }}|{% for i in [1, 2] %}{% if loop.first %}{% set z = 'a' %}{% endif %}[{{ z }}]{% endfor %}",
+     "oa;oa;o|[a][]"},
     {"{% raw %}\nx\n{% endraw %}\ny",
      "\nx\ny"},
     {"a\n  {% raw %}b{% endraw %}  \n  {% raw %}c\n  {% endraw %}\nd",

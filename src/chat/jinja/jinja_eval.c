@@ -833,6 +833,9 @@ static int exec_for(jinja_ctx *c, jscope *s, const jnode *n) {
     size_t count = items.u.l->n;
     for (size_t i = 0; i < count; i++) {
         L->index0 = i;
+        /* each iteration starts afresh, as in jinja2: a {% set %} in the body is gone at the
+         * next iteration (the outer value, or undefined, shows through again) */
+        ls->vars.n = 0;
         if (step(c, n) || assign_targets(c, ls, n, n->names, n->n_names, items.u.l->v[i]) ||
             scope_set(c, ls, c->name_loop, loopv))
             return -1;
