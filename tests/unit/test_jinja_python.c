@@ -53,6 +53,8 @@ static const jcase RENDERS[] = {
      "1(2,){'k': 3}"},
     {"{% set y = 'o' %}{% for i in [1, 2] %}{{ y }}{% set y = 'a' %}{{ y }};{% endfor %}{{ y }}|{% for i in [1, 2] %}{% if loop.first %}{% set z = 'a' %}{% endif %}[{{ z }}]{% endfor %}",
      "oa;oa;o|[a][]"},
+    {"{% for m in [1, 1, 2, 2, 1] %}{{ loop.changed(m) }}{% endfor %}|{% for m in ['a', 'a'] %}{{ loop.changed() }}{{ loop.changed(m, 1) }}{% endfor %}",
+     "TrueFalseTrueFalseTrue|TrueTrueTrueTrue"},
     {"{% raw %}\nx\n{% endraw %}\ny",
      "\nx\ny"},
     {"a\n  {% raw %}b{% endraw %}  \n  {% raw %}c\n  {% endraw %}\nd",

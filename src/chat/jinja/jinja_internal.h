@@ -150,7 +150,8 @@ struct jfunc {
 struct jloop {
     const jlist *items;
     size_t index0;
-    jv cycle_dummy;
+    jv changed_last;   /* loop.changed(): the arguments of the last call that changed */
+    int changed_seen;
 };
 
 struct jinja_ctx {

@@ -568,6 +568,17 @@ jv jinja_method(jinja_ctx *c, const jnode *at, jv obj, const char *m, const jarg
             if (a->n_pos == 0) return jinja_fail(c, at, "TypeError: no items for cycling given");
             return a->pos[obj.u.loop->index0 % a->n_pos];
         }
+        if (!strcmp(m, "changed")) {   /* true on the first call and whenever the arguments differ */
+            jv now = jv_list(c, a->n_pos);
+            for (size_t i = 0; i < a->n_pos && !c->failed; i++) jv_list_push(c, now, a->pos[i]);
+            if (c->failed) return jv_undef(NULL);
+            now.u.l->tuple = 1;
+            jloop *L = obj.u.loop;
+            if (L->changed_seen && jv_equal(L->changed_last, now)) return jv_bool(0);
+            L->changed_last = now;
+            L->changed_seen = 1;
+            return jv_bool(1);
+        }
         break;
     case JV_UNDEF:
         return jinja_fail(c, at, "UndefinedError: %s", obj.u.undef ? obj.u.undef : "undefined value used");
