@@ -242,27 +242,52 @@ static const char *define(conv *c, const char *hint, jstr *body) {
 
 /* ---- keyword checks */
 
-static const char *const known_keywords[] = {
+/* Keywords that change validity: handled ones, and those the converter refuses (an
+ * error naming them beats a grammar that ignores them). Every other key is an annotation
+ * (title, description, default, examples, Pydantic's discriminator, OpenAPI's nullable
+ * and x-*, ...): 2020-12 validators ignore unknown keywords, and so does the converter. */
+static const char *const handled_keywords[] = {
     "type", "properties", "required", "additionalProperties", "enum", "const", "items", "prefixItems",
-    "minItems", "maxItems", "$ref", "$defs", "definitions", "anyOf", "oneOf", "format", "minLength",
-    "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-    /* annotations: no effect on validity */
-    "title", "description", "$schema", "$id", "$comment", "default", "examples", "deprecated", "readOnly",
-    "writeOnly", "$anchor", "contentMediaType", "contentEncoding",
+    "minItems", "maxItems", "$ref", "anyOf", "oneOf", "allOf", "format", "minLength", "maxLength", "pattern",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "uniqueItems", "additionalItems",
 };
+static const char *const refused_keywords[] = {
+    "not", "if", "then", "else", "dependentSchemas", "dependentRequired", "dependencies", "contains",
+    "minContains", "maxContains", "unevaluatedItems", "unevaluatedProperties", "patternProperties",
+    "propertyNames", "minProperties", "maxProperties", "multipleOf", "$dynamicRef", "$recursiveRef",
+};
+
+static int in_list(const char *key, const char *const *list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(key, list[i]) == 0) return 1;
+    return 0;
+}
+
+int infer_json_schema_is_annotation(const char *key) {
+    return !in_list(key, handled_keywords, sizeof handled_keywords / sizeof *handled_keywords) &&
+           !in_list(key, refused_keywords, sizeof refused_keywords / sizeof *refused_keywords);
+}
 
 static int check_keywords(conv *c, json_t *s) {
     const char *key;
     json_t *v;
     json_object_foreach(s, key, v) {
-        int ok = 0;
-        for (size_t i = 0; i < sizeof known_keywords / sizeof *known_keywords && !ok; i++)
-            ok = strcmp(key, known_keywords[i]) == 0;
-        if (!ok && strcmp(key, "uniqueItems") == 0 && json_is_false(v)) ok = 1;
-        if (!ok) {
+        if (in_list(key, refused_keywords, sizeof refused_keywords / sizeof *refused_keywords)) {
             fail(c, INFER_ERR_UNSUPPORTED, "unsupported keyword '%s'", key);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* 1 when s has a keyword besides `except` that changes validity. */
+static int has_validating_sibling(json_t *s, const char *except) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(s, key, v) {
+        if (strcmp(key, except) != 0 && !infer_json_schema_is_annotation(key) && strcmp(key, "$defs") != 0 &&
+            strcmp(key, "definitions") != 0)
+            return 1;
     }
     return 0;
 }
@@ -283,14 +308,55 @@ static int get_count(conv *c, json_t *s, const char *key, int64_t *out, int64_t 
 
 static const char *visit(conv *c, json_t *s, const char *hint);
 
+/* The texts of one JSON value: scalars as written compactly, arrays and objects with
+ * the whitespace a model puts between tokens (members in the value's order). */
+static int add_value(conv *c, jstr *b, json_t *v, int depth) {
+    if (depth > MAX_DEPTH) return fail(c, INFER_ERR_UNSUPPORTED, "enum/const value nested too deeply"), -1;
+    if (json_is_array(v) || json_is_object(v)) {
+        int arr = json_is_array(v);
+        size_t n = arr ? json_array_size(v) : json_object_size(v), i = 0;
+        const char *key;
+        json_t *m;
+        jstr_add(b, arr ? "\"[\" ws " : "\"{\" ws ");
+        prim(c, P_WS);
+        if (arr) {
+            for (i = 0; i < n; i++) {
+                if (i) jstr_add(b, "\",\" ws ");
+                if (add_value(c, b, json_array_get(v, i), depth + 1)) return -1;
+                jstr_add(b, " ws ");
+            }
+        } else {
+            json_object_foreach(v, key, m) {
+                json_t *js = json_string(key);
+                char *enc = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+                json_decref(js);
+                if (!enc) return fail(c, INFER_ERR_NOMEM, "out of memory"), -1;
+                if (i++) jstr_add(b, "\",\" ws ");
+                jstr_add_literal(b, enc, strlen(enc));
+                free(enc);
+                jstr_add(b, " ws \":\" ws ");
+                if (add_value(c, b, m, depth + 1)) return -1;
+                jstr_add(b, " ws ");
+            }
+        }
+        jstr_add(b, arr ? "\"]\"" : "\"}\"");
+        return 0;
+    }
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (!text) return fail(c, INFER_ERR_NOMEM, "out of memory"), -1;
+    jstr_add_literal(b, text, strlen(text));
+    free(text);
+    return 0;
+}
+
 static const char *literal_rule(conv *c, json_t *const *vals, size_t n, const char *hint) {
     jstr b = {0};
     for (size_t i = 0; i < n; i++) {
-        char *text = json_dumps(vals[i], JSON_ENCODE_ANY | JSON_COMPACT);
-        if (!text) return fail(c, INFER_ERR_NOMEM, "out of memory");
         if (i) jstr_add(&b, " | ");
-        jstr_add_literal(&b, text, strlen(text));
-        free(text);
+        if (add_value(c, &b, vals[i], 0)) {
+            jstr_free(&b);
+            return NULL;
+        }
     }
     return define(c, hint, &b);
 }
@@ -331,30 +397,47 @@ static const char *typed_literal_rule(conv *c, json_t *lits, int is_const, json_
     return r;
 }
 
+static int hex_digit(char ch) {
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* A $ref is a URI fragment holding a JSON pointer (RFC 6901): %XX escapes first, then
+ * ~1 and ~0 within each segment. */
+json_t *infer_json_schema_resolve(json_t *doc, const char *ref) {
+    if (!ref || ref[0] != '#') return NULL;
+    json_t *t = doc;
+    const char *p = ref + 1;
+    char seg[256];
+    while (*p) {
+        if (*p != '/') return NULL;
+        p++;
+        size_t n = 0;
+        while (*p && *p != '/') {
+            if (n == sizeof seg - 1) return NULL;
+            char ch = *p++;
+            if (ch == '%' && hex_digit(p[0]) >= 0 && hex_digit(p[1]) >= 0) {
+                ch = (char)(hex_digit(p[0]) * 16 + hex_digit(p[1]));
+                p += 2;
+            }
+            if (ch == '~' && (*p == '0' || *p == '1')) ch = *p++ == '1' ? '/' : '~';
+            seg[n++] = ch;
+        }
+        seg[n] = 0;
+        if (json_is_object(t)) t = json_object_get(t, seg);
+        else if (json_is_array(t) && n > 0 && strspn(seg, "0123456789") == n) t = json_array_get(t, strtoul(seg, NULL, 10));
+        else t = NULL;
+        if (!t) return NULL;
+    }
+    return t;
+}
+
 static const char *visit_ref(conv *c, const char *ref) {
     for (size_t i = 0; i < c->n_refs; i++)
         if (strcmp(c->refs[i].ref, ref) == 0) return c->rules[c->refs[i].rule].name;
     if (strncmp(ref, "#", 1) != 0) return fail(c, INFER_ERR_UNSUPPORTED, "only local $ref (#/...) is supported, not '%s'", ref);
-    /* Resolve the JSON pointer (RFC 6901) against the document. */
-    json_t *t = c->doc;
-    const char *p = ref + 1, *last = "ref";
-    char seg[256];
-    while (*p) {
-        if (*p != '/') return fail(c, INFER_ERR_FORMAT, "bad $ref '%s'", ref);
-        p++;
-        size_t n = 0;
-        while (*p && *p != '/' && n < sizeof seg - 1) {
-            if (p[0] == '~' && p[1] == '1') seg[n++] = '/', p += 2;
-            else if (p[0] == '~' && p[1] == '0') seg[n++] = '~', p += 2;
-            else seg[n++] = *p++;
-        }
-        seg[n] = 0;
-        if (json_is_object(t)) t = json_object_get(t, seg);
-        else if (json_is_array(t)) t = json_array_get(t, (size_t)strtoul(seg, NULL, 10));
-        else t = NULL;
-        if (!t) return fail(c, INFER_ERR_FORMAT, "$ref '%s' points nowhere", ref);
-        last = strrchr(ref, '/') ? strrchr(ref, '/') + 1 : "ref";
-    }
+    json_t *t = infer_json_schema_resolve(c->doc, ref);
+    if (!t) return fail(c, INFER_ERR_FORMAT, "$ref '%s' points nowhere", ref);
+    const char *last = strrchr(ref, '/') ? strrchr(ref, '/') + 1 : "ref";
     if (c->n_refs == c->cap_refs) {
         size_t cap = c->cap_refs ? c->cap_refs * 2 : 8;
         jref *g = realloc(c->refs, cap * sizeof *g);
@@ -367,7 +450,7 @@ static const char *visit_ref(conv *c, const char *ref) {
     c->refs[c->n_refs].ref = strdup(ref);
     if (!c->refs[c->n_refs].ref) return fail(c, INFER_ERR_NOMEM, "out of memory");
     c->refs[c->n_refs++].rule = (size_t)r;
-    size_t old = path_push(c, ref + 2);
+    size_t old = path_push(c, ref[1] ? ref + 2 : "");
     const char *target = visit(c, t, last);
     path_pop(c, old);
     if (!target) return NULL;
@@ -487,13 +570,78 @@ done:
     return result;
 }
 
+/* uniqueItems over enum (or const) items: the distinct values in enum order, each
+ * present or not (every subset, in one order). Only when min/maxItems do not count:
+ * returns NULL without failing when the items are not a literal list or counts matter. */
+static const char *unique_literals(conv *c, json_t *items, int64_t min, int64_t max, const char *hint) {
+    json_t *en = json_object_get(items, "enum"), *cn = json_object_get(items, "const"), *type = json_object_get(items, "type");
+    if (!json_is_object(items) || !!en + !!cn != 1 || (en && !json_is_array(en)) || min > 1) return NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(items, key, v) {
+        if (!infer_json_schema_is_annotation(key) && strcmp(key, "enum") && strcmp(key, "const") && strcmp(key, "type"))
+            return NULL;
+    }
+    size_t n = en ? json_array_size(en) : 1, k = 0;
+    json_t **vals = malloc((n ? n : 1) * sizeof *vals);
+    if (!vals) return fail(c, INFER_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = en ? json_array_get(en, i) : cn;
+        int ok = !type;
+        if (json_is_string(type)) ok = has_type(x, json_string_value(type));
+        for (size_t t = 0; json_is_array(type) && t < json_array_size(type) && !ok; t++)
+            ok = json_is_string(json_array_get(type, t)) && has_type(x, json_string_value(json_array_get(type, t)));
+        for (size_t j = 0; j < k && ok; j++)   /* equal values (1 and 1.0 too) once */
+            ok = !(json_equal(vals[j], x) ||
+                   (json_is_number(x) && json_is_number(vals[j]) && json_number_value(x) == json_number_value(vals[j])));
+        if (ok) vals[k++] = x;
+    }
+    const char *result = NULL;
+    if (k == 0 || (max >= 0 && (size_t)max < k)) goto done;
+    /* From the back: rest_i (something came before) and first_i (nothing yet). */
+    const char *rest = NULL, *first = NULL;
+    for (size_t i = k; i-- > 0;) {
+        const char *lit = literal_rule(c, &vals[i], 1, "item");
+        if (!lit) goto done;
+        jstr rb = {0}, fb = {0};
+        jstr_addf(&rb, "( \",\" ws %s ws )? %s", lit, rest ? rest : "");
+        if (first) jstr_addf(&fb, "%s ws %s | %s", lit, rest ? rest : "", first);
+        else jstr_addf(&fb, "%s ws %s%s", lit, rest ? rest : "", min == 0 ? " | \"\"" : "");
+        char hr[80], hf[80];
+        snprintf(hr, sizeof hr, "%s-rest", hint);
+        snprintf(hf, sizeof hf, "%s-first", hint);
+        if (!(rest = define(c, hr, &rb)) || !(first = define(c, hf, &fb))) goto done;
+    }
+    jstr b = {0};
+    jstr_addf(&b, "\"[\" ws %s \"]\"", first);
+    prim(c, P_WS);
+    result = define(c, hint, &b);
+done:
+    free(vals);
+    return result;
+}
+
 static const char *visit_array(conv *c, json_t *s, const char *hint) {
     int64_t min, max;
     if (get_count(c, s, "minItems", &min, 0) || get_count(c, s, "maxItems", &max, -1)) return NULL;
     if (max >= 0 && min > max) return fail(c, INFER_ERR_UNSUPPORTED, "minItems above maxItems");
     json_t *items = json_object_get(s, "items"), *prefix = json_object_get(s, "prefixItems");
+    if (json_is_array(items)) {   /* draft 4-2019: items as a tuple, additionalItems for the rest */
+        prefix = items;
+        items = json_object_get(s, "additionalItems");
+    }
     if (prefix && !json_is_array(prefix)) return fail(c, INFER_ERR_FORMAT, "'prefixItems' must be an array");
     int64_t np = (int64_t)json_array_size(prefix);
+    json_t *uniq = json_object_get(s, "uniqueItems");
+    if (uniq && !json_is_boolean(uniq)) return fail(c, INFER_ERR_FORMAT, "'uniqueItems' must be a boolean");
+    if (json_is_true(uniq) && max != 0 && max != 1) {
+        const char *r = np == 0 && items ? unique_literals(c, items, min, max, hint) : NULL;
+        if (r || c->failed) return r;
+        /* Otherwise one item at most: always unique, a subset of what the schema allows. */
+        if (min > 1 || np > 1)
+            return fail(c, INFER_ERR_UNSUPPORTED, "uniqueItems with more than one item is only supported for enum items");
+        max = 1;
+    }
     if (max >= 0 && np > max) return fail(c, INFER_ERR_UNSUPPORTED, "more prefixItems than maxItems");
     jstr b = {0};
     jstr_add(&b, "\"[\" ws ");
@@ -554,23 +702,21 @@ static const char *visit_string(conv *c, json_t *s, const char *hint) {
     int64_t min, max;
     if (get_count(c, s, "minLength", &min, 0) || get_count(c, s, "maxLength", &max, -1)) return NULL;
     int has_len = json_object_get(s, "minLength") || json_object_get(s, "maxLength");
+    const char *fmt_gbnf = NULL;
+    if (fmt && json_is_string(fmt) && infer_json_format_gbnf(json_string_value(fmt), &fmt_gbnf) == 0) fmt = NULL;
     if ((!!fmt + !!pat + !!has_len) > 1)
         return fail(c, INFER_ERR_UNSUPPORTED, "combining format, pattern and min/maxLength is not supported");
     jstr b = {0};
     if (fmt) {
-        const char *f = json_string_value(fmt);
-        static const char *date = "[0-9]{4} \"-\" (\"0\" [1-9] | \"1\" [0-2]) \"-\" (\"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8])";
-        static const char *time = "([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] (\".\" [0-9]{1,6})? "
-                                  "(\"Z\" | [+-] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])";
+        const char *f = json_string_value(fmt), *g = NULL;
         if (!f) return fail(c, INFER_ERR_FORMAT, "'format' must be a string");
-        if (strcmp(f, "date") == 0) jstr_addf(&b, "\"\\\"\" %s \"\\\"\"", date);
-        else if (strcmp(f, "time") == 0) jstr_addf(&b, "\"\\\"\" %s \"\\\"\"", time);
-        else if (strcmp(f, "date-time") == 0) jstr_addf(&b, "\"\\\"\" %s \"T\" %s \"\\\"\"", date, time);
-        else if (strcmp(f, "uuid") == 0)
-            jstr_add(&b, "\"\\\"\" [0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" "
-                         "[0-9a-fA-F]{12} \"\\\"\"");
-        else return fail(c, INFER_ERR_UNSUPPORTED, "unsupported string format '%s'", f);
-        return define(c, hint, &b);
+        int known = infer_json_format_gbnf(f, &g);
+        if (known < 0) return fail(c, INFER_ERR_UNSUPPORTED, "unsupported string format '%s'", f);
+        if (known > 0) {
+            jstr_addf(&b, "\"\\\"\" %s \"\\\"\"", g);
+            return define(c, hint, &b);
+        }
+        /* an annotation-only format: the string rules below */
     }
     if (pat) {
         if (!json_is_string(pat)) return fail(c, INFER_ERR_FORMAT, "'pattern' must be a string");
@@ -644,17 +790,48 @@ static const char *visit_integer(conv *c, json_t *s, const char *hint) {
     return define(c, hint, &b);
 }
 
+/* One bound of a number schema: the tighter of the plain and the exclusive keyword. */
+static int num_bound(conv *c, json_t *s, const char *plain, const char *excl, int lower, int *set, double *v, int *is_excl) {
+    *set = 0;
+    const char *keys[2] = {plain, excl};
+    for (int k = 0; k < 2; k++) {
+        json_t *j = json_object_get(s, keys[k]);
+        if (!j) continue;
+        double d = json_number_value(j);
+        if (!json_is_number(j) || !(fabs(d) < 1e15)) {
+            fail(c, INFER_ERR_UNSUPPORTED, "'%s' must be a number below 1e15 in magnitude", keys[k]);
+            return -1;
+        }
+        int tighter = !*set || (lower ? d > *v : d < *v) || (d == *v && k == 1);
+        if (tighter) *v = d, *is_excl = k == 1, *set = 1;
+    }
+    return 0;
+}
+
+static const char *visit_number(conv *c, json_t *s, const char *hint) {
+    int lo_set, hi_set, lo_excl = 0, hi_excl = 0;
+    double lo = 0, hi = 0;
+    if (json_is_boolean(json_object_get(s, "exclusiveMinimum")) || json_is_boolean(json_object_get(s, "exclusiveMaximum")))
+        return fail(c, INFER_ERR_UNSUPPORTED, "boolean exclusiveMinimum/exclusiveMaximum (draft 4) is not supported");
+    if (num_bound(c, s, "minimum", "exclusiveMinimum", 1, &lo_set, &lo, &lo_excl) ||
+        num_bound(c, s, "maximum", "exclusiveMaximum", 0, &hi_set, &hi, &hi_excl))
+        return NULL;
+    if (!lo_set && !hi_set) return prim(c, P_NUMBER);
+    jstr b = {0};
+    if (infer_json_number_range(&b, lo_set, lo, lo_excl, hi_set, hi, hi_excl) == 0) {
+        jstr_free(&b);
+        return fail(c, INFER_ERR_UNSUPPORTED, "the number bounds leave no value this converter can write "
+                                              "(it writes integral parts within the bounds)");
+    }
+    return define(c, hint, &b);
+}
+
 static const char *visit_type(conv *c, json_t *s, const char *type, const char *hint) {
     if (strcmp(type, "object") == 0) return visit_object(c, s, hint);
     if (strcmp(type, "array") == 0) return visit_array(c, s, hint);
     if (strcmp(type, "string") == 0) return visit_string(c, s, hint);
     if (strcmp(type, "integer") == 0) return visit_integer(c, s, hint);
-    if (strcmp(type, "number") == 0) {
-        if (json_object_get(s, "minimum") || json_object_get(s, "maximum") || json_object_get(s, "exclusiveMinimum") ||
-            json_object_get(s, "exclusiveMaximum"))
-            return fail(c, INFER_ERR_UNSUPPORTED, "bounds on a non-integer number are not supported");
-        return prim(c, P_NUMBER);
-    }
+    if (strcmp(type, "number") == 0) return visit_number(c, s, hint);
     if (strcmp(type, "boolean") == 0) return prim(c, P_BOOLEAN);
     if (strcmp(type, "null") == 0) return prim(c, P_NULL);
     return fail(c, INFER_ERR_FORMAT, "unknown type '%s'", type);
@@ -681,6 +858,52 @@ static const char *implied_type(conv *c, json_t *s) {
     return t;
 }
 
+/* allOf, or $ref with validating siblings: one merged schema (json_schema_allof.c). A
+ * lone allOf entry is visited as it is, so a wrapped $ref keeps its rule (and recursion). */
+static const char *visit_allof(conv *c, json_t *s, const char *hint) {
+    json_t *all = json_object_get(s, "allOf");
+    if (all && !json_object_get(s, "$ref") && json_is_array(all) && json_array_size(all) == 1 &&
+        !has_validating_sibling(s, "allOf")) {
+        size_t old = path_push(c, "allOf/0");
+        const char *r = visit(c, json_array_get(all, 0), hint);
+        path_pop(c, old);
+        return r;
+    }
+    char why[300];
+    json_t *m = infer_json_schema_merge(c->doc, s, why, sizeof why);
+    if (!m) return fail(c, INFER_ERR_UNSUPPORTED, "%s", why);
+    const char *r = visit(c, m, hint);
+    json_decref(m);
+    return r;
+}
+
+/* anyOf/oneOf next to other keywords: the alternatives of (the rest AND alternative i).
+ * oneOf is read as anyOf here too, as everywhere in this converter. */
+static const char *visit_distributed(conv *c, json_t *s, const char *key, const char *hint) {
+    json_t *alts = json_object_get(s, key);
+    if (!json_is_array(alts) || json_array_size(alts) == 0) return fail(c, INFER_ERR_FORMAT, "'%s' must be a non-empty array", key);
+    json_t *rest = json_copy(s);
+    if (!rest) return fail(c, INFER_ERR_NOMEM, "out of memory");
+    json_object_del(rest, key);
+    jstr b = {0};
+    for (size_t i = 0; i < json_array_size(alts) && !c->failed; i++) {
+        char seg[48];
+        snprintf(seg, sizeof seg, "%s/%zu", key, i);
+        size_t old = path_push(c, seg);
+        json_t *both = json_pack("{s:[OO]}", "allOf", rest, json_array_get(alts, i));
+        const char *alt = both ? visit(c, both, hint) : fail(c, INFER_ERR_NOMEM, "out of memory");
+        json_decref(both);
+        path_pop(c, old);
+        if (alt) jstr_addf(&b, "%s%s", i ? " | " : "", alt);
+    }
+    json_decref(rest);
+    if (c->failed) {
+        jstr_free(&b);
+        return NULL;
+    }
+    return define(c, hint, &b);
+}
+
 static const char *visit(conv *c, json_t *s, const char *hint) {
     if (c->failed) return NULL;
     if (json_is_true(s)) return prim(c, P_VALUE);
@@ -691,6 +914,15 @@ static const char *visit(conv *c, json_t *s, const char *hint) {
     if (check_keywords(c, s)) goto out;
     json_t *ref = json_object_get(s, "$ref"), *en = json_object_get(s, "enum"), *cn = json_object_get(s, "const");
     json_t *any = json_object_get(s, "anyOf"), *one = json_object_get(s, "oneOf"), *type = json_object_get(s, "type");
+    json_t *all = json_object_get(s, "allOf");
+    if (all || (ref && has_validating_sibling(s, "$ref"))) {
+        r = visit_allof(c, s, hint);
+        goto out;
+    }
+    if ((any || one) && !(any && one) && has_validating_sibling(s, any ? "anyOf" : "oneOf")) {
+        r = visit_distributed(c, s, any ? "anyOf" : "oneOf", hint);
+        goto out;
+    }
     int n_kinds = !!ref + !!en + !!cn + !!any + !!one;
     /* enum/const with a bare "type" (as tool schemas write them): the literals of that type */
     int typed_literals = (en || cn) && n_kinds == 1 && type && !implied_type(c, s) && !c->failed;

@@ -3,6 +3,7 @@
 #ifndef INFER_SAMPLE_JSON_SCHEMA_H
 #define INFER_SAMPLE_JSON_SCHEMA_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,28 @@ int infer_json_regex_to_gbnf(const char *re, jstr *out, char *why, size_t why_ca
 /* Appends a GBNF expression for the integers in [lo, hi]; has_lo/has_hi 0: unbounded.
  * Unbounded sides stop at 16 digits (every such text is still in range). */
 void infer_json_int_range(jstr *out, int has_lo, int64_t lo, int has_hi, int64_t hi);
+
+/* Appends a GBNF expression for JSON numbers (no exponent) in the interval given by
+ * the bounds (*_set 0: unbounded; *_excl: exclusive). Returns the number of
+ * alternatives written; 0 when the interval holds no number the grammar can write. */
+int infer_json_number_range(jstr *out, int lo_set, double lo, int lo_excl, int hi_set, double hi, int hi_excl);
+
+/* The GBNF (inside the quotes) of a string format: 1 and *gbnf set when written here,
+ * -1 for a format the specification defines that is not written, 0 for other names
+ * (annotations: a plain string). */
+int infer_json_format_gbnf(const char *name, const char **gbnf);
+
+/* 1 when key never changes which instances a schema accepts (title, description,
+ * unknown vendor keywords, ...), so the converter may ignore it. */
+int infer_json_schema_is_annotation(const char *key);
+
+/* The schema a local $ref ("#", "#/$defs/x", percent- and ~-escaped) names in doc, or
+ * NULL. */
+json_t *infer_json_schema_resolve(json_t *doc, const char *ref);
+
+/* One schema equal to (or, where noted, a subset of) the allOf of `schema`'s parts:
+ * its own keywords, its "allOf" entries and its "$ref" target merged (see
+ * json_schema_allof.c). A new reference, or NULL with the reason in why. */
+json_t *infer_json_schema_merge(json_t *doc, json_t *schema, char *why, size_t why_cap);
 
 #endif

@@ -240,8 +240,15 @@ static void test_json_schema_errors(void **state) {
     expect_schema_error("{\"type\": \"object\",\n  \"properties\": [1,}", INFER_ERR_FORMAT, "line 2, column");
     expect_schema_error("{\"type\": \"object\", \"properties\": {\"a\": {\"items\": {\"not\": {}}}}}", INFER_ERR_UNSUPPORTED,
                         "'not' at /properties/a/items");
-    expect_schema_error("{\"allOf\": [{}]}", INFER_ERR_UNSUPPORTED, "'allOf'");
-    expect_schema_error("{\"type\": \"array\", \"uniqueItems\": true}", INFER_ERR_UNSUPPORTED, "uniqueItems");
+    expect_schema_error("{\"allOf\": [{\"pattern\": \"a\"}, {\"pattern\": \"b\"}]}", INFER_ERR_UNSUPPORTED,
+                        "disagree on 'pattern'");
+    expect_schema_error("{\"type\": \"array\", \"uniqueItems\": true, \"minItems\": 2}", INFER_ERR_UNSUPPORTED, "uniqueItems");
+    expect_schema_error("{\"type\": \"object\", \"minProperties\": 1}", INFER_ERR_UNSUPPORTED, "'minProperties' at /");
+    expect_schema_error("{\"type\": \"number\", \"minimum\": 0.2, \"maximum\": 0.8}", INFER_ERR_UNSUPPORTED, "no value");
+    expect_schema_error("{\"type\": \"string\", \"format\": \"regex\"}", INFER_ERR_UNSUPPORTED, "format 'regex'");
+    expect_schema_error("{\"allOf\": [{\"$ref\": \"#\"}, {\"type\": \"object\"}]}", INFER_ERR_UNSUPPORTED, "nested too deeply");
+    expect_schema_error("{\"allOf\": [{\"type\": \"object\", \"additionalProperties\": false}, {\"properties\": {\"a\": {}}, "
+                        "\"required\": [\"a\"]}]}", INFER_ERR_UNSUPPORTED, "property 'a' is required");
     expect_schema_error("{\"type\": \"string\", \"pattern\": \"(a\"}", INFER_ERR_UNSUPPORTED, "expected ')'");
     expect_schema_error("{\"type\": \"string\", \"pattern\": \"a\\\\1\"}", INFER_ERR_UNSUPPORTED, "backreferences");
     expect_schema_error("{\"type\": \"bogus\"}", INFER_ERR_FORMAT, "unknown type 'bogus'");
@@ -273,6 +280,127 @@ static void test_json_schema_errors(void **state) {
     free(g);
 }
 
+/* ---- JSON schema features: texts in and out, the verdict decided by hand from the
+ * schema's meaning (JSON Schema 2020-12), not by the converter */
+
+static infer_grammar *schema_grammar(const char *schema) {
+    size_t need = 0;
+    infer_error e = {0};
+    infer_status st = infer_json_schema_to_grammar(schema, strlen(schema), NULL, 0, &need, &e);
+    if (st != INFER_ERR_BUFFER_SMALL) fprintf(stderr, "%s: %s\n", schema, e.message);
+    assert_int_equal(st, INFER_ERR_BUFFER_SMALL);
+    char *g = malloc(need + 1);
+    assert_int_equal(infer_json_schema_to_grammar(schema, strlen(schema), g, need + 1, NULL, NULL), INFER_OK);
+    infer_grammar *gr = NULL;
+    assert_int_equal(infer_grammar_parse(g, need, NULL, &gr, NULL), INFER_OK);
+    free(g);
+    return gr;
+}
+
+static void expect_texts(const char *schema, const char *const *yes, const char *const *no) {
+    infer_grammar *gr = schema_grammar(schema);
+    for (; yes && *yes; yes++) {
+        if (infer_grammar_match(gr, *yes, strlen(*yes)) != 1) fprintf(stderr, "%s should accept %s\n", schema, *yes);
+        assert_int_equal(infer_grammar_match(gr, *yes, strlen(*yes)), 1);
+    }
+    for (; no && *no; no++) {
+        if (infer_grammar_match(gr, *no, strlen(*no)) == 1) fprintf(stderr, "%s should reject %s\n", schema, *no);
+        assert_int_not_equal(infer_grammar_match(gr, *no, strlen(*no)), 1);
+    }
+    infer_grammar_free(gr);
+}
+
+static void test_json_schema_number_bounds(void **state) {
+    (void)state;
+    /* Every decimal text from -4.00 to 4.00 in steps of 0.05: accepted only inside the
+     * interval (plain double comparison); the integers inside must all be accepted. */
+    static const struct {
+        const char *schema;
+        double lo, hi;
+        int lo_x, hi_x;
+    } cases[] = {
+        {"{\"type\": \"number\", \"minimum\": 0, \"maximum\": 1}", 0, 1, 0, 0},
+        {"{\"type\": \"number\", \"exclusiveMinimum\": 0, \"exclusiveMaximum\": 3}", 0, 3, 1, 1},
+        {"{\"type\": \"number\", \"minimum\": -2.5, \"maximum\": 2.5}", -2.5, 2.5, 0, 0},
+        {"{\"type\": \"number\", \"exclusiveMaximum\": 0, \"minimum\": -3}", -3, 0, 0, 1},
+        {"{\"type\": \"number\", \"exclusiveMinimum\": -1, \"maximum\": 1, \"minimum\": -2}", -1, 1, 1, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        infer_grammar *gr = schema_grammar(cases[k].schema);
+        for (int i = -80; i <= 80; i++) {
+            double v = i * 0.05;
+            char text[32];
+            if (i % 20 == 0) snprintf(text, sizeof text, "%d", i / 20);
+            else snprintf(text, sizeof text, "%.2f", v);
+            int in = (cases[k].lo_x ? v > cases[k].lo : v >= cases[k].lo) && (cases[k].hi_x ? v < cases[k].hi : v <= cases[k].hi);
+            int got = infer_grammar_match(gr, text, strlen(text)) == 1;
+            if (got && !in) fprintf(stderr, "%s accepts %s\n", cases[k].schema, text);
+            assert_true(!got || in);
+            if (i % 20 == 0 && in) assert_true(got);
+        }
+        infer_grammar_free(gr);
+    }
+    const char *yes[] = {"0.5", "0.999", "1", "0", NULL}, *no[] = {"1.5", "-0.5", "1e0", "2", NULL};
+    expect_texts("{\"type\": \"number\", \"minimum\": 0, \"maximum\": 1}", yes, no);
+}
+
+static void test_json_schema_allof_and_refs(void **state) {
+    (void)state;
+    /* Pydantic v1 wrapper, a merged object, a bound added by a second part, $ref with siblings. */
+    const char *s1 = "{\"$defs\": {\"E\": {\"enum\": [\"a\", \"b\"]}}, \"type\": \"object\", \"properties\": {\"e\": "
+                     "{\"title\": \"E\", \"default\": \"a\", \"allOf\": [{\"$ref\": \"#/$defs/E\"}]}}, \"required\": [\"e\"]}";
+    const char *y1[] = {"{\"e\": \"a\"}", "{\"e\":\"b\"}", NULL}, *n1[] = {"{\"e\": \"c\"}", "{}", NULL};
+    expect_texts(s1, y1, n1);
+    const char *s2 = "{\"$defs\": {\"B\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}}, "
+                     "\"required\": [\"id\"]}}, \"allOf\": [{\"$ref\": \"#/$defs/B\"}, {\"properties\": {\"id\": "
+                     "{\"maximum\": 5}, \"n\": {\"type\": \"string\"}}, \"required\": [\"n\"]}]}";
+    const char *y2[] = {"{\"id\": 5, \"n\": \"x\"}", NULL}, *n2[] = {"{\"id\": 6, \"n\": \"x\"}", "{\"id\": 1}", "{\"n\": \"x\"}", NULL};
+    expect_texts(s2, y2, n2);
+    const char *s3 = "{\"$defs\": {\"p\": {\"type\": \"integer\", \"minimum\": 1}}, \"$ref\": \"#/$defs/p\", \"maximum\": 3}";
+    const char *y3[] = {"1", "3", NULL}, *n3[] = {"0", "4", NULL};
+    expect_texts(s3, y3, n3);
+    /* anyOf beside type/properties: each alternative with the rest. */
+    const char *s4 = "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\"}, \"b\": {\"type\": \"integer\"}}, "
+                     "\"anyOf\": [{\"required\": [\"a\"]}, {\"required\": [\"b\"]}]}";
+    const char *y4[] = {"{\"a\": 1}", "{\"b\": 1}", "{\"a\": 1, \"b\": 2}", NULL}, *n4[] = {"{}", NULL};
+    expect_texts(s4, y4, n4);
+    /* $ref escapes: %25-style and ~1; a ref to the root. */
+    const char *s5 = "{\"$defs\": {\"a b\": {\"const\": 1}, \"c/d\": {\"const\": 2}}, \"type\": \"array\", \"prefixItems\": "
+                     "[{\"$ref\": \"#/$defs/a%20b\"}, {\"$ref\": \"#/$defs/c~1d\"}], \"items\": false, \"minItems\": 2}";
+    const char *y5[] = {"[1, 2]", NULL}, *n5[] = {"[2, 1]", NULL};
+    expect_texts(s5, y5, n5);
+    const char *s6 = "{\"type\": \"object\", \"properties\": {\"k\": {\"type\": \"array\", \"items\": {\"$ref\": \"#\"}}}, "
+                     "\"required\": [\"k\"]}";
+    const char *y6[] = {"{\"k\": [{\"k\": []}]}", NULL}, *n6[] = {"{\"k\": [{}]}", NULL};
+    expect_texts(s6, y6, n6);
+}
+
+static void test_json_schema_literals_formats_unique(void **state) {
+    (void)state;
+    /* enum/const arrays and objects with a model's spacing; annotations (discriminator,
+     * nullable, x-*) ignored. */
+    const char *s1 = "{\"enum\": [[1, \"a\"], {\"k\": null}], \"x-note\": 1, \"nullable\": true, \"discriminator\": {}}";
+    const char *y1[] = {"[1,\"a\"]", "[ 1, \"a\" ]", "{\"k\": null}", NULL}, *n1[] = {"[\"a\", 1]", "{\"k\": 0}", NULL};
+    expect_texts(s1, y1, n1);
+    const char *s2 = "{\"type\": \"array\", \"prefixItems\": [{\"format\": \"ipv4\"}, {\"format\": \"email\"}, "
+                     "{\"type\": \"string\", \"format\": \"int32\", \"maxLength\": 2}], \"items\": false, \"minItems\": 3}";
+    const char *y2[] = {"[\"10.0.255.1\", \"a.b@c.de\", \"xy\"]", NULL};
+    const char *n2[] = {"[\"10.0.256.1\", \"a.b@c.de\", \"xy\"]", "[\"1.2.3.4\", \"ab.de\", \"xy\"]",
+                        "[\"01.2.3.4\", \"a@b.de\", \"xy\"]", "[\"1.2.3.4\", \"a@b.de\", \"xyz\"]", NULL};
+    expect_texts(s2, y2, n2);
+    /* uniqueItems: enum values each at most once; other items at most one. */
+    const char *s3 = "{\"type\": \"array\", \"items\": {\"enum\": [\"r\", \"g\", \"b\"]}, \"uniqueItems\": true}";
+    const char *y3[] = {"[]", "[\"r\", \"b\"]", "[\"r\",\"g\",\"b\"]", "[\"g\"]", NULL}, *n3[] = {"[\"r\", \"r\"]", "[\"x\"]", NULL};
+    expect_texts(s3, y3, n3);
+    const char *s4 = "{\"type\": \"array\", \"items\": {\"type\": \"integer\"}, \"uniqueItems\": true}";
+    const char *y4[] = {"[]", "[7]", NULL}, *n4[] = {"[7, 7]", NULL};
+    expect_texts(s4, y4, n4);
+    /* draft-7 tuples: items as an array, additionalItems for the rest. */
+    const char *s5 = "{\"type\": \"array\", \"items\": [{\"type\": \"string\"}], \"additionalItems\": {\"type\": \"null\"}}";
+    const char *y5[] = {"[\"a\"]", "[\"a\", null]", NULL}, *n5[] = {"[\"a\", 1]", "[1]", NULL};
+    expect_texts(s5, y5, n5);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_chain_equals_stages),
@@ -281,6 +409,9 @@ int main(void) {
         cmocka_unit_test(test_stop_strings),
         cmocka_unit_test(test_logprobs),
         cmocka_unit_test(test_json_schema_errors),
+        cmocka_unit_test(test_json_schema_number_bounds),
+        cmocka_unit_test(test_json_schema_allof_and_refs),
+        cmocka_unit_test(test_json_schema_literals_formats_unique),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
