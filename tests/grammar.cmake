@@ -12,3 +12,10 @@ if(INFER_SANITIZE)
 endif()
 set_tests_properties(grammar_output PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS grammar
   ENVIRONMENT "INFER_SKIP_REAL_MODELS=${_gr_skip_real};INFER_TOOLS=${PROJECT_BINARY_DIR};INFER_MODELS=${CMAKE_CURRENT_SOURCE_DIR}/data/models;INFER_GRAMMARS=${CMAKE_CURRENT_SOURCE_DIR}/data/grammars;INFER_SHARED=${PROJECT_SOURCE_DIR}/../shared/testdata")
+
+# The converter against the schema corpus (tests/grammar/schema_cases): jsonschema
+# validates sampled texts, the grammar accepts/rejects hand-labelled instances.
+add_test(NAME grammar_schema_cases
+  COMMAND sh -c "if [ -x '${_gr_python}' ] && '${_gr_python}' -c 'import pytest, jsonschema' 2>/dev/null; then exec '${_gr_python}' -m pytest -q -p no:cacheprovider '${CMAKE_CURRENT_SOURCE_DIR}/grammar/test_schema_cases.py'; else echo 'no .venv with pytest and jsonschema'; exit 77; fi")
+set_tests_properties(grammar_schema_cases PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS grammar
+  ENVIRONMENT "INFER_TOOLS=${PROJECT_BINARY_DIR};INFER_SHARED=${PROJECT_SOURCE_DIR}/../shared/testdata")

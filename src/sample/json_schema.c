@@ -461,6 +461,80 @@ static const char *visit_ref(conv *c, const char *ref) {
     return c->rules[r].name;
 }
 
+/* Keys of additional properties: any string except the declared names, or a text could
+ * repeat a declared property with a value its schema rejects (or that the schema's
+ * own rule would have written differently). A trie over the names' code points: at each
+ * node the key may end (unless a name ends there), go on with a character no name
+ * continues with, or follow a name. Escapes are left out so that a name cannot come
+ * back spelled as \u0061. */
+static int utf8_next(const char *s, uint32_t *cp) {
+    const unsigned char *p = (const unsigned char *)s;
+    int n = p[0] < 0x80 ? 1 : p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC0 ? 2 : 1;
+    uint32_t v = n == 1 ? p[0] : n == 2 ? p[0] & 0x1Fu : n == 3 ? p[0] & 0x0Fu : p[0] & 0x07u;
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return *cp = p[0], 1;
+        v = v << 6 | (p[i] & 0x3Fu);
+    }
+    *cp = v;
+    return n;
+}
+
+/* The rule for keys whose first `depth` code points equal those of names[0..n) (all
+ * sharing that prefix at byte offset `off`). */
+static const char *other_key_node(conv *c, const char *const *names, size_t n, size_t off, int depth, const char *hint) {
+    if (depth > 256) return fail(c, INFER_ERR_UNSUPPORTED, "property names too long");
+    jstr b = {0}, cls = {0};
+    int ends_here = 0;
+    for (size_t i = 0; i < n; i++) ends_here |= names[i][off] == 0;
+    if (!ends_here) jstr_add(&b, "\"\\\"\" | ");
+    jstr_add(&cls, "[^\"\\\\\\x7F\\x00-\\x1F");
+    int first_alt = 1;
+    for (size_t i = 0; i < n && !c->failed; i++) {
+        if (names[i][off] == 0) continue;
+        uint32_t cp;
+        int len = utf8_next(names[i] + off, &cp);
+        int seen = 0;   /* this code point already followed */
+        for (size_t j = 0; j < i && !seen; j++) seen = names[j][off] && strncmp(names[j] + off, names[i] + off, (size_t)len) == 0;
+        if (seen) continue;
+        jstr_addf(&cls, "\\U%08X", cp);
+        const char **sub = malloc(n * sizeof *sub);
+        if (!sub) {
+            fail(c, INFER_ERR_NOMEM, "out of memory");
+            break;
+        }
+        size_t m = 0;
+        for (size_t j = i; j < n; j++)
+            if (names[j][off] && strncmp(names[j] + off, names[i] + off, (size_t)len) == 0) sub[m++] = names[j];
+        const char *child = other_key_node(c, sub, m, off + (size_t)len, depth + 1, hint);
+        free(sub);
+        if (!child) break;
+        jstr_addf(&b, "%s", first_alt ? "" : " | ");
+        first_alt = 0;
+        jstr tmp = {0};
+        jstr_add_json_char_literal(&tmp, cp);   /* quote/backslash/control as JSON escapes */
+        jstr_addf(&b, "%s%s", tmp.s ? tmp.s : "", child);
+        jstr_free(&tmp);
+    }
+    jstr_add(&cls, "]");
+    if (c->failed) {
+        jstr_free(&b);
+        jstr_free(&cls);
+        return NULL;
+    }
+    jstr_addf(&b, "%s%s [^\"\\\\\\x7F\\x00-\\x1F]* \"\\\"\"", first_alt ? "" : " | ", cls.s);
+    jstr_free(&cls);
+    return define(c, hint, &b);
+}
+
+static const char *other_key_rule(conv *c, const char *const *names, size_t n) {
+    if (n == 0) return prim(c, P_STRING);
+    jstr b = {0};
+    const char *node = other_key_node(c, names, n, 0, 0, "other-key-tail");
+    if (!node) return NULL;
+    jstr_addf(&b, "\"\\\"\" %s", node);
+    return define(c, "other-key", &b);
+}
+
 static const char *visit_object(conv *c, json_t *s, const char *hint) {
     json_t *props = json_object_get(s, "properties"), *req = json_object_get(s, "required");
     json_t *addl = json_object_get(s, "additionalProperties");
@@ -507,8 +581,10 @@ static const char *visit_object(conv *c, json_t *s, const char *hint) {
         const char *av = json_is_true(addl) ? prim(c, P_VALUE) : visit(c, addl, "additional");
         path_pop(c, old);
         if (!av) goto done;
+        const char *key_rule = other_key_rule(c, names, k);
+        if (!key_rule) goto done;
         jstr b = {0};
-        jstr_addf(&b, "%s ws \":\" ws %s ws", prim(c, P_STRING), av);
+        jstr_addf(&b, "%s ws \":\" ws %s ws", key_rule, av);
         prim(c, P_WS);
         if (!(extra = define(c, "additional-kv", &b))) goto done;
     }

@@ -395,6 +395,12 @@ static void test_json_schema_literals_formats_unique(void **state) {
     const char *s4 = "{\"type\": \"array\", \"items\": {\"type\": \"integer\"}, \"uniqueItems\": true}";
     const char *y4[] = {"[]", "[7]", NULL}, *n4[] = {"[7, 7]", NULL};
     expect_texts(s4, y4, n4);
+    /* Additional properties never reuse a declared name (its own schema would not hold). */
+    const char *s6 = "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\"}, \"ab\": {\"type\": \"string\"}}, "
+                     "\"additionalProperties\": {\"type\": \"boolean\"}}";
+    const char *y6[] = {"{\"a\": 1, \"abc\": true, \"b\": false, \"\": true}", "{\"ab\": \"x\", \"A\": true}", NULL};
+    const char *n6[] = {"{\"a\": true}", "{\"ab\": true}", "{\"a\": 1, \"a\": true}", "{\"\\u0061\": true}", NULL};
+    expect_texts(s6, y6, n6);
     /* draft-7 tuples: items as an array, additionalItems for the rest. */
     const char *s5 = "{\"type\": \"array\", \"items\": [{\"type\": \"string\"}], \"additionalItems\": {\"type\": \"null\"}}";
     const char *y5[] = {"[\"a\"]", "[\"a\", null]", NULL}, *n5[] = {"[\"a\", 1]", "[1]", NULL};
