@@ -10,7 +10,18 @@
  * number, ...) appended once when used. Objects: properties in schema order, required
  * ones always present, optional ones optional; extra properties only when
  * additionalProperties is true or a schema (absent counts as false: every text the
- * grammar allows is still valid). */
+ * grammar allows is still valid); extra keys never repeat a declared name.
+ *
+ * Keywords: type, properties, required, additionalProperties, enum, const, items,
+ * prefixItems (and draft-7 tuple items/additionalItems), min/maxItems, uniqueItems (enum
+ * items as an ordered subset, other items at most one), $ref (local, to $defs,
+ * definitions or "#"), anyOf/oneOf (oneOf read as anyOf; beside other keywords each
+ * alternative is merged with them), allOf and $ref with siblings (merged:
+ * json_schema_allof.c), min/maxLength, pattern (json_schema_regex.c), format
+ * (json_schema_format.c), minimum/maximum/exclusive* for integers (json_schema_int.c)
+ * and numbers (json_schema_num.c). Refused: not, if/then/else, dependent*, contains,
+ * unevaluated*, patternProperties, propertyNames, min/maxProperties, multipleOf,
+ * dynamic refs, and format/pattern/length combined on one string. */
 #include "core/error.h"
 #include "sample/json_schema.h"
 
@@ -250,11 +261,12 @@ static const char *const handled_keywords[] = {
     "type", "properties", "required", "additionalProperties", "enum", "const", "items", "prefixItems",
     "minItems", "maxItems", "$ref", "anyOf", "oneOf", "allOf", "format", "minLength", "maxLength", "pattern",
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "uniqueItems", "additionalItems",
+    "minProperties", "maxProperties", "patternProperties",
 };
 static const char *const refused_keywords[] = {
     "not", "if", "then", "else", "dependentSchemas", "dependentRequired", "dependencies", "contains",
-    "minContains", "maxContains", "unevaluatedItems", "unevaluatedProperties", "patternProperties",
-    "propertyNames", "minProperties", "maxProperties", "multipleOf", "$dynamicRef", "$recursiveRef",
+    "minContains", "maxContains", "unevaluatedItems", "unevaluatedProperties",
+    "propertyNames", "multipleOf", "$dynamicRef", "$recursiveRef",
 };
 
 static int in_list(const char *key, const char *const *list, size_t n) {
@@ -285,9 +297,7 @@ static int has_validating_sibling(json_t *s, const char *except) {
     const char *key;
     json_t *v;
     json_object_foreach(s, key, v) {
-        if (strcmp(key, except) != 0 && !infer_json_schema_is_annotation(key) && strcmp(key, "$defs") != 0 &&
-            strcmp(key, "definitions") != 0)
-            return 1;
+        if (strcmp(key, except) != 0 && !infer_json_schema_is_annotation(key)) return 1;
     }
     return 0;
 }
@@ -575,8 +585,53 @@ static const char *visit_object(conv *c, json_t *s, const char *hint) {
         }
         is_req[j] = 1;
     }
+    /* min/maxProperties only where the grammar meets them anyway: required ones count
+     * towards the minimum, and without extras the declared ones bound the maximum. */
+    json_t *pp = json_object_get(s, "patternProperties");
+    int64_t min_p, max_p, n_req = 0;
+    for (size_t i = 0; i < k; i++) n_req += is_req[i];
+    if (get_count(c, s, "minProperties", &min_p, 0) || get_count(c, s, "maxProperties", &max_p, -1)) goto done;
+    if (min_p > n_req) {
+        fail(c, INFER_ERR_UNSUPPORTED, "minProperties above the number of required properties is not supported");
+        goto done;
+    }
+    if (max_p >= 0 && ((addl && !json_is_false(addl)) || pp || (int64_t)k > max_p)) {
+        fail(c, INFER_ERR_UNSUPPORTED, "maxProperties below the number of properties the object may have is not supported");
+        goto done;
+    }
     const char *extra = NULL;   /* rule for one additional "key": value pair */
-    if (addl && !json_is_false(addl)) {
+    if (pp) {
+        /* Keys matching the one pattern, with its schema; only where no declared name or
+         * other extra key could also have to match it. */
+        const char *re = NULL;
+        json_t *pv = NULL;
+        if (json_is_object(pp) && json_object_size(pp) == 1) {
+            void *it = json_object_iter(pp);
+            re = json_object_iter_key(it);
+            pv = json_object_iter_value(it);
+        }
+        if (!re || k > 0 || (addl && !json_is_false(addl))) {
+            fail(c, INFER_ERR_UNSUPPORTED, "patternProperties is supported only as one pattern, with no properties, "
+                                           "required or additionalProperties beside it");
+            goto done;
+        }
+        size_t old = path_push(c, "patternProperties");
+        path_push(c, re);
+        const char *pval = visit(c, pv, "pattern-value");
+        path_pop(c, old);
+        if (!pval) goto done;
+        jstr b = {0};
+        char why[160];
+        jstr_add(&b, "\"\\\"\" ");
+        if (infer_json_regex_to_gbnf(re, &b, why, sizeof why)) {
+            jstr_free(&b);
+            fail(c, INFER_ERR_UNSUPPORTED, "patternProperties key: %s", why);
+            goto done;
+        }
+        jstr_addf(&b, " \"\\\"\" ws \":\" ws %s ws", pval);
+        prim(c, P_WS);
+        if (!(extra = define(c, "pattern-kv", &b))) goto done;
+    } else if (addl && !json_is_false(addl)) {
         size_t old = path_push(c, "additionalProperties");
         const char *av = json_is_true(addl) ? prim(c, P_VALUE) : visit(c, addl, "additional");
         path_pop(c, old);
@@ -918,6 +973,7 @@ static const char *implied_type(conv *c, json_t *s) {
     static const struct {
         const char *key, *type;
     } kw[] = {{"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
+              {"minProperties", "object"}, {"maxProperties", "object"}, {"patternProperties", "object"},
               {"items", "array"},       {"prefixItems", "array"}, {"minItems", "array"},
               {"maxItems", "array"},    {"minLength", "string"}, {"maxLength", "string"},
               {"pattern", "string"},    {"format", "string"},    {"minimum", "integer"},

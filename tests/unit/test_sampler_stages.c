@@ -243,7 +243,7 @@ static void test_json_schema_errors(void **state) {
     expect_schema_error("{\"allOf\": [{\"pattern\": \"a\"}, {\"pattern\": \"b\"}]}", INFER_ERR_UNSUPPORTED,
                         "disagree on 'pattern'");
     expect_schema_error("{\"type\": \"array\", \"uniqueItems\": true, \"minItems\": 2}", INFER_ERR_UNSUPPORTED, "uniqueItems");
-    expect_schema_error("{\"type\": \"object\", \"minProperties\": 1}", INFER_ERR_UNSUPPORTED, "'minProperties' at /");
+    expect_schema_error("{\"type\": \"object\", \"multipleOf\": 1}", INFER_ERR_UNSUPPORTED, "'multipleOf' at /");
     expect_schema_error("{\"type\": \"number\", \"minimum\": 0.2, \"maximum\": 0.8}", INFER_ERR_UNSUPPORTED, "no value");
     expect_schema_error("{\"type\": \"string\", \"format\": \"regex\"}", INFER_ERR_UNSUPPORTED, "format 'regex'");
     expect_schema_error("{\"allOf\": [{\"$ref\": \"#\"}, {\"type\": \"object\"}]}", INFER_ERR_UNSUPPORTED, "nested too deeply");
@@ -401,6 +401,12 @@ static void test_json_schema_literals_formats_unique(void **state) {
     const char *y6[] = {"{\"a\": 1, \"abc\": true, \"b\": false, \"\": true}", "{\"ab\": \"x\", \"A\": true}", NULL};
     const char *n6[] = {"{\"a\": true}", "{\"ab\": true}", "{\"a\": 1, \"a\": true}", "{\"\\u0061\": true}", NULL};
     expect_texts(s6, y6, n6);
+    /* patternProperties alone: keys that fully match the pattern. */
+    const char *s7 = "{\"type\": \"object\", \"patternProperties\": {\"^v[0-9]$\": {\"type\": \"integer\"}}}";
+    const char *y7[] = {"{}", "{\"v1\": 2, \"v9\": 0}", NULL}, *n7[] = {"{\"v10\": 1}", "{\"v1\": \"x\"}", "{\"w\": 1}", NULL};
+    expect_texts(s7, y7, n7);
+    expect_schema_error("{\"properties\": {\"a\": {}}, \"patternProperties\": {\"a\": {}}}", INFER_ERR_UNSUPPORTED, "patternProperties");
+    expect_schema_error("{\"additionalProperties\": true, \"maxProperties\": 3}", INFER_ERR_UNSUPPORTED, "maxProperties");
     /* draft-7 tuples: items as an array, additionalItems for the rest. */
     const char *s5 = "{\"type\": \"array\", \"items\": [{\"type\": \"string\"}], \"additionalItems\": {\"type\": \"null\"}}";
     const char *y5[] = {"[\"a\"]", "[\"a\", null]", NULL}, *n5[] = {"[\"a\", 1]", "[1]", NULL};
