@@ -834,17 +834,20 @@ static const char *visit_string(conv *c, json_t *s, const char *hint) {
     if (get_count(c, s, "minLength", &min, 0) || get_count(c, s, "maxLength", &max, -1)) return NULL;
     int has_len = json_object_get(s, "minLength") || json_object_get(s, "maxLength");
     const char *fmt_gbnf = NULL;
-    if (fmt && json_is_string(fmt) && infer_json_format_gbnf(json_string_value(fmt), &fmt_gbnf) == 0) fmt = NULL;
+    int fmt_min = 0, fmt_max = 0;
+    int fmt_known = fmt && json_is_string(fmt) ? infer_json_format_gbnf(json_string_value(fmt), &fmt_gbnf, &fmt_min, &fmt_max) : 0;
+    if (fmt && json_is_string(fmt) && fmt_known == 0) fmt = NULL;
+    /* Lengths that every text of the format meets say nothing more. */
+    if (fmt_known > 0 && has_len && !pat && min <= fmt_min && (max < 0 || max >= fmt_max)) has_len = 0;
     if ((!!fmt + !!pat + !!has_len) > 1)
         return fail(c, INFER_ERR_UNSUPPORTED, "combining format, pattern and min/maxLength is not supported");
     jstr b = {0};
     if (fmt) {
-        const char *f = json_string_value(fmt), *g = NULL;
+        const char *f = json_string_value(fmt);
         if (!f) return fail(c, INFER_ERR_FORMAT, "'format' must be a string");
-        int known = infer_json_format_gbnf(f, &g);
-        if (known < 0) return fail(c, INFER_ERR_UNSUPPORTED, "unsupported string format '%s'", f);
-        if (known > 0) {
-            jstr_addf(&b, "\"\\\"\" %s \"\\\"\"", g);
+        if (fmt_known < 0) return fail(c, INFER_ERR_UNSUPPORTED, "unsupported string format '%s'", f);
+        if (fmt_known > 0) {
+            jstr_addf(&b, "\"\\\"\" %s \"\\\"\"", fmt_gbnf);
             return define(c, hint, &b);
         }
         /* an annotation-only format: the string rules below */

@@ -37,10 +37,10 @@ void infer_json_int_range(jstr *out, int has_lo, int64_t lo, int has_hi, int64_t
  * alternatives written; 0 when the interval holds no number the grammar can write. */
 int infer_json_number_range(jstr *out, int lo_set, double lo, int lo_excl, int hi_set, double hi, int hi_excl);
 
-/* The GBNF (inside the quotes) of a string format: 1 and *gbnf set when written here,
- * -1 for a format the specification defines that is not written, 0 for other names
- * (annotations: a plain string). */
-int infer_json_format_gbnf(const char *name, const char **gbnf);
+/* The GBNF (inside the quotes) of a string format: 1 and *gbnf set (with the shortest
+ * and longest text it writes) when written here, -1 for a format the specification
+ * defines that is not written, 0 for other names (annotations: a plain string). */
+int infer_json_format_gbnf(const char *name, const char **gbnf, int *min_len, int *max_len);
 
 /* 1 when key never changes which instances a schema accepts (title, description,
  * unknown vendor keywords, ...), so the converter may ignore it. */

@@ -388,6 +388,11 @@ static void test_json_schema_literals_formats_unique(void **state) {
     const char *n2[] = {"[\"10.0.256.1\", \"a.b@c.de\", \"xy\"]", "[\"1.2.3.4\", \"ab.de\", \"xy\"]",
                         "[\"01.2.3.4\", \"a@b.de\", \"xy\"]", "[\"1.2.3.4\", \"a@b.de\", \"xyz\"]", NULL};
     expect_texts(s2, y2, n2);
+    /* Lengths every text of the format meets are accepted; tighter ones are refused. */
+    const char *s2b = "{\"type\": \"string\", \"format\": \"date\", \"minLength\": 10, \"maxLength\": 10}";
+    const char *y2b[] = {"\"2024-02-28\"", NULL};
+    expect_texts(s2b, y2b, NULL);
+    expect_schema_error("{\"type\": \"string\", \"format\": \"email\", \"maxLength\": 20}", INFER_ERR_UNSUPPORTED, "combining");
     /* uniqueItems: enum values each at most once; other items at most one. */
     const char *s3 = "{\"type\": \"array\", \"items\": {\"enum\": [\"r\", \"g\", \"b\"]}, \"uniqueItems\": true}";
     const char *y3[] = {"[]", "[\"r\", \"b\"]", "[\"r\",\"g\",\"b\"]", "[\"g\"]", NULL}, *n3[] = {"[\"r\", \"r\"]", "[\"x\"]", NULL};
