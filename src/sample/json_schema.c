@@ -9,8 +9,9 @@
  * entry it came from), identical bodies shared, and the primitive rules (ws, string,
  * number, ...) appended once when used. Objects: properties in schema order, required
  * ones always present, optional ones optional; extra properties only when
- * additionalProperties is true or a schema (absent counts as false: every text the
- * grammar allows is still valid); extra keys never repeat a declared name.
+ * additionalProperties is true or a schema (absent counts as false where properties are
+ * declared: every text the grammar allows is still valid; an object schema without
+ * properties takes any members); extra keys never repeat a declared name.
  *
  * Keywords: type, properties, required, additionalProperties, enum, const, items,
  * prefixItems (and draft-7 tuple items/additionalItems), min/maxItems, uniqueItems (enum
@@ -548,6 +549,10 @@ static const char *other_key_rule(conv *c, const char *const *names, size_t n) {
 static const char *visit_object(conv *c, json_t *s, const char *hint) {
     json_t *props = json_object_get(s, "properties"), *req = json_object_get(s, "required");
     json_t *addl = json_object_get(s, "additionalProperties");
+    /* An object schema that declares no properties at all ({"type": "object"} for
+     * free-form metadata) means any members, as in llama.cpp; with declared properties
+     * an absent additionalProperties still means none beyond them. */
+    if (!addl && !props && !json_object_get(s, "patternProperties")) addl = json_true();
     if (props && !json_is_object(props)) return fail(c, INFER_ERR_FORMAT, "'properties' must be an object");
     if (req && !json_is_array(req)) return fail(c, INFER_ERR_FORMAT, "'required' must be an array");
     /* The property list: declared ones in order, then required names not declared. */

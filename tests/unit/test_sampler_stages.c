@@ -406,6 +406,10 @@ static void test_json_schema_literals_formats_unique(void **state) {
     const char *y6[] = {"{\"a\": 1, \"abc\": true, \"b\": false, \"\": true}", "{\"ab\": \"x\", \"A\": true}", NULL};
     const char *n6[] = {"{\"a\": true}", "{\"ab\": true}", "{\"a\": 1, \"a\": true}", "{\"\\u0061\": true}", NULL};
     expect_texts(s6, y6, n6);
+    /* An object schema without properties takes any members (llama.cpp does the same). */
+    const char *s8 = "{\"type\": \"object\", \"required\": [\"id\"]}";
+    const char *y8[] = {"{\"id\": 1}", "{\"id\": [], \"x\": {\"y\": null}}", NULL}, *n8[] = {"{}", "{\"x\": 1}", NULL};
+    expect_texts(s8, y8, n8);
     /* patternProperties alone: keys that fully match the pattern. */
     const char *s7 = "{\"type\": \"object\", \"patternProperties\": {\"^v[0-9]$\": {\"type\": \"integer\"}}}";
     const char *y7[] = {"{}", "{\"v1\": 2, \"v9\": 0}", NULL}, *n7[] = {"{\"v10\": 1}", "{\"v1\": \"x\"}", "{\"w\": 1}", NULL};
