@@ -12,6 +12,7 @@
  *                   does not declare are dropped (false; an error when required) or
  *                   get the schema as another allOf part
  *   min* / max* / exclusive*  the tighter bound
+ *   enum            the values in both (a const must be among them)
  *   anything else   kept when only one part has it or all parts agree; otherwise
  *                   an error naming the keyword (e.g. two enums, two patterns).
  * Annotations are dropped; $ref inside a part is resolved before merging. */
@@ -120,6 +121,20 @@ static int merge_key(merger *m, const char *key, json_t *v) {
         return json_object_set_new(out, key, json_false());
     if (!strcmp(key, "items") || !strcmp(key, "additionalProperties"))
         return json_object_set_new(out, key, allof2(old, v));
+    if (!strcmp(key, "enum") && json_is_array(old) && json_is_array(v)) {   /* values in both */
+        json_t *both = json_array();
+        for (size_t i = 0; i < json_array_size(old); i++)
+            for (size_t j = 0; j < json_array_size(v); j++)
+                if (json_equal(json_array_get(old, i), json_array_get(v, j))) {
+                    json_array_append(both, json_array_get(old, i));
+                    break;
+                }
+        if (json_array_size(both) == 0) {
+            json_decref(both);
+            return m_fail(m, "allOf parts have no enum value in common%s", "");
+        }
+        return json_object_set_new(out, key, both);
+    }
     if ((is_lower(key) || is_upper(key)) && json_is_number(old) && json_is_number(v)) {
         double a = json_number_value(old), b = json_number_value(v);
         if (is_lower(key) ? b > a : b < a) return json_object_set(out, key, v);
@@ -198,6 +213,13 @@ json_t *infer_json_schema_merge(json_t *doc, json_t *schema, char *why, size_t w
     }
     int rc = merge_part(&m, schema);
     if (!rc) rc = close_properties(&m);
+    json_t *cn = json_object_get(m.out, "const"), *en = json_object_get(m.out, "enum");
+    if (!rc && cn && json_is_array(en)) {   /* const and enum from different parts */
+        int in = 0;
+        for (size_t i = 0; i < json_array_size(en) && !in; i++) in = json_equal(json_array_get(en, i), cn);
+        if (in) json_object_del(m.out, "enum");
+        else rc = m_fail(&m, "allOf: the const is not among the enum values%s", "");
+    }
     json_decref(m.closed);
     if (rc) {
         json_decref(m.out);

@@ -359,6 +359,11 @@ static void test_json_schema_allof_and_refs(void **state) {
     const char *s3 = "{\"$defs\": {\"p\": {\"type\": \"integer\", \"minimum\": 1}}, \"$ref\": \"#/$defs/p\", \"maximum\": 3}";
     const char *y3[] = {"1", "3", NULL}, *n3[] = {"0", "4", NULL};
     expect_texts(s3, y3, n3);
+    /* allOf of two enums: the values in both. */
+    const char *s3b = "{\"allOf\": [{\"enum\": [\"a\", \"b\", \"c\"]}, {\"type\": \"string\", \"enum\": [\"b\", \"c\", \"d\"]}]}";
+    const char *y3b[] = {"\"b\"", "\"c\"", NULL}, *n3b[] = {"\"a\"", "\"d\"", NULL};
+    expect_texts(s3b, y3b, n3b);
+    expect_schema_error("{\"allOf\": [{\"enum\": [1]}, {\"enum\": [2]}]}", INFER_ERR_UNSUPPORTED, "no enum value in common");
     /* anyOf beside type/properties: each alternative with the rest. */
     const char *s4 = "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\"}, \"b\": {\"type\": \"integer\"}}, "
                      "\"anyOf\": [{\"required\": [\"a\"]}, {\"required\": [\"b\"]}]}";
