@@ -584,9 +584,22 @@ static const char *visit_object(conv *c, json_t *s, const char *hint) {
         }
         size_t j = 0;
         while (j < k && strcmp(names[j], json_string_value(r)) != 0) j++;
-        if (j == k) {
+        if (j == k) {   /* required but not declared: additionalProperties says what it holds */
             names[k] = json_string_value(r);
-            vals[k++] = prim(c, P_VALUE);
+            if (json_is_false(addl)) {
+                fail(c, INFER_ERR_UNSUPPORTED, "required property '%s' is forbidden by additionalProperties: false",
+                     names[k]);
+                goto done;
+            }
+            if (addl && !json_is_true(addl)) {
+                size_t old = path_push(c, "additionalProperties");
+                vals[k] = visit(c, addl, "additional");
+                path_pop(c, old);
+                if (!vals[k]) goto done;
+            } else {
+                vals[k] = prim(c, P_VALUE);
+            }
+            k++;
         }
         is_req[j] = 1;
     }

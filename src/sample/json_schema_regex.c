@@ -148,12 +148,33 @@ static void emit_class(jstr *o, const cset *c, int negated) {
     jstr_add(o, "] ");
 }
 
+/* The complement of c within printable ASCII. Python's re (and ECMA-262 with the u
+ * flag) reads \d \w \s as Unicode classes, so \D, \W, \S and [^\d...] exclude
+ * characters such as Arabic-Indic digits or no-break spaces that an ASCII complement
+ * would let through: written over ASCII only, the texts match under either reading. */
+static void emit_ascii_complement(rx *r, const cset *c) {
+    cset comp = {.n = 0};
+    uint32_t lo = 0x20;
+    while (lo <= 0x7E) {
+        int inside = 0;
+        uint32_t next = 0x7F;   /* the first excluded code point above lo */
+        for (int i = 0; i < c->n; i++) {
+            if (c->r[i].lo <= lo && lo <= c->r[i].hi) inside = 1, lo = c->r[i].hi + 1;
+            else if (c->r[i].lo > lo && c->r[i].lo < next) next = c->r[i].lo;
+        }
+        if (inside) continue;
+        cset_add(r, &comp, lo, next - 1);
+        lo = next;
+    }
+    emit_class(r->out, &comp, 0);
+}
+
 static int parse_class(rx *r) {
     r->pos++;   /* [ */
     int negated = 0;
     if (rx_peek(r) == '^') negated = 1, r->pos++;
     cset c = {.n = 0};
-    int first = 1;
+    int first = 1, has_shorthand = 0;
     for (;;) {
         int ch = rx_peek(r);
         if (ch < 0) return rx_fail(r, "unterminated character class");
@@ -173,6 +194,7 @@ static int parse_class(rx *r) {
             if (sh < 0) return -1;
             if (sh) {
                 if (neg_sh) return rx_fail(r, "\\D \\W \\S inside a class are not supported");
+                has_shorthand = 1;
                 continue;
             }
             if (escaped_char(r, e, &lo)) return -1;
@@ -195,7 +217,8 @@ static int parse_class(rx *r) {
         }
         if (cset_add(r, &c, lo, hi)) return -1;
     }
-    emit_class(r->out, &c, negated);
+    if (negated && has_shorthand) emit_ascii_complement(r, &c);
+    else emit_class(r->out, &c, negated);
     return 0;
 }
 
@@ -289,7 +312,8 @@ static int parse_seq(rx *r) {
             int sh = shorthand(r, &cs, e, &neg_sh);
             if (sh < 0) return -1;
             if (sh) {
-                emit_class(r->out, &cs, neg_sh);
+                if (neg_sh) emit_ascii_complement(r, &cs);
+                else emit_class(r->out, &cs, 0);
             } else {
                 uint32_t cp;
                 if (escaped_char(r, e, &cp)) return -1;

@@ -415,6 +415,15 @@ static void test_json_schema_literals_formats_unique(void **state) {
     const char *s8 = "{\"type\": \"object\", \"required\": [\"id\"]}";
     const char *y8[] = {"{\"id\": 1}", "{\"id\": [], \"x\": {\"y\": null}}", NULL}, *n8[] = {"{}", "{\"x\": 1}", NULL};
     expect_texts(s8, y8, n8);
+    /* A required name that is not declared takes the additionalProperties schema. */
+    const char *s9 = "{\"type\": \"object\", \"required\": [\"n\"], \"additionalProperties\": {\"type\": \"integer\"}}";
+    const char *y9[] = {"{\"n\": 1}", "{\"n\": 1, \"m\": 2}", NULL}, *n9[] = {"{\"n\": \"x\"}", "{\"n\": 1, \"m\": \"x\"}", NULL};
+    expect_texts(s9, y9, n9);
+    expect_schema_error("{\"required\": [\"n\"], \"additionalProperties\": false}", INFER_ERR_UNSUPPORTED, "'n' is forbidden");
+    /* Negated shorthands stay within ASCII (Python's re reads \\d \\w \\s as Unicode). */
+    const char *s10 = "{\"pattern\": \"^\\\\D[^\\\\s]$\"}";
+    const char *y10[] = {"\"a-\"", NULL}, *n10[] = {"\"1a\"", "\"a \"", "\"\u0663a\"", "\"a\u00a0\"", NULL};
+    expect_texts(s10, y10, n10);
     /* patternProperties alone: keys that fully match the pattern. */
     const char *s7 = "{\"type\": \"object\", \"patternProperties\": {\"^v[0-9]$\": {\"type\": \"integer\"}}}";
     const char *y7[] = {"{}", "{\"v1\": 2, \"v9\": 0}", NULL}, *n7[] = {"{\"v10\": 1}", "{\"v1\": \"x\"}", "{\"w\": 1}", NULL};
