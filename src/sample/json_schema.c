@@ -857,7 +857,7 @@ static const char *visit_string(conv *c, json_t *s, const char *hint) {
     if (fmt && json_is_string(fmt) && fmt_known == 0) fmt = NULL;
     /* Lengths that every text of the format meets say nothing more. */
     if (fmt_known > 0 && has_len && !pat && min <= fmt_min && (max < 0 || max >= fmt_max)) has_len = 0;
-    if ((!!fmt + !!pat + !!has_len) > 1)
+    if (fmt && (pat || has_len))
         return fail(c, INFER_ERR_UNSUPPORTED, "combining format, pattern and min/maxLength is not supported");
     jstr b = {0};
     if (fmt) {
@@ -874,7 +874,9 @@ static const char *visit_string(conv *c, json_t *s, const char *hint) {
         if (!json_is_string(pat)) return fail(c, INFER_ERR_FORMAT, "'pattern' must be a string");
         char why[160];
         jstr_add(&b, "\"\\\"\" ");
-        if (infer_json_regex_to_gbnf(json_string_value(pat), &b, why, sizeof why)) {
+        if (has_len && max >= 0 && min > max) return fail(c, INFER_ERR_UNSUPPORTED, "minLength above maxLength");
+        if (has_len ? infer_json_regex_to_gbnf_len(json_string_value(pat), (long)min, (long)max, &b, why, sizeof why)
+                    : infer_json_regex_to_gbnf(json_string_value(pat), &b, why, sizeof why)) {
             jstr_free(&b);
             return fail(c, INFER_ERR_UNSUPPORTED, "%s", why);
         }

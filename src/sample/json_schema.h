@@ -27,6 +27,10 @@ void jstr_add_literal(jstr *b, const char *text, size_t len);
  * fully match the regular expression `re`. Returns 0, or -1 with a message in why
  * (naming the offset in the pattern). */
 int infer_json_regex_to_gbnf(const char *re, jstr *out, char *why, size_t why_cap);
+/* The same, for strings of min_len to max_len code points (max_len < 0: no maximum):
+ * works when every match has such a length, or when the pattern is one repeated
+ * character (^[a-z]+$ with maxLength 20 becomes [a-z]{1,20}). */
+int infer_json_regex_to_gbnf_len(const char *re, long min_len, long max_len, jstr *out, char *why, size_t why_cap);
 
 /* Appends a GBNF expression for the integers in [lo, hi]; has_lo/has_hi 0: unbounded.
  * Unbounded sides stop at 16 digits (every such text is still in range). */

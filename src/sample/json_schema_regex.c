@@ -23,6 +23,12 @@ typedef struct rx {
     char *why;
     size_t why_cap;
     int failed, depth;
+    /* min/maxLength folded into the quantifier of a pattern that is one repeated
+     * character (see infer_json_regex_to_gbnf_len): ov_set, and the bounds. */
+    int ov_set;
+    long ov_lo, ov_hi;
+    int top_atoms, top_group;   /* atoms at depth 0, and whether one was a group */
+    int top_alts;               /* '|' at depth 0 */
 } rx;
 
 static int rx_fail(rx *r, const char *what) {
@@ -222,12 +228,25 @@ static int parse_class(rx *r) {
     return 0;
 }
 
-static int parse_alt(rx *r);
+/* The lengths (in code points) of the strings a piece matches: [lo, hi], hi < 0 for
+ * unbounded. Counted so that min/maxLength beside a pattern can be checked. */
+typedef struct lenrange {
+    long lo, hi;
+} lenrange;
 
-static int parse_quantifier(rx *r) {
-    int c = rx_peek(r);
+#define LEN_CAP 1000000L
+
+static long len_mul(long a, long b) { return a < 0 || b < 0 ? -1 : (a * b > LEN_CAP ? LEN_CAP : a * b); }
+
+static int parse_alt(rx *r, lenrange *len);
+
+/* Reads the quantifier (if any) into *qm, *qn (1, 1 without one; qn < 0: unbounded)
+ * and writes it; at depth 0 under an override, the counts meet min/maxLength. */
+static int parse_quantifier(rx *r, long *qm, long *qn) {
+    *qm = 1, *qn = 1;
+    int c = rx_peek(r), any = 1;
     if (c == '*' || c == '+' || c == '?') {
-        jstr_addf(r->out, "%c ", c);
+        *qm = c == '+', *qn = c == '?' ? 1 : -1;
         r->pos++;
     } else if (c == '{') {
         size_t start = r->pos;
@@ -255,14 +274,20 @@ static int parse_quantifier(rx *r) {
             return rx_fail(r, "bad {m,n} repetition");
         }
         r->pos++;
-        if (!comma) jstr_addf(r->out, "{%lu} ", m);
-        else if (!has_n) jstr_addf(r->out, "{%lu,} ", m);
-        else {
-            if (n < m) return rx_fail(r, "repetition maximum below minimum");
-            jstr_addf(r->out, "{%lu,%lu} ", m, n);
-        }
+        if (comma && has_n && n < m) return rx_fail(r, "repetition maximum below minimum");
+        *qm = (long)m, *qn = !comma ? (long)m : has_n ? (long)n : -1;
     } else {
-        return 0;
+        any = 0;
+    }
+    if (r->ov_set && r->depth == 0) {   /* one repeated character: its count is the length */
+        if (r->ov_lo > *qm) *qm = r->ov_lo;
+        if (r->ov_hi >= 0 && (*qn < 0 || r->ov_hi < *qn)) *qn = r->ov_hi;
+        if (*qn >= 0 && *qn < *qm) return rx_fail(r, "min/maxLength leave no length the pattern allows");
+        any = 1;
+    }
+    if (any) {
+        if (*qn < 0) jstr_addf(r->out, "{%ld,} ", *qm);
+        else jstr_addf(r->out, "{%ld,%ld} ", *qm, *qn);
     }
     if (rx_peek(r) == '?') r->pos++;   /* lazy: same language */
     if (rx_peek(r) == '*' || rx_peek(r) == '+' || rx_peek(r) == '?' || rx_peek(r) == '{')
@@ -270,9 +295,11 @@ static int parse_quantifier(rx *r) {
     return 0;
 }
 
-static int parse_seq(rx *r) {
+static int parse_seq(rx *r, lenrange *len) {
+    len->lo = 0, len->hi = 0;
     jstr_add(r->out, "( ");
     for (;;) {
+        lenrange atom = {1, 1};   /* one code point, unless a group */
         int c = rx_peek(r);
         if (c < 0 || c == '|' || c == ')') break;
         if (c == '$' && r->pos + 1 == r->len) {
@@ -281,7 +308,9 @@ static int parse_seq(rx *r) {
         }
         if (c == '^' || c == '$') return rx_fail(r, "anchors inside the pattern are not supported");
         if (c == '*' || c == '+' || c == '?' || c == '{') return rx_fail(r, "quantifier without an operand");
+        if (r->depth == 0) r->top_atoms++;
         if (c == '(') {
+            if (r->depth == 0) r->top_group = 1;
             r->pos++;
             if (rx_peek(r) == '?') {
                 if (r->pos + 1 < r->len && r->s[r->pos + 1] == ':') r->pos += 2;
@@ -289,7 +318,7 @@ static int parse_seq(rx *r) {
             }
             if (++r->depth > MAX_REGEX_DEPTH) return rx_fail(r, "groups nested too deeply");
             jstr_add(r->out, "(");
-            if (parse_alt(r)) return -1;
+            if (parse_alt(r, &atom)) return -1;
             if (rx_peek(r) != ')') return rx_fail(r, "expected ')'");
             r->pos++;
             r->depth--;
@@ -324,28 +353,64 @@ static int parse_seq(rx *r) {
             if (utf8_cp(r, &cp)) return -1;
             jstr_add_json_char_literal(r->out, cp);
         }
-        if (parse_quantifier(r)) return -1;
+        long qm, qn;
+        if (parse_quantifier(r, &qm, &qn)) return -1;
+        long lo = len_mul(atom.lo, qm), hi = qn == 0 ? 0 : len_mul(atom.hi, qn);
+        len->lo = len->lo + lo > LEN_CAP ? LEN_CAP : len->lo + lo;
+        len->hi = len->hi < 0 || hi < 0 ? -1 : (len->hi + hi > LEN_CAP ? LEN_CAP : len->hi + hi);
     }
     jstr_add(r->out, ") ");
     return 0;
 }
 
-static int parse_alt(rx *r) {
-    if (parse_seq(r)) return -1;
+static int parse_alt(rx *r, lenrange *len) {
+    if (parse_seq(r, len)) return -1;
     while (rx_peek(r) == '|') {
+        if (r->depth == 0) r->top_alts++;
         r->pos++;
         jstr_add(r->out, "| ");
-        if (parse_seq(r)) return -1;
+        lenrange other;
+        if (parse_seq(r, &other)) return -1;
+        if (other.lo < len->lo) len->lo = other.lo;
+        if (len->hi >= 0 && (other.hi < 0 || other.hi > len->hi)) len->hi = other.hi;
     }
+    return 0;
+}
+
+static int convert(rx *r, lenrange *len) {
+    if (rx_peek(r) == '^') r->pos++;
+    jstr_add(r->out, "(");
+    if (parse_alt(r, len)) return -1;
+    if (r->pos != r->len) return rx_fail(r, rx_peek(r) == ')' ? "unbalanced ')'" : "unexpected character");
+    jstr_add(r->out, ")");
     return 0;
 }
 
 int infer_json_regex_to_gbnf(const char *re, jstr *out, char *why, size_t why_cap) {
     rx r = {.s = re, .len = strlen(re), .out = out, .why = why, .why_cap = why_cap};
-    if (rx_peek(&r) == '^') r.pos++;
-    jstr_add(out, "(");
-    if (parse_alt(&r)) return -1;
-    if (r.pos != r.len) return rx_fail(&r, rx_peek(&r) == ')' ? "unbalanced ')'" : "unexpected character");
-    jstr_add(out, ")");
-    return 0;
+    lenrange len;
+    return convert(&r, &len);
+}
+
+int infer_json_regex_to_gbnf_len(const char *re, long min_len, long max_len, jstr *out, char *why, size_t why_cap) {
+    jstr tmp = {0};
+    rx r = {.s = re, .len = strlen(re), .out = &tmp, .why = why, .why_cap = why_cap};
+    lenrange len;
+    int rc = convert(&r, &len);
+    if (rc == 0 && len.lo >= min_len && (max_len < 0 || (len.hi >= 0 && len.hi <= max_len))) {
+        jstr_add(out, tmp.s ? tmp.s : "");   /* the lengths say nothing more */
+    } else if (rc == 0 && r.top_atoms == 1 && !r.top_group && r.top_alts == 0) {
+        jstr_free(&tmp);
+        rx o = {.s = re, .len = strlen(re), .out = &tmp, .why = why, .why_cap = why_cap, .ov_set = 1,
+                .ov_lo = min_len, .ov_hi = max_len};
+        rc = convert(&o, &len);
+        if (rc == 0) jstr_add(out, tmp.s ? tmp.s : "");
+    } else if (rc == 0) {
+        snprintf(why, why_cap, "min/maxLength beside a pattern are supported when the pattern's lengths lie "
+                               "within them or the pattern is one repeated character");
+        rc = -1;
+    }
+    if (tmp.oom) out->oom = 1;
+    jstr_free(&tmp);
+    return rc;
 }

@@ -398,6 +398,18 @@ static void test_json_schema_literals_formats_unique(void **state) {
     const char *y2b[] = {"\"2024-02-28\"", NULL};
     expect_texts(s2b, y2b, NULL);
     expect_schema_error("{\"type\": \"string\", \"format\": \"email\", \"maxLength\": 20}", INFER_ERR_UNSUPPORTED, "combining");
+    /* Pattern and lengths: one repeated character takes the bounds; a pattern whose
+     * lengths all fit needs nothing more; others are refused. */
+    const char *s2c = "{\"type\": \"string\", \"pattern\": \"^[a-z]+$\", \"minLength\": 2, \"maxLength\": 3}";
+    const char *y2c[] = {"\"ab\"", "\"abc\"", NULL}, *n2c[] = {"\"a\"", "\"abcd\"", "\"\"", NULL};
+    expect_texts(s2c, y2c, n2c);
+    const char *s2d = "{\"type\": \"string\", \"pattern\": \"^(ab|c)[0-9]$\", \"maxLength\": 3}";
+    const char *y2d[] = {"\"ab1\"", "\"c2\"", NULL};
+    expect_texts(s2d, y2d, NULL);
+    expect_schema_error("{\"type\": \"string\", \"pattern\": \"^(ab)+$\", \"maxLength\": 3}", INFER_ERR_UNSUPPORTED,
+                        "min/maxLength beside a pattern");
+    expect_schema_error("{\"type\": \"string\", \"pattern\": \"^a{2,3}$\", \"minLength\": 4}", INFER_ERR_UNSUPPORTED,
+                        "leave no length");
     /* uniqueItems: enum values each at most once; other items at most one. */
     const char *s3 = "{\"type\": \"array\", \"items\": {\"enum\": [\"r\", \"g\", \"b\"]}, \"uniqueItems\": true}";
     const char *y3[] = {"[]", "[\"r\", \"b\"]", "[\"r\",\"g\",\"b\"]", "[\"g\"]", NULL}, *n3[] = {"[\"r\", \"r\"]", "[\"x\"]", NULL};
