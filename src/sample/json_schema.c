@@ -472,6 +472,26 @@ static const char *visit_ref(conv *c, const char *ref) {
     return c->rules[r].name;
 }
 
+/* One step of an optional-members chain (object properties, unique enum items), built
+ * from the back: <hint>-rest (something came before) and <hint>-first (nothing yet).
+ * Takes both bodies. */
+static int define_chain_step(conv *c, const char *hint, jstr *rest_body, jstr *first_body, const char **rest,
+                             const char **first) {
+    char hr[80], hf[80];
+    snprintf(hr, sizeof hr, "%s-rest", hint);
+    snprintf(hf, sizeof hf, "%s-first", hint);
+    const char *r = define(c, hr, rest_body);
+    if (!r) {
+        jstr_free(first_body);
+        return -1;
+    }
+    const char *f = define(c, hf, first_body);
+    if (!f) return -1;
+    *rest = r;
+    *first = f;
+    return 0;
+}
+
 /* Keys of additional properties: any string except the declared names, or a text could
  * repeat a declared property with a value its schema rejects (or that the schema's
  * own rule would have written differently). A trie over the names' code points: at each
@@ -699,14 +719,7 @@ static const char *visit_object(conv *c, json_t *s, const char *hint) {
             jstr_addf(&rb, "( \",\" ws %s )? %s", kvr, r_next);
             jstr_addf(&fb, "%s %s | %s", kvr, r_next, f_next);
         }
-        char hr[80], hf[80];
-        snprintf(hr, sizeof hr, "%s-rest", hint);
-        snprintf(hf, sizeof hf, "%s-first", hint);
-        const char *rn = define(c, hr, &rb);
-        const char *fn = rn ? define(c, hf, &fb) : NULL;
-        if (!fn) goto done;
-        r_next = rn;
-        f_next = fn;
+        if (define_chain_step(c, hint, &rb, &fb, &r_next, &f_next)) goto done;
     }
     jstr body = {0};
     jstr_addf(&body, "\"{\" ws %s \"}\"", f_next);
@@ -756,10 +769,7 @@ static const char *unique_literals(conv *c, json_t *items, int64_t min, int64_t 
         jstr_addf(&rb, "( \",\" ws %s ws )? %s", lit, rest ? rest : "");
         if (first) jstr_addf(&fb, "%s ws %s | %s", lit, rest ? rest : "", first);
         else jstr_addf(&fb, "%s ws %s%s", lit, rest ? rest : "", min == 0 ? " | \"\"" : "");
-        char hr[80], hf[80];
-        snprintf(hr, sizeof hr, "%s-rest", hint);
-        snprintf(hf, sizeof hf, "%s-first", hint);
-        if (!(rest = define(c, hr, &rb)) || !(first = define(c, hf, &fb))) goto done;
+        if (define_chain_step(c, hint, &rb, &fb, &rest, &first)) goto done;
     }
     jstr b = {0};
     jstr_addf(&b, "\"[\" ws %s \"]\"", first);
