@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         __builtin_trap();
     infer_grammar *gr = NULL;
     if (infer_grammar_parse(g, n, NULL, &gr, &err) != INFER_OK) __builtin_trap();
-    static const char *texts[] = {"{}", "[]", "{\"a\": 1}", "\"x\"", "12", "null", "[1, \"b\", {\"c\": true}]"};
+    static const char *texts[] = {"{}", "[]", "{\"a\": 1}", "\"x\"", "12", "null", "[1, \"b\", {\"c\": true}]",
+                                  "-0.25", "[\"a\", \"b\"]", "{\"x-a\": \"b\", \"a\": [1]}", "\"a@b.co\""};
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) (void)infer_grammar_match(gr, texts[i], strlen(texts[i]));
     infer_grammar_free(gr);
     free(g);
