@@ -906,67 +906,31 @@ static const char *visit_string(conv *c, json_t *s, const char *hint) {
     return prim(c, P_STRING);
 }
 
-/* An integral bound of an integer schema. */
-static int int_bound(conv *c, json_t *s, const char *key, int exclusive_shift, int *has, int64_t *v) {
-    json_t *j = json_object_get(s, key);
-    if (!j) return 0;
-    if (json_is_boolean(j)) {   /* draft 4: exclusiveMinimum: true modifies minimum */
-        fail(c, INFER_ERR_UNSUPPORTED, "boolean '%s' (draft 4) is not supported", key);
-        return -1;
-    }
-    double d = json_number_value(j);
-    if (!json_is_number(j) || !(fabs(d) < 1e15)) {
-        fail(c, INFER_ERR_UNSUPPORTED, "'%s' must be a number below 1e15 in magnitude", key);
-        return -1;
-    }
-    /* The tightest integer bound: ceil for lower bounds, floor for upper ones. */
-    int64_t x = exclusive_shift >= 0 ? (int64_t)ceil(d) : (int64_t)floor(d);
-    if (exclusive_shift && (double)x == d) x += exclusive_shift;
-    if (!*has || (exclusive_shift >= 0 ? x > *v : x < *v)) *v = x;
-    *has = 1;
-    return 0;
-}
+/* Integer parts are written with at most 16 digits: a bound at or beyond 1e16 on the
+ * far side (int64 limits in OpenAPI schemas) says nothing; on the near side nothing
+ * the grammar writes meets it. */
+#define FAR_BOUND 1e16
 
-static const char *visit_integer(conv *c, json_t *s, const char *hint) {
-    int has_lo = 0, has_hi = 0;
-    int64_t lo = 0, hi = 0;
-    /* minimum/exclusiveMinimum: lower (shift 0 / +1); maximum/exclusiveMaximum: upper. */
-    json_t *mn = json_object_get(s, "minimum"), *mx = json_object_get(s, "maximum");
-    if (mn && int_bound(c, s, "minimum", 0, &has_lo, &lo)) return NULL;
-    if (int_bound(c, s, "exclusiveMinimum", 1, &has_lo, &lo)) return NULL;
-    if (mx) {
-        double d = json_number_value(mx);
-        if (!json_is_number(mx) || !(fabs(d) < 1e15)) return fail(c, INFER_ERR_UNSUPPORTED, "'maximum' must be a number below 1e15 in magnitude");
-        int64_t x = (int64_t)floor(d);
-        if (!has_hi || x < hi) hi = x;
-        has_hi = 1;
-    }
-    json_t *xm = json_object_get(s, "exclusiveMaximum");
-    if (xm) {
-        double d = json_number_value(xm);
-        if (!json_is_number(xm) || !(fabs(d) < 1e15)) return fail(c, INFER_ERR_UNSUPPORTED, "'exclusiveMaximum' must be a number below 1e15 in magnitude");
-        int64_t x = (int64_t)floor(d);
-        if ((double)x == d) x -= 1;
-        if (!has_hi || x < hi) hi = x;
-        has_hi = 1;
-    }
-    if (!has_lo && !has_hi) return prim(c, P_INTEGER);
-    if (has_lo && has_hi && lo > hi) return fail(c, INFER_ERR_UNSUPPORTED, "no integer lies between the bounds");
-    jstr b = {0};
-    infer_json_int_range(&b, has_lo, lo, has_hi, hi);
-    return define(c, hint, &b);
-}
-
-/* One bound of a number schema: the tighter of the plain and the exclusive keyword. */
+/* One bound of a number or integer schema: the tighter of the plain and the exclusive
+ * keyword (*set 0: none). */
 static int num_bound(conv *c, json_t *s, const char *plain, const char *excl, int lower, int *set, double *v, int *is_excl) {
     *set = 0;
     const char *keys[2] = {plain, excl};
     for (int k = 0; k < 2; k++) {
         json_t *j = json_object_get(s, keys[k]);
         if (!j) continue;
+        if (json_is_boolean(j)) {   /* draft 4: exclusiveMinimum: true modifies minimum */
+            fail(c, INFER_ERR_UNSUPPORTED, "boolean '%s' (draft 4) is not supported", keys[k]);
+            return -1;
+        }
         double d = json_number_value(j);
-        if (!json_is_number(j) || !(fabs(d) < 1e15)) {
-            fail(c, INFER_ERR_UNSUPPORTED, "'%s' must be a number below 1e15 in magnitude", keys[k]);
+        if (!json_is_number(j) || isnan(d)) {
+            fail(c, INFER_ERR_FORMAT, "'%s' must be a number", keys[k]);
+            return -1;
+        }
+        if (fabs(d) >= FAR_BOUND) {
+            if (lower ? d < 0 : d > 0) continue;
+            fail(c, INFER_ERR_UNSUPPORTED, "'%s' lies beyond the 16-digit numbers the grammar writes", keys[k]);
             return -1;
         }
         int tighter = !*set || (lower ? d > *v : d < *v) || (d == *v && k == 1);
@@ -975,11 +939,26 @@ static int num_bound(conv *c, json_t *s, const char *plain, const char *excl, in
     return 0;
 }
 
+static const char *visit_integer(conv *c, json_t *s, const char *hint) {
+    int has_lo, has_hi, lo_x = 0, hi_x = 0;
+    double dlo = 0, dhi = 0;
+    if (num_bound(c, s, "minimum", "exclusiveMinimum", 1, &has_lo, &dlo, &lo_x) ||
+        num_bound(c, s, "maximum", "exclusiveMaximum", 0, &has_hi, &dhi, &hi_x))
+        return NULL;
+    if (!has_lo && !has_hi) return prim(c, P_INTEGER);
+    /* The tightest integer bounds: ceil / floor, one further for an exclusive integer. */
+    int64_t lo = (int64_t)ceil(dlo), hi = (int64_t)floor(dhi);
+    if (lo_x && (double)lo == dlo) lo++;
+    if (hi_x && (double)hi == dhi) hi--;
+    if (has_lo && has_hi && lo > hi) return fail(c, INFER_ERR_UNSUPPORTED, "no integer lies between the bounds");
+    jstr b = {0};
+    infer_json_int_range(&b, has_lo, lo, has_hi, hi);
+    return define(c, hint, &b);
+}
+
 static const char *visit_number(conv *c, json_t *s, const char *hint) {
     int lo_set, hi_set, lo_excl = 0, hi_excl = 0;
     double lo = 0, hi = 0;
-    if (json_is_boolean(json_object_get(s, "exclusiveMinimum")) || json_is_boolean(json_object_get(s, "exclusiveMaximum")))
-        return fail(c, INFER_ERR_UNSUPPORTED, "boolean exclusiveMinimum/exclusiveMaximum (draft 4) is not supported");
     if (num_bound(c, s, "minimum", "exclusiveMinimum", 1, &lo_set, &lo, &lo_excl) ||
         num_bound(c, s, "maximum", "exclusiveMaximum", 0, &hi_set, &hi, &hi_excl))
         return NULL;

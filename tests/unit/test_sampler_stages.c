@@ -340,6 +340,15 @@ static void test_json_schema_number_bounds(void **state) {
         }
         infer_grammar_free(gr);
     }
+    /* int64 limits (OpenAPI) lie beyond the 16 digits written: no bound on that side. */
+    const char *s64 = "{\"type\": \"integer\", \"minimum\": -9223372036854775808, \"maximum\": 9223372036854775807}";
+    const char *y64[] = {"0", "-42", "9999999999999999", NULL}, *n64[] = {"1.5", NULL};
+    expect_texts(s64, y64, n64);
+    const char *sx = "{\"type\": \"integer\", \"exclusiveMinimum\": 0, \"exclusiveMaximum\": 3.5}";
+    const char *yx[] = {"1", "3", NULL}, *nx[] = {"0", "4", NULL};
+    expect_texts(sx, yx, nx);
+    expect_schema_error("{\"type\": \"integer\", \"minimum\": 1e17}", INFER_ERR_UNSUPPORTED, "beyond the 16-digit");
+    expect_schema_error("{\"type\": \"number\", \"exclusiveMinimum\": true}", INFER_ERR_UNSUPPORTED, "draft 4");
     const char *yes[] = {"0.5", "0.999", "1", "0", NULL}, *no[] = {"1.5", "-0.5", "1e0", "2", NULL};
     expect_texts("{\"type\": \"number\", \"minimum\": 0, \"maximum\": 1}", yes, no);
 }
