@@ -162,6 +162,7 @@ typedef struct conv {
     unsigned used;   /* primitives */
     infer_error *err;
     int failed;
+    infer_status fail_status;
     char path[512];
     size_t path_len;
     int depth;
@@ -171,6 +172,7 @@ static const char *fail(conv *c, infer_status st, const char *fmt, ...) __attrib
 static const char *fail(conv *c, infer_status st, const char *fmt, ...) {
     if (c->failed) return NULL;
     c->failed = 1;
+    c->fail_status = st;
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
@@ -1005,6 +1007,32 @@ static const char *implied_type(conv *c, json_t *s) {
     return t;
 }
 
+/* One anyOf/oneOf alternative. When may_drop, an alternative the converter cannot
+ * write (an unsupported keyword or pattern, e.g. the lookahead in Pydantic's Decimal
+ * string) is left out and NULL returned without failing: the other alternatives still
+ * give texts valid under the schema. Its half-built rules are rolled back. */
+static const char *visit_alternative(conv *c, json_t *alt, const char *hint, const char *seg, int may_drop) {
+    size_t mark_rules = c->n_rules, mark_refs = c->n_refs;
+    unsigned mark_used = c->used;
+    infer_error saved = {0};
+    if (c->err) saved = *c->err;
+    size_t old = path_push(c, seg);
+    const char *r = visit(c, alt, hint);
+    path_pop(c, old);
+    if (r || !may_drop || c->fail_status != INFER_ERR_UNSUPPORTED) return r;
+    for (size_t i = mark_rules; i < c->n_rules; i++) {
+        free(c->rules[i].name);
+        free(c->rules[i].body);
+    }
+    for (size_t i = mark_refs; i < c->n_refs; i++) free(c->refs[i].ref);
+    c->n_rules = mark_rules;
+    c->n_refs = mark_refs;
+    c->used = mark_used;
+    c->failed = 0;
+    if (c->err) *c->err = saved;
+    return NULL;
+}
+
 /* allOf, or $ref with validating siblings: one merged schema (json_schema_allof.c). A
  * lone allOf entry is visited as it is, so a wrapped $ref keeps its rule (and recursion). */
 static const char *visit_allof(conv *c, json_t *s, const char *hint) {
@@ -1107,17 +1135,16 @@ static const char *visit(conv *c, json_t *s, const char *hint) {
             goto out;
         }
         jstr b = {0};
-        for (size_t i = 0; i < json_array_size(list); i++) {
+        size_t n = json_array_size(list), written = 0;
+        for (size_t i = 0; i < n; i++) {
             char seg[48];
             snprintf(seg, sizeof seg, "%s/%zu", any ? "anyOf" : "oneOf", i);
-            size_t old = path_push(c, seg);
-            const char *alt = visit(c, json_array_get(list, i), hint);
-            path_pop(c, old);
-            if (!alt) {
+            const char *alt = visit_alternative(c, json_array_get(list, i), hint, seg, written > 0 || i + 1 < n);
+            if (c->failed) {
                 jstr_free(&b);
                 goto out;
             }
-            jstr_addf(&b, "%s%s", i ? " | " : "", alt);
+            if (alt) jstr_addf(&b, "%s%s", written++ ? " | " : "", alt);
         }
         r = define(c, hint, &b);
     } else if (type) {
