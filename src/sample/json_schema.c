@@ -888,8 +888,8 @@ static const char *visit_string(conv *c, json_t *s, const char *hint) {
     if (pat) {
         if (!json_is_string(pat)) return fail(c, INFER_ERR_FORMAT, "'pattern' must be a string");
         char why[160];
-        jstr_add(&b, "\"\\\"\" ");
         if (has_len && max >= 0 && min > max) return fail(c, INFER_ERR_UNSUPPORTED, "minLength above maxLength");
+        jstr_add(&b, "\"\\\"\" ");
         if (has_len ? infer_json_regex_to_gbnf_len(json_string_value(pat), (long)min, (long)max, &b, why, sizeof why)
                     : infer_json_regex_to_gbnf(json_string_value(pat), &b, why, sizeof why)) {
             jstr_free(&b);
