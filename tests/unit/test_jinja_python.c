@@ -72,6 +72,7 @@ static const jcase ERRORS[] = {
     {"{{ '%(x)s' % {'y': 1} }}", "KeyError"},   /* KeyError: 'x' */
     {"{{ '{} {}'.format(1) }}", "IndexError"},   /* IndexError: tuple index out of range */
     {"{{ 'a}b'.format() }}", "ValueError"},   /* ValueError: Single '}' encountered in format string */
+    {"{{ '%11111111111111s' % 'n' }}", "OverflowError"},   /* Python: MemoryError; we refuse widths over 1e6 */
     {"{{ 'x'.partition('') }}", "ValueError"},   /* ValueError: empty separator */
     {"{{ 1.5|round(0, 'up') }}", "FilterArgumentError"},   /* FilterArgumentError: method must be common, ceil or floor */
     {"{{ '%d' % undefined_x }}", "UndefinedError"},   /* UndefinedError: 'undefined_x' is undefined */

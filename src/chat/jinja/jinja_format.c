@@ -102,6 +102,11 @@ jv jinja_percent_format(jinja_ctx *c, const jnode *at, jv fmt, jv args) {
                 spec[sn++] = p[i++];
             }
         }
+        /* a hostile width or precision would pad for hours (found by fuzz_template) */
+        if (width > 1000000 || prec > 1000000) {
+            jinja_fail(c, at, "OverflowError: format width or precision too big");
+            break;
+        }
         while (i < n && strchr("hlL", p[i])) i++;   /* length modifiers: accepted, ignored */
         if (i >= n) {
             jinja_fail(c, at, "ValueError: incomplete format");
